@@ -1,0 +1,117 @@
+//! The engine's admission trait, answered from the database.
+//!
+//! The engine asks; this decides from the service's row: does the mount or stream key
+//! exist, do the credentials match, is the service suspended, which limits apply.
+
+use tidecast_engine::admission::BoxFuture;
+use tidecast_engine::{Admission, Decision, DenyReason, Grant, Limits, PlayRequest, PublishRequest, ServiceId};
+
+use crate::auth::secret;
+use crate::db::Db;
+use crate::db::services::{self, Service};
+
+/// The priority of the service's own `source` login (SPEC "DJs").
+pub const SOURCE_PRIORITY: u8 = 50;
+
+/// Admission backed by the control plane's database.
+#[derive(Debug, Clone)]
+pub struct DbAdmission {
+    db: Db,
+}
+
+impl DbAdmission {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+fn engine_limits(s: &Service) -> Limits {
+    let l = s.limits();
+    // Stored limits are range-checked by the API, so these conversions do not saturate.
+    Limits {
+        max_listeners: u32::try_from(l.max_listeners).unwrap_or(u32::MAX),
+        max_bitrate_kbps: u32::try_from(l.max_bitrate_kbps).unwrap_or(u32::MAX),
+        disk_quota_mb: u64::try_from(l.disk_quota_mb).unwrap_or(0),
+        dvr_minutes: u32::try_from(l.dvr_minutes).unwrap_or(0),
+        transcode: l.transcode,
+        autodj: l.autodj,
+    }
+}
+
+fn unavailable(err: sqlx::Error) -> Decision {
+    tracing::error!("admission: database error: {err}");
+    Decision::deny(DenyReason::Unavailable, "the server cannot check credentials right now; try again")
+}
+
+fn grant(s: &Service, label: &str) -> Decision {
+    Decision::Allow(Grant {
+        service_id: ServiceId(s.id),
+        mount: s.slug.clone(),
+        limits: engine_limits(s),
+        priority: SOURCE_PRIORITY,
+        label: label.to_owned(),
+        lifetime: None,
+    })
+}
+
+/// `/jazz`, `jazz` → `jazz`.
+fn mount_slug(mount: &str) -> &str {
+    mount.trim_start_matches('/')
+}
+
+impl DbAdmission {
+    async fn publish(&self, req: &PublishRequest) -> Decision {
+        match req {
+            PublishRequest::Rtmp { app, stream_key, .. } => {
+                if app != "live" {
+                    return Decision::deny(DenyReason::NotFound, format!("unknown RTMP application {app:?}; use /live"));
+                }
+                let service = match services::by_stream_key(&self.db, stream_key).await {
+                    Ok(s) => s,
+                    Err(e) => return unavailable(e),
+                };
+                match service {
+                    Some(s) if s.kind != "video" => Decision::deny(DenyReason::NotFound, "unknown stream key"),
+                    Some(s) if s.is_suspended() => Decision::deny(DenyReason::Suspended, "the service is suspended"),
+                    Some(s) => grant(&s, "RTMP publisher"),
+                    None => Decision::deny(DenyReason::NotFound, "unknown stream key"),
+                }
+            }
+            PublishRequest::Icecast { mount, username, password, .. } => {
+                let service = match services::by_slug(&self.db, mount_slug(mount)).await {
+                    Ok(s) => s,
+                    Err(e) => return unavailable(e),
+                };
+                let Some(s) = service.filter(|s| s.kind == "radio") else {
+                    return Decision::deny(DenyReason::NotFound, format!("no radio mount {mount}"));
+                };
+                if username != "source" || !secret::equal(password, &s.source_password) {
+                    return Decision::deny(DenyReason::BadCredentials, "wrong username or password");
+                }
+                if s.is_suspended() {
+                    return Decision::deny(DenyReason::Suspended, "the service is suspended");
+                }
+                grant(&s, "source")
+            }
+        }
+    }
+
+    async fn play(&self, req: &PlayRequest) -> Decision {
+        match services::by_slug(&self.db, mount_slug(&req.mount)).await {
+            Err(e) => unavailable(e),
+            Ok(None) => Decision::deny(DenyReason::NotFound, format!("no mount {}", req.mount)),
+            Ok(Some(s)) if s.is_suspended() => Decision::deny(DenyReason::Suspended, "the service is suspended"),
+            Ok(Some(s)) => grant(&s, "listener"),
+        }
+    }
+}
+
+impl Admission for DbAdmission {
+    fn admit_publish<'a>(&'a self, req: &'a PublishRequest) -> BoxFuture<'a, Decision> {
+        Box::pin(self.publish(req))
+    }
+
+    fn admit_play<'a>(&'a self, req: &'a PlayRequest) -> BoxFuture<'a, Decision> {
+        Box::pin(self.play(req))
+    }
+}

@@ -1,0 +1,72 @@
+//! Who may see and change what. Every handler loads its object through these functions, so
+//! tenant isolation is decided in one place:
+//!
+//! - an admin sees and manages everything;
+//! - a reseller sees itself and its customers, and manages its customers and their services;
+//! - a customer sees itself and its own services.
+//!
+//! An object the caller may not see is answered exactly like a missing one (404), so nobody
+//! learns what other tenants have.
+
+use crate::auth::Caller;
+use crate::db::services::{self, Service};
+use crate::db::users::{self, Role, User};
+
+use super::error::{ApiError, ApiResult};
+use super::state::AppState;
+
+/// Whether `caller` may see `target`.
+pub fn sees_user(caller: &Caller, target: &User) -> bool {
+    match caller.role() {
+        Role::Admin => true,
+        Role::Reseller => target.id == caller.id() || target.reseller_id == Some(caller.id()),
+        Role::Customer => target.id == caller.id(),
+    }
+}
+
+/// Loads a user the caller may see, else 404.
+pub async fn visible_user(state: &AppState, caller: &Caller, id: i64) -> ApiResult<User> {
+    users::by_id(state.db.pool(), id)
+        .await?
+        .filter(|u| sees_user(caller, u))
+        .ok_or_else(|| ApiError::not_found("user"))
+}
+
+/// Whether `caller` sees a service owned by `owner`.
+pub fn sees_service(caller: &Caller, owner: &User) -> bool {
+    match caller.role() {
+        Role::Admin => true,
+        Role::Reseller => owner.reseller_id == Some(caller.id()),
+        Role::Customer => owner.id == caller.id(),
+    }
+}
+
+/// Whether `caller` manages (limits, suspension, deletion) services owned by `owner`.
+pub fn manages_service(caller: &Caller, owner: &User) -> bool {
+    match caller.role() {
+        Role::Admin => true,
+        Role::Reseller => owner.reseller_id == Some(caller.id()),
+        Role::Customer => false,
+    }
+}
+
+/// Loads a service the caller may see, with its owner, else 404.
+pub async fn visible_service(state: &AppState, caller: &Caller, id: i64) -> ApiResult<(Service, User)> {
+    let not_found = || ApiError::not_found("service");
+    let service = services::by_id(state.db.pool(), id).await?.ok_or_else(not_found)?;
+    let owner = users::by_id(state.db.pool(), service.owner_id).await?.ok_or_else(not_found)?;
+    if !sees_service(caller, &owner) {
+        return Err(not_found());
+    }
+    Ok((service, owner))
+}
+
+/// Loads a service the caller manages: 404 if it may not even see it, 403 if it may see but
+/// not manage it (a customer trying to suspend its own service).
+pub async fn managed_service(state: &AppState, caller: &Caller, id: i64) -> ApiResult<(Service, User)> {
+    let (service, owner) = visible_service(state, caller, id).await?;
+    if !manages_service(caller, &owner) {
+        return Err(ApiError::forbidden("only the service's reseller or an admin may do this"));
+    }
+    Ok((service, owner))
+}

@@ -1,0 +1,155 @@
+//! Request extractors whose failures are API errors in the documented JSON shape (axum's own
+//! rejections are plain text).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// Largest JSON body the API accepts.
+pub const MAX_JSON_BYTES: usize = 256 * 1024;
+
+/// A JSON body. Syntax errors are 400; well-formed JSON of the wrong shape (missing or
+/// unknown fields, wrong types) is 422; a body over [`MAX_JSON_BYTES`] is 413.
+///
+/// A missing `Content-Type` is accepted (billing modules' HTTP clients often omit it); any
+/// other type than JSON is refused.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req, state).await?;
+        parse(&bytes).map(ApiJson)
+    }
+}
+
+/// Like [`ApiJson`], but an empty body means `T::default()` (for `POST`s whose fields are
+/// all optional).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        parse(&bytes).map(OptionalJson)
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the request body is larger than {MAX_JSON_BYTES} bytes"),
+    )
+}
+
+/// Reads a request body that must be JSON (or carry no `Content-Type` at all).
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or_default().trim();
+        if !(essence == "application/json" || essence.ends_with("+json")) {
+            return Err(ApiError::bad_request(
+                "unsupported_media_type",
+                format!("expected a JSON body (Content-Type: application/json), got {essence:?}"),
+            ));
+        }
+    }
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            ApiError::bad_request("bad_body", format!("cannot read the request body: {rejection}"))
+        }
+    })?;
+    if bytes.len() > MAX_JSON_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// Parses a JSON body with the API's error mapping.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::invalid(e.to_string()),
+        serde_json::error::Category::Eof if bytes.iter().all(u8::is_ascii_whitespace) => {
+            ApiError::bad_request("invalid_json", "the request body is empty; expected a JSON object")
+        }
+        _ => ApiError::bad_request("invalid_json", format!("the request body is not valid JSON: {e}")),
+    })
+}
+
+/// An integer id from the last path segment: `/users/{id}`. Ids are integers; anything else
+/// is a 400.
+#[derive(Debug, Clone, Copy)]
+pub struct PathId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw): axum::extract::Path<String> =
+            axum::extract::Path::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::bad_request("invalid_id", e.to_string()))?;
+        raw.parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(PathId)
+            .ok_or_else(|| ApiError::bad_request("invalid_id", format!("{raw:?} is not an id (ids are positive integers)")))
+    }
+}
+
+/// `?limit=&offset=` of list endpoints (default 100, at most 1000), plus any `owner=`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+    pub owner: Option<i64>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Page {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let mut page = Page { limit: 100, offset: 0, owner: None };
+        let query = parts.uri.query().unwrap_or_default();
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let number = || {
+                value.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                    ApiError::bad_request("invalid_query", format!("{key}={value:?} must be a non-negative integer"))
+                })
+            };
+            match &*key {
+                "limit" => {
+                    page.limit = number()?;
+                    if !(1..=1000).contains(&page.limit) {
+                        return Err(ApiError::bad_request("invalid_query", "limit must be between 1 and 1000"));
+                    }
+                }
+                "offset" => page.offset = number()?,
+                "owner" => page.owner = Some(number()?),
+                _ => {} // unknown parameters are ignored, as most REST APIs do
+            }
+        }
+        Ok(page)
+    }
+}
+
+/// A list answer: `{"items":[…],"total":N}`.
+#[derive(Debug, serde::Serialize)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}

@@ -1,0 +1,73 @@
+//! The REST API (`/api/v1`) and the operational endpoints (`/healthz`).
+
+pub mod access;
+pub mod error;
+pub mod extract;
+pub mod keys;
+pub mod login;
+pub mod plans;
+pub mod services;
+pub mod state;
+pub mod time;
+pub mod users;
+pub mod validate;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use error::ApiError;
+use state::AppState;
+
+/// Every HTTP route of the control plane.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/login", post(login::login))
+        .route("/logout", post(login::logout))
+        .route("/me", get(users::me))
+        .route("/users", post(users::create).get(users::list))
+        .route("/users/{id}", get(users::get).patch(users::patch).delete(users::delete))
+        .route("/reseller-plans", post(plans::create).get(plans::list))
+        .route("/reseller-plans/{id}", get(plans::get).patch(plans::patch).delete(plans::delete))
+        .route("/api-keys", post(keys::create).get(keys::list))
+        .route("/api-keys/{id}", axum::routing::delete(keys::revoke))
+        .route("/services", post(services::create).get(services::list))
+        .route("/services/{id}", get(services::get).patch(services::patch).delete(services::delete))
+        .route("/services/{id}/suspend", post(services::suspend))
+        .route("/services/{id}/unsuspend", post(services::unsuspend))
+        .route("/services/{id}/rotate-credentials", post(services::rotate_credentials))
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // A little over the JSON limit, so the extractor (not the transport) answers 413 in
+        // the API's JSON shape.
+        .layer(DefaultBodyLimit::max(extract::MAX_JSON_BYTES + 1));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1", api)
+        .with_state(state)
+}
+
+/// 200 once every listener is bound and the database answers; 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    if !state.ready.is_ready() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "starting" })));
+    }
+    match sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(state.db.pool()).await {
+        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
+        Err(e) => {
+            tracing::warn!("health check: database unreachable: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unreachable" })))
+        }
+    }
+}
+
+async fn api_not_found(uri: Uri) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no API endpoint at {}", uri.path()))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
+}

@@ -1,0 +1,411 @@
+//! `/api/v1/services`: radio stations and video channels.
+//!
+//! Admins and resellers create and manage services for customers (a reseller within its
+//! plan); a customer sees its own services, renames them and rotates their credentials.
+//! Publish credentials are in every answer: whoever may see a service is its owner, its
+//! reseller or an admin, exactly the people who may know them.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tidecast_engine::{ServiceId, SessionRole};
+
+use crate::auth::{Caller, secret};
+use crate::db::services::{self, Limits, NewService, Service, ServiceChanges, ServiceScope};
+use crate::db::users::{self, Role, User};
+use crate::db::{audit, is_unique_violation};
+
+use super::access::{managed_service, visible_service, visible_user};
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, List, Page, PathId};
+use super::state::AppState;
+use super::time::rfc3339;
+use super::users::caller_plan;
+use super::validate;
+
+/// A service's kind: fixed at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Radio,
+    Video,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Radio => "radio",
+            Self::Video => "video",
+        }
+    }
+
+    /// Limits a new service gets for what the request leaves out.
+    fn default_limits(self) -> Limits {
+        match self {
+            Self::Radio => Limits {
+                max_listeners: 100,
+                max_bitrate_kbps: 320,
+                disk_quota_mb: 1024,
+                dvr_minutes: 0,
+                transcode: false,
+                autodj: true,
+            },
+            Self::Video => Limits {
+                max_listeners: 100,
+                max_bitrate_kbps: 6000,
+                disk_quota_mb: 5120,
+                dvr_minutes: 0,
+                transcode: false,
+                autodj: false,
+            },
+        }
+    }
+}
+
+/// Limits in a request: each field optional, unknown fields refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsInput {
+    max_listeners: Option<i64>,
+    max_bitrate_kbps: Option<i64>,
+    disk_quota_mb: Option<i64>,
+    dvr_minutes: Option<i64>,
+    transcode: Option<bool>,
+    autodj: Option<bool>,
+}
+
+impl LimitsInput {
+    /// `self` over `base`, each value checked.
+    fn over(self, base: Limits) -> ApiResult<Limits> {
+        let r = validate::range;
+        Ok(Limits {
+            max_listeners: r("limits.max_listeners", self.max_listeners.unwrap_or(base.max_listeners), 0, 1_000_000)?,
+            max_bitrate_kbps: r("limits.max_bitrate_kbps", self.max_bitrate_kbps.unwrap_or(base.max_bitrate_kbps), 8, 100_000)?,
+            disk_quota_mb: r("limits.disk_quota_mb", self.disk_quota_mb.unwrap_or(base.disk_quota_mb), 0, 100_000_000)?,
+            dvr_minutes: r("limits.dvr_minutes", self.dvr_minutes.unwrap_or(base.dvr_minutes), 0, 525_600)?,
+            transcode: self.transcode.unwrap_or(base.transcode),
+            autodj: self.autodj.unwrap_or(base.autodj),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateService {
+    owner: i64,
+    name: String,
+    slug: Option<String>,
+    kind: Kind,
+    #[serde(default)]
+    limits: LimitsInput,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchService {
+    name: Option<String>,
+    slug: Option<String>,
+    /// Accepted only when it equals the current kind (clients often send the whole object).
+    kind: Option<Kind>,
+    limits: Option<LimitsInput>,
+}
+
+/// A service as the API shows it.
+fn view(state: &AppState, headers: &HeaderMap, s: &Service) -> Value {
+    let request_host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let links = &state.links;
+    let host = links.host(request_host);
+    let host_in_url = if host.contains(':') { format!("[{host}]") } else { host.clone() };
+    let base = links.http_base(request_host);
+    let live = state.engine.registry().count(ServiceId(s.id), SessionRole::Source) > 0;
+    let (publish, urls) = if s.kind == "radio" {
+        (
+            json!({ "icecast": {
+                "host": host, "port": links.icecast_port, "mount": format!("/{}", s.slug),
+                "username": "source", "password": s.source_password,
+            }}),
+            json!({
+                "listen": format!("http://{host_in_url}:{}/{}", links.icecast_port, s.slug),
+                "hls": format!("{base}/hls/{}/index.m3u8", s.slug),
+                "player": format!("{base}/player/{}", s.slug),
+                "embed": format!("{base}/embed/{}", s.slug),
+            }),
+        )
+    } else {
+        (
+            json!({ "rtmp": {
+                "url": format!("rtmp://{host_in_url}:{}/live", links.rtmp_port),
+                "stream_key": s.stream_key,
+            }}),
+            json!({
+                "hls": format!("{base}/hls/{}/index.m3u8", s.slug),
+                "player": format!("{base}/player/{}", s.slug),
+                "embed": format!("{base}/embed/{}", s.slug),
+                "dvr": format!("{base}/hls/{}/dvr.m3u8", s.slug),
+            }),
+        )
+    };
+    json!({
+        "id": s.id,
+        "name": s.name,
+        "slug": s.slug,
+        "kind": s.kind,
+        "status": s.status,
+        "live": live,
+        "owner": s.owner_id,
+        "limits": s.limits(),
+        "publish": publish,
+        "urls": urls,
+        "created_at": rfc3339(s.created_at),
+        "updated_at": rfc3339(s.updated_at),
+    })
+}
+
+/// Checks a reseller's plan for a service with `limits` (the service `except` is being
+/// changed, so its current values do not count). Runs inside the transaction that writes,
+/// after the reseller's row is locked.
+async fn check_plan(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    caller: &Caller,
+    limits: Limits,
+    except: Option<i64>,
+) -> ApiResult<()> {
+    let Some(plan) = caller_plan(tx, caller).await? else { return Ok(()) };
+    let used = services::reseller_usage(&mut **tx, caller.id(), except).await?;
+    if let Some(max) = plan.max_services.filter(|_| except.is_none()) {
+        if used.services >= max {
+            return Err(ApiError::over_plan(format!("your plan allows {max} services and you have {}", used.services)));
+        }
+    }
+    if let Some(max) = plan.max_listeners {
+        if used.listeners + limits.max_listeners > max {
+            return Err(ApiError::over_plan(format!(
+                "your plan allows {max} listeners in total; {} are given to other services, so this one can have at most {}",
+                used.listeners,
+                (max - used.listeners).max(0)
+            )));
+        }
+    }
+    if let Some(max) = plan.max_disk_mb {
+        if used.disk_mb + limits.disk_quota_mb > max {
+            return Err(ApiError::over_plan(format!(
+                "your plan allows {max} MB of disk in total; {} MB are given to other services, so this one can have at most {} MB",
+                used.disk_mb,
+                (max - used.disk_mb).max(0)
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateService>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if caller.role() == Role::Customer {
+        return Err(ApiError::forbidden("services are created by a reseller or an admin"));
+    }
+    if body.owner <= 0 {
+        return Err(ApiError::not_found("owner"));
+    }
+    let owner: User = visible_user(&state, &caller, body.owner).await.map_err(|_| ApiError::not_found("owner"))?;
+    if owner.role() != Role::Customer {
+        return Err(ApiError::invalid("a service's owner must be a customer"));
+    }
+    let name = validate::name("name", &body.name)?;
+    let limits = body.limits.over(body.kind.default_limits())?;
+    let explicit_slug = body.slug.is_some();
+    let base_slug = match body.slug {
+        Some(slug) => {
+            validate::slug(&slug)?;
+            slug
+        }
+        None => {
+            let s = validate::slugify(&name);
+            if s.len() < 2 || validate::slug(&s).is_err() { format!("{}-{s}", body.kind.as_str()).trim_end_matches('-').to_owned() } else { s }
+        }
+    };
+
+    let mut tx = state.db.pool().begin().await?;
+    if caller.role() == Role::Reseller {
+        users::lock_row(&mut *tx, caller.id()).await?;
+        check_plan(&mut tx, &caller, limits, None).await?;
+    }
+    // A generated slug takes the first free of `name`, `name-2`, `name-3`, …
+    let mut slug = base_slug.clone();
+    let mut n = 1;
+    while services::slug_taken(&mut *tx, &slug).await? {
+        if explicit_slug {
+            return Err(ApiError::conflict(format!("slug {slug:?} is taken")));
+        }
+        n += 1;
+        slug = format!("{base_slug}-{n}");
+    }
+    let password = secret::source_password();
+    let stream_key = secret::stream_key();
+    let id = services::insert(
+        &mut *tx,
+        &NewService {
+            owner_id: owner.id,
+            name: &name,
+            slug: &slug,
+            kind: body.kind.as_str(),
+            source_password: &password,
+            stream_key: &stream_key,
+            limits,
+        },
+    )
+    .await
+    .map_err(|e| if is_unique_violation(&e) { ApiError::conflict(format!("slug {slug:?} is taken")) } else { e.into() })?;
+    audit(&mut *tx, Some(caller.id()), "service.create", &format!("service {id} ({slug})")).await?;
+    let service = services::by_id(&mut *tx, id).await?.ok_or_else(|| ApiError::not_found("service"))?;
+    tx.commit().await?;
+    tracing::info!(by = %caller.user.username, owner = %owner.username, %slug, kind = body.kind.as_str(), "service created");
+    Ok((StatusCode::CREATED, Json(view(&state, &headers, &service))))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    page: Page,
+) -> ApiResult<Json<List<Value>>> {
+    let scope = match caller.role() {
+        Role::Admin => ServiceScope::All,
+        Role::Reseller => ServiceScope::Reseller(caller.id()),
+        Role::Customer => ServiceScope::Owner(caller.id()),
+    };
+    let (items, total) = services::list(&state.db, scope, page.owner, page.limit, page.offset).await?;
+    Ok(Json(List { items: items.iter().map(|s| view(&state, &headers, s)).collect(), total }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    let (service, _) = visible_service(&state, &caller, id).await?;
+    Ok(Json(view(&state, &headers, &service)))
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<PatchService>,
+) -> ApiResult<Json<Value>> {
+    let (service, owner) = visible_service(&state, &caller, id).await?;
+    let manages = super::access::manages_service(&caller, &owner);
+    if let Some(kind) = body.kind {
+        if kind.as_str() != service.kind {
+            return Err(ApiError::invalid("a service's kind cannot be changed"));
+        }
+    }
+    if (body.limits.is_some() || body.slug.is_some()) && !manages {
+        return Err(ApiError::forbidden("only the service's reseller or an admin can change its limits or slug"));
+    }
+    let name = body.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
+    if let Some(slug) = &body.slug {
+        validate::slug(slug)?;
+    }
+    let limits = body.limits.map(|l| l.over(service.limits())).transpose()?;
+
+    let mut tx = state.db.pool().begin().await?;
+    if let (Some(limits), Role::Reseller) = (limits, caller.role()) {
+        users::lock_row(&mut *tx, caller.id()).await?;
+        check_plan(&mut tx, &caller, limits, Some(service.id)).await?;
+    }
+    if let Some(slug) = body.slug.as_ref().filter(|s| **s != service.slug) {
+        if services::slug_taken(&mut *tx, slug).await? {
+            return Err(ApiError::conflict(format!("slug {slug:?} is taken")));
+        }
+    }
+    services::update(&mut *tx, id, &ServiceChanges { name, slug: body.slug, limits }).await?;
+    audit(&mut *tx, Some(caller.id()), "service.update", &format!("service {id}")).await?;
+    let updated = services::by_id(&mut *tx, id).await?.ok_or_else(|| ApiError::not_found("service"))?;
+    tx.commit().await?;
+    if updated.slug != service.slug {
+        // Sessions are attached to the old mount name; make sources reconnect to the new one.
+        state.engine.registry().drop_service(ServiceId(id), "the service's slug changed");
+    }
+    Ok(Json(view(&state, &headers, &updated)))
+}
+
+pub async fn delete(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> ApiResult<StatusCode> {
+    let (service, owner) = managed_service(&state, &caller, id).await?;
+    let mut tx = state.db.pool().begin().await?;
+    services::delete(&mut *tx, id).await?;
+    audit(&mut *tx, Some(caller.id()), "service.delete", &format!("service {id} ({})", service.slug)).await?;
+    tx.commit().await?;
+    let dropped = state.engine.registry().drop_service(ServiceId(id), "the service was deleted");
+    // The owner's media library belongs to the customer, not the service: it stays.
+    tracing::info!(by = %caller.user.username, owner = %owner.username, slug = %service.slug, dropped, "service deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_status(
+    state: AppState,
+    caller: Caller,
+    headers: HeaderMap,
+    id: i64,
+    suspend: bool,
+) -> ApiResult<Json<Value>> {
+    let (service, _) = managed_service(&state, &caller, id).await?;
+    let (status, action) = if suspend { ("suspended", "service.suspend") } else { ("active", "service.unsuspend") };
+    let mut tx = state.db.pool().begin().await?;
+    services::set_status(&mut *tx, id, status).await?;
+    audit(&mut *tx, Some(caller.id()), action, &format!("service {id} ({})", service.slug)).await?;
+    tx.commit().await?;
+    if suspend {
+        // Admission now refuses the service; end whatever is already connected.
+        let dropped = state.engine.registry().drop_service(ServiceId(id), "the service was suspended");
+        tracing::info!(by = %caller.user.username, slug = %service.slug, dropped, "service suspended");
+    } else {
+        tracing::info!(by = %caller.user.username, slug = %service.slug, "service unsuspended");
+    }
+    let updated = services::by_id(state.db.pool(), id).await?.ok_or_else(|| ApiError::not_found("service"))?;
+    Ok(Json(view(&state, &headers, &updated)))
+}
+
+pub async fn suspend(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    set_status(state, caller, headers, id, true).await
+}
+
+pub async fn unsuspend(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    set_status(state, caller, headers, id, false).await
+}
+
+/// New source password and stream key. Live sources are dropped (listeners stay): rotation is what one does
+/// when a key leaked, and whoever holds the old key must not stay on air.
+pub async fn rotate_credentials(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    let (service, _) = visible_service(&state, &caller, id).await?;
+    let mut tx = state.db.pool().begin().await?;
+    services::set_credentials(&mut *tx, id, &secret::source_password(), &secret::stream_key()).await?;
+    audit(&mut *tx, Some(caller.id()), "service.rotate_credentials", &format!("service {id} ({})", service.slug)).await?;
+    tx.commit().await?;
+    let dropped = state.engine.registry().drop_sources(ServiceId(id), "the publish credentials were rotated");
+    tracing::info!(by = %caller.user.username, slug = %service.slug, dropped, "publish credentials rotated");
+    let updated = services::by_id(state.db.pool(), id).await?.ok_or_else(|| ApiError::not_found("service"))?;
+    Ok(Json(view(&state, &headers, &updated)))
+}

@@ -1,0 +1,99 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tidecast_engine::Engine;
+use url::Url;
+
+use crate::db::Db;
+
+/// Shared state of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub engine: Engine,
+    pub links: Arc<Links>,
+    pub ready: Arc<Readiness>,
+}
+
+/// What the API needs to hand out working links: the public base URL (if configured) and the
+/// ports actually bound.
+#[derive(Debug, Clone)]
+pub struct Links {
+    pub public_url: Option<Url>,
+    pub http_port: u16,
+    pub rtmp_port: u16,
+    pub icecast_port: u16,
+}
+
+impl Links {
+    /// The host name clients should use: the public URL's, else the one the client used to
+    /// reach us (its `Host` header), else `localhost`.
+    pub fn host(&self, request_host: Option<&str>) -> String {
+        if let Some(h) = self.public_url.as_ref().and_then(Url::host_str) {
+            return h.to_owned();
+        }
+        request_host
+            .and_then(host_without_port)
+            .unwrap_or_else(|| "localhost".to_owned())
+    }
+
+    /// Base of HTTP links (web UI, HLS, players), without a trailing slash.
+    pub fn http_base(&self, request_host: Option<&str>) -> String {
+        match &self.public_url {
+            Some(u) => u.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}:{}", bracket(&self.host(request_host)), self.http_port),
+        }
+    }
+}
+
+/// `example.com:8080` → `example.com`; `[::1]:8080` → `::1`. Rejects anything that is not
+/// a plain host name or address, so a forged Host header cannot inject text into links.
+fn host_without_port(raw: &str) -> Option<String> {
+    let host = if let Some(rest) = raw.strip_prefix('[') {
+        rest.split(']').next()?
+    } else {
+        raw.rsplit_once(':').map_or(raw, |(h, _)| h)
+    };
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+    ok.then(|| host.to_ascii_lowercase())
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') { format!("[{host}]") } else { host.to_owned() }
+}
+
+/// Set once every listener (HTTP, RTMP, Icecast) is bound; `/healthz` answers 200 only then.
+#[derive(Debug, Default)]
+pub struct Readiness(AtomicBool);
+
+impl Readiness {
+    pub fn set_ready(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(host_without_port("Example.com:8080").as_deref(), Some("example.com"));
+        assert_eq!(host_without_port("[::1]:8080").as_deref(), Some("::1"));
+        assert_eq!(host_without_port("evil.com/<script>"), None);
+        let links = Links { public_url: None, http_port: 8080, rtmp_port: 1935, icecast_port: 8000 };
+        assert_eq!(links.http_base(Some("[::1]:8080")), "http://[::1]:8080");
+        assert_eq!(links.http_base(None), "http://localhost:8080");
+        let links = Links { public_url: Url::parse("https://radio.example.com/").ok(), ..links };
+        assert_eq!(links.http_base(Some("other:1")), "https://radio.example.com");
+        assert_eq!(links.host(Some("other:1")), "radio.example.com");
+    }
+}

@@ -1,0 +1,118 @@
+//! Field rules shared by the handlers. Each returns a 422 that names the field.
+
+use super::error::{ApiError, ApiResult};
+
+pub fn username(v: &str) -> ApiResult<()> {
+    let ok_len = (3..=64).contains(&v.chars().count());
+    let ok_chars = v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@'));
+    let ok_start = v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok_len && ok_chars && ok_start {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "username must be 3-64 characters: letters, digits, '_', '.', '-', '@', starting with a letter or digit",
+        ))
+    }
+}
+
+pub fn password(v: &str) -> ApiResult<()> {
+    let n = v.chars().count();
+    if n < 8 {
+        return Err(ApiError::invalid("password must be at least 8 characters"));
+    }
+    if n > 1024 {
+        return Err(ApiError::invalid("password must be at most 1024 characters"));
+    }
+    Ok(())
+}
+
+pub fn email(v: &str) -> ApiResult<()> {
+    let ok = v.len() <= 254
+        && !v.chars().any(|c| c.is_whitespace() || c.is_control())
+        && v.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.contains('@'));
+    if ok { Ok(()) } else { Err(ApiError::invalid("email is not a valid address")) }
+}
+
+/// A display name (service, plan, API key): 1-100 characters after trimming, no control
+/// characters.
+pub fn name(field: &str, v: &str) -> ApiResult<String> {
+    let t = v.trim();
+    if t.is_empty() || t.chars().count() > 100 || t.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!("{field} must be 1-100 characters without control characters")));
+    }
+    Ok(t.to_owned())
+}
+
+/// Slugs name mounts (`/<slug>` on the Icecast port) and HLS paths (`/hls/<slug>/…`), so
+/// they are lowercase letters, digits and inner hyphens, and avoid names the servers use.
+pub fn slug(v: &str) -> ApiResult<()> {
+    let ok = (2..=63).contains(&v.len())
+        && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !v.starts_with('-')
+        && !v.ends_with('-');
+    if !ok {
+        return Err(ApiError::invalid(
+            "slug must be 2-63 characters of lowercase letters, digits and inner hyphens",
+        ));
+    }
+    if RESERVED_SLUGS.contains(&v) {
+        return Err(ApiError::invalid(format!("slug {v:?} is reserved")));
+    }
+    Ok(())
+}
+
+/// Paths the HTTP and Icecast servers use themselves.
+const RESERVED_SLUGS: &[&str] = &[
+    "admin", "api", "assets", "embed", "healthz", "hls", "live", "login", "logout", "metrics",
+    "player", "public", "static", "status", "vod", "web",
+];
+
+/// A slug made from a name: "Jazz FM — Late Night" → "jazz-fm-late-night".
+pub fn slugify(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let mut out: String = out.chars().take(40).collect();
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out
+}
+
+/// An integer within a range.
+pub fn range(field: &str, v: i64, min: i64, max: i64) -> ApiResult<i64> {
+    if (min..=max).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ApiError::invalid(format!("{field} must be between {min} and {max}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Jazz FM — Late Night!"), "jazz-fm-late-night");
+        assert_eq!(slugify("  ###  "), "");
+        assert!(slug("jazz-fm").is_ok());
+        assert!(slug("Jazz").is_err() && slug("-a").is_err() && slug("a").is_err() && slug("hls").is_err());
+        assert!(slug("a/b").is_err() && slug("a.mp3").is_err());
+    }
+
+    #[test]
+    fn fields() {
+        assert!(username("bob").is_ok() && username("b").is_err() && username("bob smith").is_err());
+        assert!(username(&"x".repeat(65)).is_err());
+        assert!(email("a@b.co").is_ok() && email("nope").is_err() && email("a b@c.d").is_err());
+        assert!(password("12345678").is_ok() && password("1234567").is_err());
+        assert_eq!(name("name", "  Jazz  ").ok().as_deref(), Some("Jazz"));
+        assert!(name("name", "").is_err() && name("name", "a\u{0}b").is_err());
+    }
+}

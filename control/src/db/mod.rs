@@ -1,0 +1,159 @@
+//! The control plane's database: SQLite (embedded default) or PostgreSQL, from one code path.
+//!
+//! Queries go through sqlx's `Any` driver with SQL both dialects accept: `$1` placeholders
+//! (SQLite reads them as numbered parameters), `RETURNING`, integers for times (unix
+//! seconds) and booleans (0/1). Only the migrations differ per dialect, and they create the
+//! same tables and columns; a test checks that the two schemas agree.
+
+/// `format!` for SQL text assembled from this crate's own constant fragments (column lists,
+/// scope filters), never from input: input always goes through bind parameters.
+macro_rules! sql {
+    ($($t:tt)*) => { sqlx::AssertSqlSafe(format!($($t)*)) };
+}
+
+pub mod plans;
+pub mod services;
+pub mod tokens;
+pub mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+/// Which database a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to the control plane's database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`); a SQLite file and its folder are
+    /// created when missing.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        install_default_drivers();
+        let (backend, url) = if url.starts_with("sqlite:") {
+            (Backend::Sqlite, prepare_sqlite_url(url)?)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            anyhow::bail!("unsupported database URL (use sqlite://… or postgres://…)");
+        };
+        let options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10));
+        let options = if backend == Backend::Sqlite {
+            options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the writer; foreign keys are off by default
+                    // in SQLite; busy_timeout makes a second writer wait instead of failing.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                         PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+        } else {
+            options
+        };
+        let pool = options
+            .connect(&url)
+            .await
+            .with_context(|| format!("cannot open database {}", crate::config::redact_url(&url)))?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Brings the schema up to date; safe to run at every start.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await.context("database migration failed")?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection (at shutdown, so SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Creates the folder of a SQLite file and asks SQLite to create the file if it is missing.
+fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        anyhow::bail!("the SQLite database must be a file (got {url:?})");
+    }
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create database folder {}", parent.display()))?;
+    }
+    // Validate the URL the way sqlx will read it, so a typo fails here with a clear message.
+    let with_mode = if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    };
+    sqlx::sqlite::SqliteConnectOptions::from_str(&with_mode)
+        .with_context(|| format!("invalid SQLite URL {url:?}"))?;
+    Ok(with_mode)
+}
+
+/// Now, in unix seconds: how the database stores times.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Whether a database error is a unique-constraint violation (a duplicate name).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|e| e.is_unique_violation())
+}
+
+/// Whether a database error is a foreign-key violation (something still refers to the row).
+pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|e| e.is_foreign_key_violation())
+}
+
+/// Adds an audit-log line: who did what to which object. Best effort inside the caller's
+/// transaction or connection.
+pub async fn audit<'e, E>(exec: E, actor: Option<i64>, action: &str, subject: &str) -> sqlx::Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query("INSERT INTO audit_log (actor_id, action, subject, at) VALUES ($1, $2, $3, $4)")
+        .bind(actor)
+        .bind(action)
+        .bind(subject)
+        .bind(now())
+        .execute(exec)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! Services: radio stations and video channels, each owned by a customer.
+
+use sqlx::{Any, Executor, FromRow};
+
+use super::{Db, now};
+
+/// A row of `services`. `source_password` and `stream_key` are publish credentials:
+/// `Debug` hides them so they cannot reach a log line.
+#[derive(Clone, FromRow)]
+pub struct Service {
+    pub id: i64,
+    pub owner_id: i64,
+    pub name: String,
+    pub slug: String,
+    pub kind: String,
+    pub status: String,
+    pub source_password: String,
+    pub stream_key: String,
+    pub max_listeners: i64,
+    pub max_bitrate_kbps: i64,
+    pub disk_quota_mb: i64,
+    pub dvr_minutes: i64,
+    pub transcode: i64,
+    pub autodj: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("id", &self.id)
+            .field("slug", &self.slug)
+            .field("kind", &self.kind)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_listeners: self.max_listeners,
+            max_bitrate_kbps: self.max_bitrate_kbps,
+            disk_quota_mb: self.disk_quota_mb,
+            dvr_minutes: self.dvr_minutes,
+            transcode: self.transcode != 0,
+            autodj: self.autodj != 0,
+        }
+    }
+
+    pub fn is_suspended(&self) -> bool {
+        self.status == "suspended"
+    }
+}
+
+/// A service's plan limits, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Limits {
+    pub max_listeners: i64,
+    pub max_bitrate_kbps: i64,
+    pub disk_quota_mb: i64,
+    pub dvr_minutes: i64,
+    pub transcode: bool,
+    pub autodj: bool,
+}
+
+/// Which services a list covers.
+#[derive(Debug, Clone, Copy)]
+pub enum ServiceScope {
+    All,
+    /// The services of a reseller's customers.
+    Reseller(i64),
+    /// One customer's services.
+    Owner(i64),
+}
+
+const COLUMNS: &str = "s.id, s.owner_id, s.name, s.slug, s.kind, s.status, s.source_password, \
+    s.stream_key, s.max_listeners, s.max_bitrate_kbps, s.disk_quota_mb, s.dvr_minutes, \
+    s.transcode, s.autodj, s.created_at, s.updated_at";
+
+/// A new service.
+#[derive(Debug)]
+pub struct NewService<'a> {
+    pub owner_id: i64,
+    pub name: &'a str,
+    pub slug: &'a str,
+    pub kind: &'a str,
+    pub source_password: &'a str,
+    pub stream_key: &'a str,
+    pub limits: Limits,
+}
+
+pub async fn insert<'e, E: Executor<'e, Database = Any>>(exec: E, s: &NewService<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO services (owner_id, name, slug, kind, status, source_password, stream_key, \
+           max_listeners, max_bitrate_kbps, disk_quota_mb, dvr_minutes, transcode, autodj, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+    )
+    .bind(s.owner_id)
+    .bind(s.name)
+    .bind(s.slug)
+    .bind(s.kind)
+    .bind(s.source_password)
+    .bind(s.stream_key)
+    .bind(s.limits.max_listeners)
+    .bind(s.limits.max_bitrate_kbps)
+    .bind(s.limits.disk_quota_mb)
+    .bind(s.limits.dvr_minutes)
+    .bind(i64::from(s.limits.transcode))
+    .bind(i64::from(s.limits.autodj))
+    .bind(now())
+    .fetch_one(exec)
+    .await
+}
+
+pub async fn by_id<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<Option<Service>> {
+    sqlx::query_as(sql!("SELECT {COLUMNS} FROM services s WHERE s.id = $1"))
+        .bind(id)
+        .fetch_optional(exec)
+        .await
+}
+
+pub async fn by_slug(db: &Db, slug: &str) -> sqlx::Result<Option<Service>> {
+    sqlx::query_as(sql!("SELECT {COLUMNS} FROM services s WHERE s.slug = $1"))
+        .bind(slug)
+        .fetch_optional(db.pool())
+        .await
+}
+
+pub async fn by_stream_key(db: &Db, key: &str) -> sqlx::Result<Option<Service>> {
+    sqlx::query_as(sql!("SELECT {COLUMNS} FROM services s WHERE s.stream_key = $1"))
+        .bind(key)
+        .fetch_optional(db.pool())
+        .await
+}
+
+pub async fn slug_taken<'e, E: Executor<'e, Database = Any>>(exec: E, slug: &str) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM services WHERE slug = $1")
+        .bind(slug)
+        .fetch_one(exec)
+        .await?;
+    Ok(n > 0)
+}
+
+pub async fn list(
+    db: &Db,
+    scope: ServiceScope,
+    owner: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<Service>, i64)> {
+    let (join, filter, arg) = match scope {
+        ServiceScope::All => ("", "$1 = $1", 0),
+        ServiceScope::Reseller(id) => ("JOIN users u ON u.id = s.owner_id", "u.reseller_id = $1", id),
+        ServiceScope::Owner(id) => ("", "s.owner_id = $1", id),
+    };
+    // `owner` narrows any scope further (?owner=ID); -1 means "no narrowing".
+    let owner = owner.unwrap_or(-1);
+    let cond = format!("{filter} AND ($2 = -1 OR s.owner_id = $2)");
+    let items = sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM services s {join} WHERE {cond} ORDER BY s.id LIMIT $3 OFFSET $4"
+    ))
+    .bind(arg)
+    .bind(owner)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.pool())
+    .await?;
+    let total = sqlx::query_scalar(sql!("SELECT COUNT(*) FROM services s {join} WHERE {cond}"))
+        .bind(arg)
+        .bind(owner)
+        .fetch_one(db.pool())
+        .await?;
+    Ok((items, total))
+}
+
+/// How much of its plan a reseller's customers use, leaving out one service (the one being
+/// changed) when given.
+#[derive(Debug, Clone, Copy, Default, FromRow)]
+pub struct ResellerUsage {
+    pub services: i64,
+    pub listeners: i64,
+    pub disk_mb: i64,
+}
+
+pub async fn reseller_usage<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    reseller_id: i64,
+    except_service: Option<i64>,
+) -> sqlx::Result<ResellerUsage> {
+    // CAST: PostgreSQL's SUM(bigint) is NUMERIC, which the Any driver cannot decode.
+    sqlx::query_as(
+        "SELECT COUNT(*) AS services, \
+                CAST(COALESCE(SUM(s.max_listeners), 0) AS BIGINT) AS listeners, \
+                CAST(COALESCE(SUM(s.disk_quota_mb), 0) AS BIGINT) AS disk_mb \
+         FROM services s JOIN users u ON u.id = s.owner_id \
+         WHERE u.reseller_id = $1 AND s.id <> $2",
+    )
+    .bind(reseller_id)
+    .bind(except_service.unwrap_or(-1))
+    .fetch_one(exec)
+    .await
+}
+
+pub async fn count_by_owner<'e, E: Executor<'e, Database = Any>>(exec: E, owner_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM services WHERE owner_id = $1")
+        .bind(owner_id)
+        .fetch_one(exec)
+        .await
+}
+
+/// The changes a PATCH may make; `None` leaves a column as it is.
+#[derive(Debug, Default)]
+pub struct ServiceChanges {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub limits: Option<Limits>,
+}
+
+pub async fn update<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64, c: &ServiceChanges) -> sqlx::Result<()> {
+    let l = c.limits;
+    sqlx::query(
+        "UPDATE services SET name = COALESCE($2, name), slug = COALESCE($3, slug), \
+           max_listeners = COALESCE($4, max_listeners), max_bitrate_kbps = COALESCE($5, max_bitrate_kbps), \
+           disk_quota_mb = COALESCE($6, disk_quota_mb), dvr_minutes = COALESCE($7, dvr_minutes), \
+           transcode = COALESCE($8, transcode), autodj = COALESCE($9, autodj), updated_at = $10 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(c.name.as_deref())
+    .bind(c.slug.as_deref())
+    .bind(l.map(|l| l.max_listeners))
+    .bind(l.map(|l| l.max_bitrate_kbps))
+    .bind(l.map(|l| l.disk_quota_mb))
+    .bind(l.map(|l| l.dvr_minutes))
+    .bind(l.map(|l| i64::from(l.transcode)))
+    .bind(l.map(|l| i64::from(l.autodj)))
+    .bind(now())
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_status<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64, status: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE services SET status = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(status)
+        .bind(now())
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_credentials<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+    source_password: &str,
+    stream_key: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE services SET source_password = $2, stream_key = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(source_password)
+        .bind(stream_key)
+        .bind(now())
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM services WHERE id = $1").bind(id).execute(exec).await?;
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! Login sessions and API keys. Only SHA-256 digests of the tokens are stored: a copy of the
+//! database does not let anyone log in.
+
+use sqlx::FromRow;
+
+use super::{Db, now};
+
+/// A row of `api_keys`.
+#[derive(Debug, Clone, FromRow)]
+pub struct ApiKey {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// Stores a new login session; returns its id.
+pub async fn insert_session(db: &Db, user_id: i64, token_hash: &str, expires_at: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO login_sessions (user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(token_hash)
+    .bind(now())
+    .bind(expires_at)
+    .fetch_one(db.pool())
+    .await
+}
+
+/// The (session id, user id) of a live session with this token digest.
+pub async fn session_by_hash(db: &Db, token_hash: &str) -> sqlx::Result<Option<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT id, user_id FROM login_sessions WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now())
+    .fetch_optional(db.pool())
+    .await
+}
+
+pub async fn revoke_session(db: &Db, id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE login_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+        .bind(id)
+        .bind(now())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Revokes every login session of a user but `keep` (after a password change).
+pub async fn revoke_user_sessions(db: &Db, user_id: i64, keep: Option<i64>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE login_sessions SET revoked_at = $3 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(keep.unwrap_or(-1))
+    .bind(now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_api_key(db: &Db, user_id: i64, name: &str, prefix: &str, key_hash: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(name)
+    .bind(prefix)
+    .bind(key_hash)
+    .bind(now())
+    .fetch_one(db.pool())
+    .await
+}
+
+/// The (key id, user id, last used) of a live API key with this digest.
+pub async fn api_key_by_hash(db: &Db, key_hash: &str) -> sqlx::Result<Option<(i64, i64, Option<i64>)>> {
+    sqlx::query_as("SELECT id, user_id, last_used_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+        .bind(key_hash)
+        .fetch_optional(db.pool())
+        .await
+}
+
+pub async fn touch_api_key(db: &Db, id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+const KEY_COLUMNS: &str = "id, user_id, name, prefix, created_at, last_used_at, revoked_at";
+
+/// A user's keys (revoked ones included, so the list shows when each was revoked); all
+/// users' keys with `None`.
+pub async fn list_api_keys(db: &Db, user_id: Option<i64>, limit: i64, offset: i64) -> sqlx::Result<(Vec<ApiKey>, i64)> {
+    let user = user_id.unwrap_or(-1);
+    let items = sqlx::query_as(sql!(
+        "SELECT {KEY_COLUMNS} FROM api_keys WHERE ($1 = -1 OR user_id = $1) ORDER BY id LIMIT $2 OFFSET $3"
+    ))
+    .bind(user)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.pool())
+    .await?;
+    let total = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE ($1 = -1 OR user_id = $1)")
+        .bind(user)
+        .fetch_one(db.pool())
+        .await?;
+    Ok((items, total))
+}
+
+pub async fn api_key_by_id(db: &Db, id: i64) -> sqlx::Result<Option<ApiKey>> {
+    sqlx::query_as(sql!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await
+}
+
+pub async fn revoke_api_key(db: &Db, id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+        .bind(id)
+        .bind(now())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! Users: admins, resellers and customers.
+
+use sqlx::{Any, Executor, FromRow};
+
+use super::{Db, now};
+
+/// What a user may do; see `crate::api::access` for the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Reseller,
+    Customer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Reseller => "reseller",
+            Self::Customer => "customer",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "admin" => Self::Admin,
+            "reseller" => Self::Reseller,
+            // The schema's CHECK constraint allows nothing else.
+            _ => Self::Customer,
+        }
+    }
+}
+
+/// A row of `users`.
+#[derive(Clone, FromRow)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub email: Option<String>,
+    role: String,
+    pub reseller_id: Option<i64>,
+    pub plan_id: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl User {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role)
+    }
+}
+
+/// Which users a list covers.
+#[derive(Debug, Clone, Copy)]
+pub enum UserScope {
+    All,
+    /// A reseller and its customers.
+    ResellerTree(i64),
+    /// One user.
+    Only(i64),
+}
+
+/// A new user.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub email: Option<&'a str>,
+    pub role: Role,
+    pub reseller_id: Option<i64>,
+    pub plan_id: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "id, username, password_hash, email, role, reseller_id, plan_id, created_at, updated_at";
+
+pub async fn insert<'e, E: Executor<'e, Database = Any>>(exec: E, u: &NewUser<'_>) -> sqlx::Result<i64> {
+    let t = now();
+    sqlx::query_scalar(
+        "INSERT INTO users (username, password_hash, email, role, reseller_id, plan_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(u.username)
+    .bind(u.password_hash)
+    .bind(u.email)
+    .bind(u.role.as_str())
+    .bind(u.reseller_id)
+    .bind(u.plan_id)
+    .bind(t)
+    .fetch_one(exec)
+    .await
+}
+
+pub async fn by_id<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(sql!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(exec)
+        .await
+}
+
+/// Usernames are unique regardless of case.
+pub async fn by_username(db: &Db, username: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(sql!("SELECT {COLUMNS} FROM users WHERE lower(username) = lower($1)"))
+        .bind(username)
+        .fetch_optional(db.pool())
+        .await
+}
+
+pub async fn list(db: &Db, scope: UserScope, limit: i64, offset: i64) -> sqlx::Result<(Vec<User>, i64)> {
+    let (filter, arg) = match scope {
+        UserScope::All => ("1 = 1 OR $1 = 0", 0),
+        UserScope::ResellerTree(id) => ("id = $1 OR reseller_id = $1", id),
+        UserScope::Only(id) => ("id = $1", id),
+    };
+    let items = sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM users WHERE {filter} ORDER BY id LIMIT $2 OFFSET $3"
+    ))
+    .bind(arg)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.pool())
+    .await?;
+    let total = sqlx::query_scalar(sql!("SELECT COUNT(*) FROM users WHERE {filter}"))
+        .bind(arg)
+        .fetch_one(db.pool())
+        .await?;
+    Ok((items, total))
+}
+
+pub async fn count_customers<'e, E: Executor<'e, Database = Any>>(exec: E, reseller_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE reseller_id = $1")
+        .bind(reseller_id)
+        .fetch_one(exec)
+        .await
+}
+
+pub async fn count_admins<'e, E: Executor<'e, Database = Any>>(exec: E) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetch_one(exec).await
+}
+
+/// Takes the write lock on a user's row (PostgreSQL: a row lock; SQLite: the database write
+/// lock) before a check-then-write such as "is the reseller under its plan?", so two
+/// concurrent requests cannot both pass the check. Portable stand-in for `SELECT … FOR
+/// UPDATE`, which SQLite lacks.
+pub async fn lock_row<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+        .bind(id)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+/// The changes a PATCH may make; `None` leaves a column as it is.
+#[derive(Debug, Default)]
+pub struct UserChanges {
+    pub password_hash: Option<String>,
+    pub email: Option<Option<String>>,
+    pub plan_id: Option<Option<i64>>,
+}
+
+pub async fn update<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64, c: &UserChanges) -> sqlx::Result<()> {
+    // COALESCE keeps the old value for a NULL parameter; the *_set flags tell "set to NULL"
+    // apart from "leave alone" for the nullable columns.
+    sqlx::query(
+        "UPDATE users SET \
+           password_hash = COALESCE($2, password_hash), \
+           email = CASE WHEN $3 = 1 THEN $4 ELSE email END, \
+           plan_id = CASE WHEN $5 = 1 THEN $6 ELSE plan_id END, \
+           updated_at = $7 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(c.password_hash.as_deref())
+    .bind(i64::from(c.email.is_some()))
+    .bind(c.email.clone().flatten())
+    .bind(i64::from(c.plan_id.is_some()))
+    .bind(c.plan_id.flatten())
+    .bind(now())
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(exec).await?;
+    Ok(())
+}

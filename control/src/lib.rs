@@ -1,0 +1,10 @@
+//! Tidecast's control plane: accounts, services, the REST API, and the wiring of the
+//! `tidecast` binary (see `main.rs`).
+
+pub mod admission;
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod db;
+pub mod server;

@@ -1,0 +1,85 @@
+//! The `tidecast` binary: parse the command line, set up logging, run until a signal.
+
+use clap::{Parser, Subcommand};
+use tidecast_control::config::{LogFormat, ServeArgs};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "tidecast", version, about = "A whole streaming platform in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: web UI, REST API, HLS, RTMP and Icecast.
+    Serve(ServeArgs),
+}
+
+fn init_logging(format: LogFormat) {
+    // TIDECAST_LOG (or RUST_LOG) picks the verbosity, e.g. `debug` or `info,tidecast_engine=debug`.
+    let filter = std::env::var("TIDECAST_LOG")
+        .ok()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("received SIGINT"),
+        () = term => tracing::info!("received SIGTERM"),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = args.resolve()?;
+            init_logging(config.log_format);
+            // Read from the environment only: a password on the command line shows in `ps`.
+            let admin_password = std::env::var("TIDECAST_ADMIN_PASSWORD").ok();
+            let shutdown = CancellationToken::new();
+            let trigger = shutdown.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                trigger.cancel();
+            });
+            let result = tidecast_control::server::run(config, admin_password, shutdown).await;
+            if let Err(e) = &result {
+                tracing::error!("{e:#}");
+            }
+            result
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! `tidecast serve`: opens the database, binds every port, serves until a signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tidecast_engine::{BoundListeners, Engine, ListenerConfig};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+use crate::admission::DbAdmission;
+use crate::api::{self, state::{AppState, Links, Readiness}};
+use crate::config::Config;
+use crate::db::Db;
+use crate::bootstrap;
+
+/// How long in-flight HTTP requests get to finish after a shutdown signal.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Runs the server until `shutdown` fires.
+pub async fn run(config: Config, admin_password: Option<String>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    tracing::info!(config = ?config, "starting Tidecast {}", env!("CARGO_PKG_VERSION"));
+    std::fs::create_dir_all(&config.data)
+        .with_context(|| format!("cannot create the data folder {}", config.data.display()))?;
+
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    tracing::info!(backend = ?db.backend(), "database ready");
+    bootstrap::ensure_admin(&db, admin_password).await?;
+    if config.demo {
+        bootstrap::seed_demo(&db).await?;
+    }
+
+    let engine = Engine::new(Arc::new(DbAdmission::new(db.clone())));
+    let http = TcpListener::bind(config.http)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
+    let media = BoundListeners::bind(ListenerConfig { rtmp: config.rtmp, icecast: config.icecast }).await?;
+    let http_addr = http.local_addr()?;
+    let rtmp_addr = media.rtmp_addr()?;
+    let icecast_addr = media.icecast_addr()?;
+
+    let state = AppState {
+        db: db.clone(),
+        engine: engine.clone(),
+        links: Arc::new(Links {
+            public_url: config.public_url.clone(),
+            http_port: http_addr.port(),
+            rtmp_port: rtmp_addr.port(),
+            icecast_port: icecast_addr.port(),
+        }),
+        ready: Arc::new(Readiness::default()),
+    };
+    let app = api::router(state.clone()).layer(TraceLayer::new_for_http());
+
+    let engine_task = tokio::spawn(media.serve(engine, shutdown.clone()));
+    let http_shutdown = shutdown.clone();
+    let http_task = tokio::spawn(async move {
+        axum::serve(http, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(http_shutdown.cancelled_owned())
+            .await
+    });
+    state.ready.set_ready();
+    tracing::info!(http = %http_addr, rtmp = %rtmp_addr, icecast = %icecast_addr, "ready");
+
+    shutdown.cancelled().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    match tokio::time::timeout(DRAIN, http_task).await {
+        Ok(Ok(Err(e))) => tracing::warn!("HTTP server ended with an error: {e}"),
+        Ok(_) => {}
+        Err(_) => tracing::warn!("some HTTP requests did not finish within {DRAIN:?}; closing them"),
+    }
+    let _ = tokio::time::timeout(DRAIN, engine_task).await;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

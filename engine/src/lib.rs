@@ -1,0 +1,52 @@
+//! The Tidecast media engine.
+//!
+//! The engine owns the media sockets (RTMP, Icecast) and the state of every mount. It
+//! depends on neither FFmpeg nor the database: whatever it needs to ask the outside world
+//! (may this key publish here? with which limits?) it asks through the traits in
+//! [`admission`], which the control plane implements.
+//!
+//! Invariants:
+//! - every live session (a source or a listener) is registered in the [`registry`] for as
+//!   long as it runs, so the control plane can see it and drop it (suspend, delete);
+//! - a session's task watches its [`registry::SessionGuard::cancelled`] future and ends
+//!   promptly when the control plane drops it.
+
+pub mod admission;
+pub mod listeners;
+pub mod registry;
+
+pub use admission::{Admission, Decision, Denial, DenyReason, Grant, Limits, PlayRequest, PublishRequest, ServiceId};
+pub use listeners::{BoundListeners, ListenerConfig};
+pub use registry::{MountRegistry, SessionGuard, SessionRole, SessionSnapshot};
+
+use std::sync::Arc;
+
+/// The engine as the control plane holds it: the admission policy plus the live state.
+#[derive(Clone)]
+pub struct Engine {
+    admission: Arc<dyn Admission>,
+    registry: Arc<MountRegistry>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("registry", &self.registry).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine that asks `admission` before it lets anyone publish or listen.
+    pub fn new(admission: Arc<dyn Admission>) -> Self {
+        Self { admission, registry: Arc::new(MountRegistry::default()) }
+    }
+
+    /// The admission policy the protocol servers consult.
+    pub fn admission(&self) -> &Arc<dyn Admission> {
+        &self.admission
+    }
+
+    /// Live sessions by service.
+    pub fn registry(&self) -> &Arc<MountRegistry> {
+        &self.registry
+    }
+}
