@@ -15,8 +15,8 @@ pub const MAX_JSON_BYTES: usize = 256 * 1024;
 /// A JSON body. Syntax errors are 400; well-formed JSON of the wrong shape (missing or
 /// unknown fields, wrong types) is 422; a body over [`MAX_JSON_BYTES`] is 413.
 ///
-/// A missing `Content-Type` is accepted (billing modules' HTTP clients often omit it); any
-/// other type than JSON is refused.
+/// A missing `Content-Type` is accepted (billing modules' HTTP clients often omit it), and
+/// so is curl's default form label; any other type than JSON is refused.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -59,7 +59,12 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
         let essence = ct.split(';').next().unwrap_or_default().trim();
-        if !(essence == "application/json" || essence.ends_with("+json")) {
+        // `curl -d '{…}'` labels JSON as a form; accepting that label is kinder than a
+        // puzzling 400 for the most common way people try an API.
+        let json_like = essence == "application/json"
+            || essence.ends_with("+json")
+            || essence == "application/x-www-form-urlencoded";
+        if !json_like {
             return Err(ApiError::bad_request(
                 "unsupported_media_type",
                 format!("expected a JSON body (Content-Type: application/json), got {essence:?}"),
