@@ -15,11 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use serde_json::Value;
 use sqlx::{Column, Row};
 
 pub use reqwest::StatusCode;
-pub use serde_json::json;
+pub use serde_json::{Value, json};
 
 /// The admin password every test server starts with.
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
