@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what the tests need (PostgreSQL), starts PostgreSQL on 127.0.0.1 if it is not
+# running, and runs every test on SQLite and PostgreSQL.
+#
+# TIDECAST_TEST_POSTGRES=postgres://user:pass@host:port/db uses your own server instead
+# (the role must be allowed to CREATE DATABASE).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+apt_ensure ca-certificates pkg-config
+require_cargo
+
+if [ -z "${TIDECAST_TEST_POSTGRES:-}" ]; then
+    apt_ensure postgresql
+    # Debian's package creates a cluster; start it unless it runs (containers have no systemd).
+    read -r pg_ver pg_cluster pg_port pg_status _ < <(pg_lsclusters --no-header | head -n 1)
+    if [ "$pg_status" != "online" ]; then
+        echo "==> starting PostgreSQL $pg_ver/$pg_cluster on port $pg_port"
+        as_root pg_ctlcluster "$pg_ver" "$pg_cluster" start
+    fi
+    for _ in $(seq 1 30); do
+        as_root runuser -u postgres -- pg_isready -q -p "$pg_port" && break
+        sleep 0.5
+    done
+    # The tests' role: may create (and drop) one database per test.
+    as_root runuser -u postgres -- psql -q -p "$pg_port" -v ON_ERROR_STOP=1 <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tidecast') THEN
+    CREATE ROLE tidecast LOGIN CREATEDB PASSWORD 'tidecast';
+  END IF;
+END $$;
+SQL
+    export TIDECAST_TEST_POSTGRES="postgres://tidecast:tidecast@127.0.0.1:$pg_port/postgres"
+fi
+
+# The end-to-end tests drive the real binary: build it before the tests run.
+cargo build --locked --workspace --all-targets
+if command -v cargo-nextest >/dev/null 2>&1; then
+    cargo nextest run --locked --workspace "$@"
+else
+    echo "==> cargo-nextest not found; using cargo test"
+    cargo test --locked --workspace "$@"
+fi
