@@ -18,6 +18,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
+use tower::limit::ConcurrencyLimitLayer;
 
 use error::ApiError;
 use state::AppState;
@@ -43,7 +44,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         // A little over the JSON limit, so the extractor (not the transport) answers 413 in
         // the API's JSON shape.
-        .layer(DefaultBodyLimit::max(extract::MAX_JSON_BYTES + 1));
+        .layer(DefaultBodyLimit::max(extract::MAX_JSON_BYTES + 1))
+        // Requests queue here, first come first served, rather than inside the database
+        // pool: under load sqlx's pool lets some waiters starve for seconds.
+        .layer(ConcurrencyLimitLayer::new(state.db.api_concurrency()));
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api)

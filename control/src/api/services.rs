@@ -9,7 +9,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use tidecast_engine::{ServiceId, SessionRole};
 
 use crate::auth::{Caller, secret};
@@ -113,54 +112,81 @@ pub struct PatchService {
 }
 
 /// A service as the API shows it.
-fn view(state: &AppState, headers: &HeaderMap, s: &Service) -> Value {
+#[derive(Debug, Serialize)]
+pub struct ServiceView {
+    id: i64,
+    name: String,
+    slug: String,
+    kind: String,
+    status: String,
+    /// Whether a source is on air right now.
+    live: bool,
+    owner: i64,
+    limits: Limits,
+    publish: Publish,
+    urls: Urls,
+    created_at: String,
+    updated_at: String,
+}
+
+/// Publish credentials: `{"icecast":{…}}` for radio, `{"rtmp":{…}}` for video.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Publish {
+    Icecast { host: String, port: u16, mount: String, username: &'static str, password: String },
+    Rtmp { url: String, stream_key: String },
+}
+
+#[derive(Debug, Serialize)]
+struct Urls {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<String>,
+    hls: String,
+    player: String,
+    embed: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dvr: Option<String>,
+}
+
+fn view(state: &AppState, headers: &HeaderMap, s: &Service) -> ServiceView {
     let request_host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let links = &state.links;
     let host = links.host(request_host);
     let host_in_url = if host.contains(':') { format!("[{host}]") } else { host.clone() };
     let base = links.http_base(request_host);
-    let live = state.engine.registry().count(ServiceId(s.id), SessionRole::Source) > 0;
-    let (publish, urls) = if s.kind == "radio" {
-        (
-            json!({ "icecast": {
-                "host": host, "port": links.icecast_port, "mount": format!("/{}", s.slug),
-                "username": "source", "password": s.source_password,
-            }}),
-            json!({
-                "listen": format!("http://{host_in_url}:{}/{}", links.icecast_port, s.slug),
-                "hls": format!("{base}/hls/{}/index.m3u8", s.slug),
-                "player": format!("{base}/player/{}", s.slug),
-                "embed": format!("{base}/embed/{}", s.slug),
-            }),
-        )
+    let radio = s.kind == "radio";
+    let publish = if radio {
+        Publish::Icecast {
+            host,
+            port: links.icecast_port,
+            mount: format!("/{}", s.slug),
+            username: "source",
+            password: s.source_password.clone(),
+        }
     } else {
-        (
-            json!({ "rtmp": {
-                "url": format!("rtmp://{host_in_url}:{}/live", links.rtmp_port),
-                "stream_key": s.stream_key,
-            }}),
-            json!({
-                "hls": format!("{base}/hls/{}/index.m3u8", s.slug),
-                "player": format!("{base}/player/{}", s.slug),
-                "embed": format!("{base}/embed/{}", s.slug),
-                "dvr": format!("{base}/hls/{}/dvr.m3u8", s.slug),
-            }),
-        )
+        Publish::Rtmp { url: format!("rtmp://{host_in_url}:{}/live", links.rtmp_port), stream_key: s.stream_key.clone() }
     };
-    json!({
-        "id": s.id,
-        "name": s.name,
-        "slug": s.slug,
-        "kind": s.kind,
-        "status": s.status,
-        "live": live,
-        "owner": s.owner_id,
-        "limits": s.limits(),
-        "publish": publish,
-        "urls": urls,
-        "created_at": rfc3339(s.created_at),
-        "updated_at": rfc3339(s.updated_at),
-    })
+    let urls = Urls {
+        listen: radio.then(|| format!("http://{host_in_url}:{}/{}", links.icecast_port, s.slug)),
+        hls: format!("{base}/hls/{}/index.m3u8", s.slug),
+        player: format!("{base}/player/{}", s.slug),
+        embed: format!("{base}/embed/{}", s.slug),
+        dvr: (!radio).then(|| format!("{base}/hls/{}/dvr.m3u8", s.slug)),
+    };
+    ServiceView {
+        id: s.id,
+        name: s.name.clone(),
+        slug: s.slug.clone(),
+        kind: s.kind.clone(),
+        status: s.status.clone(),
+        live: state.engine.registry().count(ServiceId(s.id), SessionRole::Source) > 0,
+        owner: s.owner_id,
+        limits: s.limits(),
+        publish,
+        urls,
+        created_at: rfc3339(s.created_at),
+        updated_at: rfc3339(s.updated_at),
+    }
 }
 
 /// Checks a reseller's plan for a service with `limits` (the service `except` is being
@@ -205,7 +231,7 @@ pub async fn create(
     caller: Caller,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateService>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ServiceView>)> {
     if caller.role() == Role::Customer {
         return Err(ApiError::forbidden("services are created by a reseller or an admin"));
     }
@@ -273,7 +299,7 @@ pub async fn list(
     caller: Caller,
     headers: HeaderMap,
     page: Page,
-) -> ApiResult<Json<List<Value>>> {
+) -> ApiResult<Json<List<ServiceView>>> {
     let scope = match caller.role() {
         Role::Admin => ServiceScope::All,
         Role::Reseller => ServiceScope::Reseller(caller.id()),
@@ -288,7 +314,7 @@ pub async fn get(
     caller: Caller,
     headers: HeaderMap,
     PathId(id): PathId,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ServiceView>> {
     let (service, _) = visible_service(&state, &caller, id).await?;
     Ok(Json(view(&state, &headers, &service)))
 }
@@ -299,7 +325,7 @@ pub async fn patch(
     headers: HeaderMap,
     PathId(id): PathId,
     ApiJson(body): ApiJson<PatchService>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ServiceView>> {
     let (service, owner) = visible_service(&state, &caller, id).await?;
     let manages = super::access::manages_service(&caller, &owner);
     if let Some(kind) = body.kind {
@@ -355,7 +381,7 @@ async fn set_status(
     headers: HeaderMap,
     id: i64,
     suspend: bool,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ServiceView>> {
     let (service, _) = managed_service(&state, &caller, id).await?;
     let (status, action) = if suspend { ("suspended", "service.suspend") } else { ("active", "service.unsuspend") };
     let mut tx = state.db.pool().begin().await?;
@@ -378,7 +404,7 @@ pub async fn suspend(
     caller: Caller,
     headers: HeaderMap,
     PathId(id): PathId,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ServiceView>> {
     set_status(state, caller, headers, id, true).await
 }
 
@@ -387,7 +413,7 @@ pub async fn unsuspend(
     caller: Caller,
     headers: HeaderMap,
     PathId(id): PathId,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ServiceView>> {
     set_status(state, caller, headers, id, false).await
 }
 
@@ -398,7 +424,7 @@ pub async fn rotate_credentials(
     caller: Caller,
     headers: HeaderMap,
     PathId(id): PathId,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ServiceView>> {
     let (service, _) = visible_service(&state, &caller, id).await?;
     let mut tx = state.db.pool().begin().await?;
     services::set_credentials(&mut *tx, id, &secret::source_password(), &secret::stream_key()).await?;

@@ -54,8 +54,8 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
         let hash = secret::digest(token);
-        let (user_id, credential) = if token.starts_with(API_KEY_PREFIX) {
-            let (key_id, user_id, last_used) = tokens::api_key_by_hash(&state.db, &hash)
+        let (user, credential) = if token.starts_with(API_KEY_PREFIX) {
+            let (key_id, last_used, user) = users::by_api_key_hash(&state.db, &hash)
                 .await?
                 .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
             // Record use at most once a minute: a billing system's burst of calls must not
@@ -63,16 +63,13 @@ impl FromRequestParts<AppState> for Caller {
             if last_used.is_none_or(|t| now() - t >= 60) {
                 tokens::touch_api_key(&state.db, key_id).await?;
             }
-            (user_id, Credential::ApiKey(key_id))
+            (user, Credential::ApiKey(key_id))
         } else {
-            let (session_id, user_id) = tokens::session_by_hash(&state.db, &hash)
+            let (session_id, user) = users::by_session_hash(&state.db, &hash)
                 .await?
                 .ok_or_else(|| ApiError::unauthorized("the token is unknown, expired or revoked; log in again"))?;
-            (user_id, Credential::Session(session_id))
+            (user, Credential::Session(session_id))
         };
-        let user = users::by_id(state.db.pool(), user_id)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
         Ok(Caller { user, credential })
     }
 }

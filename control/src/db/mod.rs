@@ -54,8 +54,11 @@ impl Db {
             anyhow::bail!("unsupported database URL (use sqlite://… or postgres://…)");
         };
         let options = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10));
+            .max_connections(Self::max_connections(backend))
+            .acquire_timeout(Duration::from_secs(10))
+            // A ping per checkout doubles the round trips of short queries; a dead
+            // connection fails its query instead and is replaced.
+            .test_before_acquire(false);
         let options = if backend == Backend::Sqlite {
             options.after_connect(|conn, _meta| {
                 Box::pin(async move {
@@ -87,6 +90,25 @@ impl Db {
         };
         migrator.run(&self.pool).await.context("database migration failed")?;
         Ok(())
+    }
+
+    /// Pool size, measured on the API benchmark (BENCHMARKS.md). SQLite takes a global
+    /// mutex in its allocator, so connections beyond the core count only contend (8
+    /// connections gave half the throughput of 2 on 2 cores). PostgreSQL does its work in
+    /// its own processes; a few per core keeps it busy without queueing inside it.
+    fn max_connections(backend: Backend) -> u32 {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+        match backend {
+            Backend::Sqlite => cores.max(2),
+            Backend::Postgres => (2 * cores).max(4),
+        }
+    }
+
+    /// How many API requests may run at once: twice the pool, so the pool is always busy
+    /// while at most a pool's worth of requests wait inside it (its wait queue is not
+    /// first-come-first-served; an unbounded queue there starved requests for seconds).
+    pub fn api_concurrency(&self) -> usize {
+        2 * Self::max_connections(self.backend) as usize
     }
 
     pub fn pool(&self) -> &AnyPool {

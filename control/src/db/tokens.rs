@@ -30,17 +30,6 @@ pub async fn insert_session(db: &Db, user_id: i64, token_hash: &str, expires_at:
     .await
 }
 
-/// The (session id, user id) of a live session with this token digest.
-pub async fn session_by_hash(db: &Db, token_hash: &str) -> sqlx::Result<Option<(i64, i64)>> {
-    sqlx::query_as(
-        "SELECT id, user_id FROM login_sessions WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
-    )
-    .bind(token_hash)
-    .bind(now())
-    .fetch_optional(db.pool())
-    .await
-}
-
 pub async fn revoke_session(db: &Db, id: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE login_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
         .bind(id)
@@ -74,14 +63,6 @@ pub async fn insert_api_key(db: &Db, user_id: i64, name: &str, prefix: &str, key
     .bind(now())
     .fetch_one(db.pool())
     .await
-}
-
-/// The (key id, user id, last used) of a live API key with this digest.
-pub async fn api_key_by_hash(db: &Db, key_hash: &str) -> sqlx::Result<Option<(i64, i64, Option<i64>)>> {
-    sqlx::query_as("SELECT id, user_id, last_used_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-        .bind(key_hash)
-        .fetch_optional(db.pool())
-        .await
 }
 
 pub async fn touch_api_key(db: &Db, id: i64) -> sqlx::Result<()> {

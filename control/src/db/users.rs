@@ -1,6 +1,6 @@
 //! Users: admins, resellers and customers.
 
-use sqlx::{Any, Executor, FromRow};
+use sqlx::{Any, Executor, FromRow, Row};
 
 use super::{Db, now};
 
@@ -85,6 +85,8 @@ pub struct NewUser<'a> {
 
 const COLUMNS: &str =
     "id, username, password_hash, email, role, reseller_id, plan_id, created_at, updated_at";
+const PREFIXED: &str = "u.id, u.username, u.password_hash, u.email, u.role, u.reseller_id, u.plan_id, \
+    u.created_at, u.updated_at";
 
 pub async fn insert<'e, E: Executor<'e, Database = Any>>(exec: E, u: &NewUser<'_>) -> sqlx::Result<i64> {
     let t = now();
@@ -108,6 +110,32 @@ pub async fn by_id<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sql
         .bind(id)
         .fetch_optional(exec)
         .await
+}
+
+/// The user behind a live login session (not revoked, not expired), with the session's id.
+/// One query: this runs on every authenticated request.
+pub async fn by_session_hash(db: &Db, token_hash: &str) -> sqlx::Result<Option<(i64, User)>> {
+    let row = sqlx::query(sql!(
+        "SELECT {PREFIXED}, ls.id AS session_id FROM login_sessions ls JOIN users u ON u.id = ls.user_id \
+         WHERE ls.token_hash = $1 AND ls.revoked_at IS NULL AND ls.expires_at > $2"
+    ))
+    .bind(token_hash)
+    .bind(now())
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| Ok((r.try_get("session_id")?, User::from_row(&r)?))).transpose()
+}
+
+/// The user behind a live API key, with the key's id and when it was last used.
+pub async fn by_api_key_hash(db: &Db, key_hash: &str) -> sqlx::Result<Option<(i64, Option<i64>, User)>> {
+    let row = sqlx::query(sql!(
+        "SELECT {PREFIXED}, k.id AS key_id, k.last_used_at AS key_last_used FROM api_keys k \
+         JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
+    ))
+    .bind(key_hash)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| Ok((r.try_get("key_id")?, r.try_get("key_last_used")?, User::from_row(&r)?))).transpose()
 }
 
 /// Usernames are unique regardless of case.

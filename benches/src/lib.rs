@@ -1,1 +1,0 @@
-//! Benchmarks: see the binaries in src/bin and BENCHMARKS.md.
