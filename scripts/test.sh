@@ -34,6 +34,9 @@ SQL
     export TIDECAST_TEST_POSTGRES="postgres://tidecast:tidecast@127.0.0.1:$pg_port/postgres"
 fi
 
+# Style and lints first: they fail in seconds, before the slower build and tests.
+if rustup component list --installed 2>/dev/null | grep -q rustfmt; then cargo fmt --all --check; fi
+cargo clippy --locked --workspace --all-targets -- -D warnings
 # The end-to-end tests drive the real binary: build it before the tests run.
 cargo build --locked --workspace --all-targets
 if command -v cargo-nextest >/dev/null 2>&1; then

@@ -4,7 +4,9 @@
 //! exist, do the credentials match, is the service suspended, which limits apply.
 
 use tidecast_engine::admission::BoxFuture;
-use tidecast_engine::{Admission, Decision, DenyReason, Grant, Limits, PlayRequest, PublishRequest, ServiceId};
+use tidecast_engine::{
+    Admission, Decision, DenyReason, Grant, Limits, PlayRequest, PublishRequest, ServiceId,
+};
 
 use crate::auth::secret;
 use crate::db::Db;
@@ -40,7 +42,10 @@ fn engine_limits(s: &Service) -> Limits {
 
 fn unavailable(err: sqlx::Error) -> Decision {
     tracing::error!("admission: database error: {err}");
-    Decision::deny(DenyReason::Unavailable, "the server cannot check credentials right now; try again")
+    Decision::deny(
+        DenyReason::Unavailable,
+        "the server cannot check credentials right now; try again",
+    )
 }
 
 fn grant(s: &Service, label: &str) -> Decision {
@@ -62,22 +67,36 @@ fn mount_slug(mount: &str) -> &str {
 impl DbAdmission {
     async fn publish(&self, req: &PublishRequest) -> Decision {
         match req {
-            PublishRequest::Rtmp { app, stream_key, .. } => {
+            PublishRequest::Rtmp {
+                app, stream_key, ..
+            } => {
                 if app != "live" {
-                    return Decision::deny(DenyReason::NotFound, format!("unknown RTMP application {app:?}; use /live"));
+                    return Decision::deny(
+                        DenyReason::NotFound,
+                        format!("unknown RTMP application {app:?}; use /live"),
+                    );
                 }
                 let service = match services::by_stream_key(&self.db, stream_key).await {
                     Ok(s) => s,
                     Err(e) => return unavailable(e),
                 };
                 match service {
-                    Some(s) if s.kind != "video" => Decision::deny(DenyReason::NotFound, "unknown stream key"),
-                    Some(s) if s.is_suspended() => Decision::deny(DenyReason::Suspended, "the service is suspended"),
+                    Some(s) if s.kind != "video" => {
+                        Decision::deny(DenyReason::NotFound, "unknown stream key")
+                    }
+                    Some(s) if s.is_suspended() => {
+                        Decision::deny(DenyReason::Suspended, "the service is suspended")
+                    }
                     Some(s) => grant(&s, "RTMP publisher"),
                     None => Decision::deny(DenyReason::NotFound, "unknown stream key"),
                 }
             }
-            PublishRequest::Icecast { mount, username, password, .. } => {
+            PublishRequest::Icecast {
+                mount,
+                username,
+                password,
+                ..
+            } => {
                 let service = match services::by_slug(&self.db, mount_slug(mount)).await {
                     Ok(s) => s,
                     Err(e) => return unavailable(e),
@@ -86,7 +105,10 @@ impl DbAdmission {
                     return Decision::deny(DenyReason::NotFound, format!("no radio mount {mount}"));
                 };
                 if username != "source" || !secret::equal(password, &s.source_password) {
-                    return Decision::deny(DenyReason::BadCredentials, "wrong username or password");
+                    return Decision::deny(
+                        DenyReason::BadCredentials,
+                        "wrong username or password",
+                    );
                 }
                 if s.is_suspended() {
                     return Decision::deny(DenyReason::Suspended, "the service is suspended");
@@ -100,7 +122,9 @@ impl DbAdmission {
         match services::by_slug(&self.db, mount_slug(&req.mount)).await {
             Err(e) => unavailable(e),
             Ok(None) => Decision::deny(DenyReason::NotFound, format!("no mount {}", req.mount)),
-            Ok(Some(s)) if s.is_suspended() => Decision::deny(DenyReason::Suspended, "the service is suspended"),
+            Ok(Some(s)) if s.is_suspended() => {
+                Decision::deny(DenyReason::Suspended, "the service is suspended")
+            }
             Ok(Some(s)) => grant(&s, "listener"),
         }
     }

@@ -15,27 +15,49 @@ pub async fn ensure_admin(db: &Db, env_password: Option<String>) -> anyhow::Resu
     }
     let (pw, generated) = match env_password.filter(|p| !p.is_empty()) {
         Some(p) => {
-            anyhow::ensure!(p.chars().count() >= 8, "TIDECAST_ADMIN_PASSWORD must be at least 8 characters");
+            anyhow::ensure!(
+                p.chars().count() >= 8,
+                "TIDECAST_ADMIN_PASSWORD must be at least 8 characters"
+            );
             (p, false)
         }
         None => (secret::random_b64(15), true),
     };
     if users::by_username(db, "admin").await?.is_some() {
-        anyhow::bail!("there is no admin, but a non-admin user is called `admin`; cannot create the first admin");
+        anyhow::bail!(
+            "there is no admin, but a non-admin user is called `admin`; cannot create the first admin"
+        );
     }
     let hash = password::hash(pw.clone()).await?;
     let id = users::insert(
         db.pool(),
-        &NewUser { username: "admin", password_hash: &hash, email: None, role: Role::Admin, reseller_id: None, plan_id: None },
+        &NewUser {
+            username: "admin",
+            password_hash: &hash,
+            email: None,
+            role: Role::Admin,
+            reseller_id: None,
+            plan_id: None,
+        },
     )
     .await
     .context("cannot create the first admin")?;
-    audit(db.pool(), None, "user.bootstrap", &format!("user {id} (admin)")).await?;
+    audit(
+        db.pool(),
+        None,
+        "user.bootstrap",
+        &format!("user {id} (admin)"),
+    )
+    .await?;
     if generated {
         // Printed exactly once, on the start that creates the account.
-        tracing::warn!("created the first admin: username `admin`, password `{pw}` (shown only this once; change it after logging in)");
+        tracing::warn!(
+            "created the first admin: username `admin`, password `{pw}` (shown only this once; change it after logging in)"
+        );
     } else {
-        tracing::info!("created the first admin `admin` with the password from TIDECAST_ADMIN_PASSWORD");
+        tracing::info!(
+            "created the first admin `admin` with the password from TIDECAST_ADMIN_PASSWORD"
+        );
     }
     Ok(())
 }
@@ -51,13 +73,38 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
     let mut tx = db.pool().begin().await?;
     let owner = users::insert(
         &mut *tx,
-        &NewUser { username: "demo", password_hash: &hash, email: None, role: Role::Customer, reseller_id: None, plan_id: None },
+        &NewUser {
+            username: "demo",
+            password_hash: &hash,
+            email: None,
+            role: Role::Customer,
+            reseller_id: None,
+            plan_id: None,
+        },
     )
     .await?;
-    let base = Limits { max_listeners: 100, max_bitrate_kbps: 320, disk_quota_mb: 1024, dvr_minutes: 0, transcode: false, autodj: true };
+    let base = Limits {
+        max_listeners: 100,
+        max_bitrate_kbps: 320,
+        disk_quota_mb: 1024,
+        dvr_minutes: 0,
+        transcode: false,
+        autodj: true,
+    };
     for (name, slug, kind, limits) in [
         ("Demo Radio", "demo-radio", "radio", base),
-        ("Demo TV", "demo-tv", "video", Limits { max_bitrate_kbps: 6000, dvr_minutes: 60, transcode: true, autodj: false, ..base }),
+        (
+            "Demo TV",
+            "demo-tv",
+            "video",
+            Limits {
+                max_bitrate_kbps: 6000,
+                dvr_minutes: 60,
+                transcode: true,
+                autodj: false,
+                ..base
+            },
+        ),
     ] {
         if services::slug_taken(&mut *tx, slug).await? {
             continue;
@@ -78,6 +125,8 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
     }
     audit(&mut *tx, None, "demo.seed", &format!("user {owner} (demo)")).await?;
     tx.commit().await?;
-    tracing::warn!("demo: created customer `demo` with password `{pw}` (shown only this once), services demo-radio and demo-tv");
+    tracing::warn!(
+        "demo: created customer `demo` with password `{pw}` (shown only this once), services demo-radio and demo-tv"
+    );
     Ok(())
 }

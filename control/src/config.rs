@@ -39,7 +39,12 @@ pub struct ServeArgs {
     #[arg(long, env = "TIDECAST_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
     /// Address ranges relay and publish URLs may reach besides public addresses.
-    #[arg(long, env = "TIDECAST_RELAY_ALLOW", value_name = "CIDR,…", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "TIDECAST_RELAY_ALLOW",
+        value_name = "CIDR,…",
+        value_delimiter = ','
+    )]
     pub relay_allow: Option<Vec<String>>,
     /// Seed a demo customer with a radio station and a video channel.
     #[arg(long, env = "TIDECAST_DEMO", num_args = 0..=1, default_missing_value = "true",
@@ -118,15 +123,25 @@ impl std::fmt::Debug for Config {
 
 /// A URL with its password (and any `password=` query parameter) replaced by `***`.
 pub fn redact_url(raw: &str) -> String {
-    let Ok(mut url) = Url::parse(raw) else { return raw.to_owned() };
+    let Ok(mut url) = Url::parse(raw) else {
+        return raw.to_owned();
+    };
     if url.password().is_some() {
         let _ = url.set_password(Some("***"));
     }
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| {
-            let secret = k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
-            (k.into_owned(), if secret { "***".to_owned() } else { v.into_owned() })
+            let secret =
+                k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
+            (
+                k.into_owned(),
+                if secret {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                },
+            )
         })
         .collect();
     if !pairs.is_empty() {
@@ -143,7 +158,10 @@ impl ServeArgs {
             Some(path) => read_file_config(path)?,
             None => FileConfig::default(),
         };
-        let data = self.data.or(file.data).unwrap_or_else(|| PathBuf::from("./data"));
+        let data = self
+            .data
+            .or(file.data)
+            .unwrap_or_else(|| PathBuf::from("./data"));
         let database_url = match self.database_url.or(file.database_url) {
             Some(url) => url,
             None => format!("sqlite://{}", data.join("tidecast.db").display()),
@@ -190,7 +208,11 @@ fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
 /// `ADDR` is `host:port`; a bare `:port` means every interface.
 fn parse_addr(name: &str, value: Option<String>, default: &str) -> anyhow::Result<SocketAddr> {
     let raw = value.unwrap_or_else(|| default.to_owned());
-    let candidate = if raw.starts_with(':') { format!("0.0.0.0{raw}") } else { raw.clone() };
+    let candidate = if raw.starts_with(':') {
+        format!("0.0.0.0{raw}")
+    } else {
+        raw.clone()
+    };
     let candidate = candidate.replace("localhost:", "127.0.0.1:");
     candidate
         .parse()
@@ -239,13 +261,20 @@ mod tests {
             "data = \"/srv/tc\"\nhttp = \"127.0.0.1:9000\"\nrelay_allow = [\"10.0.0.0/8\"]\ndemo = true\n",
         )
         .expect("write");
-        let args = ServeArgs { config: Some(path), http: Some(":9100".into()), ..Default::default() };
+        let args = ServeArgs {
+            config: Some(path),
+            http: Some(":9100".into()),
+            ..Default::default()
+        };
         let cfg = args.resolve().expect("resolves");
         assert_eq!(cfg.data, PathBuf::from("/srv/tc"));
         assert_eq!(cfg.database_url, "sqlite:///srv/tc/tidecast.db");
         assert_eq!(cfg.http.to_string(), "0.0.0.0:9100");
         assert!(cfg.demo);
-        assert_eq!(cfg.relay_allow, vec!["10.0.0.0/8".parse::<IpNet>().expect("cidr")]);
+        assert_eq!(
+            cfg.relay_allow,
+            vec!["10.0.0.0/8".parse::<IpNet>().expect("cidr")]
+        );
     }
 
     #[test]
@@ -253,17 +282,31 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("tidecast.toml");
         std::fs::write(&path, "htp = \"127.0.0.1:9000\"\n").expect("write");
-        let err = ServeArgs { config: Some(path), ..Default::default() }.resolve().unwrap_err();
+        let err = ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
         assert!(format!("{err:#}").contains("htp"), "{err:#}");
     }
 
     #[test]
     fn bad_values_are_errors() {
-        let args = ServeArgs { http: Some("nonsense".into()), ..Default::default() };
+        let args = ServeArgs {
+            http: Some("nonsense".into()),
+            ..Default::default()
+        };
         assert!(args.resolve().is_err());
-        let args = ServeArgs { relay_allow: Some(vec!["10.0.0.0/33".into()]), ..Default::default() };
+        let args = ServeArgs {
+            relay_allow: Some(vec!["10.0.0.0/33".into()]),
+            ..Default::default()
+        };
         assert!(args.resolve().is_err());
-        let args = ServeArgs { public_url: Some("ftp://x".into()), ..Default::default() };
+        let args = ServeArgs {
+            public_url: Some("ftp://x".into()),
+            ..Default::default()
+        };
         assert!(args.resolve().is_err());
     }
 
@@ -274,7 +317,10 @@ mod tests {
             ..Default::default()
         };
         let shown = format!("{:?}", args.resolve().expect("resolves"));
-        assert!(!shown.contains("s3cret") && !shown.contains("p4ss"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("p4ss"),
+            "{shown}"
+        );
         assert!(shown.contains("postgres://tc:***@db:5432/tc"), "{shown}");
     }
 }

@@ -6,7 +6,11 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
-#[command(name = "tidecast", version, about = "A whole streaming platform in one binary")]
+#[command(
+    name = "tidecast",
+    version,
+    about = "A whole streaming platform in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,7 +29,9 @@ fn init_logging(format: LogFormat) {
         .or_else(|| std::env::var("RUST_LOG").ok())
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),

@@ -11,16 +11,23 @@ use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
 use crate::admission::DbAdmission;
-use crate::api::{self, state::{AppState, Links, Readiness}};
+use crate::api::{
+    self,
+    state::{AppState, Links, Readiness},
+};
+use crate::bootstrap;
 use crate::config::Config;
 use crate::db::Db;
-use crate::bootstrap;
 
 /// How long in-flight HTTP requests get to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(10);
 
 /// Runs the server until `shutdown` fires.
-pub async fn run(config: Config, admin_password: Option<String>, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    admin_password: Option<String>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     tracing::info!(config = ?config, "starting Tidecast {}", env!("CARGO_PKG_VERSION"));
     std::fs::create_dir_all(&config.data)
         .with_context(|| format!("cannot create the data folder {}", config.data.display()))?;
@@ -37,7 +44,11 @@ pub async fn run(config: Config, admin_password: Option<String>, shutdown: Cance
     let http = TcpListener::bind(config.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
-    let media = BoundListeners::bind(ListenerConfig { rtmp: config.rtmp, icecast: config.icecast }).await?;
+    let media = BoundListeners::bind(ListenerConfig {
+        rtmp: config.rtmp,
+        icecast: config.icecast,
+    })
+    .await?;
     let http_addr = http.local_addr()?;
     let rtmp_addr = media.rtmp_addr()?;
     let icecast_addr = media.icecast_addr()?;
@@ -58,9 +69,12 @@ pub async fn run(config: Config, admin_password: Option<String>, shutdown: Cance
     let engine_task = tokio::spawn(media.serve(engine, shutdown.clone()));
     let http_shutdown = shutdown.clone();
     let http_task = tokio::spawn(async move {
-        axum::serve(http, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(http_shutdown.cancelled_owned())
-            .await
+        axum::serve(
+            http,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(http_shutdown.cancelled_owned())
+        .await
     });
     state.ready.set_ready();
     tracing::info!(http = %http_addr, rtmp = %rtmp_addr, icecast = %icecast_addr, "ready");
@@ -70,7 +84,9 @@ pub async fn run(config: Config, admin_password: Option<String>, shutdown: Cance
     match tokio::time::timeout(DRAIN, http_task).await {
         Ok(Ok(Err(e))) => tracing::warn!("HTTP server ended with an error: {e}"),
         Ok(_) => {}
-        Err(_) => tracing::warn!("some HTTP requests did not finish within {DRAIN:?}; closing them"),
+        Err(_) => {
+            tracing::warn!("some HTTP requests did not finish within {DRAIN:?}; closing them")
+        }
     }
     let _ = tokio::time::timeout(DRAIN, engine_task).await;
     db.close().await;

@@ -24,7 +24,12 @@ async fn columns(b: Backend) -> BTreeSet<(String, String, bool)> {
     };
     let rows: Vec<(String, String, i64)> = sqlx::query_as(sql).fetch_all(db.pool()).await.unwrap();
     // SQLite reports INTEGER PRIMARY KEY as nullable; PostgreSQL as NOT NULL.
-    rows.into_iter().map(|(t, c, nn)| { let nn = nn == 1 || c == "id"; (t, c, nn) }).collect()
+    rows.into_iter()
+        .map(|(t, c, nn)| {
+            let nn = nn == 1 || c == "id";
+            (t, c, nn)
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -34,5 +39,8 @@ async fn sqlite_and_postgres_schemas_match() {
     assert!(lite.len() > 30, "{lite:?}");
     let only_lite: Vec<_> = lite.difference(&pg).collect();
     let only_pg: Vec<_> = pg.difference(&lite).collect();
-    assert!(only_lite.is_empty() && only_pg.is_empty(), "only in SQLite: {only_lite:?}\nonly in PostgreSQL: {only_pg:?}");
+    assert!(
+        only_lite.is_empty() && only_pg.is_empty(),
+        "only in SQLite: {only_lite:?}\nonly in PostgreSQL: {only_pg:?}"
+    );
 }

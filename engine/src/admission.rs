@@ -26,9 +26,18 @@ impl std::fmt::Display for ServiceId {
 #[derive(Clone, PartialEq, Eq)]
 pub enum PublishRequest {
     /// `rtmp://HOST/<app>/<stream_key>`.
-    Rtmp { app: String, stream_key: String, remote: SocketAddr },
+    Rtmp {
+        app: String,
+        stream_key: String,
+        remote: SocketAddr,
+    },
     /// `PUT|SOURCE /<mount>` with HTTP Basic credentials.
-    Icecast { mount: String, username: String, password: String, remote: SocketAddr },
+    Icecast {
+        mount: String,
+        username: String,
+        password: String,
+        remote: SocketAddr,
+    },
 }
 
 // Hand-written so a stray `{:?}` in a log line can never print a stream key or password.
@@ -41,7 +50,12 @@ impl std::fmt::Debug for PublishRequest {
                 .field("stream_key", &"<redacted>")
                 .field("remote", remote)
                 .finish(),
-            Self::Icecast { mount, username, remote, .. } => f
+            Self::Icecast {
+                mount,
+                username,
+                remote,
+                ..
+            } => f
                 .debug_struct("Icecast")
                 .field("mount", mount)
                 .field("username", username)
@@ -128,7 +142,10 @@ pub enum Decision {
 impl Decision {
     /// A denial with a message.
     pub fn deny(reason: DenyReason, message: impl Into<String>) -> Self {
-        Self::Deny(Denial { reason, message: message.into() })
+        Self::Deny(Denial {
+            reason,
+            message: message.into(),
+        })
     }
 }
 

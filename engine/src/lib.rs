@@ -15,7 +15,9 @@ pub mod admission;
 pub mod listeners;
 pub mod registry;
 
-pub use admission::{Admission, Decision, Denial, DenyReason, Grant, Limits, PlayRequest, PublishRequest, ServiceId};
+pub use admission::{
+    Admission, Decision, Denial, DenyReason, Grant, Limits, PlayRequest, PublishRequest, ServiceId,
+};
 pub use listeners::{BoundListeners, ListenerConfig};
 pub use registry::{MountRegistry, SessionGuard, SessionRole, SessionSnapshot};
 
@@ -30,14 +32,19 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("registry", &self.registry).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
     }
 }
 
 impl Engine {
     /// An engine that asks `admission` before it lets anyone publish or listen.
     pub fn new(admission: Arc<dyn Admission>) -> Self {
-        Self { admission, registry: Arc::new(MountRegistry::default()) }
+        Self {
+            admission,
+            registry: Arc::new(MountRegistry::default()),
+        }
     }
 
     /// The admission policy the protocol servers consult.

@@ -43,10 +43,18 @@ impl BoundListeners {
     pub async fn bind(cfg: ListenerConfig) -> Result<Self, BindError> {
         let rtmp = TcpListener::bind(cfg.rtmp)
             .await
-            .map_err(|source| BindError { what: "RTMP", addr: cfg.rtmp, source })?;
+            .map_err(|source| BindError {
+                what: "RTMP",
+                addr: cfg.rtmp,
+                source,
+            })?;
         let icecast = TcpListener::bind(cfg.icecast)
             .await
-            .map_err(|source| BindError { what: "Icecast", addr: cfg.icecast, source })?;
+            .map_err(|source| BindError {
+                what: "Icecast",
+                addr: cfg.icecast,
+                source,
+            })?;
         Ok(Self { rtmp, icecast })
     }
 

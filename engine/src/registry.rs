@@ -54,7 +54,9 @@ impl MountRegistry {
     fn lock(&self) -> MutexGuard<'_, HashMap<ServiceId, HashMap<u64, Entry>>> {
         // A panic while holding this lock cannot leave the maps half-updated (every
         // operation is a single insert or remove), so a poisoned lock is safe to reuse.
-        self.services.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.services
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Registers a live session; it stays registered until the guard is dropped.
@@ -77,11 +79,19 @@ impl MountRegistry {
             label: label.into(),
             started_at: SystemTime::now(),
         };
-        self.lock()
-            .entry(service_id)
-            .or_default()
-            .insert(id, Entry { snapshot, cancel: cancel.clone() });
-        SessionGuard { registry: Arc::clone(self), service_id, id, cancel }
+        self.lock().entry(service_id).or_default().insert(
+            id,
+            Entry {
+                snapshot,
+                cancel: cancel.clone(),
+            },
+        );
+        SessionGuard {
+            registry: Arc::clone(self),
+            service_id,
+            id,
+            cancel,
+        }
     }
 
     /// Ends every session of a service (suspension, deletion, rotated credentials) and
@@ -97,11 +107,21 @@ impl MountRegistry {
         self.drop_matching(service_id, Some(SessionRole::Source), reason)
     }
 
-    fn drop_matching(&self, service_id: ServiceId, role: Option<SessionRole>, reason: &str) -> usize {
+    fn drop_matching(
+        &self,
+        service_id: ServiceId,
+        role: Option<SessionRole>,
+        reason: &str,
+    ) -> usize {
         let map = self.lock();
-        let Some(sessions) = map.get(&service_id) else { return 0 };
+        let Some(sessions) = map.get(&service_id) else {
+            return 0;
+        };
         let mut dropped = 0;
-        for entry in sessions.values().filter(|e| role.is_none_or(|r| e.snapshot.role == r)) {
+        for entry in sessions
+            .values()
+            .filter(|e| role.is_none_or(|r| e.snapshot.role == r))
+        {
             dropped += 1;
             tracing::info!(
                 service = service_id.0,
@@ -188,8 +208,20 @@ mod tests {
     #[test]
     fn guard_drop_unregisters() {
         let reg = Arc::new(MountRegistry::default());
-        let a = reg.open_session(ServiceId(1), "jazz", SessionRole::Source, remote(), "source");
-        let b = reg.open_session(ServiceId(1), "jazz", SessionRole::Listener, remote(), "listener");
+        let a = reg.open_session(
+            ServiceId(1),
+            "jazz",
+            SessionRole::Source,
+            remote(),
+            "source",
+        );
+        let b = reg.open_session(
+            ServiceId(1),
+            "jazz",
+            SessionRole::Listener,
+            remote(),
+            "listener",
+        );
         assert_eq!(reg.count(ServiceId(1), SessionRole::Listener), 1);
         assert_eq!(reg.sessions(ServiceId(1)).len(), 2);
         drop(b);
@@ -201,8 +233,20 @@ mod tests {
     #[tokio::test]
     async fn drop_service_cancels_only_that_service() {
         let reg = Arc::new(MountRegistry::default());
-        let mine = reg.open_session(ServiceId(1), "jazz", SessionRole::Source, remote(), "source");
-        let other = reg.open_session(ServiceId(2), "rock", SessionRole::Source, remote(), "source");
+        let mine = reg.open_session(
+            ServiceId(1),
+            "jazz",
+            SessionRole::Source,
+            remote(),
+            "source",
+        );
+        let other = reg.open_session(
+            ServiceId(2),
+            "rock",
+            SessionRole::Source,
+            remote(),
+            "source",
+        );
         assert_eq!(reg.drop_service(ServiceId(1), "suspended"), 1);
         // The cancelled future resolves at once for the dropped session...
         tokio::time::timeout(std::time::Duration::from_secs(1), mine.cancelled())
@@ -216,8 +260,20 @@ mod tests {
     #[test]
     fn drop_sources_keeps_listeners() {
         let reg = Arc::new(MountRegistry::default());
-        let source = reg.open_session(ServiceId(1), "jazz", SessionRole::Source, remote(), "source");
-        let listener = reg.open_session(ServiceId(1), "jazz", SessionRole::Listener, remote(), "listener");
+        let source = reg.open_session(
+            ServiceId(1),
+            "jazz",
+            SessionRole::Source,
+            remote(),
+            "source",
+        );
+        let listener = reg.open_session(
+            ServiceId(1),
+            "jazz",
+            SessionRole::Listener,
+            remote(),
+            "listener",
+        );
         assert_eq!(reg.drop_sources(ServiceId(1), "rotated"), 1);
         assert!(source.is_cancelled());
         assert!(!listener.is_cancelled());

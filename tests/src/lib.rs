@@ -56,8 +56,16 @@ pub fn binary() -> PathBuf {
     }
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/deps/<test> → target/<profile>/tidecast
-    let bin = exe.parent().and_then(|d| d.parent()).unwrap().join("tidecast");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p tidecast-control` first", bin.display());
+    let bin = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap()
+        .join("tidecast");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p tidecast-control` first",
+        bin.display()
+    );
     bin
 }
 
@@ -80,8 +88,14 @@ impl Store {
         let dir = tempfile::tempdir().unwrap();
         match backend {
             Backend::Sqlite => {
-                let database_url = format!("sqlite://{}/tidecast.db", dir.path().join("data").display());
-                Self { backend, dir, database_url, pg_name: None }
+                let database_url =
+                    format!("sqlite://{}/tidecast.db", dir.path().join("data").display());
+                Self {
+                    backend,
+                    dir,
+                    database_url,
+                    pg_name: None,
+                }
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url();
@@ -89,14 +103,23 @@ impl Store {
                 sqlx::any::install_default_drivers();
                 let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
                     .await
-                    .with_context(|| format!("PostgreSQL for tests is unreachable at {admin}; run scripts/test.sh"))
+                    .with_context(|| {
+                        format!(
+                            "PostgreSQL for tests is unreachable at {admin}; run scripts/test.sh"
+                        )
+                    })
                     .unwrap();
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut conn)
                     .await
                     .unwrap();
                 let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
-                Self { backend, dir, database_url: format!("{base}/{name}"), pg_name: Some(name) }
+                Self {
+                    backend,
+                    dir,
+                    database_url: format!("{base}/{name}"),
+                    pg_name: Some(name),
+                }
             }
         }
     }
@@ -112,13 +135,24 @@ impl Store {
             Backend::Sqlite => format!("{}?mode=ro", self.database_url),
             Backend::Postgres => self.database_url.clone(),
         };
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
         let mut out = serde_json::Map::new();
-        for table in ["reseller_plans", "users", "login_sessions", "api_keys", "services", "audit_log"] {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table} ORDER BY id")))
-                .fetch_all(&mut conn)
-                .await
-                .unwrap();
+        for table in [
+            "reseller_plans",
+            "users",
+            "login_sessions",
+            "api_keys",
+            "services",
+            "audit_log",
+        ] {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT * FROM {table} ORDER BY id"
+            )))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
             let rows: Vec<Value> = rows
                 .iter()
                 .map(|row| {
@@ -144,17 +178,26 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else { return };
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
         // Best effort, on a thread of its own: Drop cannot await.
         let admin = postgres_admin_url();
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async move {
-                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.ok()?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                    .execute(&mut conn)
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
                     .await
-                    .ok()
+                    .ok()?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .ok()
             })
         })
         .join();
@@ -193,7 +236,16 @@ impl Server {
             .arg(store.data_dir())
             .arg("--database-url")
             .arg(&store.database_url)
-            .args(["--http", "127.0.0.1:0", "--rtmp", "127.0.0.1:0", "--icecast", "127.0.0.1:0", "--log-format", "json"])
+            .args([
+                "--http",
+                "127.0.0.1:0",
+                "--rtmp",
+                "127.0.0.1:0",
+                "--icecast",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+            ])
             .args(&opts.args)
             .env_remove("TIDECAST_ADMIN_PASSWORD")
             .env("TIDECAST_LOG", "info")
@@ -212,10 +264,10 @@ impl Server {
         let sink = Arc::clone(&logs);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    if v["message"] == "ready" {
-                        let _ = ready_tx.send(v);
-                    }
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && v["message"] == "ready"
+                {
+                    let _ = ready_tx.send(v);
                 }
                 sink.lock().unwrap().push(line);
             }
@@ -227,11 +279,17 @@ impl Server {
             }
             if let Some(status) = child.try_wait()? {
                 std::thread::sleep(Duration::from_millis(100));
-                bail!("tidecast exited with {status} before it was ready:\n{}", logs.lock().unwrap().join("\n"));
+                bail!(
+                    "tidecast exited with {status} before it was ready:\n{}",
+                    logs.lock().unwrap().join("\n")
+                );
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                bail!("tidecast was not ready after 30 s:\n{}", logs.lock().unwrap().join("\n"));
+                bail!(
+                    "tidecast was not ready after 30 s:\n{}",
+                    logs.lock().unwrap().join("\n")
+                );
             }
         };
         let field = |k: &str| ready[k].as_str().unwrap_or_default().to_owned();
@@ -258,7 +316,10 @@ impl Server {
     /// Sends SIGTERM and waits for a clean exit; returns the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().unwrap();
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -273,7 +334,13 @@ impl Server {
     }
 
     /// An HTTP request to the API; returns the status and the JSON body (`Null` if empty).
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.client.request(method.parse().unwrap(), self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -284,13 +351,27 @@ impl Server {
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, json)
     }
 
     /// A raw request: any body bytes and headers.
-    pub async fn raw(&self, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Vec<u8>) -> (StatusCode, Value) {
-        let mut req = self.client.request(method.parse().unwrap(), self.url(path)).body(body);
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method.parse().unwrap(), self.url(path))
+            .body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -300,7 +381,11 @@ impl Server {
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, json)
     }
 
@@ -314,8 +399,14 @@ impl Server {
 
     /// Logs in and returns the token; panics on failure.
     pub async fn login(&self, username: &str, password: &str) -> String {
-        let (status, body) =
-            self.call("POST", "/api/v1/login", None, Some(json!({"username": username, "password": password}))).await;
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/v1/login",
+                None,
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "login as {username}: {body}");
         body["token"].as_str().unwrap().to_owned()
     }
@@ -326,19 +417,29 @@ impl Server {
 
     /// Creates a user and returns its id.
     pub async fn create_user(&self, token: &str, username: &str, role: &str, extra: Value) -> i64 {
-        let mut body = json!({"username": username, "password": format!("{username}-password"), "role": role});
+        let mut body =
+            json!({"username": username, "password": format!("{username}-password"), "role": role});
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
         }
         let (status, resp) = self.post("/api/v1/users", token, body).await;
-        assert_eq!(status, StatusCode::CREATED, "create user {username}: {resp}");
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "create user {username}: {resp}"
+        );
         resp["id"].as_i64().unwrap()
     }
 
     /// Creates a service and returns its JSON.
     pub async fn create_service(&self, token: &str, owner: i64, name: &str, kind: &str) -> Value {
-        let (status, resp) =
-            self.post("/api/v1/services", token, json!({"owner": owner, "name": name, "kind": kind})).await;
+        let (status, resp) = self
+            .post(
+                "/api/v1/services",
+                token,
+                json!({"owner": owner, "name": name, "kind": kind}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "create service {name}: {resp}");
         resp
     }

@@ -1,5 +1,7 @@
 //! Accounts: first-start admin, login and logout, API keys, password changes.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use tidecast_tests::*;
 
 both_backends! {

@@ -1,6 +1,8 @@
 //! Every malformed request gets its documented 4xx JSON error and leaves the database
 //! exactly as it was.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use tidecast_tests::*;
 
 struct Case {
@@ -14,8 +16,23 @@ struct Case {
     status: u16,
 }
 
-fn case(what: &'static str, method: &'static str, path: impl Into<String>, auth: &'static str, body: &str, status: u16) -> Case {
-    Case { what, method, path: path.into(), auth, content_type: Some("application/json"), body: body.as_bytes().to_vec(), status }
+fn case(
+    what: &'static str,
+    method: &'static str,
+    path: impl Into<String>,
+    auth: &'static str,
+    body: &str,
+    status: u16,
+) -> Case {
+    Case {
+        what,
+        method,
+        path: path.into(),
+        auth,
+        content_type: Some("application/json"),
+        body: body.as_bytes().to_vec(),
+        status,
+    }
 }
 
 both_backends! {

@@ -1,6 +1,8 @@
 //! The binary's life: health, configuration precedence, graceful shutdown, restarts that
 //! keep everything, the demo seed, and secrets kept out of logs.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use tidecast_tests::*;
 
 both_backends! {
@@ -74,42 +76,105 @@ both_backends! {
 async fn config_precedence() {
     let store = Store::new(Backend::Sqlite).await;
     let file = store.dir.path().join("tidecast.toml");
-    std::fs::write(&file, "public_url = \"https://file.example\"\ndemo = true\n").unwrap();
+    std::fs::write(
+        &file,
+        "public_url = \"https://file.example\"\ndemo = true\n",
+    )
+    .unwrap();
     let config = vec!["--config".to_owned(), file.display().to_string()];
 
     async fn hls_link(srv: &Server) -> String {
         let admin = srv.admin_token().await;
         let (_, users) = srv.get("/api/v1/users?limit=1000", &admin).await;
-        let owner = match users["items"].as_array().unwrap().iter().find(|u| u["role"] == "customer") {
+        let owner = match users["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["role"] == "customer")
+        {
             Some(u) => u["id"].as_i64().unwrap(),
-            None => srv.create_user(&admin, "owner", "customer", json!({})).await,
+            None => {
+                srv.create_user(&admin, "owner", "customer", json!({}))
+                    .await
+            }
         };
         let n = rand_suffix();
-        srv.create_service(&admin, owner, &format!("Probe {n}"), "video").await["urls"]["hls"].as_str().unwrap().to_owned()
+        srv.create_service(&admin, owner, &format!("Probe {n}"), "video")
+            .await["urls"]["hls"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
     fn rand_suffix() -> u32 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
     }
 
     // File only.
-    let srv = Server::start_with(&store, Options { args: config.clone(), ..Default::default() }).await.unwrap();
-    assert!(hls_link(&srv).await.starts_with("https://file.example/hls/"));
-    assert!(srv.logs().contains("demo: created customer"), "demo = true in the file seeds the demo");
+    let srv = Server::start_with(
+        &store,
+        Options {
+            args: config.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        hls_link(&srv)
+            .await
+            .starts_with("https://file.example/hls/")
+    );
+    assert!(
+        srv.logs().contains("demo: created customer"),
+        "demo = true in the file seeds the demo"
+    );
     srv.stop();
     // Environment over file.
-    let env = vec![("TIDECAST_PUBLIC_URL".to_owned(), "https://env.example".to_owned())];
-    let srv = Server::start_with(&store, Options { args: config.clone(), env: env.clone(), ..Default::default() }).await.unwrap();
+    let env = vec![(
+        "TIDECAST_PUBLIC_URL".to_owned(),
+        "https://env.example".to_owned(),
+    )];
+    let srv = Server::start_with(
+        &store,
+        Options {
+            args: config.clone(),
+            env: env.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert!(hls_link(&srv).await.starts_with("https://env.example/hls/"));
     srv.stop();
     // Flag over environment.
     let mut args = config.clone();
     args.extend(["--public-url".to_owned(), "https://flag.example".to_owned()]);
-    let srv = Server::start_with(&store, Options { args, env, ..Default::default() }).await.unwrap();
-    assert!(hls_link(&srv).await.starts_with("https://flag.example/hls/"));
+    let srv = Server::start_with(
+        &store,
+        Options {
+            args,
+            env,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        hls_link(&srv)
+            .await
+            .starts_with("https://flag.example/hls/")
+    );
     srv.stop();
     // Defaults: links use the address the client used.
     let srv = Server::start(&store).await;
-    assert!(hls_link(&srv).await.starts_with(&format!("http://{}/hls/", srv.http)));
+    assert!(
+        hls_link(&srv)
+            .await
+            .starts_with(&format!("http://{}/hls/", srv.http))
+    );
 }
 
 /// Bad configuration stops the start with a message that names the problem.
@@ -120,30 +185,63 @@ async fn bad_config_fails_clearly() {
     std::fs::write(&file, "htp = \"127.0.0.1:9\"\n").unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (vec!["--config".into(), file.display().to_string()], "htp"),
-        (vec!["--public-url".into(), "not a url".into()], "--public-url"),
-        (vec!["--relay-allow".into(), "10.0.0.0/99".into()], "--relay-allow"),
-        (vec!["--database-url".into(), "mysql://x/y".into()], "unsupported database URL"),
+        (
+            vec!["--public-url".into(), "not a url".into()],
+            "--public-url",
+        ),
+        (
+            vec!["--relay-allow".into(), "10.0.0.0/99".into()],
+            "--relay-allow",
+        ),
+        (
+            vec!["--database-url".into(), "mysql://x/y".into()],
+            "unsupported database URL",
+        ),
     ];
     for (args, expect) in cases {
         let out = std::process::Command::new(binary())
             .arg("serve")
-            .args(["--data", &store.data_dir().display().to_string(), "--http", "127.0.0.1:0", "--rtmp", "127.0.0.1:0", "--icecast", "127.0.0.1:0"])
+            .args([
+                "--data",
+                &store.data_dir().display().to_string(),
+                "--http",
+                "127.0.0.1:0",
+                "--rtmp",
+                "127.0.0.1:0",
+                "--icecast",
+                "127.0.0.1:0",
+            ])
             .args(&args)
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} started");
-        assert!(stderr.contains(expect), "{args:?}: message does not name {expect:?}:\n{stderr}");
+        assert!(
+            stderr.contains(expect),
+            "{args:?}: message does not name {expect:?}:\n{stderr}"
+        );
     }
     // A port already in use is named in the error.
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().to_string();
     let out = std::process::Command::new(binary())
         .arg("serve")
-        .args(["--data", &store.data_dir().display().to_string(), "--http", "127.0.0.1:0", "--rtmp", &port, "--icecast", "127.0.0.1:0"])
+        .args([
+            "--data",
+            &store.data_dir().display().to_string(),
+            "--http",
+            "127.0.0.1:0",
+            "--rtmp",
+            &port,
+            "--icecast",
+            "127.0.0.1:0",
+        ])
         .env("TIDECAST_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("RTMP") && stderr.contains(&port), "{stderr}");
+    assert!(
+        !out.status.success() && stderr.contains("RTMP") && stderr.contains(&port),
+        "{stderr}"
+    );
 }

@@ -1,6 +1,8 @@
 //! Services: creation and the links it hands out, slugs, limits, suspension, credential
 //! rotation, deletion, and reseller plans.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use tidecast_tests::*;
 
 both_backends! {

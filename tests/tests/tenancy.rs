@@ -1,6 +1,8 @@
 //! Tenant isolation: every role tries every other tenant's objects with every verb; each try
 //! answers 404 (as if the object did not exist) and changes nothing.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use tidecast_tests::*;
 
 both_backends! {

@@ -38,7 +38,12 @@ fn parse_ms(s: &str) -> f64 {
 
 fn wrk(url: &str, token: &str, seconds: u32, connections: u32) -> anyhow::Result<WrkResult> {
     let out = Command::new("wrk")
-        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency"])
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--latency",
+        ])
         .args(["-H", &format!("Authorization: Bearer {token}"), url])
         .output()
         .context("cannot run wrk (apt-get install wrk)")?;
@@ -47,27 +52,59 @@ fn wrk(url: &str, token: &str, seconds: u32, connections: u32) -> anyhow::Result
         bail!("wrk failed or saw errors:\n{text}");
     }
     let field = |prefix: &str| -> Option<String> {
-        text.lines().map(str::trim).find(|l| l.starts_with(prefix)).map(|l| l[prefix.len()..].trim().to_owned())
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .map(|l| l[prefix.len()..].trim().to_owned())
     };
-    let rps = field("Requests/sec:").and_then(|v| v.parse().ok()).context("no Requests/sec")?;
+    let rps = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .context("no Requests/sec")?;
     let p50 = parse_ms(&field("50%").context("no p50")?);
     let p99 = parse_ms(&field("99%").context("no p99")?);
     // "123456 requests in 10.00s, 1.23GB read"
-    let summary = text.lines().find(|l| l.contains("requests in")).unwrap_or_default();
-    let requests: f64 = summary.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(f64::NAN);
-    let read = summary.split(',').nth(1).unwrap_or_default().trim().trim_end_matches(" read");
-    let bytes = read
-        .strip_suffix("GB").map(|v| v.parse::<f64>().unwrap_or(0.0) * 1e9)
-        .or_else(|| read.strip_suffix("MB").map(|v| v.parse::<f64>().unwrap_or(0.0) * 1e6))
-        .or_else(|| read.strip_suffix("KB").map(|v| v.parse::<f64>().unwrap_or(0.0) * 1e3))
+    let summary = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .unwrap_or_default();
+    let requests: f64 = summary
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
         .unwrap_or(f64::NAN);
-    Ok(WrkResult { rps, p50_ms: p50, p99_ms: p99, bytes_per_req: bytes / requests })
+    let read = summary
+        .split(',')
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .trim_end_matches(" read");
+    let bytes = read
+        .strip_suffix("GB")
+        .map(|v| v.parse::<f64>().unwrap_or(0.0) * 1e9)
+        .or_else(|| {
+            read.strip_suffix("MB")
+                .map(|v| v.parse::<f64>().unwrap_or(0.0) * 1e6)
+        })
+        .or_else(|| {
+            read.strip_suffix("KB")
+                .map(|v| v.parse::<f64>().unwrap_or(0.0) * 1e3)
+        })
+        .unwrap_or(f64::NAN);
+    Ok(WrkResult {
+        rps,
+        p50_ms: p50,
+        p99_ms: p99,
+        bytes_per_req: bytes / requests,
+    })
 }
 
 async fn seed(srv: &Server, token: &str) {
     let mut owners = Vec::new();
     for i in 0..10 {
-        owners.push(srv.create_user(token, &format!("customer{i}"), "customer", json!({})).await);
+        owners.push(
+            srv.create_user(token, &format!("customer{i}"), "customer", json!({}))
+                .await,
+        );
     }
     for i in 0..SERVICES {
         let kind = if i % 2 == 0 { "radio" } else { "video" };
@@ -81,7 +118,11 @@ async fn seed(srv: &Server, token: &str) {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str, default: u32| -> u32 {
-        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     let seconds = arg("--seconds", 10);
     let connections = arg("--connections", 16);
@@ -92,10 +133,17 @@ async fn main() -> anyhow::Result<()> {
     println!("{runs} runs of {seconds} s each, {connections} connections, medians:");
     println!("| database | request | req/s | p50 ms | p99 ms | bytes/req |");
     println!("|---|---|---:|---:|---:|---:|");
-    let only = args.iter().position(|a| a == "--backend").and_then(|i| args.get(i + 1)).cloned();
+    let only = args
+        .iter()
+        .position(|a| a == "--backend")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let backends = [Backend::Sqlite, Backend::Postgres]
         .into_iter()
-        .filter(|b| only.as_deref().is_none_or(|o| format!("{b:?}").eq_ignore_ascii_case(o)));
+        .filter(|b| {
+            only.as_deref()
+                .is_none_or(|o| format!("{b:?}").eq_ignore_ascii_case(o))
+        });
     for backend in backends {
         let store = Store::new(backend).await;
         let srv = Server::start(&store).await;
@@ -103,7 +151,10 @@ async fn main() -> anyhow::Result<()> {
         seed(&srv, &token).await;
         let (_, all) = srv.get("/api/v1/services?limit=1", &token).await;
         assert_eq!(all["total"], SERVICES as u64);
-        for (label, path) in [("default page (100)", "/api/v1/services"), ("all 1000", "/api/v1/services?limit=1000")] {
+        for (label, path) in [
+            ("default page (100)", "/api/v1/services"),
+            ("all 1000", "/api/v1/services?limit=1000"),
+        ] {
             // A short warm-up so caches and connection pools are filled.
             wrk(&srv.url(path), &token, 2, connections)?;
             let mut results = Vec::new();
@@ -111,8 +162,16 @@ async fn main() -> anyhow::Result<()> {
                 match wrk(&srv.url(path), &token, seconds, connections) {
                     Ok(r) => results.push(r),
                     Err(e) => {
-                        let problems: Vec<_> = srv.logs().lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).map(str::to_owned).collect();
-                        bail!("{e:#}\nserver warnings and errors:\n{}", problems.join("\n"));
+                        let problems: Vec<_> = srv
+                            .logs()
+                            .lines()
+                            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                            .map(str::to_owned)
+                            .collect();
+                        bail!(
+                            "{e:#}\nserver warnings and errors:\n{}",
+                            problems.join("\n")
+                        );
                     }
                 }
             }
@@ -123,7 +182,10 @@ async fn main() -> anyhow::Result<()> {
             };
             println!(
                 "| {backend:?} | {label} | {:.0} | {:.2} | {:.2} | {:.0} |",
-                median(|r| r.rps), median(|r| r.p50_ms), median(|r| r.p99_ms), median(|r| r.bytes_per_req)
+                median(|r| r.rps),
+                median(|r| r.p50_ms),
+                median(|r| r.p99_ms),
+                median(|r| r.bytes_per_req)
             );
         }
         srv.stop();

@@ -51,10 +51,18 @@ pub fn manages_service(caller: &Caller, owner: &User) -> bool {
 }
 
 /// Loads a service the caller may see, with its owner, else 404.
-pub async fn visible_service(state: &AppState, caller: &Caller, id: i64) -> ApiResult<(Service, User)> {
+pub async fn visible_service(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> ApiResult<(Service, User)> {
     let not_found = || ApiError::not_found("service");
-    let service = services::by_id(state.db.pool(), id).await?.ok_or_else(not_found)?;
-    let owner = users::by_id(state.db.pool(), service.owner_id).await?.ok_or_else(not_found)?;
+    let service = services::by_id(state.db.pool(), id)
+        .await?
+        .ok_or_else(not_found)?;
+    let owner = users::by_id(state.db.pool(), service.owner_id)
+        .await?
+        .ok_or_else(not_found)?;
     if !sees_service(caller, &owner) {
         return Err(not_found());
     }
@@ -63,10 +71,16 @@ pub async fn visible_service(state: &AppState, caller: &Caller, id: i64) -> ApiR
 
 /// Loads a service the caller manages: 404 if it may not even see it, 403 if it may see but
 /// not manage it (a customer trying to suspend its own service).
-pub async fn managed_service(state: &AppState, caller: &Caller, id: i64) -> ApiResult<(Service, User)> {
+pub async fn managed_service(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> ApiResult<(Service, User)> {
     let (service, owner) = visible_service(state, caller, id).await?;
     if !manages_service(caller, &owner) {
-        return Err(ApiError::forbidden("only the service's reseller or an admin may do this"));
+        return Err(ApiError::forbidden(
+            "only the service's reseller or an admin may do this",
+        ));
     }
     Ok((service, owner))
 }

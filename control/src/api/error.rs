@@ -19,7 +19,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), internal: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            internal: None,
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -36,7 +41,11 @@ impl ApiError {
 
     /// Also what a caller gets for another tenant's object: it must not learn it exists.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
@@ -74,7 +83,11 @@ impl From<sqlx::Error> for ApiError {
             return Self::conflict("other objects still refer to this one");
         }
         if matches!(err, sqlx::Error::PoolTimedOut) {
-            return Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is busy; try again");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database is busy; try again",
+            );
         }
         Self::internal(err)
     }

@@ -75,7 +75,10 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large()
         } else {
-            ApiError::bad_request("bad_body", format!("cannot read the request body: {rejection}"))
+            ApiError::bad_request(
+                "bad_body",
+                format!("cannot read the request body: {rejection}"),
+            )
         }
     })?;
     if bytes.len() > MAX_JSON_BYTES {
@@ -89,9 +92,15 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::invalid(e.to_string()),
         serde_json::error::Category::Eof if bytes.iter().all(u8::is_ascii_whitespace) => {
-            ApiError::bad_request("invalid_json", "the request body is empty; expected a JSON object")
+            ApiError::bad_request(
+                "invalid_json",
+                "the request body is empty; expected a JSON object",
+            )
         }
-        _ => ApiError::bad_request("invalid_json", format!("the request body is not valid JSON: {e}")),
+        _ => ApiError::bad_request(
+            "invalid_json",
+            format!("the request body is not valid JSON: {e}"),
+        ),
     })
 }
 
@@ -112,7 +121,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
             .ok()
             .filter(|id| *id > 0)
             .map(PathId)
-            .ok_or_else(|| ApiError::bad_request("invalid_id", format!("{raw:?} is not an id (ids are positive integers)")))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_id",
+                    format!("{raw:?} is not an id (ids are positive integers)"),
+                )
+            })
     }
 }
 
@@ -128,19 +142,33 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let mut page = Page { limit: 100, offset: 0, owner: None };
+        let mut page = Page {
+            limit: 100,
+            offset: 0,
+            owner: None,
+        };
         let query = parts.uri.query().unwrap_or_default();
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             let number = || {
-                value.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                    ApiError::bad_request("invalid_query", format!("{key}={value:?} must be a non-negative integer"))
-                })
+                value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_query",
+                            format!("{key}={value:?} must be a non-negative integer"),
+                        )
+                    })
             };
             match &*key {
                 "limit" => {
                     page.limit = number()?;
                     if !(1..=1000).contains(&page.limit) {
-                        return Err(ApiError::bad_request("invalid_query", "limit must be between 1 and 1000"));
+                        return Err(ApiError::bad_request(
+                            "invalid_query",
+                            "limit must be between 1 and 1000",
+                        ));
                     }
                 }
                 "offset" => page.offset = number()?,

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::caller::API_KEY_PREFIX;
 use crate::auth::{Caller, secret};
+use crate::db::audit;
 use crate::db::tokens::{self, ApiKey};
 use crate::db::users::Role;
-use crate::db::audit;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{List, OptionalJson, Page, PathId};
@@ -68,27 +68,65 @@ pub async fn create(
     };
     let key = secret::token(API_KEY_PREFIX);
     let prefix: String = key.chars().take(API_KEY_PREFIX.len() + 6).collect();
-    let id = tokens::insert_api_key(&state.db, caller.id(), &name, &prefix, &secret::digest(&key)).await?;
-    audit(state.db.pool(), Some(caller.id()), "api_key.create", &format!("api key {id} ({prefix}…)")).await?;
+    let id = tokens::insert_api_key(
+        &state.db,
+        caller.id(),
+        &name,
+        &prefix,
+        &secret::digest(&key),
+    )
+    .await?;
+    audit(
+        state.db.pool(),
+        Some(caller.id()),
+        "api_key.create",
+        &format!("api key {id} ({prefix}…)"),
+    )
+    .await?;
     tracing::info!(user = %caller.user.username, key = %prefix, "API key created");
-    let stored = tokens::api_key_by_id(&state.db, id).await?.ok_or_else(|| ApiError::not_found("API key"))?;
-    Ok((StatusCode::CREATED, Json(CreatedKey { view: KeyView::from(&stored), key })))
+    let stored = tokens::api_key_by_id(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            view: KeyView::from(&stored),
+            key,
+        }),
+    ))
 }
 
 /// The caller's own keys; an admin sees everyone's.
-pub async fn list(State(state): State<AppState>, caller: Caller, page: Page) -> ApiResult<Json<List<KeyView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    page: Page,
+) -> ApiResult<Json<List<KeyView>>> {
     let user = (caller.role() != Role::Admin).then(|| caller.id());
     let (items, total) = tokens::list_api_keys(&state.db, user, page.limit, page.offset).await?;
-    Ok(Json(List { items: items.iter().map(KeyView::from).collect(), total }))
+    Ok(Json(List {
+        items: items.iter().map(KeyView::from).collect(),
+        total,
+    }))
 }
 
-pub async fn revoke(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> ApiResult<StatusCode> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> ApiResult<StatusCode> {
     let key = tokens::api_key_by_id(&state.db, id)
         .await?
         .filter(|k| k.user_id == caller.id() || caller.role() == Role::Admin)
         .ok_or_else(|| ApiError::not_found("API key"))?;
     tokens::revoke_api_key(&state.db, key.id).await?;
-    audit(state.db.pool(), Some(caller.id()), "api_key.revoke", &format!("api key {id} ({}…)", key.prefix)).await?;
+    audit(
+        state.db.pool(),
+        Some(caller.id()),
+        "api_key.revoke",
+        &format!("api key {id} ({}…)", key.prefix),
+    )
+    .await?;
     tracing::info!(user = %caller.user.username, key = %key.prefix, "API key revoked");
     Ok(StatusCode::NO_CONTENT)
 }

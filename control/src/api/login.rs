@@ -45,7 +45,11 @@ pub async fn login(
         return Err(ApiError::unauthorized("wrong username or password"));
     }
     let user = users::by_username(&state.db, &body.username).await?;
-    let ok = password::verify(body.password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let ok = password::verify(
+        body.password,
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await;
     let Some(user) = user.filter(|_| ok) else {
         tracing::warn!(username = %body.username, %remote, "login failed: wrong username or password");
         return Err(ApiError::unauthorized("wrong username or password"));

@@ -30,16 +30,30 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(login::logout))
         .route("/me", get(users::me))
         .route("/users", post(users::create).get(users::list))
-        .route("/users/{id}", get(users::get).patch(users::patch).delete(users::delete))
+        .route(
+            "/users/{id}",
+            get(users::get).patch(users::patch).delete(users::delete),
+        )
         .route("/reseller-plans", post(plans::create).get(plans::list))
-        .route("/reseller-plans/{id}", get(plans::get).patch(plans::patch).delete(plans::delete))
+        .route(
+            "/reseller-plans/{id}",
+            get(plans::get).patch(plans::patch).delete(plans::delete),
+        )
         .route("/api-keys", post(keys::create).get(keys::list))
         .route("/api-keys/{id}", axum::routing::delete(keys::revoke))
         .route("/services", post(services::create).get(services::list))
-        .route("/services/{id}", get(services::get).patch(services::patch).delete(services::delete))
+        .route(
+            "/services/{id}",
+            get(services::get)
+                .patch(services::patch)
+                .delete(services::delete),
+        )
         .route("/services/{id}/suspend", post(services::suspend))
         .route("/services/{id}/unsuspend", post(services::unsuspend))
-        .route("/services/{id}/rotate-credentials", post(services::rotate_credentials))
+        .route(
+            "/services/{id}/rotate-credentials",
+            post(services::rotate_credentials),
+        )
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // A little over the JSON limit, so the extractor (not the transport) answers 413 in
@@ -57,21 +71,38 @@ pub fn router(state: AppState) -> Router {
 /// 200 once every listener is bound and the database answers; 503 otherwise.
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     if !state.ready.is_ready() {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "starting" })));
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "starting" })),
+        );
     }
-    match sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(state.db.pool()).await {
+    match sqlx::query_scalar::<_, i64>("SELECT 1")
+        .fetch_one(state.db.pool())
+        .await
+    {
         Ok(_) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
         Err(e) => {
             tracing::warn!("health check: database unreachable: {e}");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unreachable" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "database unreachable" })),
+            )
         }
     }
 }
 
 async fn api_not_found(uri: Uri) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no API endpoint at {}", uri.path()))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no API endpoint at {}", uri.path()),
+    )
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
 }

@@ -42,12 +42,19 @@ pub struct PatchPlan {
 }
 
 fn admin_only(caller: &Caller) -> ApiResult<()> {
-    if caller.role() == Role::Admin { Ok(()) } else { Err(ApiError::forbidden("only an admin can manage reseller plans")) }
+    if caller.role() == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "only an admin can manage reseller plans",
+        ))
+    }
 }
 
 fn check(fields: PlanFields) -> ApiResult<PlanFields> {
     let limit = |field: &str, v: Option<i64>| -> ApiResult<Option<i64>> {
-        v.map(|v| validate::range(field, v, 0, 1_000_000_000)).transpose()
+        v.map(|v| validate::range(field, v, 0, 1_000_000_000))
+            .transpose()
     };
     Ok(PlanFields {
         name: validate::name("name", &fields.name)?,
@@ -78,18 +85,35 @@ pub async fn create(
             e.into()
         }
     })?;
-    audit(state.db.pool(), Some(caller.id()), "plan.create", &format!("plan {id} ({})", fields.name)).await?;
-    let plan = plans::by_id(state.db.pool(), id).await?.ok_or_else(|| ApiError::not_found("plan"))?;
+    audit(
+        state.db.pool(),
+        Some(caller.id()),
+        "plan.create",
+        &format!("plan {id} ({})", fields.name),
+    )
+    .await?;
+    let plan = plans::by_id(state.db.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("plan"))?;
     Ok((StatusCode::CREATED, Json(plan)))
 }
 
 /// Admins see every plan; a reseller sees its own.
-pub async fn list(State(state): State<AppState>, caller: Caller, page: Page) -> ApiResult<Json<List<Plan>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    page: Page,
+) -> ApiResult<Json<List<Plan>>> {
     let only = match caller.role() {
         Role::Admin => None,
         Role::Reseller => match caller.user.plan_id {
             Some(id) => Some(id),
-            None => return Ok(Json(List { items: vec![], total: 0 })),
+            None => {
+                return Ok(Json(List {
+                    items: vec![],
+                    total: 0,
+                }));
+            }
         },
         Role::Customer => return Err(ApiError::forbidden("customers have no reseller plan")),
     };
@@ -104,10 +128,15 @@ async fn visible_plan(state: &AppState, caller: &Caller, id: i64) -> ApiResult<P
         Role::Customer => false,
     };
     let plan = plans::by_id(state.db.pool(), id).await?;
-    plan.filter(|_| visible).ok_or_else(|| ApiError::not_found("plan"))
+    plan.filter(|_| visible)
+        .ok_or_else(|| ApiError::not_found("plan"))
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> ApiResult<Json<Plan>> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> ApiResult<Json<Plan>> {
     Ok(Json(visible_plan(&state, &caller, id).await?))
 }
 
@@ -127,19 +156,39 @@ pub async fn patch(
         max_disk_mb: body.max_disk_mb.unwrap_or(plan.max_disk_mb),
     })?;
     plans::update(&state.db, id, &fields).await?;
-    audit(state.db.pool(), Some(caller.id()), "plan.update", &format!("plan {id}")).await?;
-    let plan = plans::by_id(state.db.pool(), id).await?.ok_or_else(|| ApiError::not_found("plan"))?;
+    audit(
+        state.db.pool(),
+        Some(caller.id()),
+        "plan.update",
+        &format!("plan {id}"),
+    )
+    .await?;
+    let plan = plans::by_id(state.db.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("plan"))?;
     Ok(Json(plan))
 }
 
-pub async fn delete(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> ApiResult<StatusCode> {
     visible_plan(&state, &caller, id).await?;
     admin_only(&caller)?;
     let users = plans::users_on(&state.db, id).await?;
     if users > 0 {
-        return Err(ApiError::conflict(format!("{users} reseller(s) are on this plan; move them first")));
+        return Err(ApiError::conflict(format!(
+            "{users} reseller(s) are on this plan; move them first"
+        )));
     }
     plans::delete(&state.db, id).await?;
-    audit(state.db.pool(), Some(caller.id()), "plan.delete", &format!("plan {id}")).await?;
+    audit(
+        state.db.pool(),
+        Some(caller.id()),
+        "plan.delete",
+        &format!("plan {id}"),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -80,10 +80,30 @@ impl LimitsInput {
     fn over(self, base: Limits) -> ApiResult<Limits> {
         let r = validate::range;
         Ok(Limits {
-            max_listeners: r("limits.max_listeners", self.max_listeners.unwrap_or(base.max_listeners), 0, 1_000_000)?,
-            max_bitrate_kbps: r("limits.max_bitrate_kbps", self.max_bitrate_kbps.unwrap_or(base.max_bitrate_kbps), 8, 100_000)?,
-            disk_quota_mb: r("limits.disk_quota_mb", self.disk_quota_mb.unwrap_or(base.disk_quota_mb), 0, 100_000_000)?,
-            dvr_minutes: r("limits.dvr_minutes", self.dvr_minutes.unwrap_or(base.dvr_minutes), 0, 525_600)?,
+            max_listeners: r(
+                "limits.max_listeners",
+                self.max_listeners.unwrap_or(base.max_listeners),
+                0,
+                1_000_000,
+            )?,
+            max_bitrate_kbps: r(
+                "limits.max_bitrate_kbps",
+                self.max_bitrate_kbps.unwrap_or(base.max_bitrate_kbps),
+                8,
+                100_000,
+            )?,
+            disk_quota_mb: r(
+                "limits.disk_quota_mb",
+                self.disk_quota_mb.unwrap_or(base.disk_quota_mb),
+                0,
+                100_000_000,
+            )?,
+            dvr_minutes: r(
+                "limits.dvr_minutes",
+                self.dvr_minutes.unwrap_or(base.dvr_minutes),
+                0,
+                525_600,
+            )?,
             transcode: self.transcode.unwrap_or(base.transcode),
             autodj: self.autodj.unwrap_or(base.autodj),
         })
@@ -133,8 +153,17 @@ pub struct ServiceView {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "lowercase")]
 enum Publish {
-    Icecast { host: String, port: u16, mount: String, username: &'static str, password: String },
-    Rtmp { url: String, stream_key: String },
+    Icecast {
+        host: String,
+        port: u16,
+        mount: String,
+        username: &'static str,
+        password: String,
+    },
+    Rtmp {
+        url: String,
+        stream_key: String,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -152,7 +181,11 @@ fn view(state: &AppState, headers: &HeaderMap, s: &Service) -> ServiceView {
     let request_host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let links = &state.links;
     let host = links.host(request_host);
-    let host_in_url = if host.contains(':') { format!("[{host}]") } else { host.clone() };
+    let host_in_url = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.clone()
+    };
     let base = links.http_base(request_host);
     let radio = s.kind == "radio";
     let publish = if radio {
@@ -164,7 +197,10 @@ fn view(state: &AppState, headers: &HeaderMap, s: &Service) -> ServiceView {
             password: s.source_password.clone(),
         }
     } else {
-        Publish::Rtmp { url: format!("rtmp://{host_in_url}:{}/live", links.rtmp_port), stream_key: s.stream_key.clone() }
+        Publish::Rtmp {
+            url: format!("rtmp://{host_in_url}:{}/live", links.rtmp_port),
+            stream_key: s.stream_key.clone(),
+        }
     };
     let urls = Urls {
         listen: radio.then(|| format!("http://{host_in_url}:{}/{}", links.icecast_port, s.slug)),
@@ -179,7 +215,11 @@ fn view(state: &AppState, headers: &HeaderMap, s: &Service) -> ServiceView {
         slug: s.slug.clone(),
         kind: s.kind.clone(),
         status: s.status.clone(),
-        live: state.engine.registry().count(ServiceId(s.id), SessionRole::Source) > 0,
+        live: state
+            .engine
+            .registry()
+            .count(ServiceId(s.id), SessionRole::Source)
+            > 0,
         owner: s.owner_id,
         limits: s.limits(),
         publish,
@@ -198,30 +238,35 @@ async fn check_plan(
     limits: Limits,
     except: Option<i64>,
 ) -> ApiResult<()> {
-    let Some(plan) = caller_plan(tx, caller).await? else { return Ok(()) };
+    let Some(plan) = caller_plan(tx, caller).await? else {
+        return Ok(());
+    };
     let used = services::reseller_usage(&mut **tx, caller.id(), except).await?;
-    if let Some(max) = plan.max_services.filter(|_| except.is_none()) {
-        if used.services >= max {
-            return Err(ApiError::over_plan(format!("your plan allows {max} services and you have {}", used.services)));
-        }
+    if let Some(max) = plan.max_services.filter(|_| except.is_none())
+        && used.services >= max
+    {
+        return Err(ApiError::over_plan(format!(
+            "your plan allows {max} services and you have {}",
+            used.services
+        )));
     }
-    if let Some(max) = plan.max_listeners {
-        if used.listeners + limits.max_listeners > max {
-            return Err(ApiError::over_plan(format!(
-                "your plan allows {max} listeners in total; {} are given to other services, so this one can have at most {}",
-                used.listeners,
-                (max - used.listeners).max(0)
-            )));
-        }
+    if let Some(max) = plan.max_listeners
+        && used.listeners + limits.max_listeners > max
+    {
+        return Err(ApiError::over_plan(format!(
+            "your plan allows {max} listeners in total; {} are given to other services, so this one can have at most {}",
+            used.listeners,
+            (max - used.listeners).max(0)
+        )));
     }
-    if let Some(max) = plan.max_disk_mb {
-        if used.disk_mb + limits.disk_quota_mb > max {
-            return Err(ApiError::over_plan(format!(
-                "your plan allows {max} MB of disk in total; {} MB are given to other services, so this one can have at most {} MB",
-                used.disk_mb,
-                (max - used.disk_mb).max(0)
-            )));
-        }
+    if let Some(max) = plan.max_disk_mb
+        && used.disk_mb + limits.disk_quota_mb > max
+    {
+        return Err(ApiError::over_plan(format!(
+            "your plan allows {max} MB of disk in total; {} MB are given to other services, so this one can have at most {} MB",
+            used.disk_mb,
+            (max - used.disk_mb).max(0)
+        )));
     }
     Ok(())
 }
@@ -233,12 +278,16 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateService>,
 ) -> ApiResult<(StatusCode, Json<ServiceView>)> {
     if caller.role() == Role::Customer {
-        return Err(ApiError::forbidden("services are created by a reseller or an admin"));
+        return Err(ApiError::forbidden(
+            "services are created by a reseller or an admin",
+        ));
     }
     if body.owner <= 0 {
         return Err(ApiError::not_found("owner"));
     }
-    let owner: User = visible_user(&state, &caller, body.owner).await.map_err(|_| ApiError::not_found("owner"))?;
+    let owner: User = visible_user(&state, &caller, body.owner)
+        .await
+        .map_err(|_| ApiError::not_found("owner"))?;
     if owner.role() != Role::Customer {
         return Err(ApiError::invalid("a service's owner must be a customer"));
     }
@@ -252,7 +301,13 @@ pub async fn create(
         }
         None => {
             let s = validate::slugify(&name);
-            if s.len() < 2 || validate::slug(&s).is_err() { format!("{}-{s}", body.kind.as_str()).trim_end_matches('-').to_owned() } else { s }
+            if s.len() < 2 || validate::slug(&s).is_err() {
+                format!("{}-{s}", body.kind.as_str())
+                    .trim_end_matches('-')
+                    .to_owned()
+            } else {
+                s
+            }
         }
     };
 
@@ -286,9 +341,23 @@ pub async fn create(
         },
     )
     .await
-    .map_err(|e| if is_unique_violation(&e) { ApiError::conflict(format!("slug {slug:?} is taken")) } else { e.into() })?;
-    audit(&mut *tx, Some(caller.id()), "service.create", &format!("service {id} ({slug})")).await?;
-    let service = services::by_id(&mut *tx, id).await?.ok_or_else(|| ApiError::not_found("service"))?;
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            ApiError::conflict(format!("slug {slug:?} is taken"))
+        } else {
+            e.into()
+        }
+    })?;
+    audit(
+        &mut *tx,
+        Some(caller.id()),
+        "service.create",
+        &format!("service {id} ({slug})"),
+    )
+    .await?;
+    let service = services::by_id(&mut *tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("service"))?;
     tx.commit().await?;
     tracing::info!(by = %caller.user.username, owner = %owner.username, %slug, kind = body.kind.as_str(), "service created");
     Ok((StatusCode::CREATED, Json(view(&state, &headers, &service))))
@@ -305,8 +374,12 @@ pub async fn list(
         Role::Reseller => ServiceScope::Reseller(caller.id()),
         Role::Customer => ServiceScope::Owner(caller.id()),
     };
-    let (items, total) = services::list(&state.db, scope, page.owner, page.limit, page.offset).await?;
-    Ok(Json(List { items: items.iter().map(|s| view(&state, &headers, s)).collect(), total }))
+    let (items, total) =
+        services::list(&state.db, scope, page.owner, page.limit, page.offset).await?;
+    Ok(Json(List {
+        items: items.iter().map(|s| view(&state, &headers, s)).collect(),
+        total,
+    }))
 }
 
 pub async fn get(
@@ -328,15 +401,21 @@ pub async fn patch(
 ) -> ApiResult<Json<ServiceView>> {
     let (service, owner) = visible_service(&state, &caller, id).await?;
     let manages = super::access::manages_service(&caller, &owner);
-    if let Some(kind) = body.kind {
-        if kind.as_str() != service.kind {
-            return Err(ApiError::invalid("a service's kind cannot be changed"));
-        }
+    if let Some(kind) = body.kind
+        && kind.as_str() != service.kind
+    {
+        return Err(ApiError::invalid("a service's kind cannot be changed"));
     }
     if (body.limits.is_some() || body.slug.is_some()) && !manages {
-        return Err(ApiError::forbidden("only the service's reseller or an admin can change its limits or slug"));
+        return Err(ApiError::forbidden(
+            "only the service's reseller or an admin can change its limits or slug",
+        ));
     }
-    let name = body.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| validate::name("name", n))
+        .transpose()?;
     if let Some(slug) = &body.slug {
         validate::slug(slug)?;
     }
@@ -347,29 +426,62 @@ pub async fn patch(
         users::lock_row(&mut *tx, caller.id()).await?;
         check_plan(&mut tx, &caller, limits, Some(service.id)).await?;
     }
-    if let Some(slug) = body.slug.as_ref().filter(|s| **s != service.slug) {
-        if services::slug_taken(&mut *tx, slug).await? {
-            return Err(ApiError::conflict(format!("slug {slug:?} is taken")));
-        }
+    if let Some(slug) = body.slug.as_ref().filter(|s| **s != service.slug)
+        && services::slug_taken(&mut *tx, slug).await?
+    {
+        return Err(ApiError::conflict(format!("slug {slug:?} is taken")));
     }
-    services::update(&mut *tx, id, &ServiceChanges { name, slug: body.slug, limits }).await?;
-    audit(&mut *tx, Some(caller.id()), "service.update", &format!("service {id}")).await?;
-    let updated = services::by_id(&mut *tx, id).await?.ok_or_else(|| ApiError::not_found("service"))?;
+    services::update(
+        &mut *tx,
+        id,
+        &ServiceChanges {
+            name,
+            slug: body.slug,
+            limits,
+        },
+    )
+    .await?;
+    audit(
+        &mut *tx,
+        Some(caller.id()),
+        "service.update",
+        &format!("service {id}"),
+    )
+    .await?;
+    let updated = services::by_id(&mut *tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("service"))?;
     tx.commit().await?;
     if updated.slug != service.slug {
         // Sessions are attached to the old mount name; make sources reconnect to the new one.
-        state.engine.registry().drop_service(ServiceId(id), "the service's slug changed");
+        state
+            .engine
+            .registry()
+            .drop_service(ServiceId(id), "the service's slug changed");
     }
     Ok(Json(view(&state, &headers, &updated)))
 }
 
-pub async fn delete(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> ApiResult<StatusCode> {
     let (service, owner) = managed_service(&state, &caller, id).await?;
     let mut tx = state.db.pool().begin().await?;
     services::delete(&mut *tx, id).await?;
-    audit(&mut *tx, Some(caller.id()), "service.delete", &format!("service {id} ({})", service.slug)).await?;
+    audit(
+        &mut *tx,
+        Some(caller.id()),
+        "service.delete",
+        &format!("service {id} ({})", service.slug),
+    )
+    .await?;
     tx.commit().await?;
-    let dropped = state.engine.registry().drop_service(ServiceId(id), "the service was deleted");
+    let dropped = state
+        .engine
+        .registry()
+        .drop_service(ServiceId(id), "the service was deleted");
     // The owner's media library belongs to the customer, not the service: it stays.
     tracing::info!(by = %caller.user.username, owner = %owner.username, slug = %service.slug, dropped, "service deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -383,19 +495,34 @@ async fn set_status(
     suspend: bool,
 ) -> ApiResult<Json<ServiceView>> {
     let (service, _) = managed_service(&state, &caller, id).await?;
-    let (status, action) = if suspend { ("suspended", "service.suspend") } else { ("active", "service.unsuspend") };
+    let (status, action) = if suspend {
+        ("suspended", "service.suspend")
+    } else {
+        ("active", "service.unsuspend")
+    };
     let mut tx = state.db.pool().begin().await?;
     services::set_status(&mut *tx, id, status).await?;
-    audit(&mut *tx, Some(caller.id()), action, &format!("service {id} ({})", service.slug)).await?;
+    audit(
+        &mut *tx,
+        Some(caller.id()),
+        action,
+        &format!("service {id} ({})", service.slug),
+    )
+    .await?;
     tx.commit().await?;
     if suspend {
         // Admission now refuses the service; end whatever is already connected.
-        let dropped = state.engine.registry().drop_service(ServiceId(id), "the service was suspended");
+        let dropped = state
+            .engine
+            .registry()
+            .drop_service(ServiceId(id), "the service was suspended");
         tracing::info!(by = %caller.user.username, slug = %service.slug, dropped, "service suspended");
     } else {
         tracing::info!(by = %caller.user.username, slug = %service.slug, "service unsuspended");
     }
-    let updated = services::by_id(state.db.pool(), id).await?.ok_or_else(|| ApiError::not_found("service"))?;
+    let updated = services::by_id(state.db.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("service"))?;
     Ok(Json(view(&state, &headers, &updated)))
 }
 
@@ -427,11 +554,28 @@ pub async fn rotate_credentials(
 ) -> ApiResult<Json<ServiceView>> {
     let (service, _) = visible_service(&state, &caller, id).await?;
     let mut tx = state.db.pool().begin().await?;
-    services::set_credentials(&mut *tx, id, &secret::source_password(), &secret::stream_key()).await?;
-    audit(&mut *tx, Some(caller.id()), "service.rotate_credentials", &format!("service {id} ({})", service.slug)).await?;
+    services::set_credentials(
+        &mut *tx,
+        id,
+        &secret::source_password(),
+        &secret::stream_key(),
+    )
+    .await?;
+    audit(
+        &mut *tx,
+        Some(caller.id()),
+        "service.rotate_credentials",
+        &format!("service {id} ({})", service.slug),
+    )
+    .await?;
     tx.commit().await?;
-    let dropped = state.engine.registry().drop_sources(ServiceId(id), "the publish credentials were rotated");
+    let dropped = state
+        .engine
+        .registry()
+        .drop_sources(ServiceId(id), "the publish credentials were rotated");
     tracing::info!(by = %caller.user.username, slug = %service.slug, dropped, "publish credentials rotated");
-    let updated = services::by_id(state.db.pool(), id).await?.ok_or_else(|| ApiError::not_found("service"))?;
+    let updated = services::by_id(state.db.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("service"))?;
     Ok(Json(view(&state, &headers, &updated)))
 }

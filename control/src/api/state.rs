@@ -43,7 +43,11 @@ impl Links {
     pub fn http_base(&self, request_host: Option<&str>) -> String {
         match &self.public_url {
             Some(u) => u.as_str().trim_end_matches('/').to_owned(),
-            None => format!("http://{}:{}", bracket(&self.host(request_host)), self.http_port),
+            None => format!(
+                "http://{}:{}",
+                bracket(&self.host(request_host)),
+                self.http_port
+            ),
         }
     }
 }
@@ -58,12 +62,18 @@ fn host_without_port(raw: &str) -> Option<String> {
     };
     let ok = !host.is_empty()
         && host.len() <= 253
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
     ok.then(|| host.to_ascii_lowercase())
 }
 
 fn bracket(host: &str) -> String {
-    if host.contains(':') { format!("[{host}]") } else { host.to_owned() }
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
 }
 
 /// Set once every listener (HTTP, RTMP, Icecast) is bound; `/healthz` answers 200 only then.
@@ -86,14 +96,28 @@ mod tests {
 
     #[test]
     fn hosts() {
-        assert_eq!(host_without_port("Example.com:8080").as_deref(), Some("example.com"));
+        assert_eq!(
+            host_without_port("Example.com:8080").as_deref(),
+            Some("example.com")
+        );
         assert_eq!(host_without_port("[::1]:8080").as_deref(), Some("::1"));
         assert_eq!(host_without_port("evil.com/<script>"), None);
-        let links = Links { public_url: None, http_port: 8080, rtmp_port: 1935, icecast_port: 8000 };
+        let links = Links {
+            public_url: None,
+            http_port: 8080,
+            rtmp_port: 1935,
+            icecast_port: 8000,
+        };
         assert_eq!(links.http_base(Some("[::1]:8080")), "http://[::1]:8080");
         assert_eq!(links.http_base(None), "http://localhost:8080");
-        let links = Links { public_url: Url::parse("https://radio.example.com/").ok(), ..links };
-        assert_eq!(links.http_base(Some("other:1")), "https://radio.example.com");
+        let links = Links {
+            public_url: Url::parse("https://radio.example.com/").ok(),
+            ..links
+        };
+        assert_eq!(
+            links.http_base(Some("other:1")),
+            "https://radio.example.com"
+        );
         assert_eq!(links.host(Some("other:1")), "radio.example.com");
     }
 }

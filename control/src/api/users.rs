@@ -73,7 +73,9 @@ pub async fn create(
             return Err(ApiError::forbidden("resellers can only create customers"));
         }
         Role::Reseller if body.plan.is_some() => {
-            return Err(ApiError::forbidden("only an admin can assign reseller plans"));
+            return Err(ApiError::forbidden(
+                "only an admin can assign reseller plans",
+            ));
         }
         Role::Reseller => Some(caller.id()),
         Role::Admin => None,
@@ -91,8 +93,14 @@ pub async fn create(
             .await?
             .ok_or_else(|| ApiError::invalid(format!("reseller plan {plan} does not exist")))?;
     }
-    if users::by_username(&state.db, &body.username).await?.is_some() {
-        return Err(ApiError::conflict(format!("username {:?} is taken", body.username)));
+    if users::by_username(&state.db, &body.username)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::conflict(format!(
+            "username {:?} is taken",
+            body.username
+        )));
     }
     let hash = password::hash(body.password).await?;
 
@@ -121,30 +129,54 @@ pub async fn create(
         },
     )
     .await?;
-    audit(&mut *tx, Some(caller.id()), "user.create", &format!("user {id} ({})", body.username)).await?;
-    let user = users::by_id(&mut *tx, id).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))?;
+    audit(
+        &mut *tx,
+        Some(caller.id()),
+        "user.create",
+        &format!("user {id} ({})", body.username),
+    )
+    .await?;
+    let user = users::by_id(&mut *tx, id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))?;
     tx.commit().await?;
     tracing::info!(by = %caller.user.username, user = %user.username, role = user.role().as_str(), "user created");
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
 
 /// The reseller plan of a reseller caller, read inside the transaction.
-pub async fn caller_plan(tx: &mut sqlx::Transaction<'_, sqlx::Any>, caller: &Caller) -> ApiResult<Option<plans::Plan>> {
-    let Some(plan_id) = caller.user.plan_id else { return Ok(None) };
+pub async fn caller_plan(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    caller: &Caller,
+) -> ApiResult<Option<plans::Plan>> {
+    let Some(plan_id) = caller.user.plan_id else {
+        return Ok(None);
+    };
     Ok(plans::by_id(&mut **tx, plan_id).await?)
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, page: Page) -> ApiResult<Json<List<UserView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    page: Page,
+) -> ApiResult<Json<List<UserView>>> {
     let scope = match caller.role() {
         Role::Admin => UserScope::All,
         Role::Reseller => UserScope::ResellerTree(caller.id()),
         Role::Customer => UserScope::Only(caller.id()),
     };
     let (items, total) = users::list(&state.db, scope, page.limit, page.offset).await?;
-    Ok(Json(List { items: items.iter().map(UserView::from).collect(), total }))
+    Ok(Json(List {
+        items: items.iter().map(UserView::from).collect(),
+        total,
+    }))
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> ApiResult<Json<UserView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> ApiResult<Json<UserView>> {
     let user = visible_user(&state, &caller, id).await?;
     Ok(Json(UserView::from(&user)))
 }
@@ -178,7 +210,9 @@ pub async fn patch(
     }
     if let Some(plan) = body.plan {
         if caller.role() != Role::Admin {
-            return Err(ApiError::forbidden("only an admin can assign reseller plans"));
+            return Err(ApiError::forbidden(
+                "only an admin can assign reseller plans",
+            ));
         }
         if target.role() != Role::Reseller {
             return Err(ApiError::invalid("plan is only for resellers"));
@@ -194,7 +228,11 @@ pub async fn patch(
         None => None,
     };
     let password_changed = password_hash.is_some();
-    let changes = UserChanges { password_hash, email: body.email, plan_id: body.plan };
+    let changes = UserChanges {
+        password_hash,
+        email: body.email,
+        plan_id: body.plan,
+    };
     users::update(state.db.pool(), id, &changes).await?;
     if password_changed {
         // A changed password ends every other login of that user (the caller's own
@@ -204,32 +242,58 @@ pub async fn patch(
             _ => None,
         };
         tokens::revoke_user_sessions(&state.db, id, keep).await?;
-        audit(state.db.pool(), Some(caller.id()), "user.password", &format!("user {id}")).await?;
+        audit(
+            state.db.pool(),
+            Some(caller.id()),
+            "user.password",
+            &format!("user {id}"),
+        )
+        .await?;
         tracing::info!(by = %caller.user.username, user = %target.username, "password changed; other logins ended");
     }
-    let user = users::by_id(state.db.pool(), id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let user = users::by_id(state.db.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
     Ok(Json(UserView::from(&user)))
 }
 
-pub async fn delete(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> ApiResult<StatusCode> {
     let target = visible_user(&state, &caller, id).await?;
     match caller.role() {
         Role::Customer => return Err(ApiError::forbidden("customers cannot delete accounts")),
         Role::Reseller if target.id == caller.id() => {
-            return Err(ApiError::forbidden("resellers cannot delete their own account"));
+            return Err(ApiError::forbidden(
+                "resellers cannot delete their own account",
+            ));
         }
-        _ if target.id == caller.id() => return Err(ApiError::conflict("you cannot delete your own account")),
+        _ if target.id == caller.id() => {
+            return Err(ApiError::conflict("you cannot delete your own account"));
+        }
         _ => {}
     }
     let mut tx = state.db.pool().begin().await?;
     if services::count_by_owner(&mut *tx, id).await? > 0 {
-        return Err(ApiError::conflict("the user still owns services; delete them first"));
+        return Err(ApiError::conflict(
+            "the user still owns services; delete them first",
+        ));
     }
     if users::count_customers(&mut *tx, id).await? > 0 {
-        return Err(ApiError::conflict("the reseller still has customers; delete or move them first"));
+        return Err(ApiError::conflict(
+            "the reseller still has customers; delete or move them first",
+        ));
     }
     users::delete(&mut *tx, id).await?;
-    audit(&mut *tx, Some(caller.id()), "user.delete", &format!("user {id} ({})", target.username)).await?;
+    audit(
+        &mut *tx,
+        Some(caller.id()),
+        "user.delete",
+        &format!("user {id} ({})", target.username),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(by = %caller.user.username, user = %target.username, "user deleted");
     Ok(StatusCode::NO_CONTENT)

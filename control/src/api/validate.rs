@@ -4,7 +4,9 @@ use super::error::{ApiError, ApiResult};
 
 pub fn username(v: &str) -> ApiResult<()> {
     let ok_len = (3..=64).contains(&v.chars().count());
-    let ok_chars = v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@'));
+    let ok_chars = v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@'));
     let ok_start = v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
     if ok_len && ok_chars && ok_start {
         Ok(())
@@ -21,7 +23,9 @@ pub fn password(v: &str) -> ApiResult<()> {
         return Err(ApiError::invalid("password must be at least 8 characters"));
     }
     if n > 1024 {
-        return Err(ApiError::invalid("password must be at most 1024 characters"));
+        return Err(ApiError::invalid(
+            "password must be at most 1024 characters",
+        ));
     }
     Ok(())
 }
@@ -29,8 +33,14 @@ pub fn password(v: &str) -> ApiResult<()> {
 pub fn email(v: &str) -> ApiResult<()> {
     let ok = v.len() <= 254
         && !v.chars().any(|c| c.is_whitespace() || c.is_control())
-        && v.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.contains('@'));
-    if ok { Ok(()) } else { Err(ApiError::invalid("email is not a valid address")) }
+        && v.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid("email is not a valid address"))
+    }
 }
 
 /// A display name (service, plan, API key): 1-100 characters after trimming, no control
@@ -38,7 +48,9 @@ pub fn email(v: &str) -> ApiResult<()> {
 pub fn name(field: &str, v: &str) -> ApiResult<String> {
     let t = v.trim();
     if t.is_empty() || t.chars().count() > 100 || t.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!("{field} must be 1-100 characters without control characters")));
+        return Err(ApiError::invalid(format!(
+            "{field} must be 1-100 characters without control characters"
+        )));
     }
     Ok(t.to_owned())
 }
@@ -47,7 +59,8 @@ pub fn name(field: &str, v: &str) -> ApiResult<String> {
 /// they are lowercase letters, digits and inner hyphens, and avoid names the servers use.
 pub fn slug(v: &str) -> ApiResult<()> {
     let ok = (2..=63).contains(&v.len())
-        && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !v.starts_with('-')
         && !v.ends_with('-');
     if !ok {
@@ -89,7 +102,9 @@ pub fn range(field: &str, v: i64, min: i64, max: i64) -> ApiResult<i64> {
     if (min..=max).contains(&v) {
         Ok(v)
     } else {
-        Err(ApiError::invalid(format!("{field} must be between {min} and {max}")))
+        Err(ApiError::invalid(format!(
+            "{field} must be between {min} and {max}"
+        )))
     }
 }
 
@@ -102,13 +117,20 @@ mod tests {
         assert_eq!(slugify("Jazz FM — Late Night!"), "jazz-fm-late-night");
         assert_eq!(slugify("  ###  "), "");
         assert!(slug("jazz-fm").is_ok());
-        assert!(slug("Jazz").is_err() && slug("-a").is_err() && slug("a").is_err() && slug("hls").is_err());
+        assert!(
+            slug("Jazz").is_err()
+                && slug("-a").is_err()
+                && slug("a").is_err()
+                && slug("hls").is_err()
+        );
         assert!(slug("a/b").is_err() && slug("a.mp3").is_err());
     }
 
     #[test]
     fn fields() {
-        assert!(username("bob").is_ok() && username("b").is_err() && username("bob smith").is_err());
+        assert!(
+            username("bob").is_ok() && username("b").is_err() && username("bob smith").is_err()
+        );
         assert!(username(&"x".repeat(65)).is_err());
         assert!(email("a@b.co").is_ok() && email("nope").is_err() && email("a b@c.d").is_err());
         assert!(password("12345678").is_ok() && password("1234567").is_err());

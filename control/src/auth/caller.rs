@@ -42,17 +42,27 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token> header"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing Authorization: Bearer <token> header")
+            })?;
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
+            })?;
         let hash = secret::digest(token);
         let (user, credential) = if token.starts_with(API_KEY_PREFIX) {
             let (key_id, last_used, user) = users::by_api_key_hash(&state.db, &hash)
@@ -65,9 +75,14 @@ impl FromRequestParts<AppState> for Caller {
             }
             (user, Credential::ApiKey(key_id))
         } else {
-            let (session_id, user) = users::by_session_hash(&state.db, &hash)
-                .await?
-                .ok_or_else(|| ApiError::unauthorized("the token is unknown, expired or revoked; log in again"))?;
+            let (session_id, user) =
+                users::by_session_hash(&state.db, &hash)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::unauthorized(
+                            "the token is unknown, expired or revoked; log in again",
+                        )
+                    })?;
             (user, Credential::Session(session_id))
         };
         Ok(Caller { user, credential })

@@ -1,8 +1,10 @@
 //! Argon2id password hashing. Hashing is deliberately slow (tens of milliseconds), so it
 //! runs on the blocking pool, never on the async runtime's threads.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 
 /// Hashes a password with Argon2id (OWASP's recommended parameters, the crate default).
 pub async fn hash(password: String) -> anyhow::Result<String> {
@@ -21,16 +23,19 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 pub async fn verify(password: String, stored: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
-        let Ok(parsed) = PasswordHash::new(&stored) else { return false };
-        Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+        let Ok(parsed) = PasswordHash::new(&stored) else {
+            return false;
+        };
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
     })
     .await
     .unwrap_or(false)
 }
 
 /// A valid Argon2id hash of a random string nobody knows, with default parameters.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Kk5Hk5YJ9ffXtlCtxVYQc2zvJqKmG1gQ1Pq3n8BZ1Y";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Kk5Hk5YJ9ffXtlCtxVYQc2zvJqKmG1gQ1Pq3n8BZ1Y";
 
 #[cfg(test)]
 mod tests {

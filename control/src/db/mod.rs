@@ -88,7 +88,10 @@ impl Db {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await.context("database migration failed")?;
+        migrator
+            .run(&self.pool)
+            .await
+            .context("database migration failed")?;
         Ok(())
     }
 
@@ -132,7 +135,10 @@ fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
     if path.is_empty() || path == ":memory:" {
         anyhow::bail!("the SQLite database must be a file (got {url:?})");
     }
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create database folder {}", parent.display()))?;
     }
@@ -156,17 +162,24 @@ pub fn now() -> i64 {
 
 /// Whether a database error is a unique-constraint violation (a duplicate name).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error().is_some_and(|e| e.is_unique_violation())
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
 }
 
 /// Whether a database error is a foreign-key violation (something still refers to the row).
 pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error().is_some_and(|e| e.is_foreign_key_violation())
+    err.as_database_error()
+        .is_some_and(|e| e.is_foreign_key_violation())
 }
 
 /// Adds an audit-log line: who did what to which object. Best effort inside the caller's
 /// transaction or connection.
-pub async fn audit<'e, E>(exec: E, actor: Option<i64>, action: &str, subject: &str) -> sqlx::Result<()>
+pub async fn audit<'e, E>(
+    exec: E,
+    actor: Option<i64>,
+    action: &str,
+    subject: &str,
+) -> sqlx::Result<()>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {

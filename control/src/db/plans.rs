@@ -47,7 +47,10 @@ pub async fn insert(db: &Db, p: &PlanFields) -> sqlx::Result<i64> {
     .await
 }
 
-pub async fn by_id<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<Option<Plan>> {
+pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+) -> sqlx::Result<Option<Plan>> {
     sqlx::query_as(sql!("SELECT {COLUMNS} FROM reseller_plans WHERE id = $1"))
         .bind(id)
         .fetch_optional(exec)
@@ -55,7 +58,12 @@ pub async fn by_id<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sql
 }
 
 /// All plans, or only the one with `only` as id.
-pub async fn list(db: &Db, only: Option<i64>, limit: i64, offset: i64) -> sqlx::Result<(Vec<Plan>, i64)> {
+pub async fn list(
+    db: &Db,
+    only: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<Plan>, i64)> {
     let only = only.unwrap_or(-1);
     let items = sqlx::query_as(sql!(
         "SELECT {COLUMNS} FROM reseller_plans WHERE ($1 = -1 OR id = $1) ORDER BY id LIMIT $2 OFFSET $3"
@@ -65,10 +73,11 @@ pub async fn list(db: &Db, only: Option<i64>, limit: i64, offset: i64) -> sqlx::
     .bind(offset)
     .fetch_all(db.pool())
     .await?;
-    let total = sqlx::query_scalar("SELECT COUNT(*) FROM reseller_plans WHERE ($1 = -1 OR id = $1)")
-        .bind(only)
-        .fetch_one(db.pool())
-        .await?;
+    let total =
+        sqlx::query_scalar("SELECT COUNT(*) FROM reseller_plans WHERE ($1 = -1 OR id = $1)")
+            .bind(only)
+            .fetch_one(db.pool())
+            .await?;
     Ok((items, total))
 }
 
@@ -99,6 +108,9 @@ pub async fn users_on(db: &Db, id: i64) -> sqlx::Result<i64> {
 }
 
 pub async fn delete(db: &Db, id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM reseller_plans WHERE id = $1").bind(id).execute(db.pool()).await?;
+    sqlx::query("DELETE FROM reseller_plans WHERE id = $1")
+        .bind(id)
+        .execute(db.pool())
+        .await?;
     Ok(())
 }

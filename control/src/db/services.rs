@@ -91,7 +91,10 @@ pub struct NewService<'a> {
     pub limits: Limits,
 }
 
-pub async fn insert<'e, E: Executor<'e, Database = Any>>(exec: E, s: &NewService<'_>) -> sqlx::Result<i64> {
+pub async fn insert<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    s: &NewService<'_>,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO services (owner_id, name, slug, kind, status, source_password, stream_key, \
            max_listeners, max_bitrate_kbps, disk_quota_mb, dvr_minutes, transcode, autodj, created_at, updated_at) \
@@ -114,7 +117,10 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(exec: E, s: &NewService
     .await
 }
 
-pub async fn by_id<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<Option<Service>> {
+pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+) -> sqlx::Result<Option<Service>> {
     sqlx::query_as(sql!("SELECT {COLUMNS} FROM services s WHERE s.id = $1"))
         .bind(id)
         .fetch_optional(exec)
@@ -129,13 +135,18 @@ pub async fn by_slug(db: &Db, slug: &str) -> sqlx::Result<Option<Service>> {
 }
 
 pub async fn by_stream_key(db: &Db, key: &str) -> sqlx::Result<Option<Service>> {
-    sqlx::query_as(sql!("SELECT {COLUMNS} FROM services s WHERE s.stream_key = $1"))
-        .bind(key)
-        .fetch_optional(db.pool())
-        .await
+    sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM services s WHERE s.stream_key = $1"
+    ))
+    .bind(key)
+    .fetch_optional(db.pool())
+    .await
 }
 
-pub async fn slug_taken<'e, E: Executor<'e, Database = Any>>(exec: E, slug: &str) -> sqlx::Result<bool> {
+pub async fn slug_taken<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    slug: &str,
+) -> sqlx::Result<bool> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM services WHERE slug = $1")
         .bind(slug)
         .fetch_one(exec)
@@ -152,7 +163,11 @@ pub async fn list(
 ) -> sqlx::Result<(Vec<Service>, i64)> {
     let (join, filter, arg) = match scope {
         ServiceScope::All => ("", "$1 = $1", 0),
-        ServiceScope::Reseller(id) => ("JOIN users u ON u.id = s.owner_id", "u.reseller_id = $1", id),
+        ServiceScope::Reseller(id) => (
+            "JOIN users u ON u.id = s.owner_id",
+            "u.reseller_id = $1",
+            id,
+        ),
         ServiceScope::Owner(id) => ("", "s.owner_id = $1", id),
     };
     // `owner` narrows any scope further (?owner=ID); -1 means "no narrowing".
@@ -203,7 +218,10 @@ pub async fn reseller_usage<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-pub async fn count_by_owner<'e, E: Executor<'e, Database = Any>>(exec: E, owner_id: i64) -> sqlx::Result<i64> {
+pub async fn count_by_owner<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    owner_id: i64,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM services WHERE owner_id = $1")
         .bind(owner_id)
         .fetch_one(exec)
@@ -218,7 +236,11 @@ pub struct ServiceChanges {
     pub limits: Option<Limits>,
 }
 
-pub async fn update<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64, c: &ServiceChanges) -> sqlx::Result<()> {
+pub async fn update<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+    c: &ServiceChanges,
+) -> sqlx::Result<()> {
     let l = c.limits;
     sqlx::query(
         "UPDATE services SET name = COALESCE($2, name), slug = COALESCE($3, slug), \
@@ -242,7 +264,11 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64, c: &S
     Ok(())
 }
 
-pub async fn set_status<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64, status: &str) -> sqlx::Result<()> {
+pub async fn set_status<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+    status: &str,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE services SET status = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(status)
@@ -258,17 +284,22 @@ pub async fn set_credentials<'e, E: Executor<'e, Database = Any>>(
     source_password: &str,
     stream_key: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE services SET source_password = $2, stream_key = $3, updated_at = $4 WHERE id = $1")
-        .bind(id)
-        .bind(source_password)
-        .bind(stream_key)
-        .bind(now())
-        .execute(exec)
-        .await?;
+    sqlx::query(
+        "UPDATE services SET source_password = $2, stream_key = $3, updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(source_password)
+    .bind(stream_key)
+    .bind(now())
+    .execute(exec)
+    .await?;
     Ok(())
 }
 
 pub async fn delete<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM services WHERE id = $1").bind(id).execute(exec).await?;
+    sqlx::query("DELETE FROM services WHERE id = $1")
+        .bind(id)
+        .execute(exec)
+        .await?;
     Ok(())
 }

@@ -18,7 +18,12 @@ pub struct ApiKey {
 }
 
 /// Stores a new login session; returns its id.
-pub async fn insert_session(db: &Db, user_id: i64, token_hash: &str, expires_at: i64) -> sqlx::Result<i64> {
+pub async fn insert_session(
+    db: &Db,
+    user_id: i64,
+    token_hash: &str,
+    expires_at: i64,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO login_sessions (user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
@@ -52,7 +57,13 @@ pub async fn revoke_user_sessions(db: &Db, user_id: i64, keep: Option<i64>) -> s
     Ok(())
 }
 
-pub async fn insert_api_key(db: &Db, user_id: i64, name: &str, prefix: &str, key_hash: &str) -> sqlx::Result<i64> {
+pub async fn insert_api_key(
+    db: &Db,
+    user_id: i64,
+    name: &str,
+    prefix: &str,
+    key_hash: &str,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -78,7 +89,12 @@ const KEY_COLUMNS: &str = "id, user_id, name, prefix, created_at, last_used_at, 
 
 /// A user's keys (revoked ones included, so the list shows when each was revoked); all
 /// users' keys with `None`.
-pub async fn list_api_keys(db: &Db, user_id: Option<i64>, limit: i64, offset: i64) -> sqlx::Result<(Vec<ApiKey>, i64)> {
+pub async fn list_api_keys(
+    db: &Db,
+    user_id: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<ApiKey>, i64)> {
     let user = user_id.unwrap_or(-1);
     let items = sqlx::query_as(sql!(
         "SELECT {KEY_COLUMNS} FROM api_keys WHERE ($1 = -1 OR user_id = $1) ORDER BY id LIMIT $2 OFFSET $3"

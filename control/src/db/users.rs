@@ -88,7 +88,10 @@ const COLUMNS: &str =
 const PREFIXED: &str = "u.id, u.username, u.password_hash, u.email, u.role, u.reseller_id, u.plan_id, \
     u.created_at, u.updated_at";
 
-pub async fn insert<'e, E: Executor<'e, Database = Any>>(exec: E, u: &NewUser<'_>) -> sqlx::Result<i64> {
+pub async fn insert<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    u: &NewUser<'_>,
+) -> sqlx::Result<i64> {
     let t = now();
     sqlx::query_scalar(
         "INSERT INTO users (username, password_hash, email, role, reseller_id, plan_id, created_at, updated_at) \
@@ -105,7 +108,10 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(exec: E, u: &NewUser<'_
     .await
 }
 
-pub async fn by_id<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<Option<User>> {
+pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+) -> sqlx::Result<Option<User>> {
     sqlx::query_as(sql!("SELECT {COLUMNS} FROM users WHERE id = $1"))
         .bind(id)
         .fetch_optional(exec)
@@ -123,11 +129,15 @@ pub async fn by_session_hash(db: &Db, token_hash: &str) -> sqlx::Result<Option<(
     .bind(now())
     .fetch_optional(db.pool())
     .await?;
-    row.map(|r| Ok((r.try_get("session_id")?, User::from_row(&r)?))).transpose()
+    row.map(|r| Ok((r.try_get("session_id")?, User::from_row(&r)?)))
+        .transpose()
 }
 
 /// The user behind a live API key, with the key's id and when it was last used.
-pub async fn by_api_key_hash(db: &Db, key_hash: &str) -> sqlx::Result<Option<(i64, Option<i64>, User)>> {
+pub async fn by_api_key_hash(
+    db: &Db,
+    key_hash: &str,
+) -> sqlx::Result<Option<(i64, Option<i64>, User)>> {
     let row = sqlx::query(sql!(
         "SELECT {PREFIXED}, k.id AS key_id, k.last_used_at AS key_last_used FROM api_keys k \
          JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
@@ -135,18 +145,32 @@ pub async fn by_api_key_hash(db: &Db, key_hash: &str) -> sqlx::Result<Option<(i6
     .bind(key_hash)
     .fetch_optional(db.pool())
     .await?;
-    row.map(|r| Ok((r.try_get("key_id")?, r.try_get("key_last_used")?, User::from_row(&r)?))).transpose()
+    row.map(|r| {
+        Ok((
+            r.try_get("key_id")?,
+            r.try_get("key_last_used")?,
+            User::from_row(&r)?,
+        ))
+    })
+    .transpose()
 }
 
 /// Usernames are unique regardless of case.
 pub async fn by_username(db: &Db, username: &str) -> sqlx::Result<Option<User>> {
-    sqlx::query_as(sql!("SELECT {COLUMNS} FROM users WHERE lower(username) = lower($1)"))
-        .bind(username)
-        .fetch_optional(db.pool())
-        .await
+    sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM users WHERE lower(username) = lower($1)"
+    ))
+    .bind(username)
+    .fetch_optional(db.pool())
+    .await
 }
 
-pub async fn list(db: &Db, scope: UserScope, limit: i64, offset: i64) -> sqlx::Result<(Vec<User>, i64)> {
+pub async fn list(
+    db: &Db,
+    scope: UserScope,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<User>, i64)> {
     let (filter, arg) = match scope {
         UserScope::All => ("1 = 1 OR $1 = 0", 0),
         UserScope::ResellerTree(id) => ("id = $1 OR reseller_id = $1", id),
@@ -167,7 +191,10 @@ pub async fn list(db: &Db, scope: UserScope, limit: i64, offset: i64) -> sqlx::R
     Ok((items, total))
 }
 
-pub async fn count_customers<'e, E: Executor<'e, Database = Any>>(exec: E, reseller_id: i64) -> sqlx::Result<i64> {
+pub async fn count_customers<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    reseller_id: i64,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE reseller_id = $1")
         .bind(reseller_id)
         .fetch_one(exec)
@@ -175,7 +202,9 @@ pub async fn count_customers<'e, E: Executor<'e, Database = Any>>(exec: E, resel
 }
 
 pub async fn count_admins<'e, E: Executor<'e, Database = Any>>(exec: E) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetch_one(exec).await
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+        .fetch_one(exec)
+        .await
 }
 
 /// Takes the write lock on a user's row (PostgreSQL: a row lock; SQLite: the database write
@@ -198,7 +227,11 @@ pub struct UserChanges {
     pub plan_id: Option<Option<i64>>,
 }
 
-pub async fn update<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64, c: &UserChanges) -> sqlx::Result<()> {
+pub async fn update<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+    c: &UserChanges,
+) -> sqlx::Result<()> {
     // COALESCE keeps the old value for a NULL parameter; the *_set flags tell "set to NULL"
     // apart from "leave alone" for the nullable columns.
     sqlx::query(
@@ -222,6 +255,9 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64, c: &U
 }
 
 pub async fn delete<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(exec).await?;
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(exec)
+        .await?;
     Ok(())
 }
