@@ -3,7 +3,7 @@
 use anyhow::Context;
 
 use crate::auth::{password, secret};
-use crate::db::services::{self, Limits, NewService};
+use crate::db::services::{self, Kind, Limits, NewService};
 use crate::db::users::{self, NewUser, Role};
 use crate::db::{Db, audit};
 
@@ -83,28 +83,19 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
         },
     )
     .await?;
-    let base = Limits {
-        max_listeners: 100,
-        max_bitrate_kbps: 320,
-        disk_quota_mb: 1024,
-        dvr_minutes: 0,
-        transcode: false,
-        autodj: true,
+    let video = Limits {
+        dvr_minutes: 60,
+        transcode: true,
+        ..Kind::Video.default_limits()
     };
     for (name, slug, kind, limits) in [
-        ("Demo Radio", "demo-radio", "radio", base),
         (
-            "Demo TV",
-            "demo-tv",
-            "video",
-            Limits {
-                max_bitrate_kbps: 6000,
-                dvr_minutes: 60,
-                transcode: true,
-                autodj: false,
-                ..base
-            },
+            "Demo Radio",
+            "demo-radio",
+            Kind::Radio,
+            Kind::Radio.default_limits(),
         ),
+        ("Demo TV", "demo-tv", Kind::Video, video),
     ] {
         if services::slug_taken(&mut *tx, slug).await? {
             continue;
@@ -115,7 +106,7 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
                 owner_id: owner,
                 name,
                 slug,
-                kind,
+                kind: kind.as_str(),
                 source_password: &secret::source_password(),
                 stream_key: &secret::stream_key(),
                 limits,

@@ -348,15 +348,7 @@ impl Server {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, json)
+        send(req).await
     }
 
     /// A raw request: any body bytes and headers.
@@ -378,15 +370,7 @@ impl Server {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, json)
+        send(req).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -443,6 +427,20 @@ impl Server {
         assert_eq!(status, StatusCode::CREATED, "create service {name}: {resp}");
         resp
     }
+}
+
+/// Sends a request; returns the status and the body as JSON (`Null` when empty, a string
+/// when it is not JSON).
+async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, json)
 }
 
 impl Drop for Server {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tidecast_engine::{ServiceId, SessionRole};
 
 use crate::auth::{Caller, secret};
-use crate::db::services::{self, Limits, NewService, Service, ServiceChanges, ServiceScope};
+use crate::db::services::{self, Kind, Limits, NewService, Service, ServiceChanges, ServiceScope};
 use crate::db::users::{self, Role, User};
 use crate::db::{audit, is_unique_violation};
 
@@ -23,45 +23,6 @@ use super::state::AppState;
 use super::time::rfc3339;
 use super::users::caller_plan;
 use super::validate;
-
-/// A service's kind: fixed at creation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Radio,
-    Video,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Radio => "radio",
-            Self::Video => "video",
-        }
-    }
-
-    /// Limits a new service gets for what the request leaves out.
-    fn default_limits(self) -> Limits {
-        match self {
-            Self::Radio => Limits {
-                max_listeners: 100,
-                max_bitrate_kbps: 320,
-                disk_quota_mb: 1024,
-                dvr_minutes: 0,
-                transcode: false,
-                autodj: true,
-            },
-            Self::Video => Limits {
-                max_listeners: 100,
-                max_bitrate_kbps: 6000,
-                disk_quota_mb: 5120,
-                dvr_minutes: 0,
-                transcode: false,
-                autodj: false,
-            },
-        }
-    }
-}
 
 /// Limits in a request: each field optional, unknown fields refused.
 #[derive(Debug, Default, Deserialize)]

@@ -65,6 +65,45 @@ pub struct Limits {
     pub autodj: bool,
 }
 
+/// A service's kind: fixed at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Radio,
+    Video,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Radio => "radio",
+            Self::Video => "video",
+        }
+    }
+
+    /// Limits a new service gets for what the request leaves out.
+    pub fn default_limits(self) -> Limits {
+        match self {
+            Self::Radio => Limits {
+                max_listeners: 100,
+                max_bitrate_kbps: 320,
+                disk_quota_mb: 1024,
+                dvr_minutes: 0,
+                transcode: false,
+                autodj: true,
+            },
+            Self::Video => Limits {
+                max_listeners: 100,
+                max_bitrate_kbps: 6000,
+                disk_quota_mb: 5120,
+                dvr_minutes: 0,
+                transcode: false,
+                autodj: false,
+            },
+        }
+    }
+}
+
 /// Which services a list covers.
 #[derive(Debug, Clone, Copy)]
 pub enum ServiceScope {
