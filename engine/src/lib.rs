@@ -12,7 +12,9 @@
 //!   promptly when the control plane drops it.
 
 pub mod admission;
+pub mod icecast;
 pub mod listeners;
+pub mod mount;
 pub mod registry;
 
 pub use admission::{
@@ -28,6 +30,7 @@ use std::sync::Arc;
 pub struct Engine {
     admission: Arc<dyn Admission>,
     registry: Arc<MountRegistry>,
+    mounts: Arc<mount::Mounts>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -44,12 +47,18 @@ impl Engine {
         Self {
             admission,
             registry: Arc::new(MountRegistry::default()),
+            mounts: Arc::default(),
         }
     }
 
     /// The admission policy the protocol servers consult.
     pub fn admission(&self) -> &Arc<dyn Admission> {
         &self.admission
+    }
+
+    /// Live mounts by name.
+    pub fn mounts(&self) -> &Arc<mount::Mounts> {
+        &self.mounts
     }
 
     /// Live sessions by service.

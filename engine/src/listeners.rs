@@ -2,9 +2,9 @@
 //!
 //! Binding is split from serving so the binary can bind every port first (and fail fast,
 //! with the address in the error, if one is taken) and only then report itself healthy.
-//! The protocol servers (Icecast sources and listeners, RTMP publish) plug into
-//! [`BoundListeners::serve`]; until a protocol is installed its port accepts and closes
-//! connections, logging each one, so clients fail fast instead of hanging.
+//! The protocol servers plug into [`BoundListeners::serve`]: the Icecast port serves
+//! sources and listeners; until RTMP ingest is installed its port accepts and closes
+//! connections, logging each one, so publishers fail fast instead of hanging.
 
 use std::io;
 use std::net::SocketAddr;
@@ -69,10 +69,10 @@ impl BoundListeners {
     }
 
     /// Accepts on every port until `shutdown` fires.
-    pub async fn serve(self, _engine: Engine, shutdown: CancellationToken) {
+    pub async fn serve(self, engine: Engine, shutdown: CancellationToken) {
         tokio::join!(
             accept_loop("RTMP", self.rtmp, shutdown.clone()),
-            accept_loop("Icecast", self.icecast, shutdown),
+            crate::icecast::serve(self.icecast, engine, shutdown),
         );
     }
 }

@@ -1,0 +1,118 @@
+//! Sans-IO ICY (SHOUTcast/Icecast in-band) metadata.
+//!
+//! A listener that asks with `Icy-MetaData: 1` gets `icy-metaint: N` in the response and a
+//! metadata block after every N bytes of audio: one length byte L, then 16·L bytes of
+//! `StreamTitle='…';` padded with zeros. L = 0 means "no change". This module cuts a stream
+//! of audio chunks at those points; the listener task writes what it returns.
+
+use bytes::Bytes;
+
+/// Icecast's default interval between metadata blocks.
+pub const DEFAULT_METAINT: usize = 16_000;
+
+/// The metadata block for a title: `StreamTitle='…';`, padded to a multiple of 16 bytes.
+/// Single quotes inside the title are kept (players read up to `';`), and the title is cut
+/// so the block stays within the 255 × 16 bytes the length byte can express.
+pub fn block(title: &str) -> Bytes {
+    let mut text = format!("StreamTitle='{title}';");
+    let max = 255 * 16;
+    if text.len() > max {
+        let mut cut = max - 2;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("';");
+    }
+    let blocks = text.len().div_ceil(16);
+    let mut out = Vec::with_capacity(1 + blocks * 16);
+    out.push(blocks as u8);
+    out.extend_from_slice(text.as_bytes());
+    out.resize(1 + blocks * 16, 0);
+    Bytes::from(out)
+}
+
+/// The "no change" block.
+pub fn empty_block() -> Bytes {
+    Bytes::from_static(&[0])
+}
+
+/// Where a listener is between two metadata blocks.
+#[derive(Debug, Clone)]
+pub struct Interleaver {
+    metaint: usize,
+    /// Audio bytes left before the next block.
+    until_block: usize,
+}
+
+/// One piece to write: audio, or the moment a metadata block is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Audio(Bytes),
+    MetadataDue,
+}
+
+impl Interleaver {
+    pub fn new(metaint: usize) -> Self {
+        Self {
+            metaint,
+            until_block: metaint,
+        }
+    }
+
+    /// Cuts `chunk` at metadata points. Slicing `Bytes` shares the buffer: no copies.
+    pub fn split(&mut self, mut chunk: Bytes, out: &mut Vec<Piece>) {
+        while !chunk.is_empty() {
+            let take = self.until_block.min(chunk.len());
+            out.push(Piece::Audio(chunk.split_to(take)));
+            self.until_block -= take;
+            if self.until_block == 0 {
+                out.push(Piece::MetadataDue);
+                self.until_block = self.metaint;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks() {
+        let b = block("Miles Davis - So What");
+        // "StreamTitle='Miles Davis - So What';" is 36 bytes → 3 blocks of 16.
+        assert_eq!(b[0], 3);
+        assert_eq!(b.len(), 49);
+        assert_eq!(&b[1..37], b"StreamTitle='Miles Davis - So What';");
+        assert!(b[37..].iter().all(|&x| x == 0));
+        let long = block(&"é".repeat(4000));
+        assert_eq!(long[0], 255);
+        assert!(
+            std::str::from_utf8(&long[1..])
+                .expect("valid UTF-8")
+                .trim_end_matches('\0')
+                .ends_with("';")
+        );
+        assert_eq!(&empty_block()[..], &[0]);
+    }
+
+    #[test]
+    fn interleaving() {
+        let mut il = Interleaver::new(4);
+        let mut out = Vec::new();
+        il.split(Bytes::from_static(b"abcdef"), &mut out);
+        il.split(Bytes::from_static(b"gh"), &mut out);
+        let a = |s: &'static [u8]| Piece::Audio(Bytes::from_static(s));
+        assert_eq!(
+            out,
+            vec![
+                a(b"abcd"),
+                Piece::MetadataDue,
+                a(b"ef"),
+                a(b"gh"),
+                Piece::MetadataDue
+            ]
+        );
+    }
+}

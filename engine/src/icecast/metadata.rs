@@ -1,0 +1,95 @@
+//! `GET /admin/metadata?mount=/<mount>&mode=updinfo&song=…`: the title update that encoders
+//! (butt, Mixxx, Liquidsoap, ffmpeg scripts) send beside their stream, authorised with the
+//! mount's source credentials.
+
+use std::net::SocketAddr;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::request::RequestHead;
+use super::{mount_name, response};
+use crate::Engine;
+use crate::admission::{Decision, PublishRequest};
+
+fn xml(status: u16, reason: &str, message: &str, ok: bool) -> Vec<u8> {
+    let body = format!(
+        "<?xml version=\"1.0\"?>\n<iceresponse><message>{message}</message><return>{}</return></iceresponse>\n",
+        u8::from(ok)
+    );
+    response::full(status, reason, "text/xml", body.as_bytes(), &[])
+}
+
+pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, engine: &Engine) {
+    let Some(mount) = head.query_param("mount") else {
+        let _ = sock
+            .write_all(&xml(400, "Bad Request", "Missing parameter: mount", false))
+            .await;
+        return;
+    };
+    let mode = head.query_param("mode").unwrap_or_default();
+    if mode != "updinfo" {
+        let _ = sock
+            .write_all(&xml(
+                400,
+                "Bad Request",
+                "Unsupported mode; use mode=updinfo",
+                false,
+            ))
+            .await;
+        return;
+    }
+    let Some((username, password)) = head.basic_auth() else {
+        let auth = [(
+            "WWW-Authenticate",
+            "Basic realm=\"Icecast2 Server\"".to_owned(),
+        )];
+        let _ = sock
+            .write_all(&response::full(
+                401,
+                "Unauthorized",
+                "text/plain",
+                b"authentication required\n",
+                &auth,
+            ))
+            .await;
+        return;
+    };
+    let name = mount_name(&mount).to_owned();
+    let req = PublishRequest::Icecast {
+        mount: name.clone(),
+        username,
+        password,
+        remote,
+    };
+    if let Decision::Deny(d) = engine.admission().admit_publish(&req).await {
+        tracing::warn!(%remote, mount = %name, "metadata update refused: {}", d.message);
+        let _ = sock
+            .write_all(&xml(401, "Unauthorized", "Authentication failed", false))
+            .await;
+        return;
+    }
+    let Some(live) = engine.mounts().get(&name) else {
+        let _ = sock
+            .write_all(&xml(404, "Not Found", "Source does not exist", false))
+            .await;
+        return;
+    };
+    // Icecast takes `song`, or `artist` and `title` separately.
+    let song = head.query_param("song").unwrap_or_else(|| {
+        match (head.query_param("artist"), head.query_param("title")) {
+            (Some(a), Some(t)) => format!("{a} - {t}"),
+            (a, t) => a.or(t).unwrap_or_default(),
+        }
+    });
+    let song: String = song
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(1024)
+        .collect();
+    live.set_title(&song);
+    tracing::info!(mount = %name, title = %song, "now playing updated");
+    let _ = sock
+        .write_all(&xml(200, "OK", "Metadata update successful", true))
+        .await;
+}

@@ -1,0 +1,120 @@
+//! The Icecast port: sources (`PUT`/`SOURCE`), listeners (`GET`/`HEAD`), `status-json.xsl`
+//! and `/admin/metadata`, on our own connection handling.
+//!
+//! hyper treats a request without `Content-Length` as bodiless, but an Icecast source's
+//! body is the endless stream itself; so this port reads request heads with the sans-IO
+//! [`request`] parser and then hands the socket to the source or listener code.
+
+pub mod icy;
+pub mod listener;
+pub mod metadata;
+pub mod request;
+pub mod response;
+pub mod source;
+pub mod status;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::Engine;
+use request::{HeadError, RequestHead, parse_head};
+
+/// How long a client may take to send its request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts connections on the Icecast port until `shutdown` fires.
+pub async fn serve(listener: TcpListener, engine: Engine, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((sock, remote)) => {
+                    let _ = sock.set_nodelay(true);
+                    tokio::spawn(handle(sock, remote, engine.clone(), shutdown.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors must not end the accept loop: wait and retry.
+                    tracing::warn!("Icecast accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
+
+async fn handle(
+    mut sock: TcpStream,
+    remote: SocketAddr,
+    engine: Engine,
+    shutdown: CancellationToken,
+) {
+    let (head, rest) = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut sock)).await {
+        Ok(Ok(Some(parsed))) => parsed,
+        Ok(Ok(None)) => return, // closed before a full head: nothing to answer
+        Ok(Err(HeadError::TooLarge)) => {
+            tracing::info!(%remote, "Icecast port: refused a request head over 8 KB");
+            let _ = sock
+                .write_all(&response::error(
+                    431,
+                    "Request Header Fields Too Large",
+                    "request head too large",
+                ))
+                .await;
+            return;
+        }
+        Ok(Err(HeadError::Malformed(why))) => {
+            tracing::info!(%remote, "Icecast port: malformed request: {why}");
+            let _ = sock
+                .write_all(&response::error(400, "Bad Request", "malformed request"))
+                .await;
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%remote, "Icecast port: no request head within {HEAD_TIMEOUT:?}");
+            return;
+        }
+    };
+    match (head.method.as_str(), head.path.as_str()) {
+        ("PUT" | "SOURCE", _) => source::run(sock, remote, head, rest, engine, shutdown).await,
+        ("GET" | "HEAD", "/status-json.xsl") => status::run(sock, &head, &engine).await,
+        ("GET", "/admin/metadata") | ("GET", "/admin/metadata.xsl") => {
+            metadata::run(sock, remote, &head, &engine).await
+        }
+        ("GET" | "HEAD", _) => listener::run(sock, remote, head, engine, shutdown).await,
+        _ => {
+            let _ = sock
+                .write_all(&response::error(
+                    405,
+                    "Method Not Allowed",
+                    "method not allowed",
+                ))
+                .await;
+        }
+    }
+}
+
+/// Reads until a whole request head is buffered. Returns the head and any body bytes that
+/// arrived with it; `None` if the client closed first.
+async fn read_head(sock: &mut TcpStream) -> Result<Option<(RequestHead, BytesMut)>, HeadError> {
+    let mut buf = BytesMut::with_capacity(2048);
+    loop {
+        match sock.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return Ok(None),
+            Ok(_) => {}
+        }
+        if let Some((head, n)) = parse_head(&buf)? {
+            let _ = buf.split_to(n);
+            return Ok(Some((head, buf)));
+        }
+    }
+}
+
+/// The mount a path names: `/jazz` → `jazz`.
+pub fn mount_name(path: &str) -> &str {
+    path.trim_start_matches('/')
+}

@@ -1,0 +1,295 @@
+//! An Icecast source connection: `PUT /<mount>` (Icecast 2.4+) or `SOURCE /<mount>` (older
+//! clients) with HTTP Basic credentials, then the stream itself until the source leaves.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use super::request::RequestHead;
+use super::{mount_name, response};
+use crate::Engine;
+use crate::admission::{Decision, DenyReason, PublishRequest};
+use crate::mount::StreamInfo;
+use crate::registry::SessionRole;
+
+/// Content types a source may send (Icecast's list of what players can take).
+const ACCEPTED_TYPES: &[&str] = &[
+    "audio/mpeg",
+    "audio/mp3",
+    "audio/aac",
+    "audio/aacp",
+    "audio/ogg",
+    "application/ogg",
+    "audio/webm",
+    "audio/opus",
+    "audio/flac",
+];
+
+/// A source that sends nothing for this long is dropped (Icecast's `source-timeout`).
+pub const SOURCE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Chunks are published when this much is buffered...
+const CHUNK_BYTES: usize = 4096;
+/// ...or when the oldest buffered byte is this old, so low bitrates stay timely.
+const CHUNK_AGE: Duration = Duration::from_millis(200);
+/// The window over which a source's bitrate is measured against its plan.
+const BITRATE_WINDOW: Duration = Duration::from_secs(10);
+
+static NEXT_SOURCE: AtomicU64 = AtomicU64::new(1);
+
+pub async fn run(
+    mut sock: TcpStream,
+    remote: SocketAddr,
+    head: RequestHead,
+    mut buf: BytesMut,
+    engine: Engine,
+    shutdown: CancellationToken,
+) {
+    let mount = mount_name(&head.path).to_owned();
+    let content_type = head
+        .header("content-type")
+        .unwrap_or("audio/mpeg")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !ACCEPTED_TYPES.contains(&content_type.as_str()) {
+        tracing::warn!(%remote, %mount, "source refused: unsupported content type {content_type:?}");
+        let _ = sock
+            .write_all(&response::error(
+                415,
+                "Unsupported Media Type",
+                "unsupported content type",
+            ))
+            .await;
+        return;
+    }
+    if head
+        .header("transfer-encoding")
+        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+    {
+        tracing::warn!(%remote, %mount, "source refused: chunked transfer encoding is not supported");
+        let _ = sock
+            .write_all(&response::error(
+                501,
+                "Not Implemented",
+                "chunked sources are not supported",
+            ))
+            .await;
+        return;
+    }
+    let Some((username, password)) = head.basic_auth() else {
+        tracing::warn!(%remote, %mount, "source refused: no credentials");
+        let auth = [(
+            "WWW-Authenticate",
+            "Basic realm=\"Icecast2 Server\"".to_owned(),
+        )];
+        let _ = sock
+            .write_all(&response::full(
+                401,
+                "Unauthorized",
+                "text/plain",
+                b"authentication required\n",
+                &auth,
+            ))
+            .await;
+        return;
+    };
+    let req = PublishRequest::Icecast {
+        mount: mount.clone(),
+        username: username.clone(),
+        password,
+        remote,
+    };
+    let grant = match engine.admission().admit_publish(&req).await {
+        Decision::Allow(g) => g,
+        Decision::Deny(d) => {
+            let (status, reason) = match d.reason {
+                DenyReason::NotFound => (404, "Not Found"),
+                DenyReason::BadCredentials => (401, "Unauthorized"),
+                DenyReason::Suspended | DenyReason::LimitReached => (403, "Forbidden"),
+                DenyReason::Unavailable => (503, "Service Unavailable"),
+            };
+            tracing::warn!(%remote, %mount, user = %username, "source refused: {}", d.message);
+            let _ = sock
+                .write_all(&response::error(status, reason, &d.message))
+                .await;
+            return;
+        }
+    };
+    let info = stream_info(&head, &content_type);
+    let max_kbps = grant.limits.max_bitrate_kbps;
+    if let Some(declared) = info.bitrate_kbps.filter(|b| *b > max_kbps && max_kbps > 0) {
+        tracing::warn!(%remote, %mount, "source refused: declares {declared} kbps, the plan allows {max_kbps} kbps");
+        let msg =
+            format!("bitrate {declared} kbps is over this service's limit of {max_kbps} kbps");
+        let _ = sock
+            .write_all(&response::error(403, "Forbidden", &msg))
+            .await;
+        return;
+    }
+
+    let id = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed);
+    let live = engine
+        .mounts()
+        .get_or_create(&grant.mount, grant.service_id, grant.limits);
+    if let Err(busy) = live.attach_source(id, grant.priority, &grant.label, info, grant.limits) {
+        tracing::warn!(%remote, %mount, "source refused: {busy}");
+        let _ = sock
+            .write_all(&response::error(403, "Forbidden", &busy.to_string()))
+            .await;
+        engine.mounts().remove_if_idle(&live);
+        return;
+    }
+    let session = engine.registry().open_session(
+        grant.service_id,
+        &grant.mount,
+        SessionRole::Source,
+        remote,
+        &grant.label,
+    );
+    // Icecast answers `Expect: 100-continue` (ffmpeg sends it) with the interim response;
+    // other clients get the final 200 and start sending.
+    let expects_continue = head
+        .header("expect")
+        .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
+    let answer: &[u8] = if expects_continue {
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+    } else {
+        b"HTTP/1.0 200 OK\r\n\r\n"
+    };
+    if sock.write_all(answer).await.is_err() {
+        live.detach_source(id);
+        engine.mounts().remove_if_idle(&live);
+        return;
+    }
+    tracing::info!(%remote, mount = %grant.mount, who = %grant.label, priority = grant.priority, "source connected");
+
+    let deadline = grant.lifetime.map(|d| tokio::time::Instant::now() + d);
+    let ended = pump(
+        &mut sock, &mut buf, &live, id, max_kbps, deadline, &session, &shutdown,
+    )
+    .await;
+    live.detach_source(id);
+    engine.mounts().remove_if_idle(&live);
+    let next = live.status().on_air;
+    tracing::info!(
+        %remote, mount = %grant.mount, who = %grant.label,
+        "source disconnected: {ended}{}",
+        next.map(|n| format!("; {n} is on air now")).unwrap_or_default()
+    );
+}
+
+/// Reads the stream and publishes it in chunks until the source ends; says why it ended.
+#[allow(clippy::too_many_arguments)]
+async fn pump(
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    live: &crate::mount::Mount,
+    id: u64,
+    max_kbps: u32,
+    deadline: Option<tokio::time::Instant>,
+    session: &crate::registry::SessionGuard,
+    shutdown: &CancellationToken,
+) -> String {
+    let mut oldest: Option<Instant> = if buf.is_empty() {
+        None
+    } else {
+        Some(Instant::now())
+    };
+    let mut window_start = Instant::now();
+    let mut window_bytes: u64 = buf.len() as u64;
+    let slot_end = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(slot_end);
+    loop {
+        // Keep room for a read without reallocating for every chunk.
+        if buf.capacity() - buf.len() < 2048 {
+            buf.reserve(16 * 1024);
+        }
+        let flush_in = oldest.map_or(SOURCE_TIMEOUT, |t| CHUNK_AGE.saturating_sub(t.elapsed()));
+        tokio::select! {
+            () = session.cancelled() => return "dropped by the control plane".into(),
+            () = shutdown.cancelled() => return "server shutting down".into(),
+            () = &mut slot_end => return "the DJ's scheduled slot ended".into(),
+            read = tokio::time::timeout(flush_in.max(Duration::from_millis(1)), sock.read_buf(buf)) => match read {
+                Ok(Ok(0)) => {
+                    if !buf.is_empty() {
+                        live.publish(id, buf.split().freeze());
+                    }
+                    return "the source closed the connection".into();
+                }
+                Ok(Ok(n)) => {
+                    window_bytes += n as u64;
+                    oldest.get_or_insert_with(Instant::now);
+                }
+                Ok(Err(e)) => return format!("read error: {e}"),
+                Err(_) if oldest.is_none() => return format!("no data for {} s", SOURCE_TIMEOUT.as_secs()),
+                Err(_) => {} // the chunk is old enough: flush below
+            },
+        }
+        if buf.len() >= CHUNK_BYTES || oldest.is_some_and(|t| t.elapsed() >= CHUNK_AGE) {
+            live.publish(id, buf.split().freeze());
+            oldest = None;
+        }
+        if window_start.elapsed() >= BITRATE_WINDOW {
+            let kbps = window_bytes * 8 / 1000 / window_start.elapsed().as_secs().max(1);
+            // A quarter over the limit is tolerated: VBR peaks and container overhead.
+            if max_kbps > 0 && kbps > u64::from(max_kbps) * 5 / 4 {
+                return format!("measured {kbps} kbps over 10 s, over the plan's {max_kbps} kbps");
+            }
+            window_start = Instant::now();
+            window_bytes = 0;
+        }
+    }
+}
+
+/// The source's `ice-*` headers (and their older `icy-*` spellings).
+fn stream_info(head: &RequestHead, content_type: &str) -> StreamInfo {
+    let get = |a: &str, b: &str| {
+        head.header(a)
+            .or_else(|| head.header(b))
+            .map(str::to_owned)
+            .filter(|s| !s.is_empty())
+    };
+    let bitrate = get("ice-bitrate", "icy-br")
+        .and_then(|b| {
+            b.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|d| d.parse().ok())
+        })
+        .or_else(|| {
+            // `ice-audio-info: ice-samplerate=44100;ice-bitrate=128;ice-channels=2`
+            get("ice-audio-info", "icy-audio-info")?
+                .split(';')
+                .find_map(|kv| {
+                    kv.trim()
+                        .strip_prefix("ice-bitrate=")
+                        .or_else(|| kv.trim().strip_prefix("bitrate="))
+                })
+                .and_then(|v| v.parse().ok())
+        });
+    StreamInfo {
+        content_type: match content_type {
+            "audio/mp3" => "audio/mpeg".to_owned(),
+            other => other.to_owned(),
+        },
+        name: get("ice-name", "icy-name"),
+        description: get("ice-description", "icy-description"),
+        genre: get("ice-genre", "icy-genre"),
+        url: get("ice-url", "icy-url"),
+        public: get("ice-public", "icy-pub")
+            .is_some_and(|p| p == "1" || p.eq_ignore_ascii_case("true")),
+        bitrate_kbps: bitrate,
+        audio_info: get("ice-audio-info", "icy-audio-info"),
+    }
+}

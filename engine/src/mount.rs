@@ -1,0 +1,426 @@
+//! A live mount: one writer, many readers.
+//!
+//! The on-air source publishes chunks of its stream; every listener reads them from a shared
+//! ring (`tokio::sync::broadcast` of `Bytes`: one copy of the audio however many listeners).
+//! A listener that falls behind the ring skips forward to what is current instead of
+//! slowing the source or anyone else. The last [`BURST_BYTES`] are kept so a new listener
+//! starts with a burst and its player can begin at once (Icecast's burst-on-connect).
+//!
+//! Several sources may be connected: the one with the highest priority is on air, the
+//! others wait on standby; when the on-air source leaves, the next one takes over at once
+//! and listeners stay connected through every handover.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use tokio::sync::broadcast;
+
+use crate::admission::{Limits, ServiceId};
+
+/// How much recent audio a new listener gets at once.
+pub const BURST_BYTES: usize = 64 * 1024;
+/// Chunks kept in the ring; a listener further behind than this skips forward.
+const RING_CHUNKS: usize = 256;
+
+/// What a source says about its stream (its `ice-*` headers and `Content-Type`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamInfo {
+    pub content_type: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub genre: Option<String>,
+    pub url: Option<String>,
+    pub public: bool,
+    pub bitrate_kbps: Option<u32>,
+    pub audio_info: Option<String>,
+}
+
+/// A connected source's place on the mount.
+#[derive(Debug, Clone)]
+struct SourceSlot {
+    id: u64,
+    priority: u8,
+    label: String,
+    info: StreamInfo,
+}
+
+#[derive(Debug)]
+struct State {
+    sources: Vec<SourceSlot>,
+    on_air: Option<u64>,
+    burst: VecDeque<Bytes>,
+    burst_len: usize,
+    title: Arc<str>,
+    title_seq: u64,
+    stream_start: SystemTime,
+    limits: Limits,
+}
+
+/// Why a source may not go on this mount.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "mount /{mount} is in use by {holder} (priority {priority}); only a higher priority can take over"
+)]
+pub struct MountBusy {
+    pub mount: String,
+    pub holder: String,
+    pub priority: u8,
+}
+
+/// A live mount.
+#[derive(Debug)]
+pub struct Mount {
+    name: String,
+    service_id: ServiceId,
+    tx: broadcast::Sender<Bytes>,
+    state: Mutex<State>,
+    listeners: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+/// What a new listener needs: the burst, its place in the ring, and the stream's headers.
+#[derive(Debug)]
+pub struct Subscription {
+    pub burst: Vec<Bytes>,
+    pub rx: broadcast::Receiver<Bytes>,
+    pub info: StreamInfo,
+}
+
+/// A snapshot of a mount for status pages.
+#[derive(Debug, Clone)]
+pub struct MountStatus {
+    pub name: String,
+    pub service_id: ServiceId,
+    pub info: StreamInfo,
+    pub on_air: Option<String>,
+    pub listeners: usize,
+    pub peak: usize,
+    pub title: String,
+    pub stream_start: SystemTime,
+}
+
+impl Mount {
+    pub fn new(name: impl Into<String>, service_id: ServiceId, limits: Limits) -> Self {
+        let (tx, _) = broadcast::channel(RING_CHUNKS);
+        Self {
+            name: name.into(),
+            service_id,
+            tx,
+            state: Mutex::new(State {
+                sources: Vec::new(),
+                on_air: None,
+                burst: VecDeque::new(),
+                burst_len: 0,
+                title: Arc::from(""),
+                title_seq: 0,
+                stream_start: SystemTime::now(),
+                limits,
+            }),
+            listeners: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every critical section leaves the state consistent, so a poisoned lock is usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn service_id(&self) -> ServiceId {
+        self.service_id
+    }
+
+    /// Connects a source. It goes on air if its priority is higher than every connected
+    /// source's; otherwise it is refused.
+    pub fn attach_source(
+        &self,
+        id: u64,
+        priority: u8,
+        label: &str,
+        info: StreamInfo,
+        limits: Limits,
+    ) -> Result<(), MountBusy> {
+        let mut st = self.lock();
+        if let Some(top) = st.sources.iter().max_by_key(|s| s.priority) {
+            if top.priority >= priority {
+                return Err(MountBusy {
+                    mount: self.name.clone(),
+                    holder: top.label.clone(),
+                    priority: top.priority,
+                });
+            }
+        }
+        st.sources.push(SourceSlot {
+            id,
+            priority,
+            label: label.to_owned(),
+            info,
+        });
+        st.limits = limits;
+        if st.on_air.is_none() {
+            st.stream_start = SystemTime::now();
+        }
+        Self::go_on_air(&mut st, id);
+        Ok(())
+    }
+
+    /// Disconnects a source; the highest-priority source left (if any) goes on air at once.
+    pub fn detach_source(&self, id: u64) {
+        let mut st = self.lock();
+        st.sources.retain(|s| s.id != id);
+        if st.on_air == Some(id) {
+            match st.sources.iter().max_by_key(|s| s.priority).map(|s| s.id) {
+                Some(next) => Self::go_on_air(&mut st, next),
+                None => st.on_air = None,
+            }
+        }
+    }
+
+    fn go_on_air(st: &mut State, id: u64) {
+        st.on_air = Some(id);
+        // A new voice: listeners get the title block again at their next metadata point.
+        st.title = Arc::from("");
+        st.title_seq += 1;
+    }
+
+    /// Publishes a chunk from source `id`. Returns whether the source is on air (a standby
+    /// source's audio is dropped).
+    pub fn publish(&self, id: u64, chunk: Bytes) -> bool {
+        let mut st = self.lock();
+        if st.on_air != Some(id) {
+            return false;
+        }
+        st.burst_len += chunk.len();
+        st.burst.push_back(chunk.clone());
+        while st.burst_len - st.burst.front().map_or(0, Bytes::len) >= BURST_BYTES {
+            if let Some(old) = st.burst.pop_front() {
+                st.burst_len -= old.len();
+            }
+        }
+        // Sent under the lock so a listener subscribing at the same moment gets either this
+        // chunk in its burst or in its ring, never both and never neither.
+        let _ = self.tx.send(chunk);
+        true
+    }
+
+    /// Whether `id` is the source on air.
+    pub fn is_on_air(&self, id: u64) -> bool {
+        self.lock().on_air == Some(id)
+    }
+
+    pub fn has_source(&self) -> bool {
+        self.lock().on_air.is_some()
+    }
+
+    pub fn source_count(&self) -> usize {
+        self.lock().sources.len()
+    }
+
+    /// Joins a listener, unless the mount has no source or is full.
+    pub fn subscribe(&self) -> Result<Subscription, JoinError> {
+        let st = self.lock();
+        let Some(on_air) = st.on_air else {
+            return Err(JoinError::NoSource);
+        };
+        let max = st.limits.max_listeners as usize;
+        let now = self.listeners.load(Ordering::Relaxed);
+        if now >= max {
+            return Err(JoinError::Full(max));
+        }
+        self.listeners.fetch_add(1, Ordering::Relaxed);
+        self.peak.fetch_max(now + 1, Ordering::Relaxed);
+        let info = st
+            .sources
+            .iter()
+            .find(|s| s.id == on_air)
+            .map(|s| s.info.clone())
+            .unwrap_or_default();
+        Ok(Subscription {
+            burst: st.burst.iter().cloned().collect(),
+            rx: self.tx.subscribe(),
+            info,
+        })
+    }
+
+    /// A listener left.
+    pub fn unsubscribe(&self) {
+        self.listeners.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn listeners(&self) -> usize {
+        self.listeners.load(Ordering::Relaxed)
+    }
+
+    /// The current title and its version (bumped on every change).
+    pub fn title(&self) -> (Arc<str>, u64) {
+        let st = self.lock();
+        (Arc::clone(&st.title), st.title_seq)
+    }
+
+    pub fn set_title(&self, title: &str) {
+        let mut st = self.lock();
+        st.title = Arc::from(title);
+        st.title_seq += 1;
+    }
+
+    /// The stream info of the source on air, if any.
+    pub fn info(&self) -> Option<StreamInfo> {
+        let st = self.lock();
+        let id = st.on_air?;
+        st.sources
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.info.clone())
+    }
+
+    pub fn status(&self) -> MountStatus {
+        let st = self.lock();
+        let on_air = st
+            .on_air
+            .and_then(|id| st.sources.iter().find(|s| s.id == id));
+        MountStatus {
+            name: self.name.clone(),
+            service_id: self.service_id,
+            info: on_air.map(|s| s.info.clone()).unwrap_or_default(),
+            on_air: on_air.map(|s| s.label.clone()),
+            listeners: self.listeners(),
+            peak: self.peak.load(Ordering::Relaxed),
+            title: st.title.to_string(),
+            stream_start: st.stream_start,
+        }
+    }
+}
+
+/// Why a listener could not join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    #[error("the mount has no source")]
+    NoSource,
+    #[error("the mount is full ({0} listeners)")]
+    Full(usize),
+}
+
+/// Every live mount, by name.
+#[derive(Debug, Default)]
+pub struct Mounts {
+    map: Mutex<std::collections::HashMap<String, Arc<Mount>>>,
+}
+
+impl Mounts {
+    fn lock(&self) -> MutexGuard<'_, std::collections::HashMap<String, Arc<Mount>>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Mount>> {
+        self.lock().get(name).cloned()
+    }
+
+    /// The mount called `name`, created for `service_id` if it does not exist.
+    pub fn get_or_create(&self, name: &str, service_id: ServiceId, limits: Limits) -> Arc<Mount> {
+        let mut map = self.lock();
+        match map.get(name) {
+            Some(m) if m.service_id == service_id => Arc::clone(m),
+            // A stale mount of another service under a reused slug: replace it.
+            _ => {
+                let m = Arc::new(Mount::new(name, service_id, limits));
+                map.insert(name.to_owned(), Arc::clone(&m));
+                m
+            }
+        }
+    }
+
+    /// Forgets a mount once nobody uses it (no source, no listener).
+    pub fn remove_if_idle(&self, mount: &Arc<Mount>) {
+        let mut map = self.lock();
+        if mount.source_count() == 0 && mount.listeners() == 0 {
+            if let Some(current) = map.get(mount.name()) {
+                if Arc::ptr_eq(current, mount) {
+                    map.remove(mount.name());
+                }
+            }
+        }
+    }
+
+    pub fn all(&self) -> Vec<Arc<Mount>> {
+        let mut v: Vec<_> = self.lock().values().cloned().collect();
+        v.sort_by(|a, b| a.name().cmp(b.name()));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_listeners: 2,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn priorities_and_handover() {
+        let m = Mount::new("jazz", ServiceId(1), limits());
+        m.attach_source(1, 10, "dj low", StreamInfo::default(), limits())
+            .expect("first source");
+        assert!(m.publish(1, Bytes::from_static(b"low")));
+        // Equal priority is refused; higher takes over and the lower waits on standby.
+        assert!(
+            m.attach_source(2, 10, "dj same", StreamInfo::default(), limits())
+                .is_err()
+        );
+        m.attach_source(3, 60, "dj high", StreamInfo::default(), limits())
+            .expect("higher takes over");
+        assert!(!m.publish(1, Bytes::from_static(b"dropped")));
+        assert!(m.publish(3, Bytes::from_static(b"high")));
+        // High leaves: low resumes at once.
+        m.detach_source(3);
+        assert!(m.is_on_air(1));
+        m.detach_source(1);
+        assert!(!m.has_source());
+    }
+
+    #[test]
+    fn burst_and_ring() {
+        let m = Mount::new("jazz", ServiceId(1), limits());
+        m.attach_source(1, 50, "source", StreamInfo::default(), limits())
+            .expect("source");
+        for i in 0..40u8 {
+            m.publish(1, Bytes::from(vec![i; 4096]));
+        }
+        let mut sub = m.subscribe().expect("joins");
+        let burst: usize = sub.burst.iter().map(Bytes::len).sum();
+        assert!(
+            (BURST_BYTES..BURST_BYTES + 4096).contains(&burst),
+            "burst of {burst} bytes"
+        );
+        assert_eq!(sub.burst.last().map(|b| b[0]), Some(39));
+        m.publish(1, Bytes::from_static(b"next"));
+        assert_eq!(
+            sub.rx.try_recv().expect("ring"),
+            Bytes::from_static(b"next")
+        );
+    }
+
+    #[test]
+    fn full_and_no_source() {
+        let m = Mount::new("jazz", ServiceId(1), limits());
+        assert_eq!(m.subscribe().err(), Some(JoinError::NoSource));
+        m.attach_source(1, 50, "source", StreamInfo::default(), limits())
+            .expect("source");
+        let _a = m.subscribe().expect("1");
+        let _b = m.subscribe().expect("2");
+        assert_eq!(m.subscribe().err(), Some(JoinError::Full(2)));
+        m.unsubscribe();
+        assert!(m.subscribe().is_ok());
+        assert_eq!(m.status().peak, 2);
+    }
+}
