@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 apt_ensure ca-certificates pkg-config
+# Real clients the end-to-end tests drive: ffmpeg/ffprobe as Icecast sources and listeners.
+apt_ensure ffmpeg
 require_cargo
 
 if [ -z "${TIDECAST_TEST_POSTGRES:-}" ]; then

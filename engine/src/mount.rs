@@ -148,14 +148,14 @@ impl Mount {
         limits: Limits,
     ) -> Result<(), MountBusy> {
         let mut st = self.lock();
-        if let Some(top) = st.sources.iter().max_by_key(|s| s.priority) {
-            if top.priority >= priority {
-                return Err(MountBusy {
-                    mount: self.name.clone(),
-                    holder: top.label.clone(),
-                    priority: top.priority,
-                });
-            }
+        if let Some(top) = st.sources.iter().max_by_key(|s| s.priority)
+            && top.priority >= priority
+        {
+            return Err(MountBusy {
+                mount: self.name.clone(),
+                holder: top.label.clone(),
+                priority: top.priority,
+            });
         }
         st.sources.push(SourceSlot {
             id,
@@ -339,12 +339,12 @@ impl Mounts {
     /// Forgets a mount once nobody uses it (no source, no listener).
     pub fn remove_if_idle(&self, mount: &Arc<Mount>) {
         let mut map = self.lock();
-        if mount.source_count() == 0 && mount.listeners() == 0 {
-            if let Some(current) = map.get(mount.name()) {
-                if Arc::ptr_eq(current, mount) {
-                    map.remove(mount.name());
-                }
-            }
+        if mount.source_count() == 0
+            && mount.listeners() == 0
+            && let Some(current) = map.get(mount.name())
+            && Arc::ptr_eq(current, mount)
+        {
+            map.remove(mount.name());
         }
     }
 

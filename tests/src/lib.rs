@@ -313,6 +313,19 @@ impl Server {
         self.logs.lock().unwrap().join("\n")
     }
 
+    /// Waits (up to `within`) for a log line containing `needle`: the log is read from
+    /// the server's stderr by a thread and may trail what the server did.
+    pub fn wait_log(&self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.logs().contains(needle)
+    }
+
     /// Sends SIGTERM and waits for a clean exit; returns the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().unwrap();

@@ -1,0 +1,419 @@
+//! Live radio on the Icecast port with real clients: ffmpeg as the source, ffprobe and raw
+//! sockets as listeners.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tidecast_tests::*;
+
+/// A radio service and its source password.
+async fn radio(srv: &Server, name: &str, limits: Value) -> (i64, String, String) {
+    let admin = srv.admin_token().await;
+    let owner = srv
+        .create_user(&admin, &format!("{name}-owner"), "customer", json!({}))
+        .await;
+    let (status, svc) = srv
+        .post(
+            "/api/v1/services",
+            &admin,
+            json!({"owner": owner, "name": name, "kind": "radio", "limits": limits}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{svc}");
+    let pw = svc["publish"]["icecast"]["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (
+        svc["id"].as_i64().unwrap(),
+        svc["slug"].as_str().unwrap().to_owned(),
+        pw,
+    )
+}
+
+/// A child process that is killed and reaped when the test ends, even when it fails.
+struct Proc(Child);
+
+impl std::ops::Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// ffmpeg sending a sine tone as 128 kbps MP3 (or ADTS AAC) to `mount`, in real time.
+fn ffmpeg_source(
+    srv: &Server,
+    mount: &str,
+    user: &str,
+    password: &str,
+    aac: bool,
+    seconds: u32,
+) -> Proc {
+    let url = format!("icecast://{user}:{password}@{}/{mount}", srv.icecast);
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args([
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+    ])
+    .args(["-t", &seconds.to_string()]);
+    if aac {
+        cmd.args([
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+            "-content_type",
+            "audio/aac",
+            "-f",
+            "adts",
+        ]);
+    } else {
+        cmd.args([
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+            "-content_type",
+            "audio/mpeg",
+            "-f",
+            "mp3",
+        ]);
+    }
+    cmd.args(["-ice_name", "Test FM", "-ice_genre", "Jazz", url.as_str()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Proc)
+        .expect("ffmpeg is installed (scripts/test.sh installs it)")
+}
+
+/// Waits until `/status-json.xsl` lists `mount` with a source.
+fn wait_live(srv: &Server, mount: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (head, body) = raw_get(
+            srv,
+            "/status-json.xsl",
+            &[],
+            64 * 1024,
+            Duration::from_secs(2),
+        );
+        if head.contains("200 OK") && body_str(&body).contains(&format!("/{mount}\"")) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{mount} never went live:\n{}",
+            srv.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn body_str(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A raw request on the Icecast port; returns the response head and up to `max` body bytes
+/// read within `time`.
+fn raw_get(
+    srv: &Server,
+    path: &str,
+    headers: &[&str],
+    max: usize,
+    time: Duration,
+) -> (String, Vec<u8>) {
+    let mut s = TcpStream::connect(&srv.icecast).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n", srv.icecast);
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    read_response(&mut s, max, time)
+}
+
+fn read_response(s: &mut TcpStream, max: usize, time: Duration) -> (String, Vec<u8>) {
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let deadline = Instant::now() + time;
+    let mut data = Vec::new();
+    let mut buf = [0u8; 16384];
+    while Instant::now() < deadline && data.len() < max + 4096 {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if data.windows(4).any(|w| w == b"\r\n\r\n") && data.len() > max {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let split = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(data.len(), |p| p + 4);
+    let body = data.split_off(split);
+    (String::from_utf8_lossy(&data).into_owned(), body)
+}
+
+fn listeners_of(srv: &Server, mount: &str) -> i64 {
+    let (_, body) = raw_get(
+        srv,
+        "/status-json.xsl",
+        &[],
+        64 * 1024,
+        Duration::from_secs(2),
+    );
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    v["icestats"]["source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["listenurl"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/{mount}"))
+        })
+        .map_or(-1, |s| s["listeners"].as_i64().unwrap())
+}
+
+both_backends! {
+    async fn mp3_source_to_listeners(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        let (_, mount, pw) = radio(&srv, "Jazz", json!({})).await;
+        let _src = ffmpeg_source(&srv, &mount, "source", &pw, false, 30);
+        wait_live(&srv, &mount);
+
+        // HEAD answers the stream's headers and is not a listener.
+        let mut s = TcpStream::connect(&srv.icecast).unwrap();
+        s.write_all(format!("HEAD /{mount} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
+        let (head, _) = read_response(&mut s, 0, Duration::from_secs(2));
+        assert!(head.starts_with("HTTP/1.0 200") && head.contains("Content-Type: audio/mpeg") && head.contains("icy-name: Test FM"), "{head}");
+        assert_eq!(listeners_of(&srv, &mount), 0, "HEAD or status requests counted as listeners");
+
+        // A listener gets a burst of what was already sent (about 2 s of audio here, more
+        // than real time could deliver in the 300 ms we read), then live audio that ffmpeg
+        // decodes cleanly.
+        std::thread::sleep(Duration::from_secs(2));
+        let (_, burst) = raw_get(&srv, &format!("/{mount}"), &[], 24 * 1024, Duration::from_millis(300));
+        assert!(burst.len() >= 24 * 1024, "no burst on connect: {} bytes", burst.len());
+        let (head, body) = raw_get(&srv, &format!("/{mount}"), &[], 48 * 1024, Duration::from_secs(4));
+        assert!(head.contains("icy-genre: Jazz") && head.contains("Access-Control-Allow-Origin: *"), "{head}");
+        let file = store.dir.path().join("listen.mp3");
+        std::fs::write(&file, &body).unwrap();
+        let probe = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&file).args(["-f", "null", "-"]).output().unwrap();
+        assert!(probe.status.success(), "ffmpeg could not decode the stream: {}", body_str(&probe.stderr));
+        let streams = Command::new("ffprobe").args(["-v", "error", "-show_entries", "stream=codec_name,sample_rate", "-of", "csv=p=0"]).arg(&file).output().unwrap();
+        assert_eq!(body_str(&streams.stdout).trim(), "mp3,44100");
+
+        // ICY metadata: a title set through /admin/metadata arrives in the block after 16000 bytes.
+        let (_, reply) = raw_get(&srv, &format!("/admin/metadata?mount=/{mount}&mode=updinfo&song=Miles+Davis+-+So+What"),
+            &[&format!("Authorization: Basic {}", b64(&format!("source:{pw}")))], 1, Duration::from_secs(2));
+        assert!(body_str(&reply).contains("<return>1</return>"), "{}", body_str(&reply));
+        let (head, body) = raw_get(&srv, &format!("/{mount}"), &["Icy-MetaData: 1"], 20_000, Duration::from_secs(4));
+        assert!(head.contains("icy-metaint: 16000"), "{head}");
+        let len = usize::from(body[16_000]) * 16;
+        let block = body_str(&body[16_001..16_001 + len]);
+        assert!(block.starts_with("StreamTitle='Miles Davis - So What';"), "{block:?}");
+        // Wrong credentials for metadata: refused.
+        let (head, _) = raw_get(&srv, &format!("/admin/metadata?mount=/{mount}&mode=updinfo&song=x"),
+            &[&format!("Authorization: Basic {}", b64("source:wrong"))], 1, Duration::from_secs(2));
+        assert!(head.starts_with("HTTP/1.0 401"), "{head}");
+
+        // status-json.xsl in Icecast's shape.
+        let (_, body) = raw_get(&srv, "/status-json.xsl", &[], 64 * 1024, Duration::from_secs(2));
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        let s = &v["icestats"]["source"][0];
+        assert_eq!(s["server_name"], "Test FM");
+        assert_eq!(s["title"], "Miles Davis - So What");
+        assert_eq!(s["server_type"], "audio/mpeg");
+        assert!(s["listener_peak"].as_i64().unwrap() >= 1);
+        assert!(s["stream_start_iso8601"].as_str().unwrap().contains('T'));
+    }
+
+    async fn aac_source(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        let (_, mount, pw) = radio(&srv, "Talk", json!({})).await;
+        let _src = ffmpeg_source(&srv, &mount, "source", &pw, true, 30);
+        wait_live(&srv, &mount);
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-read_intervals", "%+2", "-show_entries", "stream=codec_name", "-of", "csv=p=0"])
+            .arg(format!("http://{}/{mount}", srv.icecast))
+            .output()
+            .unwrap();
+        assert_eq!(body_str(&out.stdout).trim(), "aac", "{}", body_str(&out.stderr));
+        let (head, _) = raw_get(&srv, &format!("/{mount}"), &[], 1, Duration::from_secs(2));
+        assert!(head.contains("Content-Type: audio/aac"), "{head}");
+    }
+
+    async fn refusals_and_suspension(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        let (id, mount, pw) = radio(&srv, "Rock", json!({"max_listeners": 1, "max_bitrate_kbps": 128})).await;
+        let admin = srv.admin_token().await;
+
+        // Wrong password: 401, logged with the remote address; nothing goes live.
+        let mut bad = ffmpeg_source(&srv, &mount, "source", "wrong-password", false, 5);
+        let status = bad.wait().unwrap();
+        assert!(!status.success());
+        let mut err = String::new();
+        bad.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert!(err.contains("401"), "ffmpeg said: {err}");
+        assert!(srv.logs().contains("source refused") && srv.logs().contains("127.0.0.1"));
+        assert!(!srv.logs().contains("wrong-password"), "a tried password was logged");
+
+        // A declared bitrate over the plan is refused.
+        let mut s = TcpStream::connect(&srv.icecast).unwrap();
+        s.write_all(format!("PUT /{mount} HTTP/1.1\r\nAuthorization: Basic {}\r\nContent-Type: audio/mpeg\r\nIce-Bitrate: 320\r\n\r\n", b64(&format!("source:{pw}"))).as_bytes()).unwrap();
+        let (head, body) = read_response(&mut s, 1, Duration::from_secs(2));
+        assert!(head.starts_with("HTTP/1.0 403") && body_str(&body).contains("128 kbps"), "{head}{}", body_str(&body));
+
+        let mut src = ffmpeg_source(&srv, &mount, "source", &pw, false, 60);
+        wait_live(&srv, &mount);
+        // A second source with the same credentials (same priority) is refused.
+        let mut s = TcpStream::connect(&srv.icecast).unwrap();
+        s.write_all(format!("SOURCE /{mount} ICE/1.0\r\nAuthorization: Basic {}\r\nContent-Type: audio/mpeg\r\n\r\n", b64(&format!("source:{pw}"))).as_bytes()).unwrap();
+        let (head, body) = read_response(&mut s, 1, Duration::from_secs(2));
+        assert!(head.starts_with("HTTP/1.0 403") && body_str(&body).contains("in use"), "{head}{}", body_str(&body));
+
+        // max_listeners = 1: the second listener gets a clear error.
+        let mut first = TcpStream::connect(&srv.icecast).unwrap();
+        first.write_all(format!("GET /{mount} HTTP/1.0\r\n\r\n").as_bytes()).unwrap();
+        let (head, _) = read_response(&mut first, 1000, Duration::from_secs(2));
+        assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+        let (head, body) = raw_get(&srv, &format!("/{mount}"), &[], 1, Duration::from_secs(2));
+        assert!(head.starts_with("HTTP/1.0 503") && body_str(&body).contains("full"), "{head}");
+
+        // Unknown mount: 404 for listeners and sources.
+        let (head, _) = raw_get(&srv, "/nothing-here", &[], 1, Duration::from_secs(2));
+        assert!(head.starts_with("HTTP/1.0 404"), "{head}");
+
+        // Suspending drops the source and the listener within a second, and refuses them after.
+        let (status, _) = srv.post(&format!("/api/v1/services/{id}/suspend"), &admin, json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        let t = Instant::now();
+        let exited = loop {
+            if let Some(st) = src.try_wait().unwrap() { break Some(st); }
+            if t.elapsed() > Duration::from_secs(5) { break None; }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(exited.is_some(), "ffmpeg kept streaming to a suspended service");
+        assert!(t.elapsed() < Duration::from_millis(1500), "source dropped after {:?}", t.elapsed());
+        let (_, rest) = read_response(&mut first, 10_000_000, Duration::from_secs(2));
+        let _ = rest; // the read ended: the connection was closed
+        let mut again = ffmpeg_source(&srv, &mount, "source", &pw, false, 5);
+        assert!(!again.wait().unwrap().success());
+        let mut err = String::new();
+        again.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert!(err.contains("403"), "ffmpeg said: {err}");
+    }
+
+    async fn malformed_clients(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        let (_, mount, pw) = radio(&srv, "Edge", json!({})).await;
+        // Garbage before the request line.
+        let mut s = TcpStream::connect(&srv.icecast).unwrap();
+        s.write_all(b"\x16\x03\x01\x02\x00garbage\r\n\r\n").unwrap();
+        let (head, _) = read_response(&mut s, 1, Duration::from_secs(2));
+        assert!(head.starts_with("HTTP/1.0 400"), "{head}");
+        // A header block over 8 KB.
+        let mut s = TcpStream::connect(&srv.icecast).unwrap();
+        let big = format!("GET /{mount} HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "a".repeat(9000));
+        let _ = s.write_all(big.as_bytes());
+        let (head, _) = read_response(&mut s, 1, Duration::from_secs(2));
+        assert!(head.starts_with("HTTP/1.0 431"), "{head}");
+        // No credentials: 401 with a Basic challenge.
+        let mut s = TcpStream::connect(&srv.icecast).unwrap();
+        s.write_all(format!("PUT /{mount} HTTP/1.1\r\nContent-Type: audio/mpeg\r\n\r\n").as_bytes()).unwrap();
+        let (head, _) = read_response(&mut s, 1, Duration::from_secs(2));
+        assert!(head.starts_with("HTTP/1.0 401") && head.contains("WWW-Authenticate: Basic"), "{head}");
+        // A content type no player takes.
+        let mut s = TcpStream::connect(&srv.icecast).unwrap();
+        s.write_all(format!("PUT /{mount} HTTP/1.1\r\nAuthorization: Basic {}\r\nContent-Type: video/mp4\r\n\r\n", b64(&format!("source:{pw}"))).as_bytes()).unwrap();
+        let (head, _) = read_response(&mut s, 1, Duration::from_secs(2));
+        assert!(head.starts_with("HTTP/1.0 415"), "{head}");
+        // A source that disconnects mid-frame, then one that goes silent: both end cleanly,
+        // the mount goes away, and the server keeps serving.
+        let mut s = TcpStream::connect(&srv.icecast).unwrap();
+        s.write_all(format!("PUT /{mount} HTTP/1.1\r\nAuthorization: Basic {}\r\nContent-Type: audio/mpeg\r\n\r\n", b64(&format!("source:{pw}"))).as_bytes()).unwrap();
+        let (head, _) = read_response(&mut s, 0, Duration::from_millis(500));
+        assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+        s.write_all(&[0xff, 0xfb, 0x90, 0x44, 0x00, 0x01]).unwrap();
+        drop(s);
+        let mut silent = TcpStream::connect(&srv.icecast).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            silent.write_all(format!("PUT /{mount} HTTP/1.1\r\nAuthorization: Basic {}\r\nContent-Type: audio/mpeg\r\n\r\n", b64(&format!("source:{pw}"))).as_bytes()).unwrap();
+            let (head, _) = read_response(&mut silent, 0, Duration::from_millis(500));
+            if head.starts_with("HTTP/1.0 200") { break; }
+            assert!(Instant::now() < deadline, "the mount stayed busy after its source vanished: {head}");
+            silent = TcpStream::connect(&srv.icecast).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut buf = [0u8; 16];
+        silent.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let n = silent.read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "the silent source was not disconnected");
+        assert!(srv.wait_log("no data for 10 s", Duration::from_secs(2)), "{}", srv.logs());
+        let (status, _) = srv.call("GET", "/healthz", None, None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
+fn b64(s: &str) -> String {
+    // Test-only Basic credentials; the server's decoder is what is under test.
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char)
+            } else {
+                out.push('=')
+            }
+        }
+    }
+    out
+}
