@@ -8,9 +8,10 @@ use tidecast_engine::{
     Admission, Decision, DenyReason, Grant, Limits, PlayRequest, PublishRequest, ServiceId,
 };
 
-use crate::auth::secret;
-use crate::db::Db;
+use crate::auth::{password, secret};
 use crate::db::services::{self, Service};
+use crate::db::{Db, djs};
+use crate::schedule;
 
 /// The priority of the service's own `source` login (SPEC "DJs").
 pub const SOURCE_PRIORITY: u8 = 50;
@@ -104,18 +105,66 @@ impl DbAdmission {
                 let Some(s) = service.filter(|s| s.kind == "radio") else {
                     return Decision::deny(DenyReason::NotFound, format!("no radio mount {mount}"));
                 };
-                if username != "source" || !secret::equal(password, &s.source_password) {
-                    return Decision::deny(
-                        DenyReason::BadCredentials,
-                        "wrong username or password",
-                    );
-                }
-                if s.is_suspended() {
+                // Credentials first: nobody learns that a service is suspended without them.
+                let decision = if username == "source" {
+                    if !secret::equal(password, &s.source_password) {
+                        return Decision::deny(
+                            DenyReason::BadCredentials,
+                            "wrong username or password",
+                        );
+                    }
+                    grant(&s, "source")
+                } else {
+                    self.dj(&s, username, password).await
+                };
+                if s.is_suspended() && matches!(decision, Decision::Allow(_)) {
                     return Decision::deny(DenyReason::Suspended, "the service is suspended");
                 }
-                grant(&s, "source")
+                decision
             }
         }
+    }
+
+    /// A DJ's own login: its password, its schedule, its priority.
+    async fn dj(&self, s: &Service, username: &str, password: &str) -> Decision {
+        let dj = match djs::by_login(&self.db, &s.slug, username).await {
+            Ok(d) => d,
+            Err(e) => return unavailable(e),
+        };
+        let ok = password::verify(
+            password.to_owned(),
+            dj.as_ref().map(|d| d.password_hash.clone()),
+        )
+        .await;
+        let Some(dj) = dj.filter(|_| ok) else {
+            return Decision::deny(DenyReason::BadCredentials, "wrong username or password");
+        };
+        let lifetime = if dj.scheduled_only != 0 {
+            let slots: Vec<schedule::Slot> = serde_json::from_str(&dj.schedule).unwrap_or_default();
+            match schedule::remaining(&slots, chrono::Utc::now()).and_then(|d| d.to_std().ok()) {
+                // The session ends with the slot.
+                Some(left) => Some(left),
+                None => {
+                    return Decision::deny(
+                        DenyReason::OutsideSchedule,
+                        format!(
+                            "DJ {} may only connect during a scheduled slot",
+                            dj.username
+                        ),
+                    );
+                }
+            }
+        } else {
+            None
+        };
+        Decision::Allow(Grant {
+            service_id: ServiceId(s.id),
+            mount: s.slug.clone(),
+            limits: engine_limits(s),
+            priority: u8::try_from(dj.priority.clamp(1, 100)).unwrap_or(1),
+            label: format!("DJ {}", dj.username),
+            lifetime,
+        })
     }
 
     async fn play(&self, req: &PlayRequest) -> Decision {

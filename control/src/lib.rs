@@ -7,4 +7,5 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
+pub mod schedule;
 pub mod server;

@@ -121,6 +121,8 @@ pub enum DenyReason {
     Suspended,
     /// A limit of the plan is reached (listeners, bitrate).
     LimitReached,
+    /// A DJ with scheduled access only, outside its slots.
+    OutsideSchedule,
     /// Admission could not be decided (the database is unreachable); try again later.
     Unavailable,
 }

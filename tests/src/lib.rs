@@ -14,6 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod icecast;
+
 use anyhow::{Context, bail};
 use sqlx::{Column, Row};
 

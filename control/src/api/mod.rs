@@ -1,6 +1,7 @@
 //! The REST API (`/api/v1`) and the operational endpoints (`/healthz`).
 
 pub mod access;
+pub mod djs;
 pub mod error;
 pub mod extract;
 pub mod keys;
@@ -53,6 +54,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/services/{id}/rotate-credentials",
             post(services::rotate_credentials),
+        )
+        .route("/services/{id}/djs", post(djs::create).get(djs::list))
+        .route(
+            "/services/{id}/djs/{dj}",
+            axum::routing::patch(djs::patch).delete(djs::delete),
         )
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)

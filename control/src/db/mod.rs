@@ -11,6 +11,7 @@ macro_rules! sql {
     ($($t:tt)*) => { sqlx::AssertSqlSafe(format!($($t)*)) };
 }
 
+pub mod djs;
 pub mod plans;
 pub mod services;
 pub mod tokens;

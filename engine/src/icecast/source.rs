@@ -112,7 +112,9 @@ pub async fn run(
             let (status, reason) = match d.reason {
                 DenyReason::NotFound => (404, "Not Found"),
                 DenyReason::BadCredentials => (401, "Unauthorized"),
-                DenyReason::Suspended | DenyReason::LimitReached => (403, "Forbidden"),
+                DenyReason::Suspended | DenyReason::LimitReached | DenyReason::OutsideSchedule => {
+                    (403, "Forbidden")
+                }
                 DenyReason::Unavailable => (503, "Service Unavailable"),
             };
             tracing::warn!(%remote, %mount, user = %username, "source refused: {}", d.message);

@@ -1,0 +1,241 @@
+//! `/api/v1/services/{id}/djs`: DJs of a radio station. Whoever sees the service (its
+//! customer, reseller or an admin) manages its DJs.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Caller, password};
+use crate::db::audit;
+use crate::db::djs::{self, Dj, DjFields};
+use crate::schedule::{self, Slot};
+
+use super::access::visible_service;
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, List, Page, PathId};
+use super::state::AppState;
+use super::time::rfc3339;
+use super::validate;
+
+#[derive(Debug, Serialize)]
+pub struct DjView {
+    id: i64,
+    service: i64,
+    username: String,
+    priority: i64,
+    scheduled_only: bool,
+    schedule: Vec<Slot>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<&Dj> for DjView {
+    fn from(d: &Dj) -> Self {
+        Self {
+            id: d.id,
+            service: d.service_id,
+            username: d.username.clone(),
+            priority: d.priority,
+            scheduled_only: d.scheduled_only != 0,
+            // Written by this module from validated slots; an unreadable value shows empty.
+            schedule: serde_json::from_str(&d.schedule).unwrap_or_default(),
+            created_at: rfc3339(d.created_at),
+            updated_at: rfc3339(d.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDj {
+    username: String,
+    password: String,
+    priority: i64,
+    #[serde(default)]
+    scheduled_only: bool,
+    #[serde(default)]
+    schedule: Vec<Slot>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchDj {
+    username: Option<String>,
+    password: Option<String>,
+    priority: Option<i64>,
+    scheduled_only: Option<bool>,
+    schedule: Option<Vec<Slot>>,
+}
+
+fn check(username: &str, priority: i64, scheduled_only: bool, slots: &[Slot]) -> ApiResult<String> {
+    validate::username(username)?;
+    if username.eq_ignore_ascii_case("source") {
+        return Err(ApiError::invalid(
+            "`source` is the service's own login; pick another DJ name",
+        ));
+    }
+    validate::range("priority", priority, 1, 100)?;
+    if slots.len() > 100 {
+        return Err(ApiError::invalid("at most 100 schedule slots"));
+    }
+    for slot in slots {
+        schedule::validate(slot).map_err(|m| ApiError::invalid(format!("schedule: {m}")))?;
+    }
+    if scheduled_only && slots.is_empty() {
+        return Err(ApiError::invalid(
+            "scheduled_only needs at least one schedule slot",
+        ));
+    }
+    serde_json::to_string(slots).map_err(ApiError::internal)
+}
+
+/// The radio service `id` as the caller sees it.
+async fn radio(state: &AppState, caller: &Caller, id: i64) -> ApiResult<i64> {
+    let (service, _) = visible_service(state, caller, id).await?;
+    if service.kind != "radio" {
+        return Err(ApiError::invalid("DJs are for radio services"));
+    }
+    Ok(service.id)
+}
+
+fn conflict_on_duplicate(e: sqlx::Error, username: &str) -> ApiError {
+    if crate::db::is_unique_violation(&e) {
+        ApiError::conflict(format!("this service already has a DJ called {username:?}"))
+    } else {
+        e.into()
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<CreateDj>,
+) -> ApiResult<(StatusCode, Json<DjView>)> {
+    let service = radio(&state, &caller, id).await?;
+    let schedule = check(
+        &body.username,
+        body.priority,
+        body.scheduled_only,
+        &body.schedule,
+    )?;
+    validate::password(&body.password)?;
+    let hash = password::hash(body.password).await?;
+    let fields = DjFields {
+        username: &body.username,
+        password_hash: &hash,
+        priority: body.priority,
+        scheduled_only: body.scheduled_only,
+        schedule: &schedule,
+    };
+    let dj_id = djs::insert(state.db.pool(), service, &fields)
+        .await
+        .map_err(|e| conflict_on_duplicate(e, &body.username))?;
+    audit(
+        state.db.pool(),
+        Some(caller.id()),
+        "dj.create",
+        &format!("dj {dj_id} ({}) of service {service}", body.username),
+    )
+    .await?;
+    let dj = djs::by_id(&state.db, service, dj_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("DJ"))?;
+    Ok((StatusCode::CREATED, Json(DjView::from(&dj))))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    page: Page,
+) -> ApiResult<Json<List<DjView>>> {
+    let service = radio(&state, &caller, id).await?;
+    let (items, total) = djs::list(&state.db, service, page.limit, page.offset).await?;
+    Ok(Json(List {
+        items: items.iter().map(DjView::from).collect(),
+        total,
+    }))
+}
+
+/// `/services/{id}/djs/{dj}`: both must be integers.
+fn ids(raw: (String, String)) -> ApiResult<(i64, i64)> {
+    let parse = |s: &str| s.parse::<i64>().ok().filter(|n| *n > 0);
+    match (parse(&raw.0), parse(&raw.1)) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(ApiError::bad_request(
+            "invalid_id",
+            "ids are positive integers",
+        )),
+    }
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<(String, String)>,
+    ApiJson(body): ApiJson<PatchDj>,
+) -> ApiResult<Json<DjView>> {
+    let (id, dj_id) = ids(raw)?;
+    let service = radio(&state, &caller, id).await?;
+    let dj = djs::by_id(&state.db, service, dj_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("DJ"))?;
+    let username = body.username.unwrap_or_else(|| dj.username.clone());
+    let priority = body.priority.unwrap_or(dj.priority);
+    let scheduled_only = body.scheduled_only.unwrap_or(dj.scheduled_only != 0);
+    let slots = body
+        .schedule
+        .unwrap_or_else(|| serde_json::from_str(&dj.schedule).unwrap_or_default());
+    let schedule = check(&username, priority, scheduled_only, &slots)?;
+    let hash = match body.password {
+        Some(pw) => {
+            validate::password(&pw)?;
+            password::hash(pw).await?
+        }
+        None => dj.password_hash.clone(),
+    };
+    let fields = DjFields {
+        username: &username,
+        password_hash: &hash,
+        priority,
+        scheduled_only,
+        schedule: &schedule,
+    };
+    djs::update(state.db.pool(), dj_id, &fields)
+        .await
+        .map_err(|e| conflict_on_duplicate(e, &username))?;
+    audit(
+        state.db.pool(),
+        Some(caller.id()),
+        "dj.update",
+        &format!("dj {dj_id} of service {service}"),
+    )
+    .await?;
+    let dj = djs::by_id(&state.db, service, dj_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("DJ"))?;
+    Ok(Json(DjView::from(&dj)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (id, dj_id) = ids(raw)?;
+    let service = radio(&state, &caller, id).await?;
+    let dj = djs::by_id(&state.db, service, dj_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("DJ"))?;
+    djs::delete(&state.db, dj.id).await?;
+    audit(
+        state.db.pool(),
+        Some(caller.id()),
+        "dj.delete",
+        &format!("dj {dj_id} ({}) of service {service}", dj.username),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,136 @@
+//! DJs of a radio service.
+
+use sqlx::{Any, Executor, FromRow};
+
+use super::{Db, now};
+
+/// A row of `djs`. `Debug` leaves out the password hash.
+#[derive(Clone, FromRow)]
+pub struct Dj {
+    pub id: i64,
+    pub service_id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub priority: i64,
+    pub scheduled_only: i64,
+    pub schedule: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for Dj {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dj")
+            .field("id", &self.id)
+            .field("service_id", &self.service_id)
+            .field("username", &self.username)
+            .field("priority", &self.priority)
+            .finish_non_exhaustive()
+    }
+}
+
+const COLUMNS: &str = "id, service_id, username, password_hash, priority, scheduled_only, schedule, created_at, updated_at";
+
+/// A new DJ or a DJ's new values.
+#[derive(Debug)]
+pub struct DjFields<'a> {
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub priority: i64,
+    pub scheduled_only: bool,
+    pub schedule: &'a str,
+}
+
+pub async fn insert<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    service_id: i64,
+    d: &DjFields<'_>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO djs (service_id, username, password_hash, priority, scheduled_only, schedule, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(service_id)
+    .bind(d.username)
+    .bind(d.password_hash)
+    .bind(d.priority)
+    .bind(i64::from(d.scheduled_only))
+    .bind(d.schedule)
+    .bind(now())
+    .fetch_one(exec)
+    .await
+}
+
+pub async fn update<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+    d: &DjFields<'_>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE djs SET username = $2, password_hash = $3, priority = $4, scheduled_only = $5, schedule = $6, \
+         updated_at = $7 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(d.username)
+    .bind(d.password_hash)
+    .bind(d.priority)
+    .bind(i64::from(d.scheduled_only))
+    .bind(d.schedule)
+    .bind(now())
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+pub async fn by_id(db: &Db, service_id: i64, id: i64) -> sqlx::Result<Option<Dj>> {
+    sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM djs WHERE id = $1 AND service_id = $2"
+    ))
+    .bind(id)
+    .bind(service_id)
+    .fetch_optional(db.pool())
+    .await
+}
+
+/// A DJ by login name (any case) on the service with this slug.
+pub async fn by_login(db: &Db, slug: &str, username: &str) -> sqlx::Result<Option<Dj>> {
+    sqlx::query_as(sql!(
+        "SELECT d.id, d.service_id, d.username, d.password_hash, d.priority, d.scheduled_only, d.schedule, \
+                d.created_at, d.updated_at \
+         FROM djs d JOIN services s ON s.id = d.service_id \
+         WHERE s.slug = $1 AND lower(d.username) = lower($2)"
+    ))
+    .bind(slug)
+    .bind(username)
+    .fetch_optional(db.pool())
+    .await
+}
+
+pub async fn list(
+    db: &Db,
+    service_id: i64,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<Dj>, i64)> {
+    let items = sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM djs WHERE service_id = $1 ORDER BY priority DESC, id LIMIT $2 OFFSET $3"
+    ))
+    .bind(service_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.pool())
+    .await?;
+    let total = sqlx::query_scalar("SELECT COUNT(*) FROM djs WHERE service_id = $1")
+        .bind(service_id)
+        .fetch_one(db.pool())
+        .await?;
+    Ok((items, total))
+}
+
+pub async fn delete(db: &Db, id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM djs WHERE id = $1")
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
