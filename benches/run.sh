@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # Runs Tidecast's benchmarks on this machine (loopback only, bounded in time).
-#   benches/run.sh api     GET /api/v1/services with 1,000 services, SQLite and PostgreSQL
-# Needs PostgreSQL like the tests; scripts/test.sh sets it up (or set TIDECAST_TEST_POSTGRES).
+#   benches/run.sh api       GET /api/v1/services with 1,000 services, SQLite and PostgreSQL
+#   benches/run.sh icecast   Icecast fan-out, Tidecast vs Debian's icecast2 side by side:
+#                            100/1,000/5,000/10,000 listeners of one 128 kbps MP3 source,
+#                            keep-up, TTFB, server CPU and RSS, ICY StreamTitle check
+#                            (options go to benches/icecast/fanout.py, e.g. --runs 3,
+#                            --n 100,1000 --secs 10; results in benches/results/)
+# api needs PostgreSQL like the tests; scripts/test.sh sets it up (or set TIDECAST_TEST_POSTGRES).
+# icecast installs icecast2 and ffmpeg (root or sudo); run as root, it starts icecast2 as user icecast2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-apt_ensure wrk
-cargo build --release --locked -p tidecast-control --bin tidecast -p tidecast-benches
-export TIDECAST_BIN="$PWD/target/release/tidecast"
 what="${1:-api}"
 case "$what" in
+    api) apt_ensure wrk ;;
+    icecast) apt_ensure icecast2 ffmpeg ;;
+    *) echo "unknown benchmark: $what (try: api, icecast)" >&2; exit 2 ;;
+esac
+cargo build --release --locked -p tidecast-control --bin tidecast -p tidecast-benches
+export TIDECAST_BIN="$PWD/target/release/tidecast"
+case "$what" in
     api) ./target/release/api_list "${@:2}" ;;
-    *) echo "unknown benchmark: $what (try: api)" >&2; exit 2 ;;
+    icecast) python3 benches/icecast/fanout.py "${@:2}" ;;
 esac

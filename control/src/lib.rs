@@ -9,3 +9,4 @@ pub mod config;
 pub mod db;
 pub mod schedule;
 pub mod server;
+pub mod stats;

@@ -18,6 +18,7 @@ use crate::api::{
 use crate::bootstrap;
 use crate::config::Config;
 use crate::db::Db;
+use crate::stats::Recorder;
 
 /// How long in-flight HTTP requests get to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -40,7 +41,10 @@ pub async fn run(
         bootstrap::seed_demo(&db).await?;
     }
 
-    let engine = Engine::new(Arc::new(DbAdmission::new(db.clone())));
+    // Statistics are written until after the engine stops, so the last sessions are kept.
+    let stats_stop = CancellationToken::new();
+    let (recorder, stats_task) = Recorder::spawn(db.clone(), stats_stop.clone());
+    let engine = Engine::with_events(Arc::new(DbAdmission::new(db.clone())), recorder);
     let http = TcpListener::bind(config.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
@@ -89,6 +93,10 @@ pub async fn run(
         }
     }
     let _ = tokio::time::timeout(DRAIN, engine_task).await;
+    stats_stop.cancel();
+    if tokio::time::timeout(DRAIN, stats_task).await.is_err() {
+        tracing::warn!("statistics were still being written after {DRAIN:?}; some may be lost");
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -12,6 +12,7 @@
 //!   promptly when the control plane drops it.
 
 pub mod admission;
+pub mod events;
 pub mod icecast;
 pub mod listeners;
 pub mod mount;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Engine {
     admission: Arc<dyn Admission>,
+    events: Arc<dyn events::Events>,
     registry: Arc<MountRegistry>,
     mounts: Arc<mount::Mounts>,
 }
@@ -42,10 +44,17 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// An engine that asks `admission` before it lets anyone publish or listen.
+    /// An engine that asks `admission` before it lets anyone publish or listen, and reports
+    /// nothing.
     pub fn new(admission: Arc<dyn Admission>) -> Self {
+        Self::with_events(admission, Arc::new(events::NoEvents))
+    }
+
+    /// An engine that reports sessions and mount events to `events`.
+    pub fn with_events(admission: Arc<dyn Admission>, events: Arc<dyn events::Events>) -> Self {
         Self {
             admission,
+            events,
             registry: Arc::new(MountRegistry::default()),
             mounts: Arc::default(),
         }
@@ -54,6 +63,11 @@ impl Engine {
     /// The admission policy the protocol servers consult.
     pub fn admission(&self) -> &Arc<dyn Admission> {
         &self.admission
+    }
+
+    /// Where sessions and mount events go.
+    pub fn events(&self) -> &Arc<dyn events::Events> {
+        &self.events
     }
 
     /// Live mounts by name.

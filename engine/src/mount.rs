@@ -348,6 +348,18 @@ impl Mounts {
         }
     }
 
+    /// The live mounts of one service.
+    pub fn for_service(&self, service_id: ServiceId) -> Vec<Arc<Mount>> {
+        let mut v: Vec<_> = self
+            .lock()
+            .values()
+            .filter(|m| m.service_id == service_id)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.name().cmp(b.name()));
+        v
+    }
+
     pub fn all(&self) -> Vec<Arc<Mount>> {
         let mut v: Vec<_> = self.lock().values().cloned().collect();
         v.sort_by(|a, b| a.name().cmp(b.name()));

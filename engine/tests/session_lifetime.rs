@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tidecast_engine::admission::BoxFuture;
-use tidecast_engine::{Admission, Decision, Engine, Grant, Limits, PlayRequest, PublishRequest, ServiceId};
+use tidecast_engine::{
+    Admission, Decision, Engine, Grant, Limits, PlayRequest, PublishRequest, ServiceId,
+};
 use tokio_util::sync::CancellationToken;
 
 struct SlotOfOneSecond;
@@ -22,7 +24,11 @@ impl Admission for SlotOfOneSecond {
             Decision::Allow(Grant {
                 service_id: ServiceId(1),
                 mount: "show".into(),
-                limits: Limits { max_listeners: 10, max_bitrate_kbps: 320, ..Limits::default() },
+                limits: Limits {
+                    max_listeners: 10,
+                    max_bitrate_kbps: 320,
+                    ..Limits::default()
+                },
                 priority: 60,
                 label: "DJ night".into(),
                 lifetime: Some(Duration::from_secs(1)),
@@ -41,7 +47,11 @@ async fn source_ends_with_its_slot() {
     let addr = listener.local_addr().unwrap();
     let engine = Engine::new(Arc::new(SlotOfOneSecond));
     let shutdown = CancellationToken::new();
-    tokio::spawn(tidecast_engine::icecast::serve(listener, engine.clone(), shutdown.clone()));
+    tokio::spawn(tidecast_engine::icecast::serve(
+        listener,
+        engine.clone(),
+        shutdown.clone(),
+    ));
 
     let ended = tokio::task::spawn_blocking(move || {
         let mut s = TcpStream::connect(addr).unwrap();
@@ -68,7 +78,13 @@ async fn source_ends_with_its_slot() {
     .unwrap();
     let (after, answer) = ended;
     assert!(answer.starts_with("HTTP/1.0 200 OK"), "{answer}");
-    assert!(after >= Duration::from_secs(1) && after < Duration::from_secs(5), "closed after {after:?}");
-    assert!(engine.mounts().get("show").is_none(), "the mount outlived its only source");
+    assert!(
+        after >= Duration::from_secs(1) && after < Duration::from_secs(5),
+        "closed after {after:?}"
+    );
+    assert!(
+        engine.mounts().get("show").is_none(),
+        "the mount outlived its only source"
+    );
     shutdown.cancel();
 }

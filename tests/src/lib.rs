@@ -141,14 +141,17 @@ impl Store {
             .await
             .unwrap();
         let mut out = serde_json::Map::new();
-        for table in [
-            "reseller_plans",
-            "users",
-            "login_sessions",
-            "api_keys",
-            "services",
-            "audit_log",
-        ] {
+        // Every table the migrations made, so a new table is covered without editing this.
+        let list = match self.backend {
+            Backend::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name"
+            }
+            Backend::Postgres => {
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%' ORDER BY table_name"
+            }
+        };
+        let tables: Vec<String> = sqlx::query_scalar(list).fetch_all(&mut conn).await.unwrap();
+        for table in tables {
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT * FROM {table} ORDER BY id"
             )))
@@ -172,7 +175,7 @@ impl Store {
                     Value::Object(obj)
                 })
                 .collect();
-            out.insert(table.to_owned(), Value::Array(rows));
+            out.insert(table, Value::Array(rows));
         }
         Value::Object(out)
     }

@@ -93,6 +93,7 @@ both_backends! {
         let (status, _) = srv.post(&format!("/api/v1/services/{}/djs", video["id"]), &owner, json!({"username": "bob", "password": "whatever-pw", "priority": 10})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         let after = store.snapshot().await;
+        assert_eq!(before["djs"].as_array().map(Vec::len), Some(1), "{before}");
         assert_eq!(before["djs"], after["djs"], "a refused request changed the DJs");
 
         assert_eq!(srv.call("DELETE", &format!("{path}/{dj_id}"), Some(&owner), None).await.0, StatusCode::NO_CONTENT);

@@ -19,8 +19,8 @@
 //! failed), then reads for DURATION after that first byte and hangs up. So the whole run
 //! ends by ramp + 2 × DURATION.
 //!
-//! "kept up": body bytes received in [first byte + WARM, first byte + DURATION) are
-//! >= 0.95 × EXPECTED_BPS × (DURATION − WARM), with WARM = min(10 s, DURATION / 3). This
+//! "kept up": the body bytes received in [first byte + WARM, first byte + DURATION) are at
+//! least 0.95 × EXPECTED_BPS × (DURATION − WARM), with WARM = min(10 s, DURATION / 3). This
 //! keeps the server's initial burst (burst-on-connect) and accept delays out of the
 //! delivery-rate test; those show in TTFB instead.
 //!
@@ -197,7 +197,10 @@ fn parse_args() -> Result<Args, String> {
         return Err(format!("bounds: 1 <= N <= {MAX_LISTENERS}"));
     }
     if !(secs.is_finite() && secs >= 1.0 && secs <= MAX_DURATION.as_secs_f64()) {
-        return Err(format!("bounds: 1 <= DURATION_S <= {}", MAX_DURATION.as_secs()));
+        return Err(format!(
+            "bounds: 1 <= DURATION_S <= {}",
+            MAX_DURATION.as_secs()
+        ));
     }
     if !(ramp.is_finite() && ramp > 0.0 && n as f64 / ramp <= MAX_RAMP.as_secs_f64()) {
         return Err(format!(

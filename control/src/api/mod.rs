@@ -9,6 +9,7 @@ pub mod login;
 pub mod plans;
 pub mod services;
 pub mod state;
+pub mod stats;
 pub mod time;
 pub mod users;
 pub mod validate;
@@ -55,6 +56,8 @@ pub fn router(state: AppState) -> Router {
             "/services/{id}/rotate-credentials",
             post(services::rotate_credentials),
         )
+        .route("/services/{id}/stats", get(stats::service))
+        .route("/public/{slug}/nowplaying", get(stats::nowplaying))
         .route("/services/{id}/djs", post(djs::create).get(djs::list))
         .route(
             "/services/{id}/djs/{dj}",

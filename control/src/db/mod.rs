@@ -12,6 +12,7 @@ macro_rules! sql {
 }
 
 pub mod djs;
+pub mod history;
 pub mod plans;
 pub mod services;
 pub mod tokens;

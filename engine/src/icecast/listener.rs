@@ -15,6 +15,7 @@ use super::icy::{self, Interleaver, Piece};
 use super::request::RequestHead;
 use super::{mount_name, response};
 use crate::Engine;
+use crate::events::ListenerSession;
 use crate::mount::{JoinError, Mount, StreamInfo};
 use crate::registry::SessionRole;
 
@@ -104,11 +105,22 @@ pub async fn run(
         remote,
         "listener",
     );
-    let agent = head.header("user-agent").unwrap_or("-").to_owned();
-    tracing::debug!(%remote, mount = %name, %agent, "listener connected");
+    let agent = head.header("user-agent").map(str::to_owned);
+    tracing::debug!(%remote, mount = %name, agent = agent.as_deref().unwrap_or("-"), "listener connected");
+    let started_at = std::time::SystemTime::now();
+    let started = std::time::Instant::now();
     let sent = stream(&mut sock, &live, sub, metaint, &session, &shutdown).await;
     live.unsubscribe();
     engine.mounts().remove_if_idle(&live);
+    engine.events().listener_ended(ListenerSession {
+        service_id: live.service_id(),
+        mount: name.to_owned(),
+        ip: remote.ip(),
+        user_agent: agent,
+        started_at,
+        duration: started.elapsed(),
+        bytes: sent.bytes,
+    });
     tracing::debug!(%remote, mount = %name, bytes = sent.bytes, skipped = sent.skipped, "listener left: {}", sent.why);
 }
 

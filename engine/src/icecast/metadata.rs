@@ -11,6 +11,7 @@ use super::request::RequestHead;
 use super::{mount_name, response};
 use crate::Engine;
 use crate::admission::{Decision, PublishRequest};
+use crate::events::MountEvent;
 
 fn xml(status: u16, reason: &str, message: &str, ok: bool) -> Vec<u8> {
     let body = format!(
@@ -88,6 +89,12 @@ pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, en
         .take(1024)
         .collect();
     live.set_title(&song);
+    engine.events().mount_event(MountEvent::Title {
+        service_id: live.service_id(),
+        mount: name.clone(),
+        title: song.clone(),
+        at: std::time::SystemTime::now(),
+    });
     tracing::info!(mount = %name, title = %song, "now playing updated");
     let _ = sock
         .write_all(&xml(200, "OK", "Metadata update successful", true))

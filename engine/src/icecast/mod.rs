@@ -20,6 +20,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::Engine;
 use request::{HeadError, RequestHead, parse_head};
@@ -27,15 +28,17 @@ use request::{HeadError, RequestHead, parse_head};
 /// How long a client may take to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Accepts connections on the Icecast port until `shutdown` fires.
+/// Accepts connections on the Icecast port until `shutdown` fires, then waits for every
+/// connection to finish (each one sees `shutdown` too), so their last events are reported.
 pub async fn serve(listener: TcpListener, engine: Engine, shutdown: CancellationToken) {
+    let connections = TaskTracker::new();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((sock, remote)) => {
                     let _ = sock.set_nodelay(true);
-                    tokio::spawn(handle(sock, remote, engine.clone(), shutdown.clone()));
+                    connections.spawn(handle(sock, remote, engine.clone(), shutdown.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors must not end the accept loop: wait and retry.
@@ -45,6 +48,8 @@ pub async fn serve(listener: TcpListener, engine: Engine, shutdown: Cancellation
             },
         }
     }
+    connections.close();
+    connections.wait().await;
 }
 
 async fn handle(
@@ -53,7 +58,11 @@ async fn handle(
     engine: Engine,
     shutdown: CancellationToken,
 ) {
-    let (head, rest) = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut sock)).await {
+    let read = tokio::select! {
+        () = shutdown.cancelled() => return,
+        r = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut sock)) => r,
+    };
+    let (head, rest) = match read {
         Ok(Ok(Some(parsed))) => parsed,
         Ok(Ok(None)) => return, // closed before a full head: nothing to answer
         Ok(Err(HeadError::TooLarge)) => {

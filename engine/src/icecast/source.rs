@@ -14,6 +14,7 @@ use super::request::RequestHead;
 use super::{mount_name, response};
 use crate::Engine;
 use crate::admission::{Decision, DenyReason, PublishRequest};
+use crate::events::MountEvent;
 use crate::mount::StreamInfo;
 use crate::registry::SessionRole;
 
@@ -171,6 +172,7 @@ pub async fn run(
         return;
     }
     tracing::info!(%remote, mount = %grant.mount, who = %grant.label, priority = grant.priority, "source connected");
+    on_air(&engine, &live);
 
     let deadline = grant.lifetime.map(|d| tokio::time::Instant::now() + d);
     let ended = pump(
@@ -180,11 +182,22 @@ pub async fn run(
     live.detach_source(id);
     engine.mounts().remove_if_idle(&live);
     let next = live.status().on_air;
+    on_air(&engine, &live);
     tracing::info!(
         %remote, mount = %grant.mount, who = %grant.label,
         "source disconnected: {ended}{}",
         next.map(|n| format!("; {n} is on air now")).unwrap_or_default()
     );
+}
+
+/// Tells the control plane who is on air now.
+fn on_air(engine: &Engine, live: &crate::mount::Mount) {
+    engine.events().mount_event(MountEvent::OnAir {
+        service_id: live.service_id(),
+        mount: live.name().to_owned(),
+        label: live.status().on_air,
+        at: std::time::SystemTime::now(),
+    });
 }
 
 /// Reads the stream and publishes it in chunks until the source ends; says why it ended.

@@ -1,0 +1,286 @@
+"""Helpers for the side-by-side benchmarks in benches/icecast/ (stdlib only, Linux).
+
+What is here: a process-tree CPU% / RSS / PSS sampler reading /proc (CPU% is 100 = one
+core), a machine-busy meter and a bounded "wait until the shared box is quiet", start/stop
+of child processes by PID (SIGTERM, then SIGKILL; nothing is ever stopped by name), port
+probes, small loopback-only HTTP helpers, and a JSON-lines writer.
+
+Not run on its own: imported by fanout.py. Adapted from the team's peer-benchmark helper
+(peerbench pb.py); the method is the same so figures compare with the earlier baselines.
+"""
+import base64
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+CLK = os.sysconf("SC_CLK_TCK")
+LOOPBACK = "127.0.0.1"
+
+
+# ---------------------------------------------------------------- limits and processes
+
+def raise_nofile(n=20000):
+    """Raise the soft open-file limit to n (capped at the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n if hard == resource.RLIM_INFINITY else min(n, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
+
+
+def nofile_soft():
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _children_map():
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+            ppid = int(s.rsplit(")", 1)[1].split()[1])
+            kids.setdefault(ppid, []).append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return kids
+
+
+def tree(pid):
+    """pid plus all its descendants"""
+    kids = _children_map()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def cpu_ticks(pid):
+    """utime + stime of a process (all threads), in clock ticks"""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read().rsplit(")", 1)[1].split()
+        return int(s[11]) + int(s[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def mem_kb(pid):
+    """(rss_kb, pss_kb) of one process"""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+def cpu_times():
+    """machine-wide (busy_ticks, total_ticks) from /proc/stat"""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    total = sum(v[:8])
+    return total - idle, total
+
+
+def machine_busy_since(c0):
+    """whole-machine CPU busy since a cpu_times() snapshot, in % of one core"""
+    b1, t1 = cpu_times()
+    db, dt = b1 - c0[0], t1 - c0[1]
+    return round(100.0 * os.cpu_count() * db / dt, 1) if dt else 0.0
+
+
+class Sampler:
+    """CPU% (100 = one core) and peak memory of one or more process trees over a window."""
+
+    def __init__(self, roots):
+        self.roots = roots if isinstance(roots, (list, tuple)) else [roots]
+
+    def pids(self):
+        ps = []
+        for r in self.roots:
+            ps.extend(tree(r))
+        return sorted(set(ps))
+
+    def measure(self, seconds, step=1.0):
+        pids = self.pids()
+        t0 = time.monotonic()
+        m0 = cpu_times()
+        c0 = {p: cpu_ticks(p) for p in pids}
+        rss_max = pss_max = 0
+        end = t0 + seconds
+        while time.monotonic() < end:
+            time.sleep(min(step, max(0.0, end - time.monotonic())))
+            rss = pss = 0
+            for p in self.pids():
+                r, s = mem_kb(p)
+                rss += r
+                pss += s
+            rss_max, pss_max = max(rss_max, rss), max(pss_max, pss)
+        pids2 = self.pids()
+        dt = time.monotonic() - t0
+        # processes that appeared during the window count from 0
+        used = sum(cpu_ticks(p) - c0.get(p, 0) for p in pids2)
+        return {
+            "cpu_pct": round(100.0 * used / CLK / dt, 1),
+            "rss_mb": round(rss_max / 1024, 1),
+            "pss_mb": round(pss_max / 1024, 1),
+            "nproc": len(pids2),
+            "window_s": round(dt, 1),
+            "machine_busy_pct": machine_busy_since(m0),  # everything on the box, 100 = one core
+        }
+
+
+def wait_quiet(max_wait=180.0, thresh=30.0, probe=2.0):
+    """Wait, at most max_wait s, until the shared machine is quiet: busy < thresh % of one
+    core over `probe` s. Returns (waited_s, last_busy_pct)."""
+    t0 = time.monotonic()
+    while True:
+        c0 = cpu_times()
+        time.sleep(probe)
+        busy = machine_busy_since(c0)
+        if busy < thresh or time.monotonic() - t0 >= max_wait:
+            return round(time.monotonic() - t0, 1), busy
+
+
+def listen_overflows():
+    """kernel-wide TcpExt ListenOverflows counter (full accept queues), from /proc/net/netstat"""
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for i in range(0, len(lines) - 1, 2):
+        if lines[i].startswith("TcpExt:"):
+            k, v = lines[i].split()[1:], lines[i + 1].split()[1:]
+            return int(dict(zip(k, v)).get("ListenOverflows", 0))
+    return 0
+
+
+def start(cmd, log=None, env=None, **kw):
+    """Start a child in its own session, output to `log` (or nowhere)."""
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True, **kw)
+    finally:
+        if log:
+            out.close()
+
+
+def stop(p, grace=10.0):
+    """Stop one process we started, by its PID: SIGTERM, then SIGKILL after `grace` s."""
+    if p is None or p.poll() is not None:
+        return
+    try:
+        os.kill(p.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        p.wait(grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.kill(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait(5)
+
+
+def wait_port(port, host=LOOPBACK, timeout=15.0, proc=None):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before port {port} was up")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} not up after {timeout} s")
+
+
+def port_free(port, host=LOOPBACK):
+    try:
+        with socket.create_connection((host, port), timeout=0.3):
+            return False
+    except OSError:
+        return True
+
+
+# ---------------------------------------------------------------- HTTP (loopback only)
+
+def _loopback(url):
+    host = urllib.parse.urlsplit(url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"refusing non-loopback URL {url}")
+
+
+def http(method, url, body=None, token=None, basic=None, timeout=10.0):
+    """One request; returns (status, parsed JSON or text). Raises nothing for HTTP errors."""
+    _loopback(url)
+    data = None
+    req = urllib.request.Request(url, method=method)
+    if body is not None:
+        data = json.dumps(body).encode()
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    if basic:
+        req.add_header("Authorization", "Basic " + base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode())
+    try:
+        with urllib.request.urlopen(req, data=data, timeout=timeout) as r:
+            status, raw = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    text = raw.decode("utf-8", "replace")
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def api(method, url, body=None, token=None, expect=(200, 201)):
+    """A JSON API call that must succeed."""
+    status, js = http(method, url, body, token)
+    if status not in expect:
+        raise RuntimeError(f"{method} {url} -> {status}: {str(js)[:300]}")
+    return js
+
+
+# ---------------------------------------------------------------- figures and output
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return round(statistics.median(xs), 3) if xs else None
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return round(a / b, 2)
+
+
+class Results:
+    """Appends JSON lines to one file (and echoes a short line to stderr)."""
+
+    def __init__(self, path):
+        self.path = path
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+
+    def emit(self, scenario, obj):
+        line = json.dumps({"scenario": scenario, **obj})
+        with open(self.path, "a") as f:
+            f.write(line + "\n")
+        return line

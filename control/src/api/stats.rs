@@ -1,0 +1,239 @@
+//! Live figures: `GET /api/v1/services/{id}/stats` for the owner, and the public
+//! `GET /api/v1/public/{slug}/nowplaying` that station websites poll.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tidecast_engine::ServiceId;
+use tidecast_engine::mount::MountStatus;
+
+use crate::auth::Caller;
+use crate::db::history::{self, Play};
+use crate::db::{now, services};
+
+use super::access::visible_service;
+use super::error::{ApiError, ApiResult};
+use super::extract::PathId;
+use super::state::AppState;
+use super::time::rfc3339;
+
+#[derive(Debug, Serialize)]
+struct SourceView {
+    /// Who is on air: `source` (the service's own login) or `DJ <name>`.
+    dj: String,
+    name: Option<String>,
+    content_type: String,
+    bitrate_kbps: Option<u32>,
+    since: String,
+}
+
+#[derive(Debug, Serialize)]
+struct MountView {
+    mount: String,
+    live: bool,
+    listeners: usize,
+    peak_listeners: usize,
+    title: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatsView {
+    live: bool,
+    source: Option<SourceView>,
+    listeners: usize,
+    peak_listeners: usize,
+    now_playing: Option<String>,
+    mounts: Vec<MountView>,
+    /// Listener sessions that ended in the last 24 hours.
+    sessions_24h: i64,
+    listener_hours_24h: f64,
+    bytes_sent_24h: i64,
+}
+
+fn unix(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn mounts(state: &AppState, id: i64) -> Vec<MountStatus> {
+    state
+        .engine
+        .mounts()
+        .for_service(ServiceId(id))
+        .iter()
+        .map(|m| m.status())
+        .collect()
+}
+
+/// The primary mount (named like the service) if live, else any live one.
+fn primary<'a>(all: &'a [MountStatus], slug: &str) -> Option<&'a MountStatus> {
+    all.iter()
+        .filter(|m| m.on_air.is_some())
+        .find(|m| m.name == slug)
+        .or_else(|| all.iter().find(|m| m.on_air.is_some()))
+}
+
+pub async fn service(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> ApiResult<Json<StatsView>> {
+    let (service, _) = visible_service(&state, &caller, id).await?;
+    let all = mounts(&state, id);
+    let main = primary(&all, &service.slug);
+    let totals = history::session_totals(&state.db, id, now() - 86_400).await?;
+    Ok(Json(StatsView {
+        live: main.is_some(),
+        source: main.map(|m| SourceView {
+            dj: m.on_air.clone().unwrap_or_default(),
+            name: m.info.name.clone(),
+            content_type: m.info.content_type.clone(),
+            bitrate_kbps: m.info.bitrate_kbps,
+            since: rfc3339(unix(m.stream_start)),
+        }),
+        listeners: all.iter().map(|m| m.listeners).sum(),
+        peak_listeners: all.iter().map(|m| m.peak).sum(),
+        now_playing: main.map(|m| m.title.clone()).filter(|t| !t.is_empty()),
+        mounts: all
+            .iter()
+            .map(|m| MountView {
+                mount: format!("/{}", m.name),
+                live: m.on_air.is_some(),
+                listeners: m.listeners,
+                peak_listeners: m.peak,
+                title: m.title.clone(),
+            })
+            .collect(),
+        sessions_24h: totals.sessions,
+        listener_hours_24h: totals.duration_ms as f64 / 3_600_000.0,
+        bytes_sent_24h: totals.bytes,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+struct Station {
+    name: String,
+    slug: String,
+    kind: String,
+    listen_url: Option<String>,
+    hls_url: String,
+    player_url: String,
+}
+
+#[derive(Debug, Serialize)]
+struct NowPlaying {
+    title: String,
+    since: String,
+}
+
+#[derive(Debug, Serialize)]
+struct PlayView {
+    title: String,
+    dj: Option<String>,
+    played_at: String,
+}
+
+impl From<Play> for PlayView {
+    fn from(p: Play) -> Self {
+        Self {
+            title: p.title,
+            dj: p.dj,
+            played_at: rfc3339(p.started_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct PublicView {
+    station: Station,
+    live: bool,
+    live_dj: Option<String>,
+    now_playing: Option<NowPlaying>,
+    /// What plays next (AutoDJ); `null` while a live source decides.
+    next: Option<NowPlaying>,
+    history: Vec<PlayView>,
+    listeners: usize,
+}
+
+/// No login: what a station's own website shows. Only public facts, never credentials.
+pub async fn nowplaying(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> Response {
+    match public(&state, &headers, &slug).await {
+        Ok(view) => {
+            let mut resp = Json(view).into_response();
+            let h = resp.headers_mut();
+            // Station websites on other origins poll this.
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=5"),
+            );
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn public(state: &AppState, headers: &HeaderMap, slug: &str) -> ApiResult<PublicView> {
+    let service = services::by_slug(&state.db, slug)
+        .await?
+        .ok_or_else(|| ApiError::not_found("station"))?;
+    let all = if service.is_suspended() {
+        Vec::new()
+    } else {
+        mounts(state, service.id)
+    };
+    let main = primary(&all, &service.slug);
+    let mut history: Vec<PlayView> = history::recent_titles(&state.db, service.id, 11)
+        .await?
+        .into_iter()
+        .map(PlayView::from)
+        .collect();
+    // The newest row is what plays now, if that mount is still live with that title.
+    let now_playing = main.filter(|m| !m.title.is_empty()).map(|m| {
+        let since = history
+            .first()
+            .filter(|p| p.title == m.title)
+            .map(|p| p.played_at.clone());
+        NowPlaying {
+            title: m.title.clone(),
+            since: since.unwrap_or_else(|| rfc3339(unix(m.stream_start))),
+        }
+    });
+    if now_playing.is_some() && !history.is_empty() {
+        history.remove(0);
+    }
+    history.truncate(10);
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let base = state.links.http_base(host);
+    let listen_host = state.links.host(host);
+    Ok(PublicView {
+        station: Station {
+            name: service.name.clone(),
+            slug: service.slug.clone(),
+            kind: service.kind.clone(),
+            listen_url: (service.kind == "radio").then(|| {
+                format!(
+                    "http://{listen_host}:{}/{}",
+                    state.links.icecast_port, service.slug
+                )
+            }),
+            hls_url: format!("{base}/hls/{}/index.m3u8", service.slug),
+            player_url: format!("{base}/player/{}", service.slug),
+        },
+        live: main.is_some(),
+        live_dj: main.and_then(|m| m.on_air.clone()),
+        now_playing,
+        next: None,
+        history,
+        listeners: all.iter().map(|m| m.listeners).sum(),
+    })
+}
