@@ -41,6 +41,7 @@ import json
 import os
 import platform
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -366,28 +367,31 @@ def fmt(x, unit=""):
     return "–" if x is None else f"{x:g}{unit}"
 
 
-def table(rows, a, started, results_path):
-    lines = [f"Icecast fan-out, {started} UTC, {os.cpu_count()} cores, {a.secs} s per run, "
-             f"ramp {a.ramp:g}/s, {'median of ' + str(a.runs) + ' runs' if a.runs > 1 else '1 run'} per figure"
-             f"{' (' + a.label + ')' if a.label else ''}; results: {os.path.relpath(results_path, REPO)}",
+def table(rows, cfg, started, results_path, cpus):
+    """The markdown report: one row per (N, server), then the tidecast/icecast2 ratios."""
+    runs, label = cfg["runs"], cfg.get("label")
+    lines = [f"Icecast fan-out, {started} UTC, {cpus} cores, {cfg['secs']} s per run, "
+             f"ramp {cfg['ramp_per_s']:g}/s, {'median of ' + str(runs) + ' runs' if runs > 1 else '1 run'} per figure"
+             f"{' (' + label + ')' if label else ''}; results: {os.path.relpath(results_path, REPO)}",
              "",
-             "| listeners | server | kept up | TTFB p50 ms | TTFB p95 ms | CPU % | RSS MB | StreamTitle | box busy % |",
-             "|---:|---|---:|---:|---:|---:|---:|---|---:|"]
+             "| listeners | server | kept up | TTFB p50 ms | TTFB p95 ms | CPU % | RSS MB | idle RSS MB | StreamTitle | box busy % |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['listeners']} | {r['server']} | error: {r['error'][:80]} | | | | | | |")
+            lines.append(f"| {r['listeners']} | {r['server']} | error: {r['error'][:80]} | | | | | | | |")
             continue
         title = "no"
         if r.get("streamtitle_received"):
             title = f"yes ({r['title_update_to_listener_s']:.2f} s)"
         lines.append(f"| {r['listeners']} | {r['server']} | {fmt(r['kept_up_pct'], ' %')} | {fmt(r['ttfb_ms_p50'])} | "
-                     f"{fmt(r['ttfb_ms_p95'])} | {fmt(r['server_cpu_pct'])} | {fmt(r['server_rss_mb'])} | {title} | "
+                     f"{fmt(r['ttfb_ms_p95'])} | {fmt(r['server_cpu_pct'])} | {fmt(r['server_rss_mb'])} | {fmt(r.get('idle_rss_mb'))} | {title} | "
                      f"{fmt(r['machine_busy_pct'])} |")
-    lines += ["", "CPU %: server process tree, 100 = one core; RSS: peak over the steady window; "
-              "box busy: whole machine over the same window (server + listeners + everything else).", "",
+    lines += ["", "CPU %: server process tree, 100 = one core. RSS: its peak over the steady window; idle RSS: "
+              "with the source connected, before any listener. Box busy: the whole machine over the steady "
+              "window (server + listeners + everything else running), 100 = one core.", "",
               "| listeners | CPU tidecast/icecast2 | RSS tidecast/icecast2 |", "|---:|---:|---:|"]
     by = {(r["listeners"], r["server"]): r for r in rows}
-    for n in a.ns:
+    for n in cfg["listeners"]:
         t, i = by.get((n, "tidecast"), {}), by.get((n, "icecast2"), {})
         cpu = bl.ratio(t.get("server_cpu_pct"), i.get("server_cpu_pct"))
         rss = bl.ratio(t.get("server_rss_mb"), i.get("server_rss_mb"))
@@ -396,6 +400,25 @@ def table(rows, a, started, results_path):
 
 
 # ---------------------------------------------------------------- main
+
+def report(path):
+    """Print the table of an earlier results file again."""
+    rows, cfg, cpus = [], None, "?"
+    with open(path) as f:
+        for line in f:
+            js = json.loads(line)
+            if js["scenario"] == "config":
+                cfg = js
+            elif js["scenario"] == "versions":
+                cpus = js.get("cpus", "?")
+            elif js["scenario"] == "icecast_fanout":
+                rows.append(js)
+    if cfg is None:
+        sys.exit(f"{path}: no config line; not a fanout.py results file")
+    m = re.match(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)", os.path.basename(path))
+    started = f"{m[1]}-{m[2]}-{m[3]} {m[4]}:{m[5]}" if m else "?"
+    print(table(rows, cfg, started, os.path.abspath(path), cpus))
+
 
 def preflight(a):
     problems = []
@@ -443,7 +466,10 @@ def main():
                     help="max seconds to wait before each run for the box to be < 30 %% of a core busy")
     ap.add_argument("--label", default="", help="appended to the results file name, e.g. smoke")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (server logs)")
+    ap.add_argument("--report", metavar="JSONL", help="only print the table of an earlier results file")
     a = ap.parse_args()
+    if a.report:
+        return report(a.report)
     a.ns = [int(x) for x in a.n.split(",") if x.strip()]
     a.servers = [s.strip() for s in a.servers.split(",") if s.strip()]
     if not a.ns or not set(a.servers) <= {"icecast2", "tidecast"} or not a.servers:
@@ -463,8 +489,9 @@ def main():
     work = tempfile.mkdtemp(prefix="tidecast-bench-icecast-")
     os.chmod(work, 0o755)  # icecast2 runs as its own user and must reach its subfolder
     out.emit("versions", versions())
-    out.emit("config", {"listeners": a.ns, "secs": a.secs, "ramp_per_s": a.ramp, "runs": a.runs,
-                        "servers": a.servers, "label": a.label, "bitrate_kbps": 128, "work": work})
+    cfg = {"listeners": a.ns, "secs": a.secs, "ramp_per_s": a.ramp, "runs": a.runs,
+           "servers": a.servers, "label": a.label, "bitrate_kbps": 128, "work": work}
+    out.emit("config", cfg)
     log(f"results: {out.path}; scratch: {work}")
     rows = []
     try:
@@ -479,7 +506,7 @@ def main():
             log(f"scratch folder kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    print(table(rows, a, now.strftime("%Y-%m-%d %H:%M"), out.path))
+    print(table(rows, cfg, now.strftime("%Y-%m-%d %H:%M"), out.path, os.cpu_count()))
     return 1 if any("error" in r for r in rows) else 0
 
 

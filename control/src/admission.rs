@@ -10,6 +10,7 @@ use tidecast_engine::{
 
 use crate::auth::{password, secret};
 use crate::db::services::{self, Service};
+use crate::db::users::{self, Role};
 use crate::db::{Db, djs};
 use crate::schedule;
 
@@ -186,5 +187,18 @@ impl Admission for DbAdmission {
 
     fn admit_play<'a>(&'a self, req: &'a PlayRequest) -> BoxFuture<'a, Decision> {
         Box::pin(self.play(req))
+    }
+
+    fn is_admin<'a>(&'a self, username: &'a str, password: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let user = match users::by_username(&self.db, username).await {
+                Ok(u) => u.filter(|u| u.role() == Role::Admin),
+                Err(e) => {
+                    tracing::error!("admission: database error: {e}");
+                    return false;
+                }
+            };
+            password::verify(password.to_owned(), user.map(|u| u.password_hash)).await
+        })
     }
 }

@@ -159,4 +159,8 @@ pub trait Admission: Send + Sync + 'static {
 
     /// May this listener or viewer join? Called once per listener connection.
     fn admit_play<'a>(&'a self, req: &'a PlayRequest) -> BoxFuture<'a, Decision>;
+
+    /// Are these a server administrator's credentials? (Icecast's admin user: may update
+    /// any mount's metadata.)
+    fn is_admin<'a>(&'a self, username: &'a str, password: &'a str) -> BoxFuture<'a, bool>;
 }

@@ -39,6 +39,10 @@ impl Admission for SlotOfOneSecond {
     fn admit_play<'a>(&'a self, _req: &'a PlayRequest) -> BoxFuture<'a, Decision> {
         Box::pin(async { Decision::deny(tidecast_engine::DenyReason::NotFound, "unused") })
     }
+
+    fn is_admin<'a>(&'a self, _username: &'a str, _password: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async { false })
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,6 +55,23 @@ both_backends! {
             &[&format!("Authorization: Basic {}", b64("source:wrong"))], 1, Duration::from_secs(2));
         assert!(head.starts_with("HTTP/1.0 401"), "{head}");
 
+        // A Tidecast admin may update any mount's title (Icecast's admin user).
+        let (_, reply) = raw_get(
+            &srv,
+            &format!("/admin/metadata?mount=/{mount}&mode=updinfo&song=Admin+Title"),
+            &[&format!("Authorization: Basic {}", b64(&format!("admin:{ADMIN_PASSWORD}")))],
+            1,
+            Duration::from_secs(2),
+        );
+        assert!(body_str(&reply).contains("<return>1</return>"), "{}", body_str(&reply));
+        let (_, reply) = raw_get(
+            &srv,
+            &format!("/admin/metadata?mount=/{mount}&mode=updinfo&song=Miles+Davis+-+So+What"),
+            &[&format!("Authorization: Basic {}", b64(&format!("source:{pw}")))],
+            1,
+            Duration::from_secs(2),
+        );
+        assert!(body_str(&reply).contains("<return>1</return>"));
         // status-json.xsl in Icecast's shape.
         let (_, body) = raw_get(&srv, "/status-json.xsl", &[], 64 * 1024, Duration::from_secs(2));
         let v: Value = serde_json::from_slice(&body).unwrap();
@@ -194,5 +211,45 @@ both_backends! {
         assert!(srv.wait_log("no data for 10 s", Duration::from_secs(2)), "{}", srv.logs());
         let (status, _) = srv.call("GET", "/healthz", None, None).await;
         assert_eq!(status, StatusCode::OK);
+    }
+
+    async fn stalled_listener_does_not_slow_others(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        let (_, mount, pw) = radio(&srv, "Busy", json!({})).await;
+        let _src = ffmpeg_source(&srv, &mount, "source", &pw, false, 60);
+        wait_live(&srv, &mount);
+        // Twenty listeners that connect and never read a byte...
+        let stalled: Vec<TcpStream> = (0..20)
+            .map(|_| {
+                let mut s = TcpStream::connect(&srv.icecast).unwrap();
+                s.write_all(format!("GET /{mount} HTTP/1.0\r\n\r\n").as_bytes()).unwrap();
+                s
+            })
+            .collect();
+        // ...and, once the burst buffer is full, one that reads: it gets the 64 KB burst and
+        // then the live rate (128 kbps = 16 KB/s).
+        std::thread::sleep(Duration::from_secs(5));
+        // 4 s of reading: at least the burst and 2 s of live audio.
+        let (_, body) = raw_get(&srv, &format!("/{mount}"), &[], 10_000_000, Duration::from_secs(4));
+        assert!(body.len() > 64 * 1024 + 2 * 16 * 1024, "the reading listener got only {} bytes in 4 s", body.len());
+        let n = listeners_of(&srv, &mount);
+        assert!((20..=21).contains(&n), "{n} listeners: stalled ones are counted while connected");
+        drop(stalled);
+    }
+
+    async fn measured_bitrate_over_plan_is_cut(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        // The plan allows 64 kbps; ffmpeg declares nothing and sends 128 kbps.
+        let (_, mount, pw) = radio(&srv, "Greedy", json!({"max_bitrate_kbps": 64})).await;
+        let mut src = ffmpeg_source(&srv, &mount, "source", &pw, false, 60);
+        wait_live(&srv, &mount);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while src.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "a source over its bitrate was never cut");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(srv.wait_log("over the plan's 64 kbps", Duration::from_secs(2)), "{}", srv.logs());
     }
 }

@@ -59,12 +59,17 @@ pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, en
     let name = mount_name(&mount).to_owned();
     let req = PublishRequest::Icecast {
         mount: name.clone(),
-        username,
-        password,
+        username: username.clone(),
+        password: password.clone(),
         remote,
     };
-    if let Decision::Deny(d) = engine.admission().admit_publish(&req).await {
-        tracing::warn!(%remote, mount = %name, "metadata update refused: {}", d.message);
+    // The mount's source credentials (or a DJ's), else a server administrator's.
+    let allowed = match engine.admission().admit_publish(&req).await {
+        Decision::Allow(_) => true,
+        Decision::Deny(_) => engine.admission().is_admin(&username, &password).await,
+    };
+    if !allowed {
+        tracing::warn!(%remote, mount = %name, user = %username, "metadata update refused: wrong credentials");
         let _ = sock
             .write_all(&xml(401, "Unauthorized", "Authentication failed", false))
             .await;
