@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 apt_ensure ca-certificates pkg-config
-# Real clients the end-to-end tests drive: ffmpeg/ffprobe as Icecast sources and listeners.
-apt_ensure ffmpeg
+# Real clients the end-to-end tests drive: ffmpeg/ffprobe and Liquidsoap as Icecast
+# sources, ffmpeg/ffprobe as listeners.
+apt_ensure ffmpeg liquidsoap
 require_cargo
 
 if [ -z "${TIDECAST_TEST_POSTGRES:-}" ]; then

@@ -56,6 +56,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
 import benchlib as bl  # noqa: E402
 from icy import icy_titles  # noqa: E402
 
@@ -254,7 +255,7 @@ def fanout(server, n, secs, ramp):
     res = {}
     ramp_s = n / ramp
     # window = every listener connected (bar accept-queue stragglers) and none finished yet:
-    # [ramp end + 1 s, first listener's end - 1 s]; needs secs >= ramp_s + 7 (checked in main)
+    # [ramp end + 1 s, first listener's end - 1 s]; needs secs >= ramp_s + 7 (checked in preflight)
     win = max(5.0, secs - ramp_s - 2)
     pid = server.proc.pid
 
@@ -465,6 +466,7 @@ def main():
     ap.add_argument("--quiet-wait", type=float, default=180.0,
                     help="max seconds to wait before each run for the box to be < 30 %% of a core busy")
     ap.add_argument("--label", default="", help="appended to the results file name, e.g. smoke")
+    ap.add_argument("--out", metavar="JSONL", help="results file (default: benches/results/<UTC>[-label].jsonl)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (server logs)")
     ap.add_argument("--report", metavar="JSONL", help="only print the table of an earlier results file")
     a = ap.parse_args()
@@ -485,7 +487,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     now = datetime.datetime.now(datetime.timezone.utc)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    out = bl.Results(os.path.join(RESULTS, f"{stamp}{'-' + a.label if a.label else ''}.jsonl"))
+    out = bl.Results(os.path.abspath(a.out or os.path.join(RESULTS, f"{stamp}{'-' + a.label if a.label else ''}.jsonl")))
     work = tempfile.mkdtemp(prefix="tidecast-bench-icecast-")
     os.chmod(work, 0o755)  # icecast2 runs as its own user and must reach its subfolder
     out.emit("versions", versions())
