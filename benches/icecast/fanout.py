@@ -27,10 +27,12 @@ Run everything (installs icecast2 and ffmpeg with apt, builds release binaries):
     benches/run.sh icecast --runs 3             # medians of 3, as BENCHMARKS.md quotes
 By hand, after `cargo build --release --locked -p tidecast-control --bin tidecast -p tidecast-benches`:
     python3 benches/icecast/fanout.py --n 100,500 --secs 10 --label smoke
-Needs root for icecast2 (setpriv drops to user icecast2; as another user icecast2 runs as
-that user), an open-file hard limit >= 20000 for 10,000 listeners, and free ports 18000,
-18001, 18080, 19350. Each run first waits (at most --quiet-wait s) for the shared machine
-to be quiet. Takes about (N list) x 2 x (--secs + 25 s) plus quiet waits.
+Reprint the table of an earlier run: python3 benches/icecast/fanout.py --report FILE.jsonl
+Run as root, icecast2 is started as user icecast2 via setpriv, as peerbench did (as any
+other user it runs as that user). Needs an open-file hard limit >= 20000 for 10,000
+listeners and free ports 18000, 18001, 18080, 19350. Each run first waits (at most
+--quiet-wait s) for the shared machine to be quiet (< 30 % of one core busy). Takes about
+(N list) x 2 x (--secs + 25 s) plus quiet waits: ~8 min for the defaults on a quiet box.
 
 Adapted from the team's peer benchmark (peerbench icecast_fanout.py); same client, same
 window and keep-up rule, so icecast2 figures compare with the earlier baselines.
@@ -371,9 +373,11 @@ def fmt(x, unit=""):
 def table(rows, cfg, started, results_path, cpus):
     """The markdown report: one row per (N, server), then the tidecast/icecast2 ratios."""
     runs, label = cfg["runs"], cfg.get("label")
+    inside = os.path.commonpath([os.path.abspath(results_path), REPO]) == REPO
+    shown = os.path.relpath(results_path, REPO) if inside else results_path
     lines = [f"Icecast fan-out, {started} UTC, {cpus} cores, {cfg['secs']} s per run, "
              f"ramp {cfg['ramp_per_s']:g}/s, {'median of ' + str(runs) + ' runs' if runs > 1 else '1 run'} per figure"
-             f"{' (' + label + ')' if label else ''}; results: {os.path.relpath(results_path, REPO)}",
+             f"{' (' + label + ')' if label else ''}; results: {shown}",
              "",
              "| listeners | server | kept up | TTFB p50 ms | TTFB p95 ms | CPU % | RSS MB | idle RSS MB | StreamTitle | box busy % |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---|---:|"]

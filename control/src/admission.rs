@@ -11,7 +11,7 @@ use tidecast_engine::{
 use crate::auth::{password, secret};
 use crate::db::services::{self, Service};
 use crate::db::users::{self, Role};
-use crate::db::{Db, djs};
+use crate::db::{Db, djs, mounts};
 use crate::schedule;
 
 /// The priority of the service's own `source` login (SPEC "DJs").
@@ -50,14 +50,32 @@ fn unavailable(err: sqlx::Error) -> Decision {
     )
 }
 
-fn grant(s: &Service, label: &str) -> Decision {
+/// The mount a request names, resolved: a service's primary mount (its slug) or one of its
+/// extra mounts, with that mount's fallback.
+#[derive(Debug, Clone)]
+struct Target {
+    mount: String,
+    fallback: Option<String>,
+}
+
+impl Target {
+    fn primary(s: &Service) -> Self {
+        Self {
+            mount: s.slug.clone(),
+            fallback: s.fallback.clone(),
+        }
+    }
+}
+
+fn grant(s: &Service, target: &Target, label: &str) -> Decision {
     Decision::Allow(Grant {
         service_id: ServiceId(s.id),
-        mount: s.slug.clone(),
+        mount: target.mount.clone(),
         limits: engine_limits(s),
         priority: SOURCE_PRIORITY,
         label: label.to_owned(),
         lifetime: None,
+        fallback: target.fallback.clone(),
     })
 }
 
@@ -89,7 +107,14 @@ impl DbAdmission {
                     Some(s) if s.is_suspended() => {
                         Decision::deny(DenyReason::Suspended, "the service is suspended")
                     }
-                    Some(s) => grant(&s, "RTMP publisher"),
+                    Some(s) => grant(
+                        &s,
+                        &Target {
+                            mount: s.slug.clone(),
+                            fallback: None,
+                        },
+                        "RTMP publisher",
+                    ),
                     None => Decision::deny(DenyReason::NotFound, "unknown stream key"),
                 }
             }
@@ -99,11 +124,11 @@ impl DbAdmission {
                 password,
                 ..
             } => {
-                let service = match services::by_slug(&self.db, mount_slug(mount)).await {
+                let service = match self.resolve(mount_slug(mount)).await {
                     Ok(s) => s,
                     Err(e) => return unavailable(e),
                 };
-                let Some(s) = service.filter(|s| s.kind == "radio") else {
+                let Some((s, target)) = service.filter(|(s, _)| s.kind == "radio") else {
                     return Decision::deny(DenyReason::NotFound, format!("no radio mount {mount}"));
                 };
                 // Credentials first: nobody learns that a service is suspended without them.
@@ -114,9 +139,9 @@ impl DbAdmission {
                             "wrong username or password",
                         );
                     }
-                    grant(&s, "source")
+                    grant(&s, &target, "source")
                 } else {
-                    self.dj(&s, username, password).await
+                    self.dj(&s, &target, username, password).await
                 };
                 if s.is_suspended() && matches!(decision, Decision::Allow(_)) {
                     return Decision::deny(DenyReason::Suspended, "the service is suspended");
@@ -127,7 +152,7 @@ impl DbAdmission {
     }
 
     /// A DJ's own login: its password, its schedule, its priority.
-    async fn dj(&self, s: &Service, username: &str, password: &str) -> Decision {
+    async fn dj(&self, s: &Service, target: &Target, username: &str, password: &str) -> Decision {
         let dj = match djs::by_login(&self.db, &s.slug, username).await {
             Ok(d) => d,
             Err(e) => return unavailable(e),
@@ -160,23 +185,45 @@ impl DbAdmission {
         };
         Decision::Allow(Grant {
             service_id: ServiceId(s.id),
-            mount: s.slug.clone(),
+            mount: target.mount.clone(),
             limits: engine_limits(s),
             priority: u8::try_from(dj.priority.clamp(1, 100)).unwrap_or(1),
             label: format!("DJ {}", dj.username),
             lifetime,
+            fallback: target.fallback.clone(),
         })
     }
 
     async fn play(&self, req: &PlayRequest) -> Decision {
-        match services::by_slug(&self.db, mount_slug(&req.mount)).await {
+        match self.resolve(mount_slug(&req.mount)).await {
             Err(e) => unavailable(e),
             Ok(None) => Decision::deny(DenyReason::NotFound, format!("no mount {}", req.mount)),
-            Ok(Some(s)) if s.is_suspended() => {
+            Ok(Some((s, _))) if s.is_suspended() => {
                 Decision::deny(DenyReason::Suspended, "the service is suspended")
             }
-            Ok(Some(s)) => grant(&s, "listener"),
+            Ok(Some((s, target))) => grant(&s, &target, "listener"),
         }
+    }
+
+    /// The service and mount a mount name belongs to.
+    async fn resolve(&self, name: &str) -> sqlx::Result<Option<(Service, Target)>> {
+        if let Some(s) = services::by_slug(&self.db, name).await? {
+            let target = Target::primary(&s);
+            return Ok(Some((s, target)));
+        }
+        let Some(m) = mounts::by_name(&self.db, name).await? else {
+            return Ok(None);
+        };
+        let service = services::by_id(self.db.pool(), m.service_id).await?;
+        Ok(service.map(|s| {
+            (
+                s,
+                Target {
+                    mount: m.name,
+                    fallback: m.fallback,
+                },
+            )
+        }))
     }
 }
 

@@ -108,6 +108,9 @@ pub struct Grant {
     pub label: String,
     /// The session must end after this long (a DJ's scheduled slot); `None` is unbounded.
     pub lifetime: Option<Duration>,
+    /// The mount listeners move to while this one has no source (Icecast's fallback-mount
+    /// with fallback-override: they move back when a source returns).
+    pub fallback: Option<String>,
 }
 
 /// Why admission said no.

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::admission::{Limits, ServiceId};
 
@@ -57,6 +57,7 @@ struct State {
     title_seq: u64,
     stream_start: SystemTime,
     limits: Limits,
+    fallback: Option<String>,
 }
 
 /// Why a source may not go on this mount.
@@ -76,6 +77,9 @@ pub struct Mount {
     name: String,
     service_id: ServiceId,
     tx: broadcast::Sender<Bytes>,
+    /// Bumped whenever the source on air changes (or the mount loses it), so listeners
+    /// following a fallback learn at once that they should move.
+    on_air_changed: watch::Sender<u64>,
     state: Mutex<State>,
     listeners: AtomicUsize,
     peak: AtomicUsize,
@@ -109,6 +113,7 @@ impl Mount {
             name: name.into(),
             service_id,
             tx,
+            on_air_changed: watch::Sender::new(0),
             state: Mutex::new(State {
                 sources: Vec::new(),
                 on_air: None,
@@ -118,6 +123,7 @@ impl Mount {
                 title_seq: 0,
                 stream_start: SystemTime::now(),
                 limits,
+                fallback: None,
             }),
             listeners: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
@@ -168,6 +174,8 @@ impl Mount {
             st.stream_start = SystemTime::now();
         }
         Self::go_on_air(&mut st, id);
+        drop(st);
+        self.on_air_changed.send_modify(|g| *g += 1);
         Ok(())
     }
 
@@ -180,7 +188,29 @@ impl Mount {
                 Some(next) => Self::go_on_air(&mut st, next),
                 None => st.on_air = None,
             }
+            drop(st);
+            self.on_air_changed.send_modify(|g| *g += 1);
         }
+    }
+
+    /// Sets where listeners go while this mount has no source.
+    pub fn set_fallback(&self, fallback: Option<String>) {
+        self.lock().fallback = fallback.filter(|f| *f != self.name);
+    }
+
+    pub fn fallback(&self) -> Option<String> {
+        self.lock().fallback.clone()
+    }
+
+    /// Resolves when the source on air changes.
+    pub fn on_air_watch(&self) -> watch::Receiver<u64> {
+        self.on_air_changed.subscribe()
+    }
+
+    /// A place in the ring without a burst and without counting as a listener here: for a
+    /// listener of another mount that follows this one as its fallback.
+    pub fn follow(&self) -> broadcast::Receiver<Bytes> {
+        self.tx.subscribe()
     }
 
     fn go_on_air(st: &mut State, id: u64) {
@@ -223,11 +253,15 @@ impl Mount {
         self.lock().sources.len()
     }
 
-    /// Joins a listener, unless the mount has no source or is full.
+    /// Joins a listener, unless the mount has no source (and no fallback to offer) or is
+    /// full. Without a source the subscription has no burst and no stream info: the listener
+    /// follows the fallback until a source arrives.
     pub fn subscribe(&self) -> Result<Subscription, JoinError> {
         let st = self.lock();
-        let Some(on_air) = st.on_air else {
-            return Err(JoinError::NoSource);
+        let on_air = match st.on_air {
+            Some(id) => id,
+            None if st.fallback.is_some() => 0,
+            None => return Err(JoinError::NoSource),
         };
         let max = st.limits.max_listeners as usize;
         let now = self.listeners.load(Ordering::Relaxed);
@@ -243,7 +277,12 @@ impl Mount {
             .map(|s| s.info.clone())
             .unwrap_or_default();
         Ok(Subscription {
-            burst: st.burst.iter().cloned().collect(),
+            // The burst is what this mount's source sent last; without a source it is stale.
+            burst: if st.on_air.is_some() {
+                st.burst.iter().cloned().collect()
+            } else {
+                Vec::new()
+            },
             rx: self.tx.subscribe(),
             info,
         })

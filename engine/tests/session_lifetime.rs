@@ -32,6 +32,7 @@ impl Admission for SlotOfOneSecond {
                 priority: 60,
                 label: "DJ night".into(),
                 lifetime: Some(Duration::from_secs(1)),
+                fallback: None,
             })
         })
     }

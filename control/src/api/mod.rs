@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod keys;
 pub mod login;
+pub mod mounts;
 pub mod plans;
 pub mod services;
 pub mod state;
@@ -58,6 +59,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/services/{id}/stats", get(stats::service))
         .route("/public/{slug}/nowplaying", get(stats::nowplaying))
+        .route(
+            "/services/{id}/mounts",
+            post(mounts::create).get(mounts::list),
+        )
+        .route(
+            "/services/{id}/mounts/{mount}",
+            axum::routing::patch(mounts::patch).delete(mounts::delete),
+        )
         .route("/services/{id}/djs", post(djs::create).get(djs::list))
         .route(
             "/services/{id}/djs/{dj}",

@@ -90,6 +90,9 @@ pub struct PatchService {
     /// Accepted only when it equals the current kind (clients often send the whole object).
     kind: Option<Kind>,
     limits: Option<LimitsInput>,
+    /// The primary mount's fallback (radio): another mount of this service, or `null`.
+    #[serde(default, deserialize_with = "super::time::double_option")]
+    fallback: Option<Option<String>>,
 }
 
 /// A service as the API shows it.
@@ -106,6 +109,9 @@ pub struct ServiceView {
     limits: Limits,
     publish: Publish,
     urls: Urls,
+    /// Radio: the mount listeners hear while this one has no source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fallback: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -185,6 +191,7 @@ fn view(state: &AppState, headers: &HeaderMap, s: &Service) -> ServiceView {
         limits: s.limits(),
         publish,
         urls,
+        fallback: s.fallback.clone(),
         created_at: rfc3339(s.created_at),
         updated_at: rfc3339(s.updated_at),
     }
@@ -381,6 +388,18 @@ pub async fn patch(
         validate::slug(slug)?;
     }
     let limits = body.limits.map(|l| l.over(service.limits())).transpose()?;
+    if let Some(fallback) = &body.fallback {
+        if service.kind != "radio" {
+            return Err(ApiError::invalid("fallback mounts are for radio services"));
+        }
+        if let Some(fb) = fallback {
+            super::mounts::check_fallback(&state, &service, &service.slug, fb).await?;
+        }
+    }
+    let fallback = body
+        .fallback
+        .map(|f| f.map(|f| f.trim_start_matches('/').to_owned()));
+    let new_slug = body.slug.clone();
 
     let mut tx = state.db.pool().begin().await?;
     if let (Some(limits), Role::Reseller) = (limits, caller.role()) {
@@ -402,6 +421,22 @@ pub async fn patch(
         },
     )
     .await?;
+    if let Some(fb) = &fallback {
+        sqlx::query("UPDATE services SET fallback = $2 WHERE id = $1")
+            .bind(id)
+            .bind(fb.as_deref())
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(new_slug) = new_slug.as_ref().filter(|s| **s != service.slug) {
+        // Mounts that fall back to the primary follow its new name.
+        sqlx::query("UPDATE mounts SET fallback = $3 WHERE service_id = $1 AND fallback = $2")
+            .bind(id)
+            .bind(&service.slug)
+            .bind(new_slug)
+            .execute(&mut *tx)
+            .await?;
+    }
     audit(
         &mut *tx,
         Some(caller.id()),
@@ -413,6 +448,9 @@ pub async fn patch(
         .await?
         .ok_or_else(|| ApiError::not_found("service"))?;
     tx.commit().await?;
+    if let Some(fb) = &fallback {
+        super::mounts::push_fallback(&state, &updated.slug, fb.as_deref());
+    }
     if updated.slug != service.slug {
         // Sessions are attached to the old mount name; make sources reconnect to the new one.
         state

@@ -13,6 +13,7 @@ macro_rules! sql {
 
 pub mod djs;
 pub mod history;
+pub mod mounts;
 pub mod plans;
 pub mod services;
 pub mod tokens;

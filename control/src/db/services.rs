@@ -24,6 +24,8 @@ pub struct Service {
     pub autodj: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The mount listeners move to while the primary mount has no source.
+    pub fallback: Option<String>,
 }
 
 impl std::fmt::Debug for Service {
@@ -116,7 +118,7 @@ pub enum ServiceScope {
 
 const COLUMNS: &str = "s.id, s.owner_id, s.name, s.slug, s.kind, s.status, s.source_password, \
     s.stream_key, s.max_listeners, s.max_bitrate_kbps, s.disk_quota_mb, s.dvr_minutes, \
-    s.transcode, s.autodj, s.created_at, s.updated_at";
+    s.transcode, s.autodj, s.created_at, s.updated_at, s.fallback";
 
 /// A new service.
 #[derive(Debug)]
@@ -186,11 +188,8 @@ pub async fn slug_taken<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     slug: &str,
 ) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM services WHERE slug = $1")
-        .bind(slug)
-        .fetch_one(exec)
-        .await?;
-    Ok(n > 0)
+    // Slugs name primary mounts, so they must not collide with extra mounts either.
+    super::mounts::name_taken(exec, slug).await
 }
 
 pub async fn list(

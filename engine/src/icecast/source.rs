@@ -141,6 +141,7 @@ pub async fn run(
     let live = engine
         .mounts()
         .get_or_create(&grant.mount, grant.service_id, grant.limits);
+    live.set_fallback(grant.fallback.clone());
     if let Err(busy) = live.attach_source(id, grant.priority, &grant.label, info, grant.limits) {
         tracing::warn!(%remote, %mount, "source refused: {busy}");
         let _ = sock
