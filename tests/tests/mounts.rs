@@ -52,10 +52,9 @@ fn titles(data: &[u8], metaint: usize) -> Vec<String> {
         if let Some(t) = text
             .strip_prefix("StreamTitle='")
             .and_then(|t| t.split("';").next())
+            && out.last() != Some(&t.to_owned())
         {
-            if out.last() != Some(&t.to_owned()) {
-                out.push(t.to_owned());
-            }
+            out.push(t.to_owned());
         }
         i = end;
     }

@@ -206,11 +206,11 @@ impl Listener<'_> {
         // What is being heard: the primary mount, or (while it has no source) its fallback.
         let mut hearing: Arc<Mount> = Arc::clone(self.primary);
         let mut rx = rx;
-        if !self.primary.has_source() {
-            if let Some(fb) = audible(self.engine, self.primary) {
-                rx = fb.follow();
-                hearing = fb;
-            }
+        if !self.primary.has_source()
+            && let Some(fb) = audible(self.engine, self.primary)
+        {
+            rx = fb.follow();
+            hearing = fb;
         }
         let mut on_air = self.primary.on_air_watch();
         loop {
@@ -221,14 +221,13 @@ impl Listener<'_> {
                     () = self.shutdown.cancelled() => { sent.why = "server shutting down"; return sent; }
                     // The primary gained or lost its source: move to whatever is audible now.
                     Ok(()) = on_air.changed() => {
-                        if let Some(next) = audible(self.engine, self.primary) {
-                            if !Arc::ptr_eq(&next, &hearing) {
+                        if let Some(next) = audible(self.engine, self.primary)
+                            && !Arc::ptr_eq(&next, &hearing) {
                                 tracing::debug!(from = hearing.name(), to = next.name(), "listener moves");
                                 rx = next.follow();
                                 hearing = next;
                                 last_title_seq = None;
                             }
-                        }
                         continue;
                     }
                     r = tokio::time::timeout(NO_SOURCE_GRACE, rx.recv()) => match r {
