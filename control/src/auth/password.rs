@@ -10,10 +10,12 @@ use argon2::password_hash::{
 pub async fn hash(password: String) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
+        let hashed = Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
+            .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"));
+        release_memory();
+        hashed
     })
     .await?
 }
@@ -26,12 +28,27 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return false;
         };
-        Argon2::default()
+        let ok = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
+            .is_ok();
+        release_memory();
+        ok
     })
     .await
     .unwrap_or(false)
+}
+
+/// Hands Argon2's 19 MiB of working memory back to the OS. glibc raises its mmap threshold
+/// after the first large free, so later hashes are served from the thread's heap arena and
+/// stay resident when freed: one login tripled the idle RSS of the server (10 MB → 30 MB).
+#[allow(unsafe_code)]
+fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of glibc's heaps to the kernel; it does
+    // not touch memory in use and is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// A valid Argon2id hash of a random string nobody knows, with default parameters.
