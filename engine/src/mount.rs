@@ -45,6 +45,8 @@ struct SourceSlot {
     priority: u8,
     label: String,
     info: StreamInfo,
+    /// Codec headers a listener needs before this source's audio (Ogg header pages).
+    headers: Vec<Bytes>,
 }
 
 #[derive(Debug)]
@@ -58,6 +60,9 @@ struct State {
     stream_start: SystemTime,
     limits: Limits,
     fallback: Option<String>,
+    /// The on-air source's codec headers, and whether the burst still starts with them.
+    headers: Vec<Bytes>,
+    headers_in_burst: bool,
 }
 
 /// Why a source may not go on this mount.
@@ -124,6 +129,8 @@ impl Mount {
                 stream_start: SystemTime::now(),
                 limits,
                 fallback: None,
+                headers: Vec::new(),
+                headers_in_burst: false,
             }),
             listeners: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
@@ -168,12 +175,13 @@ impl Mount {
             priority,
             label: label.to_owned(),
             info,
+            headers: Vec::new(),
         });
         st.limits = limits;
         if st.on_air.is_none() {
             st.stream_start = SystemTime::now();
         }
-        Self::go_on_air(&mut st, id);
+        self.go_on_air(&mut st, id);
         drop(st);
         self.on_air_changed.send_modify(|g| *g += 1);
         Ok(())
@@ -185,7 +193,7 @@ impl Mount {
         st.sources.retain(|s| s.id != id);
         if st.on_air == Some(id) {
             match st.sources.iter().max_by_key(|s| s.priority).map(|s| s.id) {
-                Some(next) => Self::go_on_air(&mut st, next),
+                Some(next) => self.go_on_air(&mut st, next),
                 None => st.on_air = None,
             }
             drop(st);
@@ -213,11 +221,55 @@ impl Mount {
         self.tx.subscribe()
     }
 
-    fn go_on_air(st: &mut State, id: u64) {
+    fn go_on_air(&self, st: &mut State, id: u64) {
         st.on_air = Some(id);
         // A new voice: listeners get the title block again at their next metadata point.
         st.title = Arc::from("");
         st.title_seq += 1;
+        // A standby source resuming mid-stream: its codec headers go out first, so listeners
+        // (and the burst for new ones) can decode what follows.
+        let headers = st
+            .sources
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.headers.clone())
+            .unwrap_or_default();
+        st.headers = headers.clone();
+        st.burst.clear();
+        st.burst_len = 0;
+        st.headers_in_burst = !headers.is_empty();
+        for h in headers {
+            st.burst_len += h.len();
+            st.burst.push_back(h.clone());
+            let _ = self.tx.send(h);
+        }
+    }
+
+    /// Source `id` starts a new chain of its stream (an Ogg beginning-of-stream page): the
+    /// burst restarts with it, so a new listener never gets pages of the previous chain.
+    pub fn begin_chain(&self, id: u64) {
+        let mut st = self.lock();
+        if let Some(slot) = st.sources.iter_mut().find(|s| s.id == id) {
+            slot.headers.clear();
+        }
+        if st.on_air == Some(id) {
+            st.burst.clear();
+            st.burst_len = 0;
+            st.headers.clear();
+            st.headers_in_burst = true;
+        }
+    }
+
+    /// Records source `id`'s codec headers (its Ogg header pages), for listeners who join
+    /// after they went by.
+    pub fn set_codec_headers(&self, id: u64, headers: Vec<Bytes>) {
+        let mut st = self.lock();
+        if let Some(slot) = st.sources.iter_mut().find(|s| s.id == id) {
+            slot.headers = headers.clone();
+        }
+        if st.on_air == Some(id) {
+            st.headers = headers;
+        }
     }
 
     /// Publishes a chunk from source `id`. Returns whether the source is on air (a standby
@@ -232,6 +284,8 @@ impl Mount {
         while st.burst_len - st.burst.front().map_or(0, Bytes::len) >= BURST_BYTES {
             if let Some(old) = st.burst.pop_front() {
                 st.burst_len -= old.len();
+                // The first chunks after a chain start are its headers.
+                st.headers_in_burst = false;
             }
         }
         // Sent under the lock so a listener subscribing at the same moment gets either this
@@ -278,10 +332,13 @@ impl Mount {
             .unwrap_or_default();
         Ok(Subscription {
             // The burst is what this mount's source sent last; without a source it is stale.
-            burst: if st.on_air.is_some() {
-                st.burst.iter().cloned().collect()
-            } else {
-                Vec::new()
+            burst: match st.on_air {
+                None => Vec::new(),
+                // Codec headers first, unless the burst still begins with them.
+                Some(_) if !st.headers_in_burst => {
+                    st.headers.iter().chain(st.burst.iter()).cloned().collect()
+                }
+                Some(_) => st.burst.iter().cloned().collect(),
             },
             rx: self.tx.subscribe(),
             info,

@@ -240,3 +240,38 @@ pub fn b64(s: &str) -> String {
     }
     out
 }
+
+/// ffmpeg sending a sine tone in Ogg (`libopus` or `libvorbis`) to `mount`, in real time.
+pub fn ffmpeg_ogg(srv: &Server, mount: &str, password: &str, codec: &str, seconds: u32) -> Proc {
+    let url = format!("icecast://source:{password}@{}/{mount}", srv.icecast);
+    Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+        ])
+        .args([
+            "-t",
+            &seconds.to_string(),
+            "-c:a",
+            codec,
+            "-b:a",
+            "96k",
+            "-content_type",
+            "audio/ogg",
+            "-f",
+            "ogg",
+        ])
+        .args(["-ice_name", "Ogg FM", url.as_str()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Proc)
+        .expect("ffmpeg is installed (scripts/test.sh installs it)")
+}

@@ -252,4 +252,26 @@ both_backends! {
         }
         assert!(srv.wait_log("over the plan's 64 kbps", Duration::from_secs(2)), "{}", srv.logs());
     }
+
+    async fn ogg_listeners_join_mid_stream(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        for (codec, name) in [("libopus", "opus"), ("libvorbis", "vorbis")] {
+            let (_, mount, pw) = radio(&srv, &format!("Ogg-{name}"), json!({})).await;
+            let _src = ffmpeg_ogg(&srv, &mount, &pw, codec, 60);
+            wait_live(&srv, &mount);
+            // Join well after the header pages went by: the server must send them first.
+            std::thread::sleep(Duration::from_secs(3));
+            let (head, body) = raw_get(&srv, &format!("/{mount}"), &["Icy-MetaData: 1"], 40 * 1024, Duration::from_secs(4));
+            assert!(head.contains("Content-Type: audio/ogg"), "{head}");
+            assert!(!head.contains("icy-metaint"), "ICY blocks would corrupt an Ogg stream: {head}");
+            assert_eq!(&body[..4], b"OggS", "the stream does not start on a page");
+            let file = store.dir.path().join(format!("{name}.ogg"));
+            std::fs::write(&file, &body).unwrap();
+            let out = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&file).args(["-f", "null", "-"]).output().unwrap();
+            assert!(out.status.success() && body_str(&out.stderr).trim().is_empty(), "{name}: {}", body_str(&out.stderr));
+            let probe = Command::new("ffprobe").args(["-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0"]).arg(&file).output().unwrap();
+            assert_eq!(body_str(&probe.stdout).trim(), name);
+        }
+    }
 }

@@ -105,13 +105,15 @@ pub async fn run(
         let _ = sock.write_all(&not_found).await;
         return;
     };
-    let wants_meta = head.header("icy-metadata").is_some_and(|v| v.trim() == "1");
-    let metaint = wants_meta.then_some(icy::DEFAULT_METAINT);
     let Some(info) = audible(&engine, &live).and_then(|m| m.info()) else {
         let _ = sock.write_all(&not_found).await;
         engine.mounts().remove_if_idle(&live);
         return;
     };
+    // Ogg carries its titles in-band (comment headers); like Icecast, no ICY blocks in it.
+    let wants_meta = head.header("icy-metadata").is_some_and(|v| v.trim() == "1");
+    let metaint =
+        (wants_meta && !super::source::is_ogg(&info.content_type)).then_some(icy::DEFAULT_METAINT);
     if head.method == "HEAD" {
         let _ = sock.write_all(&stream_headers(&info, metaint)).await;
         engine.mounts().remove_if_idle(&live);
@@ -213,37 +215,37 @@ impl Listener<'_> {
             hearing = fb;
         }
         let mut on_air = self.primary.on_air_watch();
+        let mut hearing_air = hearing.on_air_watch();
+        // Armed only while nothing is audible: no timer per chunk on the hot path.
+        let mut grace: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
             let chunk = match pending.pop_front() {
                 Some(c) => c,
                 None => tokio::select! {
                     () = self.session.cancelled() => { sent.why = "dropped by the control plane"; return sent; }
                     () = self.shutdown.cancelled() => { sent.why = "server shutting down"; return sent; }
-                    // The primary gained or lost its source: move to whatever is audible now.
+                    // The source changed on the mount asked for, or on the one being heard:
+                    // move to whatever is audible now (fallback-override), or start waiting.
                     Ok(()) = on_air.changed() => {
-                        if let Some(next) = audible(self.engine, self.primary)
-                            && !Arc::ptr_eq(&next, &hearing) {
-                                tracing::debug!(from = hearing.name(), to = next.name(), "listener moves");
-                                rx = next.follow();
-                                hearing = next;
-                                last_title_seq = None;
-                            }
+                        self.reconsider(&mut hearing, &mut rx, &mut hearing_air, &mut last_title_seq, &mut grace);
                         continue;
                     }
-                    r = tokio::time::timeout(NO_SOURCE_GRACE, rx.recv()) => match r {
-                        Ok(Ok(c)) => c,
-                        Ok(Err(RecvError::Lagged(n))) => {
+                    Ok(()) = hearing_air.changed() => {
+                        self.reconsider(&mut hearing, &mut rx, &mut hearing_air, &mut last_title_seq, &mut grace);
+                        continue;
+                    }
+                    () = async { match grace.as_mut() { Some(g) => g.await, None => std::future::pending().await } } => {
+                        sent.why = "no source came back";
+                        return sent;
+                    }
+                    r = rx.recv() => match r {
+                        Ok(c) => c,
+                        Err(RecvError::Lagged(n)) => {
                             // Too slow for the ring: skip to what is current, never hold others up.
                             sent.skipped += n;
                             continue;
                         }
-                        Ok(Err(RecvError::Closed)) => { sent.why = "the mount closed"; return sent; }
-                        Err(_) if !hearing.has_source() => match audible(self.engine, self.primary) {
-                            Some(next) => { rx = next.follow(); hearing = next;
-                                last_title_seq = None; continue; }
-                            None => { sent.why = "no source came back"; return sent; }
-                        },
-                        Err(_) => continue,
+                        Err(RecvError::Closed) => { sent.why = "the mount closed"; return sent; }
                     },
                 },
             };
@@ -285,7 +287,48 @@ impl Listener<'_> {
     }
 }
 
-async fn write(sock: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
+impl Listener<'_> {
+    /// After a source change: hear what is audible now, or wait (for at most the grace
+    /// period) when nothing is.
+    fn reconsider(
+        &self,
+        hearing: &mut Arc<Mount>,
+        rx: &mut broadcast::Receiver<Bytes>,
+        hearing_air: &mut tokio::sync::watch::Receiver<u64>,
+        last_title_seq: &mut Option<u64>,
+        grace: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    ) {
+        match audible(self.engine, self.primary) {
+            Some(next) => {
+                *grace = None;
+                if !Arc::ptr_eq(&next, hearing) {
+                    tracing::debug!(from = hearing.name(), to = next.name(), "listener moves");
+                    *rx = next.follow();
+                    *hearing_air = next.on_air_watch();
+                    *hearing = next;
+                    *last_title_seq = None;
+                }
+            }
+            None => {
+                if grace.is_none() {
+                    *grace = Some(Box::pin(tokio::time::sleep(NO_SOURCE_GRACE)));
+                }
+            }
+        }
+    }
+}
+
+async fn write(sock: &mut TcpStream, mut data: &[u8]) -> std::io::Result<()> {
+    // Fast path: the socket buffer has room, as it does for a listener that keeps up. No
+    // timer, no wakeup: this runs for every chunk of every listener.
+    loop {
+        match sock.try_write(data) {
+            Ok(n) if n == data.len() => return Ok(()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
     match tokio::time::timeout(WRITE_TIMEOUT, sock.write_all(data)).await {
         Ok(r) => r,
         Err(_) => Err(std::io::Error::new(

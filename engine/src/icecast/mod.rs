@@ -8,6 +8,7 @@
 pub mod icy;
 pub mod listener;
 pub mod metadata;
+pub mod ogg;
 pub mod request;
 pub mod response;
 pub mod source;
@@ -88,13 +89,20 @@ async fn handle(
             return;
         }
     };
+    // Each branch is boxed so a connection's task is only as large as what it does: the
+    // thousands of listener tasks do not carry the source's state.
     match (head.method.as_str(), head.path.as_str()) {
-        ("PUT" | "SOURCE", _) => source::run(sock, remote, head, rest, engine, shutdown).await,
+        ("PUT" | "SOURCE", _) => {
+            Box::pin(source::run(sock, remote, head, rest, engine, shutdown)).await
+        }
         ("GET" | "HEAD", "/status-json.xsl") => status::run(sock, &head, &engine).await,
         ("GET", "/admin/metadata") | ("GET", "/admin/metadata.xsl") => {
             metadata::run(sock, remote, &head, &engine).await
         }
-        ("GET" | "HEAD", _) => listener::run(sock, remote, head, engine, shutdown).await,
+        ("GET" | "HEAD", _) => {
+            drop(rest);
+            Box::pin(listener::run(sock, remote, head, engine, shutdown)).await
+        }
         _ => {
             let _ = sock
                 .write_all(&response::error(

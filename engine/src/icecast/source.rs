@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use super::ogg::{HeaderTracker, PageKind, PageReader};
 use super::request::RequestHead;
 use super::{mount_name, response};
 use crate::Engine;
@@ -176,8 +177,13 @@ pub async fn run(
     on_air(&engine, &live);
 
     let deadline = grant.lifetime.map(|d| tokio::time::Instant::now() + d);
+    let framing = if is_ogg(&content_type) {
+        Framing::Ogg(Default::default(), Default::default())
+    } else {
+        Framing::Raw
+    };
     let ended = pump(
-        &mut sock, &mut buf, &live, id, max_kbps, deadline, &session, &shutdown,
+        &mut sock, &mut buf, &live, id, framing, max_kbps, deadline, &session, &shutdown,
     )
     .await;
     live.detach_source(id);
@@ -208,6 +214,7 @@ async fn pump(
     buf: &mut BytesMut,
     live: &crate::mount::Mount,
     id: u64,
+    mut framing: Framing,
     max_kbps: u32,
     deadline: Option<tokio::time::Instant>,
     session: &crate::registry::SessionGuard,
@@ -239,7 +246,8 @@ async fn pump(
             () = &mut slot_end => return "the DJ's scheduled slot ended".into(),
             read = tokio::time::timeout(flush_in.max(Duration::from_millis(1)), sock.read_buf(buf)) => match read {
                 Ok(Ok(0)) => {
-                    if !buf.is_empty() {
+                    // A partial Ogg page at the end is dropped: it cannot be decoded.
+                    if !buf.is_empty() && matches!(framing, Framing::Raw) {
                         live.publish(id, buf.split().freeze());
                     }
                     return "the source closed the connection".into();
@@ -253,9 +261,34 @@ async fn pump(
                 Err(_) => {} // the chunk is old enough: flush below
             },
         }
-        if buf.len() >= CHUNK_BYTES || oldest.is_some_and(|t| t.elapsed() >= CHUNK_AGE) {
-            live.publish(id, buf.split().freeze());
-            oldest = None;
+        match &mut framing {
+            Framing::Raw => {
+                if buf.len() >= CHUNK_BYTES || oldest.is_some_and(|t| t.elapsed() >= CHUNK_AGE) {
+                    live.publish(id, buf.split().freeze());
+                    oldest = None;
+                }
+            }
+            // Ogg goes out page by page, so every listener starts on a page boundary.
+            Framing::Ogg(reader, tracker) => {
+                reader.push(&buf.split());
+                oldest = None;
+                loop {
+                    match reader.next_page() {
+                        Ok(Some(page)) => {
+                            match tracker.observe(&page) {
+                                PageKind::ChainStart => live.begin_chain(id),
+                                PageKind::FirstAudio => {
+                                    live.set_codec_headers(id, tracker.headers().to_vec())
+                                }
+                                PageKind::Header | PageKind::Audio => {}
+                            }
+                            live.publish(id, page.data);
+                        }
+                        Ok(None) => break,
+                        Err(e) => return format!("{e} (the source said Content-Type: audio/ogg)"),
+                    }
+                }
+            }
         }
         if window_start.elapsed() >= BITRATE_WINDOW {
             let kbps = window_bytes * 8 / 1000 / window_start.elapsed().as_secs().max(1);
@@ -267,6 +300,19 @@ async fn pump(
             window_bytes = 0;
         }
     }
+}
+
+/// How a source's bytes are cut into the chunks listeners get.
+enum Framing {
+    /// MP3 and AAC (ADTS): any byte boundary will do, decoders resync on frame headers.
+    Raw,
+    /// Ogg: whole pages, with the header pages kept for listeners who join later.
+    Ogg(PageReader, HeaderTracker),
+}
+
+/// Ogg carries codec headers a late listener needs (Vorbis, Opus, FLAC in Ogg).
+pub fn is_ogg(content_type: &str) -> bool {
+    matches!(content_type, "audio/ogg" | "application/ogg" | "audio/opus")
 }
 
 /// The source's `ice-*` headers (and their older `icy-*` spellings).
