@@ -98,23 +98,28 @@ pub async fn run(
     engine: Engine,
     shutdown: CancellationToken,
 ) {
-    let name = mount_name(&head.path);
+    // Keep only what is needed from the request: this task may live for hours, and there
+    // may be ten thousand of them.
+    let name_owned = mount_name(&head.path).to_owned();
+    let name = name_owned.as_str();
     let agent = head.header("user-agent").map(str::to_owned);
-    let not_found = response::error(404, "Not Found", "no such mount, or it is not live");
+    let wants_meta = head.header("icy-metadata").is_some_and(|v| v.trim() == "1");
+    let is_head = head.method == "HEAD";
+    drop(head);
+    let not_found = || response::error(404, "Not Found", "no such mount, or it is not live");
     let Some(live) = find_mount(&engine, name, remote, agent.as_deref()).await else {
-        let _ = sock.write_all(&not_found).await;
+        let _ = sock.write_all(&not_found()).await;
         return;
     };
     let Some(info) = audible(&engine, &live).and_then(|m| m.info()) else {
-        let _ = sock.write_all(&not_found).await;
+        let _ = sock.write_all(&not_found()).await;
         engine.mounts().remove_if_idle(&live);
         return;
     };
     // Ogg carries its titles in-band (comment headers); like Icecast, no ICY blocks in it.
-    let wants_meta = head.header("icy-metadata").is_some_and(|v| v.trim() == "1");
     let metaint =
         (wants_meta && !super::source::is_ogg(&info.content_type)).then_some(icy::DEFAULT_METAINT);
-    if head.method == "HEAD" {
+    if is_head {
         let _ = sock.write_all(&stream_headers(&info, metaint)).await;
         engine.mounts().remove_if_idle(&live);
         return;
@@ -122,7 +127,7 @@ pub async fn run(
     let sub = match live.subscribe() {
         Ok(s) => s,
         Err(JoinError::NoSource) => {
-            let _ = sock.write_all(&not_found).await;
+            let _ = sock.write_all(&not_found()).await;
             return;
         }
         Err(JoinError::Full(max)) => {

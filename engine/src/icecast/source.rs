@@ -34,10 +34,12 @@ const ACCEPTED_TYPES: &[&str] = &[
 
 /// A source that sends nothing for this long is dropped (Icecast's `source-timeout`).
 pub const SOURCE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Chunks are published when this much is buffered...
-const CHUNK_BYTES: usize = 4096;
+/// Chunks are published when this much is buffered (half a second at 128 kbps: every chunk
+/// costs each listener a wakeup and a write, so fewer, larger chunks is what lets one core
+/// serve thousands)...
+const CHUNK_BYTES: usize = 8192;
 /// ...or when the oldest buffered byte is this old, so low bitrates stay timely.
-const CHUNK_AGE: Duration = Duration::from_millis(200);
+const CHUNK_AGE: Duration = Duration::from_millis(500);
 /// The window over which a source's bitrate is measured against its plan.
 const BITRATE_WINDOW: Duration = Duration::from_secs(10);
 
