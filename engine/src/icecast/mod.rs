@@ -61,7 +61,9 @@ async fn handle(
 ) {
     let read = tokio::select! {
         () = shutdown.cancelled() => return,
-        r = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut sock)) => r,
+        // Boxed: the head reader's state (buffer, timer) is freed once the head is parsed
+        // instead of staying in every long-lived listener task.
+        r = Box::pin(tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut sock))) => r,
     };
     let (head, rest) = match read {
         Ok(Ok(Some(parsed))) => parsed,
