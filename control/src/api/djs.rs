@@ -2,7 +2,7 @@
 //! customer, reseller or an admin) manages its DJs.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +13,7 @@ use crate::schedule::{self, Slot};
 
 use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, List, Page, PathId};
+use super::extract::{ApiJson, List, Page, PathId, PathIds};
 use super::state::AppState;
 use super::time::rfc3339;
 use super::validate;
@@ -159,25 +159,12 @@ pub async fn list(
     }))
 }
 
-/// `/services/{id}/djs/{dj}`: both must be integers.
-fn ids(raw: (String, String)) -> ApiResult<(i64, i64)> {
-    let parse = |s: &str| s.parse::<i64>().ok().filter(|n| *n > 0);
-    match (parse(&raw.0), parse(&raw.1)) {
-        (Some(a), Some(b)) => Ok((a, b)),
-        _ => Err(ApiError::bad_request(
-            "invalid_id",
-            "ids are positive integers",
-        )),
-    }
-}
-
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw): Path<(String, String)>,
+    PathIds(id, dj_id): PathIds,
     ApiJson(body): ApiJson<PatchDj>,
 ) -> ApiResult<Json<DjView>> {
-    let (id, dj_id) = ids(raw)?;
     let service = radio(&state, &caller, id).await?;
     let dj = djs::by_id(&state.db, service, dj_id)
         .await?
@@ -222,9 +209,8 @@ pub async fn patch(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw): Path<(String, String)>,
+    PathIds(id, dj_id): PathIds,
 ) -> ApiResult<StatusCode> {
-    let (id, dj_id) = ids(raw)?;
     let service = radio(&state, &caller, id).await?;
     let dj = djs::by_id(&state.db, service, dj_id)
         .await?

@@ -130,6 +130,29 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     }
 }
 
+/// Two integer ids from the path: `/services/{id}/djs/{dj}`.
+#[derive(Debug, Clone, Copy)]
+pub struct PathIds(pub i64, pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path((a, b)): axum::extract::Path<(String, String)> =
+            axum::extract::Path::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::bad_request("invalid_id", e.to_string()))?;
+        let parse = |s: &str| s.parse::<i64>().ok().filter(|n| *n > 0);
+        match (parse(&a), parse(&b)) {
+            (Some(a), Some(b)) => Ok(PathIds(a, b)),
+            _ => Err(ApiError::bad_request(
+                "invalid_id",
+                "ids are positive integers",
+            )),
+        }
+    }
+}
+
 /// `?limit=&offset=` of list endpoints (default 100, at most 1000), plus any `owner=`.
 #[derive(Debug, Clone, Copy)]
 pub struct Page {

@@ -4,7 +4,7 @@
 //! mount of the same service for its listeners to hear while it has no source.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,7 @@ use crate::db::services::Service;
 
 use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, List, PathId};
+use super::extract::{ApiJson, List, PathId, PathIds};
 use super::state::AppState;
 use super::time::{double_option, rfc3339};
 use super::validate;
@@ -211,24 +211,12 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&state, &row))))
 }
 
-fn ids(raw: (String, String)) -> ApiResult<(i64, i64)> {
-    let parse = |s: &str| s.parse::<i64>().ok().filter(|n| *n > 0);
-    match (parse(&raw.0), parse(&raw.1)) {
-        (Some(a), Some(b)) => Ok((a, b)),
-        _ => Err(ApiError::bad_request(
-            "invalid_id",
-            "ids are positive integers",
-        )),
-    }
-}
-
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw): Path<(String, String)>,
+    PathIds(id, mid): PathIds,
     ApiJson(body): ApiJson<PatchMount>,
 ) -> ApiResult<Json<MountView>> {
-    let (id, mid) = ids(raw)?;
     let service = radio(&state, &caller, id).await?;
     let row = mounts::by_id(&state.db, id, mid)
         .await?
@@ -260,9 +248,8 @@ pub async fn patch(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw): Path<(String, String)>,
+    PathIds(id, mid): PathIds,
 ) -> ApiResult<StatusCode> {
-    let (id, mid) = ids(raw)?;
     let service = radio(&state, &caller, id).await?;
     let row = mounts::by_id(&state.db, id, mid)
         .await?

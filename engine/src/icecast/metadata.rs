@@ -41,19 +41,7 @@ pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, en
         return;
     }
     let Some((username, password)) = head.basic_auth() else {
-        let auth = [(
-            "WWW-Authenticate",
-            "Basic realm=\"Icecast2 Server\"".to_owned(),
-        )];
-        let _ = sock
-            .write_all(&response::full(
-                401,
-                "Unauthorized",
-                "text/plain",
-                b"authentication required\n",
-                &auth,
-            ))
-            .await;
+        let _ = sock.write_all(&response::basic_challenge()).await;
         return;
     };
     let name = mount_name(&mount).to_owned();

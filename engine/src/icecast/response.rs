@@ -32,6 +32,21 @@ pub fn error(status: u16, reason: &str, message: &str) -> Vec<u8> {
     )
 }
 
+/// 401 with a Basic challenge, as Icecast sends it (encoders then retry with credentials).
+pub fn basic_challenge() -> Vec<u8> {
+    let auth = [(
+        "WWW-Authenticate",
+        "Basic realm=\"Icecast2 Server\"".to_owned(),
+    )];
+    full(
+        401,
+        "Unauthorized",
+        "text/plain",
+        b"authentication required\n",
+        &auth,
+    )
+}
+
 /// A response head without Content-Length (a stream that runs until the connection ends).
 pub fn head(status: u16, reason: &str, content_type: &str, extra: &[(&str, String)]) -> Vec<u8> {
     let mut out = format!(

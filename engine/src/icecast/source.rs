@@ -90,19 +90,7 @@ pub async fn run(
     }
     let Some((username, password)) = head.basic_auth() else {
         tracing::warn!(%remote, %mount, "source refused: no credentials");
-        let auth = [(
-            "WWW-Authenticate",
-            "Basic realm=\"Icecast2 Server\"".to_owned(),
-        )];
-        let _ = sock
-            .write_all(&response::full(
-                401,
-                "Unauthorized",
-                "text/plain",
-                b"authentication required\n",
-                &auth,
-            ))
-            .await;
+        let _ = sock.write_all(&response::basic_challenge()).await;
         return;
     };
     let req = PublishRequest::Icecast {
