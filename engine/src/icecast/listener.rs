@@ -107,7 +107,7 @@ pub async fn run(
     let is_head = head.method == "HEAD";
     drop(head);
     let not_found = || response::error(404, "Not Found", "no such mount, or it is not live");
-    let Some(live) = find_mount(&engine, name, remote, agent.as_deref()).await else {
+    let Some(live) = Box::pin(find_mount(&engine, name, remote, agent.as_deref())).await else {
         let _ = sock.write_all(&not_found()).await;
         return;
     };
@@ -128,6 +128,7 @@ pub async fn run(
         Ok(s) => s,
         Err(JoinError::NoSource) => {
             let _ = sock.write_all(&not_found()).await;
+            engine.mounts().remove_if_idle(&live);
             return;
         }
         Err(JoinError::Full(max)) => {
@@ -136,6 +137,7 @@ pub async fn run(
             let _ = sock
                 .write_all(&response::error(503, "Service Unavailable", &msg))
                 .await;
+            engine.mounts().remove_if_idle(&live);
             return;
         }
     };
@@ -334,7 +336,8 @@ async fn write(sock: &mut TcpStream, mut data: &[u8]) -> std::io::Result<()> {
             Err(e) => return Err(e),
         }
     }
-    match tokio::time::timeout(WRITE_TIMEOUT, sock.write_all(data)).await {
+    // Slow path, boxed so its timer does not sit in every listener's task.
+    match Box::pin(tokio::time::timeout(WRITE_TIMEOUT, sock.write_all(data))).await {
         Ok(r) => r,
         Err(_) => Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,

@@ -97,9 +97,9 @@ async fn handle(
         ("PUT" | "SOURCE", _) => {
             Box::pin(source::run(sock, remote, head, rest, engine, shutdown)).await
         }
-        ("GET" | "HEAD", "/status-json.xsl") => status::run(sock, &head, &engine).await,
+        ("GET" | "HEAD", "/status-json.xsl") => Box::pin(status::run(sock, &head, &engine)).await,
         ("GET", "/admin/metadata") | ("GET", "/admin/metadata.xsl") => {
-            metadata::run(sock, remote, &head, &engine).await
+            Box::pin(metadata::run(sock, remote, &head, &engine)).await
         }
         ("GET" | "HEAD", _) => {
             drop(rest);
