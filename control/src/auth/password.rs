@@ -1,13 +1,21 @@
-//! Argon2id password hashing. Hashing is deliberately slow (tens of milliseconds), so it
-//! runs on the blocking pool, never on the async runtime's threads.
+//! Argon2id password hashing. Hashing is deliberately slow (tens of milliseconds and
+//! 19 MiB each), so it runs on the blocking pool, never on the async runtime's threads, and
+//! at most one per core at a time: logins and encoder connections with guessed passwords
+//! (the Icecast port is open to anyone) then queue instead of taking every core and
+//! gigabytes of memory.
 
 use argon2::Argon2;
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
 
+static SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 /// Hashes a password with Argon2id (OWASP's recommended parameters, the crate default).
 pub async fn hash(password: String) -> anyhow::Result<String> {
+    let _slot = SLOTS.acquire().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         let hashed = Argon2::default()
@@ -23,6 +31,9 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 /// Checks a password against a stored hash. With no hash (unknown user) it still does the
 /// work of a check, so response time does not tell which usernames exist.
 pub async fn verify(password: String, stored: Option<String>) -> bool {
+    let Ok(_slot) = SLOTS.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
         let Ok(parsed) = PasswordHash::new(&stored) else {
