@@ -199,7 +199,8 @@ pub fn read_response(s: &mut TcpStream, max: usize, time: Duration) -> (String, 
     (String::from_utf8_lossy(&data).into_owned(), body)
 }
 
-pub fn listeners_of(srv: &Server, mount: &str) -> i64 {
+/// `mount`'s entry in `/status-json.xsl`, if it is listed there.
+pub fn status_of(srv: &Server, mount: &str) -> Option<Value> {
     let (_, body) = raw_get(
         srv,
         "/status-json.xsl",
@@ -207,18 +208,22 @@ pub fn listeners_of(srv: &Server, mount: &str) -> i64 {
         64 * 1024,
         Duration::from_secs(2),
     );
-    let v: Value = serde_json::from_slice(&body).unwrap();
+    let v: Value = serde_json::from_slice(&body).ok()?;
     v["icestats"]["source"]
-        .as_array()
-        .unwrap()
+        .as_array()?
         .iter()
         .find(|s| {
             s["listenurl"]
                 .as_str()
-                .unwrap()
+                .unwrap_or_default()
                 .ends_with(&format!("/{mount}"))
         })
-        .map_or(-1, |s| s["listeners"].as_i64().unwrap())
+        .cloned()
+}
+
+/// How many listeners status-json.xsl reports for `mount` (-1: not listed).
+pub fn listeners_of(srv: &Server, mount: &str) -> i64 {
+    status_of(srv, mount).map_or(-1, |s| s["listeners"].as_i64().unwrap_or(-1))
 }
 
 /// Base64 for Basic credentials (test-side, independent of the server's decoder).

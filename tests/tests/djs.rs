@@ -14,24 +14,7 @@ use tidecast_tests::*;
 
 /// The name of the source on air, from status-json.xsl.
 fn on_air_name(srv: &Server, mount: &str) -> Option<String> {
-    let (_, body) = raw_get(
-        srv,
-        "/status-json.xsl",
-        &[],
-        64 * 1024,
-        Duration::from_secs(2),
-    );
-    let v: Value = serde_json::from_slice(&body).ok()?;
-    v["icestats"]["source"]
-        .as_array()?
-        .iter()
-        .find(|s| {
-            s["listenurl"]
-                .as_str()
-                .unwrap_or_default()
-                .ends_with(&format!("/{mount}"))
-        })
-        .and_then(|s| s["server_name"].as_str().map(str::to_owned))
+    status_of(srv, mount).and_then(|s| s["server_name"].as_str().map(str::to_owned))
 }
 
 fn wait_on_air(srv: &Server, mount: &str, name: &str) {
