@@ -222,6 +222,9 @@ impl Listener<'_> {
             hearing = fb;
         }
         let mut on_air = self.primary.on_air_watch();
+        // The source may have changed while this listener was joining; look once at the
+        // start, so a source that left in that moment still starts the grace timer.
+        on_air.mark_changed();
         let mut hearing_air = hearing.on_air_watch();
         // Armed only while nothing is audible: no timer per chunk on the hot path.
         let mut grace: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;

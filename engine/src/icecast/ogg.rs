@@ -116,7 +116,9 @@ impl HeaderTracker {
             };
         }
         if self.in_headers {
-            if page.granule == 0 {
+            // Granule -1 (all ones): no packet ends on this page — the middle of a header
+            // packet that spans pages (a large comment header with cover art).
+            if page.granule == 0 || page.granule == u64::MAX {
                 self.headers.push(page.data.clone());
                 return PageKind::Header;
             }
