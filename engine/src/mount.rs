@@ -60,9 +60,14 @@ struct State {
     stream_start: SystemTime,
     limits: Limits,
     fallback: Option<String>,
-    /// The on-air source's codec headers, and whether the burst still starts with them.
+    /// The on-air source's codec headers, and whether the burst still starts with them
+    /// (as its first `lead_headers` chunks).
     headers: Vec<Bytes>,
     headers_in_burst: bool,
+    lead_headers: usize,
+    /// Set when the mount is forgotten: nothing may join it any more (a source or listener
+    /// that raced with the removal looks the mount up again).
+    closed: bool,
 }
 
 /// Why a source may not go on this mount.
@@ -74,6 +79,16 @@ pub struct MountBusy {
     pub mount: String,
     pub holder: String,
     pub priority: u8,
+}
+
+/// Why a source could not attach.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttachError {
+    #[error(transparent)]
+    Busy(#[from] MountBusy),
+    /// The mount was forgotten meanwhile: look it up again.
+    #[error("the mount closed")]
+    Closed,
 }
 
 /// A live mount.
@@ -88,6 +103,8 @@ pub struct Mount {
     state: Mutex<State>,
     listeners: AtomicUsize,
     peak: AtomicUsize,
+    /// The Icecast listeners that keep up, written by one task per mount.
+    pub(crate) fanout: crate::icecast::listener::fanout::Slot,
 }
 
 /// What a new listener needs: the burst, its place in the ring, and the stream's headers.
@@ -131,9 +148,12 @@ impl Mount {
                 fallback: None,
                 headers: Vec::new(),
                 headers_in_burst: false,
+                lead_headers: 0,
+                closed: false,
             }),
             listeners: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            fanout: Default::default(),
         }
     }
 
@@ -159,16 +179,19 @@ impl Mount {
         label: &str,
         info: StreamInfo,
         limits: Limits,
-    ) -> Result<(), MountBusy> {
+    ) -> Result<(), AttachError> {
         let mut st = self.lock();
+        if st.closed {
+            return Err(AttachError::Closed);
+        }
         if let Some(top) = st.sources.iter().max_by_key(|s| s.priority)
             && top.priority >= priority
         {
-            return Err(MountBusy {
+            return Err(AttachError::Busy(MountBusy {
                 mount: self.name.clone(),
                 holder: top.label.clone(),
                 priority: top.priority,
-            });
+            }));
         }
         st.sources.push(SourceSlot {
             id,
@@ -216,8 +239,15 @@ impl Mount {
     }
 
     /// A place in the ring without a burst and without counting as a listener here: for a
-    /// listener of another mount that follows this one as its fallback.
-    pub fn follow(&self) -> broadcast::Receiver<Bytes> {
+    /// listener of another mount that follows this one as its fallback. Comes with the
+    /// codec headers the listener needs before what follows (Ogg), if any.
+    pub fn follow(&self) -> (Vec<Bytes>, broadcast::Receiver<Bytes>) {
+        let st = self.lock();
+        (st.headers.clone(), self.tx.subscribe())
+    }
+
+    /// Wakes on every chunk published here (for the task that writes to listeners).
+    pub fn doorbell(&self) -> broadcast::Receiver<Bytes> {
         self.tx.subscribe()
     }
 
@@ -238,6 +268,7 @@ impl Mount {
         st.burst.clear();
         st.burst_len = 0;
         st.headers_in_burst = !headers.is_empty();
+        st.lead_headers = headers.len();
         for h in headers {
             st.burst_len += h.len();
             st.burst.push_back(h.clone());
@@ -257,17 +288,22 @@ impl Mount {
             st.burst_len = 0;
             st.headers.clear();
             st.headers_in_burst = true;
+            st.lead_headers = 0;
         }
     }
 
-    /// Records source `id`'s codec headers (its Ogg header pages), for listeners who join
-    /// after they went by.
+    /// Records source `id`'s codec headers so far (its Ogg header pages), for listeners who
+    /// join after they went by, or hear this source take over. Called before each header
+    /// page is published, so the burst starts with exactly these pages.
     pub fn set_codec_headers(&self, id: u64, headers: Vec<Bytes>) {
         let mut st = self.lock();
         if let Some(slot) = st.sources.iter_mut().find(|s| s.id == id) {
             slot.headers = headers.clone();
         }
         if st.on_air == Some(id) {
+            if st.headers_in_burst {
+                st.lead_headers = headers.len();
+            }
             st.headers = headers;
         }
     }
@@ -282,11 +318,20 @@ impl Mount {
         st.burst_len += chunk.len();
         st.burst.push_back(chunk.clone());
         while st.burst_len - st.burst.front().map_or(0, Bytes::len) >= BURST_BYTES {
-            if let Some(old) = st.burst.pop_front() {
-                st.burst_len -= old.len();
-                // The first chunks after a chain start are its headers.
-                st.headers_in_burst = false;
+            // The header pages leave the burst together: a new listener gets them from
+            // `headers` then, and must not get the rest of them a second time.
+            let drop_n = if st.headers_in_burst {
+                st.lead_headers.max(1)
+            } else {
+                1
+            };
+            for _ in 0..drop_n {
+                if let Some(old) = st.burst.pop_front() {
+                    st.burst_len -= old.len();
+                }
             }
+            st.headers_in_burst = false;
+            st.lead_headers = 0;
         }
         // Sent under the lock so a listener subscribing at the same moment gets either this
         // chunk in its burst or in its ring, never both and never neither.
@@ -312,6 +357,9 @@ impl Mount {
     /// follows the fallback until a source arrives.
     pub fn subscribe(&self) -> Result<Subscription, JoinError> {
         let st = self.lock();
+        if st.closed {
+            return Err(JoinError::Closed);
+        }
         let on_air = match st.on_air {
             Some(id) => id,
             None if st.fallback.is_some() => 0,
@@ -401,6 +449,9 @@ pub enum JoinError {
     NoSource,
     #[error("the mount is full ({0} listeners)")]
     Full(usize),
+    /// The mount was forgotten meanwhile: look it up again.
+    #[error("the mount closed")]
+    Closed,
 }
 
 /// Every live mount, by name.
@@ -435,11 +486,13 @@ impl Mounts {
     /// Forgets a mount once nobody uses it (no source, no listener).
     pub fn remove_if_idle(&self, mount: &Arc<Mount>) {
         let mut map = self.lock();
-        if mount.source_count() == 0
+        let mut st = mount.lock();
+        if st.sources.is_empty()
             && mount.listeners() == 0
             && let Some(current) = map.get(mount.name())
             && Arc::ptr_eq(current, mount)
         {
+            st.closed = true;
             map.remove(mount.name());
         }
     }
@@ -515,6 +568,57 @@ mod tests {
         assert_eq!(
             sub.rx.try_recv().expect("ring"),
             Bytes::from_static(b"next")
+        );
+    }
+
+    #[test]
+    fn header_pages_leave_the_burst_together() {
+        let m = Mount::new("ogg", ServiceId(1), limits());
+        m.attach_source(1, 50, "source", StreamInfo::default(), limits())
+            .expect("source");
+        let h1 = Bytes::from_static(b"OggS-bos");
+        let h2 = Bytes::from_static(b"OggS-comments");
+        m.begin_chain(1);
+        m.set_codec_headers(1, vec![h1.clone()]);
+        m.publish(1, h1.clone());
+        m.set_codec_headers(1, vec![h1.clone(), h2.clone()]);
+        m.publish(1, h2.clone());
+        // While the burst starts with the headers, a listener gets them once, from the burst.
+        let sub = m.subscribe().expect("joins");
+        assert_eq!(sub.burst, vec![h1.clone(), h2.clone()]);
+        m.unsubscribe();
+        // Once audio pushes the first header page out, both leave; the listener gets them
+        // from the stored headers, still exactly once.
+        for i in 0..20u8 {
+            m.publish(1, Bytes::from(vec![i; 4096]));
+        }
+        let sub = m.subscribe().expect("joins");
+        assert_eq!(sub.burst[..2], [h1.clone(), h2.clone()]);
+        assert!(
+            sub.burst[2..].iter().all(|c| c.len() == 4096),
+            "a header page twice"
+        );
+        // A listener arriving from another mount gets the headers before the live pages.
+        let (headers, _rx) = m.follow();
+        assert_eq!(headers, vec![h1, h2]);
+    }
+
+    #[test]
+    fn forgotten_mount_takes_nobody() {
+        let mounts = Mounts::default();
+        let m = mounts.get_or_create("jazz", ServiceId(1), limits());
+        mounts.remove_if_idle(&m);
+        assert_eq!(
+            m.attach_source(1, 50, "late", StreamInfo::default(), limits()),
+            Err(AttachError::Closed)
+        );
+        assert_eq!(m.subscribe().err(), Some(JoinError::Closed));
+        let fresh = mounts.get_or_create("jazz", ServiceId(1), limits());
+        assert!(!Arc::ptr_eq(&m, &fresh));
+        assert!(
+            fresh
+                .attach_source(1, 50, "late", StreamInfo::default(), limits())
+                .is_ok()
         );
     }
 

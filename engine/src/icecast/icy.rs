@@ -61,13 +61,18 @@ impl Interleaver {
     }
 
     /// Cuts `chunk` at metadata points. Slicing `Bytes` shares the buffer: no copies.
-    pub fn split(&mut self, mut chunk: Bytes, out: &mut Vec<Piece>) {
+    pub fn split(&mut self, chunk: Bytes, out: &mut Vec<Piece>) {
+        self.split_with(chunk, |p| out.push(p));
+    }
+
+    /// Like [`Interleaver::split`], handing each piece to `f` as it is cut.
+    pub fn split_with(&mut self, mut chunk: Bytes, mut f: impl FnMut(Piece)) {
         while !chunk.is_empty() {
             let take = self.until_block.min(chunk.len());
-            out.push(Piece::Audio(chunk.split_to(take)));
+            f(Piece::Audio(chunk.split_to(take)));
             self.until_block -= take;
             if self.until_block == 0 {
-                out.push(Piece::MetadataDue);
+                f(Piece::MetadataDue);
                 self.until_block = self.metaint;
             }
         }

@@ -39,7 +39,7 @@ pub async fn serve(listener: TcpListener, engine: Engine, shutdown: Cancellation
             accepted = listener.accept() => match accepted {
                 Ok((sock, remote)) => {
                     let _ = sock.set_nodelay(true);
-                    connections.spawn(handle(sock, remote, engine.clone(), shutdown.clone()));
+                    connections.spawn(handle(sock, remote, engine.clone(), shutdown.clone(), connections.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors must not end the accept loop: wait and retry.
@@ -58,6 +58,7 @@ async fn handle(
     remote: SocketAddr,
     engine: Engine,
     shutdown: CancellationToken,
+    tasks: TaskTracker,
 ) {
     let read = tokio::select! {
         () = shutdown.cancelled() => return,
@@ -103,7 +104,7 @@ async fn handle(
         }
         ("GET" | "HEAD", _) => {
             drop(rest);
-            Box::pin(listener::run(sock, remote, head, engine, shutdown)).await
+            Box::pin(listener::run(sock, remote, head, engine, shutdown, tasks)).await
         }
         _ => {
             let _ = sock

@@ -16,7 +16,7 @@ use super::{mount_name, response};
 use crate::Engine;
 use crate::admission::{Decision, DenyReason, PublishRequest};
 use crate::events::MountEvent;
-use crate::mount::StreamInfo;
+use crate::mount::{AttachError, StreamInfo};
 use crate::registry::SessionRole;
 
 /// Content types a source may send (Icecast's list of what players can take).
@@ -130,18 +130,25 @@ pub async fn run(
     }
 
     let id = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed);
-    let live = engine
-        .mounts()
-        .get_or_create(&grant.mount, grant.service_id, grant.limits);
-    live.set_fallback(grant.fallback.clone());
-    if let Err(busy) = live.attach_source(id, grant.priority, &grant.label, info, grant.limits) {
-        tracing::warn!(%remote, %mount, "source refused: {busy}");
-        let _ = sock
-            .write_all(&response::error(403, "Forbidden", &busy.to_string()))
-            .await;
-        engine.mounts().remove_if_idle(&live);
-        return;
-    }
+    let live = loop {
+        let live = engine
+            .mounts()
+            .get_or_create(&grant.mount, grant.service_id, grant.limits);
+        live.set_fallback(grant.fallback.clone());
+        match live.attach_source(id, grant.priority, &grant.label, info.clone(), grant.limits) {
+            Ok(()) => break live,
+            // Forgotten by its last user a moment ago: the next lookup makes a fresh one.
+            Err(AttachError::Closed) => continue,
+            Err(AttachError::Busy(busy)) => {
+                tracing::warn!(%remote, %mount, "source refused: {busy}");
+                let _ = sock
+                    .write_all(&response::error(403, "Forbidden", &busy.to_string()))
+                    .await;
+                engine.mounts().remove_if_idle(&live);
+                return;
+            }
+        }
+    };
     let session = engine.registry().open_session(
         grant.service_id,
         &grant.mount,
@@ -267,11 +274,16 @@ async fn pump(
                     match reader.next_page() {
                         Ok(Some(page)) => {
                             match tracker.observe(&page) {
-                                PageKind::ChainStart => live.begin_chain(id),
-                                PageKind::FirstAudio => {
+                                PageKind::ChainStart => {
+                                    live.begin_chain(id);
+                                    live.set_codec_headers(id, tracker.headers().to_vec());
+                                }
+                                // Kept page by page: a standby source that goes on air
+                                // in the middle of its headers still starts with them all.
+                                PageKind::Header => {
                                     live.set_codec_headers(id, tracker.headers().to_vec())
                                 }
-                                PageKind::Header | PageKind::Audio => {}
+                                PageKind::FirstAudio | PageKind::Audio => {}
                             }
                             live.publish(id, page.data);
                         }
