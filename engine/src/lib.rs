@@ -15,6 +15,7 @@ pub mod admission;
 pub mod events;
 pub mod icecast;
 pub mod listeners;
+pub mod login_guard;
 pub mod mount;
 pub mod registry;
 
@@ -33,6 +34,7 @@ pub struct Engine {
     events: Arc<dyn events::Events>,
     registry: Arc<MountRegistry>,
     mounts: Arc<mount::Mounts>,
+    logins: Arc<login_guard::LoginGuard>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -57,6 +59,7 @@ impl Engine {
             events,
             registry: Arc::new(MountRegistry::default()),
             mounts: Arc::default(),
+            logins: Arc::default(),
         }
     }
 
@@ -73,6 +76,11 @@ impl Engine {
     /// Live mounts by name.
     pub fn mounts(&self) -> &Arc<mount::Mounts> {
         &self.mounts
+    }
+
+    /// Failed passwords by address, to refuse guessing early.
+    pub fn logins(&self) -> &login_guard::LoginGuard {
+        &self.logins
     }
 
     /// Live sessions by service.

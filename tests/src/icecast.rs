@@ -248,6 +248,19 @@ pub fn b64(s: &str) -> String {
 
 /// ffmpeg sending a sine tone in Ogg (`libopus` or `libvorbis`) to `mount`, in real time.
 pub fn ffmpeg_ogg(srv: &Server, mount: &str, password: &str, codec: &str, seconds: u32) -> Proc {
+    ffmpeg_container(srv, mount, password, codec, "ogg", seconds)
+}
+
+/// ffmpeg sending a 440 Hz tone encoded with `codec` in `format` (`ogg` or `webm`).
+pub fn ffmpeg_container(
+    srv: &Server,
+    mount: &str,
+    password: &str,
+    codec: &str,
+    format: &str,
+    seconds: u32,
+) -> Proc {
+    let content_type = format!("audio/{format}");
     let url = format!("icecast://source:{password}@{}/{mount}", srv.icecast);
     Command::new("ffmpeg")
         .args([
@@ -268,9 +281,9 @@ pub fn ffmpeg_ogg(srv: &Server, mount: &str, password: &str, codec: &str, second
             "-b:a",
             "96k",
             "-content_type",
-            "audio/ogg",
+            &content_type,
             "-f",
-            "ogg",
+            format,
         ])
         .args(["-ice_name", "Ogg FM", url.as_str()])
         .stdin(Stdio::null())

@@ -45,6 +45,18 @@ pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, en
         return;
     };
     let name = mount_name(&mount).to_owned();
+    if engine.logins().refused_for(remote.ip()).is_some() {
+        tracing::warn!(%remote, mount = %name, "metadata update refused: too many wrong passwords from this address");
+        let _ = sock
+            .write_all(&xml(
+                429,
+                "Too Many Requests",
+                "Too many failed logins",
+                false,
+            ))
+            .await;
+        return;
+    }
     let req = PublishRequest::Icecast {
         mount: name.clone(),
         username: username.clone(),
@@ -56,7 +68,10 @@ pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, en
         Decision::Allow(_) => true,
         Decision::Deny(_) => engine.admission().is_admin(&username, &password).await,
     };
-    if !allowed {
+    if allowed {
+        engine.logins().succeeded(remote.ip());
+    } else {
+        engine.logins().failed(remote.ip());
         tracing::warn!(%remote, mount = %name, user = %username, "metadata update refused: wrong credentials");
         let _ = sock
             .write_all(&xml(401, "Unauthorized", "Authentication failed", false))

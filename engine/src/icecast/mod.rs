@@ -13,6 +13,7 @@ pub mod request;
 pub mod response;
 pub mod source;
 pub mod status;
+pub mod webm;
 
 use std::net::SocketAddr;
 use std::time::Duration;

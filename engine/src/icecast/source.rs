@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ogg::{HeaderTracker, PageKind, PageReader};
 use super::request::RequestHead;
+use super::webm::{ClusterReader, Unit};
 use super::{mount_name, response};
 use crate::Engine;
 use crate::admission::{Decision, DenyReason, PublishRequest};
@@ -19,10 +20,8 @@ use crate::events::MountEvent;
 use crate::mount::{AttachError, StreamInfo};
 use crate::registry::SessionRole;
 
-/// Content types a source may send (Icecast's list of what players can take).
-/// WebM and raw FLAC are not here yet: both begin with headers a late listener needs, and
-/// only Ogg's are kept so far (see `ogg.rs`); relaying them would give late listeners an
-/// undecodable stream, so such sources are refused with a clear message instead.
+/// Content types a source may send (Icecast's list of what players can take). Raw FLAC
+/// is not here (nor in Icecast): players take FLAC in Ogg, which is.
 const ACCEPTED_TYPES: &[&str] = &[
     "audio/mpeg",
     "audio/mp3",
@@ -31,6 +30,8 @@ const ACCEPTED_TYPES: &[&str] = &[
     "audio/ogg",
     "application/ogg",
     "audio/opus",
+    "audio/webm",
+    "video/webm",
 ];
 
 /// A source that sends nothing for this long is dropped (Icecast's `source-timeout`).
@@ -69,7 +70,7 @@ pub async fn run(
             .write_all(&response::error(
                 415,
                 "Unsupported Media Type",
-                "unsupported content type: send MP3 (audio/mpeg), AAC (audio/aac) or Ogg Vorbis/Opus/FLAC (audio/ogg)",
+                "unsupported content type: send MP3 (audio/mpeg), AAC (audio/aac), Ogg Vorbis/Opus/FLAC (audio/ogg) or WebM (audio/webm)",
             ))
             .await;
         return;
@@ -93,6 +94,17 @@ pub async fn run(
         let _ = sock.write_all(&response::basic_challenge()).await;
         return;
     };
+    if let Some(wait) = engine.logins().refused_for(remote.ip()) {
+        tracing::warn!(%remote, %mount, "source refused: too many wrong passwords from this address");
+        let msg = format!(
+            "too many failed logins from your address; try again in {} s",
+            wait.as_secs().max(1)
+        );
+        let _ = sock
+            .write_all(&response::error(429, "Too Many Requests", &msg))
+            .await;
+        return;
+    }
     let req = PublishRequest::Icecast {
         mount: mount.clone(),
         username: username.clone(),
@@ -100,8 +112,14 @@ pub async fn run(
         remote,
     };
     let grant = match engine.admission().admit_publish(&req).await {
-        Decision::Allow(g) => g,
+        Decision::Allow(g) => {
+            engine.logins().succeeded(remote.ip());
+            g
+        }
         Decision::Deny(d) => {
+            if d.reason == DenyReason::BadCredentials {
+                engine.logins().failed(remote.ip());
+            }
             let (status, reason) = match d.reason {
                 DenyReason::NotFound => (404, "Not Found"),
                 DenyReason::BadCredentials => (401, "Unauthorized"),
@@ -177,6 +195,8 @@ pub async fn run(
     let deadline = grant.lifetime.map(|d| tokio::time::Instant::now() + d);
     let framing = if is_ogg(&content_type) {
         Framing::Ogg(Default::default(), Default::default())
+    } else if is_webm(&content_type) {
+        Framing::Webm(Default::default())
     } else {
         Framing::Raw
     };
@@ -292,6 +312,25 @@ async fn pump(
                     }
                 }
             }
+            // WebM goes out Cluster by Cluster, after its header.
+            Framing::Webm(reader) => {
+                reader.push(&buf.split());
+                oldest = None;
+                loop {
+                    match reader.next_unit() {
+                        Ok(Some(Unit::Header(header))) => {
+                            live.begin_chain(id);
+                            live.set_codec_headers(id, vec![header.clone()]);
+                            live.publish(id, header);
+                        }
+                        Ok(Some(Unit::Cluster(data) | Unit::Other(data))) => {
+                            live.publish(id, data);
+                        }
+                        Ok(None) => break,
+                        Err(e) => return format!("{e} (the source said Content-Type: audio/webm)"),
+                    }
+                }
+            }
         }
         if window_start.elapsed() >= BITRATE_WINDOW {
             let kbps = window_bytes * 8 / 1000 / window_start.elapsed().as_secs().max(1);
@@ -311,11 +350,23 @@ enum Framing {
     Raw,
     /// Ogg: whole pages, with the header pages kept for listeners who join later.
     Ogg(PageReader, HeaderTracker),
+    /// WebM: the header, kept for listeners who join later, then whole Clusters.
+    Webm(ClusterReader),
 }
 
 /// Ogg carries codec headers a late listener needs (Vorbis, Opus, FLAC in Ogg).
 pub fn is_ogg(content_type: &str) -> bool {
     matches!(content_type, "audio/ogg" | "application/ogg" | "audio/opus")
+}
+
+pub fn is_webm(content_type: &str) -> bool {
+    matches!(content_type, "audio/webm" | "video/webm")
+}
+
+/// Containers that carry titles in-band (Ogg comments, WebM tags): like Icecast, their
+/// listeners get no ICY blocks, which would corrupt the container.
+pub fn has_inband_metadata(content_type: &str) -> bool {
+    is_ogg(content_type) || is_webm(content_type)
 }
 
 /// The source's `ice-*` headers (and their older `icy-*` spellings).

@@ -123,8 +123,8 @@ pub async fn run(
             engine.mounts().remove_if_idle(&live);
             return;
         };
-        // Ogg carries its titles in-band (comment headers); like Icecast, no ICY blocks in it.
-        let metaint = (wants_meta && !super::source::is_ogg(&info.content_type))
+        // Ogg and WebM carry their titles in-band; like Icecast, no ICY blocks in them.
+        let metaint = (wants_meta && !super::source::has_inband_metadata(&info.content_type))
             .then_some(icy::DEFAULT_METAINT);
         if is_head {
             let _ = sock.write_all(&stream_headers(&info, metaint)).await;
