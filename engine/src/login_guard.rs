@@ -1,9 +1,10 @@
 //! Slows down password guessing on the media ports.
 //!
-//! Source passwords are checked with Argon2 (tens of milliseconds of CPU each), and the
-//! Icecast and RTMP ports are open to the internet. An address that fails too often within
-//! a minute is refused at once, without a password check, until the minute is over; a
-//! success clears its record. Kept in memory and bounded: old records are swept when the
+//! DJ passwords are checked with Argon2 (tens of milliseconds of CPU each), and the Icecast
+//! port is open to the internet. An address that fails too often within a minute is
+//! refused at once, without a password check, until the minute is over. A success does not
+//! clear the count: otherwise a tenant could guess another tenant's password between
+//! logins to its own mount. Kept in memory and bounded: old records are swept when the
 //! table grows.
 
 use std::collections::HashMap;
@@ -48,11 +49,6 @@ impl LoginGuard {
         }
         entry.0 += 1;
     }
-
-    /// A correct password from `ip`: forget its failures.
-    pub fn succeeded(&self, ip: IpAddr) {
-        self.lock().remove(&ip);
-    }
 }
 
 #[cfg(test)]
@@ -60,7 +56,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refuses_after_repeated_failures_and_forgets_on_success() {
+    fn refuses_after_repeated_failures_per_address() {
         let g = LoginGuard::default();
         let ip: IpAddr = "192.0.2.7".parse().expect("ip");
         let other: IpAddr = "192.0.2.8".parse().expect("ip");
@@ -71,7 +67,5 @@ mod tests {
         g.failed(ip);
         assert!(g.refused_for(ip).is_some_and(|d| d <= WINDOW));
         assert!(g.refused_for(other).is_none());
-        g.succeeded(ip);
-        assert!(g.refused_for(ip).is_none());
     }
 }

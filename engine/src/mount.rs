@@ -60,11 +60,9 @@ struct State {
     stream_start: SystemTime,
     limits: Limits,
     fallback: Option<String>,
-    /// The on-air source's codec headers, and whether the burst still starts with them
-    /// (as its first `lead_headers` chunks).
+    /// The on-air source's codec headers. They are never in the burst: a new listener
+    /// gets them first, then the burst (which holds only media).
     headers: Vec<Bytes>,
-    headers_in_burst: bool,
-    lead_headers: usize,
     /// Set when the mount is forgotten: nothing may join it any more (a source or listener
     /// that raced with the removal looks the mount up again).
     closed: bool,
@@ -147,8 +145,6 @@ impl Mount {
                 limits,
                 fallback: None,
                 headers: Vec::new(),
-                headers_in_burst: false,
-                lead_headers: 0,
                 closed: false,
             }),
             listeners: AtomicUsize::new(0),
@@ -264,16 +260,12 @@ impl Mount {
             .find(|s| s.id == id)
             .map(|s| s.headers.clone())
             .unwrap_or_default();
-        st.headers = headers.clone();
         st.burst.clear();
         st.burst_len = 0;
-        st.headers_in_burst = !headers.is_empty();
-        st.lead_headers = headers.len();
-        for h in headers {
-            st.burst_len += h.len();
-            st.burst.push_back(h.clone());
-            let _ = self.tx.send(h);
+        for h in &headers {
+            let _ = self.tx.send(h.clone());
         }
+        st.headers = headers;
     }
 
     /// Source `id` starts a new chain of its stream (an Ogg beginning-of-stream page): the
@@ -287,24 +279,21 @@ impl Mount {
             st.burst.clear();
             st.burst_len = 0;
             st.headers.clear();
-            st.headers_in_burst = true;
-            st.lead_headers = 0;
         }
     }
 
-    /// Records source `id`'s codec headers so far (its Ogg header pages), for listeners who
-    /// join after they went by, or hear this source take over. Called before each header
-    /// page is published, so the burst starts with exactly these pages.
-    pub fn set_codec_headers(&self, id: u64, headers: Vec<Bytes>) {
+    /// Publishes a header page of source `id` (Ogg header pages, the WebM header) and
+    /// records its headers so far, `page` included, for listeners who join later or hear
+    /// this source take over. One lock for both, so a handover in between can neither lose
+    /// nor repeat the page. Header pages go to the ring but not into the burst.
+    pub fn publish_header(&self, id: u64, headers: Vec<Bytes>, page: Bytes) {
         let mut st = self.lock();
         if let Some(slot) = st.sources.iter_mut().find(|s| s.id == id) {
             slot.headers = headers.clone();
         }
         if st.on_air == Some(id) {
-            if st.headers_in_burst {
-                st.lead_headers = headers.len();
-            }
             st.headers = headers;
+            let _ = self.tx.send(page);
         }
     }
 
@@ -318,20 +307,9 @@ impl Mount {
         st.burst_len += chunk.len();
         st.burst.push_back(chunk.clone());
         while st.burst_len - st.burst.front().map_or(0, Bytes::len) >= BURST_BYTES {
-            // The header pages leave the burst together: a new listener gets them from
-            // `headers` then, and must not get the rest of them a second time.
-            let drop_n = if st.headers_in_burst {
-                st.lead_headers.max(1)
-            } else {
-                1
-            };
-            for _ in 0..drop_n {
-                if let Some(old) = st.burst.pop_front() {
-                    st.burst_len -= old.len();
-                }
+            if let Some(old) = st.burst.pop_front() {
+                st.burst_len -= old.len();
             }
-            st.headers_in_burst = false;
-            st.lead_headers = 0;
         }
         // Sent under the lock so a listener subscribing at the same moment gets either this
         // chunk in its burst or in its ring, never both and never neither.
@@ -382,11 +360,8 @@ impl Mount {
             // The burst is what this mount's source sent last; without a source it is stale.
             burst: match st.on_air {
                 None => Vec::new(),
-                // Codec headers first, unless the burst still begins with them.
-                Some(_) if !st.headers_in_burst => {
-                    st.headers.iter().chain(st.burst.iter()).cloned().collect()
-                }
-                Some(_) => st.burst.iter().cloned().collect(),
+                // Codec headers first (Ogg, WebM), then recent media.
+                Some(_) => st.headers.iter().chain(st.burst.iter()).cloned().collect(),
             },
             rx: self.tx.subscribe(),
             info,
@@ -572,35 +547,59 @@ mod tests {
     }
 
     #[test]
-    fn header_pages_leave_the_burst_together() {
+    fn header_pages_reach_each_listener_once() {
         let m = Mount::new("ogg", ServiceId(1), limits());
         m.attach_source(1, 50, "source", StreamInfo::default(), limits())
             .expect("source");
+        let mut early = m.subscribe().expect("joins");
         let h1 = Bytes::from_static(b"OggS-bos");
-        let h2 = Bytes::from_static(b"OggS-comments");
+        // Large header pages (cover art in the comments) past the burst size.
+        let big: Vec<Bytes> = (0..24u8).map(|i| Bytes::from(vec![i; 4096])).collect();
         m.begin_chain(1);
-        m.set_codec_headers(1, vec![h1.clone()]);
-        m.publish(1, h1.clone());
-        m.set_codec_headers(1, vec![h1.clone(), h2.clone()]);
-        m.publish(1, h2.clone());
-        // While the burst starts with the headers, a listener gets them once, from the burst.
-        let sub = m.subscribe().expect("joins");
-        assert_eq!(sub.burst, vec![h1.clone(), h2.clone()]);
-        m.unsubscribe();
-        // Once audio pushes the first header page out, both leave; the listener gets them
-        // from the stored headers, still exactly once.
-        for i in 0..20u8 {
-            m.publish(1, Bytes::from(vec![i; 4096]));
+        m.publish_header(1, vec![h1.clone()], h1.clone());
+        let mut headers = vec![h1.clone()];
+        for page in &big {
+            headers.push(page.clone());
+            m.publish_header(1, headers.clone(), page.clone());
         }
+        for i in 0..20u8 {
+            m.publish(1, Bytes::from(vec![100 + i; 4096]));
+        }
+        // A listener already there got each header page once, from the ring.
+        let mut got = Vec::new();
+        while let Ok(c) = early.rx.try_recv() {
+            got.push(c);
+        }
+        assert_eq!(got[..headers.len()], headers[..]);
+        // A late joiner gets the headers once, then only media.
         let sub = m.subscribe().expect("joins");
-        assert_eq!(sub.burst[..2], [h1.clone(), h2.clone()]);
+        assert_eq!(sub.burst[..headers.len()], headers[..]);
         assert!(
-            sub.burst[2..].iter().all(|c| c.len() == 4096),
+            sub.burst[headers.len()..].iter().all(|c| c[0] >= 100),
             "a header page twice"
         );
         // A listener arriving from another mount gets the headers before the live pages.
-        let (headers, _rx) = m.follow();
-        assert_eq!(headers, vec![h1, h2]);
+        let (follow_headers, _rx) = m.follow();
+        assert_eq!(follow_headers, headers);
+    }
+
+    #[test]
+    fn standby_source_takes_over_with_its_headers() {
+        let m = Mount::new("ogg", ServiceId(1), limits());
+        m.attach_source(1, 10, "low", StreamInfo::default(), limits())
+            .expect("low");
+        m.attach_source(2, 60, "high", StreamInfo::default(), limits())
+            .expect("high");
+        let mut rx = m.subscribe().expect("joins").rx;
+        // The standby source's headers are recorded, not sent.
+        let h = Bytes::from_static(b"OggS-low-bos");
+        m.begin_chain(1);
+        m.publish_header(1, vec![h.clone()], h.clone());
+        assert!(rx.try_recv().is_err());
+        // When high leaves, low's headers go out first, once.
+        m.detach_source(2);
+        assert_eq!(rx.try_recv().ok(), Some(h));
+        assert!(rx.try_recv().is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use super::request::RequestHead;
 use super::{mount_name, response};
 use crate::Engine;
-use crate::admission::{Decision, PublishRequest};
+use crate::admission::{Decision, DenyReason, PublishRequest};
 use crate::events::MountEvent;
 
 fn xml(status: u16, reason: &str, message: &str, ok: bool) -> Vec<u8> {
@@ -64,14 +64,17 @@ pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, en
         remote,
     };
     // The mount's source credentials (or a DJ's), else a server administrator's.
-    let allowed = match engine.admission().admit_publish(&req).await {
-        Decision::Allow(_) => true,
-        Decision::Deny(_) => engine.admission().is_admin(&username, &password).await,
+    let (allowed, wrong_password) = match engine.admission().admit_publish(&req).await {
+        Decision::Allow(_) => (true, false),
+        Decision::Deny(d) => {
+            let admin = engine.admission().is_admin(&username, &password).await;
+            (admin, !admin && d.reason == DenyReason::BadCredentials)
+        }
     };
-    if allowed {
-        engine.logins().succeeded(remote.ip());
-    } else {
-        engine.logins().failed(remote.ip());
+    if !allowed {
+        if wrong_password {
+            engine.logins().failed(remote.ip());
+        }
         tracing::warn!(%remote, mount = %name, user = %username, "metadata update refused: wrong credentials");
         let _ = sock
             .write_all(&xml(401, "Unauthorized", "Authentication failed", false))

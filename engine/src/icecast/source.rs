@@ -112,10 +112,7 @@ pub async fn run(
         remote,
     };
     let grant = match engine.admission().admit_publish(&req).await {
-        Decision::Allow(g) => {
-            engine.logins().succeeded(remote.ip());
-            g
-        }
+        Decision::Allow(g) => g,
         Decision::Deny(d) => {
             if d.reason == DenyReason::BadCredentials {
                 engine.logins().failed(remote.ip());
@@ -292,21 +289,19 @@ async fn pump(
                 oldest = None;
                 loop {
                     match reader.next_page() {
-                        Ok(Some(page)) => {
-                            match tracker.observe(&page) {
-                                PageKind::ChainStart => {
+                        Ok(Some(page)) => match tracker.observe(&page) {
+                            // Kept page by page: a standby source that goes on air in the
+                            // middle of its headers still starts with them all.
+                            kind @ (PageKind::ChainStart | PageKind::Header) => {
+                                if kind == PageKind::ChainStart {
                                     live.begin_chain(id);
-                                    live.set_codec_headers(id, tracker.headers().to_vec());
                                 }
-                                // Kept page by page: a standby source that goes on air
-                                // in the middle of its headers still starts with them all.
-                                PageKind::Header => {
-                                    live.set_codec_headers(id, tracker.headers().to_vec())
-                                }
-                                PageKind::FirstAudio | PageKind::Audio => {}
+                                live.publish_header(id, tracker.headers().to_vec(), page.data);
                             }
-                            live.publish(id, page.data);
-                        }
+                            PageKind::FirstAudio | PageKind::Audio => {
+                                live.publish(id, page.data);
+                            }
+                        },
                         Ok(None) => break,
                         Err(e) => return format!("{e} (the source said Content-Type: audio/ogg)"),
                     }
@@ -320,8 +315,7 @@ async fn pump(
                     match reader.next_unit() {
                         Ok(Some(Unit::Header(header))) => {
                             live.begin_chain(id);
-                            live.set_codec_headers(id, vec![header.clone()]);
-                            live.publish(id, header);
+                            live.publish_header(id, vec![header.clone()], header);
                         }
                         Ok(Some(Unit::Cluster(data) | Unit::Other(data))) => {
                             live.publish(id, data);

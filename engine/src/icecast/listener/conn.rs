@@ -107,18 +107,23 @@ impl Conn {
         if n == data.len() {
             return Ok(());
         }
-        // Slow path, boxed so its timer does not sit in every listener's task.
-        match Box::pin(tokio::time::timeout(
+        // Slow path, boxed so its timer does not sit in every listener's task. A dropped
+        // session or a shutdown does not wait for a slow socket.
+        let ctx = &self.ctx;
+        let write = Box::pin(tokio::time::timeout(
             WRITE_TIMEOUT,
             self.sock.write_all(&data[n..]),
-        ))
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "listener stopped reading",
-            )),
+        ));
+        tokio::select! {
+            r = write => match r {
+                Ok(r) => r,
+                Err(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "listener stopped reading",
+                )),
+            },
+            () = ctx.session.cancelled() => Err(std::io::Error::other("session dropped")),
+            () = ctx.shutdown.cancelled() => Err(std::io::Error::other("shutting down")),
         }
     }
 

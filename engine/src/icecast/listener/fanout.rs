@@ -100,21 +100,22 @@ async fn write_loop(
                 for c in conns.drain(..) {
                     c.finish("server shutting down");
                 }
+                *mount.fanout.lock() = None;
                 return;
             }
             Some(c) = inbox.recv() => conns.push(c),
             // Any chunk (or news that chunks were missed) means: go round the listeners.
             _ = doorbell.recv() => {}
-            Ok(()) = on_air.changed() => {
-                // The mount lost its source: each listener decides on its own task whether to
-                // follow the fallback or wait for a source to come back.
-                if !mount.has_source() {
-                    for c in conns.drain(..) {
-                        tasks.spawn(stream::run(c, VecDeque::new()));
-                    }
-                }
-            }
+            Ok(()) = on_air.changed() => {}
             _ = tick.tick() => {}
+        }
+        // Without a source (it left, perhaps just before a listener was handed over), each
+        // listener decides on its own task whether to follow the fallback or wait for a
+        // source to come back.
+        if !mount.has_source() {
+            for c in conns.drain(..) {
+                tasks.spawn(stream::run(c, VecDeque::new()));
+            }
         }
         sweep(&mount, &mut conns, &tasks, &mut out);
         if conns.is_empty() {
@@ -168,7 +169,7 @@ fn serve(
             }
             Err(TryRecvError::Closed) => return After::End("the mount closed"),
         };
-        conn.bytes += chunk.len() as u64;
+        let len = chunk.len() as u64;
         out.clear();
         conn.frame(chunk, || title.get_or_init(|| mount.title()).clone(), out);
         for k in 0..out.len() {
@@ -179,10 +180,13 @@ fn serve(
                     if let Some(first) = rest.front_mut() {
                         let _ = first.split_to(n);
                     }
+                    // Counted now: its own task writes the rest.
+                    conn.bytes += len;
                     return After::Unpark(rest);
                 }
                 Err(_) => return After::End("the listener went away"),
             }
         }
+        conn.bytes += len;
     }
 }

@@ -47,6 +47,26 @@ async fn drive(mut conn: Conn, mut pending: VecDeque<Bytes>) -> (Conn, Option<&'
         if conn.write_all_of(&mut pending).await.is_err() {
             return (conn, Some(GONE));
         }
+        // A listener that is behind always finds a chunk waiting and so never reaches the
+        // wait below: look for a dropped session, a shutdown and a source change here too.
+        if conn.ctx.session.is_cancelled() {
+            return (conn, Some("dropped by the control plane"));
+        }
+        if conn.ctx.shutdown.is_cancelled() {
+            return (conn, Some("server shutting down"));
+        }
+        if on_air.has_changed().unwrap_or(false) || hearing_air.has_changed().unwrap_or(false) {
+            on_air.mark_unchanged();
+            hearing_air.mark_unchanged();
+            Reconsider {
+                primary: &primary,
+                hearing: &mut hearing,
+                hearing_air: &mut hearing_air,
+                grace: &mut grace,
+            }
+            .apply(&mut conn, &mut pending);
+            continue;
+        }
         let chunk = match conn.rx.try_recv() {
             Ok(c) => c,
             Err(TryRecvError::Lagged(n)) => {
