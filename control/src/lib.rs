@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
+pub mod hls;
 pub mod schedule;
 pub mod server;
 pub mod stats;

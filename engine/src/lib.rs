@@ -13,11 +13,14 @@
 
 pub mod admission;
 pub mod events;
+pub mod hls;
 pub mod icecast;
 pub mod listeners;
 pub mod login_guard;
+pub mod media;
 pub mod mount;
 pub mod registry;
+pub mod rtmp;
 
 pub use admission::{
     Admission, Decision, Denial, DenyReason, Grant, Limits, PlayRequest, PublishRequest, ServiceId,
@@ -35,6 +38,7 @@ pub struct Engine {
     registry: Arc<MountRegistry>,
     mounts: Arc<mount::Mounts>,
     logins: Arc<login_guard::LoginGuard>,
+    hls: Arc<hls::live::LiveStreams>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -60,6 +64,7 @@ impl Engine {
             registry: Arc::new(MountRegistry::default()),
             mounts: Arc::default(),
             logins: Arc::default(),
+            hls: Arc::default(),
         }
     }
 
@@ -81,6 +86,11 @@ impl Engine {
     /// Failed passwords by address, to refuse guessing early.
     pub fn logins(&self) -> &login_guard::LoginGuard {
         &self.logins
+    }
+
+    /// Every stream's live HLS window, by slug.
+    pub fn hls(&self) -> &Arc<hls::live::LiveStreams> {
+        &self.hls
     }
 
     /// Live sessions by service.

@@ -2,9 +2,8 @@
 //!
 //! Binding is split from serving so the binary can bind every port first (and fail fast,
 //! with the address in the error, if one is taken) and only then report itself healthy.
-//! The protocol servers plug into [`BoundListeners::serve`]: the Icecast port serves
-//! sources and listeners; until RTMP ingest is installed its port accepts and closes
-//! connections, logging each one, so publishers fail fast instead of hanging.
+//! The protocol servers plug into [`BoundListeners::serve`]: RTMP publishers on one port,
+//! Icecast sources and listeners on the other.
 
 use std::io;
 use std::net::SocketAddr;
@@ -71,27 +70,8 @@ impl BoundListeners {
     /// Accepts on every port until `shutdown` fires.
     pub async fn serve(self, engine: Engine, shutdown: CancellationToken) {
         tokio::join!(
-            accept_loop("RTMP", self.rtmp, shutdown.clone()),
+            crate::rtmp::serve(self.rtmp, engine.clone(), shutdown.clone()),
             crate::icecast::serve(self.icecast, engine, shutdown),
         );
-    }
-}
-
-async fn accept_loop(what: &'static str, listener: TcpListener, shutdown: CancellationToken) {
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((sock, remote)) => {
-                    tracing::info!(%remote, "{what} connection closed: {what} is not served by this version yet");
-                    drop(sock);
-                }
-                // Running out of file descriptors must not end the accept loop: wait and retry.
-                Err(e) => {
-                    tracing::warn!("{what} accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            },
-        }
     }
 }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub mod icecast;
+pub mod rtmp;
 
 use anyhow::{Context, bail};
 use sqlx::{Column, Row};
@@ -389,6 +390,23 @@ impl Server {
             req = req.header(*k, *v);
         }
         send(req).await
+    }
+
+    /// A plain GET with extra headers: status, headers and the raw body.
+    pub async fn fetch(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut req = self.client.get(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let h = res.headers().clone();
+        let body = res.bytes().await.expect("body").to_vec();
+        (status, h, body)
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {

@@ -1,0 +1,193 @@
+//! HLS delivery on the HTTP port: `/hls/<slug>/index.m3u8` and its segments, served from
+//! the engine's in-memory live window as prepared bytes.
+//!
+//! Segments are immutable (their names are never reused), so they are cacheable forever;
+//! playlists change with every segment and are cached for about one. Everything carries
+//! CORS headers, because players are embedded on customers' own sites.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+
+use crate::api::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/hls/{slug}/{file}",
+        get(serve).head(serve).options(preflight),
+    )
+}
+
+fn cors(h: &mut HeaderMap) {
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Content-Length, Content-Range, ETag"),
+    );
+}
+
+async fn preflight() -> Response {
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    let h = res.headers_mut();
+    cors(h);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Range, If-None-Match"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    res
+}
+
+fn not_found(what: &str) -> Response {
+    let mut res = (StatusCode::NOT_FOUND, format!("{what}\n")).into_response();
+    cors(res.headers_mut());
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res
+}
+
+async fn serve(
+    State(state): State<AppState>,
+    Path((slug, file)): Path<(String, String)>,
+    req_headers: HeaderMap,
+) -> Response {
+    let Some(stream) = state.engine.hls().get(&slug) else {
+        return not_found("no such stream, or it is not live");
+    };
+    if file == "index.m3u8" {
+        let body = stream.playlist();
+        if body.is_empty() {
+            // Published, but the first segment is not complete yet.
+            return not_found("the stream is starting; try again in a few seconds");
+        }
+        let etag = stream.playlist_etag();
+        return respond(
+            &req_headers,
+            body,
+            "application/vnd.apple.mpegurl",
+            "public, max-age=1",
+            &etag,
+            false,
+        );
+    }
+    match stream.segment_by_name(&file) {
+        Some((_, data)) => {
+            let etag = format!("\"{file}\"");
+            respond(
+                &req_headers,
+                data,
+                "video/mp2t",
+                "public, max-age=31536000, immutable",
+                &etag,
+                true,
+            )
+        }
+        None => not_found("no such segment (it may have left the live window)"),
+    }
+}
+
+/// A 200, a 304 for a matching `If-None-Match`, or a 206 for a single byte range.
+fn respond(
+    req: &HeaderMap,
+    body: Bytes,
+    content_type: &'static str,
+    cache: &'static str,
+    etag: &str,
+    ranges: bool,
+) -> Response {
+    let mut builder = Response::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, cache)
+        .header(header::ETAG, etag);
+    if ranges {
+        builder = builder.header(header::ACCEPT_RANGES, "bytes");
+    }
+    let not_modified = req
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let res = if not_modified {
+        builder.status(StatusCode::NOT_MODIFIED).body(Body::empty())
+    } else {
+        match req
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .filter(|_| ranges)
+        {
+            None => builder.body(Body::from(body)),
+            Some(spec) => match byte_range(spec, body.len()) {
+                Some((start, end)) => builder
+                    .status(StatusCode::PARTIAL_CONTENT)
+                    .header(
+                        header::CONTENT_RANGE,
+                        format!("bytes {start}-{end}/{}", body.len()),
+                    )
+                    .body(Body::from(body.slice(start..=end))),
+                None => builder
+                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_RANGE, format!("bytes */{}", body.len()))
+                    .body(Body::empty()),
+            },
+        }
+    };
+    let mut res = res.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    cors(res.headers_mut());
+    res
+}
+
+/// A single `bytes=` range (`a-b`, `a-`, `-n`) within `len`, as inclusive offsets.
+fn byte_range(spec: &str, len: usize) -> Option<(usize, usize)> {
+    let spec = spec.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || len == 0 {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let (start, end) = if a.is_empty() {
+        let n: usize = b.parse().ok()?;
+        if n == 0 {
+            return None;
+        }
+        (len.saturating_sub(n), len - 1)
+    } else {
+        let start: usize = a.parse().ok()?;
+        let end = if b.is_empty() {
+            len - 1
+        } else {
+            b.parse::<usize>().ok()?.min(len - 1)
+        };
+        (start, end)
+    };
+    (start <= end && start < len).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(byte_range("bytes=0-99", 1000), Some((0, 99)));
+        assert_eq!(byte_range("bytes=900-", 1000), Some((900, 999)));
+        assert_eq!(byte_range("bytes=-100", 1000), Some((900, 999)));
+        assert_eq!(byte_range("bytes=990-2000", 1000), Some((990, 999)));
+        assert_eq!(byte_range("bytes=1000-", 1000), None);
+        assert_eq!(byte_range("bytes=5-1", 1000), None);
+        assert_eq!(byte_range("bytes=0-1,5-6", 1000), None);
+        assert_eq!(byte_range("items=0-1", 1000), None);
+    }
+}

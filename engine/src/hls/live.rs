@@ -1,0 +1,414 @@
+//! The live window of every stream, in memory: its segments and its playlist, rendered
+//! once per new segment so a request is served prepared bytes.
+//!
+//! Numbering never resets while the stream is known: a publisher that reconnects continues
+//! the media sequence after a `#EXT-X-DISCONTINUITY`, so a player holding the playlist just
+//! carries on. Once the publisher has been gone for the grace period the playlist gets
+//! `#EXT-X-ENDLIST`; the stream is forgotten a while after that.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use super::packager::SegmentOut;
+use crate::admission::ServiceId;
+
+/// Segments listed in the live playlist.
+pub const PLAYLIST_SEGMENTS: usize = 6;
+/// Segments kept after they leave the playlist, for players that fetched it just before.
+const EXTRA_SEGMENTS: usize = 3;
+
+/// One segment of the window.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub seq: u64,
+    pub duration: f64,
+    pub started_at: SystemTime,
+    pub discontinuity: bool,
+    pub data: Bytes,
+}
+
+#[derive(Debug)]
+struct State {
+    segments: VecDeque<Segment>,
+    next_seq: u64,
+    /// Discontinuities that have left the playlist (`#EXT-X-DISCONTINUITY-SEQUENCE`).
+    disc_seq: u64,
+    /// Seconds; only ever grows, as the spec requires of a live playlist.
+    target: u32,
+    ended: bool,
+    /// The publisher on air (a session id), if any.
+    publisher: Option<u64>,
+    /// Bumped on every publish and unpublish, so a late timer acts only if nothing changed.
+    generation: u64,
+    playlist: Bytes,
+}
+
+/// A stream's live HLS output.
+#[derive(Debug)]
+pub struct LiveStream {
+    slug: String,
+    service_id: ServiceId,
+    /// When this stream was created (unix ms): part of every segment's name, so a segment
+    /// name is never reused for other content even if the stream is forgotten and numbering
+    /// starts again (segments are cached as immutable).
+    epoch: u64,
+    state: Mutex<State>,
+    /// The newest media sequence number, for clients waiting for the next segment.
+    latest: watch::Sender<u64>,
+}
+
+/// Why a publisher may not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stream {0} is already being published")]
+pub struct AlreadyLive(pub String);
+
+impl LiveStream {
+    fn new(slug: &str, service_id: ServiceId) -> Self {
+        let epoch = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Self {
+            slug: slug.to_owned(),
+            service_id,
+            epoch,
+            state: Mutex::new(State {
+                segments: VecDeque::new(),
+                next_seq: 0,
+                disc_seq: 0,
+                target: 2,
+                ended: false,
+                publisher: None,
+                generation: 0,
+                playlist: Bytes::new(),
+            }),
+            latest: watch::Sender::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn slug(&self) -> &str {
+        &self.slug
+    }
+
+    pub fn service_id(&self) -> ServiceId {
+        self.service_id
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// A validator for the playlist as it stands: changes with every new segment and when
+    /// the playlist ends.
+    pub fn playlist_etag(&self) -> String {
+        let st = self.lock();
+        format!(
+            "\"{:x}-{:x}-{}\"",
+            self.epoch,
+            st.next_seq,
+            u8::from(st.ended)
+        )
+    }
+
+    /// The segment a name like `1795000000000_42.ts` refers to, if it is still kept.
+    pub fn segment_by_name(&self, name: &str) -> Option<(u64, Bytes)> {
+        let (epoch, seq) = name.strip_suffix(".ts")?.split_once('_')?;
+        if epoch.parse::<u64>().ok()? != self.epoch {
+            return None;
+        }
+        let seq = seq.parse().ok()?;
+        self.segment(seq).map(|b| (seq, b))
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.lock().publisher.is_some()
+    }
+
+    /// Whether the stream had segments before (a new publisher's first segment then starts
+    /// with a discontinuity).
+    pub fn has_segments(&self) -> bool {
+        !self.lock().segments.is_empty()
+    }
+
+    /// Adds a finished segment and renders the playlist again.
+    pub fn push(&self, seg: SegmentOut) {
+        let mut st = self.lock();
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        st.target = st.target.max(seg.duration.round().max(1.0) as u32);
+        st.segments.push_back(Segment {
+            seq,
+            duration: seg.duration,
+            started_at: seg.started_at,
+            discontinuity: seg.discontinuity && seq > 0,
+            data: seg.data,
+        });
+        // Each new segment pushes one out of the listed window; a discontinuity leaving it
+        // counts in the discontinuity sequence.
+        if let Some(left) = st.segments.len().checked_sub(PLAYLIST_SEGMENTS + 1)
+            && st.segments[left].discontinuity
+        {
+            st.disc_seq += 1;
+        }
+        while st.segments.len() > PLAYLIST_SEGMENTS + EXTRA_SEGMENTS {
+            st.segments.pop_front();
+        }
+        st.playlist = render(self.epoch, &st);
+        drop(st);
+        self.latest.send_replace(seq);
+    }
+
+    /// The playlist as it stands (empty before the first segment).
+    pub fn playlist(&self) -> Bytes {
+        self.lock().playlist.clone()
+    }
+
+    pub fn segment(&self, seq: u64) -> Option<Bytes> {
+        let st = self.lock();
+        let first = st.segments.front()?.seq;
+        let idx = usize::try_from(seq.checked_sub(first)?).ok()?;
+        st.segments.get(idx).map(|s| s.data.clone())
+    }
+
+    /// Resolves when a new segment is listed.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.latest.subscribe()
+    }
+
+    /// The newest segments' total duration and size: for the measured bitrate.
+    pub fn recent_bitrate_kbps(&self) -> Option<u32> {
+        let st = self.lock();
+        let (secs, bytes) = st
+            .segments
+            .iter()
+            .rev()
+            .take(PLAYLIST_SEGMENTS)
+            .fold((0.0, 0usize), |(t, b), s| {
+                (t + s.duration, b + s.data.len())
+            });
+        (secs > 0.0).then(|| (bytes as f64 * 8.0 / secs / 1000.0) as u32)
+    }
+}
+
+/// `2026-11-27T21:00:00.000Z`.
+pub fn rfc3339_millis(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+fn render(epoch: u64, st: &State) -> Bytes {
+    let listed: Vec<&Segment> = {
+        let skip = st.segments.len().saturating_sub(PLAYLIST_SEGMENTS);
+        st.segments.iter().skip(skip).collect()
+    };
+    let mut out = String::with_capacity(256 + listed.len() * 96);
+    let first = listed.first().map_or(st.next_seq, |s| s.seq);
+    let _ = write!(
+        out,
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
+        st.target, st.disc_seq
+    );
+    for s in listed {
+        if s.discontinuity {
+            out.push_str("#EXT-X-DISCONTINUITY\n");
+        }
+        let _ = write!(
+            out,
+            "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{:.3},\n{epoch}_{}.ts\n",
+            rfc3339_millis(s.started_at),
+            s.duration,
+            s.seq
+        );
+    }
+    if st.ended {
+        out.push_str("#EXT-X-ENDLIST\n");
+    }
+    Bytes::from(out)
+}
+
+/// Every stream with HLS output, by slug.
+#[derive(Debug, Default)]
+pub struct LiveStreams {
+    map: Mutex<HashMap<String, Arc<LiveStream>>>,
+}
+
+/// How long after its publisher leaves a playlist gets `#EXT-X-ENDLIST`, and how long after
+/// that the stream is forgotten.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub end_after: Duration,
+    pub forget_after: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            end_after: Duration::from_secs(20),
+            forget_after: Duration::from_secs(300),
+        }
+    }
+}
+
+impl LiveStreams {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<LiveStream>>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, slug: &str) -> Option<Arc<LiveStream>> {
+        self.lock().get(slug).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<LiveStream>> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// Claims `slug` for publisher `id`; refused while another publisher is on it.
+    pub fn publish(
+        &self,
+        slug: &str,
+        service_id: ServiceId,
+        id: u64,
+    ) -> Result<Arc<LiveStream>, AlreadyLive> {
+        let mut map = self.lock();
+        let stream = match map.get(slug) {
+            // A stale stream of another service under a reused slug is replaced.
+            Some(s) if s.service_id == service_id => Arc::clone(s),
+            _ => {
+                let s = Arc::new(LiveStream::new(slug, service_id));
+                map.insert(slug.to_owned(), Arc::clone(&s));
+                s
+            }
+        };
+        let mut st = stream.lock();
+        if st.publisher.is_some() {
+            return Err(AlreadyLive(slug.to_owned()));
+        }
+        st.publisher = Some(id);
+        st.generation += 1;
+        if st.ended {
+            st.ended = false;
+            st.playlist = render(stream.epoch, &st);
+        }
+        drop(st);
+        Ok(stream)
+    }
+
+    /// Publisher `id` left `stream`: after the grace period the playlist ends, and later
+    /// the stream is forgotten, unless a publisher came back meanwhile.
+    pub fn unpublish(self: &Arc<Self>, stream: &Arc<LiveStream>, id: u64, lifetimes: Lifetimes) {
+        let generation = {
+            let mut st = stream.lock();
+            if st.publisher != Some(id) {
+                return;
+            }
+            st.publisher = None;
+            st.generation += 1;
+            st.generation
+        };
+        let streams = Arc::clone(self);
+        let stream = Arc::clone(stream);
+        tokio::spawn(async move {
+            tokio::time::sleep(lifetimes.end_after).await;
+            {
+                let mut st = stream.lock();
+                if st.generation != generation {
+                    return;
+                }
+                st.ended = true;
+                st.playlist = render(stream.epoch, &st);
+            }
+            tracing::info!(stream = %stream.slug, "HLS playlist ended: the publisher did not come back");
+            tokio::time::sleep(lifetimes.forget_after).await;
+            if stream.lock().generation == generation {
+                let mut map = streams.lock();
+                if map
+                    .get(&stream.slug)
+                    .is_some_and(|s| Arc::ptr_eq(s, &stream))
+                {
+                    map.remove(&stream.slug);
+                }
+            }
+        });
+    }
+
+    /// Forgets a service's stream at once (the service was deleted or suspended).
+    pub fn forget_service(&self, service_id: ServiceId) {
+        self.lock().retain(|_, s| s.service_id != service_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(duration: f64, discontinuity: bool) -> SegmentOut {
+        SegmentOut {
+            data: Bytes::from_static(b"ts"),
+            duration,
+            started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000),
+            discontinuity,
+        }
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(
+            rfc3339_millis(SystemTime::UNIX_EPOCH + Duration::from_millis(951_782_400_123)),
+            "2000-02-29T00:00:00.123Z"
+        );
+        assert_eq!(
+            rfc3339_millis(SystemTime::UNIX_EPOCH),
+            "1970-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn sliding_window_keeps_numbering_and_counts_discontinuities() {
+        let s = LiveStream::new("tv", ServiceId(1));
+        for _ in 0..8 {
+            s.push(seg(2.0, false));
+        }
+        s.push(seg(2.0, true)); // seq 8: a reconnect
+        for _ in 0..6 {
+            s.push(seg(2.0, false));
+        }
+        let p = String::from_utf8(s.playlist().to_vec()).expect("utf-8");
+        // 15 segments: 9..=14 listed; the discontinuity (8) has left the list.
+        assert!(p.contains("#EXT-X-MEDIA-SEQUENCE:9\n"), "{p}");
+        assert!(p.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"), "{p}");
+        assert!(!p.contains("#EXT-X-DISCONTINUITY\n"), "{p}");
+        assert!(p.contains("_14.ts") && !p.contains("_8.ts"));
+        let name = format!("{}_14.ts", s.epoch());
+        assert!(s.segment_by_name(&name).is_some());
+        assert!(s.segment_by_name("1_14.ts").is_none());
+        // Recently listed segments are still served.
+        assert!(s.segment(7).is_some() && s.segment(14).is_some());
+        assert!(s.segment(5).is_none() && s.segment(15).is_none());
+    }
+}

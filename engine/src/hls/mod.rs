@@ -1,0 +1,6 @@
+//! HLS output: MPEG-TS muxing ([`ts`]), segmenting ([`packager`]) and the in-memory live
+//! window with its prepared playlist ([`live`]).
+
+pub mod live;
+pub mod packager;
+pub mod ts;

@@ -1,0 +1,129 @@
+//! H.264 decoder configuration (the AVCDecoderConfigurationRecord RTMP sends as its video
+//! sequence header), parsed with `h264-reader`, and the conversion of AVCC pictures to the
+//! Annex-B form MPEG-TS carries.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use h264_reader::avcc::AvcDecoderConfigurationRecord;
+use h264_reader::nal::sps::SeqParameterSet;
+use h264_reader::nal::{Nal, RefNal};
+
+/// What a decoder (and a playlist) needs to know about an H.264 stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AvcConfig {
+    /// The record as sent (the MP4 `avcC` box body).
+    pub record: Bytes,
+    /// Bytes of each NAL unit's length prefix (1, 2 or 4).
+    pub nal_length_size: usize,
+    pub sps: Vec<Bytes>,
+    pub pps: Vec<Bytes>,
+    pub width: u32,
+    pub height: u32,
+    pub fps: Option<f64>,
+    /// `avc1.PPCCLL` for the `CODECS` attribute.
+    pub codec_string: String,
+}
+
+impl Eq for AvcConfig {}
+
+/// Why a sequence header was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad H.264 sequence header: {0}")]
+pub struct BadAvc(pub String);
+
+impl AvcConfig {
+    pub fn parse(record: &Bytes) -> Result<Self, BadAvc> {
+        let avcc = AvcDecoderConfigurationRecord::try_from(&record[..])
+            .map_err(|e| BadAvc(format!("{e:?}")))?;
+        let nal_length_size = usize::from(avcc.length_size_minus_one()) + 1;
+        if nal_length_size == 3 {
+            return Err(BadAvc("3-byte NAL lengths".into()));
+        }
+        let mut sps = Vec::new();
+        for s in avcc.sequence_parameter_sets() {
+            let s = s.map_err(|e| BadAvc(format!("{e:?}")))?;
+            sps.push(record.slice_ref(s));
+        }
+        let mut pps = Vec::new();
+        for p in avcc.picture_parameter_sets() {
+            let p = p.map_err(|e| BadAvc(format!("{e:?}")))?;
+            pps.push(record.slice_ref(p));
+        }
+        let first = sps.first().ok_or_else(|| BadAvc("no SPS".into()))?;
+        if pps.is_empty() {
+            return Err(BadAvc("no PPS".into()));
+        }
+        let parsed = SeqParameterSet::from_bits(RefNal::new(first, &[], true).rbsp_bits())
+            .map_err(|e| BadAvc(format!("SPS: {e:?}")))?;
+        let (width, height) = parsed
+            .pixel_dimensions()
+            .map_err(|e| BadAvc(format!("SPS dimensions: {e:?}")))?;
+        let codec_string = format!(
+            "avc1.{:02X}{:02X}{:02X}",
+            first.get(1).copied().unwrap_or(0),
+            first.get(2).copied().unwrap_or(0),
+            first.get(3).copied().unwrap_or(0)
+        );
+        Ok(Self {
+            record: record.clone(),
+            nal_length_size,
+            sps,
+            pps,
+            width,
+            height,
+            fps: parsed.fps(),
+            codec_string,
+        })
+    }
+
+    /// Splits an AVCC picture into its NAL units.
+    pub fn nal_units<'a>(&self, picture: &'a [u8]) -> Result<Vec<&'a [u8]>, BadAvc> {
+        let mut out = Vec::new();
+        let mut rest = picture;
+        let n = self.nal_length_size;
+        while !rest.is_empty() {
+            if rest.len() < n {
+                return Err(BadAvc("a NAL length prefix cut short".into()));
+            }
+            let len = rest[..n]
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            rest = &rest[n..];
+            if len > rest.len() {
+                return Err(BadAvc("a NAL unit longer than its picture".into()));
+            }
+            if len > 0 {
+                out.push(&rest[..len]);
+            }
+            rest = &rest[len..];
+        }
+        Ok(out)
+    }
+
+    /// The picture in Annex-B form for MPEG-TS: an access unit delimiter first, and the
+    /// SPS/PPS before an IDR picture unless the picture carries its own.
+    pub fn to_annex_b(&self, picture: &[u8], key: bool) -> Result<Bytes, BadAvc> {
+        const START: [u8; 4] = [0, 0, 0, 1];
+        let nals = self.nal_units(picture)?;
+        let mut out = BytesMut::with_capacity(picture.len() + 64);
+        out.put_slice(&[0, 0, 0, 1, 0x09, 0xF0]);
+        let has_params = nals
+            .iter()
+            .any(|n| n.first().is_some_and(|h| h & 0x1F == 7));
+        for nal in nals {
+            let kind = nal[0] & 0x1F;
+            // Its own AUD is replaced by ours.
+            if kind == 9 {
+                continue;
+            }
+            if key && !has_params && kind == 5 {
+                for p in self.sps.iter().chain(&self.pps) {
+                    out.put_slice(&START);
+                    out.put_slice(p);
+                }
+            }
+            out.put_slice(&START);
+            out.put_slice(nal);
+        }
+        Ok(out.freeze())
+    }
+}

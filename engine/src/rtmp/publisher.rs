@@ -1,0 +1,257 @@
+//! A publisher's media on its way to HLS: FLV tags → frames on one continuous timeline →
+//! segments in the stream's live window.
+//!
+//! Runs inside the publisher's connection task: packaging a frame costs microseconds, and
+//! keeping it there needs no locks but the window's, taken once per segment.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::hls::live::{Lifetimes, LiveStream, LiveStreams};
+use crate::hls::packager::{Packager, SegmentOut};
+use crate::media::aac::AacConfig;
+use crate::media::avc::AvcConfig;
+use crate::media::clock::Clock;
+use crate::media::flv::{self, AudioTag, VideoTag};
+use crate::media::{AudioConfig, Frame, StreamConfig, Track};
+
+/// Frames before the stream's configuration is complete are dropped for at most this
+/// long; then packaging starts with the tracks known.
+const CONFIG_WAIT_MS: i64 = 3_000;
+
+/// Why the publisher's stream is refused (the connection is closed).
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Tag(#[from] flv::BadTag),
+    #[error(transparent)]
+    Avc(#[from] crate::media::avc::BadAvc),
+    #[error(transparent)]
+    Aac(#[from] crate::media::aac::BadAsc),
+    #[error("packaging failed: {0}")]
+    Pack(#[from] crate::hls::packager::PackError),
+}
+
+/// Which tracks the publisher announced (onMetaData), to know when the config is complete.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Expect {
+    pub video: Option<bool>,
+    pub audio: Option<bool>,
+}
+
+#[derive(Debug)]
+pub struct Publisher {
+    id: u64,
+    streams: Arc<LiveStreams>,
+    stream: Arc<LiveStream>,
+    lifetimes: Lifetimes,
+    target_secs: f64,
+    clock: Clock,
+    config: StreamConfig,
+    expect: Expect,
+    packager: Option<Packager>,
+    /// The timeline position of the first frame, for the config wait.
+    first_ms: Option<i64>,
+    /// Whether the first segment follows an earlier publisher's (a reconnect).
+    resumed: bool,
+    warned: Vec<String>,
+    pub started: Instant,
+    pub bytes_in: u64,
+}
+
+impl Publisher {
+    pub fn new(
+        id: u64,
+        streams: Arc<LiveStreams>,
+        stream: Arc<LiveStream>,
+        target_secs: f64,
+        lifetimes: Lifetimes,
+    ) -> Self {
+        let resumed = stream.has_segments();
+        Self {
+            id,
+            streams,
+            stream,
+            lifetimes,
+            target_secs,
+            clock: Clock::default(),
+            config: StreamConfig::default(),
+            expect: Expect::default(),
+            packager: None,
+            first_ms: None,
+            resumed,
+            warned: Vec::new(),
+            started: Instant::now(),
+            bytes_in: 0,
+        }
+    }
+
+    pub fn config(&self) -> &StreamConfig {
+        &self.config
+    }
+
+    pub fn stream_slug(&self) -> &str {
+        self.stream.slug()
+    }
+
+    pub fn set_expected(&mut self, expect: Expect) {
+        self.expect = expect;
+    }
+
+    fn warn_once(&mut self, what: String) {
+        if !self.warned.contains(&what) {
+            tracing::warn!(stream = %self.stream.slug(), "{what}");
+            self.warned.push(what);
+        }
+    }
+
+    pub fn video(&mut self, body: Bytes, raw_ts: u32) -> Result<(), StreamError> {
+        self.bytes_in += body.len() as u64;
+        match flv::parse_video(&body)? {
+            VideoTag::AvcSequenceHeader(record) => {
+                let avc = AvcConfig::parse(&record)?;
+                if self.config.video.as_ref() != Some(&avc) {
+                    tracing::info!(stream = %self.stream.slug(), "video: H.264 {}x{} {}", avc.width, avc.height, avc.codec_string);
+                    let mut next = self.config.clone();
+                    next.video = Some(avc);
+                    self.reconfigure(next);
+                }
+                Ok(())
+            }
+            VideoTag::AvcPicture { key, cts_ms, data } => {
+                if self.config.video.is_none() {
+                    self.warn_once("video before its sequence header: dropped".into());
+                    return Ok(());
+                }
+                let (ms, jumped) = self.clock.map(raw_ts);
+                let dts = ms * 90;
+                let frame = Frame {
+                    track: Track::Video,
+                    dts,
+                    pts: dts + i64::from(cts_ms) * 90,
+                    key,
+                    data,
+                };
+                self.frame(frame, jumped)
+            }
+            VideoTag::AvcEndOfSequence | VideoTag::Command => Ok(()),
+            VideoTag::Unsupported(what) => {
+                self.warn_once(format!(
+                    "video codec {what} is not supported (send H.264): dropped"
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    pub fn audio(&mut self, body: Bytes, raw_ts: u32) -> Result<(), StreamError> {
+        self.bytes_in += body.len() as u64;
+        let data = match flv::parse_audio(&body)? {
+            AudioTag::AacSequenceHeader(asc) => {
+                let aac = AudioConfig::Aac(AacConfig::parse(&asc)?);
+                if self.config.audio.as_ref() != Some(&aac) {
+                    let mut next = self.config.clone();
+                    next.audio = Some(aac);
+                    self.reconfigure(next);
+                }
+                return Ok(());
+            }
+            AudioTag::AacRaw(data) => {
+                if !matches!(self.config.audio, Some(AudioConfig::Aac(_))) {
+                    self.warn_once("AAC audio before its sequence header: dropped".into());
+                    return Ok(());
+                }
+                data
+            }
+            AudioTag::Mp3(data) => {
+                if let Some((sample_rate, channels, _)) = flv::mp3_header(&data) {
+                    let mp3 = AudioConfig::Mp3 {
+                        sample_rate,
+                        channels,
+                    };
+                    if self.config.audio.as_ref() != Some(&mp3) {
+                        let mut next = self.config.clone();
+                        next.audio = Some(mp3);
+                        self.reconfigure(next);
+                    }
+                }
+                data
+            }
+            AudioTag::Unsupported(what) => {
+                self.warn_once(format!(
+                    "audio codec {what} is not supported (send AAC or MP3): dropped"
+                ));
+                return Ok(());
+            }
+        };
+        let (ms, jumped) = self.clock.map(raw_ts);
+        let frame = Frame {
+            track: Track::Audio,
+            dts: ms * 90,
+            pts: ms * 90,
+            key: true,
+            data,
+        };
+        self.frame(frame, jumped)
+    }
+
+    fn reconfigure(&mut self, next: StreamConfig) {
+        self.config = next.clone();
+        if let Some(p) = self.packager.as_mut()
+            && let Some(seg) = p.reconfigure(next)
+        {
+            self.stream.push(seg);
+        }
+    }
+
+    fn ready(&self, at_ms: i64) -> bool {
+        let video_ok = self.config.video.is_some() || self.expect.video == Some(false);
+        let audio_ok = self.config.audio.is_some() || self.expect.audio != Some(true);
+        let some_track = self.config.video.is_some() || self.config.audio.is_some();
+        let waited = self
+            .first_ms
+            .is_some_and(|f| at_ms - f >= CONFIG_WAIT_MS * 90);
+        some_track && ((video_ok && audio_ok) || waited)
+    }
+
+    fn frame(&mut self, frame: Frame, jumped: bool) -> Result<(), StreamError> {
+        self.first_ms.get_or_insert(frame.dts);
+        if self.packager.is_none() {
+            if !self.ready(frame.dts) {
+                return Ok(());
+            }
+            self.packager = Some(Packager::new(
+                self.config.clone(),
+                self.target_secs,
+                self.resumed,
+            ));
+        }
+        let Some(p) = self.packager.as_mut() else {
+            return Ok(());
+        };
+        if jumped && let Some(seg) = p.clock_jumped() {
+            tracing::info!(stream = %self.stream.slug(), "the publisher's clock jumped: a discontinuity in the playlist");
+            self.stream.push(seg);
+        }
+        if let Some(seg) = p.push(&frame)? {
+            self.publish(seg);
+        }
+        Ok(())
+    }
+
+    fn publish(&self, seg: SegmentOut) {
+        self.stream.push(seg);
+    }
+
+    /// The publisher left: the last partial segment is listed, the stream waits for a
+    /// reconnect (then ends).
+    pub fn finish(mut self) {
+        if let Some(seg) = self.packager.as_mut().and_then(Packager::finish) {
+            self.stream.push(seg);
+        }
+        self.streams
+            .unpublish(&self.stream, self.id, self.lifetimes);
+    }
+}

@@ -1,0 +1,316 @@
+//! RTMP ingest to HLS through the real binary: ffmpeg publishes, ffprobe/ffmpeg check what
+//! comes out of `/hls/<slug>/`.
+//!
+//! The media-heavy tests run on SQLite only (the database is consulted once, at publish);
+//! admission runs on both backends.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+use std::process::Command;
+use std::time::Duration;
+
+use tidecast_tests::rtmp::*;
+use tidecast_tests::*;
+
+/// The first value ffprobe printed (it repeats streams per program and may end with a comma).
+fn first(s: &str) -> &str {
+    s.lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+}
+
+fn read_stderr(p: &mut icecast::Proc) -> String {
+    use std::io::Read;
+    let mut err = String::new();
+    if let Some(mut e) = p.0.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    err
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bframes_to_hls_that_decodes_cleanly() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (_, slug, key) = video(&srv, "Cam", json!({})).await;
+    let _pub = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 30,
+            gop_secs: 1,
+            bframes: true,
+        },
+    );
+    let playlist = wait_playlist(&srv, &slug, 4, Duration::from_secs(20)).await;
+
+    // The playlist: a live sliding window with dates on every segment.
+    assert!(playlist.starts_with("#EXTM3U\n"), "{playlist}");
+    assert_eq!(
+        tag(&playlist, "#EXT-X-TARGETDURATION"),
+        Some("2"),
+        "{playlist}"
+    );
+    assert!(tag(&playlist, "#EXT-X-MEDIA-SEQUENCE").is_some());
+    assert!(!playlist.contains("#EXT-X-ENDLIST"));
+    let segs = segments_of(&playlist);
+    assert_eq!(
+        playlist.matches("#EXT-X-PROGRAM-DATE-TIME:").count(),
+        segs.len(),
+        "{playlist}"
+    );
+
+    // Every segment decodes on its own from a keyframe, and lasts what the playlist says.
+    let dir = store.dir.path().join("hls");
+    let local = download(&srv, &slug, &playlist, &dir).await;
+    for (uri, extinf) in &segs {
+        let file = dir.join(uri);
+        let first_key = probe(
+            &file,
+            &[
+                "-select_streams",
+                "v",
+                "-show_entries",
+                "frame=key_frame",
+                "-read_intervals",
+                "%+#1",
+                "-of",
+                "csv=p=0",
+            ],
+        );
+        assert_eq!(
+            first_key.trim_end_matches(','),
+            "1",
+            "{uri} does not start with a keyframe"
+        );
+        let streams = probe(
+            &file,
+            &["-show_entries", "stream=codec_name", "-of", "csv=p=0"],
+        );
+        // (ffprobe lists the streams once per program and once more on their own.)
+        let mut codecs: Vec<&str> = streams.lines().filter(|l| !l.is_empty()).collect();
+        codecs.dedup();
+        codecs.truncate(2);
+        assert_eq!(codecs, ["h264", "aac"], "{uri}: {streams}");
+        let frames: usize = first(&probe(
+            &file,
+            &[
+                "-select_streams",
+                "v",
+                "-count_packets",
+                "-show_entries",
+                "stream=nb_read_packets",
+                "-of",
+                "csv=p=0",
+            ],
+        ))
+        .parse()
+        .unwrap();
+        let seconds = frames as f64 / 30.0;
+        assert!(
+            (seconds - extinf).abs() < 0.05,
+            "{uri}: {frames} frames ({seconds:.3} s) but #EXTINF {extinf}"
+        );
+    }
+    // The whole window plays through ffmpeg's HLS demuxer without a single warning.
+    let mut vod = std::fs::read_to_string(&local).unwrap();
+    vod.push_str("#EXT-X-ENDLIST\n");
+    std::fs::write(&local, vod).unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "warning", "-i"])
+        .arg(&local)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Video timestamps run on without a gap or a step back across segment boundaries: decode
+    // times step by one frame (RTMP carries milliseconds, so 33 or 34 ms at 30 fps).
+    let mut all = Vec::new();
+    for (uri, _) in &segs {
+        all.extend(std::fs::read(dir.join(uri)).unwrap());
+    }
+    let joined = dir.join("all.ts");
+    std::fs::write(&joined, all).unwrap();
+    let dts: Vec<i64> = probe(
+        &joined,
+        &[
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=dts",
+            "-of",
+            "csv=p=0",
+        ],
+    )
+    .lines()
+    .map(|l| l.trim().trim_end_matches(','))
+    .filter(|l| !l.is_empty())
+    .map(|l| l.parse().unwrap())
+    .collect();
+    assert!(
+        dts.len() > 100 && dts.windows(2).all(|w| (w[1] - w[0] - 3000).abs() <= 90),
+        "video DTS not continuous: {dts:?}"
+    );
+    let pts_ne_dts = probe(
+        &joined,
+        &[
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=pts,dts",
+            "-of",
+            "csv=p=0",
+        ],
+    )
+    .lines()
+    .filter(|l| {
+        let v: Vec<&str> = l.split(',').collect();
+        v.len() >= 2 && v[0] != v[1]
+    })
+    .count();
+    assert!(
+        pts_ne_dts > 0,
+        "no composition offsets: the B-frames were lost"
+    );
+
+    // HTTP: types, caching, CORS, validators and ranges.
+    let (status, h, _) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h["content-type"], "application/vnd.apple.mpegurl");
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert!(h["cache-control"].to_str().unwrap().contains("max-age=1"));
+    let seg = format!("/hls/{slug}/{}", segs[0].0);
+    let (status, h, body) = srv.fetch(&seg, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(h["cache-control"].to_str().unwrap().contains("immutable"));
+    let etag = h["etag"].to_str().unwrap().to_owned();
+    let (status, _, empty) = srv.fetch(&seg, &[("If-None-Match", &etag)]).await;
+    assert_eq!((status, empty.len()), (StatusCode::NOT_MODIFIED, 0));
+    let (status, h, part) = srv.fetch(&seg, &[("Range", "bytes=188-375")]).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part, body[188..376]);
+    assert_eq!(
+        h["content-range"].to_str().unwrap(),
+        format!("bytes 188-375/{}", body.len())
+    );
+    let (status, _, _) = srv.fetch(&format!("/hls/{slug}/0_0.ts"), &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = srv.fetch("/hls/nobody/index.m3u8", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_continues_numbering_after_a_discontinuity() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (_, slug, key) = video(&srv, "Relay", json!({})).await;
+    let mut first = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 6,
+            gop_secs: 1,
+            bframes: false,
+        },
+    );
+    let before = wait_playlist(&srv, &slug, 2, Duration::from_secs(20)).await;
+    let _ = first.0.wait();
+    assert!(
+        srv.wait_log("publisher disconnected", Duration::from_secs(5)),
+        "{}",
+        srv.logs()
+    );
+    // While the publisher is away, the playlist a player holds is still there.
+    let (status, _, _) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let last_before: u64 = segments_of(&before)
+        .last()
+        .unwrap()
+        .0
+        .trim_end_matches(".ts")
+        .rsplit('_')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let _second = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 20,
+            gop_secs: 1,
+            bframes: false,
+        },
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        let p = wait_playlist(&srv, &slug, 1, Duration::from_secs(20)).await;
+        if p.contains("#EXT-X-DISCONTINUITY\n") && p.matches("#EXTINF").count() >= 6 {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no discontinuity after the reconnect: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let seqs: Vec<u64> = segments_of(&after)
+        .iter()
+        .map(|(u, _)| {
+            u.trim_end_matches(".ts")
+                .rsplit('_')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "numbering has a hole or restarted: {seqs:?}"
+    );
+    assert!(
+        seqs.iter().any(|s| *s > last_before),
+        "{seqs:?} vs {last_before}"
+    );
+    let media_seq: u64 = tag(&after, "#EXT-X-MEDIA-SEQUENCE")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(media_seq, seqs[0]);
+}
+
+both_backends! {
+    async fn refused_publishers(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        let (id, slug, key) = video(&srv, "Studio", json!({})).await;
+        // A wrong key and an absurdly long one: refused, with a log line (not the key).
+        for bad in ["not-the-key".to_owned(), "k".repeat(10_000)] {
+            let mut p = ffmpeg_publish(&srv, &bad, Publish { seconds: 3, gop_secs: 1, bframes: false });
+            let status = p.0.wait().unwrap();
+            assert!(!status.success(), "ffmpeg published with a wrong key");
+            let _ = read_stderr(&mut p);
+        }
+        assert!(srv.wait_log("publish refused", Duration::from_secs(2)), "{}", srv.logs());
+        assert!(!srv.logs().contains("not-the-key"), "a stream key was logged");
+        // The right key publishes; a second publisher on it meanwhile is refused.
+        let _live = ffmpeg_publish(&srv, &key, Publish { seconds: 20, gop_secs: 1, bframes: false });
+        wait_playlist(&srv, &slug, 1, Duration::from_secs(20)).await;
+        let mut second = ffmpeg_publish(&srv, &key, Publish { seconds: 3, gop_secs: 1, bframes: false });
+        assert!(!second.0.wait().unwrap().success(), "a second publisher got on a live key");
+        assert!(srv.wait_log("already being published", Duration::from_secs(2)), "{}", srv.logs());
+        // Suspending the service drops the publisher at once.
+        let admin = srv.admin_token().await;
+        let (status, _) = srv.post(&format!("/api/v1/services/{id}/suspend"), &admin, json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(srv.wait_log("dropped by the control plane", Duration::from_secs(2)), "{}", srv.logs());
+        let mut again = ffmpeg_publish(&srv, &key, Publish { seconds: 3, gop_secs: 1, bframes: false });
+        assert!(!again.0.wait().unwrap().success(), "a suspended service's key published");
+    }
+}
