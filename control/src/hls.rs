@@ -4,14 +4,20 @@
 //! Segments are immutable (their names are never reused), so they are cacheable forever;
 //! playlists change with every segment and are cached for about one. Everything carries
 //! CORS headers, because players are embedded on customers' own sites.
+//!
+//! Each playlist request is a viewer's heartbeat (see `tidecast_engine::hls::viewers`); the
+//! bytes of every response are counted to its session. HEAD requests never count.
+
+use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
+use tidecast_engine::hls::viewers::ViewerKey;
 
 use crate::api::state::AppState;
 
@@ -60,14 +66,38 @@ fn not_found(what: &str) -> Response {
     res
 }
 
+/// The `session` token a player URL may carry (`index.m3u8?session=…`).
+fn session_token(query: Option<&str>) -> Option<String> {
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("session="))
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+        .map(str::to_owned)
+}
+
+fn sent_bytes(res: &Response) -> u64 {
+    res.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
 async fn serve(
     State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    method: Method,
     Path((slug, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     req_headers: HeaderMap,
 ) -> Response {
     let Some(stream) = state.engine.hls().get(&slug) else {
         return not_found("no such stream, or it is not live");
     };
+    let agent = req_headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|a| a.chars().take(256).collect::<String>());
+    let counts = method == Method::GET;
     if file == "index.m3u8" {
         let body = stream.playlist();
         if body.is_empty() {
@@ -75,7 +105,7 @@ async fn serve(
             return not_found("the stream is starting; try again in a few seconds");
         }
         let etag = stream.playlist_etag();
-        return respond(
+        let res = respond(
             &req_headers,
             body,
             "application/vnd.apple.mpegurl",
@@ -83,18 +113,48 @@ async fn serve(
             &etag,
             false,
         );
+        if counts {
+            let key = ViewerKey {
+                ip: remote.ip(),
+                user_agent: agent,
+                token: session_token(query.as_deref()),
+            };
+            let max = stream.limits().max_listeners as usize;
+            if let Err(full) = stream.viewers.playlist(key, sent_bytes(&res), max) {
+                tracing::info!(%remote, stream = %slug, "viewer refused: {full}");
+                let mut res = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "this stream is full ({} viewers); try again later\n",
+                        full.0
+                    ),
+                )
+                    .into_response();
+                cors(res.headers_mut());
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+                return res;
+            }
+        }
+        return res;
     }
     match stream.segment_by_name(&file) {
         Some((_, data)) => {
             let etag = format!("\"{file}\"");
-            respond(
+            let res = respond(
                 &req_headers,
                 data,
                 "video/mp2t",
                 "public, max-age=31536000, immutable",
                 &etag,
                 true,
-            )
+            );
+            if counts {
+                stream
+                    .viewers
+                    .segment(remote.ip(), agent.as_deref(), sent_bytes(&res));
+            }
+            res
         }
         None => not_found("no such segment (it may have left the live window)"),
     }
@@ -128,7 +188,9 @@ fn respond(
             .and_then(|v| v.to_str().ok())
             .filter(|_| ranges)
         {
-            None => builder.body(Body::from(body)),
+            None => builder
+                .header(header::CONTENT_LENGTH, body.len())
+                .body(Body::from(body)),
             Some(spec) => match byte_range(spec, body.len()) {
                 Some((start, end)) => builder
                     .status(StatusCode::PARTIAL_CONTENT)
@@ -136,6 +198,7 @@ fn respond(
                         header::CONTENT_RANGE,
                         format!("bytes {start}-{end}/{}", body.len()),
                     )
+                    .header(header::CONTENT_LENGTH, end - start + 1)
                     .body(Body::from(body.slice(start..=end))),
                 None => builder
                     .status(StatusCode::RANGE_NOT_SATISFIABLE)

@@ -314,3 +314,100 @@ both_backends! {
         assert!(!again.0.wait().unwrap().success(), "a suspended service's key published");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_are_counted_and_the_source_is_described() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (id, slug, key) = video(&srv, "Lobby", json!({"max_listeners": 3})).await;
+    let _pub = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 40,
+            gop_secs: 1,
+            bframes: false,
+        },
+    );
+    let playlist = wait_playlist(&srv, &slug, 2, Duration::from_secs(20)).await;
+    let admin = srv.admin_token().await;
+
+    // The publisher, as measured.
+    let (_, stats) = srv
+        .get(&format!("/api/v1/services/{id}/stats"), &admin)
+        .await;
+    assert_eq!(stats["live"], true, "{stats}");
+    let src = &stats["source"];
+    assert_eq!(
+        (
+            src["video"]["width"].as_u64(),
+            src["video"]["height"].as_u64()
+        ),
+        (Some(320), Some(240)),
+        "{stats}"
+    );
+    assert!(
+        src["video"]["codec"].as_str().unwrap().starts_with("avc1."),
+        "{stats}"
+    );
+    assert_eq!(src["video"]["frame_rate"].as_f64(), Some(30.0), "{stats}");
+    assert_eq!(src["audio"]["codec"], "mp4a.40.2");
+    assert_eq!(src["audio"]["sample_rate"], 44100);
+    let kbps = src["bitrate_kbps"].as_u64().unwrap();
+    assert!(
+        (100..2000).contains(&kbps),
+        "measured {kbps} kbps for a ~470 kbps stream"
+    );
+
+    // The test's own polling above was one viewer; two players join it, and a fourth is
+    // turned away (max_listeners 3).
+    let seg = format!("/hls/{slug}/{}", segments_of(&playlist)[0].0);
+    for agent in ["player-a", "player-b"] {
+        let (status, _, _) = srv
+            .fetch(&format!("/hls/{slug}/index.m3u8"), &[("User-Agent", agent)])
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = srv.fetch(&seg, &[("User-Agent", agent)]).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, h, body) = srv
+        .fetch(
+            &format!("/hls/{slug}/index.m3u8"),
+            &[("User-Agent", "player-c")],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert!(String::from_utf8_lossy(&body).contains("full"));
+    let (_, stats) = srv
+        .get(&format!("/api/v1/services/{id}/stats"), &admin)
+        .await;
+    assert_eq!(stats["listeners"], 3, "{stats}");
+    assert_eq!(stats["peak_listeners"], 3, "{stats}");
+
+    // They stop polling: after two target durations their sessions end and are stored,
+    // with the bytes actually sent.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let stats = loop {
+        let (_, stats) = srv
+            .get(&format!("/api/v1/services/{id}/stats"), &admin)
+            .await;
+        if stats["listeners"] == 0 && stats["sessions_24h"] == 3 {
+            break stats;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "viewer sessions did not end: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(
+        stats["bytes_sent_24h"].as_i64().unwrap() > 2 * 10_000,
+        "{stats}"
+    );
+}

@@ -38,10 +38,44 @@ struct MountView {
     title: String,
 }
 
+/// A video service's publisher, as measured.
+#[derive(Debug, Serialize)]
+struct VideoSourceView {
+    protocol: &'static str,
+    video: Option<VideoTrackView>,
+    audio: Option<AudioTrackView>,
+    /// Measured over the live window's segments.
+    bitrate_kbps: Option<u32>,
+    since: String,
+    uptime_s: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct VideoTrackView {
+    codec: String,
+    width: u32,
+    height: u32,
+    frame_rate: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct AudioTrackView {
+    codec: String,
+    sample_rate: u32,
+    channels: u8,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum AnySource {
+    Radio(SourceView),
+    Video(VideoSourceView),
+}
+
 #[derive(Debug, Serialize)]
 pub struct StatsView {
     live: bool,
-    source: Option<SourceView>,
+    source: Option<AnySource>,
     listeners: usize,
     peak_listeners: usize,
     now_playing: Option<String>,
@@ -81,17 +115,22 @@ pub async fn service(
     PathId(id): PathId,
 ) -> ApiResult<Json<StatsView>> {
     let (service, _) = visible_service(&state, &caller, id).await?;
+    let totals = history::session_totals(&state.db, id, now() - 86_400).await?;
+    if service.kind == "video" {
+        return Ok(Json(video_stats(&state, &service.slug, totals)));
+    }
     let all = mounts(&state, id);
     let main = primary(&all, &service.slug);
-    let totals = history::session_totals(&state.db, id, now() - 86_400).await?;
     Ok(Json(StatsView {
         live: main.is_some(),
-        source: main.map(|m| SourceView {
-            dj: m.on_air.clone().unwrap_or_default(),
-            name: m.info.name.clone(),
-            content_type: m.info.content_type.clone(),
-            bitrate_kbps: m.info.bitrate_kbps,
-            since: rfc3339(unix(m.stream_start)),
+        source: main.map(|m| {
+            AnySource::Radio(SourceView {
+                dj: m.on_air.clone().unwrap_or_default(),
+                name: m.info.name.clone(),
+                content_type: m.info.content_type.clone(),
+                bitrate_kbps: m.info.bitrate_kbps,
+                since: rfc3339(unix(m.stream_start)),
+            })
         }),
         listeners: all.iter().map(|m| m.listeners).sum(),
         peak_listeners: all.iter().map(|m| m.peak).sum(),
@@ -110,6 +149,46 @@ pub async fn service(
         listener_hours_24h: totals.duration_ms as f64 / 3_600_000.0,
         bytes_sent_24h: totals.bytes,
     }))
+}
+
+/// A video service: its HLS stream's publisher and viewers.
+fn video_stats(state: &AppState, slug: &str, totals: history::SessionTotals) -> StatsView {
+    use tidecast_engine::media::AudioConfig;
+    let stream = state.engine.hls().get(slug);
+    let source = stream.as_ref().and_then(|s| s.source()).map(|src| {
+        let since = unix(src.since);
+        VideoSourceView {
+            protocol: "rtmp",
+            video: src.config.video.as_ref().map(|v| VideoTrackView {
+                codec: v.codec_string.clone(),
+                width: v.width,
+                height: v.height,
+                frame_rate: v.fps.map(|f| (f * 1000.0).round() / 1000.0),
+            }),
+            audio: src.config.audio.as_ref().map(|a| AudioTrackView {
+                codec: a.codec_string(),
+                sample_rate: a.sample_rate(),
+                channels: match a {
+                    AudioConfig::Aac(c) => c.channels,
+                    AudioConfig::Mp3 { channels, .. } => *channels,
+                },
+            }),
+            bitrate_kbps: stream.as_ref().and_then(|s| s.recent_bitrate_kbps()),
+            since: rfc3339(since),
+            uptime_s: (now() - since).max(0),
+        }
+    });
+    StatsView {
+        live: source.is_some(),
+        source: source.map(AnySource::Video),
+        listeners: stream.as_ref().map_or(0, |s| s.viewers.count()),
+        peak_listeners: stream.as_ref().map_or(0, |s| s.viewers.peak()),
+        now_playing: None,
+        mounts: Vec::new(),
+        sessions_24h: totals.sessions,
+        listener_hours_24h: totals.duration_ms as f64 / 3_600_000.0,
+        bytes_sent_24h: totals.bytes,
+    }
 }
 
 #[derive(Debug, Serialize)]

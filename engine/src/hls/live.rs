@@ -15,7 +15,9 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::packager::SegmentOut;
-use crate::admission::ServiceId;
+use super::viewers::Viewers;
+use crate::admission::{Limits, ServiceId};
+use crate::media::StreamConfig;
 
 /// Segments listed in the live playlist.
 pub const PLAYLIST_SEGMENTS: usize = 6;
@@ -46,6 +48,8 @@ struct State {
     /// Bumped on every publish and unpublish, so a late timer acts only if nothing changed.
     generation: u64,
     playlist: Bytes,
+    limits: Limits,
+    source: Option<SourceStatus>,
 }
 
 /// A stream's live HLS output.
@@ -60,6 +64,15 @@ pub struct LiveStream {
     state: Mutex<State>,
     /// The newest media sequence number, for clients waiting for the next segment.
     latest: watch::Sender<u64>,
+    pub viewers: Viewers,
+}
+
+/// What the publisher on air sends, for status pages.
+#[derive(Debug, Clone)]
+pub struct SourceStatus {
+    pub config: StreamConfig,
+    pub since: SystemTime,
+    pub remote: std::net::SocketAddr,
 }
 
 /// Why a publisher may not start.
@@ -85,8 +98,11 @@ impl LiveStream {
                 publisher: None,
                 generation: 0,
                 playlist: Bytes::new(),
+                limits: Limits::default(),
+                source: None,
             }),
             latest: watch::Sender::new(0),
+            viewers: Viewers::default(),
         }
     }
 
@@ -130,6 +146,26 @@ impl LiveStream {
 
     pub fn is_live(&self) -> bool {
         self.lock().publisher.is_some()
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.lock().limits
+    }
+
+    /// The target duration in seconds (viewers idle for two of these have left).
+    pub fn target_secs(&self) -> u32 {
+        self.lock().target
+    }
+
+    /// What the publisher on air sends, if one is.
+    pub fn source(&self) -> Option<SourceStatus> {
+        let st = self.lock();
+        st.publisher.and(st.source.clone())
+    }
+
+    /// The publisher's stream configuration changed (or became known).
+    pub fn set_source(&self, source: SourceStatus) {
+        self.lock().source = Some(source);
     }
 
     /// Whether the stream had segments before (a new publisher's first segment then starts
@@ -294,6 +330,7 @@ impl LiveStreams {
         slug: &str,
         service_id: ServiceId,
         id: u64,
+        limits: Limits,
     ) -> Result<Arc<LiveStream>, AlreadyLive> {
         let mut map = self.lock();
         let stream = match map.get(slug) {
@@ -311,6 +348,8 @@ impl LiveStreams {
         }
         st.publisher = Some(id);
         st.generation += 1;
+        st.limits = limits;
+        st.source = None;
         if st.ended {
             st.ended = false;
             st.playlist = render(stream.epoch, &st);

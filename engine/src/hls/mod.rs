@@ -4,3 +4,4 @@
 pub mod live;
 pub mod packager;
 pub mod ts;
+pub mod viewers;

@@ -329,7 +329,7 @@ impl Conn {
         let stream = self
             .engine
             .hls()
-            .publish(&grant.mount, grant.service_id, id)
+            .publish(&grant.mount, grant.service_id, id, grant.limits)
             .map_err(|e| {
                 tracing::warn!(%remote, stream = %grant.mount, "publish refused: {e}");
                 ("NetStream.Publish.BadName", e.to_string())
@@ -348,6 +348,7 @@ impl Conn {
             stream,
             TARGET_SECS,
             Lifetimes::default(),
+            remote,
         );
         Ok(Publishing { publisher, session })
     }

@@ -14,10 +14,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::Engine;
+use crate::events::ListenerSession;
 
 /// Accepts RTMP connections until `shutdown` fires, then waits for each to end.
 pub async fn serve(listener: TcpListener, engine: Engine, shutdown: CancellationToken) {
     let connections = TaskTracker::new();
+    connections.spawn(sweep_viewers(engine.clone(), shutdown.clone()));
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -36,4 +38,39 @@ pub async fn serve(listener: TcpListener, engine: Engine, shutdown: Cancellation
     }
     connections.close();
     connections.wait().await;
+}
+
+/// Ends HLS viewer sessions that went quiet (two target durations without a request) and
+/// reports them; at shutdown, ends and reports all of them.
+async fn sweep_viewers(engine: Engine, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopping = tokio::select! {
+            () = shutdown.cancelled() => true,
+            _ = tick.tick() => false,
+        };
+        for stream in engine.hls().all() {
+            let idle = if stopping {
+                Duration::ZERO
+            } else {
+                Duration::from_secs(2 * u64::from(stream.target_secs()))
+            };
+            for v in stream.viewers.sweep(idle) {
+                tracing::debug!(stream = %stream.slug(), ip = %v.key.ip, bytes = v.bytes, "viewer left");
+                engine.events().listener_ended(ListenerSession {
+                    service_id: stream.service_id(),
+                    mount: stream.slug().to_owned(),
+                    ip: v.key.ip,
+                    user_agent: v.key.user_agent,
+                    started_at: v.started_at,
+                    duration: v.duration,
+                    bytes: v.bytes,
+                });
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
 }

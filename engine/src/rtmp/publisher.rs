@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::hls::live::{Lifetimes, LiveStream, LiveStreams};
+use crate::hls::live::{Lifetimes, LiveStream, LiveStreams, SourceStatus};
 use crate::hls::packager::{Packager, SegmentOut};
 use crate::media::aac::AacConfig;
 use crate::media::avc::AvcConfig;
@@ -57,6 +57,8 @@ pub struct Publisher {
     /// Whether the first segment follows an earlier publisher's (a reconnect).
     resumed: bool,
     warned: Vec<String>,
+    remote: std::net::SocketAddr,
+    since: std::time::SystemTime,
     pub started: Instant,
     pub bytes_in: u64,
 }
@@ -68,6 +70,7 @@ impl Publisher {
         stream: Arc<LiveStream>,
         target_secs: f64,
         lifetimes: Lifetimes,
+        remote: std::net::SocketAddr,
     ) -> Self {
         let resumed = stream.has_segments();
         Self {
@@ -83,6 +86,8 @@ impl Publisher {
             first_ms: None,
             resumed,
             warned: Vec::new(),
+            remote,
+            since: std::time::SystemTime::now(),
             started: Instant::now(),
             bytes_in: 0,
         }
@@ -199,6 +204,11 @@ impl Publisher {
 
     fn reconfigure(&mut self, next: StreamConfig) {
         self.config = next.clone();
+        self.stream.set_source(SourceStatus {
+            config: next.clone(),
+            since: self.since,
+            remote: self.remote,
+        });
         if let Some(p) = self.packager.as_mut()
             && let Some(seg) = p.reconfigure(next)
         {

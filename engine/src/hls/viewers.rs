@@ -1,0 +1,155 @@
+//! HLS viewer sessions. HLS has no connection to count, so a viewer is a client polling a
+//! stream's playlist: its address and user agent, plus the session token a player URL may
+//! carry (`?session=…`, so two players behind one address count twice). A session ends
+//! after two target durations without a request; its bytes are what was actually sent.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Who a request comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ViewerKey {
+    pub ip: IpAddr,
+    pub user_agent: Option<String>,
+    pub token: Option<String>,
+}
+
+/// A viewer session that has ended, for the statistics.
+#[derive(Debug, Clone)]
+pub struct EndedViewer {
+    pub key: ViewerKey,
+    pub started_at: SystemTime,
+    pub duration: Duration,
+    pub bytes: u64,
+}
+
+#[derive(Debug)]
+struct Viewer {
+    started_at: SystemTime,
+    started: Instant,
+    last_seen: Instant,
+    bytes: u64,
+}
+
+/// Why a new viewer was turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the stream is full ({0} viewers)")]
+pub struct Full(pub usize);
+
+#[derive(Debug, Default)]
+pub struct Viewers {
+    map: Mutex<HashMap<ViewerKey, Viewer>>,
+    peak: Mutex<usize>,
+}
+
+impl Viewers {
+    fn lock(&self) -> MutexGuard<'_, HashMap<ViewerKey, Viewer>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A playlist request: continues the viewer's session or starts one (unless `max`
+    /// viewers are already watching).
+    pub fn playlist(&self, key: ViewerKey, bytes: u64, max: usize) -> Result<(), Full> {
+        let now = Instant::now();
+        let mut map = self.lock();
+        if let Some(v) = map.get_mut(&key) {
+            v.last_seen = now;
+            v.bytes += bytes;
+            return Ok(());
+        }
+        if map.len() >= max {
+            return Err(Full(max));
+        }
+        map.insert(
+            key,
+            Viewer {
+                started_at: SystemTime::now(),
+                started: now,
+                last_seen: now,
+                bytes,
+            },
+        );
+        let n = map.len();
+        drop(map);
+        let mut peak = self.peak.lock().unwrap_or_else(|p| p.into_inner());
+        *peak = (*peak).max(n);
+        Ok(())
+    }
+
+    /// A segment request: counted to the viewer's session (players do not carry the
+    /// playlist's token on to segments, so any session of that address and agent will do).
+    pub fn segment(&self, ip: IpAddr, user_agent: Option<&str>, bytes: u64) {
+        let now = Instant::now();
+        let mut map = self.lock();
+        if let Some(v) = map
+            .iter_mut()
+            .filter(|(k, _)| k.ip == ip && k.user_agent.as_deref() == user_agent)
+            .map(|(_, v)| v)
+            .max_by_key(|v| v.last_seen)
+        {
+            v.last_seen = now;
+            v.bytes += bytes;
+        }
+    }
+
+    /// Ends the sessions silent for longer than `idle` (all of them with `Duration::ZERO`).
+    pub fn sweep(&self, idle: Duration) -> Vec<EndedViewer> {
+        let now = Instant::now();
+        let mut ended = Vec::new();
+        self.lock().retain(|k, v| {
+            if now.duration_since(v.last_seen) < idle && !idle.is_zero() {
+                return true;
+            }
+            ended.push(EndedViewer {
+                key: k.clone(),
+                started_at: v.started_at,
+                duration: v.last_seen.duration_since(v.started),
+                bytes: v.bytes,
+            });
+            false
+        });
+        ended
+    }
+
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn peak(&self) -> usize {
+        *self.peak.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(ip: &str, token: Option<&str>) -> ViewerKey {
+        ViewerKey {
+            ip: ip.parse().expect("ip"),
+            user_agent: Some("hls.js".into()),
+            token: token.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn sessions_limits_and_bytes() {
+        let v = Viewers::default();
+        v.playlist(key("192.0.2.1", None), 500, 2).expect("first");
+        v.playlist(key("192.0.2.1", None), 500, 2)
+            .expect("same viewer again");
+        v.playlist(key("192.0.2.1", Some("tab2")), 500, 2)
+            .expect("second tab");
+        assert_eq!(v.playlist(key("192.0.2.9", None), 500, 2), Err(Full(2)));
+        v.segment("192.0.2.1".parse().expect("ip"), Some("hls.js"), 100_000);
+        assert_eq!(v.count(), 2);
+        assert_eq!(v.peak(), 2);
+        assert!(v.sweep(Duration::from_secs(60)).is_empty());
+        let ended = v.sweep(Duration::ZERO);
+        assert_eq!(ended.len(), 2);
+        assert_eq!(ended.iter().map(|e| e.bytes).sum::<u64>(), 101_500);
+        assert_eq!(v.count(), 0);
+    }
+}
