@@ -139,3 +139,79 @@ pub fn probe(file: &Path, args: &[&str]) -> String {
         .expect("ffprobe");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// A raw RTMP connection after a plain handshake (C0/C1, S0/S1/S2, C2), for sending
+/// malformed input by hand.
+pub fn raw_rtmp(srv: &Server) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(&srv.rtmp).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut c1 = vec![0u8; 1536];
+    for (i, b) in c1.iter_mut().enumerate().skip(8) {
+        *b = (i * 7 % 251) as u8;
+    }
+    s.write_all(&[3]).unwrap();
+    s.write_all(&c1).unwrap();
+    let mut s0s1s2 = vec![0u8; 1 + 1536 * 2];
+    s.read_exact(&mut s0s1s2).unwrap();
+    // C2 echoes S1.
+    s.write_all(&s0s1s2[1..1537]).unwrap();
+    s
+}
+
+/// One RTMP message as type-0 chunks on chunk stream `csid` (128-byte chunks).
+pub fn rtmp_message(csid: u8, type_id: u8, stream_id: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len();
+    let mut out = vec![csid & 0x3F, 0, 0, 0];
+    out.extend_from_slice(&(len as u32).to_be_bytes()[1..]);
+    out.push(type_id);
+    out.extend_from_slice(&stream_id.to_le_bytes());
+    for (i, chunk) in payload.chunks(128).enumerate() {
+        if i > 0 {
+            out.push(0xC0 | (csid & 0x3F)); // type 3: continuation
+        }
+        out.extend_from_slice(chunk);
+    }
+    out
+}
+
+/// AMF0 values for hand-made commands.
+pub fn amf_string(s: &str) -> Vec<u8> {
+    let mut v = vec![0x02];
+    v.extend_from_slice(&(s.len() as u16).to_be_bytes());
+    v.extend_from_slice(s.as_bytes());
+    v
+}
+
+pub fn amf_number(n: f64) -> Vec<u8> {
+    let mut v = vec![0x00];
+    v.extend_from_slice(&n.to_be_bytes());
+    v
+}
+
+/// Whether the server closes `s` (a read returns 0 or the connection resets) within 3 s.
+pub fn closed_by_server(s: &mut std::net::TcpStream) -> bool {
+    closed_within(s, Duration::from_secs(3))
+}
+
+/// Whether the server closes `s` within `within`.
+pub fn closed_within(s: &mut std::net::TcpStream, within: Duration) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(within)).unwrap();
+    let deadline = Instant::now() + within;
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+    false
+}

@@ -411,3 +411,109 @@ async fn viewers_are_counted_and_the_source_is_described() {
         "{stats}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_rtmp_is_closed_and_others_keep_flowing() {
+    use std::io::Write;
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (_, slug, key) = video(&srv, "Steady", json!({})).await;
+    let _good = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 40,
+            gop_secs: 1,
+            bframes: false,
+        },
+    );
+    let before = wait_playlist(&srv, &slug, 2, Duration::from_secs(20)).await;
+    let seq_before: u64 = tag(&before, "#EXT-X-MEDIA-SEQUENCE")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let segs_before = segments_of(&before).len() as u64;
+
+    // A garbage handshake (TLS on the RTMP port).
+    let mut s = std::net::TcpStream::connect(&srv.rtmp).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
+    s.write_all(&[0xAB; 1600]).unwrap();
+    assert!(
+        closed_by_server(&mut s),
+        "a garbage handshake was not closed"
+    );
+    // Chunk sizes of 2^31 (refused at once) and 0 (rml_rtmp takes it silently, and the
+    // client never gets to publish: closed by the 10 s setup timeout, checked at the end).
+    let mut zero = raw_rtmp(&srv);
+    zero.write_all(&rtmp_message(2, 1, 0, &0u32.to_be_bytes()))
+        .unwrap();
+    zero.write_all(&rtmp_message(3, 20, 0, &amf_string("connect")))
+        .unwrap();
+    let zero_sent = std::time::Instant::now();
+    let mut s = raw_rtmp(&srv);
+    s.write_all(&rtmp_message(2, 1, 0, &(1u32 << 31).to_be_bytes()))
+        .unwrap();
+    s.write_all(&rtmp_message(3, 20, 0, &amf_string("connect")))
+        .unwrap();
+    assert!(closed_by_server(&mut s), "chunk size 2^31 was accepted");
+    // A message longer than it declares: the surplus is read as chunk headers of nonsense.
+    let mut s = raw_rtmp(&srv);
+    let mut m = rtmp_message(3, 20, 0, &amf_string("connect"));
+    m[6] = 3; // declared length 3 of a 10-byte command
+    m.extend_from_slice(&[0xFF; 300]);
+    s.write_all(&m).unwrap();
+    assert!(
+        closed_by_server(&mut s),
+        "an over-long message was accepted"
+    );
+    // AMF with the wrong types: a command whose name is a number, then a connect whose
+    // transaction id is a string.
+    let mut s = raw_rtmp(&srv);
+    let mut bad = amf_number(7.0);
+    bad.extend(amf_string("connect"));
+    s.write_all(&rtmp_message(3, 20, 0, &bad)).unwrap();
+    let mut bad = amf_string("connect");
+    bad.extend(amf_string("one"));
+    bad.extend(amf_number(1.0));
+    s.write_all(&rtmp_message(3, 20, 0, &bad)).unwrap();
+    assert!(
+        closed_by_server(&mut s),
+        "AMF of the wrong types was accepted"
+    );
+    // A client that stops in the middle of a chunk, and one that never gets past the
+    // handshake: both go away (the second on the setup timeout) without harm.
+    let mut s = raw_rtmp(&srv);
+    let m = rtmp_message(3, 20, 0, &[amf_string("connect"), amf_number(1.0)].concat());
+    s.write_all(&m[..m.len() / 2]).unwrap();
+    drop(s);
+    assert!(
+        srv.wait_log("RTMP", Duration::from_secs(2)),
+        "{}",
+        srv.logs()
+    );
+
+    let left = Duration::from_secs(12).saturating_sub(zero_sent.elapsed());
+    assert!(
+        closed_within(&mut zero, left),
+        "a client with chunk size 0 was kept"
+    );
+    assert!(
+        srv.wait_log("no publish request within 10 s", Duration::from_secs(2)),
+        "{}",
+        srv.logs()
+    );
+
+    // The good stream kept flowing all along, and the server is healthy.
+    let after = wait_playlist(&srv, &slug, 2, Duration::from_secs(10)).await;
+    let seq_after: u64 = tag(&after, "#EXT-X-MEDIA-SEQUENCE")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        seq_after + segments_of(&after).len() as u64 > seq_before + segs_before,
+        "the good stream stalled:\n{before}\n{after}"
+    );
+    let (status, _) = srv.call("GET", "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -99,22 +99,27 @@ impl Conn {
             Ok(r) => work.extend(r),
             Err(e) => return self.protocol_error(e),
         }
-        let started = tokio::time::Instant::now();
+        let setup_deadline = tokio::time::Instant::now() + SETUP_TIMEOUT;
         loop {
             if let Err(why) = self.process(sock, &mut session, &mut work).await {
                 return why;
             }
-            if self.publishing.is_none() && started.elapsed() > SETUP_TIMEOUT {
-                return "no publish request within 10 s".into();
-            }
+            // Until it publishes, a client has SETUP_TIMEOUT in all, however it trickles in
+            // (rml_rtmp applies a chunk size of 0 without telling; such a client ends here).
+            let publishing = self.publishing.is_some();
             let cancelled = async {
                 match &self.publishing {
                     Some(p) => p.session.cancelled().await,
-                    None => std::future::pending().await,
+                    None => tokio::time::sleep_until(setup_deadline).await,
                 }
             };
             let n = tokio::select! {
-                () = cancelled => return "dropped by the control plane".into(),
+                () = cancelled => return if publishing {
+                    "dropped by the control plane".into()
+                } else {
+                    tracing::info!(remote = %self.remote, "RTMP connection closed: no publish request within 10 s");
+                    "no publish request within 10 s".into()
+                },
                 r = tokio::time::timeout(IDLE_TIMEOUT, sock.read(&mut buf)) => match r {
                     Ok(Ok(0)) => return "the publisher closed the connection".into(),
                     Ok(Ok(n)) => n,
