@@ -5,7 +5,8 @@
 
 use tidecast_engine::admission::BoxFuture;
 use tidecast_engine::{
-    Admission, Decision, DenyReason, Grant, Limits, PlayRequest, PublishRequest, ServiceId,
+    Admission, Decision, DenyReason, Grant, HlsSettings, Limits, PlayRequest, PublishRequest,
+    ServiceId,
 };
 
 use crate::auth::{password, secret};
@@ -39,6 +40,14 @@ fn engine_limits(s: &Service) -> Limits {
         dvr_minutes: u32::try_from(l.dvr_minutes).unwrap_or(0),
         transcode: l.transcode,
         autodj: l.autodj,
+    }
+}
+
+fn engine_hls(s: &Service) -> HlsSettings {
+    // Range-checked by the API.
+    HlsSettings {
+        segment_secs: u32::try_from(s.hls_segment_secs).unwrap_or(2),
+        end_after_secs: u32::try_from(s.hls_end_after_secs).unwrap_or(20),
     }
 }
 
@@ -76,6 +85,7 @@ fn grant(s: &Service, target: &Target, label: &str) -> Decision {
         label: label.to_owned(),
         lifetime: None,
         fallback: target.fallback.clone(),
+        hls: engine_hls(s),
     })
 }
 
@@ -191,6 +201,7 @@ impl DbAdmission {
             label: format!("DJ {}", dj.username),
             lifetime,
             fallback: target.fallback.clone(),
+            hls: engine_hls(s),
         })
     }
 

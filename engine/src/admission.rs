@@ -111,6 +111,26 @@ pub struct Grant {
     /// The mount listeners move to while this one has no source (Icecast's fallback-mount
     /// with fallback-override: they move back when a source returns).
     pub fallback: Option<String>,
+    /// How a video service's stream is packaged as HLS.
+    pub hls: HlsSettings,
+}
+
+/// A video service's HLS packaging choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HlsSettings {
+    /// Target segment duration in seconds (segments still start on keyframes).
+    pub segment_secs: u32,
+    /// How long after its publisher leaves a playlist gets `#EXT-X-ENDLIST`.
+    pub end_after_secs: u32,
+}
+
+impl Default for HlsSettings {
+    fn default() -> Self {
+        Self {
+            segment_secs: 2,
+            end_after_secs: 20,
+        }
+    }
 }
 
 /// Why admission said no.

@@ -23,7 +23,8 @@ pub mod registry;
 pub mod rtmp;
 
 pub use admission::{
-    Admission, Decision, Denial, DenyReason, Grant, Limits, PlayRequest, PublishRequest, ServiceId,
+    Admission, Decision, Denial, DenyReason, Grant, HlsSettings, Limits, PlayRequest,
+    PublishRequest, ServiceId,
 };
 pub use listeners::{BoundListeners, ListenerConfig};
 pub use registry::{MountRegistry, SessionGuard, SessionRole, SessionSnapshot};

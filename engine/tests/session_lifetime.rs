@@ -33,6 +33,7 @@ impl Admission for SlotOfOneSecond {
                 label: "DJ night".into(),
                 lifetime: Some(Duration::from_secs(1)),
                 fallback: None,
+                hls: Default::default(),
             })
         })
     }

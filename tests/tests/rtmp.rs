@@ -517,3 +517,99 @@ async fn malformed_rtmp_is_closed_and_others_keep_flowing() {
     let (status, _) = srv.call("GET", "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_lengths_follow_settings_and_keyframes() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    // A 10 s keyframe interval: segments can only be cut every 10 s, whatever the target.
+    let (_, slow_slug, slow_key) = video(&srv, "LongGop", json!({})).await;
+    // A 4 s target, and a playlist that ends 1 s after the publisher leaves.
+    let (id, slug, key) = video(&srv, "Tuned", json!({})).await;
+    let (status, svc) = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/services/{id}"),
+            Some(&admin),
+            Some(json!({"hls": {"segment_seconds": 4, "end_after_seconds": 1}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{svc}");
+    assert_eq!(
+        svc["hls"],
+        json!({"segment_seconds": 4, "end_after_seconds": 1})
+    );
+    for bad in [
+        json!({"hls": {"segment_seconds": 0}}),
+        json!({"hls": {"end_after_seconds": 99999}}),
+        json!({"hls": {"format": "mp4"}}),
+    ] {
+        let (status, body) = srv
+            .call(
+                "PATCH",
+                &format!("/api/v1/services/{id}"),
+                Some(&admin),
+                Some(bad),
+            )
+            .await;
+        assert!(
+            status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST,
+            "{status} {body}"
+        );
+    }
+    let (radio_id, _, _) = icecast::radio(&srv, "NoHls", json!({})).await;
+    let (status, _) = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/services/{radio_id}"),
+            Some(&admin),
+            Some(json!({"hls": {"segment_seconds": 4}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let _slow = ffmpeg_publish(
+        &srv,
+        &slow_key,
+        Publish {
+            seconds: 40,
+            gop_secs: 10,
+            bframes: false,
+        },
+    );
+    let mut tuned = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 14,
+            gop_secs: 1,
+            bframes: false,
+        },
+    );
+    let p = wait_playlist(&srv, &slug, 2, Duration::from_secs(20)).await;
+    assert_eq!(tag(&p, "#EXT-X-TARGETDURATION"), Some("4"), "{p}");
+    assert!(
+        segments_of(&p).iter().all(|(_, d)| (*d - 4.0).abs() < 0.1),
+        "{p}"
+    );
+    // The tuned publisher finishes: its playlist ends about a second later.
+    let _ = tuned.0.wait();
+    let deadline = std::time::Instant::now() + Duration::from_secs(6);
+    loop {
+        let (_, _, body) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
+        if String::from_utf8_lossy(&body).contains("#EXT-X-ENDLIST") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no #EXT-X-ENDLIST: {}",
+            String::from_utf8_lossy(&body)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let p = wait_playlist(&srv, &slow_slug, 2, Duration::from_secs(30)).await;
+    assert_eq!(tag(&p, "#EXT-X-TARGETDURATION"), Some("10"), "{p}");
+    let first = segments_of(&p)[0].1;
+    assert!((first - 10.0).abs() < 0.1, "{p}");
+}

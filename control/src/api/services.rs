@@ -93,6 +93,26 @@ pub struct PatchService {
     /// The primary mount's fallback (radio): another mount of this service, or `null`.
     #[serde(default, deserialize_with = "super::time::double_option")]
     fallback: Option<Option<String>>,
+    /// Video: HLS packaging (takes effect when the publisher next connects).
+    hls: Option<HlsInput>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HlsInput {
+    segment_seconds: Option<i64>,
+    end_after_seconds: Option<i64>,
+}
+
+/// A video service's HLS packaging.
+#[derive(Debug, Serialize)]
+struct HlsView {
+    /// Target segment duration; segments still start on keyframes, so a longer keyframe
+    /// interval makes longer segments.
+    segment_seconds: i64,
+    /// How long after the publisher leaves the playlist gets `#EXT-X-ENDLIST` (a publisher
+    /// that reconnects sooner continues it).
+    end_after_seconds: i64,
 }
 
 /// A service as the API shows it.
@@ -112,6 +132,9 @@ pub struct ServiceView {
     /// Radio: the mount listeners hear while this one has no source.
     #[serde(skip_serializing_if = "Option::is_none")]
     fallback: Option<String>,
+    /// Video: how the stream is packaged as HLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hls: Option<HlsView>,
     created_at: String,
     updated_at: String,
 }
@@ -192,6 +215,10 @@ fn view(state: &AppState, headers: &HeaderMap, s: &Service) -> ServiceView {
         publish,
         urls,
         fallback: s.fallback.clone(),
+        hls: (!radio).then_some(HlsView {
+            segment_seconds: s.hls_segment_secs,
+            end_after_seconds: s.hls_end_after_secs,
+        }),
         created_at: rfc3339(s.created_at),
         updated_at: rfc3339(s.updated_at),
     }
@@ -399,6 +426,22 @@ pub async fn patch(
     let fallback = body
         .fallback
         .map(|f| f.map(|f| f.trim_start_matches('/').to_owned()));
+    if body.hls.is_some() && service.kind != "video" {
+        return Err(ApiError::invalid("HLS settings are for video services"));
+    }
+    let hls = body.hls.as_ref();
+    let segment_secs = hls.and_then(|h| h.segment_seconds);
+    if segment_secs.is_some_and(|s| !(1..=10).contains(&s)) {
+        return Err(ApiError::invalid(
+            "hls.segment_seconds must be between 1 and 10",
+        ));
+    }
+    let end_after = hls.and_then(|h| h.end_after_seconds);
+    if end_after.is_some_and(|s| !(0..=3600).contains(&s)) {
+        return Err(ApiError::invalid(
+            "hls.end_after_seconds must be between 0 and 3600",
+        ));
+    }
     let new_slug = body.slug.clone();
 
     let mut tx = state.db.pool().begin().await?;
@@ -418,6 +461,8 @@ pub async fn patch(
             name,
             slug: body.slug,
             limits,
+            hls_segment_secs: segment_secs,
+            hls_end_after_secs: end_after,
         },
     )
     .await?;

@@ -26,6 +26,10 @@ pub struct Service {
     pub updated_at: i64,
     /// The mount listeners move to while the primary mount has no source.
     pub fallback: Option<String>,
+    /// Video: HLS target segment duration, and how long after the publisher leaves the
+    /// playlist ends (seconds).
+    pub hls_segment_secs: i64,
+    pub hls_end_after_secs: i64,
 }
 
 impl std::fmt::Debug for Service {
@@ -118,7 +122,8 @@ pub enum ServiceScope {
 
 const COLUMNS: &str = "s.id, s.owner_id, s.name, s.slug, s.kind, s.status, s.source_password, \
     s.stream_key, s.max_listeners, s.max_bitrate_kbps, s.disk_quota_mb, s.dvr_minutes, \
-    s.transcode, s.autodj, s.created_at, s.updated_at, s.fallback";
+    s.transcode, s.autodj, s.created_at, s.updated_at, s.fallback, s.hls_segment_secs, \
+    s.hls_end_after_secs";
 
 /// A new service.
 #[derive(Debug)]
@@ -272,6 +277,8 @@ pub struct ServiceChanges {
     pub name: Option<String>,
     pub slug: Option<String>,
     pub limits: Option<Limits>,
+    pub hls_segment_secs: Option<i64>,
+    pub hls_end_after_secs: Option<i64>,
 }
 
 pub async fn update<'e, E: Executor<'e, Database = Any>>(
@@ -284,7 +291,9 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
         "UPDATE services SET name = COALESCE($2, name), slug = COALESCE($3, slug), \
            max_listeners = COALESCE($4, max_listeners), max_bitrate_kbps = COALESCE($5, max_bitrate_kbps), \
            disk_quota_mb = COALESCE($6, disk_quota_mb), dvr_minutes = COALESCE($7, dvr_minutes), \
-           transcode = COALESCE($8, transcode), autodj = COALESCE($9, autodj), updated_at = $10 \
+           transcode = COALESCE($8, transcode), autodj = COALESCE($9, autodj), updated_at = $10, \
+           hls_segment_secs = COALESCE($11, hls_segment_secs), \
+           hls_end_after_secs = COALESCE($12, hls_end_after_secs) \
          WHERE id = $1",
     )
     .bind(id)
@@ -297,6 +306,8 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
     .bind(l.map(|l| i64::from(l.transcode)))
     .bind(l.map(|l| i64::from(l.autodj)))
     .bind(now())
+    .bind(c.hls_segment_secs)
+    .bind(c.hls_end_after_secs)
     .execute(exec)
     .await?;
     Ok(())

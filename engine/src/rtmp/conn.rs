@@ -28,8 +28,6 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_KEY_LEN: usize = 256;
 /// Larger chunk sizes than RTMP's largest message make no sense and are refused.
 const MAX_CHUNK_SIZE: u32 = 0xFF_FFFF;
-/// HLS segment target duration until services can choose theirs.
-const TARGET_SECS: f64 = 2.0;
 
 static NEXT_PUBLISHER: AtomicU64 = AtomicU64::new(1);
 
@@ -351,8 +349,11 @@ impl Conn {
             id,
             std::sync::Arc::clone(self.engine.hls()),
             stream,
-            TARGET_SECS,
-            Lifetimes::default(),
+            f64::from(grant.hls.segment_secs),
+            Lifetimes {
+                end_after: Duration::from_secs(grant.hls.end_after_secs.into()),
+                ..Lifetimes::default()
+            },
             remote,
         );
         Ok(Publishing { publisher, session })
