@@ -6,8 +6,16 @@
 #                            keep-up, TTFB, server CPU and RSS, ICY StreamTitle check
 #                            (options go to benches/icecast/fanout.py, e.g. --runs 3,
 #                            --n 100,1000 --secs 10; results in benches/results/)
+#   benches/run.sh rtmp      RTMP ingest -> HLS, Tidecast vs Debian's nginx + libnginx-mod-rtmp
+#                            side by side: (a) push -> playlist latency, (b) 1/10/50/100
+#                            publishers: server CPU, RSS, RSS + nginx's tmpfs HLS, (c) wrk on
+#                            the newest segment and the playlist (options go to
+#                            benches/rtmp/hls.py, e.g. --runs 3, --only a,b, --pubs 1,10
+#                            --secs 20; results in benches/results/)
 # api needs PostgreSQL like the tests; scripts/test.sh sets it up (or set TIDECAST_TEST_POSTGRES).
 # icecast installs icecast2 and ffmpeg (root or sudo); run as root, it starts icecast2 as user icecast2.
+# rtmp installs nginx, libnginx-mod-rtmp, ffmpeg and wrk (root or sudo); it runs nginx in the
+# foreground from benches/rtmp/nginx-rtmp.conf, never the packaged service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -15,11 +23,17 @@ what="${1:-api}"
 case "$what" in
     api) apt_ensure wrk ;;
     icecast) apt_ensure icecast2 ffmpeg ;;
-    *) echo "unknown benchmark: $what (try: api, icecast)" >&2; exit 2 ;;
+    rtmp) apt_ensure nginx libnginx-mod-rtmp ffmpeg wrk ;;
+    *) echo "unknown benchmark: $what (try: api, icecast, rtmp)" >&2; exit 2 ;;
 esac
-cargo build --release --locked -p tidecast-control --bin tidecast -p tidecast-benches
+if [ "$what" = rtmp ]; then
+    cargo build --release --locked -p tidecast-control --bin tidecast   # needs no bench binary
+else
+    cargo build --release --locked -p tidecast-control --bin tidecast -p tidecast-benches
+fi
 export TIDECAST_BIN="$PWD/target/release/tidecast"
 case "$what" in
     api) ./target/release/api_list "${@:2}" ;;
     icecast) python3 benches/icecast/fanout.py "${@:2}" ;;
+    rtmp) python3 benches/rtmp/hls.py "${@:2}" ;;
 esac

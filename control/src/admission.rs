@@ -6,7 +6,7 @@
 use tidecast_engine::admission::BoxFuture;
 use tidecast_engine::{
     Admission, Decision, DenyReason, Grant, HlsSettings, Limits, PlayRequest, PublishRequest,
-    ServiceId,
+    SegmentFormat, ServiceId,
 };
 
 use crate::auth::{password, secret};
@@ -48,6 +48,11 @@ fn engine_hls(s: &Service) -> HlsSettings {
     HlsSettings {
         segment_secs: u32::try_from(s.hls_segment_secs).unwrap_or(2),
         end_after_secs: u32::try_from(s.hls_end_after_secs).unwrap_or(20),
+        format: if s.hls_format == "fmp4" {
+            SegmentFormat::Fmp4
+        } else {
+            SegmentFormat::Ts
+        },
     }
 }
 

@@ -139,12 +139,17 @@ async fn serve(
         return res;
     }
     match stream.segment_by_name(&file) {
-        Some((_, data)) => {
+        Some(data) => {
             let etag = format!("\"{file}\"");
+            let content_type = if file.ends_with(".ts") {
+                "video/mp2t"
+            } else {
+                "video/mp4"
+            };
             let res = respond(
                 &req_headers,
                 data,
-                "video/mp2t",
+                content_type,
                 "public, max-age=31536000, immutable",
                 &etag,
                 true,

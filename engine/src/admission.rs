@@ -122,6 +122,17 @@ pub struct HlsSettings {
     pub segment_secs: u32,
     /// How long after its publisher leaves a playlist gets `#EXT-X-ENDLIST`.
     pub end_after_secs: u32,
+    pub format: SegmentFormat,
+}
+
+/// The container of HLS segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SegmentFormat {
+    /// MPEG-TS: every player, the default.
+    #[default]
+    Ts,
+    /// Fragmented MP4 (CMAF).
+    Fmp4,
 }
 
 impl Default for HlsSettings {
@@ -129,6 +140,7 @@ impl Default for HlsSettings {
         Self {
             segment_secs: 2,
             end_after_secs: 20,
+            format: SegmentFormat::Ts,
         }
     }
 }

@@ -24,7 +24,7 @@ pub mod rtmp;
 
 pub use admission::{
     Admission, Decision, Denial, DenyReason, Grant, HlsSettings, Limits, PlayRequest,
-    PublishRequest, ServiceId,
+    PublishRequest, SegmentFormat, ServiceId,
 };
 pub use listeners::{BoundListeners, ListenerConfig};
 pub use registry::{MountRegistry, SessionGuard, SessionRole, SessionSnapshot};

@@ -118,10 +118,23 @@ pub fn tag<'a>(playlist: &'a str, name: &str) -> Option<&'a str> {
 /// Downloads a playlist's segments next to a copy of it; returns the playlist's path.
 pub async fn download(srv: &Server, slug: &str, playlist: &str, dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
-    for (uri, _) in segments_of(playlist) {
+    let maps = playlist.lines().filter_map(|l| {
+        l.strip_prefix("#EXT-X-MAP:URI=\"")
+            .and_then(|r| r.strip_suffix('"'))
+            .map(str::to_owned)
+    });
+    let uris: Vec<String> = maps
+        .chain(segments_of(playlist).into_iter().map(|(u, _)| u))
+        .collect();
+    for uri in uris {
         let (status, h, body) = srv.fetch(&format!("/hls/{slug}/{uri}"), &[]).await;
         assert_eq!(status, StatusCode::OK, "segment {uri}");
-        assert_eq!(h["content-type"], "video/mp2t");
+        let want = if uri.ends_with(".ts") {
+            "video/mp2t"
+        } else {
+            "video/mp4"
+        };
+        assert_eq!(h["content-type"], want, "{uri}");
         std::fs::write(dir.join(&uri), body).unwrap();
     }
     let path = dir.join("index.m3u8");

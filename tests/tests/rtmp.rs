@@ -498,11 +498,8 @@ async fn malformed_rtmp_is_closed_and_others_keep_flowing() {
         closed_within(&mut zero, left),
         "a client with chunk size 0 was kept"
     );
-    assert!(
-        srv.wait_log("no publish request within 10 s", Duration::from_secs(2)),
-        "{}",
-        srv.logs()
-    );
+    // (Closed either by the setup timeout or as a protocol error, once the bytes that
+    // follow are read as chunk headers: both are fine; staying open is not.)
 
     // The good stream kept flowing all along, and the server is healthy.
     let after = wait_playlist(&srv, &slug, 2, Duration::from_secs(10)).await;
@@ -538,7 +535,7 @@ async fn segment_lengths_follow_settings_and_keyframes() {
     assert_eq!(status, StatusCode::OK, "{svc}");
     assert_eq!(
         svc["hls"],
-        json!({"segment_seconds": 4, "end_after_seconds": 1})
+        json!({"segment_seconds": 4, "end_after_seconds": 1, "format": "ts"})
     );
     for bad in [
         json!({"hls": {"segment_seconds": 0}}),
@@ -612,4 +609,114 @@ async fn segment_lengths_follow_settings_and_keyframes() {
     assert_eq!(tag(&p, "#EXT-X-TARGETDURATION"), Some("10"), "{p}");
     let first = segments_of(&p)[0].1;
     assert!((first - 10.0).abs() < 0.1, "{p}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fmp4_segments_decode_cleanly() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(&srv, "Cmaf", json!({})).await;
+    let (status, svc) = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/services/{id}"),
+            Some(&admin),
+            Some(json!({"hls": {"format": "fmp4"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{svc}");
+    assert_eq!(svc["hls"]["format"], "fmp4");
+    let _pub = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 30,
+            gop_secs: 1,
+            bframes: true,
+        },
+    );
+    let playlist = wait_playlist(&srv, &slug, 4, Duration::from_secs(20)).await;
+    assert!(playlist.contains("#EXT-X-VERSION:7\n"), "{playlist}");
+    assert_eq!(playlist.matches("#EXT-X-MAP:URI=").count(), 1, "{playlist}");
+    let segs = segments_of(&playlist);
+    assert!(segs.iter().all(|(u, _)| u.ends_with(".m4s")), "{playlist}");
+
+    let dir = store.dir.path().join("cmaf");
+    let local = download(&srv, &slug, &playlist, &dir).await;
+    let mut vod = std::fs::read_to_string(&local).unwrap();
+    vod.push_str("#EXT-X-ENDLIST\n");
+    std::fs::write(&local, vod).unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "warning", "-i"])
+        .arg(&local)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Init + segments concatenated are one playable file: both tracks, continuous video
+    // decode times, composition offsets kept, durations as listed.
+    let init_uri = playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MAP:URI=\""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    let mut all = std::fs::read(dir.join(&init_uri)).unwrap();
+    for (uri, _) in &segs {
+        all.extend(std::fs::read(dir.join(uri)).unwrap());
+    }
+    let joined = dir.join("all.mp4");
+    std::fs::write(&joined, all).unwrap();
+    let streams = probe(
+        &joined,
+        &["-show_entries", "stream=codec_name", "-of", "csv=p=0"],
+    );
+    let codecs: Vec<&str> = streams
+        .lines()
+        .map(|l| l.trim_end_matches(','))
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(codecs, ["h264", "aac"], "{streams}");
+    let packets = probe(
+        &joined,
+        &[
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=pts,dts",
+            "-of",
+            "csv=p=0",
+        ],
+    );
+    let rows: Vec<(i64, i64)> = packets
+        .lines()
+        .filter_map(|l| {
+            let mut v = l
+                .split(',')
+                .filter(|x| !x.is_empty())
+                .map(|x| x.parse::<i64>().unwrap());
+            Some((v.next()?, v.next()?))
+        })
+        .collect();
+    assert!(rows.len() > 100, "{packets}");
+    assert!(
+        rows.windows(2)
+            .all(|w| (w[1].1 - w[0].1 - 3000).abs() <= 90),
+        "video DTS not continuous: {rows:?}"
+    );
+    assert!(
+        rows.iter().any(|(pts, dts)| pts != dts),
+        "no composition offsets: the B-frames were lost"
+    );
+    let listed: f64 = segs.iter().map(|(_, d)| d).sum();
+    let frames = rows.len() as f64 / 30.0;
+    assert!(
+        (listed - frames).abs() < 0.1,
+        "playlist says {listed:.3} s, the video is {frames:.3} s"
+    );
 }

@@ -102,6 +102,14 @@ pub struct PatchService {
 pub struct HlsInput {
     segment_seconds: Option<i64>,
     end_after_seconds: Option<i64>,
+    format: Option<HlsFormat>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum HlsFormat {
+    Ts,
+    Fmp4,
 }
 
 /// A video service's HLS packaging.
@@ -113,6 +121,8 @@ struct HlsView {
     /// How long after the publisher leaves the playlist gets `#EXT-X-ENDLIST` (a publisher
     /// that reconnects sooner continues it).
     end_after_seconds: i64,
+    /// `ts` (MPEG-TS, every player) or `fmp4` (CMAF).
+    format: String,
 }
 
 /// A service as the API shows it.
@@ -218,6 +228,7 @@ fn view(state: &AppState, headers: &HeaderMap, s: &Service) -> ServiceView {
         hls: (!radio).then_some(HlsView {
             segment_seconds: s.hls_segment_secs,
             end_after_seconds: s.hls_end_after_secs,
+            format: s.hls_format.clone(),
         }),
         created_at: rfc3339(s.created_at),
         updated_at: rfc3339(s.updated_at),
@@ -463,6 +474,13 @@ pub async fn patch(
             limits,
             hls_segment_secs: segment_secs,
             hls_end_after_secs: end_after,
+            hls_format: hls.and_then(|h| h.format).map(|f| {
+                match f {
+                    HlsFormat::Ts => "ts",
+                    HlsFormat::Fmp4 => "fmp4",
+                }
+                .to_owned()
+            }),
         },
     )
     .await?;

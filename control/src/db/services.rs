@@ -30,6 +30,8 @@ pub struct Service {
     /// playlist ends (seconds).
     pub hls_segment_secs: i64,
     pub hls_end_after_secs: i64,
+    /// `ts` or `fmp4`.
+    pub hls_format: String,
 }
 
 impl std::fmt::Debug for Service {
@@ -123,7 +125,7 @@ pub enum ServiceScope {
 const COLUMNS: &str = "s.id, s.owner_id, s.name, s.slug, s.kind, s.status, s.source_password, \
     s.stream_key, s.max_listeners, s.max_bitrate_kbps, s.disk_quota_mb, s.dvr_minutes, \
     s.transcode, s.autodj, s.created_at, s.updated_at, s.fallback, s.hls_segment_secs, \
-    s.hls_end_after_secs";
+    s.hls_end_after_secs, s.hls_format";
 
 /// A new service.
 #[derive(Debug)]
@@ -279,6 +281,7 @@ pub struct ServiceChanges {
     pub limits: Option<Limits>,
     pub hls_segment_secs: Option<i64>,
     pub hls_end_after_secs: Option<i64>,
+    pub hls_format: Option<String>,
 }
 
 pub async fn update<'e, E: Executor<'e, Database = Any>>(
@@ -293,7 +296,8 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
            disk_quota_mb = COALESCE($6, disk_quota_mb), dvr_minutes = COALESCE($7, dvr_minutes), \
            transcode = COALESCE($8, transcode), autodj = COALESCE($9, autodj), updated_at = $10, \
            hls_segment_secs = COALESCE($11, hls_segment_secs), \
-           hls_end_after_secs = COALESCE($12, hls_end_after_secs) \
+           hls_end_after_secs = COALESCE($12, hls_end_after_secs), \
+           hls_format = COALESCE($13, hls_format) \
          WHERE id = $1",
     )
     .bind(id)
@@ -308,6 +312,7 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
     .bind(now())
     .bind(c.hls_segment_secs)
     .bind(c.hls_end_after_secs)
+    .bind(c.hls_format.as_deref())
     .execute(exec)
     .await?;
     Ok(())

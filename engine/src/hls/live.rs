@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use super::packager::SegmentOut;
 use super::viewers::Viewers;
-use crate::admission::{Limits, ServiceId};
+use crate::admission::{Limits, SegmentFormat, ServiceId};
 use crate::media::StreamConfig;
 
 /// Segments listed in the live playlist.
@@ -32,7 +32,12 @@ pub struct Segment {
     pub started_at: SystemTime,
     pub discontinuity: bool,
     pub data: Bytes,
+    /// fMP4: the init segment it needs (its version).
+    pub init: Option<u32>,
 }
+
+/// Init segments kept (fMP4): one per stream configuration still in the window.
+const INITS_KEPT: usize = 4;
 
 #[derive(Debug)]
 struct State {
@@ -50,6 +55,8 @@ struct State {
     playlist: Bytes,
     limits: Limits,
     source: Option<SourceStatus>,
+    /// fMP4 init segments by version, newest last.
+    inits: VecDeque<(u32, Bytes)>,
 }
 
 /// A stream's live HLS output.
@@ -61,6 +68,7 @@ pub struct LiveStream {
     /// name is never reused for other content even if the stream is forgotten and numbering
     /// starts again (segments are cached as immutable).
     epoch: u64,
+    format: SegmentFormat,
     state: Mutex<State>,
     /// The newest media sequence number, for clients waiting for the next segment.
     latest: watch::Sender<u64>,
@@ -81,7 +89,7 @@ pub struct SourceStatus {
 pub struct AlreadyLive(pub String);
 
 impl LiveStream {
-    fn new(slug: &str, service_id: ServiceId) -> Self {
+    fn new(slug: &str, service_id: ServiceId, format: SegmentFormat) -> Self {
         let epoch = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -89,6 +97,7 @@ impl LiveStream {
             slug: slug.to_owned(),
             service_id,
             epoch,
+            format,
             state: Mutex::new(State {
                 segments: VecDeque::new(),
                 next_seq: 0,
@@ -100,6 +109,7 @@ impl LiveStream {
                 playlist: Bytes::new(),
                 limits: Limits::default(),
                 source: None,
+                inits: VecDeque::new(),
             }),
             latest: watch::Sender::new(0),
             viewers: Viewers::default(),
@@ -122,6 +132,10 @@ impl LiveStream {
         self.epoch
     }
 
+    pub fn format(&self) -> SegmentFormat {
+        self.format
+    }
+
     /// A validator for the playlist as it stands: changes with every new segment and when
     /// the playlist ends.
     pub fn playlist_etag(&self) -> String {
@@ -134,14 +148,28 @@ impl LiveStream {
         )
     }
 
-    /// The segment a name like `1795000000000_42.ts` refers to, if it is still kept.
-    pub fn segment_by_name(&self, name: &str) -> Option<(u64, Bytes)> {
-        let (epoch, seq) = name.strip_suffix(".ts")?.split_once('_')?;
+    /// The segment a name like `1795000000000_42.ts` (or `…_42.m4s`, or an fMP4 init
+    /// segment `…_init3.mp4`) refers to, if it is still kept.
+    pub fn segment_by_name(&self, name: &str) -> Option<Bytes> {
+        let (stem, ext) = name.rsplit_once('.')?;
+        let (epoch, rest) = stem.split_once('_')?;
         if epoch.parse::<u64>().ok()? != self.epoch {
             return None;
         }
-        let seq = seq.parse().ok()?;
-        self.segment(seq).map(|b| (seq, b))
+        match (ext, self.format) {
+            ("ts", SegmentFormat::Ts) | ("m4s", SegmentFormat::Fmp4) => {
+                self.segment(rest.parse().ok()?)
+            }
+            ("mp4", SegmentFormat::Fmp4) => {
+                let version: u32 = rest.strip_prefix("init")?.parse().ok()?;
+                let st = self.lock();
+                st.inits
+                    .iter()
+                    .find(|(v, _)| *v == version)
+                    .map(|(_, b)| b.clone())
+            }
+            _ => None,
+        }
     }
 
     pub fn is_live(&self) -> bool {
@@ -180,12 +208,21 @@ impl LiveStream {
         let seq = st.next_seq;
         st.next_seq += 1;
         st.target = st.target.max(seg.duration.round().max(1.0) as u32);
+        if let Some(init) = seg.init {
+            let version = st.inits.back().map_or(0, |(v, _)| v + 1);
+            st.inits.push_back((version, init));
+            while st.inits.len() > INITS_KEPT {
+                st.inits.pop_front();
+            }
+        }
+        let init = st.inits.back().map(|(v, _)| *v);
         st.segments.push_back(Segment {
             seq,
             duration: seg.duration,
             started_at: seg.started_at,
             discontinuity: seg.discontinuity && seq > 0,
             data: seg.data,
+            init,
         });
         // Each new segment pushes one out of the listed window; a discontinuity leaving it
         // counts in the discontinuity sequence.
@@ -197,7 +234,7 @@ impl LiveStream {
         while st.segments.len() > PLAYLIST_SEGMENTS + EXTRA_SEGMENTS {
             st.segments.pop_front();
         }
-        st.playlist = render(self.epoch, &st);
+        st.playlist = render(self.epoch, self.format, &st);
         drop(st);
         self.latest.send_replace(seq);
     }
@@ -258,25 +295,38 @@ pub fn rfc3339_millis(t: SystemTime) -> String {
     )
 }
 
-fn render(epoch: u64, st: &State) -> Bytes {
+fn render(epoch: u64, format: SegmentFormat, st: &State) -> Bytes {
     let listed: Vec<&Segment> = {
         let skip = st.segments.len().saturating_sub(PLAYLIST_SEGMENTS);
         st.segments.iter().skip(skip).collect()
     };
     let mut out = String::with_capacity(256 + listed.len() * 96);
     let first = listed.first().map_or(st.next_seq, |s| s.seq);
+    // fMP4 needs version 6 for EXT-X-MAP without I-frame playlists; 7 is what players
+    // expect of CMAF.
+    let (version, ext) = match format {
+        SegmentFormat::Ts => (3, "ts"),
+        SegmentFormat::Fmp4 => (7, "m4s"),
+    };
     let _ = write!(
         out,
-        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
+        "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
         st.target, st.disc_seq
     );
+    let mut map = None;
     for s in listed {
         if s.discontinuity {
             out.push_str("#EXT-X-DISCONTINUITY\n");
         }
+        if s.init.is_some() && s.init != map {
+            if let Some(v) = s.init {
+                let _ = writeln!(out, "#EXT-X-MAP:URI=\"{epoch}_init{v}.mp4\"");
+            }
+            map = s.init;
+        }
         let _ = write!(
             out,
-            "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{:.3},\n{epoch}_{}.ts\n",
+            "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{:.3},\n{epoch}_{}.{ext}\n",
             rfc3339_millis(s.started_at),
             s.duration,
             s.seq
@@ -331,13 +381,17 @@ impl LiveStreams {
         service_id: ServiceId,
         id: u64,
         limits: Limits,
+        format: SegmentFormat,
     ) -> Result<Arc<LiveStream>, AlreadyLive> {
         let mut map = self.lock();
         let stream = match map.get(slug) {
-            // A stale stream of another service under a reused slug is replaced.
-            Some(s) if s.service_id == service_id => Arc::clone(s),
+            // A stale stream of another service under a reused slug is replaced, and so is
+            // one in the other container (one playlist cannot switch).
+            Some(s) if s.service_id == service_id && (s.format == format || s.is_live()) => {
+                Arc::clone(s)
+            }
             _ => {
-                let s = Arc::new(LiveStream::new(slug, service_id));
+                let s = Arc::new(LiveStream::new(slug, service_id, format));
                 map.insert(slug.to_owned(), Arc::clone(&s));
                 s
             }
@@ -352,7 +406,7 @@ impl LiveStreams {
         st.source = None;
         if st.ended {
             st.ended = false;
-            st.playlist = render(stream.epoch, &st);
+            st.playlist = render(stream.epoch, stream.format, &st);
         }
         drop(st);
         Ok(stream)
@@ -380,7 +434,7 @@ impl LiveStreams {
                     return;
                 }
                 st.ended = true;
-                st.playlist = render(stream.epoch, &st);
+                st.playlist = render(stream.epoch, stream.format, &st);
             }
             tracing::info!(stream = %stream.slug, "HLS playlist ended: the publisher did not come back");
             tokio::time::sleep(lifetimes.forget_after).await;
@@ -412,6 +466,7 @@ mod tests {
             duration,
             started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000),
             discontinuity,
+            init: None,
         }
     }
 
@@ -429,7 +484,7 @@ mod tests {
 
     #[test]
     fn sliding_window_keeps_numbering_and_counts_discontinuities() {
-        let s = LiveStream::new("tv", ServiceId(1));
+        let s = LiveStream::new("tv", ServiceId(1), SegmentFormat::Ts);
         for _ in 0..8 {
             s.push(seg(2.0, false));
         }

@@ -1,6 +1,7 @@
 //! HLS output: MPEG-TS muxing ([`ts`]), segmenting ([`packager`]) and the in-memory live
 //! window with its prepared playlist ([`live`]).
 
+pub mod fmp4;
 pub mod live;
 pub mod packager;
 pub mod ts;

@@ -1,14 +1,18 @@
 //! Cuts a publisher's frames into HLS segments: a new segment at the first video keyframe
 //! at least a target duration after the current one began (audio-only streams: at the
-//! first audio frame past it), each segment starting with PAT/PMT and, with video, an IDR.
+//! first audio frame past it). MPEG-TS segments start with PAT/PMT and, with video, an IDR;
+//! fMP4 segments are one `moof`+`mdat` fragment each, after an init segment that changes
+//! only with the stream's configuration.
 
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use mpeg2ts::es::StreamType;
 
+use super::fmp4::{self, AUDIO_TRACK, Fmp4Error, Run, Sample, VIDEO_TRACK};
 use super::ts::{MuxError, Program, TsMuxer};
-use crate::media::{AudioConfig, Frame, StreamConfig, TIMESCALE, Track};
+use crate::admission::SegmentFormat;
+use crate::media::{AudioConfig, Frame, StreamConfig, TIMESCALE, Track, flv};
 
 /// A finished segment.
 #[derive(Debug, Clone)]
@@ -20,6 +24,8 @@ pub struct SegmentOut {
     pub started_at: SystemTime,
     /// The first segment after a break (reconnect, encoder restart, new resolution).
     pub discontinuity: bool,
+    /// fMP4: a new init segment this segment (and the ones after it) needs.
+    pub init: Option<Bytes>,
 }
 
 #[derive(Debug)]
@@ -38,14 +44,43 @@ pub enum PackError {
     #[error(transparent)]
     Mux(#[from] MuxError),
     #[error(transparent)]
+    Fmp4(#[from] Fmp4Error),
+    #[error(transparent)]
     Avc(#[from] crate::media::avc::BadAvc),
+}
+
+/// A frame waiting for its fMP4 fragment.
+#[derive(Debug)]
+struct Pending {
+    dts: i64,
+    pts: i64,
+    key: bool,
+    data: Bytes,
+}
+
+/// fMP4 state: the segment's frames so far, and what continues across segments.
+#[derive(Debug)]
+struct Fragments {
+    video: Vec<Pending>,
+    audio: Vec<Pending>,
+    /// The audio decode time the next fragment continues from (audio timescale).
+    audio_next: Option<u64>,
+    sequence: u32,
+    init: Bytes,
+    init_sent: bool,
+}
+
+#[derive(Debug)]
+enum Muxer {
+    Ts(TsMuxer),
+    Fmp4(Fragments),
 }
 
 #[derive(Debug)]
 pub struct Packager {
     config: StreamConfig,
     target: i64,
-    muxer: TsMuxer,
+    muxer: Muxer,
     open: Option<Open>,
     next_discontinuity: bool,
 }
@@ -60,39 +95,73 @@ fn program(config: &StreamConfig) -> Program {
     }
 }
 
+fn muxer(format: SegmentFormat, config: &StreamConfig) -> Result<Muxer, PackError> {
+    Ok(match format {
+        SegmentFormat::Ts => Muxer::Ts(TsMuxer::new(program(config))),
+        SegmentFormat::Fmp4 => Muxer::Fmp4(Fragments {
+            video: Vec::new(),
+            audio: Vec::new(),
+            audio_next: None,
+            sequence: 1,
+            init: fmp4::init_segment(config)?,
+            init_sent: false,
+        }),
+    })
+}
+
 impl Packager {
     /// `discontinuity`: the first segment follows an earlier publisher's.
-    pub fn new(config: StreamConfig, target_secs: f64, discontinuity: bool) -> Self {
-        Self {
-            muxer: TsMuxer::new(program(&config)),
+    pub fn new(
+        config: StreamConfig,
+        target_secs: f64,
+        discontinuity: bool,
+        format: SegmentFormat,
+    ) -> Result<Self, PackError> {
+        Ok(Self {
+            muxer: muxer(format, &config)?,
             config,
             target: (target_secs * TIMESCALE as f64) as i64,
             open: None,
             next_discontinuity: discontinuity,
-        }
+        })
     }
 
     pub fn config(&self) -> &StreamConfig {
         &self.config
     }
 
+    fn format(&self) -> SegmentFormat {
+        match self.muxer {
+            Muxer::Ts(_) => SegmentFormat::Ts,
+            Muxer::Fmp4(_) => SegmentFormat::Fmp4,
+        }
+    }
+
     /// The stream's codecs changed (a new sequence header: encoder restart, new
-    /// resolution): the current segment ends, the next starts with a discontinuity.
-    pub fn reconfigure(&mut self, config: StreamConfig) -> Option<SegmentOut> {
-        let done = self.finish();
-        if program(&config) != self.muxer.program() {
-            self.muxer = TsMuxer::new(program(&config));
+    /// resolution): the current segment ends, the next starts with a discontinuity (and,
+    /// in fMP4, a new init segment).
+    pub fn reconfigure(&mut self, config: StreamConfig) -> Result<Option<SegmentOut>, PackError> {
+        let done = self.finish()?;
+        let rebuild = match &self.muxer {
+            Muxer::Ts(ts) => program(&config) != ts.program(),
+            Muxer::Fmp4(_) => true,
+        };
+        if rebuild {
+            self.muxer = muxer(self.format(), &config)?;
         }
         self.config = config;
         self.next_discontinuity = true;
-        done
+        Ok(done)
     }
 
     /// The source's clock jumped: the next segment starts with a discontinuity.
-    pub fn clock_jumped(&mut self) -> Option<SegmentOut> {
-        let done = self.finish();
+    pub fn clock_jumped(&mut self) -> Result<Option<SegmentOut>, PackError> {
+        let done = self.finish()?;
         self.next_discontinuity = true;
-        done
+        if let Muxer::Fmp4(f) = &mut self.muxer {
+            f.audio_next = None;
+        }
+        Ok(done)
     }
 
     /// Adds a frame; returns the segment it closed, if any.
@@ -106,12 +175,14 @@ impl Packager {
         match &self.open {
             None if !starts_here => return Ok(None), // wait for a point a player can start at
             Some(open) if starts_here && frame.dts - open.start_dts >= self.target => {
-                done = self.close(frame.dts);
+                done = self.close(frame.dts)?;
             }
             _ => {}
         }
         if self.open.is_none() {
-            self.muxer.write_tables()?;
+            if let Muxer::Ts(ts) = &mut self.muxer {
+                ts.write_tables()?;
+            }
             self.open = Some(Open {
                 start_dts: frame.dts,
                 last_dts: frame.dts,
@@ -132,49 +203,141 @@ impl Packager {
     }
 
     fn write(&mut self, frame: &Frame) -> Result<(), PackError> {
-        match (frame.track, &self.config.video, &self.config.audio) {
-            (Track::Video, Some(avc), _) => {
-                let annex_b = avc.to_annex_b(&frame.data, frame.key)?;
-                self.muxer
-                    .write_pes(Track::Video, frame.dts, frame.pts, frame.key, &annex_b)?;
+        let known = match frame.track {
+            Track::Video => self.config.video.is_some(),
+            Track::Audio => self.config.audio.is_some(),
+        };
+        // A track the stream has no configuration for (no sequence header yet): skipped.
+        if !known {
+            return Ok(());
+        }
+        match &mut self.muxer {
+            Muxer::Fmp4(f) => {
+                let pending = Pending {
+                    dts: frame.dts,
+                    pts: frame.pts,
+                    key: frame.key,
+                    data: frame.data.clone(),
+                };
+                match frame.track {
+                    Track::Video => f.video.push(pending),
+                    Track::Audio => f.audio.push(pending),
+                }
             }
-            (Track::Audio, _, Some(AudioConfig::Aac(aac))) => {
-                let mut adts = Vec::with_capacity(frame.data.len() + 7);
-                adts.extend_from_slice(&aac.adts_header(frame.data.len()));
-                adts.extend_from_slice(&frame.data);
-                self.muxer
-                    .write_pes(Track::Audio, frame.dts, frame.pts, true, &adts)?;
-            }
-            (Track::Audio, _, Some(AudioConfig::Mp3 { .. })) => {
-                self.muxer
-                    .write_pes(Track::Audio, frame.dts, frame.pts, true, &frame.data)?;
-            }
-            // A track the program does not have (no sequence header yet): skipped.
-            _ => {}
+            Muxer::Ts(ts) => match (frame.track, &self.config.video, &self.config.audio) {
+                (Track::Video, Some(avc), _) => {
+                    let annex_b = avc.to_annex_b(&frame.data, frame.key)?;
+                    ts.write_pes(Track::Video, frame.dts, frame.pts, frame.key, &annex_b)?;
+                }
+                (Track::Audio, _, Some(AudioConfig::Aac(aac))) => {
+                    let mut adts = Vec::with_capacity(frame.data.len() + 7);
+                    adts.extend_from_slice(&aac.adts_header(frame.data.len()));
+                    adts.extend_from_slice(&frame.data);
+                    ts.write_pes(Track::Audio, frame.dts, frame.pts, true, &adts)?;
+                }
+                (Track::Audio, _, Some(AudioConfig::Mp3 { .. })) => {
+                    ts.write_pes(Track::Audio, frame.dts, frame.pts, true, &frame.data)?;
+                }
+                _ => {}
+            },
         }
         Ok(())
     }
 
-    fn close(&mut self, next_start: i64) -> Option<SegmentOut> {
-        let open = self.open.take()?;
-        let data = self.muxer.take();
+    fn close(&mut self, next_start: i64) -> Result<Option<SegmentOut>, PackError> {
+        let Some(open) = self.open.take() else {
+            return Ok(None);
+        };
+        let (data, init) = match &mut self.muxer {
+            Muxer::Ts(ts) => (ts.take(), None),
+            Muxer::Fmp4(f) => {
+                let runs = runs(f, &self.config, next_start, open.last_step);
+                if runs.is_empty() {
+                    return Ok(None);
+                }
+                let data = fmp4::fragment(f.sequence, &runs)?;
+                f.sequence = f.sequence.wrapping_add(1);
+                let init = (!f.init_sent).then(|| f.init.clone());
+                f.init_sent = true;
+                (data, init)
+            }
+        };
         if data.is_empty() {
-            return None;
+            return Ok(None);
         }
-        Some(SegmentOut {
+        Ok(Some(SegmentOut {
             data,
             duration: (next_start - open.start_dts).max(1) as f64 / TIMESCALE as f64,
             started_at: open.started_at,
             discontinuity: open.discontinuity,
-        })
+            init,
+        }))
     }
 
     /// Ends the segment in progress (the publisher left or the stream changed).
-    pub fn finish(&mut self) -> Option<SegmentOut> {
-        let end = self
-            .open
-            .as_ref()
-            .map(|o| o.last_dts + o.last_step.max(1))?;
+    pub fn finish(&mut self) -> Result<Option<SegmentOut>, PackError> {
+        let Some(end) = self.open.as_ref().map(|o| o.last_dts + o.last_step.max(1)) else {
+            return Ok(None);
+        };
         self.close(end)
     }
+}
+
+/// The segment's frames as fMP4 runs: durations from each frame to the next (the last
+/// video frame lasts until the next segment starts); audio on a running clock of whole
+/// frames, re-anchored only if it drifts from the publisher's timestamps.
+fn runs(f: &mut Fragments, config: &StreamConfig, next_start: i64, last_step: i64) -> Vec<Run> {
+    let mut runs = Vec::with_capacity(2);
+    let video = std::mem::take(&mut f.video);
+    if let Some(first) = video.first() {
+        let base = first.dts.max(0) as u64;
+        let mut samples = Vec::with_capacity(video.len());
+        for (i, p) in video.iter().enumerate() {
+            let next = video
+                .get(i + 1)
+                .map_or(next_start.max(p.dts + last_step.max(1)), |n| n.dts);
+            samples.push(Sample {
+                duration: u32::try_from((next - p.dts).max(1)).unwrap_or(1),
+                cts_offset: i32::try_from(p.pts - p.dts).unwrap_or(0),
+                key: p.key,
+                data: p.data.clone(),
+            });
+        }
+        runs.push(Run {
+            track_id: VIDEO_TRACK,
+            base_decode_time: base,
+            samples,
+        });
+    }
+    let audio = std::mem::take(&mut f.audio);
+    if let Some(first) = audio.first() {
+        let rate = i64::from(fmp4::audio_timescale(config));
+        let frame_len = |p: &Pending| -> u32 {
+            match &config.audio {
+                Some(AudioConfig::Mp3 { .. }) => flv::mp3_header(&p.data).map_or(1152, |h| h.2),
+                _ => 1024,
+            }
+        };
+        let actual = (first.dts.max(0) * rate / TIMESCALE) as u64;
+        let base = match f.audio_next {
+            Some(next) if next.abs_diff(actual) <= 2 * u64::from(frame_len(first)) => next,
+            _ => actual,
+        };
+        let samples: Vec<Sample> = audio
+            .iter()
+            .map(|p| Sample {
+                duration: frame_len(p),
+                cts_offset: 0,
+                key: true,
+                data: p.data.clone(),
+            })
+            .collect();
+        f.audio_next = Some(base + samples.iter().map(|s| u64::from(s.duration)).sum::<u64>());
+        runs.push(Run {
+            track_id: AUDIO_TRACK,
+            base_decode_time: base,
+            samples,
+        });
+    }
+    runs
 }

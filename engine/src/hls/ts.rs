@@ -219,11 +219,18 @@ impl TsMuxer {
 
     /// The bytes written since the last call.
     pub fn take(&mut self) -> bytes::Bytes {
+        // The next segment is likely the size of this one: start there, so the buffer does
+        // not double its way up and hand the window a segment with half its memory unused.
+        let last = self.writer.stream().len();
         let full = std::mem::replace(
             &mut self.writer,
-            TsPacketWriter::new(Vec::with_capacity(256 * 1024)),
+            TsPacketWriter::new(Vec::with_capacity((last + last / 8).max(64 * 1024))),
         );
-        bytes::Bytes::from(full.into_stream())
+        let mut data = full.into_stream();
+        if data.capacity() > data.len() + data.len() / 8 {
+            data.shrink_to_fit();
+        }
+        bytes::Bytes::from(data)
     }
 
     /// Bytes written since the last [`TsMuxer::take`].

@@ -30,8 +30,38 @@ impl Eq for AvcConfig {}
 #[error("bad H.264 sequence header: {0}")]
 pub struct BadAvc(pub String);
 
+/// Checks that every parameter set in the record is non-empty and within it. h264-reader
+/// indexes into a zero-length SPS or PPS and panics (found by `fuzz/flv_tags`), so a
+/// publisher's bytes are walked here first.
+fn check_param_sets(record: &[u8]) -> Result<(), BadAvc> {
+    let bad = |why: &str| BadAvc(why.to_owned());
+    let mut at = 6;
+    let sps = usize::from(record.get(5).ok_or_else(|| bad("record cut short"))? & 0x1F);
+    let walk = |count: usize, at: &mut usize| -> Result<(), BadAvc> {
+        for _ in 0..count {
+            let len = record
+                .get(*at..*at + 2)
+                .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+                .ok_or_else(|| bad("parameter set length cut short"))?;
+            if len == 0 {
+                return Err(bad("an empty parameter set"));
+            }
+            *at += 2 + len;
+            if *at > record.len() {
+                return Err(bad("a parameter set longer than the record"));
+            }
+        }
+        Ok(())
+    };
+    walk(sps, &mut at)?;
+    let pps = usize::from(*record.get(at).ok_or_else(|| bad("no PPS count"))?);
+    at += 1;
+    walk(pps, &mut at)
+}
+
 impl AvcConfig {
     pub fn parse(record: &Bytes) -> Result<Self, BadAvc> {
+        check_param_sets(record)?;
         let avcc = AvcDecoderConfigurationRecord::try_from(&record[..])
             .map_err(|e| BadAvc(format!("{e:?}")))?;
         let nal_length_size = usize::from(avcc.length_size_minus_one()) + 1;
@@ -125,5 +155,20 @@ impl AvcConfig {
             out.put_slice(nal);
         }
         Ok(out.freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_empty_parameter_sets() {
+        // Found by fuzz/flv_tags (regressions/flv_tags/): a zero-length PPS, and SPS.
+        let empty_pps = Bytes::from_static(&[0x07, 0, 0, 0, 0, 0x01, 0, 0, 0x48, 0x51, 0, 1, 0, 0]);
+        assert!(AvcConfig::parse(&empty_pps).is_err());
+        let empty_sps = Bytes::from_static(&[1, 0x64, 0, 0x1F, 0xFF, 0xE1, 0, 0, 1, 0, 1, 0x68]);
+        assert!(AvcConfig::parse(&empty_sps).is_err());
+        assert!(AvcConfig::parse(&Bytes::from_static(&[1, 2, 3])).is_err());
     }
 }

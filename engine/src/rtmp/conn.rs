@@ -332,7 +332,13 @@ impl Conn {
         let stream = self
             .engine
             .hls()
-            .publish(&grant.mount, grant.service_id, id, grant.limits)
+            .publish(
+                &grant.mount,
+                grant.service_id,
+                id,
+                grant.limits,
+                grant.hls.format,
+            )
             .map_err(|e| {
                 tracing::warn!(%remote, stream = %grant.mount, "publish refused: {e}");
                 ("NetStream.Publish.BadName", e.to_string())

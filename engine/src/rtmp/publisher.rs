@@ -121,7 +121,7 @@ impl Publisher {
                     tracing::info!(stream = %self.stream.slug(), "video: H.264 {}x{} {}", avc.width, avc.height, avc.codec_string);
                     let mut next = self.config.clone();
                     next.video = Some(avc);
-                    self.reconfigure(next);
+                    self.reconfigure(next)?;
                 }
                 Ok(())
             }
@@ -159,7 +159,7 @@ impl Publisher {
                 if self.config.audio.as_ref() != Some(&aac) {
                     let mut next = self.config.clone();
                     next.audio = Some(aac);
-                    self.reconfigure(next);
+                    self.reconfigure(next)?;
                 }
                 return Ok(());
             }
@@ -179,7 +179,7 @@ impl Publisher {
                     if self.config.audio.as_ref() != Some(&mp3) {
                         let mut next = self.config.clone();
                         next.audio = Some(mp3);
-                        self.reconfigure(next);
+                        self.reconfigure(next)?;
                     }
                 }
                 data
@@ -202,7 +202,7 @@ impl Publisher {
         self.frame(frame, jumped)
     }
 
-    fn reconfigure(&mut self, next: StreamConfig) {
+    fn reconfigure(&mut self, next: StreamConfig) -> Result<(), StreamError> {
         self.config = next.clone();
         self.stream.set_source(SourceStatus {
             config: next.clone(),
@@ -210,10 +210,11 @@ impl Publisher {
             remote: self.remote,
         });
         if let Some(p) = self.packager.as_mut()
-            && let Some(seg) = p.reconfigure(next)
+            && let Some(seg) = p.reconfigure(next)?
         {
             self.stream.push(seg);
         }
+        Ok(())
     }
 
     fn ready(&self, at_ms: i64) -> bool {
@@ -236,12 +237,13 @@ impl Publisher {
                 self.config.clone(),
                 self.target_secs,
                 self.resumed,
-            ));
+                self.stream.format(),
+            )?);
         }
         let Some(p) = self.packager.as_mut() else {
             return Ok(());
         };
-        if jumped && let Some(seg) = p.clock_jumped() {
+        if jumped && let Some(seg) = p.clock_jumped()? {
             tracing::info!(stream = %self.stream.slug(), "the publisher's clock jumped: a discontinuity in the playlist");
             self.stream.push(seg);
         }
@@ -258,8 +260,12 @@ impl Publisher {
     /// The publisher left: the last partial segment is listed, the stream waits for a
     /// reconnect (then ends).
     pub fn finish(mut self) {
-        if let Some(seg) = self.packager.as_mut().and_then(Packager::finish) {
-            self.stream.push(seg);
+        match self.packager.as_mut().map(Packager::finish) {
+            Some(Ok(Some(seg))) => self.stream.push(seg),
+            Some(Err(e)) => {
+                tracing::warn!(stream = %self.stream.slug(), "the last segment was lost: {e}")
+            }
+            _ => {}
         }
         self.streams
             .unpublish(&self.stream, self.id, self.lifetimes);
