@@ -40,6 +40,8 @@ fi
 # Style and lints first: they fail in seconds, before the slower build and tests.
 if rustup component list --installed 2>/dev/null | grep -q rustfmt; then cargo fmt --all --check; fi
 if cargo clippy --version >/dev/null 2>&1; then cargo clippy --locked --workspace --all-targets -- -D warnings; fi
+# The patched copy of rml_amf0 (see vendor/rml_amf0/TIDECAST.md) keeps its own tests.
+if [ "$#" -eq 0 ]; then cargo test --locked --quiet --manifest-path vendor/rml_amf0/Cargo.toml; fi
 # The end-to-end tests drive the real binary: build it before the tests run.
 cargo build --locked --workspace --all-targets
 if command -v cargo-nextest >/dev/null 2>&1; then

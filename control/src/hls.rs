@@ -99,20 +99,35 @@ async fn serve(
         .map(|a| a.chars().take(256).collect::<String>());
     let counts = method == Method::GET;
     if file == "index.m3u8" {
-        let body = stream.playlist();
-        if body.is_empty() {
+        let (plain, etag, gz) = stream.playlist_encoded(gzip);
+        if plain.is_empty() {
             // Published, but the first segment is not complete yet.
             return not_found("the stream is starting; try again in a few seconds");
         }
-        let etag = stream.playlist_etag();
-        let res = respond(
+        let wants_gzip = req_headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(accepts_gzip);
+        // Each encoding is its own representation, with its own validator.
+        let etag = if wants_gzip {
+            format!("{}-gz\"", etag.trim_end_matches('"'))
+        } else {
+            etag
+        };
+        let mut res = respond(
             &req_headers,
-            body,
+            if wants_gzip { gz } else { plain },
             "application/vnd.apple.mpegurl",
             "public, max-age=1",
             &etag,
             false,
         );
+        res.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        if wants_gzip {
+            res.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         if counts {
             let key = ViewerKey {
                 ip: remote.ip(),
@@ -124,10 +139,7 @@ async fn serve(
                 tracing::info!(%remote, stream = %slug, "viewer refused: {full}");
                 let mut res = (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    format!(
-                        "this stream is full ({} viewers); try again later\n",
-                        full.0
-                    ),
+                    format!("{full}; try again later\n"),
                 )
                     .into_response();
                 cors(res.headers_mut());
@@ -217,6 +229,28 @@ fn respond(
     res
 }
 
+/// Whether an `Accept-Encoding` value allows gzip (`gzip`, `gzip;q=0.5`, not `gzip;q=0`).
+fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or("");
+        let q = parts
+            .find_map(|p| p.strip_prefix("q="))
+            .map_or(1.0, |q| q.trim().parse::<f32>().unwrap_or(0.0));
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
+    })
+}
+
+/// Playlists compress to about half; done once per playlist version (see
+/// `LiveStream::playlist_encoded`), never per request.
+fn gzip(data: &[u8]) -> Bytes {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(data);
+    Bytes::from(enc.finish().unwrap_or_default())
+}
+
 /// A single `bytes=` range (`a-b`, `a-`, `-n`) within `len`, as inclusive offsets.
 fn byte_range(spec: &str, len: usize) -> Option<(usize, usize)> {
     let spec = spec.trim().strip_prefix("bytes=")?;
@@ -246,6 +280,15 @@ fn byte_range(spec: &str, len: usize) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::byte_range;
+
+    #[test]
+    fn gzip_negotiation() {
+        use super::accepts_gzip;
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("br;q=1.0, gzip;q=0.5"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("identity"));
+    }
 
     #[test]
     fn ranges() {

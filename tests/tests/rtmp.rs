@@ -184,6 +184,17 @@ async fn bframes_to_hls_that_decodes_cleanly() {
     assert_eq!(h["content-type"], "application/vnd.apple.mpegurl");
     assert_eq!(h["access-control-allow-origin"], "*");
     assert!(h["cache-control"].to_str().unwrap().contains("max-age=1"));
+    // Gzipped for clients that ask, prepared once per playlist version.
+    let (status, h, gz) = srv
+        .fetch(
+            &format!("/hls/{slug}/index.m3u8"),
+            &[("Accept-Encoding", "gzip")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h["content-encoding"], "gzip");
+    assert_eq!(h["vary"], "Accept-Encoding");
+    assert_eq!(&gz[..2], &[0x1f, 0x8b]);
     let seg = format!("/hls/{slug}/{}", segs[0].0);
     let (status, h, body) = srv.fetch(&seg, &[]).await;
     assert_eq!(status, StatusCode::OK);
@@ -481,6 +492,15 @@ async fn malformed_rtmp_is_closed_and_others_keep_flowing() {
         closed_by_server(&mut s),
         "AMF of the wrong types was accepted"
     );
+    // AMF nested 15,000 levels deep, before any connect: refused (the AMF parser under
+    // rml_rtmp recursed once per level and overflowed the stack: a whole-server abort).
+    let mut s = raw_rtmp(&srv);
+    let mut deep = [amf_string("connect"), amf_number(1.0)].concat();
+    for _ in 0..15_000 {
+        deep.extend_from_slice(&[0x03, 0x00, 0x01, b'a']);
+    }
+    let _ = s.write_all(&rtmp_message(3, 20, 0, &deep));
+    assert!(closed_by_server(&mut s), "deeply nested AMF was accepted");
     // A client that stops in the middle of a chunk, and one that never gets past the
     // handshake: both go away (the second on the setup timeout) without harm.
     let mut s = raw_rtmp(&srv);

@@ -37,7 +37,7 @@ pub struct Segment {
 }
 
 /// Init segments kept (fMP4): one per stream configuration still in the window.
-const INITS_KEPT: usize = 4;
+const INITS_KEPT: usize = PLAYLIST_SEGMENTS + EXTRA_SEGMENTS;
 
 #[derive(Debug)]
 struct State {
@@ -73,6 +73,9 @@ pub struct LiveStream {
     /// The newest media sequence number, for clients waiting for the next segment.
     latest: watch::Sender<u64>,
     pub viewers: Viewers,
+    /// One other encoding of the current playlist (the HTTP side keeps it gzipped), made
+    /// once per playlist version rather than once per request.
+    encoded: Mutex<Option<(String, Bytes)>>,
 }
 
 /// What the publisher on air sends, for status pages.
@@ -113,6 +116,7 @@ impl LiveStream {
             }),
             latest: watch::Sender::new(0),
             viewers: Viewers::default(),
+            encoded: Mutex::new(None),
         }
     }
 
@@ -139,13 +143,7 @@ impl LiveStream {
     /// A validator for the playlist as it stands: changes with every new segment and when
     /// the playlist ends.
     pub fn playlist_etag(&self) -> String {
-        let st = self.lock();
-        format!(
-            "\"{:x}-{:x}-{}\"",
-            self.epoch,
-            st.next_seq,
-            u8::from(st.ended)
-        )
+        etag(self.epoch, &self.lock())
     }
 
     /// The segment a name like `1795000000000_42.ts` (or `…_42.m4s`, or an fMP4 init
@@ -207,7 +205,9 @@ impl LiveStream {
         let mut st = self.lock();
         let seq = st.next_seq;
         st.next_seq += 1;
-        st.target = st.target.max(seg.duration.round().max(1.0) as u32);
+        // The target must cover every EXTINF as written (three decimals), rounded.
+        let written = (seg.duration * 1000.0).round() / 1000.0;
+        st.target = st.target.max(written.round().max(1.0) as u32);
         if let Some(init) = seg.init {
             let version = st.inits.back().map_or(0, |(v, _)| v + 1);
             st.inits.push_back((version, init));
@@ -244,6 +244,24 @@ impl LiveStream {
         self.lock().playlist.clone()
     }
 
+    /// The playlist, its validator, and `encode(playlist)` made once for this version.
+    pub fn playlist_encoded(&self, encode: impl FnOnce(&[u8]) -> Bytes) -> (Bytes, String, Bytes) {
+        let (body, etag) = {
+            let st = self.lock();
+            (st.playlist.clone(), etag(self.epoch, &st))
+        };
+        let mut cache = self.encoded.lock().unwrap_or_else(|p| p.into_inner());
+        let encoded = match cache.as_ref() {
+            Some((tag, enc)) if *tag == etag => enc.clone(),
+            _ => {
+                let enc = encode(&body);
+                *cache = Some((etag.clone(), enc.clone()));
+                enc
+            }
+        };
+        (body, etag, encoded)
+    }
+
     pub fn segment(&self, seq: u64) -> Option<Bytes> {
         let st = self.lock();
         let first = st.segments.front()?.seq;
@@ -269,6 +287,10 @@ impl LiveStream {
             });
         (secs > 0.0).then(|| (bytes as f64 * 8.0 / secs / 1000.0) as u32)
     }
+}
+
+fn etag(epoch: u64, st: &State) -> String {
+    format!("\"{epoch:x}-{:x}-{}\"", st.next_seq, u8::from(st.ended))
 }
 
 /// `2026-11-27T21:00:00.000Z`.
@@ -382,12 +404,17 @@ impl LiveStreams {
         id: u64,
         limits: Limits,
         format: SegmentFormat,
+        target_secs: u32,
     ) -> Result<Arc<LiveStream>, AlreadyLive> {
         let mut map = self.lock();
         let stream = match map.get(slug) {
-            // A stale stream of another service under a reused slug is replaced, and so is
-            // one in the other container (one playlist cannot switch).
-            Some(s) if s.service_id == service_id && (s.format == format || s.is_live()) => {
+            // A stale stream of another service under a reused slug is replaced; so is one
+            // in the other container (one playlist cannot switch), and one that has ended
+            // (an ended playlist never starts again: players have stopped reading it).
+            Some(s)
+                if s.service_id == service_id
+                    && (s.is_live() || (s.format == format && !s.lock().ended)) =>
+            {
                 Arc::clone(s)
             }
             _ => {
@@ -404,10 +431,8 @@ impl LiveStreams {
         st.generation += 1;
         st.limits = limits;
         st.source = None;
-        if st.ended {
-            st.ended = false;
-            st.playlist = render(stream.epoch, stream.format, &st);
-        }
+        // Segments are cut at keyframes, so they may run a little over the target.
+        st.target = st.target.max(target_secs.max(1));
         drop(st);
         Ok(stream)
     }
@@ -426,7 +451,11 @@ impl LiveStreams {
         };
         let streams = Arc::clone(self);
         let stream = Arc::clone(stream);
-        tokio::spawn(async move {
+        // Outside a runtime (a unit test dropping a publisher) there is no timer to run.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
             tokio::time::sleep(lifetimes.end_after).await;
             {
                 let mut st = stream.lock();
@@ -438,14 +467,15 @@ impl LiveStreams {
             }
             tracing::info!(stream = %stream.slug, "HLS playlist ended: the publisher did not come back");
             tokio::time::sleep(lifetimes.forget_after).await;
-            if stream.lock().generation == generation {
-                let mut map = streams.lock();
-                if map
+            // The map's lock first (as `publish` takes them), so a publish cannot slip in
+            // between the check and the removal.
+            let mut map = streams.lock();
+            if stream.lock().generation == generation
+                && map
                     .get(&stream.slug)
                     .is_some_and(|s| Arc::ptr_eq(s, &stream))
-                {
-                    map.remove(&stream.slug);
-                }
+            {
+                map.remove(&stream.slug);
             }
         });
     }

@@ -47,7 +47,14 @@ pub enum PackError {
     Fmp4(#[from] Fmp4Error),
     #[error(transparent)]
     Avc(#[from] crate::media::avc::BadAvc),
+    /// A segment can only be cut at a keyframe; without one it would grow without bound.
+    #[error("no keyframe for {0} s: set the encoder's keyframe interval to 2 s")]
+    NoKeyframe(i64),
 }
+
+/// The longest a segment may grow waiting for a keyframe, in seconds (at least this, or six
+/// target durations).
+const MAX_SEGMENT_SECS: i64 = 30;
 
 /// A frame waiting for its fMP4 fragment.
 #[derive(Debug)]
@@ -176,6 +183,14 @@ impl Packager {
             None if !starts_here => return Ok(None), // wait for a point a player can start at
             Some(open) if starts_here && frame.dts - open.start_dts >= self.target => {
                 done = self.close(frame.dts)?;
+            }
+            Some(open)
+                if frame.dts - open.start_dts
+                    > (MAX_SEGMENT_SECS * TIMESCALE).max(6 * self.target) =>
+            {
+                return Err(PackError::NoKeyframe(
+                    (frame.dts - open.start_dts) / TIMESCALE,
+                ));
             }
             _ => {}
         }

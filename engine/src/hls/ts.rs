@@ -22,6 +22,8 @@ const AUDIO_PID: u16 = 0x101;
 const OFFSET: i64 = 90_000;
 /// PTS/DTS are 33-bit.
 const WRAP: i64 = 1 << 33;
+/// How far the PCR runs ahead of the decode times (100 ms at 90 kHz).
+const PCR_LEAD: i64 = 9_000;
 
 /// Why a frame could not be muxed (only out-of-range values; never expected).
 #[derive(Debug, thiserror::Error)]
@@ -151,11 +153,12 @@ impl TsMuxer {
             Track::Video => (VIDEO_PID, StreamId::new(StreamId::VIDEO_MIN)),
             Track::Audio => (AUDIO_PID, StreamId::new(StreamId::AUDIO_MIN)),
         };
-        // The PCR rides on the video (or, without video, the audio) stream's key frames.
+        // The PCR rides on every PES of the video (or, without video, the audio) stream:
+        // at 25+ frames a second that keeps it well inside the 100 ms the spec allows.
         let carries_pcr = match track {
             Track::Video => true,
             Track::Audio => !self.program.video,
-        } && key;
+        };
         let pes_header = PesHeader {
             stream_id,
             priority: false,
@@ -167,8 +170,10 @@ impl TsMuxer {
             escr: None,
         };
         let opt_len = 3 + 5 + if pes_header.dts.is_some() { 5 } else { 0 };
-        let pes_len = if opt_len + data.len() > 0xFFFF || track == Track::Video {
+        let pes_len = if track == Track::Video {
             0 // unbounded: allowed for video, and needed for large pictures
+        } else if opt_len + data.len() > 0xFFFF {
+            return Err(MuxError("an audio frame over 64 KB".into()));
         } else {
             (opt_len + data.len()) as u16
         };
@@ -188,7 +193,8 @@ impl TsMuxer {
         if let Some(af) = adaptation_field.as_mut() {
             af_len = 2;
             if carries_pcr {
-                let pcr = ((dts + OFFSET).rem_euclid(WRAP) as u64) * 300;
+                // A little before the decode time, so the decoder has the frame in time.
+                let pcr = ((dts + OFFSET - PCR_LEAD).rem_euclid(WRAP) as u64) * 300;
                 af.pcr = Some(ClockReference::new(pcr)?);
                 af_len += 6;
             }

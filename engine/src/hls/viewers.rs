@@ -35,8 +35,16 @@ struct Viewer {
 
 /// Why a new viewer was turned away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the stream is full ({0} viewers)")]
-pub struct Full(pub usize);
+pub enum Full {
+    #[error("the stream is full ({0} viewers)")]
+    Stream(usize),
+    /// One address with many player tokens must not take every place.
+    #[error("too many players from one address ({0})")]
+    Address(usize),
+}
+
+/// Sessions one address may hold at once.
+pub const MAX_PER_ADDRESS: usize = 16;
 
 #[derive(Debug, Default)]
 pub struct Viewers {
@@ -60,7 +68,10 @@ impl Viewers {
             return Ok(());
         }
         if map.len() >= max {
-            return Err(Full(max));
+            return Err(Full::Stream(max));
+        }
+        if map.keys().filter(|k| k.ip == key.ip).count() >= MAX_PER_ADDRESS {
+            return Err(Full::Address(MAX_PER_ADDRESS));
         }
         map.insert(
             key,
@@ -142,7 +153,10 @@ mod tests {
             .expect("same viewer again");
         v.playlist(key("192.0.2.1", Some("tab2")), 500, 2)
             .expect("second tab");
-        assert_eq!(v.playlist(key("192.0.2.9", None), 500, 2), Err(Full(2)));
+        assert_eq!(
+            v.playlist(key("192.0.2.9", None), 500, 2),
+            Err(Full::Stream(2))
+        );
         v.segment("192.0.2.1".parse().expect("ip"), Some("hls.js"), 100_000);
         assert_eq!(v.count(), 2);
         assert_eq!(v.peak(), 2);
@@ -151,5 +165,19 @@ mod tests {
         assert_eq!(ended.len(), 2);
         assert_eq!(ended.iter().map(|e| e.bytes).sum::<u64>(), 101_500);
         assert_eq!(v.count(), 0);
+    }
+
+    #[test]
+    fn one_address_cannot_take_every_place() {
+        let v = Viewers::default();
+        for i in 0..MAX_PER_ADDRESS {
+            v.playlist(key("192.0.2.1", Some(&i.to_string())), 0, 1000)
+                .expect("room");
+        }
+        assert_eq!(
+            v.playlist(key("192.0.2.1", Some("one-more")), 0, 1000),
+            Err(Full::Address(MAX_PER_ADDRESS))
+        );
+        assert!(v.playlist(key("192.0.2.2", None), 0, 1000).is_ok());
     }
 }

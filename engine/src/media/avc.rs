@@ -25,6 +25,14 @@ pub struct AvcConfig {
 
 impl Eq for AvcConfig {}
 
+impl AvcConfig {
+    /// Whether `other` describes the same stream (the record is what matters; derived
+    /// fields such as a frame rate may be NaN and never compare equal).
+    pub fn same_as(&self, other: &AvcConfig) -> bool {
+        self.record == other.record
+    }
+}
+
 /// Why a sequence header was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("bad H.264 sequence header: {0}")]
@@ -139,13 +147,16 @@ impl AvcConfig {
         let has_params = nals
             .iter()
             .any(|n| n.first().is_some_and(|h| h & 0x1F == 7));
+        // Once, before the first slice: a multi-slice picture has several IDR slices.
+        let mut params_due = key && !has_params;
         for nal in nals {
             let kind = nal[0] & 0x1F;
             // Its own AUD is replaced by ours.
             if kind == 9 {
                 continue;
             }
-            if key && !has_params && kind == 5 {
+            if params_due && (1..=5).contains(&kind) {
+                params_due = false;
                 for p in self.sps.iter().chain(&self.pps) {
                     out.put_slice(&START);
                     out.put_slice(p);

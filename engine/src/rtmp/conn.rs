@@ -24,6 +24,8 @@ use crate::registry::{SessionGuard, SessionRole};
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// A publisher that sends nothing for this long is dropped.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// What a client may send before its publish request is accepted.
+const MAX_BYTES_BEFORE_PUBLISH: usize = 64 * 1024;
 /// Stream keys are generated short; anything longer is refused before any lookup.
 const MAX_KEY_LEN: usize = 256;
 /// Larger chunk sizes than RTMP's largest message make no sense and are refused.
@@ -98,6 +100,7 @@ impl Conn {
             Err(e) => return self.protocol_error(e),
         }
         let setup_deadline = tokio::time::Instant::now() + SETUP_TIMEOUT;
+        let mut before_publish = remaining.len();
         loop {
             if let Err(why) = self.process(sock, &mut session, &mut work).await {
                 return why;
@@ -125,6 +128,14 @@ impl Conn {
                     Err(_) => return format!("no data for {} s", IDLE_TIMEOUT.as_secs()),
                 },
             };
+            if !publishing {
+                // connect + createStream + publish take a few hundred bytes; a client that
+                // sends far more first is not a publisher (and rml_rtmp would buffer it).
+                before_publish += n;
+                if before_publish > MAX_BYTES_BEFORE_PUBLISH {
+                    return self.protocol_error("over 64 KB sent before publishing");
+                }
+            }
             match session.handle_input(&buf[..n]) {
                 Ok(r) => work.extend(r),
                 Err(e) => return self.protocol_error(e),
@@ -148,9 +159,15 @@ impl Conn {
             for result in std::mem::take(work) {
                 match result {
                     ServerSessionResult::OutboundResponse(packet) => {
-                        sock.write_all(&packet.bytes)
+                        // A client that stops reading must not hold this task (or its
+                        // stream key) forever.
+                        match tokio::time::timeout(IDLE_TIMEOUT, sock.write_all(&packet.bytes))
                             .await
-                            .map_err(|e| format!("write error: {e}"))?;
+                        {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => return Err(format!("write error: {e}")),
+                            Err(_) => return Err("the client stopped reading".into()),
+                        }
                     }
                     ServerSessionResult::RaisedEvent(event) => {
                         self.event(sock, session, work, event).await?;
@@ -219,7 +236,11 @@ impl Conn {
                         // Say why before closing, so the encoder shows it.
                         for result in r {
                             if let ServerSessionResult::OutboundResponse(p) = result {
-                                let _ = sock.write_all(&p.bytes).await;
+                                let _ = tokio::time::timeout(
+                                    Duration::from_secs(2),
+                                    sock.write_all(&p.bytes),
+                                )
+                                .await;
                             }
                         }
                         return Err(format!("publish refused: {why}"));
@@ -338,6 +359,7 @@ impl Conn {
                 id,
                 grant.limits,
                 grant.hls.format,
+                grant.hls.segment_secs,
             )
             .map_err(|e| {
                 tracing::warn!(%remote, stream = %grant.mount, "publish refused: {e}");

@@ -56,7 +56,8 @@ pub struct Publisher {
     first_ms: Option<i64>,
     /// Whether the first segment follows an earlier publisher's (a reconnect).
     resumed: bool,
-    warned: Vec<String>,
+    /// Warnings already logged, by kind: each is logged once per publisher.
+    warned: Vec<&'static str>,
     remote: std::net::SocketAddr,
     since: std::time::SystemTime,
     pub started: Instant,
@@ -105,10 +106,10 @@ impl Publisher {
         self.expect = expect;
     }
 
-    fn warn_once(&mut self, what: String) {
-        if !self.warned.contains(&what) {
+    fn warn_once(&mut self, kind: &'static str, what: impl std::fmt::Display) {
+        if !self.warned.contains(&kind) {
             tracing::warn!(stream = %self.stream.slug(), "{what}");
-            self.warned.push(what);
+            self.warned.push(kind);
         }
     }
 
@@ -117,7 +118,7 @@ impl Publisher {
         match flv::parse_video(&body)? {
             VideoTag::AvcSequenceHeader(record) => {
                 let avc = AvcConfig::parse(&record)?;
-                if self.config.video.as_ref() != Some(&avc) {
+                if !self.config.video.as_ref().is_some_and(|v| v.same_as(&avc)) {
                     tracing::info!(stream = %self.stream.slug(), "video: H.264 {}x{} {}", avc.width, avc.height, avc.codec_string);
                     let mut next = self.config.clone();
                     next.video = Some(avc);
@@ -127,7 +128,7 @@ impl Publisher {
             }
             VideoTag::AvcPicture { key, cts_ms, data } => {
                 if self.config.video.is_none() {
-                    self.warn_once("video before its sequence header: dropped".into());
+                    self.warn_once("early video", "video before its sequence header: dropped");
                     return Ok(());
                 }
                 let (ms, jumped) = self.clock.map(raw_ts);
@@ -143,9 +144,10 @@ impl Publisher {
             }
             VideoTag::AvcEndOfSequence | VideoTag::Command => Ok(()),
             VideoTag::Unsupported(what) => {
-                self.warn_once(format!(
-                    "video codec {what} is not supported (send H.264): dropped"
-                ));
+                self.warn_once(
+                    "video codec",
+                    format_args!("video codec {what} is not supported (send H.264): dropped"),
+                );
                 Ok(())
             }
         }
@@ -165,7 +167,10 @@ impl Publisher {
             }
             AudioTag::AacRaw(data) => {
                 if !matches!(self.config.audio, Some(AudioConfig::Aac(_))) {
-                    self.warn_once("AAC audio before its sequence header: dropped".into());
+                    self.warn_once(
+                        "early audio",
+                        "AAC audio before its sequence header: dropped",
+                    );
                     return Ok(());
                 }
                 data
@@ -185,9 +190,10 @@ impl Publisher {
                 data
             }
             AudioTag::Unsupported(what) => {
-                self.warn_once(format!(
-                    "audio codec {what} is not supported (send AAC or MP3): dropped"
-                ));
+                self.warn_once(
+                    "audio codec",
+                    format_args!("audio codec {what} is not supported (send AAC or MP3): dropped"),
+                );
                 return Ok(());
             }
         };
@@ -259,7 +265,16 @@ impl Publisher {
 
     /// The publisher left: the last partial segment is listed, the stream waits for a
     /// reconnect (then ends).
-    pub fn finish(mut self) {
+    pub fn finish(self) {
+        drop(self);
+    }
+}
+
+/// However the publisher's task ends (a clean exit, an error, a panic in the protocol
+/// library), the stream is released: otherwise its key would stay "already being
+/// published" until a restart.
+impl Drop for Publisher {
+    fn drop(&mut self) {
         match self.packager.as_mut().map(Packager::finish) {
             Some(Ok(Some(seg))) => self.stream.push(seg),
             Some(Err(e)) => {
@@ -269,5 +284,58 @@ impl Publisher {
         }
         self.streams
             .unpublish(&self.stream, self.id, self.lifetimes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admission::{Limits, SegmentFormat, ServiceId};
+
+    fn publisher() -> (Publisher, Arc<LiveStream>) {
+        let streams = Arc::new(LiveStreams::default());
+        let stream = streams
+            .publish(
+                "cam",
+                ServiceId(1),
+                1,
+                Limits::default(),
+                SegmentFormat::Ts,
+                2,
+            )
+            .expect("free");
+        let p = Publisher::new(
+            1,
+            streams,
+            Arc::clone(&stream),
+            2.0,
+            Lifetimes::default(),
+            "127.0.0.1:1935".parse().expect("addr"),
+        );
+        (p, stream)
+    }
+
+    #[test]
+    fn media_before_its_sequence_header_is_dropped_not_fatal() {
+        let (mut p, stream) = publisher();
+        // Raw AAC and an H.264 picture, neither announced by a sequence header.
+        for ts in (0..3000).step_by(23) {
+            p.audio(Bytes::from_static(&[0xAF, 1, 0x21, 0x10, 0x04]), ts)
+                .expect("dropped, not an error");
+        }
+        p.video(
+            Bytes::from_static(&[0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65]),
+            3000,
+        )
+        .expect("dropped, not an error");
+        assert!(stream.playlist().is_empty());
+        assert!(p.config().video.is_none() && p.config().audio.is_none());
+        // A malformed sequence header is an error that ends the publisher (its connection
+        // is closed with the reason), not a panic.
+        assert!(
+            p.video(Bytes::from_static(&[0x17, 0, 0, 0, 0, 1, 2]), 3100)
+                .is_err()
+        );
+        assert!(p.audio(Bytes::from_static(&[0xAF, 0, 0x00]), 3100).is_err());
     }
 }
