@@ -11,7 +11,9 @@
 //! - a session's task watches its [`registry::SessionGuard::cancelled`] future and ends
 //!   promptly when the control plane drops it.
 
+pub mod accept;
 pub mod admission;
+pub mod civil;
 pub mod events;
 pub mod hls;
 pub mod icecast;

@@ -7,22 +7,11 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Server, StatusCode, Value, json};
+use crate::{Server, Value};
 
 /// A radio service and its source password.
 pub async fn radio(srv: &Server, name: &str, limits: Value) -> (i64, String, String) {
-    let admin = srv.admin_token().await;
-    let owner = srv
-        .create_user(&admin, &format!("{name}-owner"), "customer", json!({}))
-        .await;
-    let (status, svc) = srv
-        .post(
-            "/api/v1/services",
-            &admin,
-            json!({"owner": owner, "name": name, "kind": "radio", "limits": limits}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{svc}");
+    let svc = crate::new_service(srv, name, "radio", limits).await;
     let pw = svc["publish"]["icecast"]["password"]
         .as_str()
         .unwrap()

@@ -17,6 +17,24 @@ use std::time::{Duration, Instant};
 pub mod icecast;
 pub mod rtmp;
 
+/// Creates a customer `<name>-owner` and a service of `kind` for it (as the admin);
+/// returns the service as the API answered.
+pub async fn new_service(srv: &Server, name: &str, kind: &str, limits: Value) -> Value {
+    let admin = srv.admin_token().await;
+    let owner = srv
+        .create_user(&admin, &format!("{name}-owner"), "customer", json!({}))
+        .await;
+    let (status, svc) = srv
+        .post(
+            "/api/v1/services",
+            &admin,
+            json!({"owner": owner, "name": name, "kind": kind, "limits": limits}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{svc}");
+    svc
+}
+
 use anyhow::{Context, bail};
 use sqlx::{Column, Row};
 

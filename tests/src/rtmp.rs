@@ -6,22 +6,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::icecast::Proc;
-use crate::{Server, StatusCode, Value, json};
+use crate::{Server, StatusCode, Value};
 
 /// Creates a video service; returns (id, slug, stream key).
 pub async fn video(srv: &Server, name: &str, limits: Value) -> (i64, String, String) {
-    let admin = srv.admin_token().await;
-    let owner = srv
-        .create_user(&admin, &format!("{name}-owner"), "customer", json!({}))
-        .await;
-    let (status, svc) = srv
-        .post(
-            "/api/v1/services",
-            &admin,
-            json!({"owner": owner, "name": name, "kind": "video", "limits": limits}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{svc}");
+    let svc = crate::new_service(srv, name, "video", limits).await;
     (
         svc["id"].as_i64().unwrap(),
         svc["slug"].as_str().unwrap().to_owned(),

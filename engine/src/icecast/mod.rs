@@ -34,22 +34,16 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// connection to finish (each one sees `shutdown` too), so their last events are reported.
 pub async fn serve(listener: TcpListener, engine: Engine, shutdown: CancellationToken) {
     let connections = TaskTracker::new();
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((sock, remote)) => {
-                    let _ = sock.set_nodelay(true);
-                    connections.spawn(handle(sock, remote, engine.clone(), shutdown.clone(), connections.clone()));
-                }
-                Err(e) => {
-                    // Out of file descriptors must not end the accept loop: wait and retry.
-                    tracing::warn!("Icecast accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-        }
-    }
+    crate::accept::until_shutdown("Icecast", listener, &shutdown, |sock, remote| {
+        connections.spawn(handle(
+            sock,
+            remote,
+            engine.clone(),
+            shutdown.clone(),
+            connections.clone(),
+        ));
+    })
+    .await;
     connections.close();
     connections.wait().await;
 }

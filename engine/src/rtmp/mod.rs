@@ -20,22 +20,10 @@ use crate::events::ListenerSession;
 pub async fn serve(listener: TcpListener, engine: Engine, shutdown: CancellationToken) {
     let connections = TaskTracker::new();
     connections.spawn(sweep_viewers(engine.clone(), shutdown.clone()));
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((sock, remote)) => {
-                    let _ = sock.set_nodelay(true);
-                    connections.spawn(conn::run(sock, remote, engine.clone(), shutdown.clone()));
-                }
-                Err(e) => {
-                    // Out of file descriptors must not end the accept loop: wait and retry.
-                    tracing::warn!("RTMP accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-        }
-    }
+    crate::accept::until_shutdown("RTMP", listener, &shutdown, |sock, remote| {
+        connections.spawn(conn::run(sock, remote, engine.clone(), shutdown.clone()));
+    })
+    .await;
     connections.close();
     connections.wait().await;
 }
