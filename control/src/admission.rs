@@ -53,6 +53,7 @@ fn engine_hls(s: &Service) -> HlsSettings {
         } else {
             SegmentFormat::Ts
         },
+        low_latency: s.hls_low_latency != 0,
     }
 }
 

@@ -9,6 +9,7 @@
 //! bytes of every response are counted to its session. HEAD requests never count.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -17,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
+use tidecast_engine::hls::live::LiveStream;
 use tidecast_engine::hls::viewers::ViewerKey;
 
 use crate::api::state::AppState;
@@ -99,6 +101,21 @@ async fn serve(
         .map(|a| a.chars().take(256).collect::<String>());
     let counts = method == Method::GET;
     if file == "index.m3u8" {
+        // LL-HLS blocking reload: answer once the segment (or part) asked for exists.
+        if let Some(msn) = query_num(query.as_deref(), "_HLS_msn") {
+            let part = query_num(query.as_deref(), "_HLS_part").and_then(|p| u32::try_from(p).ok());
+            if msn > stream.next_msn() + 2 {
+                let mut res = (
+                    StatusCode::BAD_REQUEST,
+                    "_HLS_msn is too far ahead of the live edge\n",
+                )
+                    .into_response();
+                cors(res.headers_mut());
+                return res;
+            }
+            let wait = Duration::from_secs(3 * u64::from(stream.target_secs()));
+            wait_for(&stream, msn, part, wait).await;
+        }
         let (plain, etag, gz) = stream.playlist_encoded(gzip);
         if plain.is_empty() {
             // Published, but the first segment is not complete yet.
@@ -150,7 +167,17 @@ async fn serve(
         }
         return res;
     }
-    match stream.segment_by_name(&file) {
+    let mut found = stream.segment_by_name(&file);
+    // A part named by the playlist's preload hint is answered as soon as it is finished.
+    if found.is_none()
+        && let Some(pt) = stream.part_target()
+        && let Some((msn, index)) = part_name(&file)
+        && msn <= stream.next_msn() + 1
+    {
+        wait_for(&stream, msn, Some(index), Duration::from_secs_f64(pt * 6.0)).await;
+        found = stream.segment_by_name(&file);
+    }
+    match found {
         Some(data) => {
             let etag = format!("\"{file}\"");
             let content_type = if file.ends_with(".ts") {
@@ -227,6 +254,35 @@ fn respond(
     let mut res = res.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     cors(res.headers_mut());
     res
+}
+
+/// A numeric query parameter.
+fn query_num(query: Option<&str>, name: &str) -> Option<u64> {
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+}
+
+/// `<epoch>_<msn>.<index>.m4s` → (msn, index).
+fn part_name(file: &str) -> Option<(u64, u32)> {
+    let stem = file.strip_suffix(".m4s")?;
+    let (_, rest) = stem.split_once('_')?;
+    let (msn, index) = rest.split_once('.')?;
+    Some((msn.parse().ok()?, index.parse().ok()?))
+}
+
+/// Waits (at most `limit`) until `stream` has segment `msn`, or its part `part`.
+async fn wait_for(stream: &LiveStream, msn: u64, part: Option<u32>, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut changes = stream.watch();
+    while !stream.has(msn, part) {
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => {}
+            // Timed out (the player gets the playlist as it stands), or the stream is gone.
+            _ => break,
+        }
+    }
 }
 
 /// Whether an `Accept-Encoding` value allows gzip (`gzip`, `gzip;q=0.5`, not `gzip;q=0`).

@@ -123,6 +123,8 @@ pub struct HlsSettings {
     /// How long after its publisher leaves a playlist gets `#EXT-X-ENDLIST`.
     pub end_after_secs: u32,
     pub format: SegmentFormat,
+    /// LL-HLS (partial segments, blocking reload); fMP4 only.
+    pub low_latency: bool,
 }
 
 /// The container of HLS segments.
@@ -141,6 +143,7 @@ impl Default for HlsSettings {
             segment_secs: 2,
             end_after_secs: 20,
             format: SegmentFormat::Ts,
+            low_latency: false,
         }
     }
 }

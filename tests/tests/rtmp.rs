@@ -555,7 +555,7 @@ async fn segment_lengths_follow_settings_and_keyframes() {
     assert_eq!(status, StatusCode::OK, "{svc}");
     assert_eq!(
         svc["hls"],
-        json!({"segment_seconds": 4, "end_after_seconds": 1, "format": "ts"})
+        json!({"segment_seconds": 4, "end_after_seconds": 1, "format": "ts", "low_latency": false})
     );
     for bad in [
         json!({"hls": {"segment_seconds": 0}}),
@@ -738,5 +738,167 @@ async fn fmp4_segments_decode_cleanly() {
     assert!(
         (listed - frames).abs() < 0.1,
         "playlist says {listed:.3} s, the video is {frames:.3} s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn low_latency_parts_and_blocking_reload() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(&srv, "LowLat", json!({})).await;
+    // LL-HLS parts are CMAF fragments: refused on TS.
+    let (status, _) = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/services/{id}"),
+            Some(&admin),
+            Some(json!({"hls": {"low_latency": true}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, svc) = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/services/{id}"),
+            Some(&admin),
+            Some(json!({"hls": {"format": "fmp4", "low_latency": true}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{svc}");
+    assert_eq!(svc["hls"]["low_latency"], true);
+    let _pub = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 40,
+            gop_secs: 1,
+            bframes: true,
+        },
+    );
+    let p = wait_playlist(&srv, &slug, 3, Duration::from_secs(20)).await;
+    assert!(
+        p.contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.000\n"),
+        "{p}"
+    );
+    assert!(p.contains("#EXT-X-PART-INF:PART-TARGET=0.333\n"), "{p}");
+    let hint = p
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\""))
+        .expect("a preload hint")
+        .trim_end_matches('"')
+        .to_owned();
+
+    // The parts of a finished segment, concatenated, are that segment, and their durations
+    // add up to its EXTINF.
+    let parts_of = |p: &str, seg: &str| -> Vec<(String, f64)> {
+        let msn = seg
+            .trim_end_matches(".m4s")
+            .rsplit('_')
+            .next()
+            .unwrap()
+            .to_owned();
+        p.lines()
+            .filter_map(|l| l.strip_prefix("#EXT-X-PART:DURATION="))
+            .filter_map(|rest| {
+                let (d, uri) = rest.split_once(",URI=\"")?;
+                let uri = uri.split('"').next()?.to_owned();
+                let part_msn = uri
+                    .trim_end_matches(".m4s")
+                    .rsplit('_')
+                    .next()?
+                    .split('.')
+                    .next()?
+                    .to_owned();
+                (part_msn == msn).then(|| (uri, d.parse().unwrap()))
+            })
+            .collect()
+    };
+    let (seg, extinf) = segments_of(&p).last().unwrap().clone();
+    let parts = parts_of(&p, &seg);
+    assert!(parts.len() >= 4, "a 2 s segment in ~0.33 s parts: {p}");
+    let sum: f64 = parts.iter().map(|(_, d)| d).sum();
+    assert!(
+        (sum - extinf).abs() < 0.01,
+        "parts add up to {sum}, EXTINF {extinf}: {p}"
+    );
+    assert!(
+        p.contains(&format!("URI=\"{}\",INDEPENDENT=YES", parts[0].0)),
+        "a segment's first part starts on a keyframe: {p}"
+    );
+    let mut joined = Vec::new();
+    for (uri, _) in &parts {
+        let (status, h, body) = srv.fetch(&format!("/hls/{slug}/{uri}"), &[]).await;
+        assert_eq!(
+            (status, h["content-type"].to_str().unwrap()),
+            (StatusCode::OK, "video/mp4"),
+            "{uri}"
+        );
+        joined.extend(body);
+    }
+    let (_, _, whole) = srv.fetch(&format!("/hls/{slug}/{seg}"), &[]).await;
+    assert!(joined == whole, "the parts of {seg} are not the segment");
+
+    // A blocking reload for the hinted part answers once it exists, and lists it; the hinted
+    // part itself is served as soon as it is finished.
+    let rest = hint
+        .trim_end_matches(".m4s")
+        .rsplit('_')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (msn, part) = rest.split_once('.').unwrap();
+    let (status, _, body) = srv
+        .fetch(
+            &format!("/hls/{slug}/index.m3u8?_HLS_msn={msn}&_HLS_part={part}"),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains(&format!("URI=\"{hint}\"")),
+        "the blocking reload did not wait for {hint}: {text}"
+    );
+    let (status, _, body) = srv.fetch(&format!("/hls/{slug}/{hint}"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!body.is_empty());
+    let (status, _, _) = srv
+        .fetch(
+            &format!(
+                "/hls/{slug}/index.m3u8?_HLS_msn={}",
+                msn.parse::<u64>().unwrap() + 50
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Players that ignore parts still get a window that decodes without a warning.
+    let p = wait_playlist(&srv, &slug, 4, Duration::from_secs(10)).await;
+    let dir = store.dir.path().join("ll");
+    let local = download(&srv, &slug, &p, &dir).await;
+    let mut vod: String = std::fs::read_to_string(&local)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            !l.starts_with("#EXT-X-PART")
+                && !l.starts_with("#EXT-X-PRELOAD")
+                && !l.starts_with("#EXT-X-SERVER")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    vod.push_str("#EXT-X-ENDLIST\n");
+    std::fs::write(&local, vod).unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "warning", "-i"])
+        .arg(&local)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

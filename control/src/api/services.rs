@@ -103,6 +103,7 @@ pub struct HlsInput {
     segment_seconds: Option<i64>,
     end_after_seconds: Option<i64>,
     format: Option<HlsFormat>,
+    low_latency: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -123,6 +124,9 @@ struct HlsView {
     end_after_seconds: i64,
     /// `ts` (MPEG-TS, every player) or `fmp4` (CMAF).
     format: String,
+    /// LL-HLS: partial segments of a third of a second and blocking playlist reload, for
+    /// players 2-3 s behind live (fmp4 only).
+    low_latency: bool,
 }
 
 /// A service as the API shows it.
@@ -229,6 +233,7 @@ fn view(state: &AppState, headers: &HeaderMap, s: &Service) -> ServiceView {
             segment_seconds: s.hls_segment_secs,
             end_after_seconds: s.hls_end_after_secs,
             format: s.hls_format.clone(),
+            low_latency: s.hls_low_latency != 0,
         }),
         created_at: rfc3339(s.created_at),
         updated_at: rfc3339(s.updated_at),
@@ -447,6 +452,18 @@ pub async fn patch(
             "hls.segment_seconds must be between 1 and 10",
         ));
     }
+    let low_latency = hls.and_then(|h| h.low_latency);
+    let format_after = match hls.and_then(|h| h.format) {
+        Some(HlsFormat::Fmp4) => "fmp4",
+        Some(HlsFormat::Ts) => "ts",
+        None => service.hls_format.as_str(),
+    };
+    let low_latency_after = low_latency.unwrap_or(service.hls_low_latency != 0);
+    if low_latency_after && format_after != "fmp4" {
+        return Err(ApiError::invalid(
+            "hls.low_latency needs hls.format \"fmp4\" (LL-HLS parts are CMAF fragments)",
+        ));
+    }
     let end_after = hls.and_then(|h| h.end_after_seconds);
     if end_after.is_some_and(|s| !(0..=3600).contains(&s)) {
         return Err(ApiError::invalid(
@@ -481,6 +498,7 @@ pub async fn patch(
                 }
                 .to_owned()
             }),
+            hls_low_latency: low_latency,
         },
     )
     .await?;

@@ -32,6 +32,8 @@ pub struct Service {
     pub hls_end_after_secs: i64,
     /// `ts` or `fmp4`.
     pub hls_format: String,
+    /// LL-HLS parts (fmp4 only): 0 or 1.
+    pub hls_low_latency: i64,
 }
 
 impl std::fmt::Debug for Service {
@@ -125,7 +127,7 @@ pub enum ServiceScope {
 const COLUMNS: &str = "s.id, s.owner_id, s.name, s.slug, s.kind, s.status, s.source_password, \
     s.stream_key, s.max_listeners, s.max_bitrate_kbps, s.disk_quota_mb, s.dvr_minutes, \
     s.transcode, s.autodj, s.created_at, s.updated_at, s.fallback, s.hls_segment_secs, \
-    s.hls_end_after_secs, s.hls_format";
+    s.hls_end_after_secs, s.hls_format, s.hls_low_latency";
 
 /// A new service.
 #[derive(Debug)]
@@ -282,6 +284,7 @@ pub struct ServiceChanges {
     pub hls_segment_secs: Option<i64>,
     pub hls_end_after_secs: Option<i64>,
     pub hls_format: Option<String>,
+    pub hls_low_latency: Option<bool>,
 }
 
 pub async fn update<'e, E: Executor<'e, Database = Any>>(
@@ -297,7 +300,8 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
            transcode = COALESCE($8, transcode), autodj = COALESCE($9, autodj), updated_at = $10, \
            hls_segment_secs = COALESCE($11, hls_segment_secs), \
            hls_end_after_secs = COALESCE($12, hls_end_after_secs), \
-           hls_format = COALESCE($13, hls_format) \
+           hls_format = COALESCE($13, hls_format), \
+           hls_low_latency = COALESCE($14, hls_low_latency) \
          WHERE id = $1",
     )
     .bind(id)
@@ -313,6 +317,7 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
     .bind(c.hls_segment_secs)
     .bind(c.hls_end_after_secs)
     .bind(c.hls_format.as_deref())
+    .bind(c.hls_low_latency.map(i64::from))
     .execute(exec)
     .await?;
     Ok(())

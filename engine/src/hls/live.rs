@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use super::packager::SegmentOut;
+use super::packager::{PartOut, SegmentOut};
 use super::viewers::Viewers;
 use crate::admission::{Limits, SegmentFormat, ServiceId};
 use crate::media::StreamConfig;
@@ -34,6 +34,23 @@ pub struct Segment {
     pub data: Bytes,
     /// fMP4: the init segment it needs (its version).
     pub init: Option<u32>,
+}
+
+/// LL-HLS: parts are listed (and kept) for this many of the newest segments, and for the
+/// segment in progress.
+const PART_SEGMENTS: u64 = 3;
+
+/// An LL-HLS partial segment.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// The media sequence number of the segment it belongs to, and its place in it.
+    pub msn: u64,
+    pub index: u32,
+    pub duration: f64,
+    pub independent: bool,
+    pub discontinuity: bool,
+    pub init: Option<u32>,
+    pub data: Bytes,
 }
 
 /// Init segments kept (fMP4): one per stream configuration still in the window.
@@ -57,6 +74,9 @@ struct State {
     source: Option<SourceStatus>,
     /// fMP4 init segments by version, newest last.
     inits: VecDeque<(u32, Bytes)>,
+    /// LL-HLS: the part target in seconds, and the recent parts (oldest first).
+    part_target: Option<f64>,
+    parts: VecDeque<Part>,
 }
 
 /// A stream's live HLS output.
@@ -113,6 +133,8 @@ impl LiveStream {
                 limits: Limits::default(),
                 source: None,
                 inits: VecDeque::new(),
+                part_target: None,
+                parts: VecDeque::new(),
             }),
             latest: watch::Sender::new(0),
             viewers: Viewers::default(),
@@ -155,9 +177,11 @@ impl LiveStream {
             return None;
         }
         match (ext, self.format) {
-            ("ts", SegmentFormat::Ts) | ("m4s", SegmentFormat::Fmp4) => {
-                self.segment(rest.parse().ok()?)
-            }
+            ("ts", SegmentFormat::Ts) => self.segment(rest.parse().ok()?),
+            ("m4s", SegmentFormat::Fmp4) => match rest.split_once('.') {
+                Some((msn, index)) => self.part(msn.parse().ok()?, index.parse().ok()?),
+                None => self.segment(rest.parse().ok()?),
+            },
             ("mp4", SegmentFormat::Fmp4) => {
                 let version: u32 = rest.strip_prefix("init")?.parse().ok()?;
                 let st = self.lock();
@@ -234,9 +258,70 @@ impl LiveStream {
         while st.segments.len() > PLAYLIST_SEGMENTS + EXTRA_SEGMENTS {
             st.segments.pop_front();
         }
+        let keep_from = st.next_seq.saturating_sub(PART_SEGMENTS);
+        while st.parts.front().is_some_and(|p| p.msn < keep_from) {
+            st.parts.pop_front();
+        }
         st.playlist = render(self.epoch, self.format, &st);
         drop(st);
-        self.latest.send_replace(seq);
+        self.latest.send_modify(|v| *v += 1);
+        let _ = seq;
+    }
+
+    /// Adds a finished LL-HLS part of the segment in progress.
+    pub fn push_part(&self, part: PartOut) {
+        let mut st = self.lock();
+        if let Some(init) = part.init {
+            let version = st.inits.back().map_or(0, |(v, _)| v + 1);
+            st.inits.push_back((version, init));
+            while st.inits.len() > INITS_KEPT {
+                st.inits.pop_front();
+            }
+        }
+        let msn = st.next_seq;
+        let index = st.parts.iter().filter(|p| p.msn == msn).count() as u32;
+        let init = st.inits.back().map(|(v, _)| *v);
+        st.parts.push_back(Part {
+            msn,
+            index,
+            duration: part.duration,
+            independent: part.independent,
+            discontinuity: part.discontinuity && msn > 0,
+            init,
+            data: part.data,
+        });
+        st.playlist = render(self.epoch, self.format, &st);
+        drop(st);
+        self.latest.send_modify(|v| *v += 1);
+    }
+
+    /// Whether the playlist already has segment `msn` (`part: None`) or its part `part`:
+    /// what a blocking playlist reload waits for.
+    pub fn has(&self, msn: u64, part: Option<u32>) -> bool {
+        let st = self.lock();
+        if st.next_seq > msn {
+            return true;
+        }
+        part.is_some_and(|i| st.parts.iter().any(|p| p.msn == msn && p.index >= i))
+    }
+
+    /// The newest segment number that exists or is in progress, for refusing a blocking
+    /// reload far in the future.
+    pub fn next_msn(&self) -> u64 {
+        self.lock().next_seq
+    }
+
+    /// The LL-HLS part target, if this stream has parts.
+    pub fn part_target(&self) -> Option<f64> {
+        self.lock().part_target
+    }
+
+    fn part(&self, msn: u64, index: u32) -> Option<Bytes> {
+        let st = self.lock();
+        st.parts
+            .iter()
+            .find(|p| p.msn == msn && p.index == index)
+            .map(|p| p.data.clone())
     }
 
     /// The playlist as it stands (empty before the first segment).
@@ -320,6 +405,30 @@ fn render(epoch: u64, format: SegmentFormat, st: &State) -> Bytes {
         "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
         st.target, st.disc_seq
     );
+    if let Some(pt) = st.part_target {
+        // Players hold back at least three parts; playlist requests may block for a part.
+        let _ = write!(
+            out,
+            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={:.3}\n#EXT-X-PART-INF:PART-TARGET={pt:.3}\n",
+            pt * 3.0
+        );
+    }
+    let write_parts = |out: &mut String, msn: u64| {
+        for p in st.parts.iter().filter(|p| p.msn == msn) {
+            let _ = writeln!(
+                out,
+                "#EXT-X-PART:DURATION={:.3},URI=\"{epoch}_{}.{}.m4s\"{}",
+                p.duration,
+                p.msn,
+                p.index,
+                if p.independent {
+                    ",INDEPENDENT=YES"
+                } else {
+                    ""
+                }
+            );
+        }
+    };
     let mut map = None;
     for s in listed {
         if s.discontinuity {
@@ -331,6 +440,7 @@ fn render(epoch: u64, format: SegmentFormat, st: &State) -> Bytes {
             }
             map = s.init;
         }
+        write_parts(&mut out, s.seq);
         let _ = write!(
             out,
             "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{:.3},\n{epoch}_{}.{ext}\n",
@@ -339,10 +449,41 @@ fn render(epoch: u64, format: SegmentFormat, st: &State) -> Bytes {
             s.seq
         );
     }
+    // The segment in progress: its parts so far, then a hint of the next one.
+    if st.part_target.is_some() && !st.ended && st.publisher.is_some() {
+        if let Some(first) = st.parts.iter().find(|p| p.msn == st.next_seq) {
+            if first.discontinuity && st.next_seq > 0 {
+                out.push_str("#EXT-X-DISCONTINUITY\n");
+            }
+            if first.init.is_some()
+                && first.init != map
+                && let Some(v) = first.init
+            {
+                let _ = writeln!(out, "#EXT-X-MAP:URI=\"{epoch}_init{v}.mp4\"");
+            }
+        }
+        write_parts(&mut out, st.next_seq);
+        let next = st.parts.iter().filter(|p| p.msn == st.next_seq).count();
+        let _ = writeln!(
+            out,
+            "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{epoch}_{}.{next}.m4s\"",
+            st.next_seq
+        );
+    }
     if st.ended {
         out.push_str("#EXT-X-ENDLIST\n");
     }
     Bytes::from(out)
+}
+
+/// How a publisher's stream is packaged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Packaging {
+    pub format: SegmentFormat,
+    /// The target segment duration, seconds.
+    pub target_secs: u32,
+    /// LL-HLS: the part target, seconds.
+    pub part_target: Option<f64>,
 }
 
 /// Every stream with HLS output, by slug.
@@ -388,9 +529,13 @@ impl LiveStreams {
         service_id: ServiceId,
         id: u64,
         limits: Limits,
-        format: SegmentFormat,
-        target_secs: u32,
+        packaging: Packaging,
     ) -> Result<Arc<LiveStream>, AlreadyLive> {
+        let Packaging {
+            format,
+            target_secs,
+            part_target,
+        } = packaging;
         let mut map = self.lock();
         let stream = match map.get(slug) {
             // A stale stream of another service under a reused slug is replaced; so is one
@@ -398,7 +543,10 @@ impl LiveStreams {
             // (an ended playlist never starts again: players have stopped reading it).
             Some(s)
                 if s.service_id == service_id
-                    && (s.is_live() || (s.format == format && !s.lock().ended)) =>
+                    && (s.is_live()
+                        || (s.format == format
+                            && s.part_target() == part_target
+                            && !s.lock().ended)) =>
             {
                 Arc::clone(s)
             }
@@ -416,6 +564,7 @@ impl LiveStreams {
         st.generation += 1;
         st.limits = limits;
         st.source = None;
+        st.part_target = part_target;
         // Segments are cut at keyframes, so they may run a little over the target.
         st.target = st.target.max(target_secs.max(1));
         drop(st);

@@ -14,6 +14,21 @@ use super::ts::{MuxError, Program, TsMuxer};
 use crate::admission::SegmentFormat;
 use crate::media::{AudioConfig, Frame, StreamConfig, TIMESCALE, Track, flv};
 
+/// A finished LL-HLS partial segment (fMP4 only): one `moof`+`mdat` fragment; the parts of
+/// a segment, concatenated, are the segment.
+#[derive(Debug, Clone)]
+pub struct PartOut {
+    pub data: Bytes,
+    /// Seconds.
+    pub duration: f64,
+    /// Starts with a keyframe (or is audio only): a player can start here.
+    pub independent: bool,
+    /// The first part after a break.
+    pub discontinuity: bool,
+    /// A new init segment this part (and what follows) needs.
+    pub init: Option<Bytes>,
+}
+
 /// A finished segment.
 #[derive(Debug, Clone)]
 pub struct SegmentOut {
@@ -75,6 +90,11 @@ struct Fragments {
     sequence: u32,
     init: Bytes,
     init_sent: bool,
+    /// LL-HLS: the part target (90 kHz) and where the current part began; the parts of the
+    /// open segment so far (concatenated, they are the segment).
+    part_target: Option<i64>,
+    part_start: Option<i64>,
+    segment_parts: Vec<Bytes>,
 }
 
 #[derive(Debug)]
@@ -90,6 +110,9 @@ pub struct Packager {
     muxer: Muxer,
     open: Option<Open>,
     next_discontinuity: bool,
+    part_target: Option<i64>,
+    /// Parts finished and not yet taken by [`Packager::take_parts`].
+    parts_out: Vec<PartOut>,
 }
 
 fn program(config: &StreamConfig) -> Program {
@@ -102,7 +125,11 @@ fn program(config: &StreamConfig) -> Program {
     }
 }
 
-fn muxer(format: SegmentFormat, config: &StreamConfig) -> Result<Muxer, PackError> {
+fn muxer(
+    format: SegmentFormat,
+    config: &StreamConfig,
+    part_target: Option<i64>,
+) -> Result<Muxer, PackError> {
     Ok(match format {
         SegmentFormat::Ts => Muxer::Ts(TsMuxer::new(program(config))),
         SegmentFormat::Fmp4 => Muxer::Fmp4(Fragments {
@@ -112,8 +139,47 @@ fn muxer(format: SegmentFormat, config: &StreamConfig) -> Result<Muxer, PackErro
             sequence: 1,
             init: fmp4::init_segment(config)?,
             init_sent: false,
+            part_target,
+            part_start: None,
+            segment_parts: Vec::new(),
         }),
     })
+}
+
+/// Builds a part from the frames pending in `f` (ending where `next_start` begins).
+fn emit_part(
+    f: &mut Fragments,
+    config: &StreamConfig,
+    next_start: i64,
+    last_step: i64,
+    discontinuity: bool,
+    out: &mut Vec<PartOut>,
+) -> Result<(), PackError> {
+    let start = f
+        .video
+        .first()
+        .or(f.audio.first())
+        .map(|p| p.dts)
+        .or(f.part_start);
+    let independent = f.video.first().is_none_or(|v| v.key);
+    let runs = runs(f, config, next_start, last_step);
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let data = fmp4::fragment(f.sequence, &runs)?;
+    f.sequence = f.sequence.wrapping_add(1);
+    let init = (!f.init_sent).then(|| f.init.clone());
+    f.init_sent = true;
+    f.segment_parts.push(data.clone());
+    out.push(PartOut {
+        data,
+        duration: (next_start - f.part_start.or(start).unwrap_or(next_start)).max(1) as f64
+            / TIMESCALE as f64,
+        independent,
+        discontinuity,
+        init,
+    });
+    Ok(())
 }
 
 impl Packager {
@@ -123,14 +189,26 @@ impl Packager {
         target_secs: f64,
         discontinuity: bool,
         format: SegmentFormat,
+        part_secs: Option<f64>,
     ) -> Result<Self, PackError> {
+        let part_target = part_secs
+            .filter(|_| format == SegmentFormat::Fmp4)
+            .map(|s| (s * TIMESCALE as f64) as i64);
         Ok(Self {
-            muxer: muxer(format, &config)?,
+            muxer: muxer(format, &config, part_target)?,
             config,
             target: (target_secs * TIMESCALE as f64) as i64,
             open: None,
             next_discontinuity: discontinuity,
+            part_target,
+            parts_out: Vec::new(),
         })
+    }
+
+    /// The LL-HLS parts finished since the last call, in order. Take them before the
+    /// segment the same call returned: they belong to it.
+    pub fn take_parts(&mut self) -> Vec<PartOut> {
+        std::mem::take(&mut self.parts_out)
     }
 
     pub fn config(&self) -> &StreamConfig {
@@ -154,7 +232,7 @@ impl Packager {
             Muxer::Fmp4(_) => true,
         };
         if rebuild {
-            self.muxer = muxer(self.format(), &config)?;
+            self.muxer = muxer(self.format(), &config, self.part_target)?;
         }
         self.config = config;
         self.next_discontinuity = true;
@@ -194,9 +272,28 @@ impl Packager {
             }
             _ => {}
         }
+        // LL-HLS: a part ends at the first video frame (audio-only: any frame) past the part
+        // target.
+        if let (Muxer::Fmp4(f), Some(open)) = (&mut self.muxer, &self.open)
+            && let Some(part_target) = f.part_target
+            && (frame.track == Track::Video || !has_video)
+            && frame.dts - f.part_start.unwrap_or(open.start_dts) >= part_target
+        {
+            let first = f.segment_parts.is_empty() && open.discontinuity;
+            emit_part(
+                f,
+                &self.config,
+                frame.dts,
+                open.last_step,
+                first,
+                &mut self.parts_out,
+            )?;
+            f.part_start = Some(frame.dts);
+        }
         if self.open.is_none() {
-            if let Muxer::Ts(ts) = &mut self.muxer {
-                ts.write_tables()?;
+            match &mut self.muxer {
+                Muxer::Ts(ts) => ts.write_tables()?,
+                Muxer::Fmp4(f) => f.part_start = Some(frame.dts),
             }
             self.open = Some(Open {
                 start_dts: frame.dts,
@@ -265,6 +362,28 @@ impl Packager {
         };
         let (data, init) = match &mut self.muxer {
             Muxer::Ts(ts) => (ts.take(), None),
+            Muxer::Fmp4(f) if f.part_target.is_some() => {
+                let first = f.segment_parts.is_empty() && open.discontinuity;
+                emit_part(
+                    f,
+                    &self.config,
+                    next_start,
+                    open.last_step,
+                    first,
+                    &mut self.parts_out,
+                )?;
+                f.part_start = None;
+                let parts = std::mem::take(&mut f.segment_parts);
+                if parts.is_empty() {
+                    return Ok(None);
+                }
+                let mut data = Vec::with_capacity(parts.iter().map(Bytes::len).sum());
+                for p in &parts {
+                    data.extend_from_slice(p);
+                }
+                // The init went out with the first part.
+                (Bytes::from(data), None)
+            }
             Muxer::Fmp4(f) => {
                 let runs = runs(f, &self.config, next_start, open.last_step);
                 if runs.is_empty() {

@@ -16,14 +16,16 @@ use tokio_util::sync::CancellationToken;
 
 use super::publisher::{Expect, Publisher};
 use crate::Engine;
-use crate::admission::{Decision, DenyReason, PublishRequest};
-use crate::hls::live::Lifetimes;
+use crate::admission::{Decision, DenyReason, PublishRequest, SegmentFormat};
+use crate::hls::live::{Lifetimes, Packaging};
 use crate::registry::{SessionGuard, SessionRole};
 
 /// The handshake and the publish request must be done within this.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// A publisher that sends nothing for this long is dropped.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// LL-HLS part target: a third of a second (10 frames at 30 fps).
+const PART_SECS: f64 = 1.0 / 3.0;
 /// What a client may send before its publish request is accepted.
 const MAX_BYTES_BEFORE_PUBLISH: usize = 64 * 1024;
 /// Stream keys are generated short; anything longer is refused before any lookup.
@@ -358,8 +360,12 @@ impl Conn {
                 grant.service_id,
                 id,
                 grant.limits,
-                grant.hls.format,
-                grant.hls.segment_secs,
+                Packaging {
+                    format: grant.hls.format,
+                    target_secs: grant.hls.segment_secs,
+                    part_target: (grant.hls.low_latency && grant.hls.format == SegmentFormat::Fmp4)
+                        .then_some(PART_SECS),
+                },
             )
             .map_err(|e| {
                 tracing::warn!(%remote, stream = %grant.mount, "publish refused: {e}");

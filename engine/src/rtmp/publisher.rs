@@ -215,10 +215,9 @@ impl Publisher {
             since: self.since,
             remote: self.remote,
         });
-        if let Some(p) = self.packager.as_mut()
-            && let Some(seg) = p.reconfigure(next)?
-        {
-            self.stream.push(seg);
+        if let Some(p) = self.packager.as_mut() {
+            let seg = p.reconfigure(next)?;
+            deliver(&self.stream, p, seg);
         }
         Ok(())
     }
@@ -244,23 +243,20 @@ impl Publisher {
                 self.target_secs,
                 self.resumed,
                 self.stream.format(),
+                self.stream.part_target(),
             )?);
         }
         let Some(p) = self.packager.as_mut() else {
             return Ok(());
         };
-        if jumped && let Some(seg) = p.clock_jumped()? {
+        if jumped {
             tracing::info!(stream = %self.stream.slug(), "the publisher's clock jumped: a discontinuity in the playlist");
-            self.stream.push(seg);
+            let seg = p.clock_jumped()?;
+            deliver(&self.stream, p, seg);
         }
-        if let Some(seg) = p.push(&frame)? {
-            self.publish(seg);
-        }
+        let seg = p.push(&frame)?;
+        deliver(&self.stream, p, seg);
         Ok(())
-    }
-
-    fn publish(&self, seg: SegmentOut) {
-        self.stream.push(seg);
     }
 
     /// The publisher left: the last partial segment is listed, the stream waits for a
@@ -270,17 +266,28 @@ impl Publisher {
     }
 }
 
+/// Hands the packager's finished parts, then the segment they belong to, to the stream.
+fn deliver(stream: &LiveStream, p: &mut Packager, seg: Option<SegmentOut>) {
+    for part in p.take_parts() {
+        stream.push_part(part);
+    }
+    if let Some(seg) = seg {
+        stream.push(seg);
+    }
+}
+
 /// However the publisher's task ends (a clean exit, an error, a panic in the protocol
 /// library), the stream is released: otherwise its key would stay "already being
 /// published" until a restart.
 impl Drop for Publisher {
     fn drop(&mut self) {
-        match self.packager.as_mut().map(Packager::finish) {
-            Some(Ok(Some(seg))) => self.stream.push(seg),
-            Some(Err(e)) => {
-                tracing::warn!(stream = %self.stream.slug(), "the last segment was lost: {e}")
+        if let Some(p) = self.packager.as_mut() {
+            match p.finish() {
+                Ok(seg) => deliver(&self.stream, p, seg),
+                Err(e) => {
+                    tracing::warn!(stream = %self.stream.slug(), "the last segment was lost: {e}")
+                }
             }
-            _ => {}
         }
         self.streams
             .unpublish(&self.stream, self.id, self.lifetimes);
@@ -300,8 +307,11 @@ mod tests {
                 ServiceId(1),
                 1,
                 Limits::default(),
-                SegmentFormat::Ts,
-                2,
+                crate::hls::live::Packaging {
+                    format: SegmentFormat::Ts,
+                    target_secs: 2,
+                    part_target: None,
+                },
             )
             .expect("free");
         let p = Publisher::new(
