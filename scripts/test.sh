@@ -10,8 +10,10 @@ cd "$(dirname "$0")/.."
 
 apt_ensure ca-certificates pkg-config
 # Real clients the end-to-end tests drive: ffmpeg/ffprobe and Liquidsoap as Icecast
-# sources, ffmpeg/ffprobe as listeners.
-apt_ensure ffmpeg liquidsoap
+# sources, ffmpeg/ffprobe as listeners and RTMP publishers, Debian's Chromium with hls.js
+# (from the npm registry, pinned in tests/browser/package-lock.json) as a video player.
+apt_ensure ffmpeg liquidsoap chromium nodejs npm
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 require_cargo
 
 if [ -z "${TIDECAST_TEST_POSTGRES:-}" ]; then

@@ -902,3 +902,82 @@ async fn low_latency_parts_and_blocking_reload() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Plays `url` with hls.js in Debian's headless Chromium (tests/browser/play_hls.mjs).
+fn play_in_chromium(url: &str, low_latency: bool) -> serde_json::Value {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        dir.join("node_modules/hls.js").exists()
+            && std::path::Path::new("/usr/bin/chromium").exists(),
+        "the browser test needs Debian's chromium and `npm ci --prefix tests/browser` (scripts/test.sh installs both)"
+    );
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("play_hls.mjs"))
+        .arg(url)
+        .args(["--seconds", "3"]);
+    if low_latency {
+        cmd.arg("--low-latency");
+    }
+    let out = cmd.output().unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(line.trim())
+        .unwrap_or_else(|e| panic!("{e}: {line} {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(out.status.success(), "hls.js did not play {url}: {v}");
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_js_plays_ts_and_low_latency_fmp4_in_chromium() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (_, ts_slug, ts_key) = video(&srv, "BrowserTs", json!({})).await;
+    let (id, ll_slug, ll_key) = video(&srv, "BrowserLl", json!({})).await;
+    let (status, _) = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/services/{id}"),
+            Some(&admin),
+            Some(json!({"hls": {"format": "fmp4", "low_latency": true}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let _a = ffmpeg_publish(
+        &srv,
+        &ts_key,
+        Publish {
+            seconds: 60,
+            gop_secs: 1,
+            bframes: true,
+        },
+    );
+    let _b = ffmpeg_publish(
+        &srv,
+        &ll_key,
+        Publish {
+            seconds: 60,
+            gop_secs: 1,
+            bframes: true,
+        },
+    );
+    wait_playlist(&srv, &ts_slug, 3, Duration::from_secs(20)).await;
+    wait_playlist(&srv, &ll_slug, 3, Duration::from_secs(20)).await;
+    // `video.currentTime` advances by 3 s of playback in each, with no fatal hls.js error.
+    let ts = play_in_chromium(
+        &format!("http://{}/hls/{ts_slug}/index.m3u8", srv.http),
+        false,
+    );
+    assert!(ts["played"].as_f64().unwrap() >= 3.0, "{ts}");
+    let ll = play_in_chromium(
+        &format!("http://{}/hls/{ll_slug}/index.m3u8", srv.http),
+        true,
+    );
+    assert!(ll["played"].as_f64().unwrap() >= 3.0, "{ll}");
+    eprintln!("hls.js, TS: {ts}\nhls.js, LL-HLS: {ll}");
+    // hls.js in low-latency mode holds back about three parts, not three segments.
+    let latency = ll["latency"].as_f64().unwrap_or(f64::MAX);
+    assert!(
+        latency < 4.0,
+        "LL-HLS playing {latency:.2} s behind the live edge: {ll}"
+    );
+}
