@@ -12,7 +12,9 @@ apt_ensure ca-certificates pkg-config
 # Real clients the end-to-end tests drive: ffmpeg/ffprobe and Liquidsoap as Icecast
 # sources, ffmpeg/ffprobe as listeners and RTMP publishers, Debian's Chromium with hls.js
 # (from the npm registry, pinned in tests/browser/package-lock.json) as a video player.
-apt_ensure ffmpeg liquidsoap chromium nodejs npm
+apt_ensure ffmpeg liquidsoap chromium
+# Node.js may come from elsewhere (NodeSource bundles npm); Debian's only when there is none.
+command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm
 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 require_cargo
 
