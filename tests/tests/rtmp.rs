@@ -60,6 +60,25 @@ async fn bframes_to_hls_that_decodes_cleanly() {
         segs.len(),
         "{playlist}"
     );
+    // The dates follow the media: each segment starts where the one before ended.
+    let millis: Vec<f64> = playlist
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:"))
+        .map(|d| {
+            let t = &d[11..23]; // HH:MM:SS.mmm
+            let (h, m, s) = (&t[0..2], &t[3..5], &t[6..]);
+            (h.parse::<f64>().unwrap() * 3600.0
+                + m.parse::<f64>().unwrap() * 60.0
+                + s.parse::<f64>().unwrap())
+                * 1000.0
+        })
+        .collect();
+    for (w, seg) in millis.windows(2).zip(&segs) {
+        assert!(
+            ((w[1] - w[0]) - seg.1 * 1000.0).abs() <= 2.0,
+            "dates drift from durations: {playlist}"
+        );
+    }
 
     // Every segment decodes on its own from a keyframe, and lasts what the playlist says.
     let dir = store.dir.path().join("hls");

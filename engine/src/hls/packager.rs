@@ -113,6 +113,9 @@ pub struct Packager {
     part_target: Option<i64>,
     /// Parts finished and not yet taken by [`Packager::take_parts`].
     parts_out: Vec<PartOut>,
+    /// The wall-clock time of one decode time, so every segment's date follows the media
+    /// timeline (arrival times would drift from the durations); set again after a break.
+    anchor: Option<(SystemTime, i64)>,
 }
 
 fn program(config: &StreamConfig) -> Program {
@@ -202,7 +205,25 @@ impl Packager {
             next_discontinuity: discontinuity,
             part_target,
             parts_out: Vec::new(),
+            anchor: None,
         })
+    }
+
+    /// When the frame decoded at `dts` happened, on the anchored timeline.
+    fn wall_clock(&mut self, dts: i64) -> SystemTime {
+        match self.anchor {
+            Some((at, anchor_dts)) => {
+                let offset = std::time::Duration::from_micros(
+                    u64::try_from((dts - anchor_dts).max(0) * 1_000_000 / TIMESCALE).unwrap_or(0),
+                );
+                at + offset
+            }
+            None => {
+                let now = SystemTime::now();
+                self.anchor = Some((now, dts));
+                now
+            }
+        }
     }
 
     /// The LL-HLS parts finished since the last call, in order. Take them before the
@@ -236,6 +257,7 @@ impl Packager {
         }
         self.config = config;
         self.next_discontinuity = true;
+        self.anchor = None;
         Ok(done)
     }
 
@@ -243,6 +265,7 @@ impl Packager {
     pub fn clock_jumped(&mut self) -> Result<Option<SegmentOut>, PackError> {
         let done = self.finish()?;
         self.next_discontinuity = true;
+        self.anchor = None;
         if let Muxer::Fmp4(f) = &mut self.muxer {
             f.audio_next = None;
         }
@@ -299,7 +322,7 @@ impl Packager {
                 start_dts: frame.dts,
                 last_dts: frame.dts,
                 last_step: 0,
-                started_at: SystemTime::now(),
+                started_at: self.wall_clock(frame.dts),
                 discontinuity: std::mem::take(&mut self.next_discontinuity),
             });
         }
