@@ -131,7 +131,7 @@ impl Publisher {
                     self.warn_once("early video", "video before its sequence header: dropped");
                     return Ok(());
                 }
-                let (ms, jumped) = self.clock.map(raw_ts);
+                let (ms, jumped) = self.clock.map(Track::Video, raw_ts);
                 let dts = ms * 90;
                 let frame = Frame {
                     track: Track::Video,
@@ -197,7 +197,7 @@ impl Publisher {
                 return Ok(());
             }
         };
-        let (ms, jumped) = self.clock.map(raw_ts);
+        let (ms, jumped) = self.clock.map(Track::Audio, raw_ts);
         let frame = Frame {
             track: Track::Audio,
             dts: ms * 90,
