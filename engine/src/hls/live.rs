@@ -613,11 +613,6 @@ impl LiveStreams {
             }
         });
     }
-
-    /// Forgets a service's stream at once (the service was deleted or suspended).
-    pub fn forget_service(&self, service_id: ServiceId) {
-        self.lock().retain(|_, s| s.service_id != service_id);
-    }
 }
 
 #[cfg(test)]

@@ -46,35 +46,55 @@ pub enum Full {
 /// Sessions one address may hold at once.
 pub const MAX_PER_ADDRESS: usize = 16;
 
+/// Sessions by client (address and agent), then by player token: a segment request
+/// (which carries no token) finds its client's sessions without a scan.
+type Clients = HashMap<(IpAddr, Option<String>), HashMap<Option<String>, Viewer>>;
+
+#[derive(Debug, Default)]
+struct Table {
+    clients: Clients,
+    count: usize,
+    per_address: HashMap<IpAddr, usize>,
+}
+
 #[derive(Debug, Default)]
 pub struct Viewers {
-    map: Mutex<HashMap<ViewerKey, Viewer>>,
+    table: Mutex<Table>,
     peak: Mutex<usize>,
 }
 
 impl Viewers {
-    fn lock(&self) -> MutexGuard<'_, HashMap<ViewerKey, Viewer>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A playlist request: continues the viewer's session or starts one (unless `max`
     /// viewers are already watching).
     pub fn playlist(&self, key: ViewerKey, bytes: u64, max: usize) -> Result<(), Full> {
         let now = Instant::now();
-        let mut map = self.lock();
-        if let Some(v) = map.get_mut(&key) {
+        let mut t = self.lock();
+        let ViewerKey {
+            ip,
+            user_agent,
+            token,
+        } = key;
+        if let Some(v) = t
+            .clients
+            .get_mut(&(ip, user_agent.clone()))
+            .and_then(|tokens| tokens.get_mut(&token))
+        {
             v.last_seen = now;
             v.bytes += bytes;
             return Ok(());
         }
-        if map.len() >= max {
+        if t.count >= max {
             return Err(Full::Stream(max));
         }
-        if map.keys().filter(|k| k.ip == key.ip).count() >= MAX_PER_ADDRESS {
+        if t.per_address.get(&ip).copied().unwrap_or(0) >= MAX_PER_ADDRESS {
             return Err(Full::Address(MAX_PER_ADDRESS));
         }
-        map.insert(
-            key,
+        t.clients.entry((ip, user_agent)).or_default().insert(
+            token,
             Viewer {
                 started_at: SystemTime::now(),
                 started: now,
@@ -82,23 +102,24 @@ impl Viewers {
                 bytes,
             },
         );
-        let n = map.len();
-        drop(map);
+        t.count += 1;
+        *t.per_address.entry(ip).or_default() += 1;
+        let n = t.count;
+        drop(t);
         let mut peak = self.peak.lock().unwrap_or_else(|p| p.into_inner());
         *peak = (*peak).max(n);
         Ok(())
     }
 
     /// A segment request: counted to the viewer's session (players do not carry the
-    /// playlist's token on to segments, so any session of that address and agent will do).
+    /// playlist's token on to segments, so the client's most recent session will do).
     pub fn segment(&self, ip: IpAddr, user_agent: Option<&str>, bytes: u64) {
         let now = Instant::now();
-        let mut map = self.lock();
-        if let Some(v) = map
-            .iter_mut()
-            .filter(|(k, _)| k.ip == ip && k.user_agent.as_deref() == user_agent)
-            .map(|(_, v)| v)
-            .max_by_key(|v| v.last_seen)
+        let mut t = self.lock();
+        if let Some(v) = t
+            .clients
+            .get_mut(&(ip, user_agent.map(str::to_owned)))
+            .and_then(|tokens| tokens.values_mut().max_by_key(|v| v.last_seen))
         {
             v.last_seen = now;
             v.bytes += bytes;
@@ -109,23 +130,41 @@ impl Viewers {
     pub fn sweep(&self, idle: Duration) -> Vec<EndedViewer> {
         let now = Instant::now();
         let mut ended = Vec::new();
-        self.lock().retain(|k, v| {
-            if now.duration_since(v.last_seen) < idle && !idle.is_zero() {
-                return true;
-            }
-            ended.push(EndedViewer {
-                key: k.clone(),
-                started_at: v.started_at,
-                duration: v.last_seen.duration_since(v.started),
-                bytes: v.bytes,
+        let mut t = self.lock();
+        let Table {
+            clients,
+            count,
+            per_address,
+        } = &mut *t;
+        clients.retain(|(ip, agent), tokens| {
+            tokens.retain(|token, v| {
+                if now.duration_since(v.last_seen) < idle && !idle.is_zero() {
+                    return true;
+                }
+                ended.push(EndedViewer {
+                    key: ViewerKey {
+                        ip: *ip,
+                        user_agent: agent.clone(),
+                        token: token.clone(),
+                    },
+                    started_at: v.started_at,
+                    duration: v.last_seen.duration_since(v.started),
+                    bytes: v.bytes,
+                });
+                *count -= 1;
+                if let Some(n) = per_address.get_mut(ip) {
+                    *n -= 1;
+                }
+                false
             });
-            false
+            !tokens.is_empty()
         });
+        per_address.retain(|_, n| *n > 0);
         ended
     }
 
     pub fn count(&self) -> usize {
-        self.lock().len()
+        self.lock().count
     }
 
     pub fn peak(&self) -> usize {
