@@ -96,6 +96,27 @@ impl Engine {
         &self.hls
     }
 
+    /// Ends everything of a service that is live (suspended, deleted, renamed): its sources
+    /// and listeners are dropped, its HLS streams taken out (their viewers reported).
+    /// Returns how many sessions were dropped.
+    pub fn end_service(&self, service_id: ServiceId, reason: &str) -> usize {
+        let dropped = self.registry.drop_service(service_id, reason);
+        for stream in self.hls.remove_service(service_id) {
+            for v in stream.viewers.sweep(std::time::Duration::ZERO) {
+                self.events.listener_ended(events::ListenerSession {
+                    service_id,
+                    mount: stream.slug().to_owned(),
+                    ip: v.key.ip,
+                    user_agent: v.key.user_agent,
+                    started_at: v.started_at,
+                    duration: v.duration,
+                    bytes: v.bytes,
+                });
+            }
+        }
+        dropped
+    }
+
     /// Live sessions by service.
     pub fn registry(&self) -> &Arc<MountRegistry> {
         &self.registry

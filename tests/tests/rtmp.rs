@@ -340,6 +340,9 @@ both_backends! {
         let (status, _) = srv.post(&format!("/api/v1/services/{id}/suspend"), &admin, json!({})).await;
         assert_eq!(status, StatusCode::OK);
         assert!(srv.wait_log("dropped by the control plane", Duration::from_secs(2)), "{}", srv.logs());
+        // Its viewers are refused at once too: the playlist is gone.
+        let (status, _, _) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
         let mut again = ffmpeg_publish(&srv, &key, Publish { seconds: 3, gop_secs: 1, bframes: false });
         assert!(!again.0.wait().unwrap().success(), "a suspended service's key published");
     }

@@ -536,8 +536,7 @@ pub async fn patch(
         // Sessions are attached to the old mount name; make sources reconnect to the new one.
         state
             .engine
-            .registry()
-            .drop_service(ServiceId(id), "the service's slug changed");
+            .end_service(ServiceId(id), "the service's slug changed");
     }
     Ok(Json(view(&state, &headers, &updated)))
 }
@@ -560,8 +559,7 @@ pub async fn delete(
     tx.commit().await?;
     let dropped = state
         .engine
-        .registry()
-        .drop_service(ServiceId(id), "the service was deleted");
+        .end_service(ServiceId(id), "the service was deleted");
     // The owner's media library belongs to the customer, not the service: it stays.
     tracing::info!(by = %caller.user.username, owner = %owner.username, slug = %service.slug, dropped, "service deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -594,8 +592,7 @@ async fn set_status(
         // Admission now refuses the service; end whatever is already connected.
         let dropped = state
             .engine
-            .registry()
-            .drop_service(ServiceId(id), "the service was suspended");
+            .end_service(ServiceId(id), "the service was suspended");
         tracing::info!(by = %caller.user.username, slug = %service.slug, dropped, "service suspended");
     } else {
         tracing::info!(by = %caller.user.username, slug = %service.slug, "service unsuspended");

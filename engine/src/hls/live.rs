@@ -613,6 +613,22 @@ impl LiveStreams {
             }
         });
     }
+
+    /// Takes a service's streams out at once (the service was suspended, deleted or
+    /// renamed): their playlists answer 404 from now on. Returns them, so their viewers
+    /// can be reported.
+    pub fn remove_service(&self, service_id: ServiceId) -> Vec<Arc<LiveStream>> {
+        let mut removed = Vec::new();
+        self.lock().retain(|_, s| {
+            if s.service_id == service_id {
+                removed.push(Arc::clone(s));
+                false
+            } else {
+                true
+            }
+        });
+        removed
+    }
 }
 
 #[cfg(test)]
