@@ -1003,3 +1003,143 @@ async fn hls_js_plays_ts_and_low_latency_fmp4_in_chromium() {
         "LL-HLS playing {latency:.2} s behind the live edge: {ll}"
     );
 }
+
+/// Joins two FLV files into one whose second half has its own (new) sequence headers, as an
+/// encoder that restarts with a new resolution sends: the second file's tags follow the
+/// first's, timestamps carried on, its metadata tag dropped.
+fn join_flv(a: &std::path::Path, b: &std::path::Path, out: &std::path::Path) {
+    /// An FLV tag: its type, timestamp and body.
+    type Tag = (u8, u32, Vec<u8>);
+    fn tags(path: &std::path::Path) -> (Vec<u8>, Vec<Tag>) {
+        let d = std::fs::read(path).unwrap();
+        let mut off = 13;
+        let mut tags = Vec::new();
+        while off + 11 <= d.len() {
+            let size = usize::from(d[off + 1]) << 16
+                | usize::from(d[off + 2]) << 8
+                | usize::from(d[off + 3]);
+            let ts = u32::from(d[off + 4]) << 16
+                | u32::from(d[off + 5]) << 8
+                | u32::from(d[off + 6])
+                | u32::from(d[off + 7]) << 24;
+            tags.push((d[off], ts, d[off + 11..off + 11 + size].to_vec()));
+            off += 11 + size + 4;
+        }
+        (d[..13].to_vec(), tags)
+    }
+    let (head, first) = tags(a);
+    let (_, second) = tags(b);
+    let shift = first.iter().map(|t| t.1).max().unwrap() + 33;
+    let mut o = head;
+    let mut put = |kind: u8, ts: u32, body: &[u8]| {
+        o.push(kind);
+        o.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        o.extend_from_slice(&(ts & 0xFF_FFFF).to_be_bytes()[1..]);
+        o.push((ts >> 24) as u8);
+        o.extend_from_slice(&[0, 0, 0]);
+        o.extend_from_slice(body);
+        o.extend_from_slice(&(11 + body.len() as u32).to_be_bytes());
+    };
+    for (kind, ts, body) in &first {
+        put(*kind, *ts, body);
+    }
+    for (kind, ts, body) in second.iter().filter(|t| t.0 != 18) {
+        put(*kind, ts + shift, body);
+    }
+    std::fs::write(out, o).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_resolution_mid_stream_starts_a_discontinuity() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (id, slug, key) = video(&srv, "Resize", json!({})).await;
+    let dir = store.dir.path().join("resize");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, size) in [("a.flv", "320x240"), ("b.flv", "640x360")] {
+        let ok = Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                &format!("testsrc=size={size}:rate=30"),
+            ])
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=44100",
+                "-t",
+                "6",
+            ])
+            .args([
+                "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "30", "-bf",
+                "0",
+            ])
+            .args(["-c:a", "aac", "-b:a", "64k"])
+            .arg(dir.join(name))
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let joined = dir.join("ab.flv");
+    join_flv(&dir.join("a.flv"), &dir.join("b.flv"), &joined);
+    let url = format!("rtmp://{}/live/{key}", srv.rtmp);
+    let _pub = icecast::Proc(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-re", "-i"])
+            .arg(&joined)
+            .args(["-c", "copy", "-f", "flv", url.as_str()])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // After the new sequence header: a discontinuity, then segments of the new size that
+    // decode on their own; the stats follow.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let p = loop {
+        let p = wait_playlist(&srv, &slug, 1, Duration::from_secs(20)).await;
+        let after = p
+            .split("#EXT-X-DISCONTINUITY\n")
+            .nth(1)
+            .map(segments_of)
+            .unwrap_or_default();
+        if after.len() >= 2 {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no discontinuity after the new resolution: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let before = segments_of(p.split("#EXT-X-DISCONTINUITY\n").next().unwrap());
+    let after = segments_of(p.split("#EXT-X-DISCONTINUITY\n").nth(1).unwrap());
+    let size_of = |uri: &str| {
+        let file = dir.join(uri);
+        probe(
+            &file,
+            &[
+                "-select_streams",
+                "v",
+                "-show_entries",
+                "stream=width,height",
+                "-of",
+                "csv=p=0",
+            ],
+        )
+    };
+    download(&srv, &slug, &p, &dir).await;
+    if let Some((uri, _)) = before.last() {
+        assert_eq!(first(&size_of(uri)), "320,240", "{p}");
+    }
+    assert_eq!(first(&size_of(&after[1].0)), "640,360", "{p}");
+    let admin = srv.admin_token().await;
+    let (_, stats) = srv
+        .get(&format!("/api/v1/services/{id}/stats"), &admin)
+        .await;
+    assert_eq!(stats["source"]["video"]["width"], 640, "{stats}");
+}
