@@ -12,6 +12,8 @@ import base64
 import json
 import os
 import resource
+import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -284,3 +286,51 @@ class Results:
         with open(self.path, "a") as f:
             f.write(line + "\n")
         return line
+
+
+def fresh_dir(path, mode=0o755):
+    """An empty folder at `path` (removed first if it exists)."""
+    if os.path.exists(path):
+        shutil.rmtree(path)
+    os.makedirs(path)
+    os.chmod(path, mode)
+    return path
+
+
+def start_tidecast(binary, work_dir, http_port, rtmp_port, icecast_port, nofile=20000):
+    """Starts `tidecast serve` on a fresh data folder in `work_dir`, waits for /healthz, logs
+    in as the admin and creates the customer `bench`.
+    Returns (process, API base URL, admin token, customer id)."""
+    for p in (http_port, rtmp_port, icecast_port):
+        if not port_free(p):
+            raise RuntimeError(f"port {p} is busy")
+    fresh_dir(work_dir)
+    admin_pw = secrets.token_urlsafe(18)
+    # The server must see only what we set: no TIDECAST_* or RUST_LOG from the caller's shell.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIDECAST_") and k != "RUST_LOG"}
+    env.update(TIDECAST_ADMIN_PASSWORD=admin_pw, TIDECAST_LOG="warn")
+    cmd = [binary, "serve", "--data", os.path.join(work_dir, "data"),
+           "--http", f"127.0.0.1:{http_port}", "--rtmp", f"127.0.0.1:{rtmp_port}",
+           "--icecast", f"127.0.0.1:{icecast_port}", "--log-format", "json"]
+    proc = start(cmd, log=os.path.join(work_dir, "tidecast.log"), env=env,
+                 preexec_fn=lambda: raise_nofile(nofile))
+    base = f"http://127.0.0.1:{http_port}"
+    end = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"tidecast exited with {proc.returncode}; see {work_dir}/tidecast.log")
+        try:
+            status, _ = http("GET", f"{base}/healthz", timeout=2)
+            if status == 200:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > end:
+            raise RuntimeError("tidecast /healthz not ready after 60 s")
+        time.sleep(0.1)
+    api_base = f"{base}/api/v1"
+    token = api("POST", f"{api_base}/login", {"username": "admin", "password": admin_pw})["token"]
+    owner = api("POST", f"{api_base}/users",
+                {"username": "bench", "password": "bench-password", "role": "customer"}, token)["id"]
+    return proc, api_base, token, owner
+

@@ -76,11 +76,7 @@ def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def fresh_dir(path):
-    if os.path.exists(path):
-        shutil.rmtree(path)
-    os.makedirs(path)
-    return path
+fresh_dir = bl.fresh_dir
 
 
 # ---------------------------------------------------------------- the two servers
@@ -134,37 +130,8 @@ class Tidecast:
         self.mount = self.source_url = self.title_auth = None
 
     def start(self):
-        for p in (self.port, self.http_port, self.rtmp_port):
-            if not bl.port_free(p):
-                raise RuntimeError(f"port {p} is busy")
-        fresh_dir(self.dir)
-        admin_pw = secrets.token_urlsafe(18)
-        # The server must see only what we set: no TIDECAST_* or RUST_LOG from the caller's shell.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TIDECAST_") and k != "RUST_LOG"}
-        env.update(TIDECAST_ADMIN_PASSWORD=admin_pw, TIDECAST_LOG="warn")
-        cmd = [TIDECAST_BIN, "serve", "--data", os.path.join(self.dir, "data"),
-               "--http", f"127.0.0.1:{self.http_port}", "--rtmp", f"127.0.0.1:{self.rtmp_port}",
-               "--icecast", f"127.0.0.1:{self.port}", "--log-format", "json"]
-        self.proc = bl.start(cmd, log=os.path.join(self.dir, "tidecast.log"), env=env,
-                             preexec_fn=lambda: bl.raise_nofile(NOFILE))
-        base = f"http://127.0.0.1:{self.http_port}"
-        end = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"tidecast exited with {self.proc.returncode}; see {self.dir}/tidecast.log")
-            try:
-                status, js = bl.http("GET", f"{base}/healthz", timeout=2)
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > end:
-                raise RuntimeError("tidecast /healthz not ready after 60 s")
-            time.sleep(0.1)
-        api = f"{base}/api/v1"
-        token = bl.api("POST", f"{api}/login", {"username": "admin", "password": admin_pw})["token"]
-        owner = bl.api("POST", f"{api}/users",
-                       {"username": "bench", "password": "bench-password", "role": "customer"}, token)["id"]
+        self.proc, api, token, owner = bl.start_tidecast(
+            TIDECAST_BIN, self.dir, self.http_port, self.rtmp_port, self.port, NOFILE)
         svc = bl.api("POST", f"{api}/services",
                      {"owner": owner, "name": "Bench", "kind": "radio",
                       "limits": {"max_listeners": 20000, "max_bitrate_kbps": 320}}, token)

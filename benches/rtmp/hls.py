@@ -80,12 +80,7 @@ def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def fresh_dir(path, mode=0o755):
-    if os.path.exists(path):
-        shutil.rmtree(path)
-    os.makedirs(path)
-    os.chmod(path, mode)
-    return path
+fresh_dir = bl.fresh_dir
 
 
 class Stream:
@@ -176,37 +171,9 @@ class Tidecast:
         self.api = f"http://127.0.0.1:{self.http_port}/api/v1"
 
     def start(self):
-        for p in (self.http_port, self.rtmp_port, self.icecast_port):
-            if not bl.port_free(p):
-                raise RuntimeError(f"port {p} is busy")
-        fresh_dir(self.dir)
-        admin_pw = secrets.token_urlsafe(18)
-        # The server must see only what we set: no TIDECAST_* or RUST_LOG from the caller's shell.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TIDECAST_") and k != "RUST_LOG"}
-        env.update(TIDECAST_ADMIN_PASSWORD=admin_pw, TIDECAST_LOG="warn")
-        cmd = [TIDECAST_BIN, "serve", "--data", os.path.join(self.dir, "data"),
-               "--http", f"127.0.0.1:{self.http_port}", "--rtmp", f"127.0.0.1:{self.rtmp_port}",
-               "--icecast", f"127.0.0.1:{self.icecast_port}", "--log-format", "json"]
-        self.proc = bl.start(cmd, log=os.path.join(self.dir, "tidecast.log"), env=env,
-                             preexec_fn=lambda: bl.raise_nofile(NOFILE))
-        end = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"tidecast exited with {self.proc.returncode}; see {self.dir}/tidecast.log")
-            try:
-                status, _ = bl.http("GET", f"http://127.0.0.1:{self.http_port}/healthz", timeout=2)
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > end:
-                raise RuntimeError("tidecast /healthz not ready after 60 s")
-            time.sleep(0.1)
+        self.proc, _, self.token, self.owner = bl.start_tidecast(
+            TIDECAST_BIN, self.dir, self.http_port, self.rtmp_port, self.icecast_port, NOFILE)
         bl.wait_port(self.rtmp_port, proc=self.proc)
-        self.token = bl.api("POST", f"{self.api}/login", {"username": "admin", "password": admin_pw})["token"]
-        self.owner = bl.api("POST", f"{self.api}/users",
-                            {"username": "bench", "password": "bench-password", "role": "customer"},
-                            self.token)["id"]
 
     def streams(self, names):
         """one video service per stream name, created through the REST API"""

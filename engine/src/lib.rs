@@ -102,19 +102,26 @@ impl Engine {
     pub fn end_service(&self, service_id: ServiceId, reason: &str) -> usize {
         let dropped = self.registry.drop_service(service_id, reason);
         for stream in self.hls.remove_service(service_id) {
-            for v in stream.viewers.sweep(std::time::Duration::ZERO) {
-                self.events.listener_ended(events::ListenerSession {
-                    service_id,
-                    mount: stream.slug().to_owned(),
-                    ip: v.key.ip,
-                    user_agent: v.key.user_agent,
-                    started_at: v.started_at,
-                    duration: v.duration,
-                    bytes: v.bytes,
-                });
-            }
+            self.end_viewers(&stream, std::time::Duration::ZERO);
         }
         dropped
+    }
+
+    /// Ends the HLS viewer sessions of `stream` silent for longer than `idle` (all of them
+    /// with zero) and reports them.
+    pub fn end_viewers(&self, stream: &hls::live::LiveStream, idle: std::time::Duration) {
+        for v in stream.viewers.sweep(idle) {
+            tracing::debug!(stream = %stream.slug(), ip = %v.key.ip, bytes = v.bytes, "viewer left");
+            self.events.listener_ended(events::ListenerSession {
+                service_id: stream.service_id(),
+                mount: stream.slug().to_owned(),
+                ip: v.key.ip,
+                user_agent: v.key.user_agent,
+                started_at: v.started_at,
+                duration: v.duration,
+                bytes: v.bytes,
+            });
+        }
     }
 
     /// Live sessions by service.

@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::Engine;
-use crate::events::ListenerSession;
 
 /// Accepts RTMP connections until `shutdown` fires, then waits for each to end.
 pub async fn serve(listener: TcpListener, engine: Engine, shutdown: CancellationToken) {
@@ -44,18 +43,7 @@ async fn sweep_viewers(engine: Engine, shutdown: CancellationToken) {
             } else {
                 Duration::from_secs(2 * u64::from(stream.target_secs()))
             };
-            for v in stream.viewers.sweep(idle) {
-                tracing::debug!(stream = %stream.slug(), ip = %v.key.ip, bytes = v.bytes, "viewer left");
-                engine.events().listener_ended(ListenerSession {
-                    service_id: stream.service_id(),
-                    mount: stream.slug().to_owned(),
-                    ip: v.key.ip,
-                    user_agent: v.key.user_agent,
-                    started_at: v.started_at,
-                    duration: v.duration,
-                    bytes: v.bytes,
-                });
-            }
+            engine.end_viewers(&stream, idle);
         }
         if stopping {
             return;
