@@ -12,6 +12,10 @@
 #                            the newest segment and the playlist (options go to
 #                            benches/rtmp/hls.py, e.g. --runs 3, --only a,b, --pubs 1,10
 #                            --secs 20; results in benches/results/)
+#   benches/run.sh glass     glass-to-glass latency: a wall clock burned into each frame, pushed over
+#                            RTMP, played by hls.js in headless Chromium and read back at display:
+#                            nginx-rtmp, Tidecast TS and Tidecast LL-HLS (options go to
+#                            benches/rtmp/glass.py, e.g. --runs 3, --configs tidecast-ll)
 # api needs PostgreSQL like the tests; scripts/test.sh sets it up (or set TIDECAST_TEST_POSTGRES).
 # icecast installs icecast2 and ffmpeg (root or sudo); run as root, it starts icecast2 as user icecast2.
 # rtmp installs nginx, libnginx-mod-rtmp, ffmpeg and wrk (root or sudo); it runs nginx in the
@@ -24,9 +28,12 @@ case "$what" in
     api) apt_ensure wrk ;;
     icecast) apt_ensure icecast2 ffmpeg ;;
     rtmp) apt_ensure nginx libnginx-mod-rtmp ffmpeg wrk ;;
-    *) echo "unknown benchmark: $what (try: api, icecast, rtmp)" >&2; exit 2 ;;
+    glass) apt_ensure nginx libnginx-mod-rtmp ffmpeg chromium
+           command -v node >/dev/null || apt_ensure nodejs npm
+           [ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser ;;
+    *) echo "unknown benchmark: $what (try: api, icecast, rtmp, glass)" >&2; exit 2 ;;
 esac
-if [ "$what" = rtmp ]; then
+if [ "$what" = rtmp ] || [ "$what" = glass ]; then
     cargo build --release --locked -p tidecast-control --bin tidecast   # needs no bench binary
 else
     cargo build --release --locked -p tidecast-control --bin tidecast -p tidecast-benches
@@ -36,4 +43,5 @@ case "$what" in
     api) ./target/release/api_list "${@:2}" ;;
     icecast) python3 benches/icecast/fanout.py "${@:2}" ;;
     rtmp) python3 benches/rtmp/hls.py "${@:2}" ;;
+    glass) python3 benches/rtmp/glass.py "${@:2}" ;;
 esac

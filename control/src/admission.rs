@@ -43,6 +43,10 @@ fn engine_limits(s: &Service) -> Limits {
     }
 }
 
+fn engine_ladder(s: &Service) -> Option<std::sync::Arc<tidecast_engine::transcode::LadderSpec>> {
+    crate::api::transcode::engine_ladder(s)
+}
+
 fn engine_hls(s: &Service) -> HlsSettings {
     // Range-checked by the API.
     HlsSettings {
@@ -92,6 +96,7 @@ fn grant(s: &Service, target: &Target, label: &str) -> Decision {
         lifetime: None,
         fallback: target.fallback.clone(),
         hls: engine_hls(s),
+        transcode: engine_ladder(s),
     })
 }
 
@@ -208,6 +213,7 @@ impl DbAdmission {
             lifetime,
             fallback: target.fallback.clone(),
             hls: engine_hls(s),
+            transcode: engine_ladder(s),
         })
     }
 

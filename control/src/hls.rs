@@ -9,6 +9,7 @@
 //! bytes of every response are counted to its session. HEAD requests never count.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -24,10 +25,17 @@ use tidecast_engine::hls::viewers::ViewerKey;
 use crate::api::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/hls/{slug}/{file}",
-        get(serve).head(serve).options(preflight),
-    )
+    Router::new()
+        .route(
+            "/hls/{slug}/{file}",
+            get(serve).head(serve).options(preflight),
+        )
+        .route(
+            "/hls/{slug}/{rendition}/{file}",
+            get(serve_rendition)
+                .head(serve_rendition)
+                .options(preflight),
+        )
 }
 
 fn cors(h: &mut HeaderMap) {
@@ -84,6 +92,8 @@ fn sent_bytes(res: &Response) -> u64 {
         .unwrap_or(0)
 }
 
+/// `/hls/<slug>/<file>`: the service's playlist (a master playlist when it has
+/// renditions) and, without renditions, its segments.
 async fn serve(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
@@ -95,6 +105,63 @@ async fn serve(
     let Some(stream) = state.engine.hls().get(&slug) else {
         return not_found("no such stream, or it is not live");
     };
+    let request = Request {
+        remote,
+        method,
+        slug,
+        file,
+        query,
+        headers: req_headers,
+    };
+    serve_from(&stream, Arc::clone(&stream), request).await
+}
+
+/// `/hls/<slug>/<rendition>/<file>`: a rendition's playlist and segments. Viewers are
+/// counted on the service's stream, whichever rendition their player is on.
+async fn serve_rendition(
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    method: Method,
+    Path((slug, rendition, file)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    req_headers: HeaderMap,
+) -> Response {
+    let hls = state.engine.hls();
+    let (Some(base), Some(stream)) = (hls.get(&slug), hls.get(&format!("{slug}/{rendition}")))
+    else {
+        return not_found("no such stream or rendition, or it is not live");
+    };
+    let request = Request {
+        remote,
+        method,
+        slug,
+        file,
+        query,
+        headers: req_headers,
+    };
+    serve_from(&base, stream, request).await
+}
+
+/// What a request to a stream carries.
+struct Request {
+    remote: SocketAddr,
+    method: Method,
+    slug: String,
+    file: String,
+    query: Option<String>,
+    headers: HeaderMap,
+}
+
+/// Answers `req` from `stream`; viewers and limits are those of `base`, the service's stream.
+async fn serve_from(base: &LiveStream, stream: Arc<LiveStream>, req: Request) -> Response {
+    let Request {
+        remote,
+        method,
+        slug,
+        file,
+        query,
+        headers: req_headers,
+    } = req;
     let agent = req_headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -151,8 +218,8 @@ async fn serve(
                 user_agent: agent,
                 token: session_token(query.as_deref()),
             };
-            let max = stream.limits().max_listeners as usize;
-            if let Err(full) = stream.viewers.playlist(key, sent_bytes(&res), max) {
+            let max = base.limits().max_listeners as usize;
+            if let Err(full) = base.viewers.playlist(key, sent_bytes(&res), max) {
                 tracing::info!(%remote, stream = %slug, "viewer refused: {full}");
                 let mut res = (
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -194,8 +261,7 @@ async fn serve(
                 true,
             );
             if counts {
-                stream
-                    .viewers
+                base.viewers
                     .segment(remote.ip(), agent.as_deref(), sent_bytes(&res));
             }
             res

@@ -113,6 +113,8 @@ pub struct Grant {
     pub fallback: Option<String>,
     /// How a video service's stream is packaged as HLS.
     pub hls: HlsSettings,
+    /// The service's transcoding ladder, if it has one (and its plan allows transcoding).
+    pub transcode: Option<std::sync::Arc<crate::transcode::LadderSpec>>,
 }
 
 /// A video service's HLS packaging choices.

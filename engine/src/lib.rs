@@ -17,12 +17,14 @@ pub mod civil;
 pub mod events;
 pub mod hls;
 pub mod icecast;
+pub mod ladder;
 pub mod listeners;
 pub mod login_guard;
 pub mod media;
 pub mod mount;
 pub mod registry;
 pub mod rtmp;
+pub mod transcode;
 
 pub use admission::{
     Admission, Decision, Denial, DenyReason, Grant, HlsSettings, Limits, PlayRequest,
@@ -42,6 +44,8 @@ pub struct Engine {
     mounts: Arc<mount::Mounts>,
     logins: Arc<login_guard::LoginGuard>,
     hls: Arc<hls::live::LiveStreams>,
+    /// Runs services' transcoding ladders; without one, ladders are not started.
+    transcoder: Option<Arc<dyn transcode::Transcoder>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -68,7 +72,19 @@ impl Engine {
             mounts: Arc::default(),
             logins: Arc::default(),
             hls: Arc::default(),
+            transcoder: None,
         }
+    }
+
+    /// The engine with `transcoder` running services' ladders.
+    pub fn with_transcoder(mut self, transcoder: Arc<dyn transcode::Transcoder>) -> Self {
+        self.transcoder = Some(transcoder);
+        self
+    }
+
+    /// The transcoder, if the engine has one.
+    pub fn transcoder(&self) -> Option<&Arc<dyn transcode::Transcoder>> {
+        self.transcoder.as_ref()
     }
 
     /// The admission policy the protocol servers consult.

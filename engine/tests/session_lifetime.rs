@@ -34,6 +34,7 @@ impl Admission for SlotOfOneSecond {
                 lifetime: Some(Duration::from_secs(1)),
                 fallback: None,
                 hls: Default::default(),
+                transcode: None,
             })
         })
     }

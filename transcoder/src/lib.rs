@@ -1,6 +1,50 @@
-//! Everything in Tidecast that touches FFmpeg: decode, scale, filter, encode, probe.
+//! Everything in Tidecast that touches FFmpeg: decode, scale, filter, encode.
 //!
-//! It implements the encoder traits the engine declares, so the engine never links FFmpeg.
-//! The crate is part of the workspace layout from the start; it gains its FFmpeg
-//! dependency (ffmpeg-next) together with the first capability that needs it — the
-//! adaptive-bitrate ladder — so the foundation builds without FFmpeg's development headers.
+//! It implements the [`Transcoder`] trait the engine declares, so the engine never links
+//! FFmpeg: [`FfmpegTranscoder`] runs a service's adaptive-bitrate ladder in-process
+//! (ffmpeg-next over the system's FFmpeg libraries, no `ffmpeg` child processes), on its
+//! own threads, never on the async runtime.
+
+mod audio;
+mod decode;
+mod ffi;
+mod ladder;
+mod rendition;
+mod watermark;
+
+use tidecast_engine::transcode::{LadderInput, LadderJob, TranscodeError, Transcoder};
+
+pub use rendition::output_size;
+
+/// The in-process FFmpeg transcoder.
+#[derive(Debug)]
+pub struct FfmpegTranscoder {
+    _private: (),
+}
+
+impl FfmpegTranscoder {
+    /// Initialises FFmpeg's libraries (once) and checks that the encoders a ladder needs
+    /// are there.
+    pub fn new() -> Result<Self, TranscodeError> {
+        ffmpeg_next::init().map_err(|e| TranscodeError(format!("FFmpeg did not start: {e}")))?;
+        // FFmpeg's own log would go to stderr unstructured; problems reach our log through
+        // the errors its calls return.
+        ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Fatal);
+        for (name, what) in [("libx264", "H.264 (libx264)"), ("aac", "AAC")] {
+            if ffmpeg_next::encoder::find_by_name(name).is_none() {
+                return Err(TranscodeError(format!(
+                    "this FFmpeg has no {what} encoder: transcoding is not available"
+                )));
+            }
+        }
+        Ok(Self { _private: () })
+    }
+}
+
+impl Transcoder for FfmpegTranscoder {
+    fn start(&self, job: LadderJob) -> Result<Box<dyn LadderInput>, TranscodeError> {
+        ladder::start(job)
+            .map(|input| Box::new(input) as Box<dyn LadderInput>)
+            .map_err(TranscodeError)
+    }
+}

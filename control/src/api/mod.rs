@@ -12,6 +12,7 @@ pub mod services;
 pub mod state;
 pub mod stats;
 pub mod time;
+pub mod transcode;
 pub mod users;
 pub mod validate;
 
@@ -58,6 +59,12 @@ pub fn router(state: AppState) -> Router {
             post(services::rotate_credentials),
         )
         .route("/services/{id}/stats", get(stats::service))
+        .route(
+            "/services/{id}/transcode",
+            get(transcode::get)
+                .put(transcode::put)
+                .delete(transcode::delete),
+        )
         .route("/public/{slug}/nowplaying", get(stats::nowplaying))
         .route(
             "/services/{id}/mounts",

@@ -84,6 +84,72 @@ pub struct StatsView {
     sessions_24h: i64,
     listener_hours_24h: f64,
     bytes_sent_24h: i64,
+    /// Video with a running ladder: the transcoder's figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transcode: Option<TranscodeStats>,
+}
+
+/// A running ladder's figures, averaged since it started.
+#[derive(Debug, Serialize)]
+struct TranscodeStats {
+    input_fps: f64,
+    /// Source seconds handled per second of the busiest stage's work: above 1 keeps up.
+    speed: f64,
+    dropped_input_frames: u64,
+    restarts: u64,
+    renditions: Vec<RenditionStatsView>,
+}
+
+#[derive(Debug, Serialize)]
+struct RenditionStatsView {
+    name: String,
+    output_fps: f64,
+    bitrate_kbps: Option<u32>,
+    dropped_frames: u64,
+}
+
+fn transcode_stats(
+    state: &AppState,
+    slug: &str,
+    report: &tidecast_engine::transcode::LadderReport,
+) -> TranscodeStats {
+    use std::sync::atomic::Ordering::Relaxed;
+    let secs = report.started.elapsed().as_secs_f64().max(0.001);
+    let st = &report.stats;
+    let media_secs = st.media_time.load(Relaxed) as f64 / 90_000.0;
+    let busiest = report
+        .renditions
+        .iter()
+        .map(|(_, r)| r.busy_ns.load(Relaxed))
+        .chain([st.busy_ns.load(Relaxed)])
+        .max()
+        .unwrap_or(0) as f64
+        / 1e9;
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    TranscodeStats {
+        input_fps: round(st.frames_in.load(Relaxed) as f64 / secs),
+        speed: if busiest > 0.0 {
+            round(media_secs / busiest)
+        } else {
+            0.0
+        },
+        dropped_input_frames: st.dropped_in.load(Relaxed),
+        restarts: st.restarts.load(Relaxed),
+        renditions: report
+            .renditions
+            .iter()
+            .map(|(name, r)| RenditionStatsView {
+                name: name.clone(),
+                output_fps: round(r.frames_out.load(Relaxed) as f64 / secs),
+                bitrate_kbps: state
+                    .engine
+                    .hls()
+                    .get(&format!("{slug}/{name}"))
+                    .and_then(|s| s.recent_bitrate_kbps()),
+                dropped_frames: r.dropped.load(Relaxed),
+            })
+            .collect(),
+    }
 }
 
 fn unix(t: std::time::SystemTime) -> i64 {
@@ -148,13 +214,27 @@ pub async fn service(
         sessions_24h: totals.sessions,
         listener_hours_24h: totals.duration_ms as f64 / 3_600_000.0,
         bytes_sent_24h: totals.bytes,
+        transcode: None,
     }))
 }
 
 /// A video service: its HLS stream's publisher and viewers.
 fn video_stats(state: &AppState, slug: &str, totals: history::SessionTotals) -> StatsView {
+    use std::sync::atomic::Ordering::Relaxed;
     use tidecast_engine::media::AudioConfig;
     let stream = state.engine.hls().get(slug);
+    let ladder = stream.as_ref().and_then(|s| s.ladder());
+    // With a ladder the service's own stream has no segments to measure: the source's
+    // bitrate is what it offered the ladder over the source time decoded.
+    let measured = stream
+        .as_ref()
+        .and_then(|s| s.recent_bitrate_kbps())
+        .or_else(|| {
+            let l = ladder.as_ref()?;
+            let secs = l.stats.media_time.load(Relaxed) as f64 / 90_000.0;
+            (secs > 1.0)
+                .then(|| (l.stats.bytes_in.load(Relaxed) as f64 * 8.0 / secs / 1000.0) as u32)
+        });
     let source = stream.as_ref().and_then(|s| s.source()).map(|src| {
         let since = unix(src.since);
         VideoSourceView {
@@ -173,7 +253,7 @@ fn video_stats(state: &AppState, slug: &str, totals: history::SessionTotals) -> 
                     AudioConfig::Mp3 { channels, .. } => *channels,
                 },
             }),
-            bitrate_kbps: stream.as_ref().and_then(|s| s.recent_bitrate_kbps()),
+            bitrate_kbps: measured,
             since: rfc3339(since),
             uptime_s: (now() - since).max(0),
         }
@@ -188,6 +268,7 @@ fn video_stats(state: &AppState, slug: &str, totals: history::SessionTotals) -> 
         sessions_24h: totals.sessions,
         listener_hours_24h: totals.duration_ms as f64 / 3_600_000.0,
         bytes_sent_24h: totals.bytes,
+        transcode: ladder.map(|l| transcode_stats(state, slug, &l)),
     }
 }
 

@@ -34,6 +34,8 @@ pub struct Service {
     pub hls_format: String,
     /// LL-HLS parts (fmp4 only): 0 or 1.
     pub hls_low_latency: i64,
+    /// The transcoding ladder as JSON (`api::transcode::Ladder`), if the service has one.
+    pub transcode_json: Option<String>,
 }
 
 impl std::fmt::Debug for Service {
@@ -127,7 +129,7 @@ pub enum ServiceScope {
 const COLUMNS: &str = "s.id, s.owner_id, s.name, s.slug, s.kind, s.status, s.source_password, \
     s.stream_key, s.max_listeners, s.max_bitrate_kbps, s.disk_quota_mb, s.dvr_minutes, \
     s.transcode, s.autodj, s.created_at, s.updated_at, s.fallback, s.hls_segment_secs, \
-    s.hls_end_after_secs, s.hls_format, s.hls_low_latency";
+    s.hls_end_after_secs, s.hls_format, s.hls_low_latency, s.transcode_json";
 
 /// A new service.
 #[derive(Debug)]
@@ -320,6 +322,21 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
     .bind(c.hls_low_latency.map(i64::from))
     .execute(exec)
     .await?;
+    Ok(())
+}
+
+/// Sets (or with `None` clears) a service's transcoding ladder.
+pub async fn set_transcode<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+    ladder_json: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE services SET transcode_json = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(ladder_json)
+        .bind(now())
+        .execute(exec)
+        .await?;
     Ok(())
 }
 

@@ -18,6 +18,7 @@ use super::packager::{PartOut, SegmentOut};
 use super::viewers::Viewers;
 use crate::admission::{Limits, SegmentFormat, ServiceId};
 use crate::media::StreamConfig;
+use crate::transcode::LadderReport;
 
 /// Segments listed in the live playlist.
 pub const PLAYLIST_SEGMENTS: usize = 6;
@@ -77,6 +78,29 @@ struct State {
     /// LL-HLS: the part target in seconds, and the recent parts (oldest first).
     part_target: Option<f64>,
     parts: VecDeque<Part>,
+    /// Bumped whenever the playlist is rendered again: the validator of what is served.
+    version: u64,
+    /// With a transcoding ladder: the renditions, and this stream's playlist is their
+    /// master playlist (the media is in `<slug>/<rendition>` streams).
+    variants: Vec<Variant>,
+    /// The transcoding ladder running for this stream's source, if one is.
+    ladder: Option<Arc<LadderReport>>,
+}
+
+/// One rendition's line in a master playlist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    /// Its folder: `<name>/index.m3u8`.
+    pub name: String,
+    /// Position in the master playlist (players take the first as their starting point).
+    pub order: usize,
+    /// Peak and average bits per second.
+    pub bandwidth: u64,
+    pub average_bandwidth: u64,
+    pub resolution: Option<(u32, u32)>,
+    /// RFC 6381 codecs, e.g. `avc1.64001F,mp4a.40.2`.
+    pub codecs: String,
+    pub frame_rate: Option<f64>,
 }
 
 /// A stream's live HLS output.
@@ -135,6 +159,9 @@ impl LiveStream {
                 inits: VecDeque::new(),
                 part_target: None,
                 parts: VecDeque::new(),
+                version: 0,
+                variants: Vec::new(),
+                ladder: None,
             }),
             latest: watch::Sender::new(0),
             viewers: Viewers::default(),
@@ -218,6 +245,52 @@ impl LiveStream {
         self.lock().source = Some(source);
     }
 
+    /// Adds or updates a rendition's line: from now on this stream's playlist is the master
+    /// playlist of its renditions.
+    pub fn set_variant(&self, variant: Variant) {
+        let mut st = self.lock();
+        match st.variants.iter_mut().find(|v| v.name == variant.name) {
+            Some(v) if *v == variant => return,
+            Some(v) => *v = variant,
+            None => st.variants.push(variant),
+        }
+        st.variants.sort_by_key(|v| v.order);
+        rerender(self.epoch, self.format, &mut st);
+    }
+
+    /// A rendition's measured bandwidth (the pass-through's is only known once it runs).
+    pub fn set_variant_bandwidth(&self, name: &str, bandwidth: u64) {
+        let mut next = None;
+        if let Some(v) = self.lock().variants.iter().find(|v| v.name == name) {
+            // A change under 10 % is not worth a new master playlist.
+            if bandwidth.abs_diff(v.bandwidth) * 10 > v.bandwidth {
+                next = Some(Variant {
+                    bandwidth,
+                    average_bandwidth: bandwidth * 10 / 12,
+                    ..v.clone()
+                });
+            }
+        }
+        if let Some(v) = next {
+            self.set_variant(v);
+        }
+    }
+
+    /// The ladder running for this stream's source (its counters), or none.
+    pub fn set_ladder(&self, report: Option<Arc<LadderReport>>) {
+        self.lock().ladder = report;
+    }
+
+    /// The counters of the ladder running for this stream's source, if one is.
+    pub fn ladder(&self) -> Option<Arc<LadderReport>> {
+        self.lock().ladder.clone()
+    }
+
+    /// Whether this stream's playlist is a master playlist.
+    pub fn is_master(&self) -> bool {
+        !self.lock().variants.is_empty()
+    }
+
     /// Whether the stream had segments before (a new publisher's first segment then starts
     /// with a discontinuity).
     pub fn has_segments(&self) -> bool {
@@ -262,7 +335,7 @@ impl LiveStream {
         while st.parts.front().is_some_and(|p| p.msn < keep_from) {
             st.parts.pop_front();
         }
-        st.playlist = render(self.epoch, self.format, &st);
+        rerender(self.epoch, self.format, &mut st);
         drop(st);
         self.latest.send_modify(|v| *v += 1);
         let _ = seq;
@@ -290,7 +363,7 @@ impl LiveStream {
             init,
             data: part.data,
         });
-        st.playlist = render(self.epoch, self.format, &st);
+        rerender(self.epoch, self.format, &mut st);
         drop(st);
         self.latest.send_modify(|v| *v += 1);
     }
@@ -375,7 +448,40 @@ impl LiveStream {
 }
 
 fn etag(epoch: u64, st: &State) -> String {
-    format!("\"{epoch:x}-{:x}-{}\"", st.next_seq, u8::from(st.ended))
+    format!("\"{epoch:x}-{:x}\"", st.version)
+}
+
+/// Renders the playlist again (the master playlist, if the stream has renditions).
+fn rerender(epoch: u64, format: SegmentFormat, st: &mut State) {
+    st.version += 1;
+    st.playlist = if st.variants.is_empty() {
+        render(epoch, format, st)
+    } else {
+        render_master(&st.variants)
+    };
+}
+
+/// A master playlist: one `#EXT-X-STREAM-INF` per rendition, in ladder order.
+fn render_master(variants: &[Variant]) -> Bytes {
+    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for v in variants {
+        let _ = write!(
+            out,
+            "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={}",
+            v.bandwidth, v.average_bandwidth
+        );
+        if let Some((w, h)) = v.resolution {
+            let _ = write!(out, ",RESOLUTION={w}x{h}");
+        }
+        if !v.codecs.is_empty() {
+            let _ = write!(out, ",CODECS=\"{}\"", v.codecs);
+        }
+        if let Some(fps) = v.frame_rate.filter(|f| f.is_finite() && *f > 0.0) {
+            let _ = write!(out, ",FRAME-RATE={fps:.3}");
+        }
+        let _ = write!(out, ",NAME=\"{}\"\n{}/index.m3u8\n", v.name, v.name);
+    }
+    Bytes::from(out)
 }
 
 /// `2026-11-27T21:00:00.000Z`.
@@ -557,7 +663,8 @@ impl LiveStreams {
             }
         };
         let mut st = stream.lock();
-        if st.publisher.is_some() {
+        // The same publisher may claim again (its ladder restarts with new codecs).
+        if st.publisher.is_some_and(|p| p != id) {
             return Err(AlreadyLive(slug.to_owned()));
         }
         st.publisher = Some(id);
@@ -565,6 +672,11 @@ impl LiveStreams {
         st.limits = limits;
         st.source = None;
         st.part_target = part_target;
+        // A new publisher brings its own ladder (or none).
+        if !st.variants.is_empty() {
+            st.variants.clear();
+            rerender(stream.epoch, stream.format, &mut st);
+        }
         // Segments are cut at keyframes, so they may run a little over the target.
         st.target = st.target.max(target_secs.max(1));
         drop(st);
@@ -597,7 +709,7 @@ impl LiveStreams {
                     return;
                 }
                 st.ended = true;
-                st.playlist = render(stream.epoch, stream.format, &st);
+                rerender(stream.epoch, stream.format, &mut st);
             }
             tracing::info!(stream = %stream.slug, "HLS playlist ended: the publisher did not come back");
             tokio::time::sleep(lifetimes.forget_after).await;

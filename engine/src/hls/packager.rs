@@ -226,6 +226,12 @@ impl Packager {
         }
     }
 
+    /// Dates segments from `at` for the frame decoded at `dts` (the transcoder's renditions
+    /// share their source's anchor, so their program dates agree).
+    pub fn set_anchor(&mut self, at: SystemTime, dts: i64) {
+        self.anchor = Some((at, dts));
+    }
+
     /// The LL-HLS parts finished since the last call, in order. Take them before the
     /// segment the same call returned: they belong to it.
     pub fn take_parts(&mut self) -> Vec<PartOut> {

@@ -169,9 +169,118 @@ impl AvcConfig {
     }
 }
 
+/// The NAL units of an Annex-B byte stream (start codes of 3 or 4 bytes), without the
+/// start codes and without trailing zero bytes.
+pub fn annex_b_units(stream: &[u8]) -> Vec<&[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= stream.len() {
+        if stream[i] == 0 && stream[i + 1] == 0 && stream[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let mut out = Vec::with_capacity(starts.len());
+    for (k, &from) in starts.iter().enumerate() {
+        let mut to = starts.get(k + 1).map_or(stream.len(), |&next| next - 3);
+        while to > from && stream[to - 1] == 0 {
+            to -= 1;
+        }
+        if to > from {
+            out.push(&stream[from..to]);
+        }
+    }
+    out
+}
+
+/// An Annex-B access unit as AVCC (4-byte lengths), without parameter sets and delimiters
+/// (the configuration carries those), as an encoder's output becomes a [`super::Frame`].
+pub fn annex_b_to_avcc(stream: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(stream.len() + 16);
+    for nal in annex_b_units(stream) {
+        if matches!(nal[0] & 0x1F, 7..=9) {
+            continue;
+        }
+        out.put_u32(nal.len() as u32);
+        out.put_slice(nal);
+    }
+    out.freeze()
+}
+
+impl AvcConfig {
+    /// The configuration of a stream whose SPS and PPS came as Annex-B (an encoder's global
+    /// header): an AVCDecoderConfigurationRecord with 4-byte NAL lengths, parsed.
+    pub fn from_annex_b(headers: &[u8]) -> Result<Self, BadAvc> {
+        let units = annex_b_units(headers);
+        let sps: Vec<&[u8]> = units.iter().copied().filter(|n| n[0] & 0x1F == 7).collect();
+        let pps: Vec<&[u8]> = units.iter().copied().filter(|n| n[0] & 0x1F == 8).collect();
+        let first = sps
+            .first()
+            .ok_or_else(|| BadAvc("no SPS in the encoder's headers".into()))?;
+        if first.len() < 4 || sps.len() > 31 || pps.is_empty() || pps.len() > 255 {
+            return Err(BadAvc(
+                "unusable parameter sets in the encoder's headers".into(),
+            ));
+        }
+        let mut r = BytesMut::new();
+        r.put_slice(&[
+            1,
+            first[1],
+            first[2],
+            first[3],
+            0xFF,
+            0xE0 | sps.len() as u8,
+        ]);
+        for s in &sps {
+            r.put_u16(s.len() as u16);
+            r.put_slice(s);
+        }
+        r.put_u8(pps.len() as u8);
+        for p in &pps {
+            r.put_u16(p.len() as u16);
+            r.put_slice(p);
+        }
+        // High profiles carry chroma format and bit depths after the PPS (ISO 14496-15).
+        if matches!(first[1], 100 | 110 | 122 | 144) {
+            r.put_slice(&[0xFC | 1, 0xF8, 0xF8, 0]);
+        }
+        Self::parse(&r.freeze())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn annex_b_becomes_avcc_and_a_record() {
+        // SPS of a 320x240 High profile stream (x264), a PPS, an AUD and an IDR slice.
+        let sps = [
+            0x67, 0x64, 0x00, 0x0D, 0xAC, 0xD9, 0x41, 0x41, 0xFB, 0x01, 0x10, 0x00, 0x00, 0x03,
+            0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0xC0, 0xF1, 0x42, 0x99, 0x60,
+        ];
+        let pps = [0x68, 0xEB, 0xE3, 0xCB, 0x22, 0xC0];
+        let mut stream = vec![0, 0, 0, 1];
+        stream.extend_from_slice(&sps);
+        stream.extend_from_slice(&[0, 0, 1]);
+        stream.extend_from_slice(&pps);
+        let headers = stream.clone();
+        stream.extend_from_slice(&[0, 0, 0, 1, 0x09, 0xF0, 0, 0, 1, 0x65, 0x88, 0x84, 0x00]);
+        let avcc = annex_b_to_avcc(&stream);
+        // Only the slice is left, with a 4-byte length; its trailing zero is padding.
+        assert_eq!(&avcc[..], &[0, 0, 0, 3, 0x65, 0x88, 0x84]);
+        let config = AvcConfig::from_annex_b(&headers).expect("a record");
+        assert_eq!((config.width, config.height), (320, 240));
+        assert_eq!(config.codec_string, "avc1.64000D");
+        assert_eq!(config.nal_length_size, 4);
+        assert_eq!(
+            config.nal_units(&avcc).expect("units"),
+            [&[0x65, 0x88, 0x84][..]]
+        );
+        assert!(AvcConfig::from_annex_b(&[0, 0, 1, 0x68, 1]).is_err());
+    }
 
     #[test]
     fn refuses_empty_parameter_sets() {

@@ -18,6 +18,7 @@ use super::publisher::{Expect, Publisher};
 use crate::Engine;
 use crate::admission::{Decision, DenyReason, PublishRequest, SegmentFormat};
 use crate::hls::live::{Lifetimes, Packaging};
+use crate::ladder::LadderPlan;
 use crate::registry::{SessionGuard, SessionRole};
 
 /// The handshake and the publish request must be done within this.
@@ -348,21 +349,16 @@ impl Conn {
             }
         };
         let id = NEXT_PUBLISHER.fetch_add(1, Ordering::Relaxed);
+        let packaging = Packaging {
+            format: grant.hls.format,
+            target_secs: grant.hls.segment_secs,
+            part_target: (grant.hls.low_latency && grant.hls.format == SegmentFormat::Fmp4)
+                .then_some(PART_SECS),
+        };
         let stream = self
             .engine
             .hls()
-            .publish(
-                &grant.mount,
-                grant.service_id,
-                id,
-                grant.limits,
-                Packaging {
-                    format: grant.hls.format,
-                    target_secs: grant.hls.segment_secs,
-                    part_target: (grant.hls.low_latency && grant.hls.format == SegmentFormat::Fmp4)
-                        .then_some(PART_SECS),
-                },
-            )
+            .publish(&grant.mount, grant.service_id, id, grant.limits, packaging)
             .map_err(|e| {
                 tracing::warn!(%remote, stream = %grant.mount, "publish refused: {e}");
                 ("NetStream.Publish.BadName", e.to_string())
@@ -375,7 +371,7 @@ impl Conn {
             "RTMP publisher",
         );
         tracing::info!(%remote, stream = %grant.mount, "publisher connected");
-        let publisher = Publisher::new(
+        let mut publisher = Publisher::new(
             id,
             std::sync::Arc::clone(self.engine.hls()),
             stream,
@@ -386,6 +382,23 @@ impl Conn {
             },
             remote,
         );
+        if let Some(spec) = grant.transcode.clone().filter(|_| grant.limits.transcode) {
+            match self.engine.transcoder() {
+                Some(transcoder) => {
+                    publisher = publisher.with_ladder(LadderPlan {
+                        spec,
+                        transcoder: std::sync::Arc::clone(transcoder),
+                        streams: std::sync::Arc::clone(self.engine.hls()),
+                        service_id: grant.service_id,
+                        limits: grant.limits,
+                        packaging,
+                    });
+                }
+                None => {
+                    tracing::warn!(stream = %grant.mount, "this server runs without a transcoder: the stream is served as it arrives")
+                }
+            }
+        }
         Ok(Publishing { publisher, session })
     }
 }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use crate::hls::live::{Lifetimes, LiveStream, LiveStreams, SourceStatus};
 use crate::hls::packager::{Packager, SegmentOut};
+use crate::ladder::{Ladder, LadderPlan};
 use crate::media::aac::AacConfig;
 use crate::media::avc::AvcConfig;
 use crate::media::clock::Clock;
@@ -45,7 +46,14 @@ pub struct Expect {
 pub struct Publisher {
     id: u64,
     streams: Arc<LiveStreams>,
+    /// The service's stream: source status, viewers, and (with a ladder) the master playlist.
     stream: Arc<LiveStream>,
+    /// Where the source itself is packaged: the service's stream, or with a ladder its
+    /// `source` rendition if it offers one (else nowhere).
+    out: Option<Arc<LiveStream>>,
+    /// The transcoding ladder to run once the source's codecs are known, and the running one.
+    plan: Option<LadderPlan>,
+    ladder: Option<Ladder>,
     lifetimes: Lifetimes,
     target_secs: f64,
     clock: Clock,
@@ -56,6 +64,8 @@ pub struct Publisher {
     first_ms: Option<i64>,
     /// Whether the first segment follows an earlier publisher's (a reconnect).
     resumed: bool,
+    /// Whether packaging (and the ladder) started: the stream's codecs were known.
+    started_packaging: bool,
     /// Warnings already logged, by kind: each is logged once per publisher.
     warned: Vec<&'static str>,
     remote: std::net::SocketAddr,
@@ -77,7 +87,10 @@ impl Publisher {
         Self {
             id,
             streams,
+            out: Some(Arc::clone(&stream)),
             stream,
+            plan: None,
+            ladder: None,
             lifetimes,
             target_secs,
             clock: Clock::default(),
@@ -86,6 +99,7 @@ impl Publisher {
             packager: None,
             first_ms: None,
             resumed,
+            started_packaging: false,
             warned: Vec::new(),
             remote,
             since: std::time::SystemTime::now(),
@@ -100,6 +114,12 @@ impl Publisher {
 
     pub fn stream_slug(&self) -> &str {
         self.stream.slug()
+    }
+
+    /// Runs `plan`'s ladder beside the source once its codecs are known.
+    pub fn with_ladder(mut self, plan: LadderPlan) -> Self {
+        self.plan = Some(plan);
+        self
     }
 
     pub fn set_expected(&mut self, expect: Expect) {
@@ -215,9 +235,24 @@ impl Publisher {
             since: self.since,
             remote: self.remote,
         });
-        if let Some(p) = self.packager.as_mut() {
-            let seg = p.reconfigure(next)?;
-            deliver(&self.stream, p, seg);
+        if let (Some(p), Some(out)) = (self.packager.as_mut(), &self.out) {
+            let seg = p.reconfigure(next.clone())?;
+            deliver(out, p, seg);
+        }
+        // A running ladder restarts with the new codecs (its renditions get a discontinuity).
+        if let (Some(old), Some(plan)) = (self.ladder.take(), &self.plan) {
+            let before = old.stop();
+            self.ladder = plan.start(&self.stream, self.id, &next, self.first_ms.unwrap_or(0));
+            let kept = self
+                .ladder
+                .as_ref()
+                .map(Ladder::streams)
+                .unwrap_or_default();
+            for s in before {
+                if !kept.iter().any(|k| Arc::ptr_eq(k, &s)) {
+                    self.streams.unpublish(&s, self.id, self.lifetimes);
+                }
+            }
         }
         Ok(())
     }
@@ -234,28 +269,52 @@ impl Publisher {
 
     fn frame(&mut self, frame: Frame, jumped: bool) -> Result<(), StreamError> {
         self.first_ms.get_or_insert(frame.dts);
-        if self.packager.is_none() {
+        if !self.started_packaging {
             if !self.ready(frame.dts) {
                 return Ok(());
             }
-            self.packager = Some(Packager::new(
-                self.config.clone(),
-                self.target_secs,
-                self.resumed,
-                self.stream.format(),
-                self.stream.part_target(),
-            )?);
+            self.started_packaging = true;
+            if let Some(plan) = &self.plan {
+                self.ladder = plan.start(&self.stream, self.id, &self.config, frame.dts);
+                if self.ladder.is_some() {
+                    self.out = plan.passthrough(&self.stream, self.id, &self.config);
+                }
+            }
+            if let Some(out) = &self.out {
+                self.resumed = out.has_segments();
+                self.packager = Some(Packager::new(
+                    self.config.clone(),
+                    self.target_secs,
+                    self.resumed,
+                    out.format(),
+                    out.part_target(),
+                )?);
+            }
         }
-        let Some(p) = self.packager.as_mut() else {
+        if jumped {
+            tracing::info!(stream = %self.stream.slug(), "the publisher's clock jumped: a discontinuity in the playlist");
+        }
+        if let Some(ladder) = self.ladder.as_mut() {
+            ladder.push(&frame);
+        }
+        let (Some(p), Some(out)) = (self.packager.as_mut(), &self.out) else {
             return Ok(());
         };
         if jumped {
-            tracing::info!(stream = %self.stream.slug(), "the publisher's clock jumped: a discontinuity in the playlist");
             let seg = p.clock_jumped()?;
-            deliver(&self.stream, p, seg);
+            deliver(out, p, seg);
         }
         let seg = p.push(&frame)?;
-        deliver(&self.stream, p, seg);
+        let listed = seg.is_some();
+        deliver(out, p, seg);
+        // The pass-through's bandwidth in the master playlist is what it measures.
+        if listed
+            && self.ladder.is_some()
+            && let Some(kbps) = out.recent_bitrate_kbps()
+        {
+            self.stream
+                .set_variant_bandwidth(crate::ladder::SOURCE, u64::from(kbps) * 1200);
+        }
         Ok(())
     }
 
@@ -281,13 +340,24 @@ fn deliver(stream: &LiveStream, p: &mut Packager, seg: Option<SegmentOut>) {
 /// published" until a restart.
 impl Drop for Publisher {
     fn drop(&mut self) {
-        if let Some(p) = self.packager.as_mut() {
+        if let (Some(p), Some(out)) = (self.packager.as_mut(), &self.out) {
             match p.finish() {
-                Ok(seg) => deliver(&self.stream, p, seg),
+                Ok(seg) => deliver(out, p, seg),
                 Err(e) => {
                     tracing::warn!(stream = %self.stream.slug(), "the last segment was lost: {e}")
                 }
             }
+        }
+        // The ladder's threads list their last segments before its streams are released.
+        if let Some(ladder) = self.ladder.take() {
+            for stream in ladder.stop() {
+                self.streams.unpublish(&stream, self.id, self.lifetimes);
+            }
+        }
+        if let Some(out) = &self.out
+            && !Arc::ptr_eq(out, &self.stream)
+        {
+            self.streams.unpublish(out, self.id, self.lifetimes);
         }
         self.streams
             .unpublish(&self.stream, self.id, self.lifetimes);

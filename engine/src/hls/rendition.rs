@@ -1,0 +1,137 @@
+//! A transcoded rendition's way into HLS: the transcoder's encoded frames → a packager →
+//! the rendition's live stream (`<slug>/<rendition>`), and its line in the master playlist.
+//!
+//! It runs on the transcoder's thread for that rendition: packaging costs microseconds a
+//! frame, and the stream's lock is taken once per part or segment.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::hls::live::{LiveStream, Variant};
+use crate::hls::packager::{Packager, SegmentOut};
+use crate::media::{Frame, StreamConfig};
+use crate::transcode::RenditionOutput;
+
+/// How a rendition's stream is packaged, and where it appears in the master playlist.
+#[derive(Debug)]
+pub struct RenditionStream {
+    stream: Arc<LiveStream>,
+    /// The service's own stream, which carries the master playlist.
+    master: Arc<LiveStream>,
+    variant: Variant,
+    target_secs: f64,
+    packager: Option<Packager>,
+    /// Program dates follow the source's clock, so every rendition dates a segment alike.
+    anchor: (SystemTime, i64),
+    discontinuity: bool,
+}
+
+impl RenditionStream {
+    /// `variant`: the rendition's master playlist line, its codecs filled in once the
+    /// encoder says what it makes.
+    pub fn new(
+        stream: Arc<LiveStream>,
+        master: Arc<LiveStream>,
+        variant: Variant,
+        target_secs: f64,
+        anchor: (SystemTime, i64),
+    ) -> Self {
+        let discontinuity = stream.has_segments();
+        Self {
+            stream,
+            master,
+            variant,
+            target_secs,
+            packager: None,
+            anchor,
+            discontinuity,
+        }
+    }
+
+    fn deliver(&mut self, seg: Option<SegmentOut>) {
+        let Some(p) = self.packager.as_mut() else {
+            return;
+        };
+        for part in p.take_parts() {
+            self.stream.push_part(part);
+        }
+        if let Some(seg) = seg {
+            self.stream.push(seg);
+        }
+    }
+
+    fn warn(&self, what: impl std::fmt::Display) {
+        tracing::warn!(stream = %self.stream.slug(), "{what}");
+    }
+}
+
+impl RenditionOutput for RenditionStream {
+    fn configure(&mut self, config: StreamConfig) {
+        let mut variant = self.variant.clone();
+        if let Some(v) = &config.video {
+            variant.resolution = Some((v.width, v.height));
+        }
+        variant.codecs = [
+            config.video.as_ref().map(|v| v.codec_string.clone()),
+            config.audio.as_ref().map(|a| a.codec_string()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(",");
+        self.master.set_variant(variant);
+        let result = match self.packager.as_mut() {
+            Some(p) => p.reconfigure(config).map(Some),
+            // The transcoder puts keyframes only on its grid (one target apart, give or take
+            // a frame): cutting at each of them keeps every rendition's segments aligned,
+            // so the packager's threshold sits a little below the target.
+            None => Packager::new(
+                config,
+                self.target_secs * 0.8,
+                self.discontinuity,
+                self.stream.format(),
+                self.stream.part_target(),
+            )
+            .map(|mut p| {
+                p.set_anchor(self.anchor.0, self.anchor.1);
+                self.packager = Some(p);
+                None
+            }),
+        };
+        match result {
+            Ok(seg) => self.deliver(seg.flatten()),
+            Err(e) => self.warn(format_args!("rendition not packaged: {e}")),
+        }
+    }
+
+    fn frame(&mut self, frame: Frame) {
+        let Some(p) = self.packager.as_mut() else {
+            return;
+        };
+        match p.push(&frame) {
+            Ok(seg) => self.deliver(seg),
+            Err(e) => self.warn(format_args!("rendition frame not packaged: {e}")),
+        }
+    }
+
+    fn discontinuity(&mut self) {
+        if let Some(p) = self.packager.as_mut() {
+            match p.clock_jumped() {
+                Ok(seg) => self.deliver(seg),
+                Err(e) => self.warn(format_args!("rendition segment lost: {e}")),
+            }
+        }
+    }
+}
+
+impl Drop for RenditionStream {
+    /// The ladder stopped: the segment in progress is listed.
+    fn drop(&mut self) {
+        if let Some(p) = self.packager.as_mut() {
+            match p.finish() {
+                Ok(seg) => self.deliver(seg),
+                Err(e) => self.warn(format_args!("the last segment was lost: {e}")),
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! A live source's transcoding ladder, as the engine runs it: which rungs suit the source,
+//! the rendition streams they are packaged into (`<slug>/<rendition>`), the master playlist
+//! lines on the service's stream, and the transcoder that makes them.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::admission::{Limits, ServiceId};
+use crate::hls::live::{LiveStream, LiveStreams, Packaging, Variant};
+use crate::hls::rendition::RenditionStream;
+use crate::media::{Frame, StreamConfig};
+use crate::transcode::{
+    LadderInput, LadderJob, LadderReport, LadderSpec, LadderStats, RenditionJob, RenditionSpec,
+    RenditionStats, Transcoder,
+};
+
+/// The pass-through rendition's name.
+pub const SOURCE: &str = "source";
+
+/// Container overhead on top of the encoders' bitrates (TS packets, PES headers).
+const OVERHEAD: f64 = 1.05;
+
+/// What a publisher needs to start its service's ladder.
+#[derive(Debug, Clone)]
+pub struct LadderPlan {
+    pub spec: Arc<LadderSpec>,
+    pub transcoder: Arc<dyn Transcoder>,
+    pub streams: Arc<LiveStreams>,
+    pub service_id: ServiceId,
+    pub limits: Limits,
+    pub packaging: Packaging,
+}
+
+/// A running ladder.
+pub struct Ladder {
+    input: Box<dyn LadderInput>,
+    /// The rendition streams it claimed (released when the publisher leaves).
+    streams: Vec<Arc<LiveStream>>,
+    /// The service's stream, which shows the ladder's counters while it runs.
+    base: Arc<LiveStream>,
+    report: Arc<LadderReport>,
+}
+
+impl std::fmt::Debug for Ladder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ladder")
+            .field("renditions", &self.report.renditions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LadderPlan {
+    fn claim(&self, base: &LiveStream, id: u64, name: &str) -> Option<Arc<LiveStream>> {
+        let key = format!("{}/{name}", base.slug());
+        match self
+            .streams
+            .publish(&key, self.service_id, id, self.limits, self.packaging)
+        {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(stream = %base.slug(), "rendition {name} not started: {e}");
+                None
+            }
+        }
+    }
+
+    /// Starts the ladder for a source with `config`, whose first frame is at `first_dts`.
+    /// `None` (with a log line saying why) leaves the source packaged as it is.
+    pub fn start(
+        &self,
+        base: &Arc<LiveStream>,
+        id: u64,
+        config: &StreamConfig,
+        first_dts: i64,
+    ) -> Option<Ladder> {
+        let Some(video) = &config.video else {
+            tracing::warn!(stream = %base.slug(), "transcoding needs a video track; this source has none: it is served as it arrives");
+            return None;
+        };
+        let rungs: Vec<RenditionSpec> = self.spec.rungs_for(video.height);
+        if rungs.is_empty() {
+            return None;
+        }
+        let skipped = self.spec.renditions.len() - rungs.len();
+        if skipped > 0 {
+            tracing::info!(stream = %base.slug(), "{skipped} rendition(s) above the source's {}p skipped", video.height);
+        }
+        let anchor = (SystemTime::now(), first_dts);
+        let target_secs = f64::from(self.packaging.target_secs);
+        let mut jobs = Vec::with_capacity(rungs.len());
+        let mut claimed = Vec::with_capacity(rungs.len());
+        let order_base = usize::from(self.spec.passthrough);
+        for (i, rung) in rungs.into_iter().enumerate() {
+            let Some(stream) = self.claim(base, id, &rung.name) else {
+                continue;
+            };
+            let average = (f64::from(rung.video_kbps + rung.audio_kbps) * 1000.0 * OVERHEAD) as u64;
+            let variant = Variant {
+                name: rung.name.clone(),
+                order: order_base + i,
+                // The encoder's rate control allows peaks of 1.2× (its maxrate).
+                bandwidth: (f64::from(rung.video_kbps) * 1.2 + f64::from(rung.audio_kbps)) as u64
+                    * 1000
+                    * 105
+                    / 100,
+                average_bandwidth: average,
+                resolution: None,
+                codecs: String::new(),
+                frame_rate: video.fps,
+            };
+            let stats = Arc::new(RenditionStats::default());
+            claimed.push(Arc::clone(&stream));
+            jobs.push(RenditionJob {
+                output: Box::new(RenditionStream::new(
+                    stream,
+                    Arc::clone(base),
+                    variant,
+                    target_secs,
+                    anchor,
+                )),
+                stats,
+                spec: rung,
+            });
+        }
+        let renditions: Vec<(String, Arc<RenditionStats>)> = jobs
+            .iter()
+            .map(|j| (j.spec.name.clone(), Arc::clone(&j.stats)))
+            .collect();
+        let stats = Arc::new(LadderStats::default());
+        let job = LadderJob {
+            stream: base.slug().to_owned(),
+            source: config.clone(),
+            renditions: jobs,
+            watermark: self.spec.watermark.clone(),
+            keyframe_interval: i64::from(self.packaging.target_secs.max(1))
+                * crate::media::TIMESCALE,
+            stats: Arc::clone(&stats),
+        };
+        match self.transcoder.start(job) {
+            Ok(input) => {
+                tracing::info!(stream = %base.slug(), "transcoding to {}", renditions.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "));
+                let report = Arc::new(LadderReport {
+                    started: std::time::Instant::now(),
+                    stats,
+                    renditions,
+                });
+                base.set_ladder(Some(Arc::clone(&report)));
+                Some(Ladder {
+                    input,
+                    streams: claimed,
+                    base: Arc::clone(base),
+                    report,
+                })
+            }
+            Err(e) => {
+                tracing::warn!(stream = %base.slug(), "transcoding not started: {e}; the source is served as it arrives");
+                for s in claimed {
+                    self.streams
+                        .unpublish(&s, id, crate::hls::live::Lifetimes::default());
+                }
+                None
+            }
+        }
+    }
+
+    /// The pass-through rendition's stream, if the ladder offers one: claimed, and listed
+    /// first in the master playlist.
+    pub fn passthrough(
+        &self,
+        base: &Arc<LiveStream>,
+        id: u64,
+        config: &StreamConfig,
+    ) -> Option<Arc<LiveStream>> {
+        if !self.spec.passthrough {
+            return None;
+        }
+        let stream = self.claim(base, id, SOURCE)?;
+        // Until it is measured: above the highest rung, so players take it as the best.
+        let top = self
+            .spec
+            .renditions
+            .iter()
+            .map(|r| r.video_kbps + r.audio_kbps)
+            .max()
+            .unwrap_or(4000);
+        let estimate = u64::from(top) * 1500;
+        base.set_variant(Variant {
+            name: SOURCE.to_owned(),
+            order: 0,
+            bandwidth: estimate,
+            average_bandwidth: estimate * 10 / 12,
+            resolution: config.video.as_ref().map(|v| (v.width, v.height)),
+            codecs: [
+                config.video.as_ref().map(|v| v.codec_string.clone()),
+                config.audio.as_ref().map(|a| a.codec_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(","),
+            frame_rate: config.video.as_ref().and_then(|v| v.fps),
+        });
+        Some(stream)
+    }
+}
+
+impl Ladder {
+    /// Hands a source frame to the ladder (dropped, and counted, if it is behind).
+    pub fn push(&mut self, frame: &Frame) {
+        let stats = &self.report.stats;
+        LadderStats::add(&stats.bytes_in, frame.data.len() as u64);
+        if !self.input.push(frame) {
+            LadderStats::add(&stats.dropped_in, 1);
+        }
+    }
+
+    /// The rendition streams it runs.
+    pub fn streams(&self) -> &[Arc<LiveStream>] {
+        &self.streams
+    }
+
+    /// Stops the ladder's threads (they list their last segments on the way out) and
+    /// returns the rendition streams to release.
+    pub fn stop(self) -> Vec<Arc<LiveStream>> {
+        drop(self.input);
+        self.base.set_ladder(None);
+        self.streams
+    }
+}

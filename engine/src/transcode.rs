@@ -1,0 +1,211 @@
+//! What the engine asks of a transcoder, without knowing FFmpeg: the [`Transcoder`] trait
+//! (implemented by the `transcoder` crate) and the ladder a service asks for.
+//!
+//! A ladder runs beside one live source. The engine pushes the source's frames into
+//! [`LadderInput::push`], which never blocks (a ladder that falls behind drops input and
+//! counts it); each rendition's encoded frames come back, on the transcoder's threads,
+//! through a [`RenditionOutput`] the engine supplies, which packages them as HLS.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::media::{Frame, StreamConfig};
+
+/// One rung of a video ladder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenditionSpec {
+    /// Its name in URLs (`/hls/<slug>/<name>/index.m3u8`).
+    pub name: String,
+    /// Output width; 0 keeps the source's aspect ratio (rounded to even).
+    pub width: u32,
+    pub height: u32,
+    pub video_kbps: u32,
+    pub audio_kbps: u32,
+}
+
+/// Where a watermark goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corner {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+}
+
+/// A PNG overlaid on every transcoded rendition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatermarkSpec {
+    pub path: PathBuf,
+    pub corner: Corner,
+    /// 0 (invisible) ..= 100 (as drawn).
+    pub opacity_pct: u8,
+}
+
+/// A service's transcoding settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LadderSpec {
+    /// Transcoded rungs, highest first.
+    pub renditions: Vec<RenditionSpec>,
+    /// Whether the source itself is offered too (`source`: packaged as it arrives).
+    pub passthrough: bool,
+    pub watermark: Option<WatermarkSpec>,
+}
+
+impl LadderSpec {
+    /// The rungs worth encoding for a source of `height` lines: none above the source (an
+    /// upscale costs CPU and adds nothing). The lowest rung is kept if every rung is above
+    /// the source and there is no pass-through, so the service still has output.
+    pub fn rungs_for(&self, height: u32) -> Vec<RenditionSpec> {
+        let mut keep: Vec<RenditionSpec> = self
+            .renditions
+            .iter()
+            .filter(|r| r.height <= height)
+            .cloned()
+            .collect();
+        if keep.is_empty()
+            && !self.passthrough
+            && let Some(lowest) = self.renditions.iter().min_by_key(|r| r.height)
+        {
+            keep.push(lowest.clone());
+        }
+        keep
+    }
+}
+
+/// Where one rendition's encoded media goes (the engine packages it as HLS). Called from
+/// the transcoder's threads; implementations must not block for long.
+pub trait RenditionOutput: Send {
+    /// The rendition's codec configuration, before its first frame and whenever it changes
+    /// (the pipeline restarted).
+    fn configure(&mut self, config: StreamConfig);
+    /// An encoded frame (AVCC video, raw AAC audio), in decode order per track, tracks
+    /// interleaved by time.
+    fn frame(&mut self, frame: Frame);
+    /// What follows does not continue what came before (a restarted pipeline).
+    fn discontinuity(&mut self);
+}
+
+/// One rendition as the transcoder runs it.
+pub struct RenditionJob {
+    pub spec: RenditionSpec,
+    pub output: Box<dyn RenditionOutput>,
+    pub stats: Arc<RenditionStats>,
+}
+
+impl std::fmt::Debug for RenditionJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenditionJob")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a ladder needs to start.
+#[derive(Debug)]
+pub struct LadderJob {
+    /// The stream's name, for logs.
+    pub stream: String,
+    pub source: StreamConfig,
+    pub renditions: Vec<RenditionJob>,
+    pub watermark: Option<WatermarkSpec>,
+    /// Keyframes are forced on this grid of the source's timeline (90 kHz), the same in
+    /// every rendition, so segments align and players switch cleanly.
+    pub keyframe_interval: i64,
+    pub stats: Arc<LadderStats>,
+}
+
+/// The running ladder, as its source sees it. Dropping it stops the ladder's threads.
+pub trait LadderInput: Send + Sync {
+    /// Hands the ladder a source frame; never blocks. Returns false if the frame was
+    /// dropped because the ladder is behind.
+    fn push(&mut self, frame: &Frame) -> bool;
+}
+
+/// Why a ladder could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TranscodeError(pub String);
+
+/// The transcoder, as the engine sees it.
+pub trait Transcoder: Send + Sync + std::fmt::Debug {
+    fn start(&self, job: LadderJob) -> Result<Box<dyn LadderInput>, TranscodeError>;
+}
+
+/// Counters a ladder keeps for stats and metrics (monotonic; readers take differences).
+#[derive(Debug, Default)]
+pub struct LadderStats {
+    /// Source video frames received and decoded.
+    pub frames_in: AtomicU64,
+    /// Source frames dropped before decoding (the ladder was behind).
+    pub dropped_in: AtomicU64,
+    /// Times the pipeline failed and was restarted.
+    pub restarts: AtomicU64,
+    /// Source bytes offered to the ladder (for the source's measured bitrate).
+    pub bytes_in: AtomicU64,
+    /// Source time decoded, 90 kHz, and the wall time spent on it (ns), for "speed".
+    pub media_time: AtomicU64,
+    pub busy_ns: AtomicU64,
+}
+
+/// A running ladder's counters, as the service's stream shows them to stats.
+#[derive(Debug)]
+pub struct LadderReport {
+    pub started: std::time::Instant,
+    pub stats: Arc<LadderStats>,
+    pub renditions: Vec<(String, Arc<RenditionStats>)>,
+}
+
+/// Counters of one rendition.
+#[derive(Debug, Default)]
+pub struct RenditionStats {
+    pub frames_out: AtomicU64,
+    /// Decoded frames this rendition skipped because its encoder was behind.
+    pub dropped: AtomicU64,
+    pub bytes_out: AtomicU64,
+    /// Wall time its thread spent scaling and encoding (ns).
+    pub busy_ns: AtomicU64,
+}
+
+impl LadderStats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rung(name: &str, height: u32) -> RenditionSpec {
+        RenditionSpec {
+            name: name.into(),
+            width: 0,
+            height,
+            video_kbps: 1000,
+            audio_kbps: 128,
+        }
+    }
+
+    #[test]
+    fn rungs_above_the_source_are_skipped_but_never_all() {
+        let spec = LadderSpec {
+            renditions: vec![rung("1080p", 1080), rung("720p", 720), rung("360p", 360)],
+            passthrough: false,
+            watermark: None,
+        };
+        let names = |h| -> Vec<String> { spec.rungs_for(h).into_iter().map(|r| r.name).collect() };
+        assert_eq!(names(720), ["720p", "360p"]);
+        assert_eq!(names(1080), ["1080p", "720p", "360p"]);
+        assert_eq!(names(240), ["360p"]);
+        let with_source = LadderSpec {
+            passthrough: true,
+            ..spec.clone()
+        };
+        assert!(with_source.rungs_for(240).is_empty());
+    }
+}

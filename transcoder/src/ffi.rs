@@ -1,0 +1,67 @@
+//! The few things ffmpeg-next does not wrap, done on FFmpeg's C API directly. Every unsafe
+//! block in the crate is here, each with why it is sound.
+#![allow(unsafe_code)]
+
+use ff::ffi;
+use ffmpeg_next as ff;
+
+/// Gives a decoder context its codec's out-of-band configuration (an H.264
+/// AVCDecoderConfigurationRecord, an AAC AudioSpecificConfig). ffmpeg-next has no setter.
+pub fn set_extradata(ctx: &mut ff::codec::context::Context, data: &[u8]) -> Result<(), ff::Error> {
+    let padded = data.len() + ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
+    let size = i32::try_from(data.len()).map_err(|_| ff::Error::InvalidData)?;
+    // SAFETY: `ctx` owns a valid AVCodecContext that is not opened yet (callers set
+    // extradata before `open`). The buffer comes from av_mallocz (FFmpeg frees it with the
+    // context via av_freep), is `padded` bytes long as FFmpeg requires, and we copy exactly
+    // `data.len()` bytes into it; any earlier extradata is freed first.
+    unsafe {
+        let c = ctx.as_mut_ptr();
+        if !(*c).extradata.is_null() {
+            ffi::av_freep(std::ptr::addr_of_mut!((*c).extradata).cast());
+        }
+        let buf = ffi::av_mallocz(padded).cast::<u8>();
+        if buf.is_null() {
+            return Err(ff::Error::Other {
+                errno: libc_enomem(),
+            });
+        }
+        std::ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len());
+        (*c).extradata = buf;
+        (*c).extradata_size = size;
+    }
+    Ok(())
+}
+
+/// An opened encoder's global header (H.264 SPS/PPS in Annex-B, an AAC
+/// AudioSpecificConfig), copied out.
+pub fn extradata(ctx: &ff::codec::context::Context) -> Vec<u8> {
+    // SAFETY: reading the context's extradata pointer and size; FFmpeg guarantees
+    // `extradata_size` valid bytes when the pointer is non-null, and the borrow of `ctx`
+    // keeps the context alive while we copy.
+    unsafe {
+        let c = ctx.as_ptr();
+        let (ptr, len) = ((*c).extradata, (*c).extradata_size);
+        if ptr.is_null() || len <= 0 {
+            return Vec::new();
+        }
+        std::slice::from_raw_parts(ptr, len as usize).to_vec()
+    }
+}
+
+/// A new reference to a decoded picture: the same buffers (reference-counted), no copy.
+/// ffmpeg-next's `Clone` copies every pixel, which a ladder of four would do four times a
+/// frame.
+pub fn share(frame: &ff::frame::Video) -> Result<ff::frame::Video, ff::Error> {
+    let mut out = ff::frame::Video::empty();
+    // SAFETY: both pointers are valid AVFrames owned by their wrappers; `out` is empty, as
+    // av_frame_ref requires. On success `out` holds its own references, freed by its Drop.
+    let ret = unsafe { ffi::av_frame_ref(out.as_mut_ptr(), frame.as_ptr()) };
+    if ret < 0 {
+        return Err(ff::Error::from(ret));
+    }
+    Ok(out)
+}
+
+fn libc_enomem() -> i32 {
+    12
+}

@@ -1,0 +1,362 @@
+//! A running ladder: one thread decodes the source (video and audio) and encodes its AAC
+//! once per bitrate; one thread per rung scales and encodes that rung's H.264.
+//!
+//! Back-pressure, so memory stays bounded and the source never waits:
+//! - the engine's frames enter a bounded queue; when it is full the frame is dropped and
+//!   counted (the pass-through and the source's connection are unaffected);
+//! - each rung has a bounded queue of decoded pictures (shared buffers, not copies); a rung
+//!   that is behind skips pictures (counted), but never a forced keyframe, which it waits
+//!   for, so segments stay aligned across rungs.
+//!
+//! A failure (a corrupt picture the decoder rejects many times over, an encoder error)
+//! rebuilds that stage after a back-off and continues with a discontinuity.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant};
+
+use ffmpeg_next as ff;
+use tidecast_engine::media::{Frame, TIMESCALE, Track};
+use tidecast_engine::transcode::{LadderInput, LadderJob, LadderStats, RenditionStats};
+
+use crate::audio::AudioLadder;
+use crate::decode::{AudioDecoder, VideoDecoder};
+use crate::ffi;
+use crate::rendition::{Rendition, Settings, Work};
+
+/// Source frames queued before the decoder (about 2 s of a 30 fps stream with audio).
+const INPUT_QUEUE: usize = 160;
+/// Work queued per rung: decoded pictures are large, so only a few (plus their audio).
+const RUNG_QUEUE: usize = 24;
+/// Decode errors in a row before the decoder is rebuilt.
+const DECODE_ERRORS_TO_RESET: u32 = 30;
+/// A timestamp step larger than this (or any step back) is a break in the source's timeline.
+const MAX_STEP: i64 = 5 * TIMESCALE;
+
+/// The engine's side of a ladder: a bounded queue into its decoding thread.
+#[derive(Debug)]
+pub struct Input {
+    tx: SyncSender<Frame>,
+}
+
+impl LadderInput for Input {
+    fn push(&mut self, frame: &Frame) -> bool {
+        match self.tx.try_send(frame.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
+
+struct Rung {
+    name: String,
+    tx: SyncSender<Work>,
+    /// Which AAC encoder feeds it.
+    audio: usize,
+    stats: Arc<RenditionStats>,
+}
+
+/// Starts the ladder's threads. Fails only if a thread cannot be started or the source
+/// cannot be decoded at all (no decoder for it).
+pub fn start(job: LadderJob) -> Result<Input, String> {
+    let video = VideoDecoder::new(&job.source).map_err(|e| e.to_string())?;
+    if video.is_none() {
+        return Err("the source has no video".into());
+    }
+    let (tx, rx) = sync_channel(INPUT_QUEUE);
+    let name = format!("ladder {}", job.stream);
+    std::thread::Builder::new()
+        .name(format!("tc-{}", short(&job.stream)))
+        .spawn(move || decode_thread(job, rx))
+        .map_err(|e| format!("cannot start the {name} thread: {e}"))?;
+    Ok(Input { tx })
+}
+
+/// Thread names are limited to 15 bytes on Linux.
+fn short(s: &str) -> String {
+    s.chars().take(12).collect()
+}
+
+fn start_rungs(job: &mut LadderJob, audio: Option<&AudioLadder>) -> Vec<Rung> {
+    let fps = job
+        .source
+        .video
+        .as_ref()
+        .and_then(|v| v.fps)
+        .filter(|f| f.is_finite() && *f > 1.0)
+        .unwrap_or(30.0);
+    let grid_frames = (job.keyframe_interval as f64 / TIMESCALE as f64 * fps).ceil() as u32;
+    let mut rungs = Vec::new();
+    for r in std::mem::take(&mut job.renditions) {
+        let (tx, rx) = sync_channel(RUNG_QUEUE);
+        let settings = Settings {
+            fps,
+            max_gop: grid_frames.saturating_mul(4).max(60),
+            watermark: job.watermark.clone(),
+            audio: audio.and_then(|a| a.config(r.spec.audio_kbps)),
+            spec: r.spec.clone(),
+        };
+        let audio_index = audio.map_or(0, |a| a.index_for(r.spec.audio_kbps));
+        let stats = Arc::clone(&r.stats);
+        let rendition = Rendition::new(settings, r.output, Arc::clone(&r.stats));
+        let thread = std::thread::Builder::new()
+            .name(format!("tc-{}", short(&r.spec.name)))
+            .spawn({
+                let ladder_stats = Arc::clone(&job.stats);
+                let stream = job.stream.clone();
+                move || rung_thread(rendition, rx, &stream, &ladder_stats)
+            });
+        match thread {
+            Ok(_) => rungs.push(Rung {
+                name: r.spec.name.clone(),
+                tx,
+                audio: audio_index,
+                stats,
+            }),
+            Err(e) => {
+                tracing::error!(stream = %job.stream, "rendition {} not started: {e}", r.spec.name)
+            }
+        }
+    }
+    rungs
+}
+
+fn rung_thread(mut r: Rendition, rx: Receiver<Work>, stream: &str, ladder: &LadderStats) {
+    let mut backoff = Duration::from_millis(500);
+    let mut healthy_since = Instant::now();
+    while let Ok(work) = rx.recv() {
+        let started = Instant::now();
+        let result = r.work(work);
+        r.stats_busy(started.elapsed());
+        if let Err(e) = result {
+            tracing::warn!(
+                stream,
+                rendition = r.name(),
+                "transcoding failed: {e}; restarting this rendition in {:.1} s",
+                backoff.as_secs_f64()
+            );
+            ladder.restarts.fetch_add(1, Relaxed);
+            std::thread::sleep(backoff);
+            // Skip what queued up meanwhile rather than fall further behind.
+            while rx.try_recv().is_ok() {}
+            r.reset();
+            backoff = if healthy_since.elapsed() > Duration::from_secs(60) {
+                Duration::from_millis(500)
+            } else {
+                (backoff * 2).min(Duration::from_secs(30))
+            };
+            healthy_since = Instant::now();
+        }
+    }
+    r.finish();
+}
+
+/// Decides which decoded pictures become keyframes: the first picture, then the first at or
+/// after each further interval from it on the source's timeline; one decision for every
+/// rung, so all of them cut their segments at the same pictures.
+#[derive(Debug)]
+struct KeyGrid {
+    interval: i64,
+    next: Option<i64>,
+}
+
+impl KeyGrid {
+    fn is_key(&mut self, pts: i64) -> bool {
+        match self.next {
+            Some(next) if pts < next => false,
+            Some(next) => {
+                // Whole intervals from the anchor, so the grid never drifts.
+                let behind = (pts - next).div_euclid(self.interval) + 1;
+                self.next = Some(next + behind * self.interval);
+                true
+            }
+            None => {
+                self.next = Some(pts + self.interval);
+                true
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.next = None;
+    }
+}
+
+fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
+    let stream = job.stream.clone();
+    let stats = Arc::clone(&job.stats);
+    let mut video = match VideoDecoder::new(&job.source) {
+        Ok(Some(v)) => v,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(stream, "transcoding stopped: {e}");
+            return;
+        }
+    };
+    let mut audio_in = AudioDecoder::new(&job.source).unwrap_or_else(|e| {
+        tracing::warn!(stream, "renditions go out without audio: {e}");
+        None
+    });
+    let kbps: Vec<u32> = job.renditions.iter().map(|r| r.spec.audio_kbps).collect();
+    let mut audio_out = match (&audio_in, &job.source.audio) {
+        (Some(_), Some(a)) => {
+            let channels = match a {
+                tidecast_engine::media::AudioConfig::Aac(c) => c.channels,
+                tidecast_engine::media::AudioConfig::Mp3 { channels, .. } => *channels,
+            };
+            match AudioLadder::new(a.sample_rate(), channels.max(1), &kbps) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::warn!(
+                        stream,
+                        "renditions go out without audio: the AAC encoder: {e}"
+                    );
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    if audio_out.is_none() {
+        audio_in = None;
+    }
+    let rungs = start_rungs(&mut job, audio_out.as_ref());
+    let mut grid = KeyGrid {
+        interval: job.keyframe_interval.max(TIMESCALE / 2),
+        next: None,
+    };
+    let mut last_dts: Option<i64> = None;
+    let mut first_pts: Option<i64> = None;
+    let mut errors_in_a_row = 0u32;
+    let mut audio_warned = false;
+    while let Ok(frame) = rx.recv() {
+        let started = Instant::now();
+        match frame.track {
+            Track::Video => {
+                if let Some(last) = last_dts
+                    && (frame.dts < last || frame.dts - last > MAX_STEP)
+                {
+                    tracing::info!(
+                        stream,
+                        "the source's timeline broke: renditions continue after a discontinuity"
+                    );
+                    grid.reset();
+                    for r in &rungs {
+                        let _ = r.tx.send(Work::Discontinuity);
+                    }
+                }
+                last_dts = Some(frame.dts);
+                stats.frames_in.fetch_add(1, Relaxed);
+                let result = video.decode(&frame, &mut |picture: ff::frame::Video| {
+                    let pts = picture.pts().unwrap_or(frame.pts);
+                    let first = *first_pts.get_or_insert(pts);
+                    stats
+                        .media_time
+                        .store(u64::try_from(pts - first).unwrap_or(0), Relaxed);
+                    let key = grid.is_key(pts);
+                    fan_out(&rungs, &picture, key);
+                });
+                match result {
+                    Ok(()) => errors_in_a_row = 0,
+                    Err(e) => {
+                        errors_in_a_row += 1;
+                        if errors_in_a_row == 1 {
+                            tracing::warn!(stream, "a source picture could not be decoded: {e}");
+                        }
+                        if errors_in_a_row >= DECODE_ERRORS_TO_RESET {
+                            tracing::warn!(stream, "the decoder keeps failing: restarting it");
+                            stats.restarts.fetch_add(1, Relaxed);
+                            match VideoDecoder::new(&job.source) {
+                                Ok(Some(v)) => video = v,
+                                _ => return,
+                            }
+                            grid.reset();
+                            for r in &rungs {
+                                let _ = r.tx.send(Work::Discontinuity);
+                            }
+                            errors_in_a_row = 0;
+                        }
+                    }
+                }
+            }
+            Track::Audio => {
+                if let (Some(dec), Some(enc)) = (audio_in.as_mut(), audio_out.as_mut()) {
+                    let mut failed = None;
+                    let result = dec.decode(&frame, &mut |pcm: ff::frame::Audio| {
+                        if let Err(e) = enc.encode(&pcm, &mut |index, encoded| {
+                            for r in rungs.iter().filter(|r| r.audio == index) {
+                                let _ = r.tx.send(Work::Audio(encoded.clone()));
+                            }
+                        }) {
+                            failed = Some(e);
+                        }
+                    });
+                    if let Some(e) = result.err().or(failed)
+                        && !audio_warned
+                    {
+                        tracing::warn!(stream, "source audio could not be transcoded: {e}");
+                        audio_warned = true;
+                    }
+                }
+            }
+        }
+        stats
+            .busy_ns
+            .fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
+    }
+    for r in &rungs {
+        tracing::debug!(stream, rendition = %r.name, "ladder stopping");
+    }
+}
+
+/// Hands a decoded picture to every rung: a keyframe waits for room, any other picture is
+/// skipped by a rung that is behind.
+fn fan_out(rungs: &[Rung], picture: &ff::frame::Video, key: bool) {
+    for r in rungs {
+        let Ok(shared) = ffi::share(picture) else {
+            continue;
+        };
+        let work = Work::Picture(shared, key);
+        if key {
+            let _ = r.tx.send(work);
+        } else if let Err(TrySendError::Full(_)) = r.tx.try_send(work) {
+            r.stats.dropped.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyframes_fall_on_the_grid_whatever_the_frame_rate() {
+        let mut g = KeyGrid {
+            interval: 2 * TIMESCALE,
+            next: None,
+        };
+        // 29.97 fps from an odd start: keys at the first picture, then the first at or
+        // after each 2 s boundary.
+        let step = 3003;
+        let keys: Vec<i64> = (0..200)
+            .map(|i| 1234 + i * step)
+            .filter(|&pts| g.is_key(pts))
+            .collect();
+        assert_eq!(keys[0], 1234);
+        assert!(keys.len() > 2);
+        for w in keys.windows(2) {
+            assert!(w[1] - w[0] <= 2 * TIMESCALE + step, "{keys:?}");
+        }
+        for k in &keys[1..] {
+            let from_anchor = (k - 1234) % (2 * TIMESCALE);
+            assert!(from_anchor < step, "{k} is not just after a grid line");
+        }
+        // After a gap in the pictures the grid continues from the same anchor (lines at
+        // even seconds from it).
+        assert!(g.is_key(1234 + 21 * TIMESCALE));
+        assert!(g.is_key(1234 + 22 * TIMESCALE));
+        assert!(!g.is_key(1234 + 23 * TIMESCALE));
+        assert!(g.is_key(1234 + 24 * TIMESCALE));
+    }
+}
