@@ -24,6 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 what="${1:-api}"
+require_cargo
 case "$what" in
     api) apt_ensure wrk ;;
     icecast) apt_ensure icecast2 ffmpeg ;;

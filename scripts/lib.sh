@@ -23,4 +23,8 @@ require_cargo() {
         echo "cargo is missing: install Rust (https://rustup.rs), then run this again" >&2
         exit 1
     fi
+    # The transcoder links the system's FFmpeg through ffmpeg-sys-next, which finds the
+    # libraries with pkg-config and generates its bindings with libclang.
+    apt_ensure pkg-config libclang-dev libavcodec-dev libavformat-dev libavutil-dev \
+        libavfilter-dev libswscale-dev libswresample-dev
 }

@@ -43,11 +43,33 @@ impl Default for Publish {
 
 /// ffmpeg publishing a 320x240 30 fps test picture with a 440 Hz tone, in real time.
 pub fn ffmpeg_publish(srv: &Server, key: &str, p: Publish) -> Proc {
+    publish_picture(srv, key, p, "testsrc=size=320x240:rate=30", "400k")
+}
+
+/// ffmpeg publishing a busier moving test picture (testsrc2) of `size` (e.g. `854x480`) at
+/// 30 fps and `bitrate`, with a 440 Hz tone, in real time.
+pub fn ffmpeg_publish_sized(
+    srv: &Server,
+    key: &str,
+    p: Publish,
+    size: &str,
+    bitrate: &str,
+) -> Proc {
+    publish_picture(
+        srv,
+        key,
+        p,
+        &format!("testsrc2=size={size}:rate=30"),
+        bitrate,
+    )
+}
+
+fn publish_picture(srv: &Server, key: &str, p: Publish, picture: &str, bitrate: &str) -> Proc {
     let url = format!("rtmp://{}/live/{key}", srv.rtmp);
     let gop = (p.gop_secs * 30).to_string();
     Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=30"])
+        .args(["-f", "lavfi", "-i", picture])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
         .args(["-t", &p.seconds.to_string()])
         .args([
@@ -55,7 +77,7 @@ pub fn ffmpeg_publish(srv: &Server, key: &str, p: Publish) -> Proc {
         ])
         .args(["-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0"])
         .args(["-bf", if p.bframes { "2" } else { "0" }])
-        .args(["-b:v", "400k", "-c:a", "aac", "-b:a", "64k"])
+        .args(["-b:v", bitrate, "-c:a", "aac", "-b:a", "64k"])
         .args(["-f", "flv", url.as_str()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -81,15 +81,38 @@ impl std::fmt::Debug for Rendition {
 }
 
 /// The output size for a source of `w`×`h`: the rung's height, its width or the source's
-/// aspect ratio, both even (4:2:0).
+/// aspect ratio, both even (4:2:0); the nearest even width, ties down (854×480 → 426×240,
+/// 640×360; 1920×1080 → 854×480).
 pub fn output_size(spec: &RenditionSpec, w: u32, h: u32) -> (u32, u32) {
     let height = spec.height.max(2) & !1;
     let width = if spec.width > 0 {
-        spec.width
+        spec.width & !1
     } else {
-        ((u64::from(w) * u64::from(height) + u64::from(h) / 2) / u64::from(h.max(1))) as u32
+        let exact = f64::from(w) * f64::from(height) / f64::from(h.max(1));
+        ((exact / 2.0 - 1e-6).round() as u32) * 2
     };
-    ((width.max(2) + 1) & !1, height)
+    (width.max(2), height)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths_follow_the_source_aspect_and_stay_even() {
+        let rung = |height, width| RenditionSpec {
+            name: "r".into(),
+            width,
+            height,
+            video_kbps: 1000,
+            audio_kbps: 128,
+        };
+        assert_eq!(output_size(&rung(240, 0), 854, 480), (426, 240));
+        assert_eq!(output_size(&rung(360, 0), 854, 480), (640, 360));
+        assert_eq!(output_size(&rung(480, 0), 1920, 1080), (854, 480));
+        assert_eq!(output_size(&rung(720, 0), 1920, 1080), (1280, 720));
+        assert_eq!(output_size(&rung(720, 961), 1920, 1080), (960, 720));
+    }
 }
 
 impl Rendition {

@@ -479,7 +479,7 @@ fn render_master(variants: &[Variant]) -> Bytes {
         if let Some(fps) = v.frame_rate.filter(|f| f.is_finite() && *f > 0.0) {
             let _ = write!(out, ",FRAME-RATE={fps:.3}");
         }
-        let _ = write!(out, ",NAME=\"{}\"\n{}/index.m3u8\n", v.name, v.name);
+        let _ = write!(out, "\n{}/index.m3u8\n", v.name);
     }
     Bytes::from(out)
 }

@@ -1,0 +1,376 @@
+//! The adaptive-bitrate ladder through the real binary: ffmpeg publishes over RTMP, the
+//! in-process transcoder makes the renditions, ffprobe/ffmpeg check what comes out of
+//! `/hls/<slug>/…` (master playlist, renditions, aligned segment boundaries, bitrates).
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use tidecast_tests::rtmp::*;
+use tidecast_tests::*;
+
+/// `(stream_index, first video PTS in 90 kHz ticks)` of a segment file.
+fn first_video_pts(file: &std::path::Path) -> Option<i64> {
+    probe(
+        file,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts",
+            "-of",
+            "csv=p=0",
+        ],
+    )
+    .lines()
+    .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+    .min()
+}
+
+/// Video bits per second of a rendition's downloaded segments (packets only, no container).
+fn video_kbps(dir: &std::path::Path, playlist: &str) -> f64 {
+    let mut bytes = 0u64;
+    let mut secs = 0.0;
+    for (uri, dur) in segments_of(playlist) {
+        let sizes = probe(
+            &dir.join(&uri),
+            &[
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "packet=size",
+                "-of",
+                "csv=p=0",
+            ],
+        );
+        bytes += sizes
+            .lines()
+            .filter_map(|l| l.trim().trim_end_matches(',').parse::<u64>().ok())
+            .sum::<u64>();
+        secs += dur;
+    }
+    bytes as f64 * 8.0 / secs / 1000.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ladder_renditions_decode_align_and_are_listed_in_a_master_playlist() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(
+        &srv,
+        "Ladder",
+        json!({"transcode": true, "max_bitrate_kbps": 4000}),
+    )
+    .await;
+    let (status, ladder) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/transcode"),
+            Some(&admin),
+            Some(json!({"renditions": [
+                {"name": "source"},
+                {"name": "720p", "height": 720, "video_kbps": 1500, "audio_kbps": 96},
+                {"name": "360p", "height": 360, "video_kbps": 600, "audio_kbps": 64},
+                {"name": "240p", "height": 240, "video_kbps": 300, "audio_kbps": 64},
+            ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ladder}");
+    assert_eq!(ladder["enabled"], true);
+
+    // A 480p source: the 720p rung is above it and is skipped.
+    let _pub = ffmpeg_publish_sized(
+        &srv,
+        &key,
+        Publish {
+            seconds: 40,
+            gop_secs: 2,
+            bframes: true,
+        },
+        "854x480",
+        "1200k",
+    );
+    let r360 = wait_playlist(&srv, &format!("{slug}/360p"), 6, Duration::from_secs(40)).await;
+
+    // The master playlist: the source first, then the rungs highest first, each with its
+    // bandwidths, resolution, codecs and frame rate; hls_m3u8 accepts it.
+    let (status, h, body) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h["content-type"], "application/vnd.apple.mpegurl");
+    let master = String::from_utf8(body).unwrap();
+    let parsed = hls_m3u8::MasterPlaylist::try_from(master.as_str())
+        .unwrap_or_else(|e| panic!("not a valid master playlist ({e}):\n{master}"));
+    assert_eq!(parsed.variant_streams.len(), 3, "{master}");
+    let uris: Vec<&str> = master.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        uris,
+        ["source/index.m3u8", "360p/index.m3u8", "240p/index.m3u8"],
+        "{master}"
+    );
+    let infs: Vec<&str> = master
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF:"))
+        .collect();
+    for (inf, res) in infs.iter().zip(["854x480", "640x360", "426x240"]) {
+        for attr in [
+            "BANDWIDTH=",
+            "AVERAGE-BANDWIDTH=",
+            "CODECS=\"avc1.",
+            "mp4a.40.2\"",
+            "FRAME-RATE=30.000",
+        ] {
+            assert!(inf.contains(attr), "{attr} missing: {inf}");
+        }
+        assert!(inf.contains(&format!("RESOLUTION={res}")), "{inf}");
+    }
+    let (status, _, _) = srv
+        .fetch(&format!("/hls/{slug}/720p/index.m3u8"), &[])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "720p is above the source");
+
+    // Every rendition decodes without an error, at its size, H.264 + AAC.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut starts: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for (name, (w, h)) in [
+        ("360p", (640, 360)),
+        ("240p", (426, 240)),
+        ("source", (854, 480)),
+    ] {
+        let playlist = if name == "360p" {
+            r360.clone()
+        } else {
+            wait_playlist(&srv, &format!("{slug}/{name}"), 5, Duration::from_secs(20)).await
+        };
+        let dir = tmp.path().join(name);
+        let path = download(&srv, &format!("{slug}/{name}"), &playlist, &dir).await;
+        // The window as a finished playlist, so ffmpeg reads it through and stops.
+        std::fs::write(&path, format!("{playlist}#EXT-X-ENDLIST\n")).unwrap();
+        // The pass-through keeps RTMP's millisecond timestamps (±1 ms of jitter), which
+        // the ffmpeg CLI's null muxer complains about at some start offsets (the plain RTMP
+        // tests cover that path through it): it is decoded with ffprobe, which muxes
+        // nothing. Transcoded rungs have exact timestamps and go through the CLI.
+        let out = if name == "source" {
+            Command::new("ffprobe")
+                .args(["-v", "warning", "-count_frames", "-show_entries"])
+                .args(["stream=nb_read_frames", "-of", "csv=p=0"])
+                .arg(&path)
+                .output()
+                .unwrap()
+        } else {
+            Command::new("ffmpeg")
+                .args(["-v", "warning", "-i"])
+                .arg(&path)
+                .args(["-f", "null", "-"])
+                .output()
+                .unwrap()
+        };
+        let errors = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && errors.trim().is_empty(),
+            "{name}: {errors}"
+        );
+        let first = dir.join(&segments_of(&playlist)[0].0);
+        let v = probe(
+            &first,
+            &[
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=codec_name,width,height",
+                "-of",
+                "csv=p=0",
+            ],
+        );
+        assert_eq!(
+            v.lines().next().unwrap().trim_end_matches(','),
+            format!("h264,{w},{h}"),
+            "{name}"
+        );
+        let a = probe(
+            &first,
+            &[
+                "-select_streams",
+                "a:0",
+                "-show_entries",
+                "stream=codec_name",
+                "-of",
+                "csv=p=0",
+            ],
+        );
+        assert_eq!(
+            a.lines().next().unwrap().trim_end_matches(','),
+            "aac",
+            "{name}"
+        );
+        if name != "source" {
+            // Bitrate within 20 % of the rung's target.
+            let kbps = video_kbps(&dir, &playlist);
+            let target = if name == "360p" { 600.0 } else { 300.0 };
+            assert!(
+                (kbps - target).abs() / target <= 0.2,
+                "{name}: {kbps:.0} kbps for a {target} kbps target"
+            );
+            // Segments of about the service's 2 s target.
+            for (uri, dur) in segments_of(&playlist).iter().skip(1) {
+                assert!(
+                    (1.8..=2.2).contains(dur),
+                    "{name} {uri}: {dur} s\n{playlist}"
+                );
+            }
+            starts.insert(
+                name,
+                segments_of(&playlist)
+                    .iter()
+                    .filter_map(|(uri, _)| first_video_pts(&dir.join(uri)))
+                    .collect(),
+            );
+        }
+    }
+    // Keyframes, hence segment boundaries, at the same instants in every transcoded rung.
+    let a: std::collections::BTreeSet<i64> = starts["360p"].iter().copied().collect();
+    let b: std::collections::BTreeSet<i64> = starts["240p"].iter().copied().collect();
+    let common: Vec<_> = a.intersection(&b).collect();
+    assert!(
+        common.len() >= 4,
+        "boundaries differ: 360p {a:?} / 240p {b:?}"
+    );
+    let (lo, hi) = (
+        *a.first().unwrap().max(b.first().unwrap()),
+        *a.last().unwrap().min(b.last().unwrap()),
+    );
+    let in_range = |s: &std::collections::BTreeSet<i64>| -> Vec<i64> {
+        s.iter()
+            .copied()
+            .filter(|x| (lo..=hi).contains(x))
+            .collect()
+    };
+    assert_eq!(in_range(&a), in_range(&b), "segment boundaries differ");
+
+    // Stats: the ladder's figures per rendition.
+    let (status, stats) = srv
+        .get(&format!("/api/v1/services/{id}/stats"), &admin)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let t = &stats["transcode"];
+    assert!(t["input_fps"].as_f64().unwrap() > 20.0, "{stats}");
+    assert!(t["speed"].as_f64().unwrap() > 1.0, "{stats}");
+    let names: Vec<&str> = t["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["360p", "240p"], "{stats}");
+    assert!(
+        t["renditions"][0]["output_fps"].as_f64().unwrap() > 20.0,
+        "{stats}"
+    );
+    assert!(
+        stats["source"]["bitrate_kbps"].as_u64().unwrap() > 500,
+        "{stats}"
+    );
+}
+
+both_backends! {
+async fn transcode_settings_are_checked_against_the_plan(backend: Backend) {
+    {
+        let store = Store::new(backend).await;
+        let srv = Server::start(&store).await;
+        let admin = srv.admin_token().await;
+        let put = |id: i64, body: Value| {
+            let srv = &srv;
+            let admin = admin.clone();
+            async move {
+                srv.call(
+                    "PUT",
+                    &format!("/api/v1/services/{id}/transcode"),
+                    Some(&admin),
+                    Some(body),
+                )
+                .await
+            }
+        };
+
+        // A plan without transcoding: refused, saying why.
+        let (plain, _, _) = video(&srv, "Plain", json!({})).await;
+        let (status, err) = put(plain, json!({})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert!(err.to_string().contains("limits.transcode"), "{err}");
+
+        // The default ladder, trimmed from the top to a 6 Mbit/s plan.
+        let (id, _, _) = video(
+            &srv,
+            "Trim",
+            json!({"transcode": true, "max_bitrate_kbps": 6000}),
+        )
+        .await;
+        let (status, view) = put(id, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        let names: Vec<&str> = view["renditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["720p", "480p", "360p"], "{view}");
+        assert!(view["total_kbps"].as_u64().unwrap() <= 6000);
+
+        // An explicit ladder over the plan: a 422 with the numbers, nothing changed.
+        let (status, err) = put(
+            id,
+            json!({"renditions": [{"name": "1080p", "height": 1080, "video_kbps": 8000}]}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert!(err.to_string().contains("max_bitrate_kbps (6000)"), "{err}");
+        let (_, now) = srv
+            .get(&format!("/api/v1/services/{id}/transcode"), &admin)
+            .await;
+        assert_eq!(now["renditions"], view["renditions"]);
+
+        // Bad rungs name the field.
+        let (status, err) = put(
+            id,
+            json!({"renditions": [{"name": "x", "height": 721, "video_kbps": 500}]}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(err.to_string().contains("renditions[0].height"), "{err}");
+
+        // A radio station has no video ladder.
+        let radio = new_service(&srv, "Radio", "radio", json!({"transcode": true})).await;
+        let (status, _) = put(radio["id"].as_i64().unwrap(), json!({})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Another customer cannot see or change it.
+        srv.create_user(&admin, "someone-else", "customer", json!({}))
+            .await;
+        let token = srv.login("someone-else", "someone-else-password").await;
+        let (status, _) = srv
+            .call(
+                "PUT",
+                &format!("/api/v1/services/{id}/transcode"),
+                Some(&token),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Off again.
+        let (status, off) = srv
+            .call(
+                "DELETE",
+                &format!("/api/v1/services/{id}/transcode"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(off["enabled"], false);
+        assert_eq!(off["renditions"], json!([]));
+    }
+}
+}
