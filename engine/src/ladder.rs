@@ -135,6 +135,7 @@ impl LadderPlan {
             keyframe_interval: i64::from(self.packaging.target_secs.max(1))
                 * crate::media::TIMESCALE,
             stats: Arc::clone(&stats),
+            pace: crate::transcode::Pace::Live,
         };
         match self.transcoder.start(job) {
             Ok(input) => {

@@ -113,6 +113,18 @@ pub struct LadderJob {
     /// every rendition, so segments align and players switch cleanly.
     pub keyframe_interval: i64,
     pub stats: Arc<LadderStats>,
+    pub pace: Pace,
+}
+
+/// How a ladder treats a stage that falls behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pace {
+    /// A live source: a rung that is behind skips pictures (counted) so it catches up;
+    /// nothing waits for it.
+    #[default]
+    Live,
+    /// A file (on-demand video, benchmarks): every picture is encoded; the feeder waits.
+    Batch,
 }
 
 /// The running ladder, as its source sees it. Dropping it stops the ladder's threads.

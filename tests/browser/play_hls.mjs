@@ -1,18 +1,25 @@
 // Plays an HLS URL with hls.js in headless Chromium and reports whether the video advanced.
 //
-//   node play_hls.mjs <playlist url> [--low-latency] [--seconds N]
+//   node play_hls.mjs <playlist url> [--low-latency] [--seconds N] [--throttle-kbps K]
 //
 // Prints one JSON line: {"ok", "currentTime", "played", "errors": [...], "latency"?} and exits
 // 0 when the video played at least N seconds (default 3) without a fatal error.
+//
+// With --throttle-kbps (a master playlist): once hls.js has played on its highest level, the
+// page's network is capped at K kbit/s (Chromium's DevTools network emulation), and the run
+// succeeds only if hls.js then switches to a lower level and the video keeps playing.
+// "levels", "switches" (level indices in order) and "throttledAt" are added to the line.
 import { chromium } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const args = process.argv.slice(2);
-const url = args.find((a) => !a.startsWith('--'));
+const url = args.find((a) => /^https?:/.test(a));
 const lowLatency = args.includes('--low-latency');
 const secondsArg = args.indexOf('--seconds');
 const want = secondsArg >= 0 ? Number(args[secondsArg + 1]) : 3;
+const throttleArg = args.indexOf('--throttle-kbps');
+const throttleKbps = throttleArg >= 0 ? Number(args[throttleArg + 1]) : null;
 if (!url) {
   console.error('usage: node play_hls.mjs <playlist url> [--low-latency] [--seconds N]');
   process.exit(2);
@@ -34,7 +41,15 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   await page.setContent('<!doctype html><video id="v" muted playsinline></video>');
   await page.addScriptTag({ path: hlsJs });
-  result = await page.evaluate(async ({ url, lowLatency, want }) => {
+  // The page asks for the cap by calling this (exposed functions run in Node).
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await page.exposeFunction('throttle', async (kbps) => {
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false, latency: 20, downloadThroughput: (kbps * 1000) / 8, uploadThroughput: -1,
+    });
+  });
+  result = await page.evaluate(async ({ url, lowLatency, want, throttleKbps }) => {
     const video = document.getElementById('v');
     const errors = [];
     if (!window.Hls || !Hls.isSupported()) return { ok: false, errors: ['hls.js not supported here (no MSE?)'] };
@@ -43,23 +58,46 @@ try {
     hls.loadSource(url);
     hls.attachMedia(video);
     hls.on(Hls.Events.MANIFEST_PARSED, () => { video.play().catch((e) => errors.push(`play: ${e}`)); });
+    const switches = [];
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => switches.push(d.level));
     const start = performance.now();
     let first = null;
-    while (performance.now() - start < 30000) {
+    let throttledAt = null;
+    let afterThrottle = null;
+    const limit = throttleKbps ? 90000 : 30000;
+    while (performance.now() - start < limit) {
       await new Promise((r) => setTimeout(r, 200));
       if (first === null && video.currentTime > 0) first = video.currentTime;
-      if (first !== null && video.currentTime - first >= want) break;
       if (errors.some((e) => e.startsWith('FATAL'))) break;
+      if (!throttleKbps) {
+        if (first !== null && video.currentTime - first >= want) break;
+        continue;
+      }
+      const top = hls.levels.length - 1;
+      if (throttledAt === null && first !== null && hls.currentLevel === top && video.currentTime - first >= 2) {
+        await window.throttle(throttleKbps);
+        throttledAt = video.currentTime;
+      }
+      // Done once it switched down and played `want` seconds more.
+      if (throttledAt !== null && afterThrottle === null && switches.length && switches[switches.length - 1] < top) {
+        afterThrottle = video.currentTime;
+      }
+      if (afterThrottle !== null && video.currentTime - afterThrottle >= want) break;
     }
     const played = first === null ? 0 : video.currentTime - first;
+    const switchedDown = !throttleKbps || afterThrottle !== null;
+    const playedOn = !throttleKbps || (afterThrottle !== null && video.currentTime - afterThrottle >= want);
     return {
-      ok: played >= want && !errors.some((e) => e.startsWith('FATAL')),
+      ok: played >= want && switchedDown && playedOn && !errors.some((e) => e.startsWith('FATAL')),
       currentTime: video.currentTime,
       played,
       latency: hls.latency,
+      levels: hls.levels.map((l) => `${l.width}x${l.height}@${l.bitrate}`),
+      switches,
+      throttledAt,
       errors,
     };
-  }, { url, lowLatency, want });
+  }, { url, lowLatency, want, throttleKbps });
   result.consoleErrors = consoleErrors;
 } catch (e) {
   result = { ok: false, errors: [String(e)] };

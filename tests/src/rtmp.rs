@@ -239,3 +239,40 @@ pub fn closed_within(s: &mut std::net::TcpStream, within: Duration) -> bool {
     }
     false
 }
+
+/// Plays `url` with hls.js in Debian's headless Chromium (tests/browser/play_hls.mjs) with
+/// the script's `args`; returns its report, after checking it played.
+pub fn play_in_chromium(url: &str, args: &[&str]) -> Value {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        dir.join("node_modules/hls.js").exists() && Path::new("/usr/bin/chromium").exists(),
+        "the browser test needs Debian's chromium and `npm ci --prefix tests/browser` (scripts/test.sh installs both)"
+    );
+    let out = Command::new("node")
+        .arg(dir.join("play_hls.mjs"))
+        .arg(url)
+        .args(args)
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(line.trim())
+        .unwrap_or_else(|e| panic!("{e}: {line} {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(out.status.success(), "hls.js did not play {url}: {v}");
+    v
+}
+
+/// ffmpeg publishing with exactly `args` between the real-time flag and the RTMP output
+/// (inputs, codecs, options): for sources the other helpers do not make.
+pub fn ffmpeg_publish_raw(srv: &Server, key: &str, args: &[&str]) -> Proc {
+    let url = format!("rtmp://{}/live/{key}", srv.rtmp);
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-re"])
+        .args(args)
+        .args(["-f", "flv", url.as_str()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Proc)
+        .expect("ffmpeg")
+}

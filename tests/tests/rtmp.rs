@@ -925,29 +925,6 @@ async fn low_latency_parts_and_blocking_reload() {
     );
 }
 
-/// Plays `url` with hls.js in Debian's headless Chromium (tests/browser/play_hls.mjs).
-fn play_in_chromium(url: &str, low_latency: bool) -> serde_json::Value {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
-    assert!(
-        dir.join("node_modules/hls.js").exists()
-            && std::path::Path::new("/usr/bin/chromium").exists(),
-        "the browser test needs Debian's chromium and `npm ci --prefix tests/browser` (scripts/test.sh installs both)"
-    );
-    let mut cmd = Command::new("node");
-    cmd.arg(dir.join("play_hls.mjs"))
-        .arg(url)
-        .args(["--seconds", "3"]);
-    if low_latency {
-        cmd.arg("--low-latency");
-    }
-    let out = cmd.output().unwrap();
-    let line = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(line.trim())
-        .unwrap_or_else(|e| panic!("{e}: {line} {}", String::from_utf8_lossy(&out.stderr)));
-    assert!(out.status.success(), "hls.js did not play {url}: {v}");
-    v
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hls_js_plays_ts_and_low_latency_fmp4_in_chromium() {
     let store = Store::new(Backend::Sqlite).await;
@@ -987,12 +964,12 @@ async fn hls_js_plays_ts_and_low_latency_fmp4_in_chromium() {
     // `video.currentTime` advances by 3 s of playback in each, with no fatal hls.js error.
     let ts = play_in_chromium(
         &format!("http://{}/hls/{ts_slug}/index.m3u8", srv.http),
-        false,
+        &["--seconds", "3"],
     );
     assert!(ts["played"].as_f64().unwrap() >= 3.0, "{ts}");
     let ll = play_in_chromium(
         &format!("http://{}/hls/{ll_slug}/index.m3u8", srv.http),
-        true,
+        &["--seconds", "3", "--low-latency"],
     );
     assert!(ll["played"].as_f64().unwrap() >= 3.0, "{ll}");
     eprintln!("hls.js, TS: {ts}\nhls.js, LL-HLS: {ll}");

@@ -274,6 +274,132 @@ async fn ladder_renditions_decode_align_and_are_listed_in_a_master_playlist() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_js_switches_down_the_ladder_when_bandwidth_drops() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(&srv, "Abr", json!({"transcode": true})).await;
+    let (status, body) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/transcode"),
+            Some(&admin),
+            Some(json!({"renditions": [
+                {"name": "480p", "height": 480, "video_kbps": 1600, "audio_kbps": 96},
+                {"name": "180p", "height": 180, "video_kbps": 200, "audio_kbps": 64},
+            ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let _pub = ffmpeg_publish_sized(
+        &srv,
+        &key,
+        Publish {
+            seconds: 90,
+            gop_secs: 2,
+            bframes: true,
+        },
+        "854x480",
+        "1500k",
+    );
+    wait_playlist(&srv, &format!("{slug}/180p"), 3, Duration::from_secs(30)).await;
+    // hls.js climbs to 480p on the loopback, then the page's network is capped at
+    // 700 kbit/s: it must step down to 180p and keep playing.
+    let report = play_in_chromium(
+        &format!("http://{}/hls/{slug}/index.m3u8", srv.http),
+        &["--seconds", "3", "--throttle-kbps", "700"],
+    );
+    eprintln!("hls.js ABR: {report}");
+    assert_eq!(report["levels"].as_array().unwrap().len(), 2, "{report}");
+    let switches: Vec<i64> = report["switches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_i64().unwrap())
+        .collect();
+    assert!(
+        switches.contains(&1) && switches.last() == Some(&0),
+        "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_4_4_4_source_without_audio_still_gets_its_ladder() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(&srv, "Odd", json!({"transcode": true})).await;
+    let (status, body) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/transcode"),
+            Some(&admin),
+            Some(json!({"renditions": [{"name": "240p", "height": 240, "video_kbps": 300}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // H.264 High 4:4:4 (what libx264 makes of an RGB source unless told otherwise), no audio.
+    let _pub = ffmpeg_publish_raw(
+        &srv,
+        &key,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=30",
+            "-t",
+            "25",
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv444p",
+            "-g",
+            "60",
+            "-b:v",
+            "800k",
+        ],
+    );
+    let playlist = wait_playlist(&srv, &format!("{slug}/240p"), 4, Duration::from_secs(30)).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = download(&srv, &format!("{slug}/240p"), &playlist, tmp.path()).await;
+    std::fs::write(&path, format!("{playlist}#EXT-X-ENDLIST\n")).unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "warning", "-i"])
+        .arg(&path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && errors.trim().is_empty(), "{errors}");
+    // 4:2:0 out, video only; the master playlist lists no audio codec.
+    let first = tmp.path().join(&segments_of(&playlist)[0].0);
+    let streams = probe(
+        &first,
+        &[
+            "-show_entries",
+            "stream=codec_type,pix_fmt,width,height",
+            "-of",
+            "csv=p=0",
+        ],
+    );
+    assert_eq!(
+        streams.lines().next().unwrap().trim_end_matches(','),
+        "video,426,240,yuv420p",
+        "{streams}"
+    );
+    assert!(!streams.contains("audio"), "{streams}");
+    let (_, _, master) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
+    let master = String::from_utf8(master).unwrap();
+    assert!(
+        master.contains("CODECS=\"avc1.") && !master.contains("mp4a"),
+        "{master}"
+    );
+}
+
 both_backends! {
 async fn transcode_settings_are_checked_against_the_plan(backend: Backend) {
     {

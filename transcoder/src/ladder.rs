@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use ffmpeg_next as ff;
 use tidecast_engine::media::{Frame, TIMESCALE, Track};
-use tidecast_engine::transcode::{LadderInput, LadderJob, LadderStats, RenditionStats};
+use tidecast_engine::transcode::{LadderInput, LadderJob, LadderStats, Pace, RenditionStats};
 
 use crate::audio::AudioLadder;
 use crate::decode::{AudioDecoder, VideoDecoder};
@@ -38,6 +38,14 @@ const MAX_STEP: i64 = 5 * TIMESCALE;
 #[derive(Debug)]
 pub struct Input {
     tx: SyncSender<Frame>,
+}
+
+impl Input {
+    /// Hands over a frame, waiting for room (a batch: a file is transcoded whole). False
+    /// if the ladder has stopped.
+    pub fn push_wait(&self, frame: Frame) -> bool {
+        self.tx.send(frame).is_ok()
+    }
 }
 
 impl LadderInput for Input {
@@ -230,6 +238,7 @@ fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
     let mut first_pts: Option<i64> = None;
     let mut errors_in_a_row = 0u32;
     let mut audio_warned = false;
+    let pace = job.pace;
     while let Ok(frame) = rx.recv() {
         let started = Instant::now();
         match frame.track {
@@ -255,7 +264,7 @@ fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
                         .media_time
                         .store(u64::try_from(pts - first).unwrap_or(0), Relaxed);
                     let key = grid.is_key(pts);
-                    fan_out(&rungs, &picture, key);
+                    fan_out(&rungs, &picture, key, pace);
                 });
                 match result {
                     Ok(()) => errors_in_a_row = 0,
@@ -310,15 +319,15 @@ fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
     }
 }
 
-/// Hands a decoded picture to every rung: a keyframe waits for room, any other picture is
-/// skipped by a rung that is behind.
-fn fan_out(rungs: &[Rung], picture: &ff::frame::Video, key: bool) {
+/// Hands a decoded picture to every rung: a keyframe (or, in a batch, any picture) waits
+/// for room, any other live picture is skipped by a rung that is behind.
+fn fan_out(rungs: &[Rung], picture: &ff::frame::Video, key: bool, pace: Pace) {
     for r in rungs {
         let Ok(shared) = ffi::share(picture) else {
             continue;
         };
         let work = Work::Picture(shared, key);
-        if key {
+        if key || pace == Pace::Batch {
             let _ = r.tx.send(work);
         } else if let Err(TrySendError::Full(_)) = r.tx.try_send(work) {
             r.stats.dropped.fetch_add(1, Relaxed);

@@ -14,6 +14,7 @@ mod watermark;
 
 use tidecast_engine::transcode::{LadderInput, LadderJob, TranscodeError, Transcoder};
 
+pub use ladder::Input as LadderFeed;
 pub use rendition::output_size;
 
 /// The in-process FFmpeg transcoder.
@@ -38,6 +39,14 @@ impl FfmpegTranscoder {
             }
         }
         Ok(Self { _private: () })
+    }
+}
+
+impl FfmpegTranscoder {
+    /// Starts a ladder fed by the caller's own thread, which may wait for room
+    /// ([`LadderFeed::push_wait`]): files and benchmarks, where every picture counts.
+    pub fn start_feed(&self, job: LadderJob) -> Result<LadderFeed, TranscodeError> {
+        ladder::start(job).map_err(TranscodeError)
     }
 }
 

@@ -149,3 +149,108 @@ pub fn graph(
     }
     Ok(graph)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// A 1280×720 mid-grey picture.
+    fn grey() -> ff::frame::Video {
+        let mut p = ff::frame::Video::new(ff::format::Pixel::YUV420P, 1280, 720);
+        for plane in 0..3 {
+            p.data_mut(plane).fill(128);
+        }
+        p.set_pts(Some(0));
+        p
+    }
+
+    /// A 108×108 opaque red PNG made by the ffmpeg CLI.
+    fn red_png(dir: &std::path::Path) -> std::path::PathBuf {
+        let path = dir.join("logo.png");
+        let ok = Command::new("ffmpeg")
+            .args(["-v", "error", "-f", "lavfi", "-i", "color=red:size=108x108"])
+            .args(["-frames:v", "1", "-y"])
+            .arg(&path)
+            .status()
+            .expect("ffmpeg");
+        assert!(ok.success());
+        path
+    }
+
+    fn luma(p: &ff::frame::Video, x: usize, y: usize) -> u8 {
+        p.data(0)[y * p.stride(0) + x]
+    }
+
+    fn chroma_v(p: &ff::frame::Video, x: usize, y: usize) -> u8 {
+        p.data(2)[(y / 2) * p.stride(2) + x / 2]
+    }
+
+    #[test]
+    fn a_png_is_overlaid_at_its_corner_scaled_with_the_picture() {
+        ff::init().expect("ffmpeg");
+        let dir = tempfile::tempdir().expect("tmp");
+        let spec = WatermarkSpec {
+            path: red_png(dir.path()),
+            corner: Corner::TopRight,
+            opacity_pct: 100,
+        };
+        let mark = load(&spec).expect("a PNG");
+        // A 640×360 rendition: the 108-line logo becomes 36 lines, 12 px from the edges.
+        let mut g = graph(&grey(), 640, 360, Some(&mark)).expect("graph");
+        g.get("in").expect("in").source().add(&grey()).expect("add");
+        let mut out = ff::frame::Video::empty();
+        g.get("out")
+            .expect("out")
+            .sink()
+            .frame(&mut out)
+            .expect("a picture");
+        assert_eq!((out.width(), out.height()), (640, 360));
+        // Inside the logo (top-right): red has a high V (Cr); the rest stays grey.
+        let (x, y) = (640 - 12 - 18, 12 + 18);
+        assert!(chroma_v(&out, x, y) > 200, "V {}", chroma_v(&out, x, y));
+        assert!((120..=136).contains(&luma(&out, 100, 200)));
+        assert!((120..=136).contains(&chroma_v(&out, 100, 200)));
+        // Outside the logo's box, just left of it: untouched.
+        assert!((120..=136).contains(&chroma_v(&out, 640 - 12 - 40, y)));
+
+        // Half opacity: half-way between grey and red.
+        let half = load(&WatermarkSpec {
+            opacity_pct: 50,
+            ..spec.clone()
+        })
+        .expect("a PNG");
+        let mut g = graph(&grey(), 640, 360, Some(&half)).expect("graph");
+        g.get("in").expect("in").source().add(&grey()).expect("add");
+        let mut out = ff::frame::Video::empty();
+        g.get("out")
+            .expect("out")
+            .sink()
+            .frame(&mut out)
+            .expect("a picture");
+        let v = chroma_v(&out, x, y);
+        assert!((170..=210).contains(&v), "V {v} at 50 %");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_png_is_refused_with_its_name() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("logo.png");
+        std::fs::write(&path, b"GIF89a not a png").expect("write");
+        let err = load(&WatermarkSpec {
+            path: path.clone(),
+            corner: Corner::BottomLeft,
+            opacity_pct: 80,
+        })
+        .expect_err("not a PNG");
+        assert!(err.to_string().contains("is not a PNG image"), "{err}");
+        assert!(err.to_string().contains("logo.png"), "{err}");
+        let missing = load(&WatermarkSpec {
+            path: dir.path().join("gone.png"),
+            corner: Corner::BottomLeft,
+            opacity_pct: 80,
+        })
+        .expect_err("missing");
+        assert!(missing.to_string().starts_with("cannot read"), "{missing}");
+    }
+}
