@@ -276,3 +276,48 @@ pub fn ffmpeg_publish_raw(srv: &Server, key: &str, args: &[&str]) -> Proc {
         .map(Proc)
         .expect("ffmpeg")
 }
+
+/// Joins two FLV files into one whose second half has its own (new) sequence headers, as an
+/// encoder that restarts with a new resolution sends: the second file's tags follow the
+/// first's, timestamps carried on, its metadata tag dropped.
+pub fn join_flv(a: &std::path::Path, b: &std::path::Path, out: &std::path::Path) {
+    /// An FLV tag: its type, timestamp and body.
+    type Tag = (u8, u32, Vec<u8>);
+    fn tags(path: &std::path::Path) -> (Vec<u8>, Vec<Tag>) {
+        let d = std::fs::read(path).unwrap();
+        let mut off = 13;
+        let mut tags = Vec::new();
+        while off + 11 <= d.len() {
+            let size = usize::from(d[off + 1]) << 16
+                | usize::from(d[off + 2]) << 8
+                | usize::from(d[off + 3]);
+            let ts = u32::from(d[off + 4]) << 16
+                | u32::from(d[off + 5]) << 8
+                | u32::from(d[off + 6])
+                | u32::from(d[off + 7]) << 24;
+            tags.push((d[off], ts, d[off + 11..off + 11 + size].to_vec()));
+            off += 11 + size + 4;
+        }
+        (d[..13].to_vec(), tags)
+    }
+    let (head, first) = tags(a);
+    let (_, second) = tags(b);
+    let shift = first.iter().map(|t| t.1).max().unwrap() + 33;
+    let mut o = head;
+    let mut put = |kind: u8, ts: u32, body: &[u8]| {
+        o.push(kind);
+        o.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        o.extend_from_slice(&(ts & 0xFF_FFFF).to_be_bytes()[1..]);
+        o.push((ts >> 24) as u8);
+        o.extend_from_slice(&[0, 0, 0]);
+        o.extend_from_slice(body);
+        o.extend_from_slice(&(11 + body.len() as u32).to_be_bytes());
+    };
+    for (kind, ts, body) in &first {
+        put(*kind, *ts, body);
+    }
+    for (kind, ts, body) in second.iter().filter(|t| t.0 != 18) {
+        put(*kind, ts + shift, body);
+    }
+    std::fs::write(out, o).unwrap();
+}

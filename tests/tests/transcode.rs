@@ -400,6 +400,129 @@ async fn a_4_4_4_source_without_audio_still_gets_its_ladder() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_source_resolution_restarts_the_ladder_on_low_latency_renditions() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(&srv, "Resize", json!({"transcode": true})).await;
+    for (path, body) in [
+        (
+            format!("/api/v1/services/{id}"),
+            json!({"hls": {"format": "fmp4", "low_latency": true}}),
+        ),
+        (
+            format!("/api/v1/services/{id}/transcode"),
+            json!({"renditions": [{"name": "180p", "height": 180, "video_kbps": 200}]}),
+        ),
+    ] {
+        let method = if path.ends_with("transcode") {
+            "PUT"
+        } else {
+            "PATCH"
+        };
+        let (status, v) = srv.call(method, &path, Some(&admin), Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+    // 4:3 for 8 s, then the encoder "restarts" at 16:9.
+    let dir = store.dir.path().join("resize");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, size) in [("a.flv", "320x240"), ("b.flv", "640x360")] {
+        let ok = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi"])
+            .args(["-i", &format!("testsrc2=size={size}:rate=30")])
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=44100",
+                "-t",
+                "8",
+            ])
+            .args([
+                "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "30",
+            ])
+            .args(["-c:a", "aac", "-b:a", "64k"])
+            .arg(dir.join(name))
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let joined = dir.join("ab.flv");
+    join_flv(&dir.join("a.flv"), &dir.join("b.flv"), &joined);
+    let url = format!("rtmp://{}/live/{key}", srv.rtmp);
+    let _pub = icecast::Proc(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-re", "-i"])
+            .arg(&joined)
+            .args(["-c", "copy", "-f", "flv", url.as_str()])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The rendition continues after a discontinuity, at the new aspect; its playlist has
+    // LL-HLS parts throughout; the master playlist follows.
+    let rendition = format!("{slug}/180p");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let p = loop {
+        let p = wait_playlist(&srv, &rendition, 1, Duration::from_secs(20)).await;
+        let after = p
+            .split("#EXT-X-DISCONTINUITY\n")
+            .nth(1)
+            .map(segments_of)
+            .unwrap_or_default();
+        if after.len() >= 2 {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no discontinuity: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(
+        p.contains("#EXT-X-PART:") && p.contains("#EXT-X-PRELOAD-HINT:"),
+        "{p}"
+    );
+    assert!(p.contains("#EXT-X-MAP:URI="), "{p}");
+    let local = download(&srv, &rendition, &p, &dir.join("r")).await;
+    let _ = local;
+    // fMP4: each segment needs its init; ffprobe reads the init + segment concatenated.
+    let size_after = {
+        let before_map: Vec<&str> = p
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("#EXT-X-MAP:URI=\"")
+                    .and_then(|r| r.strip_suffix('"'))
+            })
+            .collect();
+        let init = std::fs::read(dir.join("r").join(before_map.last().unwrap())).unwrap();
+        let after = segments_of(p.split("#EXT-X-DISCONTINUITY\n").nth(1).unwrap());
+        let seg = std::fs::read(dir.join("r").join(&after[1].0)).unwrap();
+        let joined = dir.join("after.mp4");
+        std::fs::write(&joined, [init, seg].concat()).unwrap();
+        probe(
+            &joined,
+            &[
+                "-select_streams",
+                "v",
+                "-show_entries",
+                "stream=width,height",
+                "-of",
+                "csv=p=0",
+            ],
+        )
+    };
+    assert_eq!(
+        size_after.lines().next().unwrap().trim_end_matches(','),
+        "320,180"
+    );
+    let (_, _, master) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
+    let master = String::from_utf8(master).unwrap();
+    assert!(master.contains("RESOLUTION=320x180"), "{master}");
+    assert!(srv.logs().contains("transcoding to 180p"), "{}", srv.logs());
+}
+
 both_backends! {
 async fn transcode_settings_are_checked_against_the_plan(backend: Backend) {
     {

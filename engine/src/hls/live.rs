@@ -758,6 +758,62 @@ mod tests {
     }
 
     #[test]
+    fn every_new_part_changes_the_playlist_validator() {
+        // A blocking reload answered with a stale (cached, 304-able) playlist that lacks the
+        // part it waited for sends LL-HLS players into stalls.
+        let s = LiveStream::new("ll", ServiceId(1), SegmentFormat::Fmp4);
+        s.lock().part_target = Some(0.333);
+        s.lock().publisher = Some(1);
+        let part = || PartOut {
+            data: Bytes::from_static(b"moof"),
+            duration: 0.333,
+            independent: true,
+            discontinuity: false,
+            init: Some(Bytes::from_static(b"init")),
+        };
+        s.push_part(part());
+        s.push(seg(0.333, false));
+        s.push_part(part());
+        let (body1, tag1, gz1) = s.playlist_encoded(|b| Bytes::copy_from_slice(b));
+        s.push_part(part());
+        let (body2, tag2, gz2) = s.playlist_encoded(|b| Bytes::copy_from_slice(b));
+        assert_ne!(tag1, tag2);
+        assert_ne!(body1, body2);
+        assert_eq!(gz2, body2, "the encoded copy follows the new version");
+        assert_ne!(gz1, gz2);
+    }
+
+    #[test]
+    fn a_master_playlist_lists_variants_in_ladder_order() {
+        let s = LiveStream::new("tv", ServiceId(1), SegmentFormat::Ts);
+        let v = |name: &str, order| Variant {
+            name: name.into(),
+            order,
+            bandwidth: 1_000_000,
+            average_bandwidth: 800_000,
+            resolution: Some((640, 360)),
+            codecs: "avc1.4D401E,mp4a.40.2".into(),
+            frame_rate: Some(30.0),
+        };
+        s.set_variant(v("360p", 2));
+        s.set_variant(v("source", 0));
+        let tag = s.playlist_etag();
+        let p = String::from_utf8(s.playlist().to_vec()).expect("utf-8");
+        assert!(p.starts_with("#EXTM3U\n"), "{p}");
+        let uris: Vec<&str> = p.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(uris, ["source/index.m3u8", "360p/index.m3u8"]);
+        assert!(
+            p.contains("RESOLUTION=640x360,CODECS=\"avc1.4D401E,mp4a.40.2\",FRAME-RATE=30.000")
+        );
+        // Re-setting the same line changes nothing; a new bandwidth changes the version.
+        s.set_variant(v("360p", 2));
+        assert_eq!(s.playlist_etag(), tag);
+        s.set_variant_bandwidth("source", 3_000_000);
+        assert_ne!(s.playlist_etag(), tag);
+        assert!(s.is_master());
+    }
+
+    #[test]
     fn dates() {
         assert_eq!(
             rfc3339_millis(SystemTime::UNIX_EPOCH + Duration::from_millis(951_782_400_123)),
