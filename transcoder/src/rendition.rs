@@ -94,27 +94,6 @@ pub fn output_size(spec: &RenditionSpec, w: u32, h: u32) -> (u32, u32) {
     (width.max(2), height)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn widths_follow_the_source_aspect_and_stay_even() {
-        let rung = |height, width| RenditionSpec {
-            name: "r".into(),
-            width,
-            height,
-            video_kbps: 1000,
-            audio_kbps: 128,
-        };
-        assert_eq!(output_size(&rung(240, 0), 854, 480), (426, 240));
-        assert_eq!(output_size(&rung(360, 0), 854, 480), (640, 360));
-        assert_eq!(output_size(&rung(480, 0), 1920, 1080), (854, 480));
-        assert_eq!(output_size(&rung(720, 0), 1920, 1080), (1280, 720));
-        assert_eq!(output_size(&rung(720, 961), 1920, 1080), (960, 720));
-    }
-}
-
 impl Rendition {
     pub fn new(
         settings: Settings,
@@ -358,4 +337,25 @@ fn open_x264(
     opts.set("forced-idr", "1");
     opts.set("x264-params", "scenecut=0:open-gop=0");
     ctx.open_as_with(codec, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths_follow_the_source_aspect_and_stay_even() {
+        let rung = |height, width| RenditionSpec {
+            name: "r".into(),
+            width,
+            height,
+            video_kbps: 1000,
+            audio_kbps: 128,
+        };
+        assert_eq!(output_size(&rung(240, 0), 854, 480), (426, 240));
+        assert_eq!(output_size(&rung(360, 0), 854, 480), (640, 360));
+        assert_eq!(output_size(&rung(480, 0), 1920, 1080), (854, 480));
+        assert_eq!(output_size(&rung(720, 0), 1920, 1080), (1280, 720));
+        assert_eq!(output_size(&rung(720, 961), 1920, 1080), (960, 720));
+    }
 }
