@@ -774,9 +774,9 @@ mod tests {
         s.push_part(part());
         s.push(seg(0.333, false));
         s.push_part(part());
-        let (body1, tag1, gz1) = s.playlist_encoded(|b| Bytes::copy_from_slice(b));
+        let (body1, tag1, gz1) = s.playlist_encoded(Bytes::copy_from_slice);
         s.push_part(part());
-        let (body2, tag2, gz2) = s.playlist_encoded(|b| Bytes::copy_from_slice(b));
+        let (body2, tag2, gz2) = s.playlist_encoded(Bytes::copy_from_slice);
         assert_ne!(tag1, tag2);
         assert_ne!(body1, body2);
         assert_eq!(gz2, body2, "the encoded copy follows the new version");
