@@ -16,6 +16,10 @@
 #                            RTMP, played by hls.js in headless Chromium and read back at display:
 #                            nginx-rtmp, Tidecast TS and Tidecast LL-HLS (options go to
 #                            benches/rtmp/glass.py, e.g. --runs 3, --configs tidecast-ll)
+#   benches/run.sh transcode the ABR ladder (720p -> 3 rungs, 1080p -> 4 rungs, libx264 veryfast),
+#                            Tidecast's in-process transcoder vs the ffmpeg CLI on the same file:
+#                            fps flat out, CPU per picture, CPU at live pace (options go to
+#                            benches/transcode/ladder.py, e.g. --runs 3 --seconds 30)
 # api needs PostgreSQL like the tests; scripts/test.sh sets it up (or set TIDECAST_TEST_POSTGRES).
 # icecast installs icecast2 and ffmpeg (root or sudo); run as root, it starts icecast2 as user icecast2.
 # rtmp installs nginx, libnginx-mod-rtmp, ffmpeg and wrk (root or sudo); it runs nginx in the
@@ -29,13 +33,16 @@ case "$what" in
     api) apt_ensure wrk ;;
     icecast) apt_ensure icecast2 ffmpeg ;;
     rtmp) apt_ensure nginx libnginx-mod-rtmp ffmpeg wrk ;;
+    transcode) apt_ensure ffmpeg ;;
     glass) apt_ensure nginx libnginx-mod-rtmp ffmpeg chromium
            command -v node >/dev/null || apt_ensure nodejs npm
            [ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser ;;
-    *) echo "unknown benchmark: $what (try: api, icecast, rtmp, glass)" >&2; exit 2 ;;
+    *) echo "unknown benchmark: $what (try: api, icecast, rtmp, glass, transcode)" >&2; exit 2 ;;
 esac
 if [ "$what" = rtmp ] || [ "$what" = glass ]; then
     cargo build --release --locked -p tidecast-control --bin tidecast   # needs no bench binary
+elif [ "$what" = transcode ]; then
+    cargo build --release --locked -p tidecast-benches --bin ladder     # the transcoder alone
 else
     cargo build --release --locked -p tidecast-control --bin tidecast -p tidecast-benches
 fi
@@ -45,4 +52,5 @@ case "$what" in
     icecast) python3 benches/icecast/fanout.py "${@:2}" ;;
     rtmp) python3 benches/rtmp/hls.py "${@:2}" ;;
     glass) python3 benches/rtmp/glass.py "${@:2}" ;;
+    transcode) python3 benches/transcode/ladder.py "${@:2}" ;;
 esac

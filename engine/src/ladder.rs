@@ -71,19 +71,20 @@ impl LadderPlan {
         base: &Arc<LiveStream>,
         id: u64,
         config: &StreamConfig,
+        source_kbps: Option<u32>,
         first_dts: i64,
     ) -> Option<Ladder> {
         let Some(video) = &config.video else {
             tracing::warn!(stream = %base.slug(), "transcoding needs a video track; this source has none: it is served as it arrives");
             return None;
         };
-        let rungs: Vec<RenditionSpec> = self.spec.rungs_for(video.height);
+        let rungs: Vec<RenditionSpec> = self.spec.rungs_for(video.height, source_kbps);
         if rungs.is_empty() {
             return None;
         }
         let skipped = self.spec.renditions.len() - rungs.len();
         if skipped > 0 {
-            tracing::info!(stream = %base.slug(), "{skipped} rendition(s) above the source's {}p skipped", video.height);
+            tracing::info!(stream = %base.slug(), "{skipped} rendition(s) above the source ({}p, {} kbit/s) skipped", video.height, source_kbps.map_or("?".to_owned(), |k| k.to_string()));
         }
         let anchor = (SystemTime::now(), first_dts);
         let target_secs = f64::from(self.packaging.target_secs);

@@ -53,14 +53,17 @@ pub struct LadderSpec {
 }
 
 impl LadderSpec {
-    /// The rungs worth encoding for a source of `height` lines: none above the source (an
-    /// upscale costs CPU and adds nothing). The lowest rung is kept if every rung is above
-    /// the source and there is no pass-through, so the service still has output.
-    pub fn rungs_for(&self, height: u32) -> Vec<RenditionSpec> {
+    /// The rungs worth encoding for a source of `height` lines sending `source_kbps` of
+    /// video (when its encoder says, in its metadata): none above the source in size or
+    /// bitrate (an upscale, or more bits than came in, costs CPU and adds nothing). The
+    /// lowest rung is kept if every rung is above the source and there is no pass-through,
+    /// so the service still has output.
+    pub fn rungs_for(&self, height: u32, source_kbps: Option<u32>) -> Vec<RenditionSpec> {
         let mut keep: Vec<RenditionSpec> = self
             .renditions
             .iter()
             .filter(|r| r.height <= height)
+            .filter(|r| source_kbps.is_none_or(|k| k == 0 || r.video_kbps <= k))
             .cloned()
             .collect();
         if keep.is_empty()
@@ -210,14 +213,22 @@ mod tests {
             passthrough: false,
             watermark: None,
         };
-        let names = |h| -> Vec<String> { spec.rungs_for(h).into_iter().map(|r| r.name).collect() };
-        assert_eq!(names(720), ["720p", "360p"]);
-        assert_eq!(names(1080), ["1080p", "720p", "360p"]);
-        assert_eq!(names(240), ["360p"]);
+        let names = |h, kbps| -> Vec<String> {
+            spec.rungs_for(h, kbps)
+                .into_iter()
+                .map(|r| r.name)
+                .collect()
+        };
+        assert_eq!(names(720, None), ["720p", "360p"]);
+        assert_eq!(names(1080, None), ["1080p", "720p", "360p"]);
+        assert_eq!(names(240, None), ["360p"]);
+        // Every rung asks 1000 kbit/s: a 600 kbit/s source keeps only the lowest.
+        assert_eq!(names(1080, Some(600)), ["360p"]);
+        assert_eq!(names(1080, Some(1000)), ["1080p", "720p", "360p"]);
         let with_source = LadderSpec {
             passthrough: true,
             ..spec.clone()
         };
-        assert!(with_source.rungs_for(240).is_empty());
+        assert!(with_source.rungs_for(240, None).is_empty());
     }
 }

@@ -286,7 +286,7 @@ async fn hls_js_switches_down_the_ladder_when_bandwidth_drops() {
             &format!("/api/v1/services/{id}/transcode"),
             Some(&admin),
             Some(json!({"renditions": [
-                {"name": "480p", "height": 480, "video_kbps": 1600, "audio_kbps": 96},
+                {"name": "480p", "height": 480, "video_kbps": 1400, "audio_kbps": 96},
                 {"name": "180p", "height": 180, "video_kbps": 200, "audio_kbps": 64},
             ]})),
         )
@@ -521,6 +521,93 @@ async fn a_new_source_resolution_restarts_the_ladder_on_low_latency_renditions()
     let master = String::from_utf8(master).unwrap();
     assert!(master.contains("RESOLUTION=320x180"), "{master}");
     assert!(srv.logs().contains("transcoding to 180p"), "{}", srv.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_pictures_leave_the_ladder_and_the_source_running() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(&srv, "Noisy", json!({"transcode": true})).await;
+    let (status, body) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/transcode"),
+            Some(&admin),
+            Some(json!({"renditions": [{"name": "source"}, {"name": "180p", "height": 180, "video_kbps": 200}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // ffmpeg's `noise` bitstream filter flips bytes in the H.264 pictures it sends (about
+    // one in 2,000): broken slices, bad NAL units, the decoder complaining.
+    let _pub = ffmpeg_publish_raw(
+        &srv,
+        &key,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-t",
+            "30",
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-g",
+            "30",
+            "-b:v",
+            "500k",
+            "-bsf:v",
+            "noise=amount=2000",
+        ],
+    );
+    let rendition = format!("{slug}/180p");
+    let first = wait_playlist(&srv, &rendition, 2, Duration::from_secs(30)).await;
+    let seq = |p: &str| {
+        tag(p, "#EXT-X-MEDIA-SEQUENCE")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            + segments_of(p).len() as u64
+    };
+    let before = seq(&first);
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    // Still publishing, the ladder still making segments, both renditions listed.
+    let later = wait_playlist(&srv, &rendition, 2, Duration::from_secs(5)).await;
+    assert!(
+        seq(&later) >= before + 3,
+        "the rendition stalled:\n{first}\n{later}\n{}",
+        srv.logs()
+    );
+    let (_, stats) = srv
+        .get(&format!("/api/v1/services/{id}/stats"), &admin)
+        .await;
+    assert_eq!(stats["live"], true, "{stats}");
+    assert!(
+        stats["transcode"]["renditions"][0]["output_fps"]
+            .as_f64()
+            .unwrap()
+            > 10.0,
+        "{stats}"
+    );
+    // What the rendition made still decodes: x264 encodes whatever the decoder conceals.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = download(&srv, &rendition, &later, tmp.path()).await;
+    std::fs::write(&path, format!("{later}#EXT-X-ENDLIST\n")).unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{stats}");
 }
 
 both_backends! {

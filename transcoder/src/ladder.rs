@@ -27,8 +27,9 @@ use crate::rendition::{Rendition, Settings, Work};
 
 /// Source frames queued before the decoder (about 2 s of a 30 fps stream with audio).
 const INPUT_QUEUE: usize = 160;
-/// Work queued per rung: decoded pictures are large, so only a few (plus their audio).
-const RUNG_QUEUE: usize = 24;
+/// Work queued per rung: decoded pictures are large (3 MB at 1080p; shared by the rungs,
+/// so the worst case is this many pictures, not this many per rung), plus their audio.
+const RUNG_QUEUE: usize = 16;
 /// Decode errors in a row before the decoder is rebuilt.
 const DECODE_ERRORS_TO_RESET: u32 = 30;
 /// A timestamp step larger than this (or any step back) is a break in the source's timeline.

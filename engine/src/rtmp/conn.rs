@@ -256,6 +256,7 @@ impl Conn {
                             metadata.audio_codec_id.is_some()
                                 || metadata.audio_sample_rate.is_some(),
                         ),
+                        video_kbps: metadata.video_bitrate_kbps,
                     });
                 }
             }

@@ -40,6 +40,8 @@ pub enum StreamError {
 pub struct Expect {
     pub video: Option<bool>,
     pub audio: Option<bool>,
+    /// The video bitrate the encoder says it sends (kbit/s), if it says.
+    pub video_kbps: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -242,7 +244,13 @@ impl Publisher {
         // A running ladder restarts with the new codecs (its renditions get a discontinuity).
         if let (Some(old), Some(plan)) = (self.ladder.take(), &self.plan) {
             let before = old.stop();
-            self.ladder = plan.start(&self.stream, self.id, &next, self.first_ms.unwrap_or(0));
+            self.ladder = plan.start(
+                &self.stream,
+                self.id,
+                &next,
+                self.expect.video_kbps,
+                self.first_ms.unwrap_or(0),
+            );
             let kept = self
                 .ladder
                 .as_ref()
@@ -275,7 +283,13 @@ impl Publisher {
             }
             self.started_packaging = true;
             if let Some(plan) = &self.plan {
-                self.ladder = plan.start(&self.stream, self.id, &self.config, frame.dts);
+                self.ladder = plan.start(
+                    &self.stream,
+                    self.id,
+                    &self.config,
+                    self.expect.video_kbps,
+                    frame.dts,
+                );
                 if self.ladder.is_some() {
                     self.out = plan.passthrough(&self.stream, self.id, &self.config);
                 }
