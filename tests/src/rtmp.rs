@@ -65,26 +65,19 @@ pub fn ffmpeg_publish_sized(
 }
 
 fn publish_picture(srv: &Server, key: &str, p: Publish, picture: &str, bitrate: &str) -> Proc {
-    let url = format!("rtmp://{}/live/{key}", srv.rtmp);
     let gop = (p.gop_secs * 30).to_string();
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-re"])
-        .args(["-f", "lavfi", "-i", picture])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
-        .args(["-t", &p.seconds.to_string()])
-        .args([
-            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-        ])
-        .args(["-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0"])
-        .args(["-bf", if p.bframes { "2" } else { "0" }])
-        .args(["-b:v", bitrate, "-c:a", "aac", "-b:a", "64k"])
-        .args(["-f", "flv", url.as_str()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(Proc)
-        .expect("ffmpeg")
+    let seconds = p.seconds.to_string();
+    #[rustfmt::skip]
+    let args = [
+        "-f", "lavfi", "-i", picture,
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+        "-t", &seconds,
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        "-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0",
+        "-bf", if p.bframes { "2" } else { "0" },
+        "-b:v", bitrate, "-c:a", "aac", "-b:a", "64k",
+    ];
+    ffmpeg_publish_raw(srv, key, &args)
 }
 
 /// Polls until the stream's playlist lists at least `n` segments; returns it.
@@ -320,4 +313,35 @@ pub fn join_flv(a: &std::path::Path, b: &std::path::Path, out: &std::path::Path)
         put(*kind, ts + shift, body);
     }
     std::fs::write(out, o).unwrap();
+}
+
+/// An FLV file of `secs` seconds at `first` size followed by `secs` at `second` (an encoder
+/// that restarts at a new resolution), made with ffmpeg from `picture` (a lavfi source
+/// name such as `testsrc`), one keyframe a second, AAC audio; returns its path.
+pub fn two_size_flv(dir: &Path, picture: &str, first: &str, second: &str, secs: u32) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, size) in [("a.flv", first), ("b.flv", second)] {
+        let ok = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi"])
+            .args(["-i", &format!("{picture}=size={size}:rate=30")])
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
+            .args(["-t", &secs.to_string()])
+            .args([
+                "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+            ])
+            .args(["-g", "30", "-bf", "0", "-c:a", "aac", "-b:a", "64k"])
+            .arg(dir.join(name))
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let joined = dir.join("ab.flv");
+    join_flv(&dir.join("a.flv"), &dir.join("b.flv"), &joined);
+    joined
+}
+
+/// ffmpeg sending `file` as it is (`-c copy`), in real time.
+pub fn ffmpeg_publish_file(srv: &Server, key: &str, file: &Path) -> Proc {
+    let path = file.to_string_lossy();
+    ffmpeg_publish_raw(srv, key, &["-i", &path, "-c", "copy"])
 }

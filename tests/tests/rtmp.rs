@@ -987,48 +987,8 @@ async fn a_new_resolution_mid_stream_starts_a_discontinuity() {
     let srv = Server::start(&store).await;
     let (id, slug, key) = video(&srv, "Resize", json!({})).await;
     let dir = store.dir.path().join("resize");
-    std::fs::create_dir_all(&dir).unwrap();
-    for (name, size) in [("a.flv", "320x240"), ("b.flv", "640x360")] {
-        let ok = Command::new("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                &format!("testsrc=size={size}:rate=30"),
-            ])
-            .args([
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=frequency=440:sample_rate=44100",
-                "-t",
-                "6",
-            ])
-            .args([
-                "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "30", "-bf",
-                "0",
-            ])
-            .args(["-c:a", "aac", "-b:a", "64k"])
-            .arg(dir.join(name))
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-    let joined = dir.join("ab.flv");
-    join_flv(&dir.join("a.flv"), &dir.join("b.flv"), &joined);
-    let url = format!("rtmp://{}/live/{key}", srv.rtmp);
-    let _pub = icecast::Proc(
-        Command::new("ffmpeg")
-            .args(["-v", "error", "-re", "-i"])
-            .arg(&joined)
-            .args(["-c", "copy", "-f", "flv", url.as_str()])
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let joined = two_size_flv(&dir, "testsrc", "320x240", "640x360", 6);
+    let _pub = ffmpeg_publish_file(&srv, &key, &joined);
     // After the new sequence header: a discontinuity, then segments of the new size that
     // decode on their own; the stats follow.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

@@ -54,6 +54,20 @@ fn video_kbps(dir: &std::path::Path, playlist: &str) -> f64 {
     bytes as f64 * 8.0 / secs / 1000.0
 }
 
+/// Sets a service's ladder as the admin; it must be accepted.
+async fn put_ladder(srv: &Server, admin: &str, id: i64, body: Value) -> Value {
+    let (status, view) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/transcode"),
+            Some(admin),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    view
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ladder_renditions_decode_align_and_are_listed_in_a_master_playlist() {
     let store = Store::new(Backend::Sqlite).await;
@@ -65,20 +79,18 @@ async fn ladder_renditions_decode_align_and_are_listed_in_a_master_playlist() {
         json!({"transcode": true, "max_bitrate_kbps": 4000}),
     )
     .await;
-    let (status, ladder) = srv
-        .call(
-            "PUT",
-            &format!("/api/v1/services/{id}/transcode"),
-            Some(&admin),
-            Some(json!({"renditions": [
-                {"name": "source"},
-                {"name": "720p", "height": 720, "video_kbps": 1500, "audio_kbps": 96},
-                {"name": "360p", "height": 360, "video_kbps": 600, "audio_kbps": 64},
-                {"name": "240p", "height": 240, "video_kbps": 300, "audio_kbps": 64},
-            ]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{ladder}");
+    let ladder = put_ladder(
+        &srv,
+        &admin,
+        id,
+        json!({"renditions": [
+            {"name": "source"},
+            {"name": "720p", "height": 720, "video_kbps": 1500, "audio_kbps": 96},
+            {"name": "360p", "height": 360, "video_kbps": 600, "audio_kbps": 64},
+            {"name": "240p", "height": 240, "video_kbps": 300, "audio_kbps": 64},
+        ]}),
+    )
+    .await;
     assert_eq!(ladder["enabled"], true);
 
     // A 480p source: the 720p rung is above it and is skipped.
@@ -280,18 +292,16 @@ async fn hls_js_switches_down_the_ladder_when_bandwidth_drops() {
     let srv = Server::start(&store).await;
     let admin = srv.admin_token().await;
     let (id, slug, key) = video(&srv, "Abr", json!({"transcode": true})).await;
-    let (status, body) = srv
-        .call(
-            "PUT",
-            &format!("/api/v1/services/{id}/transcode"),
-            Some(&admin),
-            Some(json!({"renditions": [
-                {"name": "480p", "height": 480, "video_kbps": 1400, "audio_kbps": 96},
-                {"name": "180p", "height": 180, "video_kbps": 200, "audio_kbps": 64},
-            ]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    put_ladder(
+        &srv,
+        &admin,
+        id,
+        json!({"renditions": [
+            {"name": "480p", "height": 480, "video_kbps": 1400, "audio_kbps": 96},
+            {"name": "180p", "height": 180, "video_kbps": 200, "audio_kbps": 64},
+        ]}),
+    )
+    .await;
     let _pub = ffmpeg_publish_sized(
         &srv,
         &key,
@@ -330,15 +340,13 @@ async fn a_4_4_4_source_without_audio_still_gets_its_ladder() {
     let srv = Server::start(&store).await;
     let admin = srv.admin_token().await;
     let (id, slug, key) = video(&srv, "Odd", json!({"transcode": true})).await;
-    let (status, body) = srv
-        .call(
-            "PUT",
-            &format!("/api/v1/services/{id}/transcode"),
-            Some(&admin),
-            Some(json!({"renditions": [{"name": "240p", "height": 240, "video_kbps": 300}]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    put_ladder(
+        &srv,
+        &admin,
+        id,
+        json!({"renditions": [{"name": "240p", "height": 240, "video_kbps": 300}]}),
+    )
+    .await;
     // H.264 High 4:4:4 (what libx264 makes of an RGB source unless told otherwise), no audio.
     let _pub = ffmpeg_publish_raw(
         &srv,
@@ -426,40 +434,8 @@ async fn a_new_source_resolution_restarts_the_ladder_on_low_latency_renditions()
     }
     // 4:3 for 8 s, then the encoder "restarts" at 16:9.
     let dir = store.dir.path().join("resize");
-    std::fs::create_dir_all(&dir).unwrap();
-    for (name, size) in [("a.flv", "320x240"), ("b.flv", "640x360")] {
-        let ok = Command::new("ffmpeg")
-            .args(["-v", "error", "-y", "-f", "lavfi"])
-            .args(["-i", &format!("testsrc2=size={size}:rate=30")])
-            .args([
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=frequency=440:sample_rate=44100",
-                "-t",
-                "8",
-            ])
-            .args([
-                "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "30",
-            ])
-            .args(["-c:a", "aac", "-b:a", "64k"])
-            .arg(dir.join(name))
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-    let joined = dir.join("ab.flv");
-    join_flv(&dir.join("a.flv"), &dir.join("b.flv"), &joined);
-    let url = format!("rtmp://{}/live/{key}", srv.rtmp);
-    let _pub = icecast::Proc(
-        Command::new("ffmpeg")
-            .args(["-v", "error", "-re", "-i"])
-            .arg(&joined)
-            .args(["-c", "copy", "-f", "flv", url.as_str()])
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let joined = two_size_flv(&dir, "testsrc2", "320x240", "640x360", 8);
+    let _pub = ffmpeg_publish_file(&srv, &key, &joined);
     // The rendition continues after a discontinuity, at the new aspect; its playlist has
     // LL-HLS parts throughout; the master playlist follows.
     let rendition = format!("{slug}/180p");
@@ -529,15 +505,7 @@ async fn corrupt_pictures_leave_the_ladder_and_the_source_running() {
     let srv = Server::start(&store).await;
     let admin = srv.admin_token().await;
     let (id, slug, key) = video(&srv, "Noisy", json!({"transcode": true})).await;
-    let (status, body) = srv
-        .call(
-            "PUT",
-            &format!("/api/v1/services/{id}/transcode"),
-            Some(&admin),
-            Some(json!({"renditions": [{"name": "source"}, {"name": "180p", "height": 180, "video_kbps": 200}]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    put_ladder(&srv, &admin, id, json!({"renditions": [{"name": "source"}, {"name": "180p", "height": 180, "video_kbps": 200}]})).await;
     // ffmpeg's `noise` bitstream filter flips bytes in the H.264 pictures it sends (about
     // one in 2,000): broken slices, bad NAL units, the decoder complaining.
     let _pub = ffmpeg_publish_raw(

@@ -178,6 +178,19 @@ mod tests {
         path
     }
 
+    /// The grey picture through a 640×360 graph with `mark`.
+    fn render(mark: &Mark) -> ff::frame::Video {
+        let mut g = graph(&grey(), 640, 360, Some(mark)).expect("graph");
+        g.get("in").expect("in").source().add(&grey()).expect("add");
+        let mut out = ff::frame::Video::empty();
+        g.get("out")
+            .expect("out")
+            .sink()
+            .frame(&mut out)
+            .expect("a picture");
+        out
+    }
+
     fn luma(p: &ff::frame::Video, x: usize, y: usize) -> u8 {
         p.data(0)[y * p.stride(0) + x]
     }
@@ -197,14 +210,7 @@ mod tests {
         };
         let mark = load(&spec).expect("a PNG");
         // A 640×360 rendition: the 108-line logo becomes 36 lines, 12 px from the edges.
-        let mut g = graph(&grey(), 640, 360, Some(&mark)).expect("graph");
-        g.get("in").expect("in").source().add(&grey()).expect("add");
-        let mut out = ff::frame::Video::empty();
-        g.get("out")
-            .expect("out")
-            .sink()
-            .frame(&mut out)
-            .expect("a picture");
+        let out = render(&mark);
         assert_eq!((out.width(), out.height()), (640, 360));
         // Inside the logo (top-right): red has a high V (Cr); the rest stays grey.
         let (x, y) = (640 - 12 - 18, 12 + 18);
@@ -220,15 +226,7 @@ mod tests {
             ..spec.clone()
         })
         .expect("a PNG");
-        let mut g = graph(&grey(), 640, 360, Some(&half)).expect("graph");
-        g.get("in").expect("in").source().add(&grey()).expect("add");
-        let mut out = ff::frame::Video::empty();
-        g.get("out")
-            .expect("out")
-            .sink()
-            .frame(&mut out)
-            .expect("a picture");
-        let v = chroma_v(&out, x, y);
+        let v = chroma_v(&render(&half), x, y);
         assert!((170..=210).contains(&v), "V {v} at 50 %");
     }
 

@@ -266,7 +266,17 @@ pub fn engine_ladder(s: &Service) -> Option<Arc<LadderSpec>> {
     if s.transcode == 0 {
         return None;
     }
-    let ladder: Ladder = serde_json::from_str(s.transcode_json.as_deref()?).ok()?;
+    let mut ladder: Ladder = serde_json::from_str(s.transcode_json.as_deref()?).ok()?;
+    // The plan may have been lowered since the ladder was set: the highest rungs give way.
+    let max = u32::try_from(s.max_bitrate_kbps).unwrap_or(0);
+    while max > 0 && total(&ladder.renditions) > max && !ladder.renditions.is_empty() {
+        let dropped = ladder.renditions.remove(0);
+        tracing::warn!(
+            service = s.id,
+            "rendition {} left out: the ladder is over the plan's max_bitrate_kbps ({max})",
+            dropped.name
+        );
+    }
     if ladder.renditions.is_empty() && !ladder.source {
         return None;
     }
