@@ -76,13 +76,34 @@ fn not_found(what: &str) -> Response {
     res
 }
 
-/// The `session` token a player URL may carry (`index.m3u8?session=…`).
+/// The `session` token a player URL may carry (`index.m3u8?session=…`): letters, digits,
+/// `-`, `_` and `.` only (it is written back into master playlists).
 fn session_token(query: Option<&str>) -> Option<String> {
     query?
         .split('&')
         .find_map(|kv| kv.strip_prefix("session="))
-        .filter(|t| !t.is_empty() && t.len() <= 128)
+        .filter(|t| {
+            !t.is_empty()
+                && t.len() <= 128
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
         .map(str::to_owned)
+}
+
+/// A master playlist whose variant URIs carry `?session=<token>`.
+fn with_session(master: &[u8], token: &str) -> Bytes {
+    let text = String::from_utf8_lossy(master);
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.lines() {
+        out.push_str(line);
+        if !line.is_empty() && !line.starts_with('#') {
+            out.push_str("?session=");
+            out.push_str(token);
+        }
+        out.push('\n');
+    }
+    Bytes::from(out)
 }
 
 fn sent_bytes(res: &Response) -> u64 {
@@ -183,10 +204,18 @@ async fn serve_from(base: &LiveStream, stream: Arc<LiveStream>, req: Request) ->
             let wait = Duration::from_secs(3 * u64::from(stream.target_secs()));
             wait_for(&stream, msn, part, wait).await;
         }
-        let (plain, etag, gz) = stream.playlist_encoded(gzip);
+        let (mut plain, mut etag, mut gz) = stream.playlist_encoded(gzip);
         if plain.is_empty() {
             // Published, but the first segment is not complete yet.
             return not_found("the stream is starting; try again in a few seconds");
+        }
+        // A player's session token follows it from the master playlist to the rendition
+        // playlists it picks, so the viewer is one session whatever it plays.
+        let token = session_token(query.as_deref());
+        if let Some(t) = token.as_deref().filter(|_| stream.is_master()) {
+            plain = with_session(&plain, t);
+            gz = gzip(&plain);
+            etag = format!("{}-{t}\"", etag.trim_end_matches('"'));
         }
         let wants_gzip = req_headers
             .get(header::ACCEPT_ENCODING)
@@ -216,7 +245,7 @@ async fn serve_from(base: &LiveStream, stream: Arc<LiveStream>, req: Request) ->
             let key = ViewerKey {
                 ip: remote.ip(),
                 user_agent: agent,
-                token: session_token(query.as_deref()),
+                token,
             };
             let max = base.limits().max_listeners as usize;
             if let Err(full) = base.viewers.playlist(key, sent_bytes(&res), max) {

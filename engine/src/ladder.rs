@@ -165,14 +165,14 @@ impl LadderPlan {
         }
     }
 
-    /// The pass-through rendition's stream, if the ladder offers one: claimed, and listed
-    /// first in the master playlist.
+    /// The pass-through rendition's stream, if the ladder offers one (claimed), and its
+    /// master-playlist line (first), to list once it has a segment.
     pub fn passthrough(
         &self,
         base: &Arc<LiveStream>,
         id: u64,
         config: &StreamConfig,
-    ) -> Option<Arc<LiveStream>> {
+    ) -> Option<(Arc<LiveStream>, Variant)> {
         if !self.spec.passthrough {
             return None;
         }
@@ -186,7 +186,7 @@ impl LadderPlan {
             .max()
             .unwrap_or(4000);
         let estimate = u64::from(top) * 1500;
-        base.set_variant(Variant {
+        let variant = Variant {
             name: SOURCE.to_owned(),
             order: 0,
             bandwidth: estimate,
@@ -201,8 +201,8 @@ impl LadderPlan {
             .collect::<Vec<_>>()
             .join(","),
             frame_rate: config.video.as_ref().and_then(|v| v.fps),
-        });
-        Some(stream)
+        };
+        Some((stream, variant))
     }
 }
 
@@ -216,9 +216,23 @@ impl Ladder {
         }
     }
 
+    /// Whether its threads still run.
+    pub fn is_running(&self) -> bool {
+        self.input.is_running()
+    }
+
     /// The rendition streams it runs.
     pub fn streams(&self) -> &[Arc<LiveStream>] {
         &self.streams
+    }
+
+    /// The names of its rungs.
+    pub fn names(&self) -> Vec<&str> {
+        self.report
+            .renditions
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect()
     }
 
     /// Stops the ladder's threads (they list their last segments on the way out) and

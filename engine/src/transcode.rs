@@ -135,6 +135,11 @@ pub trait LadderInput: Send + Sync {
     /// Hands the ladder a source frame; never blocks. Returns false if the frame was
     /// dropped because the ladder is behind.
     fn push(&mut self, frame: &Frame) -> bool;
+
+    /// Whether the ladder still runs (false once its threads have ended, by failure).
+    fn is_running(&self) -> bool {
+        true
+    }
 }
 
 /// Why a ladder could not start.

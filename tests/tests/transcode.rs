@@ -142,6 +142,25 @@ async fn ladder_renditions_decode_align_and_are_listed_in_a_master_playlist() {
         .fetch(&format!("/hls/{slug}/720p/index.m3u8"), &[])
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "720p is above the source");
+    // A player's session token follows it into the rendition it picks: one viewer.
+    let (_, _, tokened) = srv
+        .fetch(&format!("/hls/{slug}/index.m3u8?session=abc-1"), &[])
+        .await;
+    let tokened = String::from_utf8(tokened).unwrap();
+    assert!(
+        tokened.contains("\n360p/index.m3u8?session=abc-1\n"),
+        "{tokened}"
+    );
+    let (status, _, _) = srv
+        .fetch(&format!("/hls/{slug}/360p/index.m3u8?session=abc-1"), &[])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // A token that is not a plain word is ignored, never written into the playlist.
+    let (_, _, bad) = srv
+        .fetch(&format!("/hls/{slug}/index.m3u8?session=%0A%23EXT"), &[])
+        .await;
+    let bad = String::from_utf8_lossy(&bad);
+    assert!(!bad.contains("session="), "{bad}");
 
     // Every rendition decodes without an error, at its size, H.264 + AAC.
     let tmp = tempfile::tempdir().unwrap();

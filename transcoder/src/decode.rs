@@ -39,9 +39,11 @@ impl VideoDecoder {
         };
         let codec =
             ff::decoder::find(ff::codec::Id::H264).ok_or(DecodeSetupError::Missing("H.264"))?;
-        let mut ctx = ff::codec::context::Context::new_with_codec(codec);
-        ffi::set_extradata(&mut ctx, &avc.record)
-            .map_err(|e| DecodeSetupError::Open("H.264", e))?;
+        let mut ctx = ffi::with_extradata(
+            ff::codec::context::Context::new_with_codec(codec),
+            &avc.record,
+        )
+        .map_err(|e| DecodeSetupError::Open("H.264", e))?;
         ctx.set_time_base(timeline());
         // Two threads: the decoder is one stage of several on a small machine; slice
         // threads would add no delay, frame threads add a frame each.
@@ -110,7 +112,7 @@ impl AudioDecoder {
         let codec = ff::decoder::find(id).ok_or(DecodeSetupError::Missing(name))?;
         let mut ctx = ff::codec::context::Context::new_with_codec(codec);
         if let Some(data) = extradata {
-            ffi::set_extradata(&mut ctx, data).map_err(|e| DecodeSetupError::Open(name, e))?;
+            ctx = ffi::with_extradata(ctx, data).map_err(|e| DecodeSetupError::Open(name, e))?;
         }
         ctx.set_time_base(timeline());
         let decoder = ctx

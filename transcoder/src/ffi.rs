@@ -7,11 +7,16 @@ use ffmpeg_next as ff;
 
 /// Gives a decoder context its codec's out-of-band configuration (an H.264
 /// AVCDecoderConfigurationRecord, an AAC AudioSpecificConfig). ffmpeg-next has no setter.
-pub fn set_extradata(ctx: &mut ff::codec::context::Context, data: &[u8]) -> Result<(), ff::Error> {
+/// Takes the context by value: only a context not opened yet is a plain `Context` one can
+/// own (opening consumes it), which is what FFmpeg requires.
+pub fn with_extradata(
+    mut ctx: ff::codec::context::Context,
+    data: &[u8],
+) -> Result<ff::codec::context::Context, ff::Error> {
     let padded = data.len() + ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
     let size = i32::try_from(data.len()).map_err(|_| ff::Error::InvalidData)?;
-    // SAFETY: `ctx` owns a valid AVCodecContext that is not opened yet (callers set
-    // extradata before `open`). The buffer comes from av_mallocz (FFmpeg frees it with the
+    // SAFETY: `ctx` owns a valid AVCodecContext that is not opened yet (opening consumes
+    // a `Context`, so an owned one never is). The buffer comes from av_mallocz (FFmpeg frees it with the
     // context via av_freep), is `padded` bytes long as FFmpeg requires, and we copy exactly
     // `data.len()` bytes into it; any earlier extradata is freed first.
     unsafe {
@@ -29,7 +34,7 @@ pub fn set_extradata(ctx: &mut ff::codec::context::Context, data: &[u8]) -> Resu
         (*c).extradata = buf;
         (*c).extradata_size = size;
     }
-    Ok(())
+    Ok(ctx)
 }
 
 /// An opened encoder's global header (H.264 SPS/PPS in Annex-B, an AAC

@@ -39,6 +39,11 @@ const MAX_STEP: i64 = 5 * TIMESCALE;
 #[derive(Debug)]
 pub struct Input {
     tx: SyncSender<Frame>,
+    /// A video frame was dropped: the pictures after it until the next keyframe would
+    /// decode into garbage (they refer to it), so they are dropped too.
+    skip_to_key: bool,
+    /// Cleared when the decoding thread ends (for any reason).
+    running: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Input {
@@ -51,10 +56,24 @@ impl Input {
 
 impl LadderInput for Input {
     fn push(&mut self, frame: &Frame) -> bool {
+        let video = frame.track == Track::Video;
+        if video && self.skip_to_key {
+            if !frame.key {
+                return false;
+            }
+            self.skip_to_key = false;
+        }
         match self.tx.try_send(frame.clone()) {
             Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.skip_to_key |= video;
+                false
+            }
         }
+    }
+
+    fn is_running(&self) -> bool {
+        self.running.load(Relaxed)
     }
 }
 
@@ -64,6 +83,53 @@ struct Rung {
     /// Which AAC encoder feeds it.
     audio: usize,
     stats: Arc<RenditionStats>,
+    /// A discontinuity it could not take yet (its queue was full): sent before what follows.
+    owed_discontinuity: std::cell::Cell<bool>,
+}
+
+/// How long a live keyframe may wait for room in a rung's queue before the rung misses it.
+const KEY_WAIT: Duration = Duration::from_millis(100);
+
+impl Rung {
+    /// Hands `work` over. Batch: waits for room. Live: never waits for long, so one slow or
+    /// failing rung cannot hold up the others: a keyframe waits up to [`KEY_WAIT`], anything
+    /// else is dropped (counted) if the queue is full. False if dropped.
+    fn give(&self, work: Work, pace: Pace) -> bool {
+        if self.owed_discontinuity.get() {
+            match self.tx.try_send(Work::Discontinuity) {
+                Ok(()) => self.owed_discontinuity.set(false),
+                Err(_) if pace == Pace::Live => {
+                    self.stats.dropped.fetch_add(1, Relaxed);
+                    return false;
+                }
+                Err(_) => {}
+            }
+        }
+        if pace == Pace::Batch {
+            return self.tx.send(work).is_ok();
+        }
+        let patient = matches!(work, Work::Picture(_, true));
+        let deadline = Instant::now() + KEY_WAIT;
+        let mut work = work;
+        loop {
+            match self.tx.try_send(work) {
+                Ok(()) => return true,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(w)) => {
+                    if !patient || Instant::now() >= deadline {
+                        if matches!(w, Work::Discontinuity) {
+                            self.owed_discontinuity.set(true);
+                        } else {
+                            self.stats.dropped.fetch_add(1, Relaxed);
+                        }
+                        return false;
+                    }
+                    work = w;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        }
+    }
 }
 
 /// Starts the ladder's threads. Fails only if a thread cannot be started or the source
@@ -75,11 +141,27 @@ pub fn start(job: LadderJob) -> Result<Input, String> {
     }
     let (tx, rx) = sync_channel(INPUT_QUEUE);
     let name = format!("ladder {}", job.stream);
+    let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = Arc::clone(&running);
     std::thread::Builder::new()
         .name(format!("tc-{}", short(&job.stream)))
-        .spawn(move || decode_thread(job, rx))
+        .spawn(move || {
+            // However the thread ends (even by a panic), the engine learns it.
+            struct Ended(Arc<std::sync::atomic::AtomicBool>);
+            impl Drop for Ended {
+                fn drop(&mut self) {
+                    self.0.store(false, Relaxed);
+                }
+            }
+            let _ended = Ended(flag);
+            decode_thread(job, rx)
+        })
         .map_err(|e| format!("cannot start the {name} thread: {e}"))?;
-    Ok(Input { tx })
+    Ok(Input {
+        tx,
+        skip_to_key: false,
+        running,
+    })
 }
 
 /// Thread names are limited to 15 bytes on Linux.
@@ -122,6 +204,7 @@ fn start_rungs(job: &mut LadderJob, audio: Option<&AudioLadder>) -> Vec<Rung> {
                 tx,
                 audio: audio_index,
                 stats,
+                owed_discontinuity: std::cell::Cell::new(false),
             }),
             Err(e) => {
                 tracing::error!(stream = %job.stream, "rendition {} not started: {e}", r.spec.name)
@@ -146,9 +229,16 @@ fn rung_thread(mut r: Rendition, rx: Receiver<Work>, stream: &str, ladder: &Ladd
                 backoff.as_secs_f64()
             );
             ladder.restarts.fetch_add(1, Relaxed);
-            std::thread::sleep(backoff);
-            // Skip what queued up meanwhile rather than fall further behind.
-            while rx.try_recv().is_ok() {}
+            // Wait out the back-off while emptying the queue (what arrives meanwhile is
+            // skipped), so the decoding thread never finds this rung full.
+            let until = Instant::now() + backoff;
+            while let Some(left) = until.checked_duration_since(Instant::now()) {
+                match rx.recv_timeout(left) {
+                    Ok(_) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            }
             r.reset();
             backoff = if healthy_since.elapsed() > Duration::from_secs(60) {
                 Duration::from_millis(500)
@@ -253,7 +343,7 @@ fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
                     );
                     grid.reset();
                     for r in &rungs {
-                        let _ = r.tx.send(Work::Discontinuity);
+                        r.give(Work::Discontinuity, pace);
                     }
                 }
                 last_dts = Some(frame.dts);
@@ -283,7 +373,7 @@ fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
                             }
                             grid.reset();
                             for r in &rungs {
-                                let _ = r.tx.send(Work::Discontinuity);
+                                r.give(Work::Discontinuity, pace);
                             }
                             errors_in_a_row = 0;
                         }
@@ -296,7 +386,7 @@ fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
                     let result = dec.decode(&frame, &mut |pcm: ff::frame::Audio| {
                         if let Err(e) = enc.encode(&pcm, &mut |index, encoded| {
                             for r in rungs.iter().filter(|r| r.audio == index) {
-                                let _ = r.tx.send(Work::Audio(encoded.clone()));
+                                r.give(Work::Audio(encoded.clone()), pace);
                             }
                         }) {
                             failed = Some(e);
@@ -320,19 +410,14 @@ fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
     }
 }
 
-/// Hands a decoded picture to every rung: a keyframe (or, in a batch, any picture) waits
-/// for room, any other live picture is skipped by a rung that is behind.
+/// Hands a decoded picture to every rung (see [`Rung::give`]: a rung that is behind skips
+/// pictures rather than holding up the others).
 fn fan_out(rungs: &[Rung], picture: &ff::frame::Video, key: bool, pace: Pace) {
     for r in rungs {
         let Ok(shared) = ffi::share(picture) else {
             continue;
         };
-        let work = Work::Picture(shared, key);
-        if key || pace == Pace::Batch {
-            let _ = r.tx.send(work);
-        } else if let Err(TrySendError::Full(_)) = r.tx.try_send(work) {
-            r.stats.dropped.fetch_add(1, Relaxed);
-        }
+        r.give(Work::Picture(shared, key), pace);
     }
 }
 

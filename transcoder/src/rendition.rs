@@ -199,9 +199,13 @@ impl Rendition {
     fn picture(&mut self, picture: ff::frame::Video, key: bool) -> Result<(), RenditionError> {
         let input = (picture.width(), picture.height(), picture.format());
         if self.pipeline.as_ref().is_some_and(|p| p.input != input) {
-            // The source changed size or format: a new graph (the output size stays).
+            // The source changed size or format without new codec headers: a new graph and
+            // encoder (the output size stays), after a discontinuity, because the new
+            // encoder's first decode times start before the last ones sent.
             self.drain_encoder()?;
             self.pipeline = None;
+            self.flush_audio(true);
+            self.output.discontinuity();
         }
         if self.pipeline.is_none() {
             self.open(&picture)?;

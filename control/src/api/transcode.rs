@@ -157,7 +157,7 @@ pub fn ladder_from(input: TranscodeInput, max_kbps: u32) -> Result<Ladder, ApiEr
                 rungs.remove(0);
             }
             if max_kbps > 0 && total(&rungs) > max_kbps {
-                return Err(ApiError::invalid(format!(
+                return Err(ApiError::over_plan(format!(
                     "even the smallest default rendition ({} kbps) is over this service's max_bitrate_kbps ({max_kbps}); list renditions that fit",
                     total(&rungs)
                 )));
@@ -165,7 +165,7 @@ pub fn ladder_from(input: TranscodeInput, max_kbps: u32) -> Result<Ladder, ApiEr
             ladder.renditions = rungs;
         }
         Some(list) => {
-            if list.len() > MAX_RUNGS + 1 {
+            if list.iter().filter(|r| r.name.trim() != SOURCE).count() > MAX_RUNGS {
                 return Err(ApiError::invalid(format!(
                     "renditions: at most {MAX_RUNGS} transcoded renditions and the source"
                 )));
@@ -193,7 +193,11 @@ pub fn ladder_from(input: TranscodeInput, max_kbps: u32) -> Result<Ladder, ApiEr
                     )));
                 }
                 if name == SOURCE {
-                    if r.width.is_some() || r.height.is_some() || r.video_kbps.is_some() {
+                    if r.width.is_some()
+                        || r.height.is_some()
+                        || r.video_kbps.is_some()
+                        || r.audio_kbps.is_some()
+                    {
                         return Err(ApiError::invalid(format!(
                             "{}: the source rendition is the stream as it arrives; it takes no size or bitrate",
                             field("name")
@@ -244,7 +248,7 @@ pub fn ladder_from(input: TranscodeInput, max_kbps: u32) -> Result<Ladder, ApiEr
                 });
             }
             if max_kbps > 0 && total(&ladder.renditions) > max_kbps {
-                return Err(ApiError::invalid(format!(
+                return Err(ApiError::over_plan(format!(
                     "the renditions add up to {} kbps, over this service's max_bitrate_kbps ({max_kbps}); lower their bitrates or drop a rendition",
                     total(&ladder.renditions)
                 )));
@@ -347,7 +351,7 @@ pub async fn put(
         ));
     }
     if service.transcode == 0 {
-        return Err(ApiError::invalid(
+        return Err(ApiError::over_plan(
             "transcoding is not enabled in this service's plan (limits.transcode); ask its reseller or an admin",
         ));
     }

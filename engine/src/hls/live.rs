@@ -245,6 +245,42 @@ impl LiveStream {
         self.lock().source = Some(source);
     }
 
+    /// The claim a publisher holds on this stream now: it changes with every publish and
+    /// unpublish, so a writer that belongs to an earlier claim (a ladder's threads still
+    /// flushing after a restart) can tell it must stop.
+    pub fn claim(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Adds a segment, if `claim` is still the stream's claim.
+    pub fn push_claimed(&self, claim: u64, seg: SegmentOut) -> bool {
+        if self.claim() != claim {
+            return false;
+        }
+        self.push(seg);
+        true
+    }
+
+    /// Adds a part, if `claim` is still the stream's claim.
+    pub fn push_part_claimed(&self, claim: u64, part: PartOut) -> bool {
+        if self.claim() != claim {
+            return false;
+        }
+        self.push_part(part);
+        true
+    }
+
+    /// Keeps only the master-playlist lines named in `names` (a restarted ladder whose
+    /// rungs changed; none: the stream is a plain media playlist again).
+    pub fn retain_variants(&self, names: &[&str]) {
+        let mut st = self.lock();
+        let before = st.variants.len();
+        st.variants.retain(|v| names.contains(&v.name.as_str()));
+        if st.variants.len() != before {
+            rerender(self.epoch, self.format, &mut st);
+        }
+    }
+
     /// Adds or updates a rendition's line: from now on this stream's playlist is the master
     /// playlist of its renditions.
     pub fn set_variant(&self, variant: Variant) {
@@ -284,6 +320,11 @@ impl LiveStream {
     /// The counters of the ladder running for this stream's source, if one is.
     pub fn ladder(&self) -> Option<Arc<LadderReport>> {
         self.lock().ladder.clone()
+    }
+
+    /// Whether the master playlist lists `name`.
+    pub fn has_variant(&self, name: &str) -> bool {
+        self.lock().variants.iter().any(|v| v.name == name)
     }
 
     /// Whether this stream's playlist is a master playlist.
@@ -672,11 +713,8 @@ impl LiveStreams {
         st.limits = limits;
         st.source = None;
         st.part_target = part_target;
-        // A new publisher brings its own ladder (or none).
-        if !st.variants.is_empty() {
-            st.variants.clear();
-            rerender(stream.epoch, stream.format, &mut st);
-        }
+        // Its variants stay until the new publisher's ladder (or its lack of one) says
+        // otherwise, so a player's master playlist does not turn into something else.
         // Segments are cut at keyframes, so they may run a little over the target.
         st.target = st.target.max(target_secs.max(1));
         drop(st);

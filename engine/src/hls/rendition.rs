@@ -12,6 +12,11 @@ use crate::hls::packager::{Packager, SegmentOut};
 use crate::media::{Frame, StreamConfig};
 use crate::transcode::RenditionOutput;
 
+/// Added to every timestamp an encoder hands back: its first decode times sit before the
+/// source's first picture (B-frame delay, AAC priming), and fMP4 decode times cannot be
+/// negative. One constant for every rendition keeps them aligned.
+const OFFSET: i64 = 10 * crate::media::TIMESCALE;
+
 /// How a rendition's stream is packaged, and where it appears in the master playlist.
 #[derive(Debug)]
 pub struct RenditionStream {
@@ -24,6 +29,12 @@ pub struct RenditionStream {
     /// Program dates follow the source's clock, so every rendition dates a segment alike.
     anchor: (SystemTime, i64),
     discontinuity: bool,
+    /// The claim on `stream` this output was made under: once the stream is claimed again
+    /// (the ladder restarted, the publisher left) this output's writes are dropped.
+    claim: u64,
+    /// Whether the master playlist lists this rendition yet (only once it has a segment,
+    /// so a player never asks for a playlist that is not there).
+    listed: bool,
 }
 
 impl RenditionStream {
@@ -37,14 +48,17 @@ impl RenditionStream {
         anchor: (SystemTime, i64),
     ) -> Self {
         let discontinuity = stream.has_segments();
+        let claim = stream.claim();
         Self {
             stream,
             master,
             variant,
             target_secs,
             packager: None,
-            anchor,
+            anchor: (anchor.0, anchor.1 + OFFSET),
             discontinuity,
+            claim,
+            listed: false,
         }
     }
 
@@ -52,11 +66,16 @@ impl RenditionStream {
         let Some(p) = self.packager.as_mut() else {
             return;
         };
+        let mut current = true;
         for part in p.take_parts() {
-            self.stream.push_part(part);
+            current &= self.stream.push_part_claimed(self.claim, part);
         }
         if let Some(seg) = seg {
-            self.stream.push(seg);
+            current &= self.stream.push_claimed(self.claim, seg);
+            if current && !self.listed {
+                self.master.set_variant(self.variant.clone());
+                self.listed = true;
+            }
         }
     }
 
@@ -79,7 +98,10 @@ impl RenditionOutput for RenditionStream {
         .flatten()
         .collect::<Vec<_>>()
         .join(",");
-        self.master.set_variant(variant);
+        if self.listed && variant != self.variant {
+            self.master.set_variant(variant.clone());
+        }
+        self.variant = variant;
         let result = match self.packager.as_mut() {
             Some(p) => p.reconfigure(config).map(Some),
             // The transcoder puts keyframes only on its grid (one target apart, give or take
@@ -104,10 +126,12 @@ impl RenditionOutput for RenditionStream {
         }
     }
 
-    fn frame(&mut self, frame: Frame) {
+    fn frame(&mut self, mut frame: Frame) {
         let Some(p) = self.packager.as_mut() else {
             return;
         };
+        frame.dts += OFFSET;
+        frame.pts += OFFSET;
         match p.push(&frame) {
             Ok(seg) => self.deliver(seg),
             Err(e) => self.warn(format_args!("rendition frame not packaged: {e}")),

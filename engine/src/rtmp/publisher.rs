@@ -18,6 +18,9 @@ use crate::media::clock::Clock;
 use crate::media::flv::{self, AudioTag, VideoTag};
 use crate::media::{AudioConfig, Frame, StreamConfig, Track};
 
+/// A ladder whose threads died is started again at most this often.
+const LADDER_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Frames before the stream's configuration is complete are dropped for at most this
 /// long; then packaging starts with the tracks known.
 const CONFIG_WAIT_MS: i64 = 3_000;
@@ -56,6 +59,12 @@ pub struct Publisher {
     /// The transcoding ladder to run once the source's codecs are known, and the running one.
     plan: Option<LadderPlan>,
     ladder: Option<Ladder>,
+    /// The pass-through's master-playlist line, listed once it has a segment.
+    source_variant: Option<crate::hls::live::Variant>,
+    /// The newest frame's decode time (a restarted ladder dates its segments from here).
+    last_dts: Option<i64>,
+    /// When the ladder was last (re)started.
+    ladder_started: Instant,
     lifetimes: Lifetimes,
     target_secs: f64,
     clock: Clock,
@@ -93,6 +102,9 @@ impl Publisher {
             stream,
             plan: None,
             ladder: None,
+            source_variant: None,
+            last_dts: None,
+            ladder_started: Instant::now(),
             lifetimes,
             target_secs,
             clock: Clock::default(),
@@ -242,27 +254,38 @@ impl Publisher {
             deliver(out, p, seg);
         }
         // A running ladder restarts with the new codecs (its renditions get a discontinuity).
-        if let (Some(old), Some(plan)) = (self.ladder.take(), &self.plan) {
-            let before = old.stop();
-            self.ladder = plan.start(
-                &self.stream,
-                self.id,
-                &next,
-                self.expect.video_kbps,
-                self.first_ms.unwrap_or(0),
-            );
-            let kept = self
-                .ladder
-                .as_ref()
-                .map(Ladder::streams)
-                .unwrap_or_default();
-            for s in before {
-                if !kept.iter().any(|k| Arc::ptr_eq(k, &s)) {
-                    self.streams.unpublish(&s, self.id, self.lifetimes);
-                }
-            }
+        if self.ladder.is_some() {
+            self.restart_ladder();
         }
         Ok(())
+    }
+
+    /// Stops the running ladder and starts it again for the stream's codecs now: rungs
+    /// it no longer runs are released and leave the master playlist.
+    fn restart_ladder(&mut self) {
+        let (Some(old), Some(plan)) = (self.ladder.take(), &self.plan) else {
+            return;
+        };
+        let before = old.stop();
+        self.ladder_started = Instant::now();
+        self.ladder = plan.start(
+            &self.stream,
+            self.id,
+            &self.config,
+            self.expect.video_kbps,
+            self.last_dts.unwrap_or(0),
+        );
+        let kept = self
+            .ladder
+            .as_ref()
+            .map(Ladder::streams)
+            .unwrap_or_default();
+        for s in before {
+            if !kept.iter().any(|k| Arc::ptr_eq(k, &s)) {
+                self.streams.unpublish(&s, self.id, self.lifetimes);
+            }
+        }
+        self.list_variants();
     }
 
     fn ready(&self, at_ms: i64) -> bool {
@@ -275,8 +298,19 @@ impl Publisher {
         some_track && ((video_ok && audio_ok) || waited)
     }
 
+    /// The master playlist lists what runs now: the ladder's rungs (each once it has a
+    /// segment) and the pass-through; without a ladder, nothing (a media playlist).
+    fn list_variants(&self) {
+        let mut names = self.ladder.as_ref().map(Ladder::names).unwrap_or_default();
+        if self.ladder.is_some() && self.source_variant.is_some() {
+            names.push(crate::ladder::SOURCE);
+        }
+        self.stream.retain_variants(&names);
+    }
+
     fn frame(&mut self, frame: Frame, jumped: bool) -> Result<(), StreamError> {
         self.first_ms.get_or_insert(frame.dts);
+        self.last_dts = Some(frame.dts);
         if !self.started_packaging {
             if !self.ready(frame.dts) {
                 return Ok(());
@@ -291,9 +325,14 @@ impl Publisher {
                     frame.dts,
                 );
                 if self.ladder.is_some() {
-                    self.out = plan.passthrough(&self.stream, self.id, &self.config);
+                    let source = plan.passthrough(&self.stream, self.id, &self.config);
+                    (self.out, self.source_variant) = match source {
+                        Some((s, v)) => (Some(s), Some(v)),
+                        None => (None, None),
+                    };
                 }
             }
+            self.list_variants();
             if let Some(out) = &self.out {
                 self.resumed = out.has_segments();
                 self.packager = Some(Packager::new(
@@ -310,6 +349,12 @@ impl Publisher {
         }
         if let Some(ladder) = self.ladder.as_mut() {
             ladder.push(&frame);
+            // A ladder whose threads died (a failure they could not recover from) is started
+            // again, at most every 10 s; the renditions continue after a discontinuity.
+            if !ladder.is_running() && self.ladder_started.elapsed() > LADDER_RETRY {
+                tracing::warn!(stream = %self.stream.slug(), "the transcoder stopped; starting it again");
+                self.restart_ladder();
+            }
         }
         let (Some(p), Some(out)) = (self.packager.as_mut(), &self.out) else {
             return Ok(());
@@ -321,13 +366,22 @@ impl Publisher {
         let seg = p.push(&frame)?;
         let listed = seg.is_some();
         deliver(out, p, seg);
-        // The pass-through's bandwidth in the master playlist is what it measures.
+        // The pass-through is listed in the master playlist once it has a segment, at the
+        // bandwidth it measures.
         if listed
             && self.ladder.is_some()
-            && let Some(kbps) = out.recent_bitrate_kbps()
+            && let Some(variant) = self.source_variant.as_mut()
         {
-            self.stream
-                .set_variant_bandwidth(crate::ladder::SOURCE, u64::from(kbps) * 1200);
+            if let Some(kbps) = out.recent_bitrate_kbps() {
+                variant.bandwidth = u64::from(kbps) * 1200;
+                variant.average_bandwidth = u64::from(kbps) * 1000;
+            }
+            if self.stream.has_variant(crate::ladder::SOURCE) {
+                self.stream
+                    .set_variant_bandwidth(crate::ladder::SOURCE, variant.bandwidth);
+            } else {
+                self.stream.set_variant(variant.clone());
+            }
         }
         Ok(())
     }
