@@ -74,16 +74,25 @@ impl LadderPlan {
         source_kbps: Option<u32>,
         first_dts: i64,
     ) -> Option<Ladder> {
-        let Some(video) = &config.video else {
-            tracing::warn!(stream = %base.slug(), "transcoding needs a video track; this source has none: it is served as it arrives");
-            return None;
+        let rungs: Vec<RenditionSpec> = match &config.video {
+            Some(video) => self.spec.rungs_for(video.height, source_kbps),
+            // Audio only (radio): the audio rungs.
+            None if config.audio.is_some() => self
+                .spec
+                .renditions
+                .iter()
+                .filter(|r| r.height == 0)
+                .cloned()
+                .collect(),
+            None => return None,
         };
-        let rungs: Vec<RenditionSpec> = self.spec.rungs_for(video.height, source_kbps);
         if rungs.is_empty() {
             return None;
         }
         let skipped = self.spec.renditions.len() - rungs.len();
-        if skipped > 0 {
+        if let Some(video) = &config.video
+            && skipped > 0
+        {
             tracing::info!(stream = %base.slug(), "{skipped} rendition(s) above the source ({}p, {} kbit/s) skipped", video.height, source_kbps.map_or("?".to_owned(), |k| k.to_string()));
         }
         let anchor = (SystemTime::now(), first_dts);
@@ -107,7 +116,7 @@ impl LadderPlan {
                 average_bandwidth: average,
                 resolution: None,
                 codecs: String::new(),
-                frame_rate: video.fps,
+                frame_rate: config.video.as_ref().and_then(|v| v.fps),
             };
             let stats = Arc::new(RenditionStats::default());
             claimed.push(Arc::clone(&stream));

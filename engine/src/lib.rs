@@ -22,6 +22,7 @@ pub mod listeners;
 pub mod login_guard;
 pub mod media;
 pub mod mount;
+pub mod radio_hls;
 pub mod registry;
 pub mod rtmp;
 pub mod transcode;
@@ -46,6 +47,8 @@ pub struct Engine {
     hls: Arc<hls::live::LiveStreams>,
     /// Runs services' transcoding ladders; without one, ladders are not started.
     transcoder: Option<Arc<dyn transcode::Transcoder>>,
+    /// The stations whose HLS (audio ladder) runs.
+    radio_hls: Arc<radio_hls::Running>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -73,6 +76,7 @@ impl Engine {
             logins: Arc::default(),
             hls: Arc::default(),
             transcoder: None,
+            radio_hls: Arc::default(),
         }
     }
 
@@ -80,6 +84,11 @@ impl Engine {
     pub fn with_transcoder(mut self, transcoder: Arc<dyn transcode::Transcoder>) -> Self {
         self.transcoder = Some(transcoder);
         self
+    }
+
+    /// The stations whose HLS runs.
+    pub fn radio_hls(&self) -> &radio_hls::Running {
+        &self.radio_hls
     }
 
     /// The transcoder, if the engine has one.

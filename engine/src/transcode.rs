@@ -19,6 +19,7 @@ pub struct RenditionSpec {
     pub name: String,
     /// Output width; 0 keeps the source's aspect ratio (rounded to even).
     pub width: u32,
+    /// 0: an audio-only rung (radio), its `audio_kbps` of AAC.
     pub height: u32,
     pub video_kbps: u32,
     pub audio_kbps: u32,
@@ -62,7 +63,7 @@ impl LadderSpec {
         let mut keep: Vec<RenditionSpec> = self
             .renditions
             .iter()
-            .filter(|r| r.height <= height)
+            .filter(|r| r.height > 0 && r.height <= height)
             .filter(|r| source_kbps.is_none_or(|k| k == 0 || r.video_kbps <= k))
             .cloned()
             .collect();

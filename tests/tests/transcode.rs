@@ -597,6 +597,83 @@ async fn corrupt_pictures_leave_the_ladder_and_the_source_running() {
     eprintln!("{stats}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_radio_station_plays_over_hls_as_an_aac_ladder() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, password) = icecast::radio(&srv, "PhoneFM", json!({"transcode": true})).await;
+    put_ladder(&srv, &admin, id, json!({})).await;
+    // An MP3 source, as butt or Liquidsoap would send it.
+    let _src = icecast::ffmpeg_source(&srv, &slug, "source", &password, false, 40);
+    let rendition = format!("{slug}/aac96");
+    let playlist = wait_playlist(&srv, &rendition, 4, Duration::from_secs(30)).await;
+
+    // The master playlist: three audio-only variants, highest first.
+    let (status, _, body) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let master = String::from_utf8(body).unwrap();
+    hls_m3u8::MasterPlaylist::try_from(master.as_str())
+        .unwrap_or_else(|e| panic!("not a valid master playlist ({e}):\n{master}"));
+    let uris: Vec<&str> = master.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        uris,
+        ["aac192/index.m3u8", "aac96/index.m3u8", "aac48/index.m3u8"],
+        "{master}"
+    );
+    assert!(
+        master.contains("CODECS=\"mp4a.40.2\"") && !master.contains("RESOLUTION"),
+        "{master}"
+    );
+
+    // The 96 kbit/s rung: AAC that decodes cleanly, at about its bitrate.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = download(&srv, &rendition, &playlist, tmp.path()).await;
+    std::fs::write(&path, format!("{playlist}#EXT-X-ENDLIST\n")).unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "warning", "-i"])
+        .arg(&path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && errors.trim().is_empty(), "{errors}");
+    let first = tmp.path().join(&segments_of(&playlist)[1].0);
+    let codec = probe(
+        &first,
+        &[
+            "-show_entries",
+            "stream=codec_type,codec_name",
+            "-of",
+            "csv=p=0",
+        ],
+    );
+    assert_eq!(
+        codec.lines().next().unwrap().trim_end_matches(','),
+        "aac,audio",
+        "{codec}"
+    );
+    let mut bytes = 0u64;
+    let mut secs = 0.0;
+    for (uri, dur) in segments_of(&playlist).iter().skip(1) {
+        let sizes = probe(
+            &tmp.path().join(uri),
+            &["-show_entries", "packet=size", "-of", "csv=p=0"],
+        );
+        bytes += sizes
+            .lines()
+            .filter_map(|l| l.trim().trim_end_matches(',').parse::<u64>().ok())
+            .sum::<u64>();
+        secs += dur;
+        assert!((1.5..=2.5).contains(dur), "{uri}: {dur} s\n{playlist}");
+    }
+    let kbps = bytes as f64 * 8.0 / secs / 1000.0;
+    assert!(
+        (kbps - 96.0).abs() / 96.0 <= 0.2,
+        "{kbps:.0} kbit/s for a 96 kbit/s rung"
+    );
+}
+
 both_backends! {
 async fn transcode_settings_are_checked_against_the_plan(backend: Backend) {
     {
@@ -663,10 +740,18 @@ async fn transcode_settings_are_checked_against_the_plan(backend: Backend) {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(err.to_string().contains("renditions[0].height"), "{err}");
 
-        // A radio station has no video ladder.
+        // A radio station's ladder is AAC for its HLS: 48/96/192 by default; no pictures.
         let radio = new_service(&srv, "Radio", "radio", json!({"transcode": true})).await;
-        let (status, _) = put(radio["id"].as_i64().unwrap(), json!({})).await;
+        let rid = radio["id"].as_i64().unwrap();
+        let (status, view) = put(rid, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        assert_eq!(
+            view["renditions"],
+            json!([{"name": "aac192", "audio_kbps": 192}, {"name": "aac96", "audio_kbps": 96}, {"name": "aac48", "audio_kbps": 48}])
+        );
+        let (status, err) = put(rid, json!({"renditions": [{"name": "v", "height": 360, "video_kbps": 500}]})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(err.to_string().contains("audio only"), "{err}");
 
         // Another customer cannot see or change it.
         srv.create_user(&admin, "someone-else", "customer", json!({}))

@@ -136,8 +136,8 @@ impl Rung {
 /// cannot be decoded at all (no decoder for it).
 pub fn start(job: LadderJob) -> Result<Input, String> {
     let video = VideoDecoder::new(&job.source).map_err(|e| e.to_string())?;
-    if video.is_none() {
-        return Err("the source has no video".into());
+    if video.is_none() && job.source.audio.is_none() {
+        return Err("the source has neither video nor audio".into());
     }
     let (tx, rx) = sync_channel(INPUT_QUEUE);
     let name = format!("ladder {}", job.stream);
@@ -170,6 +170,7 @@ fn short(s: &str) -> String {
 }
 
 fn start_rungs(job: &mut LadderJob, audio: Option<&AudioLadder>) -> Vec<Rung> {
+    let audio_only = job.source.video.is_none();
     let fps = job
         .source
         .video
@@ -190,7 +191,8 @@ fn start_rungs(job: &mut LadderJob, audio: Option<&AudioLadder>) -> Vec<Rung> {
         };
         let audio_index = audio.map_or(0, |a| a.index_for(r.spec.audio_kbps));
         let stats = Arc::clone(&r.stats);
-        let rendition = Rendition::new(settings, r.output, Arc::clone(&r.stats));
+        let mut rendition = Rendition::new(settings, r.output, Arc::clone(&r.stats));
+        rendition.start(audio_only);
         let thread = std::thread::Builder::new()
             .name(format!("tc-{}", short(&r.spec.name)))
             .spawn({
@@ -285,9 +287,9 @@ impl KeyGrid {
 fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
     let stream = job.stream.clone();
     let stats = Arc::clone(&job.stats);
+    // None: an audio-only ladder (radio).
     let mut video = match VideoDecoder::new(&job.source) {
-        Ok(Some(v)) => v,
-        Ok(None) => return,
+        Ok(v) => v,
         Err(e) => {
             tracing::warn!(stream, "transcoding stopped: {e}");
             return;
@@ -348,7 +350,10 @@ fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
                 }
                 last_dts = Some(frame.dts);
                 stats.frames_in.fetch_add(1, Relaxed);
-                let result = video.decode(&frame, &mut |picture: ff::frame::Video| {
+                let Some(decoder) = video.as_mut() else {
+                    continue;
+                };
+                let result = decoder.decode(&frame, &mut |picture: ff::frame::Video| {
                     let pts = picture.pts().unwrap_or(frame.pts);
                     let first = *first_pts.get_or_insert(pts);
                     stats
@@ -368,7 +373,7 @@ fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
                             tracing::warn!(stream, "the decoder keeps failing: restarting it");
                             stats.restarts.fetch_add(1, Relaxed);
                             match VideoDecoder::new(&job.source) {
-                                Ok(Some(v)) => video = v,
+                                Ok(Some(v)) => video = Some(v),
                                 _ => return,
                             }
                             grid.reset();
@@ -381,6 +386,14 @@ fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
                 }
             }
             Track::Audio => {
+                if video.is_none() {
+                    // Audio only: the audio is the clock the stats measure.
+                    stats.frames_in.fetch_add(1, Relaxed);
+                    let first = *first_pts.get_or_insert(frame.pts);
+                    stats
+                        .media_time
+                        .store(u64::try_from(frame.pts - first).unwrap_or(0), Relaxed);
+                }
                 if let (Some(dec), Some(enc)) = (audio_in.as_mut(), audio_out.as_mut()) {
                     let mut failed = None;
                     let result = dec.decode(&frame, &mut |pcm: ff::frame::Audio| {

@@ -70,6 +70,8 @@ pub struct Rendition {
     video_dts: Option<i64>,
     configured: Option<StreamConfig>,
     watermark_warned: bool,
+    /// An audio-only rung (radio): its AAC goes straight out.
+    audio_only: bool,
 }
 
 impl std::fmt::Debug for Rendition {
@@ -110,6 +112,21 @@ impl Rendition {
             video_dts: None,
             configured: None,
             watermark_warned: false,
+            audio_only: false,
+        }
+    }
+
+    /// Before any work: an audio-only rung announces its configuration at once (there is
+    /// no picture to wait for).
+    pub fn start(&mut self, audio_only: bool) {
+        self.audio_only = audio_only;
+        if audio_only {
+            let config = StreamConfig {
+                video: None,
+                audio: self.settings.audio.clone(),
+            };
+            self.output.configure(config.clone());
+            self.configured = Some(config);
         }
     }
 
@@ -143,6 +160,11 @@ impl Rendition {
     pub fn work(&mut self, work: Work) -> Result<(), RenditionError> {
         match work {
             Work::Picture(picture, key) => self.picture(picture, key),
+            Work::Audio(frame) if self.audio_only => {
+                count_out(&self.stats, frame.data.len());
+                self.output.frame(frame);
+                Ok(())
+            }
             Work::Audio(frame) => {
                 self.audio.push_back(frame);
                 self.flush_audio(false);

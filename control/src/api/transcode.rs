@@ -35,9 +35,93 @@ pub struct Rendition {
     /// Absent: the source's aspect ratio at this height.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
+    /// 0 for an audio-only rung (radio).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub height: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub video_kbps: u32,
     pub audio_kbps: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+/// A radio station's ladder: AAC rungs for its HLS (`{"name","audio_kbps"}`); the default is
+/// 48, 96 and 192 kbit/s. Each rung is capped by the plan's `max_bitrate_kbps` (a listener
+/// takes one rung, as it would take one mount), a default rung over it is left out.
+pub fn radio_ladder_from(input: TranscodeInput, max_kbps: u32) -> Result<Ladder, ApiError> {
+    let fits = |kbps: u32| max_kbps == 0 || kbps <= max_kbps;
+    let rung = |name: String, audio_kbps| Rendition {
+        name,
+        width: None,
+        height: 0,
+        video_kbps: 0,
+        audio_kbps,
+    };
+    let mut ladder = Ladder {
+        watermark: None,
+        ..Ladder::default()
+    };
+    if input.watermark.is_some() {
+        return Err(ApiError::invalid(
+            "watermark: a radio station has no picture",
+        ));
+    }
+    match input.renditions {
+        None => {
+            ladder.renditions = [48, 96, 192]
+                .into_iter()
+                .filter(|k| fits(*k))
+                .map(|k| rung(format!("aac{k}"), k))
+                .collect();
+        }
+        Some(list) => {
+            if list.len() > MAX_RUNGS {
+                return Err(ApiError::invalid(format!(
+                    "renditions: at most {MAX_RUNGS}"
+                )));
+            }
+            for (i, r) in list.into_iter().enumerate() {
+                let name = r.name.trim().to_owned();
+                if name.is_empty()
+                    || name.len() > 32
+                    || name == SOURCE
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    || ladder.renditions.iter().any(|x| x.name == name)
+                {
+                    return Err(ApiError::invalid(format!(
+                        "renditions[{i}].name: 1 to 32 letters, digits, - or _, each once (not \"source\")"
+                    )));
+                }
+                if r.width.is_some() || r.height.is_some() || r.video_kbps.is_some() {
+                    return Err(ApiError::invalid(format!(
+                        "renditions[{i}]: a radio rendition is audio only: name and audio_kbps"
+                    )));
+                }
+                let kbps = r.audio_kbps.ok_or_else(|| {
+                    ApiError::invalid(format!("renditions[{i}].audio_kbps is required"))
+                })?;
+                if !(32..=320).contains(&kbps) {
+                    return Err(ApiError::invalid(format!(
+                        "renditions[{i}].audio_kbps must be between 32 and 320"
+                    )));
+                }
+                if !fits(kbps) {
+                    return Err(ApiError::over_plan(format!(
+                        "renditions[{i}].audio_kbps ({kbps}) is over this station's max_bitrate_kbps ({max_kbps})"
+                    )));
+                }
+                ladder.renditions.push(rung(name, kbps));
+            }
+        }
+    }
+    ladder
+        .renditions
+        .sort_by(|a, b| b.audio_kbps.cmp(&a.audio_kbps));
+    Ok(ladder)
 }
 
 /// A service's ladder as stored (`services.transcode_json`).
@@ -271,9 +355,19 @@ pub fn engine_ladder(s: &Service) -> Option<Arc<LadderSpec>> {
         return None;
     }
     let mut ladder: Ladder = serde_json::from_str(s.transcode_json.as_deref()?).ok()?;
-    // The plan may have been lowered since the ladder was set: the highest rungs give way.
+    // The plan may have been lowered since the ladder was set: the highest rungs give way
+    // (radio: each rung is capped, not their sum).
     let max = u32::try_from(s.max_bitrate_kbps).unwrap_or(0);
-    while max > 0 && total(&ladder.renditions) > max && !ladder.renditions.is_empty() {
+    if s.kind == "radio" {
+        ladder
+            .renditions
+            .retain(|r| max == 0 || r.audio_kbps <= max);
+    }
+    while s.kind != "radio"
+        && max > 0
+        && total(&ladder.renditions) > max
+        && !ladder.renditions.is_empty()
+    {
         let dropped = ladder.renditions.remove(0);
         tracing::warn!(
             service = s.id,
@@ -345,18 +439,17 @@ pub async fn put(
     ApiJson(body): ApiJson<TranscodeInput>,
 ) -> ApiResult<Json<TranscodeView>> {
     let (service, _) = visible_service(&state, &caller, id).await?;
-    if service.kind != "video" {
-        return Err(ApiError::invalid(
-            "renditions are for video services; a radio station's other formats are its extra mounts",
-        ));
-    }
     if service.transcode == 0 {
         return Err(ApiError::over_plan(
             "transcoding is not enabled in this service's plan (limits.transcode); ask its reseller or an admin",
         ));
     }
     let max_kbps = u32::try_from(service.max_bitrate_kbps).unwrap_or(0);
-    let ladder = ladder_from(body, max_kbps)?;
+    let ladder = if service.kind == "radio" {
+        radio_ladder_from(body, max_kbps)?
+    } else {
+        ladder_from(body, max_kbps)?
+    };
     if let Some(w) = &ladder.watermark {
         if !matches!(
             w.position.as_str(),

@@ -164,6 +164,8 @@ pub async fn run(
             }
         }
     };
+    // The station's HLS (an audio-only ladder), if it has one and it is not running yet.
+    crate::radio_hls::ensure(&engine, &live, &grant, &info.content_type);
     let session = engine.registry().open_session(
         grant.service_id,
         &grant.mount,

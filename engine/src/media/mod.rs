@@ -6,6 +6,7 @@ pub mod aac;
 pub mod avc;
 pub mod clock;
 pub mod flv;
+pub mod mpa;
 
 use bytes::Bytes;
 

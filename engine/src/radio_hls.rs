@@ -1,0 +1,172 @@
+//! HLS for a radio station, so it plays on phones: the primary mount's audio (MP3 or AAC,
+//! whichever source is on air) is framed, handed to the transcoder's audio-only ladder (AAC
+//! at each rung's bitrate), and packaged as `<slug>/<rung>` streams under a master playlist
+//! at `/hls/<slug>/index.m3u8`.
+//!
+//! One task per station, started when a source connects to a station whose ladder has
+//! audio rungs; it follows the mount like a listener that is not counted (source changes,
+//! DJ handovers and all), and ends once the mount has had no source for the playlist's
+//! grace period.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::Engine;
+use crate::admission::{Grant, SegmentFormat};
+use crate::hls::live::{Lifetimes, Packaging};
+use crate::ladder::{Ladder, LadderPlan};
+use crate::media::mpa::{Framer, Kind};
+use crate::media::{AudioConfig, StreamConfig};
+use crate::mount::Mount;
+
+/// Publisher ids of radio HLS tasks: far above the RTMP publishers' (which count from 1).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1 << 48);
+
+/// The stations whose radio HLS task runs, by mount name.
+#[derive(Debug, Default)]
+pub struct Running(Mutex<HashSet<String>>);
+
+impl Running {
+    fn claim(&self, mount: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(mount.to_owned())
+    }
+
+    fn release(&self, mount: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(mount);
+    }
+}
+
+/// Starts the station's radio HLS if its ladder has audio rungs, the server has a
+/// transcoder and the source sends MP3 or AAC; does nothing if it already runs.
+pub fn ensure(engine: &Engine, mount: &Arc<Mount>, grant: &Grant, content_type: &str) {
+    let Some(spec) = grant.transcode.clone().filter(|_| grant.limits.transcode) else {
+        return;
+    };
+    if !spec.renditions.iter().any(|r| r.height == 0) {
+        return;
+    }
+    let Some(transcoder) = engine.transcoder().cloned() else {
+        return;
+    };
+    let Some(kind) = Kind::for_content_type(content_type) else {
+        tracing::info!(mount = %mount.name(), "HLS for this station needs an MP3 or AAC source ({content_type} is not)");
+        return;
+    };
+    if !engine.radio_hls().claim(mount.name()) {
+        return;
+    }
+    let plan = LadderPlan {
+        spec,
+        transcoder,
+        streams: Arc::clone(engine.hls()),
+        service_id: grant.service_id,
+        limits: grant.limits,
+        packaging: Packaging {
+            format: grant.hls.format,
+            target_secs: grant.hls.segment_secs,
+            part_target: None,
+        },
+    };
+    let lifetimes = Lifetimes {
+        end_after: Duration::from_secs(grant.hls.end_after_secs.into()),
+        ..Lifetimes::default()
+    };
+    let engine = engine.clone();
+    let mount = Arc::clone(mount);
+    tokio::spawn(async move {
+        run(&engine, &mount, plan, kind, lifetimes).await;
+        engine.radio_hls().release(mount.name());
+    });
+}
+
+async fn run(
+    engine: &Engine,
+    mount: &Arc<Mount>,
+    plan: LadderPlan,
+    kind: Kind,
+    lifetimes: Lifetimes,
+) {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let slug = mount.name().to_owned();
+    let base = match engine.hls().publish(
+        &slug,
+        plan.service_id,
+        id,
+        plan.limits,
+        Packaging {
+            format: SegmentFormat::Ts,
+            ..plan.packaging
+        },
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(mount = %slug, "station HLS not started: {e}");
+            return;
+        }
+    };
+    tracing::info!(mount = %slug, "station HLS started");
+    let mut framer = Framer::new(kind);
+    let mut ladder: Option<Ladder> = None;
+    let mut config: Option<AudioConfig> = None;
+    let (_, mut chunks) = mount.follow();
+    let mut idle = Duration::ZERO;
+    let tick = Duration::from_secs(1);
+    loop {
+        tokio::select! {
+            chunk = chunks.recv() => match chunk {
+                Ok(bytes) => {
+                    idle = Duration::ZERO;
+                    for (cfg, frame) in framer.push(&bytes) {
+                        if config.as_ref() != Some(&cfg) {
+                            // A new source format: the ladder starts again for it.
+                            let before = ladder.take().map(Ladder::stop).unwrap_or_default();
+                            let source = StreamConfig { video: None, audio: Some(cfg.clone()) };
+                            ladder = plan.start(&base, id, &source, None, frame.dts);
+                            let kept = ladder.as_ref().map(Ladder::streams).unwrap_or_default();
+                            for s in before {
+                                if !kept.iter().any(|k| Arc::ptr_eq(k, &s)) {
+                                    engine.hls().unpublish(&s, id, lifetimes);
+                                }
+                            }
+                            base.retain_variants(&ladder.as_ref().map(Ladder::names).unwrap_or_default());
+                            config = Some(cfg);
+                        }
+                        if let Some(l) = ladder.as_mut() {
+                            l.push(&frame);
+                        }
+                    }
+                }
+                // Behind the ring (a slow machine): carry on from where it is now.
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            },
+            () = tokio::time::sleep(tick) => {
+                if mount.has_source() {
+                    idle = Duration::ZERO;
+                } else {
+                    idle += tick;
+                    if idle >= lifetimes.end_after.max(tick) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    tracing::info!(mount = %slug, "station HLS stopped: no source");
+    if let Some(l) = ladder.take() {
+        for s in l.stop() {
+            engine.hls().unpublish(&s, id, lifetimes);
+        }
+    }
+    engine.hls().unpublish(&base, id, lifetimes);
+}
