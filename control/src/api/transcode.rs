@@ -120,7 +120,7 @@ pub fn radio_ladder_from(input: TranscodeInput, max_kbps: u32) -> Result<Ladder,
     }
     ladder
         .renditions
-        .sort_by(|a, b| b.audio_kbps.cmp(&a.audio_kbps));
+        .sort_by_key(|r| std::cmp::Reverse(r.audio_kbps));
     Ok(ladder)
 }
 
