@@ -167,9 +167,51 @@ impl DbAdmission {
                 if s.is_suspended() && matches!(decision, Decision::Allow(_)) {
                     return Decision::deny(DenyReason::Suspended, "the service is suspended");
                 }
-                decision
+                match decision {
+                    // A source on the primary mount feeds the extra mounts, if the plan
+                    // allows transcoding.
+                    Decision::Allow(g) if s.transcode != 0 && target.mount == s.slug => {
+                        match self.with_feeds(&s, g).await {
+                            Ok(g) => Decision::Allow(g),
+                            Err(e) => unavailable(e),
+                        }
+                    }
+                    other => other,
+                }
             }
         }
+    }
+
+    /// `g` with the service's extra mounts as transcoder feeds.
+    async fn with_feeds(&self, s: &Service, mut g: Grant) -> sqlx::Result<Grant> {
+        use tidecast_engine::transcode::{AudioCodec, FeedSpec, LadderSpec};
+        let feeds: Vec<FeedSpec> = mounts::for_service(&self.db, s.id)
+            .await?
+            .into_iter()
+            .filter_map(|m| {
+                let codec = match m.format.as_str() {
+                    "mp3" => AudioCodec::Mp3,
+                    "aac" => AudioCodec::Aac,
+                    "opus" => AudioCodec::Opus,
+                    _ => return None,
+                };
+                Some(FeedSpec {
+                    mount: m.name,
+                    codec,
+                    kbps: u32::try_from(m.bitrate_kbps).unwrap_or(128),
+                })
+            })
+            .collect();
+        if !feeds.is_empty() {
+            let mut spec = g
+                .transcode
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(LadderSpec::default);
+            spec.feeds = feeds;
+            g.transcode = Some(std::sync::Arc::new(spec));
+        }
+        Ok(g)
     }
 
     /// A DJ's own login: its password, its schedule, its priority.

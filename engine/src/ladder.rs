@@ -29,6 +29,8 @@ pub struct LadderPlan {
     pub service_id: ServiceId,
     pub limits: Limits,
     pub packaging: Packaging,
+    /// Radio: where the spec's mount feeds become sources.
+    pub mounts: Option<Arc<crate::mount::Mounts>>,
 }
 
 /// A running ladder.
@@ -50,6 +52,31 @@ impl std::fmt::Debug for Ladder {
 }
 
 impl LadderPlan {
+    /// Each mount feed attached as the lowest-priority source of its mount.
+    fn feeds(&self, base: &LiveStream) -> Vec<crate::transcode::FeedJob> {
+        let Some(mounts) = &self.mounts else {
+            return Vec::new();
+        };
+        self.spec
+            .feeds
+            .iter()
+            .filter_map(|spec| {
+                let label = format!("transcoded from /{}", base.slug());
+                let output = crate::icecast::feed::MountFeed::attach(
+                    mounts,
+                    spec,
+                    self.service_id,
+                    self.limits,
+                    &label,
+                )?;
+                Some(crate::transcode::FeedJob {
+                    spec: spec.clone(),
+                    output: Box::new(output),
+                })
+            })
+            .collect()
+    }
+
     fn claim(&self, base: &LiveStream, id: u64, name: &str) -> Option<Arc<LiveStream>> {
         let key = format!("{}/{name}", base.slug());
         match self
@@ -86,7 +113,8 @@ impl LadderPlan {
                 .collect(),
             None => return None,
         };
-        if rungs.is_empty() {
+        let feeds_only = config.video.is_none() && !self.spec.feeds.is_empty();
+        if rungs.is_empty() && !feeds_only {
             return None;
         }
         let skipped = self.spec.renditions.len() - rungs.len();
@@ -146,6 +174,7 @@ impl LadderPlan {
                 * crate::media::TIMESCALE,
             stats: Arc::clone(&stats),
             pace: crate::transcode::Pace::Live,
+            feeds: self.feeds(base),
         };
         match self.transcoder.start(job) {
             Ok(input) => {

@@ -52,7 +52,7 @@ pub fn ensure(engine: &Engine, mount: &Arc<Mount>, grant: &Grant, content_type: 
     let Some(spec) = grant.transcode.clone().filter(|_| grant.limits.transcode) else {
         return;
     };
-    if !spec.renditions.iter().any(|r| r.height == 0) {
+    if !spec.renditions.iter().any(|r| r.height == 0) && spec.feeds.is_empty() {
         return;
     }
     let Some(transcoder) = engine.transcoder().cloned() else {
@@ -76,6 +76,7 @@ pub fn ensure(engine: &Engine, mount: &Arc<Mount>, grant: &Grant, content_type: 
             target_secs: grant.hls.segment_secs,
             part_target: None,
         },
+        mounts: Some(Arc::clone(engine.mounts())),
     };
     let lifetimes = Lifetimes {
         end_after: Duration::from_secs(grant.hls.end_after_secs.into()),

@@ -51,6 +51,57 @@ pub struct LadderSpec {
     /// Whether the source itself is offered too (`source`: packaged as it arrives).
     pub passthrough: bool,
     pub watermark: Option<WatermarkSpec>,
+    /// Radio: extra mounts fed from the primary's audio in another format or bitrate.
+    pub feeds: Vec<FeedSpec>,
+}
+
+/// An audio format a radio mount can be fed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioCodec {
+    Mp3,
+    Aac,
+    Opus,
+}
+
+impl AudioCodec {
+    /// The `Content-Type` its listeners get.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Mp3 => "audio/mpeg",
+            Self::Aac => "audio/aac",
+            Self::Opus => "audio/ogg",
+        }
+    }
+}
+
+/// An extra mount transcoded from the primary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSpec {
+    pub mount: String,
+    pub codec: AudioCodec,
+    pub kbps: u32,
+}
+
+/// Where a mount feed's encoded stream goes (the engine makes it a source on that mount).
+pub trait FeedOutput: Send {
+    /// Codec headers a listener needs before the audio (Ogg: the header pages).
+    fn headers(&mut self, pages: Vec<bytes::Bytes>);
+    /// The next bytes of the stream, as listeners receive them.
+    fn data(&mut self, data: bytes::Bytes);
+}
+
+/// One mount feed as the transcoder runs it.
+pub struct FeedJob {
+    pub spec: FeedSpec,
+    pub output: Box<dyn FeedOutput>,
+}
+
+impl std::fmt::Debug for FeedJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedJob")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LadderSpec {
@@ -118,6 +169,8 @@ pub struct LadderJob {
     pub keyframe_interval: i64,
     pub stats: Arc<LadderStats>,
     pub pace: Pace,
+    /// Radio: extra mounts to feed from the same decoded audio.
+    pub feeds: Vec<FeedJob>,
 }
 
 /// How a ladder treats a stage that falls behind.
@@ -218,6 +271,7 @@ mod tests {
             renditions: vec![rung("1080p", 1080), rung("720p", 720), rung("360p", 360)],
             passthrough: false,
             watermark: None,
+            feeds: Vec::new(),
         };
         let names = |h, kbps| -> Vec<String> {
             spec.rungs_for(h, kbps)

@@ -674,6 +674,55 @@ async fn a_radio_station_plays_over_hls_as_an_aac_ladder() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extra_mounts_are_fed_from_the_primary_in_their_own_format() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, password) = icecast::radio(&srv, "Feeds", json!({"transcode": true})).await;
+    for (path, format, kbps) in [("/feeds-aac", "aac", 64), ("/feeds-low", "mp3", 48)] {
+        let (status, m) = srv
+            .post(
+                &format!("/api/v1/services/{id}/mounts"),
+                &admin,
+                json!({"path": path, "format": format, "bitrate_kbps": kbps}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{m}");
+    }
+    // One MP3 source on the primary mount; nothing connects to the extra mounts.
+    let _src = icecast::ffmpeg_source(&srv, &slug, "source", &password, false, 40);
+    icecast::wait_live(&srv, &slug);
+    icecast::wait_live(&srv, "feeds-aac");
+    for (mount, codec, kbps) in [("feeds-aac", "aac", 64), ("feeds-low", "mp3", 48)] {
+        // A listener gets that format; ffmpeg decodes 4 s of it without a complaint.
+        let url = format!("http://{}/{mount}", srv.icecast);
+        let out = Command::new("ffprobe")
+            .args(["-v", "warning", "-read_intervals", "%+4", "-show_entries"])
+            .args([
+                "stream=codec_name,bit_rate:packet=size",
+                "-of",
+                "csv=p=0",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let errors = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && errors.trim().is_empty(),
+            "{mount}: {errors}"
+        );
+        assert!(
+            text.lines().any(|l| l.starts_with(codec)),
+            "{mount}: {text}"
+        );
+        let status = icecast::status_of(&srv, mount).unwrap();
+        assert_eq!(status["bitrate"].as_u64(), Some(kbps), "{status}");
+        assert_eq!(status["server_name"], "transcoded from /feeds", "{status}");
+    }
+}
+
 both_backends! {
 async fn transcode_settings_are_checked_against_the_plan(backend: Backend) {
     {

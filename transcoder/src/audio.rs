@@ -40,7 +40,60 @@ impl std::fmt::Debug for AudioLadder {
     }
 }
 
-fn layout_for(channels: u8) -> ff::ChannelLayout {
+/// The channel layout of decoded audio (decoders may leave it unset: then by count).
+pub fn layout_bits(pcm: &ff::frame::Audio) -> u64 {
+    if pcm.channel_layout().bits() == 0 {
+        ff::ChannelLayout::default(i32::from(pcm.channels())).bits()
+    } else {
+        pcm.channel_layout().bits()
+    }
+}
+
+/// abuffer → abuffersink: decoded audio like `pcm` becomes `format` at `rate` in `layout`,
+/// in frames of `frame_size` samples (what an encoder takes).
+pub fn graph_for(
+    pcm: &ff::frame::Audio,
+    format: ff::format::Sample,
+    layout: ff::ChannelLayout,
+    rate: u32,
+    frame_size: u32,
+) -> Result<ff::filter::Graph, ff::Error> {
+    let mut graph = ff::filter::Graph::new();
+    let args = format!(
+        "time_base=1/{}:sample_rate={}:sample_fmt={}:channel_layout=0x{:x}",
+        TIMESCALE,
+        pcm.rate(),
+        pcm.format().name(),
+        layout_bits(pcm)
+    );
+    let abuffer = ff::filter::find("abuffer").ok_or(ff::Error::FilterNotFound)?;
+    let abuffersink = ff::filter::find("abuffersink").ok_or(ff::Error::FilterNotFound)?;
+    graph.add(&abuffer, "in", &args)?;
+    graph.add(&abuffersink, "out", "")?;
+    {
+        let mut out = graph.get("out").ok_or(ff::Error::FilterNotFound)?;
+        out.set_sample_format(format);
+        out.set_channel_layout(layout);
+        out.set_sample_rate(rate);
+    }
+    let spec = if pcm.rate() == rate {
+        "anull".to_owned()
+    } else {
+        format!("aresample={rate}")
+    };
+    graph.output("in", 0)?.input("out", 0)?.parse(&spec)?;
+    graph.validate()?;
+    if frame_size > 0 {
+        graph
+            .get("out")
+            .ok_or(ff::Error::FilterNotFound)?
+            .sink()
+            .set_frame_size(frame_size);
+    }
+    Ok(graph)
+}
+
+pub fn layout_for(channels: u8) -> ff::ChannelLayout {
     if channels == 1 {
         ff::ChannelLayout::MONO
     } else {
@@ -101,40 +154,13 @@ impl AudioLadder {
     }
 
     fn build_graph(&mut self, pcm: &ff::frame::Audio) -> Result<(), ff::Error> {
-        let mut graph = ff::filter::Graph::new();
-        let layout_bits = if pcm.channel_layout().bits() == 0 {
-            ff::ChannelLayout::default(i32::from(pcm.channels())).bits()
-        } else {
-            pcm.channel_layout().bits()
-        };
-        let args = format!(
-            "time_base=1/{}:sample_rate={}:sample_fmt={}:channel_layout=0x{:x}",
-            TIMESCALE,
-            pcm.rate(),
-            pcm.format().name(),
-            layout_bits
-        );
-        let abuffer = ff::filter::find("abuffer").ok_or(ff::Error::FilterNotFound)?;
-        let abuffersink = ff::filter::find("abuffersink").ok_or(ff::Error::FilterNotFound)?;
-        graph.add(&abuffer, "in", &args)?;
-        graph.add(&abuffersink, "out", "")?;
-        {
-            let mut out = graph.get("out").ok_or(ff::Error::FilterNotFound)?;
-            out.set_sample_format(ff::format::Sample::F32(ff::format::sample::Type::Planar));
-            out.set_channel_layout(self.layout);
-            out.set_sample_rate(self.rate);
-        }
-        graph.output("in", 0)?.input("out", 0)?.parse("anull")?;
-        graph.validate()?;
-        if let Some(e) = self.encoders.first() {
-            graph
-                .get("out")
-                .ok_or(ff::Error::FilterNotFound)?
-                .sink()
-                .set_frame_size(e.encoder.frame_size());
-        }
-        self.graph = Some(graph);
-        self.graph_for = (pcm.rate(), pcm.format(), layout_bits);
+        let frame_size = self
+            .encoders
+            .first()
+            .map_or(1024, |e| e.encoder.frame_size());
+        let fltp = ff::format::Sample::F32(ff::format::sample::Type::Planar);
+        self.graph = Some(graph_for(pcm, fltp, self.layout, self.rate, frame_size)?);
+        self.graph_for = (pcm.rate(), pcm.format(), layout_bits(pcm));
         Ok(())
     }
 
@@ -145,8 +171,8 @@ impl AudioLadder {
         pcm: &ff::frame::Audio,
         out: &mut impl FnMut(usize, Frame),
     ) -> Result<(), ff::Error> {
-        let key = (pcm.rate(), pcm.format(), pcm.channel_layout().bits());
-        if self.graph.is_none() || (key.2 != 0 && key != self.graph_for) {
+        let key = (pcm.rate(), pcm.format(), layout_bits(pcm));
+        if self.graph.is_none() || key != self.graph_for {
             self.build_graph(pcm)?;
         }
         let Some(graph) = self.graph.as_mut() else {
@@ -156,7 +182,7 @@ impl AudioLadder {
             .get("in")
             .ok_or(ff::Error::FilterNotFound)?
             .source()
-            .add(pcm)?;
+            .add(&*ffi::share_audio(pcm)?)?;
         let mut sink = graph.get("out").ok_or(ff::Error::FilterNotFound)?;
         loop {
             let mut chunk = ff::frame::Audio::empty();

@@ -37,6 +37,19 @@ pub fn with_extradata(
     Ok(ctx)
 }
 
+/// A new reference to decoded audio (same buffers). libavfilter's buffer sources take the
+/// references of the frame they are given, leaving it empty, so each graph gets its own.
+pub fn share_audio(frame: &ff::frame::Audio) -> Result<ff::frame::Audio, ff::Error> {
+    let mut out = ff::frame::Audio::empty();
+    // SAFETY: as in `share`: both are valid AVFrames, `out` is empty; on success `out` owns
+    // its references, freed by its Drop.
+    let ret = unsafe { ffi::av_frame_ref(out.as_mut_ptr(), frame.as_ptr()) };
+    if ret < 0 {
+        return Err(ff::Error::from(ret));
+    }
+    Ok(out)
+}
+
 /// An opened encoder's global header (H.264 SPS/PPS in Annex-B, an AAC
 /// AudioSpecificConfig), copied out.
 pub fn extradata(ctx: &ff::codec::context::Context) -> Vec<u8> {

@@ -22,6 +22,7 @@ use tidecast_engine::transcode::{LadderInput, LadderJob, LadderStats, Pace, Rend
 
 use crate::audio::AudioLadder;
 use crate::decode::{AudioDecoder, VideoDecoder};
+use crate::feed::Feed;
 use crate::ffi;
 use crate::rendition::{Rendition, Settings, Work};
 
@@ -322,6 +323,26 @@ fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
     if audio_out.is_none() {
         audio_in = None;
     }
+    // Radio: extra mounts fed from the same decoded audio.
+    let mut feeds: Vec<Feed> = match &job.source.audio {
+        Some(a) if audio_in.is_some() => {
+            let channels = match a {
+                tidecast_engine::media::AudioConfig::Aac(c) => c.channels,
+                tidecast_engine::media::AudioConfig::Mp3 { channels, .. } => *channels,
+            };
+            std::mem::take(&mut job.feeds)
+                .into_iter()
+                .filter_map(|f| {
+                    let mount = f.spec.mount.clone();
+                    Feed::new(f, a.sample_rate(), channels.max(1))
+                        .map_err(|e| tracing::warn!(stream, mount, "mount not fed: {e}"))
+                        .ok()
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    let has_rungs = !job.renditions.is_empty();
     let rungs = start_rungs(&mut job, audio_out.as_ref());
     let mut grid = KeyGrid {
         interval: job.keyframe_interval.max(TIMESCALE / 2),
@@ -397,12 +418,19 @@ fn decode_thread(mut job: LadderJob, rx: Receiver<Frame>) {
                 if let (Some(dec), Some(enc)) = (audio_in.as_mut(), audio_out.as_mut()) {
                     let mut failed = None;
                     let result = dec.decode(&frame, &mut |pcm: ff::frame::Audio| {
-                        if let Err(e) = enc.encode(&pcm, &mut |index, encoded| {
-                            for r in rungs.iter().filter(|r| r.audio == index) {
-                                r.give(Work::Audio(encoded.clone()), pace);
-                            }
-                        }) {
+                        if has_rungs
+                            && let Err(e) = enc.encode(&pcm, &mut |index, encoded| {
+                                for r in rungs.iter().filter(|r| r.audio == index) {
+                                    r.give(Work::Audio(encoded.clone()), pace);
+                                }
+                            })
+                        {
                             failed = Some(e);
+                        }
+                        for feed in &mut feeds {
+                            if let Err(e) = feed.encode(&pcm) {
+                                failed = Some(e);
+                            }
                         }
                     });
                     if let Some(e) = result.err().or(failed)

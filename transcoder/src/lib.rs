@@ -7,6 +7,7 @@
 
 mod audio;
 mod decode;
+mod feed;
 mod ffi;
 mod ladder;
 mod rendition;

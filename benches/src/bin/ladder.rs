@@ -170,6 +170,7 @@ fn main() -> anyhow::Result<()> {
             keyframe_interval: 2 * TIMESCALE,
             stats: Arc::new(LadderStats::default()),
             pace: if live { Pace::Live } else { Pace::Batch },
+            feeds: Vec::new(),
         })
         .map_err(|e| anyhow::anyhow!(e.0))?;
 

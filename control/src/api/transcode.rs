@@ -393,6 +393,7 @@ pub fn engine_ladder(s: &Service) -> Option<Arc<LadderSpec>> {
         passthrough: ladder.source,
         // Watermarks name a media item; the media library arrives with AutoDJ (issue 6).
         watermark: None,
+        feeds: Vec::new(),
     }))
 }
 

@@ -5,6 +5,7 @@
 //! body is the endless stream itself; so this port reads request heads with the sans-IO
 //! [`request`] parser and then hands the socket to the source or listener code.
 
+pub mod feed;
 pub mod icy;
 pub mod listener;
 pub mod metadata;

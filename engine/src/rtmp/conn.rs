@@ -393,6 +393,7 @@ impl Conn {
                         service_id: grant.service_id,
                         limits: grant.limits,
                         packaging,
+                        mounts: None,
                     });
                 }
                 None => {

@@ -1,0 +1,201 @@
+//! Radio mount feeds: the primary's decoded audio re-encoded for an extra mount (MP3 with
+//! libmp3lame, AAC as ADTS) and handed to the engine in chunks of about a quarter second,
+//! the way an Icecast source would send them.
+
+use bytes::{Bytes, BytesMut};
+use ffmpeg_next as ff;
+use tidecast_engine::media::TIMESCALE;
+use tidecast_engine::media::aac::AacConfig;
+use tidecast_engine::transcode::{AudioCodec, FeedJob, FeedOutput};
+
+use crate::audio::{graph_for, layout_bits, layout_for};
+use crate::ffi;
+
+/// One mount feed: its filter graph (format, rate, frame size), encoder and output.
+pub struct Feed {
+    mount: String,
+    codec: AudioCodec,
+    encoder: ff::encoder::Audio,
+    graph: Option<ff::filter::Graph>,
+    graph_for: (u32, ff::format::Sample, u64),
+    rate: u32,
+    layout: ff::ChannelLayout,
+    /// AAC: the ADTS header each frame needs.
+    adts: Option<AacConfig>,
+    output: Box<dyn FeedOutput>,
+    pending: BytesMut,
+    /// Bytes gathered before they go out (about 250 ms of the stream).
+    chunk: usize,
+}
+
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed")
+            .field("mount", &self.mount)
+            .field("codec", &self.codec)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a feed could not start (its mount stays without the transcoder).
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("{0:?} feeds are not made yet (MP3 and AAC are)")]
+    Unsupported(AudioCodec),
+    #[error("the {0} encoder: {1}")]
+    Encoder(&'static str, ff::Error),
+}
+
+impl Feed {
+    /// A feed of `job` from audio at `rate` Hz with `channels` channels.
+    pub fn new(job: FeedJob, rate: u32, channels: u8) -> Result<Self, FeedError> {
+        let (name, fmt) = match job.spec.codec {
+            AudioCodec::Mp3 => ("libmp3lame", ff::format::sample::Type::Planar),
+            AudioCodec::Aac => ("aac", ff::format::sample::Type::Planar),
+            AudioCodec::Opus => return Err(FeedError::Unsupported(AudioCodec::Opus)),
+        };
+        let err = |e| FeedError::Encoder(name, e);
+        let codec = ff::encoder::find_by_name(name)
+            .ok_or(FeedError::Encoder(name, ff::Error::EncoderNotFound))?;
+        let layout = layout_for(channels);
+        let mut ctx = ff::codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .audio()
+            .map_err(err)?;
+        ctx.set_rate(rate as i32);
+        ctx.set_channel_layout(layout);
+        ctx.set_format(ff::format::Sample::F32(fmt));
+        ctx.set_bit_rate(job.spec.kbps as usize * 1000);
+        ctx.set_time_base(ff::Rational::new(1, rate as i32));
+        if job.spec.codec == AudioCodec::Aac {
+            ctx.set_flags(ff::codec::Flags::GLOBAL_HEADER);
+        }
+        let encoder = ctx.open_as(codec).map_err(err)?;
+        let adts = match job.spec.codec {
+            AudioCodec::Aac => Some(
+                AacConfig::parse(&Bytes::from(ffi::extradata(&encoder)))
+                    .map_err(|_| err(ff::Error::InvalidData))?,
+            ),
+            _ => None,
+        };
+        Ok(Self {
+            mount: job.spec.mount,
+            codec: job.spec.codec,
+            encoder,
+            graph: None,
+            graph_for: (0, ff::format::Sample::None, 0),
+            rate,
+            layout,
+            adts,
+            output: job.output,
+            pending: BytesMut::new(),
+            chunk: (job.spec.kbps as usize * 1000 / 8 / 4).max(1024),
+        })
+    }
+
+    /// Encodes decoded audio; full chunks go to the mount.
+    pub fn encode(&mut self, pcm: &ff::frame::Audio) -> Result<(), ff::Error> {
+        let key = (pcm.rate(), pcm.format(), layout_bits(pcm));
+        if self.graph.is_none() || key != self.graph_for {
+            let fltp = ff::format::Sample::F32(ff::format::sample::Type::Planar);
+            self.graph = Some(graph_for(
+                pcm,
+                fltp,
+                self.layout,
+                self.rate,
+                self.encoder.frame_size(),
+            )?);
+            self.graph_for = key;
+        }
+        let Some(graph) = self.graph.as_mut() else {
+            return Ok(());
+        };
+        // The buffer source takes the frame's references: it gets its own.
+        graph
+            .get("in")
+            .ok_or(ff::Error::FilterNotFound)?
+            .source()
+            .add(&*ffi::share_audio(pcm)?)?;
+        let mut sink = graph.get("out").ok_or(ff::Error::FilterNotFound)?;
+        loop {
+            let mut chunk = ff::frame::Audio::empty();
+            if sink.sink().frame(&mut chunk).is_err() {
+                break;
+            }
+            let pts = chunk.pts().unwrap_or(0) * i64::from(self.rate) / TIMESCALE;
+            chunk.set_pts(Some(pts));
+            self.encoder.send_frame(&chunk)?;
+            let mut packet = ff::Packet::empty();
+            while self.encoder.receive_packet(&mut packet).is_ok() {
+                let Some(data) = packet.data() else { continue };
+                if let Some(aac) = &self.adts {
+                    self.pending.extend_from_slice(&aac.adts_header(data.len()));
+                }
+                self.pending.extend_from_slice(data);
+            }
+        }
+        if self.pending.len() >= self.chunk {
+            self.output.data(self.pending.split().freeze());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tidecast_engine::transcode::FeedSpec;
+
+    #[derive(Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<u8>>>);
+
+    impl FeedOutput for Collect {
+        fn headers(&mut self, _pages: Vec<Bytes>) {}
+        fn data(&mut self, data: Bytes) {
+            self.0.lock().expect("lock").extend_from_slice(&data);
+        }
+    }
+
+    fn tone(samples: usize, at: i64) -> ff::frame::Audio {
+        let mut pcm = ff::frame::Audio::new(
+            ff::format::Sample::F32(ff::format::sample::Type::Planar),
+            samples,
+            ff::ChannelLayout::MONO,
+        );
+        pcm.set_rate(44_100);
+        for (i, s) in pcm.plane_mut::<f32>(0).iter_mut().enumerate() {
+            *s = ((i as f32) * 0.0627).sin() * 0.3;
+        }
+        pcm.set_pts(Some(at));
+        pcm
+    }
+
+    #[test]
+    fn mp3_and_aac_feeds_make_their_formats() {
+        ff::init().expect("ffmpeg");
+        for (codec, sync) in [(AudioCodec::Mp3, 0xFFu8), (AudioCodec::Aac, 0xFF)] {
+            let out = Collect::default();
+            let mut feed = Feed::new(
+                FeedJob {
+                    spec: FeedSpec {
+                        mount: "m".into(),
+                        codec,
+                        kbps: 64,
+                    },
+                    output: Box::new(out.clone()),
+                },
+                44_100,
+                1,
+            )
+            .expect("encoder");
+            for i in 0..200 {
+                feed.encode(&tone(1152, i * 1152 * TIMESCALE / 44_100))
+                    .expect("encode");
+            }
+            let bytes = out.0.lock().expect("lock").clone();
+            assert!(bytes.len() > 10_000, "{codec:?}: {} bytes", bytes.len());
+            assert_eq!(bytes[0], sync, "{codec:?} starts with a frame header");
+        }
+    }
+}
