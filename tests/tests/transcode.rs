@@ -680,7 +680,11 @@ async fn extra_mounts_are_fed_from_the_primary_in_their_own_format() {
     let srv = Server::start(&store).await;
     let admin = srv.admin_token().await;
     let (id, slug, password) = icecast::radio(&srv, "Feeds", json!({"transcode": true})).await;
-    for (path, format, kbps) in [("/feeds-aac", "aac", 64), ("/feeds-low", "mp3", 48)] {
+    for (path, format, kbps) in [
+        ("/feeds-aac", "aac", 64),
+        ("/feeds-low", "mp3", 48),
+        ("/feeds-opus", "opus", 64),
+    ] {
         let (status, m) = srv
             .post(
                 &format!("/api/v1/services/{id}/mounts"),
@@ -694,7 +698,11 @@ async fn extra_mounts_are_fed_from_the_primary_in_their_own_format() {
     let _src = icecast::ffmpeg_source(&srv, &slug, "source", &password, false, 40);
     icecast::wait_live(&srv, &slug);
     icecast::wait_live(&srv, "feeds-aac");
-    for (mount, codec, kbps) in [("feeds-aac", "aac", 64), ("feeds-low", "mp3", 48)] {
+    for (mount, codec, kbps) in [
+        ("feeds-aac", "aac", 64),
+        ("feeds-low", "mp3", 48),
+        ("feeds-opus", "opus", 64),
+    ] {
         // A listener gets that format; ffmpeg decodes 4 s of it without a complaint.
         let url = format!("http://{}/{mount}", srv.icecast);
         let out = Command::new("ffprobe")

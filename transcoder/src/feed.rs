@@ -1,6 +1,6 @@
 //! Radio mount feeds: the primary's decoded audio re-encoded for an extra mount (MP3 with
-//! libmp3lame, AAC as ADTS) and handed to the engine in chunks of about a quarter second,
-//! the way an Icecast source would send them.
+//! libmp3lame, AAC as ADTS, Opus in Ogg) and handed to the engine in chunks of about a
+//! quarter second, the way an Icecast source would send them.
 
 use bytes::{Bytes, BytesMut};
 use ffmpeg_next as ff;
@@ -20,8 +20,9 @@ pub struct Feed {
     graph_for: (u32, ff::format::Sample, u64),
     rate: u32,
     layout: ff::ChannelLayout,
-    /// AAC: the ADTS header each frame needs.
-    adts: Option<AacConfig>,
+    format: ff::format::Sample,
+    /// How encoded packets become the stream listeners get.
+    mux: Mux,
     output: Box<dyn FeedOutput>,
     pending: BytesMut,
     /// Bytes gathered before they go out (about 250 ms of the stream).
@@ -40,8 +41,6 @@ impl std::fmt::Debug for Feed {
 /// Why a feed could not start (its mount stays without the transcoder).
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
-    #[error("{0:?} feeds are not made yet (MP3 and AAC are)")]
-    Unsupported(AudioCodec),
     #[error("the {0} encoder: {1}")]
     Encoder(&'static str, ff::Error),
 }
@@ -49,10 +48,16 @@ pub enum FeedError {
 impl Feed {
     /// A feed of `job` from audio at `rate` Hz with `channels` channels.
     pub fn new(job: FeedJob, rate: u32, channels: u8) -> Result<Self, FeedError> {
-        let (name, fmt) = match job.spec.codec {
-            AudioCodec::Mp3 => ("libmp3lame", ff::format::sample::Type::Planar),
-            AudioCodec::Aac => ("aac", ff::format::sample::Type::Planar),
-            AudioCodec::Opus => return Err(FeedError::Unsupported(AudioCodec::Opus)),
+        let (name, fmt, rate) = match job.spec.codec {
+            AudioCodec::Mp3 => ("libmp3lame", ff::format::sample::Type::Planar, rate),
+            AudioCodec::Aac => ("aac", ff::format::sample::Type::Planar, rate),
+            // Opus runs at 48 kHz whatever comes in.
+            AudioCodec::Opus => ("libopus", ff::format::sample::Type::Packed, 48_000),
+        };
+        let channels = if job.spec.codec == AudioCodec::Opus {
+            channels.min(2)
+        } else {
+            channels
         };
         let err = |e| FeedError::Encoder(name, e);
         let codec = ff::encoder::find_by_name(name)
@@ -67,16 +72,23 @@ impl Feed {
         ctx.set_format(ff::format::Sample::F32(fmt));
         ctx.set_bit_rate(job.spec.kbps as usize * 1000);
         ctx.set_time_base(ff::Rational::new(1, rate as i32));
-        if job.spec.codec == AudioCodec::Aac {
+        if job.spec.codec != AudioCodec::Mp3 {
             ctx.set_flags(ff::codec::Flags::GLOBAL_HEADER);
         }
         let encoder = ctx.open_as(codec).map_err(err)?;
-        let adts = match job.spec.codec {
-            AudioCodec::Aac => Some(
+        let mut output = job.output;
+        let mux = match job.spec.codec {
+            AudioCodec::Mp3 => Mux::Raw,
+            AudioCodec::Aac => Mux::Adts(
                 AacConfig::parse(&Bytes::from(ffi::extradata(&encoder)))
                     .map_err(|_| err(ff::Error::InvalidData))?,
             ),
-            _ => None,
+            AudioCodec::Opus => {
+                let (mux, headers) = Mux::ogg_opus(&ffi::extradata(&encoder))
+                    .map_err(|_| err(ff::Error::InvalidData))?;
+                output.headers(headers);
+                mux
+            }
         };
         Ok(Self {
             mount: job.spec.mount,
@@ -86,8 +98,9 @@ impl Feed {
             graph_for: (0, ff::format::Sample::None, 0),
             rate,
             layout,
-            adts,
-            output: job.output,
+            format: ff::format::Sample::F32(fmt),
+            mux,
+            output,
             pending: BytesMut::new(),
             chunk: (job.spec.kbps as usize * 1000 / 8 / 4).max(1024),
         })
@@ -97,10 +110,9 @@ impl Feed {
     pub fn encode(&mut self, pcm: &ff::frame::Audio) -> Result<(), ff::Error> {
         let key = (pcm.rate(), pcm.format(), layout_bits(pcm));
         if self.graph.is_none() || key != self.graph_for {
-            let fltp = ff::format::Sample::F32(ff::format::sample::Type::Planar);
             self.graph = Some(graph_for(
                 pcm,
-                fltp,
+                self.format,
                 self.layout,
                 self.rate,
                 self.encoder.frame_size(),
@@ -128,16 +140,102 @@ impl Feed {
             let mut packet = ff::Packet::empty();
             while self.encoder.receive_packet(&mut packet).is_ok() {
                 let Some(data) = packet.data() else { continue };
-                if let Some(aac) = &self.adts {
-                    self.pending.extend_from_slice(&aac.adts_header(data.len()));
-                }
-                self.pending.extend_from_slice(data);
+                self.mux.packet(data, packet.duration(), &mut self.pending);
             }
         }
         if self.pending.len() >= self.chunk {
             self.output.data(self.pending.split().freeze());
         }
         Ok(())
+    }
+}
+
+/// Encoded packets → the bytes of the stream.
+enum Mux {
+    /// MP3: frames as they are.
+    Raw,
+    /// AAC: each frame behind its ADTS header.
+    Adts(AacConfig),
+    /// Opus: Ogg pages (RFC 7845), a page every few packets.
+    Ogg {
+        writer: ogg::PacketWriter<'static, Vec<u8>>,
+        serial: u32,
+        granule: u64,
+        in_page: u32,
+    },
+}
+
+/// Opus packets per Ogg page: 10 × 20 ms.
+const PACKETS_PER_PAGE: u32 = 10;
+
+impl Mux {
+    /// The Ogg muxer for Opus, and its two header pages (OpusHead from the encoder, then
+    /// OpusTags).
+    fn ogg_opus(head: &[u8]) -> std::io::Result<(Self, Vec<Bytes>)> {
+        use ogg::PacketWriteEndInfo::EndPage;
+        if !head.starts_with(b"OpusHead") {
+            return Err(std::io::Error::other("no OpusHead from the encoder"));
+        }
+        // Any serial will do; one that differs per feed keeps chained streams apart.
+        let serial = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.subsec_nanos() | 1);
+        let mut writer = ogg::PacketWriter::new(Vec::new());
+        let mut pages = Vec::new();
+        writer.write_packet(head.to_vec(), serial, EndPage, 0)?;
+        pages.push(Bytes::from(std::mem::take(writer.inner_mut())));
+        let vendor = b"Tidecast";
+        let mut tags = b"OpusTags".to_vec();
+        tags.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
+        tags.extend_from_slice(vendor);
+        tags.extend_from_slice(&0u32.to_le_bytes());
+        writer.write_packet(tags, serial, EndPage, 0)?;
+        pages.push(Bytes::from(std::mem::take(writer.inner_mut())));
+        Ok((
+            Self::Ogg {
+                writer,
+                serial,
+                granule: 0,
+                in_page: 0,
+            },
+            pages,
+        ))
+    }
+
+    fn packet(&mut self, data: &[u8], duration: i64, out: &mut BytesMut) {
+        match self {
+            Self::Raw => out.extend_from_slice(data),
+            Self::Adts(aac) => {
+                out.extend_from_slice(&aac.adts_header(data.len()));
+                out.extend_from_slice(data);
+            }
+            Self::Ogg {
+                writer,
+                serial,
+                granule,
+                in_page,
+            } => {
+                // Durations are in 48 kHz samples (the encoder's time base).
+                *granule += u64::try_from(duration)
+                    .ok()
+                    .filter(|d| *d > 0)
+                    .unwrap_or(960);
+                *in_page += 1;
+                let end = if *in_page >= PACKETS_PER_PAGE {
+                    *in_page = 0;
+                    ogg::PacketWriteEndInfo::EndPage
+                } else {
+                    ogg::PacketWriteEndInfo::NormalPacket
+                };
+                if writer
+                    .write_packet(data.to_vec(), *serial, end, *granule)
+                    .is_ok()
+                {
+                    // Whatever the writer emitted is whole pages.
+                    out.extend_from_slice(&std::mem::take(writer.inner_mut()));
+                }
+            }
+        }
     }
 }
 
@@ -174,7 +272,11 @@ mod tests {
     #[test]
     fn mp3_and_aac_feeds_make_their_formats() {
         ff::init().expect("ffmpeg");
-        for (codec, sync) in [(AudioCodec::Mp3, 0xFFu8), (AudioCodec::Aac, 0xFF)] {
+        for (codec, sync) in [
+            (AudioCodec::Mp3, 0xFFu8),
+            (AudioCodec::Aac, 0xFF),
+            (AudioCodec::Opus, b'O'),
+        ] {
             let out = Collect::default();
             let mut feed = Feed::new(
                 FeedJob {
