@@ -345,3 +345,27 @@ pub fn ffmpeg_publish_file(srv: &Server, key: &str, file: &Path) -> Proc {
     let path = file.to_string_lossy();
     ffmpeg_publish_raw(srv, key, &["-i", &path, "-c", "copy"])
 }
+
+/// Downloads `playlist`'s window of `stream` into `dir`, ends the copy with
+/// `#EXT-X-ENDLIST` (so ffmpeg reads it through and stops) and decodes it whole with the
+/// ffmpeg CLI at log `level`; returns whether ffmpeg succeeded and what it printed.
+pub async fn decode_window(
+    srv: &Server,
+    stream: &str,
+    playlist: &str,
+    dir: &Path,
+    level: &str,
+) -> (bool, String) {
+    let path = download(srv, stream, playlist, dir).await;
+    std::fs::write(&path, format!("{playlist}#EXT-X-ENDLIST\n")).unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-v", level, "-i"])
+        .arg(&path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -392,16 +392,15 @@ async fn a_4_4_4_source_without_audio_still_gets_its_ladder() {
     );
     let playlist = wait_playlist(&srv, &format!("{slug}/240p"), 4, Duration::from_secs(30)).await;
     let tmp = tempfile::tempdir().unwrap();
-    let path = download(&srv, &format!("{slug}/240p"), &playlist, tmp.path()).await;
-    std::fs::write(&path, format!("{playlist}#EXT-X-ENDLIST\n")).unwrap();
-    let out = Command::new("ffmpeg")
-        .args(["-v", "warning", "-i"])
-        .arg(&path)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    let errors = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && errors.trim().is_empty(), "{errors}");
+    let (ok, errors) = decode_window(
+        &srv,
+        &format!("{slug}/240p"),
+        &playlist,
+        tmp.path(),
+        "warning",
+    )
+    .await;
+    assert!(ok && errors.trim().is_empty(), "{errors}");
     // 4:2:0 out, video only; the master playlist lists no audio codec.
     let first = tmp.path().join(&segments_of(&playlist)[0].0);
     let streams = probe(
@@ -581,19 +580,8 @@ async fn corrupt_pictures_leave_the_ladder_and_the_source_running() {
     );
     // What the rendition made still decodes: x264 encodes whatever the decoder conceals.
     let tmp = tempfile::tempdir().unwrap();
-    let path = download(&srv, &rendition, &later, tmp.path()).await;
-    std::fs::write(&path, format!("{later}#EXT-X-ENDLIST\n")).unwrap();
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(&path)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, errors) = decode_window(&srv, &rendition, &later, tmp.path(), "error").await;
+    assert!(ok, "{errors}");
     eprintln!("{stats}");
 }
 
@@ -628,16 +616,8 @@ async fn a_radio_station_plays_over_hls_as_an_aac_ladder() {
 
     // The 96 kbit/s rung: AAC that decodes cleanly, at about its bitrate.
     let tmp = tempfile::tempdir().unwrap();
-    let path = download(&srv, &rendition, &playlist, tmp.path()).await;
-    std::fs::write(&path, format!("{playlist}#EXT-X-ENDLIST\n")).unwrap();
-    let out = Command::new("ffmpeg")
-        .args(["-v", "warning", "-i"])
-        .arg(&path)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    let errors = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && errors.trim().is_empty(), "{errors}");
+    let (ok, errors) = decode_window(&srv, &rendition, &playlist, tmp.path(), "warning").await;
+    assert!(ok && errors.trim().is_empty(), "{errors}");
     let first = tmp.path().join(&segments_of(&playlist)[1].0);
     let codec = probe(
         &first,

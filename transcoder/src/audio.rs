@@ -21,12 +21,9 @@ struct Encoder {
 
 /// The source's audio re-encoded to AAC at each bitrate the ladder needs.
 pub struct AudioLadder {
-    graph: Option<ff::filter::Graph>,
-    /// The decoded audio the graph was built for (rate, format, layout bits).
-    graph_for: (u32, ff::format::Sample, u64),
+    rechunk: Rechunker,
     encoders: Vec<Encoder>,
     rate: u32,
-    layout: ff::ChannelLayout,
 }
 
 impl std::fmt::Debug for AudioLadder {
@@ -93,6 +90,76 @@ pub fn graph_for(
     Ok(graph)
 }
 
+/// Decoded audio in, encoder-ready frames out: a [`graph_for`] graph, rebuilt when the
+/// decoded audio changes (a new source), frames timed in samples of the output rate.
+pub struct Rechunker {
+    graph: Option<ff::filter::Graph>,
+    /// The decoded audio the graph was built for (rate, format, layout bits).
+    built_for: (u32, ff::format::Sample, u64),
+    format: ff::format::Sample,
+    layout: ff::ChannelLayout,
+    rate: u32,
+    frame_size: u32,
+}
+
+impl Rechunker {
+    pub fn new(
+        format: ff::format::Sample,
+        layout: ff::ChannelLayout,
+        rate: u32,
+        frame_size: u32,
+    ) -> Self {
+        Self {
+            graph: None,
+            built_for: (0, ff::format::Sample::None, 0),
+            format,
+            layout,
+            rate,
+            frame_size,
+        }
+    }
+
+    /// Feeds `pcm`; each frame that became ready goes to `each`.
+    pub fn run(
+        &mut self,
+        pcm: &ff::frame::Audio,
+        each: &mut impl FnMut(&ff::frame::Audio) -> Result<(), ff::Error>,
+    ) -> Result<(), ff::Error> {
+        let key = (pcm.rate(), pcm.format(), layout_bits(pcm));
+        if self.graph.is_none() || key != self.built_for {
+            self.graph = Some(graph_for(
+                pcm,
+                self.format,
+                self.layout,
+                self.rate,
+                self.frame_size,
+            )?);
+            self.built_for = key;
+        }
+        let Some(graph) = self.graph.as_mut() else {
+            return Ok(());
+        };
+        // A buffer source takes the references of the frame it is given (leaving it empty):
+        // it gets its own, so the caller's frame still serves other graphs.
+        graph
+            .get("in")
+            .ok_or(ff::Error::FilterNotFound)?
+            .source()
+            .add(&*ffi::share_audio(pcm)?)?;
+        let mut sink = graph.get("out").ok_or(ff::Error::FilterNotFound)?;
+        loop {
+            let mut chunk = ff::frame::Audio::empty();
+            if sink.sink().frame(&mut chunk).is_err() {
+                return Ok(());
+            }
+            // The sink's time base is the source's (90 kHz); encoders count samples.
+            let pts = chunk.pts().unwrap_or(0) * i64::from(self.rate) / TIMESCALE;
+            chunk.set_pts(Some(pts));
+            each(&chunk)?;
+        }
+    }
+}
+
 pub fn layout_for(channels: u8) -> ff::ChannelLayout {
     if channels == 1 {
         ff::ChannelLayout::MONO
@@ -130,12 +197,12 @@ impl AudioLadder {
                 config: AudioConfig::Aac(aac),
             });
         }
+        let frame_size = encoders.first().map_or(1024, |e| e.encoder.frame_size());
+        let fltp = ff::format::Sample::F32(ff::format::sample::Type::Planar);
         Ok(Self {
-            graph: None,
-            graph_for: (0, ff::format::Sample::None, 0),
+            rechunk: Rechunker::new(fltp, layout, sample_rate, frame_size),
             encoders,
             rate: sample_rate,
-            layout,
         })
     }
 
@@ -153,17 +220,6 @@ impl AudioLadder {
         self.nearest(kbps).unwrap_or(0)
     }
 
-    fn build_graph(&mut self, pcm: &ff::frame::Audio) -> Result<(), ff::Error> {
-        let frame_size = self
-            .encoders
-            .first()
-            .map_or(1024, |e| e.encoder.frame_size());
-        let fltp = ff::format::Sample::F32(ff::format::sample::Type::Planar);
-        self.graph = Some(graph_for(pcm, fltp, self.layout, self.rate, frame_size)?);
-        self.graph_for = (pcm.rate(), pcm.format(), layout_bits(pcm));
-        Ok(())
-    }
-
     /// Encodes decoded audio; each encoded frame goes to `out(encoder index, frame)`, with
     /// timestamps on the engine's 90 kHz timeline.
     pub fn encode(
@@ -171,35 +227,16 @@ impl AudioLadder {
         pcm: &ff::frame::Audio,
         out: &mut impl FnMut(usize, Frame),
     ) -> Result<(), ff::Error> {
-        let key = (pcm.rate(), pcm.format(), layout_bits(pcm));
-        if self.graph.is_none() || key != self.graph_for {
-            self.build_graph(pcm)?;
-        }
-        let Some(graph) = self.graph.as_mut() else {
-            return Ok(());
-        };
-        graph
-            .get("in")
-            .ok_or(ff::Error::FilterNotFound)?
-            .source()
-            .add(&*ffi::share_audio(pcm)?)?;
-        let mut sink = graph.get("out").ok_or(ff::Error::FilterNotFound)?;
-        loop {
-            let mut chunk = ff::frame::Audio::empty();
-            if sink.sink().frame(&mut chunk).is_err() {
-                break;
-            }
-            // The sink's time base is the source's (90 kHz); encoders count samples.
-            let pts_90k = chunk.pts().unwrap_or(0);
-            let pts_samples = pts_90k * i64::from(self.rate) / TIMESCALE;
-            chunk.set_pts(Some(pts_samples));
-            for (i, e) in self.encoders.iter_mut().enumerate() {
-                e.encoder.send_frame(&chunk)?;
+        let rate = i64::from(self.rate);
+        let encoders = &mut self.encoders;
+        self.rechunk.run(pcm, &mut |chunk| {
+            let pts_samples = chunk.pts().unwrap_or(0);
+            for (i, e) in encoders.iter_mut().enumerate() {
+                e.encoder.send_frame(chunk)?;
                 let mut packet = ff::Packet::empty();
                 while e.encoder.receive_packet(&mut packet).is_ok() {
                     let Some(data) = packet.data() else { continue };
-                    let pts =
-                        packet.pts().unwrap_or(pts_samples) * TIMESCALE / i64::from(self.rate);
+                    let pts = packet.pts().unwrap_or(pts_samples) * TIMESCALE / rate;
                     out(
                         i,
                         Frame {
@@ -212,7 +249,7 @@ impl AudioLadder {
                     );
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }

@@ -4,11 +4,10 @@
 
 use bytes::{Bytes, BytesMut};
 use ffmpeg_next as ff;
-use tidecast_engine::media::TIMESCALE;
 use tidecast_engine::media::aac::AacConfig;
 use tidecast_engine::transcode::{AudioCodec, FeedJob, FeedOutput};
 
-use crate::audio::{graph_for, layout_bits, layout_for};
+use crate::audio::{Rechunker, layout_for};
 use crate::ffi;
 
 /// One mount feed: its filter graph (format, rate, frame size), encoder and output.
@@ -16,11 +15,7 @@ pub struct Feed {
     mount: String,
     codec: AudioCodec,
     encoder: ff::encoder::Audio,
-    graph: Option<ff::filter::Graph>,
-    graph_for: (u32, ff::format::Sample, u64),
-    rate: u32,
-    layout: ff::ChannelLayout,
-    format: ff::format::Sample,
+    rechunk: Rechunker,
     /// How encoded packets become the stream listeners get.
     mux: Mux,
     output: Box<dyn FeedOutput>,
@@ -76,6 +71,7 @@ impl Feed {
             ctx.set_flags(ff::codec::Flags::GLOBAL_HEADER);
         }
         let encoder = ctx.open_as(codec).map_err(err)?;
+        let frame_size = encoder.frame_size();
         let mut output = job.output;
         let mux = match job.spec.codec {
             AudioCodec::Mp3 => Mux::Raw,
@@ -94,11 +90,7 @@ impl Feed {
             mount: job.spec.mount,
             codec: job.spec.codec,
             encoder,
-            graph: None,
-            graph_for: (0, ff::format::Sample::None, 0),
-            rate,
-            layout,
-            format: ff::format::Sample::F32(fmt),
+            rechunk: Rechunker::new(ff::format::Sample::F32(fmt), layout, rate, frame_size),
             mux,
             output,
             pending: BytesMut::new(),
@@ -108,41 +100,16 @@ impl Feed {
 
     /// Encodes decoded audio; full chunks go to the mount.
     pub fn encode(&mut self, pcm: &ff::frame::Audio) -> Result<(), ff::Error> {
-        let key = (pcm.rate(), pcm.format(), layout_bits(pcm));
-        if self.graph.is_none() || key != self.graph_for {
-            self.graph = Some(graph_for(
-                pcm,
-                self.format,
-                self.layout,
-                self.rate,
-                self.encoder.frame_size(),
-            )?);
-            self.graph_for = key;
-        }
-        let Some(graph) = self.graph.as_mut() else {
-            return Ok(());
-        };
-        // The buffer source takes the frame's references: it gets its own.
-        graph
-            .get("in")
-            .ok_or(ff::Error::FilterNotFound)?
-            .source()
-            .add(&*ffi::share_audio(pcm)?)?;
-        let mut sink = graph.get("out").ok_or(ff::Error::FilterNotFound)?;
-        loop {
-            let mut chunk = ff::frame::Audio::empty();
-            if sink.sink().frame(&mut chunk).is_err() {
-                break;
-            }
-            let pts = chunk.pts().unwrap_or(0) * i64::from(self.rate) / TIMESCALE;
-            chunk.set_pts(Some(pts));
-            self.encoder.send_frame(&chunk)?;
+        let (encoder, mux, pending) = (&mut self.encoder, &mut self.mux, &mut self.pending);
+        self.rechunk.run(pcm, &mut |chunk| {
+            encoder.send_frame(chunk)?;
             let mut packet = ff::Packet::empty();
-            while self.encoder.receive_packet(&mut packet).is_ok() {
+            while encoder.receive_packet(&mut packet).is_ok() {
                 let Some(data) = packet.data() else { continue };
-                self.mux.packet(data, packet.duration(), &mut self.pending);
+                mux.packet(data, packet.duration(), pending);
             }
-        }
+            Ok(())
+        })?;
         if self.pending.len() >= self.chunk {
             self.output.data(self.pending.split().freeze());
         }
@@ -243,6 +210,7 @@ impl Mux {
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+    use tidecast_engine::media::TIMESCALE;
     use tidecast_engine::transcode::FeedSpec;
 
     #[derive(Clone, Default)]
