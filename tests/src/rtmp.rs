@@ -369,3 +369,30 @@ pub async fn decode_window(
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Polls `stream`'s playlist until it lists a discontinuity with at least `after` segments
+/// behind it; returns that playlist.
+pub async fn wait_discontinuity(
+    srv: &Server,
+    stream: &str,
+    after: usize,
+    within: Duration,
+) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let p = wait_playlist(srv, stream, 1, within).await;
+        let behind = p
+            .split("#EXT-X-DISCONTINUITY\n")
+            .nth(1)
+            .map(segments_of)
+            .unwrap_or_default();
+        if behind.len() >= after {
+            return p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no discontinuity within {within:?}: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

@@ -991,23 +991,7 @@ async fn a_new_resolution_mid_stream_starts_a_discontinuity() {
     let _pub = ffmpeg_publish_file(&srv, &key, &joined);
     // After the new sequence header: a discontinuity, then segments of the new size that
     // decode on their own; the stats follow.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let p = loop {
-        let p = wait_playlist(&srv, &slug, 1, Duration::from_secs(20)).await;
-        let after = p
-            .split("#EXT-X-DISCONTINUITY\n")
-            .nth(1)
-            .map(segments_of)
-            .unwrap_or_default();
-        if after.len() >= 2 {
-            break p;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no discontinuity after the new resolution: {p}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let p = wait_discontinuity(&srv, &slug, 2, Duration::from_secs(20)).await;
     let before = segments_of(p.split("#EXT-X-DISCONTINUITY\n").next().unwrap());
     let after = segments_of(p.split("#EXT-X-DISCONTINUITY\n").nth(1).unwrap());
     let size_of = |uri: &str| {

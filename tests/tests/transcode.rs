@@ -457,23 +457,7 @@ async fn a_new_source_resolution_restarts_the_ladder_on_low_latency_renditions()
     // The rendition continues after a discontinuity, at the new aspect; its playlist has
     // LL-HLS parts throughout; the master playlist follows.
     let rendition = format!("{slug}/180p");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let p = loop {
-        let p = wait_playlist(&srv, &rendition, 1, Duration::from_secs(20)).await;
-        let after = p
-            .split("#EXT-X-DISCONTINUITY\n")
-            .nth(1)
-            .map(segments_of)
-            .unwrap_or_default();
-        if after.len() >= 2 {
-            break p;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no discontinuity: {p}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let p = wait_discontinuity(&srv, &rendition, 2, Duration::from_secs(30)).await;
     assert!(
         p.contains("#EXT-X-PART:") && p.contains("#EXT-X-PRELOAD-HINT:"),
         "{p}"
