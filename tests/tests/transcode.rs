@@ -636,6 +636,18 @@ async fn a_radio_station_plays_over_hls_as_an_aac_ladder() {
         (kbps - 96.0).abs() / 96.0 <= 0.2,
         "{kbps:.0} kbit/s for a 96 kbit/s rung"
     );
+    // Stats: the HLS listener (this test's playlist requests) and the ladder's figures.
+    let (_, stats) = srv
+        .get(&format!("/api/v1/services/{id}/stats"), &admin)
+        .await;
+    assert!(stats["listeners"].as_u64().unwrap() >= 1, "{stats}");
+    let names: Vec<&str> = stats["transcode"]["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["aac192", "aac96", "aac48"], "{stats}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

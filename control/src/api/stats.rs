@@ -187,6 +187,11 @@ pub async fn service(
     }
     let all = mounts(&state, id);
     let main = primary(&all, &service.slug);
+    // The station's HLS (an AAC ladder), if it runs: its listeners count too.
+    let hls = state.engine.hls().get(&service.slug);
+    let hls_listeners = hls.as_ref().map_or(0, |s| s.viewers.count());
+    let hls_peak = hls.as_ref().map_or(0, |s| s.viewers.peak());
+    let ladder = hls.as_ref().and_then(|s| s.ladder());
     Ok(Json(StatsView {
         live: main.is_some(),
         source: main.map(|m| {
@@ -198,8 +203,8 @@ pub async fn service(
                 since: rfc3339(unix(m.stream_start)),
             })
         }),
-        listeners: all.iter().map(|m| m.listeners).sum(),
-        peak_listeners: all.iter().map(|m| m.peak).sum(),
+        listeners: all.iter().map(|m| m.listeners).sum::<usize>() + hls_listeners,
+        peak_listeners: all.iter().map(|m| m.peak).sum::<usize>() + hls_peak,
         now_playing: main.map(|m| m.title.clone()).filter(|t| !t.is_empty()),
         mounts: all
             .iter()
@@ -214,7 +219,7 @@ pub async fn service(
         sessions_24h: totals.sessions,
         listener_hours_24h: totals.duration_ms as f64 / 3_600_000.0,
         bytes_sent_24h: totals.bytes,
-        transcode: None,
+        transcode: ladder.map(|l| transcode_stats(&state, &service.slug, &l)),
     }))
 }
 
