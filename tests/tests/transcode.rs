@@ -707,6 +707,39 @@ async fn extra_mounts_are_fed_from_the_primary_in_their_own_format() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_source_the_transcoder_cannot_frame_is_still_served_as_it_is() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, password) = icecast::radio(&srv, "Oggy", json!({"transcode": true})).await;
+    put_ladder(&srv, &admin, id, json!({})).await;
+    // Ogg Vorbis: listeners get it as ever; the station's HLS says why it does not start.
+    let _src = icecast::ffmpeg_ogg(&srv, &slug, &password, "libvorbis", 20);
+    icecast::wait_live(&srv, &slug);
+    assert!(
+        srv.wait_log(
+            "HLS for this station needs an MP3 or AAC source",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        srv.logs()
+    );
+    let url = format!("http://{}/{slug}", srv.icecast);
+    let out = Command::new("ffprobe")
+        .args(["-v", "warning", "-read_intervals", "%+2", "-show_entries"])
+        .args(["stream=codec_name", "-of", "csv=p=0", &url])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("vorbis"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, _, _) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 both_backends! {
 async fn transcode_settings_are_checked_against_the_plan(backend: Backend) {
     {

@@ -254,20 +254,12 @@ impl LiveStream {
 
     /// Adds a segment, if `claim` is still the stream's claim.
     pub fn push_claimed(&self, claim: u64, seg: SegmentOut) -> bool {
-        if self.claim() != claim {
-            return false;
-        }
-        self.push(seg);
-        true
+        self.push_if(Some(claim), seg)
     }
 
     /// Adds a part, if `claim` is still the stream's claim.
     pub fn push_part_claimed(&self, claim: u64, part: PartOut) -> bool {
-        if self.claim() != claim {
-            return false;
-        }
-        self.push_part(part);
-        true
+        self.push_part_if(Some(claim), part)
     }
 
     /// Keeps only the master-playlist lines named in `names` (a restarted ladder whose
@@ -340,7 +332,16 @@ impl LiveStream {
 
     /// Adds a finished segment and renders the playlist again.
     pub fn push(&self, seg: SegmentOut) {
+        self.push_if(None, seg);
+    }
+
+    fn push_if(&self, claim: Option<u64>, seg: SegmentOut) -> bool {
         let mut st = self.lock();
+        // A writer of an earlier claim (a restarted ladder's old thread) is refused under
+        // the same lock the write takes, so no re-claim can slip in between.
+        if claim.is_some_and(|c| c != st.generation) {
+            return false;
+        }
         let seq = st.next_seq;
         st.next_seq += 1;
         // The target must cover every EXTINF as written (three decimals), rounded.
@@ -380,11 +381,21 @@ impl LiveStream {
         drop(st);
         self.latest.send_modify(|v| *v += 1);
         let _ = seq;
+        true
     }
 
     /// Adds a finished LL-HLS part of the segment in progress.
     pub fn push_part(&self, part: PartOut) {
+        self.push_part_if(None, part);
+    }
+
+    fn push_part_if(&self, claim: Option<u64>, part: PartOut) -> bool {
         let mut st = self.lock();
+        // A writer of an earlier claim (a restarted ladder's old thread) is refused under
+        // the same lock the write takes, so no re-claim can slip in between.
+        if claim.is_some_and(|c| c != st.generation) {
+            return false;
+        }
         if let Some(init) = part.init {
             let version = st.inits.back().map_or(0, |(v, _)| v + 1);
             st.inits.push_back((version, init));
@@ -407,6 +418,7 @@ impl LiveStream {
         rerender(self.epoch, self.format, &mut st);
         drop(st);
         self.latest.send_modify(|v| *v += 1);
+        true
     }
 
     /// Whether the playlist already has segment `msn` (`part: None`) or its part `part`:
@@ -793,6 +805,28 @@ mod tests {
             discontinuity,
             init: None,
         }
+    }
+
+    #[test]
+    fn writes_under_an_earlier_claim_are_refused() {
+        let streams = LiveStreams::default();
+        let packaging = Packaging {
+            format: SegmentFormat::Ts,
+            target_secs: 2,
+            part_target: None,
+        };
+        let s = streams
+            .publish("tv/360p", ServiceId(1), 7, Limits::default(), packaging)
+            .expect("free");
+        let old = s.claim();
+        assert!(s.push_claimed(old, seg(2.0, false)));
+        // The same publisher claims again (its ladder restarted): the old claim is stale.
+        streams
+            .publish("tv/360p", ServiceId(1), 7, Limits::default(), packaging)
+            .expect("its own");
+        assert!(!s.push_claimed(old, seg(2.0, false)));
+        assert!(s.push_claimed(s.claim(), seg(2.0, false)));
+        assert_eq!(s.next_msn(), 2);
     }
 
     #[test]
