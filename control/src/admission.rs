@@ -87,7 +87,11 @@ impl Target {
 }
 
 fn grant(s: &Service, target: &Target, label: &str) -> Decision {
-    Decision::Allow(Grant {
+    Decision::Allow(grant_for(s, target, label))
+}
+
+fn grant_for(s: &Service, target: &Target, label: &str) -> Grant {
+    Grant {
         service_id: ServiceId(s.id),
         mount: target.mount.clone(),
         limits: engine_limits(s),
@@ -97,7 +101,7 @@ fn grant(s: &Service, target: &Target, label: &str) -> Decision {
         fallback: target.fallback.clone(),
         hls: engine_hls(s),
         transcode: engine_ladder(s),
-    })
+    }
 }
 
 /// `/jazz`, `jazz` → `jazz`.
@@ -180,6 +184,17 @@ impl DbAdmission {
                 }
             }
         }
+    }
+
+    /// What AutoDJ holds on a station's primary mount: the source login's grant at the
+    /// lowest priority (every live source takes over), feeding the extra mounts too.
+    pub async fn autodj_grant(&self, s: &Service) -> sqlx::Result<Grant> {
+        let mut g = grant_for(s, &Target::primary(s), "AutoDJ");
+        g.priority = 0;
+        if s.transcode != 0 {
+            g = self.with_feeds(s, g).await?;
+        }
+        Ok(g)
     }
 
     /// `g` with the service's extra mounts as transcoder feeds.

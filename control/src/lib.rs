@@ -4,10 +4,12 @@
 pub mod admission;
 pub mod api;
 pub mod auth;
+pub mod autodj;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod hls;
+pub mod media;
 pub mod schedule;
 pub mod server;
 pub mod stats;

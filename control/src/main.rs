@@ -22,13 +22,25 @@ enum Command {
     Serve(ServeArgs),
 }
 
+/// Dependencies whose info lines are noise in our log.
+const QUIET_DEPS: &str = "symphonia_core=warn,symphonia_bundle_mp3=warn,symphonia_bundle_flac=warn,\
+symphonia_codec_aac=warn,symphonia_codec_vorbis=warn,symphonia_format_isomp4=warn,\
+symphonia_format_ogg=warn,symphonia_format_riff=warn,symphonia_format_mkv=warn,symphonia_metadata=warn";
+
 fn init_logging(format: LogFormat) {
     // TIDECAST_LOG (or RUST_LOG) picks the verbosity, e.g. `debug` or `info,tidecast_engine=debug`.
-    let filter = std::env::var("TIDECAST_LOG")
+    let chosen = std::env::var("TIDECAST_LOG")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+        .filter(|f| EnvFilter::try_new(f).is_ok())
+        .unwrap_or_else(|| "info,sqlx=warn,tower_http=info".into());
+    // symphonia narrates every file it opens at info level ("using xing header…"): that
+    // is not news for an operator, unless asked for by name.
+    let filter = if chosen.contains("symphonia") {
+        EnvFilter::new(chosen)
+    } else {
+        EnvFilter::new(format!("{chosen},{QUIET_DEPS}"))
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -15,7 +15,7 @@ pub struct Slot {
     pub duration_minutes: i64,
 }
 
-fn weekday(name: &str) -> Option<Weekday> {
+pub fn weekday(name: &str) -> Option<Weekday> {
     Some(match name.to_ascii_lowercase().as_str() {
         "mon" | "monday" => Weekday::Mon,
         "tue" | "tuesday" => Weekday::Tue,

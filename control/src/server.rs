@@ -13,7 +13,7 @@ use tower_http::trace::TraceLayer;
 use crate::admission::DbAdmission;
 use crate::api::{
     self,
-    state::{AppState, Links, Readiness},
+    state::{AppState, Links},
 };
 use crate::bootstrap;
 use crate::config::Config;
@@ -63,17 +63,17 @@ pub async fn run(
     let rtmp_addr = media.rtmp_addr()?;
     let icecast_addr = media.icecast_addr()?;
 
-    let state = AppState {
-        db: db.clone(),
-        engine: engine.clone(),
-        links: Arc::new(Links {
+    let state = AppState::new(
+        db.clone(),
+        engine.clone(),
+        Links {
             public_url: config.public_url.clone(),
             http_port: http_addr.port(),
             rtmp_port: rtmp_addr.port(),
             icecast_port: icecast_addr.port(),
-        }),
-        ready: Arc::new(Readiness::default()),
-    };
+        },
+        config.data.clone(),
+    );
     let app = api::router(state.clone()).layer(TraceLayer::new_for_http());
 
     let engine_task = tokio::spawn(media.serve(engine, shutdown.clone()));
@@ -86,6 +86,7 @@ pub async fn run(
         .with_graceful_shutdown(http_shutdown.cancelled_owned())
         .await
     });
+    crate::autodj::resume_all(&state).await;
     state.ready.set_ready();
     tracing::info!(http = %http_addr, rtmp = %rtmp_addr, icecast = %icecast_addr, "ready");
 

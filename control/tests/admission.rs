@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tidecast_control::admission::DbAdmission;
-use tidecast_control::api::state::{AppState, Links, Readiness};
+use tidecast_control::api::state::{AppState, Links};
 use tidecast_control::{api, bootstrap, db::Db};
 use tidecast_engine::{
     Admission, Decision, DenyReason, Engine, PlayRequest, PublishRequest, ServiceId, SessionRole,
@@ -40,17 +40,17 @@ impl App {
             .await
             .unwrap();
         let admission = DbAdmission::new(db.clone());
-        let state = AppState {
-            db: db.clone(),
-            engine: Engine::new(Arc::new(admission.clone())),
-            links: Arc::new(Links {
+        let state = AppState::new(
+            db.clone(),
+            Engine::new(Arc::new(admission.clone())),
+            Links {
                 public_url: None,
                 http_port: 8080,
                 rtmp_port: 1935,
                 icecast_port: 8000,
-            }),
-            ready: Arc::new(Readiness::default()),
-        };
+            },
+            store.data_dir(),
+        );
         let mut app = Self {
             state,
             admission,

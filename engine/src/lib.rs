@@ -13,6 +13,7 @@
 
 pub mod accept;
 pub mod admission;
+pub mod autodj;
 pub mod civil;
 pub mod events;
 pub mod hls;
@@ -49,6 +50,7 @@ pub struct Engine {
     transcoder: Option<Arc<dyn transcode::Transcoder>>,
     /// The stations whose HLS (audio ladder) runs.
     radio_hls: Arc<radio_hls::Running>,
+    autodj: Arc<autodj::AutoDj>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -77,6 +79,7 @@ impl Engine {
             hls: Arc::default(),
             transcoder: None,
             radio_hls: Arc::default(),
+            autodj: Arc::default(),
         }
     }
 
@@ -92,6 +95,15 @@ impl Engine {
     }
 
     /// The transcoder, if the engine has one.
+    /// The stations' AutoDJ.
+    pub fn autodj(&self) -> &autodj::AutoDj {
+        &self.autodj
+    }
+
+    pub(crate) fn autodj_handle(&self) -> Arc<autodj::AutoDj> {
+        Arc::clone(&self.autodj)
+    }
+
     pub fn transcoder(&self) -> Option<&Arc<dyn transcode::Transcoder>> {
         self.transcoder.as_ref()
     }
@@ -125,7 +137,11 @@ impl Engine {
     /// and listeners are dropped, its HLS streams taken out (their viewers reported).
     /// Returns how many sessions were dropped.
     pub fn end_service(&self, service_id: ServiceId, reason: &str) -> usize {
-        let dropped = self.registry.drop_service(service_id, reason);
+        let mut dropped = self.registry.drop_service(service_id, reason);
+        if self.autodj.stop(service_id) {
+            tracing::info!(service = service_id.0, "AutoDJ stopped: {reason}");
+            dropped += 1;
+        }
         for stream in self.hls.remove_service(service_id) {
             self.end_viewers(&stream, std::time::Duration::ZERO);
         }

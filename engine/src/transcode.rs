@@ -204,6 +204,32 @@ pub struct TranscodeError(pub String);
 /// The transcoder, as the engine sees it.
 pub trait Transcoder: Send + Sync + std::fmt::Debug {
     fn start(&self, job: LadderJob) -> Result<Box<dyn LadderInput>, TranscodeError>;
+
+    /// Opens a media file for AutoDJ: its audio decoded and converted to interleaved
+    /// stereo `f32` at `rate` Hz, whatever the file's format (any audio FFmpeg reads, and the
+    /// audio track of a video file).
+    fn open_track(
+        &self,
+        path: &std::path::Path,
+        rate: u32,
+    ) -> Result<Box<dyn TrackReader>, TranscodeError>;
+
+    /// An encoder for AutoDJ's output: interleaved stereo `f32` at `rate` Hz in, the mount's
+    /// format (`job.spec`) out through `job.output`, in chunks of about a quarter second.
+    fn pcm_encoder(&self, job: FeedJob, rate: u32) -> Result<Box<dyn PcmEncoder>, TranscodeError>;
+}
+
+/// A decoded media file, read in order (AutoDJ's decks). Runs on the caller's thread.
+pub trait TrackReader: Send {
+    /// Appends the next decoded audio (interleaved stereo samples) to `out` and returns how
+    /// many frames it appended; `Ok(0)` at the end of the file.
+    fn read(&mut self, out: &mut Vec<f32>) -> Result<usize, TranscodeError>;
+}
+
+/// An audio encoder fed with PCM (AutoDJ's output). Runs on the caller's thread.
+pub trait PcmEncoder: Send {
+    /// Encodes interleaved stereo samples; whole chunks go to the job's output.
+    fn encode(&mut self, pcm: &[f32]) -> Result<(), TranscodeError>;
 }
 
 /// Counters a ladder keeps for stats and metrics (monotonic; readers take differences).

@@ -4,8 +4,9 @@
 
 use bytes::{Bytes, BytesMut};
 use ffmpeg_next as ff;
+use tidecast_engine::media::TIMESCALE;
 use tidecast_engine::media::aac::AacConfig;
-use tidecast_engine::transcode::{AudioCodec, FeedJob, FeedOutput};
+use tidecast_engine::transcode::{AudioCodec, FeedJob, FeedOutput, PcmEncoder, TranscodeError};
 
 use crate::audio::{Rechunker, layout_for};
 use crate::ffi;
@@ -117,6 +118,49 @@ impl Feed {
     }
 }
 
+/// A feed driven by PCM instead of a decoder (AutoDJ): interleaved stereo `f32` at a fixed
+/// rate, stamped with its running sample count.
+#[derive(Debug)]
+pub struct PcmFeed {
+    feed: Feed,
+    rate: u32,
+    samples: i64,
+}
+
+impl PcmFeed {
+    pub fn new(job: FeedJob, rate: u32) -> Result<Self, FeedError> {
+        Ok(Self {
+            feed: Feed::new(job, rate, 2)?,
+            rate,
+            samples: 0,
+        })
+    }
+}
+
+impl PcmEncoder for PcmFeed {
+    fn encode(&mut self, pcm: &[f32]) -> Result<(), TranscodeError> {
+        let n = pcm.len() / 2;
+        if n == 0 {
+            return Ok(());
+        }
+        let mut frame = ff::frame::Audio::new(
+            ff::format::Sample::F32(ff::format::sample::Type::Packed),
+            n,
+            ff::ChannelLayout::STEREO,
+        );
+        frame.set_rate(self.rate);
+        for (dst, s) in frame.data_mut(0).chunks_exact_mut(4).zip(&pcm[..n * 2]) {
+            dst.copy_from_slice(&s.to_ne_bytes());
+        }
+        // The feed's graph takes 90 kHz time stamps, as from a decoder.
+        frame.set_pts(Some(self.samples * TIMESCALE / i64::from(self.rate)));
+        self.samples += n as i64;
+        self.feed
+            .encode(&frame)
+            .map_err(|e| TranscodeError(format!("encoding {} failed: {e}", self.feed.mount)))
+    }
+}
+
 /// Encoded packets → the bytes of the stream.
 enum Mux {
     /// MP3: frames as they are.
@@ -210,7 +254,6 @@ impl Mux {
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
-    use tidecast_engine::media::TIMESCALE;
     use tidecast_engine::transcode::FeedSpec;
 
     #[derive(Clone, Default)]

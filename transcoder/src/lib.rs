@@ -11,12 +11,18 @@ mod feed;
 mod ffi;
 mod ladder;
 mod rendition;
+mod track;
 mod watermark;
 
-use tidecast_engine::transcode::{LadderInput, LadderJob, TranscodeError, Transcoder};
+use std::path::Path;
+
+use tidecast_engine::transcode::{
+    FeedJob, LadderInput, LadderJob, PcmEncoder, TrackReader, TranscodeError, Transcoder,
+};
 
 pub use ladder::Input as LadderFeed;
 pub use rendition::output_size;
+pub use track::{Analysis, Probe, analyse, probe};
 
 /// The in-process FFmpeg transcoder.
 #[derive(Debug)]
@@ -56,5 +62,15 @@ impl Transcoder for FfmpegTranscoder {
         ladder::start(job)
             .map(|input| Box::new(input) as Box<dyn LadderInput>)
             .map_err(TranscodeError)
+    }
+
+    fn open_track(&self, path: &Path, rate: u32) -> Result<Box<dyn TrackReader>, TranscodeError> {
+        Ok(Box::new(track::FileTrack::open(path, rate)?))
+    }
+
+    fn pcm_encoder(&self, job: FeedJob, rate: u32) -> Result<Box<dyn PcmEncoder>, TranscodeError> {
+        feed::PcmFeed::new(job, rate)
+            .map(|f| Box::new(f) as Box<dyn PcmEncoder>)
+            .map_err(|e| TranscodeError(e.to_string()))
     }
 }

@@ -1,13 +1,16 @@
 //! The REST API (`/api/v1`) and the operational endpoints (`/healthz`).
 
 pub mod access;
+pub mod autodj;
 pub mod djs;
 pub mod error;
 pub mod extract;
 pub mod keys;
 pub mod login;
+pub mod media;
 pub mod mounts;
 pub mod plans;
+pub mod playlists;
 pub mod services;
 pub mod state;
 pub mod stats;
@@ -79,6 +82,25 @@ pub fn router(state: AppState) -> Router {
             "/services/{id}/djs/{dj}",
             axum::routing::patch(djs::patch).delete(djs::delete),
         )
+        .route(
+            "/services/{id}/media/{mid}",
+            get(media::get).delete(media::delete),
+        )
+        .route("/services/{id}/media/{mid}/cover", get(media::cover))
+        .route(
+            "/services/{id}/playlists",
+            post(playlists::create).get(playlists::list),
+        )
+        .route(
+            "/services/{id}/playlists/{pid}",
+            get(playlists::get)
+                .put(playlists::replace)
+                .delete(playlists::delete),
+        )
+        .route("/services/{id}/autodj", get(autodj::get).put(autodj::put))
+        .route("/services/{id}/autodj/start", post(autodj::start))
+        .route("/services/{id}/autodj/stop", post(autodj::stop))
+        .route("/services/{id}/autodj/skip", post(autodj::skip))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // A little over the JSON limit, so the extractor (not the transport) answers 413 in
@@ -87,8 +109,17 @@ pub fn router(state: AppState) -> Router {
         // Requests queue here, first come first served, rather than inside the database
         // pool: under load sqlx's pool lets some waiters starve for seconds.
         .layer(ConcurrencyLimitLayer::new(state.db.api_concurrency()));
+    // Uploads stream for as long as they take: outside the API's queue (they would hold a
+    // slot for minutes) and without its body limit (the library quota bounds them).
+    let uploads = Router::new().route(
+        "/api/v1/services/{id}/media",
+        post(media::upload)
+            .get(media::list)
+            .layer(DefaultBodyLimit::disable()),
+    );
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(uploads)
         .nest("/api/v1", api)
         .merge(crate::hls::router())
         .with_state(state)

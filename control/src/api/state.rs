@@ -15,6 +15,27 @@ pub struct AppState {
     pub engine: Engine,
     pub links: Arc<Links>,
     pub ready: Arc<Readiness>,
+    /// The data folder (media library files live under it).
+    pub data_dir: Arc<std::path::PathBuf>,
+    /// AutoDJ's view of the media library.
+    pub library: Arc<crate::autodj::library::DbLibrary>,
+}
+
+impl AppState {
+    /// The state of a server on `db` with its data in `data_dir`.
+    pub fn new(db: Db, engine: Engine, links: Links, data_dir: std::path::PathBuf) -> Self {
+        Self {
+            library: Arc::new(crate::autodj::library::DbLibrary::new(
+                db.clone(),
+                data_dir.clone(),
+            )),
+            db,
+            engine,
+            links: Arc::new(links),
+            ready: Arc::new(Readiness::default()),
+            data_dir: Arc::new(data_dir),
+        }
+    }
 }
 
 /// What the API needs to hand out working links: the public base URL (if configured) and the

@@ -13,8 +13,10 @@ macro_rules! sql {
 
 pub mod djs;
 pub mod history;
+pub mod media;
 pub mod mounts;
 pub mod plans;
+pub mod playlists;
 pub mod services;
 pub mod tokens;
 pub mod users;

@@ -36,6 +36,8 @@ pub struct Service {
     pub hls_low_latency: i64,
     /// The transcoding ladder as JSON (`api::transcode::Ladder`), if the service has one.
     pub transcode_json: Option<String>,
+    /// AutoDJ settings as JSON (`autodj::Settings`), once set.
+    pub autodj_json: Option<String>,
 }
 
 impl std::fmt::Debug for Service {
@@ -129,7 +131,7 @@ pub enum ServiceScope {
 const COLUMNS: &str = "s.id, s.owner_id, s.name, s.slug, s.kind, s.status, s.source_password, \
     s.stream_key, s.max_listeners, s.max_bitrate_kbps, s.disk_quota_mb, s.dvr_minutes, \
     s.transcode, s.autodj, s.created_at, s.updated_at, s.fallback, s.hls_segment_secs, \
-    s.hls_end_after_secs, s.hls_format, s.hls_low_latency, s.transcode_json";
+    s.hls_end_after_secs, s.hls_format, s.hls_low_latency, s.transcode_json, s.autodj_json";
 
 /// A new service.
 #[derive(Debug)]
@@ -323,6 +325,30 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
     .execute(exec)
     .await?;
     Ok(())
+}
+
+/// Saves a station's AutoDJ settings.
+pub async fn set_autodj<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+    settings_json: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE services SET autodj_json = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(settings_json)
+        .bind(now())
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+/// Stations that have AutoDJ settings (to resume those left on).
+pub async fn with_autodj(db: &Db) -> sqlx::Result<Vec<Service>> {
+    sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM services s WHERE s.autodj_json IS NOT NULL AND s.kind = 'radio'"
+    ))
+    .fetch_all(db.pool())
+    .await
 }
 
 /// Sets (or with `None` clears) a service's transcoding ladder.

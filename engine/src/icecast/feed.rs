@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use crate::admission::{Limits, ServiceId};
-use crate::mount::{Mount, Mounts, StreamInfo};
+use crate::mount::{Mount, MountBusy, Mounts, StreamInfo};
 use crate::transcode::{FeedOutput, FeedSpec};
 
 /// Source ids of feeds: far above the Icecast sources' (which count from 1).
@@ -35,7 +35,6 @@ impl MountFeed {
         limits: Limits,
         label: &str,
     ) -> Option<Self> {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let info = StreamInfo {
             content_type: spec.codec.content_type().to_owned(),
             name: Some(label.to_owned()),
@@ -43,14 +42,36 @@ impl MountFeed {
             public: false,
             ..StreamInfo::default()
         };
-        for _ in 0..2 {
-            let mount = mounts.get_or_create(&spec.mount, service_id, limits);
-            match mount.attach_source(id, FEED_PRIORITY, label, info.clone(), limits) {
+        match Self::attach_to(mounts, &spec.mount, info, service_id, limits, label) {
+            Ok(feed) => {
+                tracing::info!(mount = %spec.mount, "fed by the transcoder ({label}, {} kbit/s)", spec.kbps);
+                Some(feed)
+            }
+            Err(busy) => {
+                tracing::info!(mount = %spec.mount, "not fed by the transcoder: {busy}");
+                None
+            }
+        }
+    }
+
+    /// Attaches a lowest-priority source named `label` to `mount` (created if need be);
+    /// refused while any other source is connected there.
+    pub fn attach_to(
+        mounts: &Arc<Mounts>,
+        mount: &str,
+        info: StreamInfo,
+        service_id: ServiceId,
+        limits: Limits,
+        label: &str,
+    ) -> Result<Self, MountBusy> {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        loop {
+            let live = mounts.get_or_create(mount, service_id, limits);
+            match live.attach_source(id, FEED_PRIORITY, label, info.clone(), limits) {
                 Ok(()) => {
-                    tracing::info!(mount = %spec.mount, "fed by the transcoder ({label}, {} kbit/s)", spec.kbps);
-                    return Some(Self {
+                    return Ok(Self {
                         mounts: Arc::clone(mounts),
-                        mount,
+                        mount: live,
                         id,
                         headers: Vec::new(),
                     });
@@ -58,13 +79,21 @@ impl MountFeed {
                 // Forgotten a moment ago: the next lookup makes a fresh one.
                 Err(crate::mount::AttachError::Closed) => continue,
                 Err(crate::mount::AttachError::Busy(busy)) => {
-                    tracing::info!(mount = %spec.mount, "not fed by the transcoder: {busy}");
-                    mounts.remove_if_idle(&mount);
-                    return None;
+                    mounts.remove_if_idle(&live);
+                    return Err(busy);
                 }
             }
         }
-        None
+    }
+
+    /// The mount it feeds.
+    pub fn mount(&self) -> &Arc<Mount> {
+        &self.mount
+    }
+
+    /// Its source id on the mount.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 }
 

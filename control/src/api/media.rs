@@ -1,0 +1,438 @@
+//! `/api/v1/services/{id}/media`: the customer's media library (shared by its services).
+//!
+//! `POST` (multipart, one or more `file` parts, optional `folder` part or `?folder=`)
+//! streams each file to disk while hashing it, never holding it in memory, and stops the
+//! moment the library would go over the service's `disk_quota_mb` (413). Each file is then
+//! inspected (tags, cover art, duration, loudness, cue points); a file that cannot be decoded
+//! is refused with a 422 naming it. The request is all or nothing: on any refusal, files
+//! already imported by it are taken out again. A file already in the library (same SHA-256)
+//! is not stored twice: the existing item comes back with `"duplicate": true`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Multipart, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::auth::Caller;
+use crate::db::audit;
+use crate::db::media::{self, MediaRow, NewMedia};
+use crate::db::services::Service;
+use crate::media::inspect::{Inspected, inspect};
+use crate::media::store::{self, Upload};
+
+use super::access::visible_service;
+use super::error::{ApiError, ApiResult};
+use super::extract::{List, Page, PathId, PathIds};
+use super::state::AppState;
+use super::time::rfc3339;
+
+/// No single file may be larger than this, whatever the quota.
+const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// Files per request.
+const MAX_FILES: usize = 100;
+
+#[derive(Debug, Serialize)]
+pub struct MediaView {
+    id: i64,
+    filename: String,
+    folder: String,
+    kind: String,
+    title: String,
+    artist: String,
+    album: String,
+    duration_s: f64,
+    bitrate_kbps: Option<i64>,
+    size_bytes: i64,
+    /// Integrated loudness (EBU R128), if the file has sound.
+    loudness_lufs: Option<f64>,
+    cue_in_s: f64,
+    cue_out_s: f64,
+    has_cover: bool,
+    /// `ready`: imported, playable.
+    status: &'static str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
+    created_at: String,
+}
+
+fn view(m: &MediaRow, duplicate: bool) -> MediaView {
+    MediaView {
+        id: m.id,
+        filename: m.filename.clone(),
+        folder: m.folder.clone(),
+        kind: m.kind.clone(),
+        title: m.title.clone(),
+        artist: m.artist.clone(),
+        album: m.album.clone(),
+        duration_s: m.duration_ms as f64 / 1000.0,
+        bitrate_kbps: m.bitrate_kbps,
+        size_bytes: m.size_bytes,
+        loudness_lufs: m.loudness_mlufs.map(|l| l as f64 / 1000.0),
+        cue_in_s: m.cue_in_ms as f64 / 1000.0,
+        cue_out_s: m.cue_out_ms as f64 / 1000.0,
+        has_cover: m.cover_path.is_some(),
+        status: "ready",
+        duplicate,
+        created_at: rfc3339(m.created_at),
+    }
+}
+
+/// What one request imported so far (taken out again if a later file is refused).
+struct Imported<'a> {
+    state: &'a AppState,
+    owner: i64,
+    added: Vec<MediaRow>,
+    items: Vec<MediaView>,
+    done: bool,
+}
+
+impl Imported<'_> {
+    async fn undo(&mut self) {
+        for m in self.added.drain(..) {
+            if let Err(e) = media::delete(&self.state.db, self.owner, m.id).await {
+                tracing::error!(media = m.id, "could not take back an upload: {e}");
+            }
+            remove_files(self.state, &m).await;
+        }
+    }
+}
+
+impl Drop for Imported<'_> {
+    fn drop(&mut self) {
+        if !self.done && !self.added.is_empty() {
+            // The client went away mid-request: the files it did send stay (they are whole
+            // and recorded), and the log says so.
+            tracing::info!(
+                owner = self.owner,
+                "upload interrupted after {} file(s) were imported",
+                self.added.len()
+            );
+        }
+    }
+}
+
+async fn remove_files(state: &AppState, m: &MediaRow) {
+    let _ = tokio::fs::remove_file(state.data_dir.join(&m.path)).await;
+    if let Some(cover) = &m.cover_path {
+        let _ = tokio::fs::remove_file(state.data_dir.join(cover)).await;
+    }
+}
+
+pub async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    uri: axum::http::Uri,
+    mut multipart: Multipart,
+) -> ApiResult<(StatusCode, Json<List<MediaView>>)> {
+    let (service, _) = visible_service(&state, &caller, id).await?;
+    let mut folder = query_folder(&uri)?;
+    let mut imported = Imported {
+        state: &state,
+        owner: service.owner_id,
+        added: Vec::new(),
+        items: Vec::new(),
+        done: false,
+    };
+    let result = receive(&state, &service, &mut multipart, &mut folder, &mut imported).await;
+    if let Err(e) = result {
+        imported.undo().await;
+        imported.done = true;
+        return Err(e);
+    }
+    imported.done = true;
+    if imported.items.is_empty() {
+        return Err(ApiError::invalid(
+            "no files: send one or more multipart parts named \"file\"",
+        ));
+    }
+    let names: Vec<String> = imported.items.iter().map(|i| i.filename.clone()).collect();
+    audit(
+        state.db.pool(),
+        Some(caller.id()),
+        "media.upload",
+        &format!(
+            "{} file(s) for user {}: {}",
+            names.len(),
+            service.owner_id,
+            names.join(", ")
+        ),
+    )
+    .await?;
+    let items = std::mem::take(&mut imported.items);
+    let total = items.len() as i64;
+    Ok((StatusCode::CREATED, Json(List { items, total })))
+}
+
+fn query_folder(uri: &axum::http::Uri) -> ApiResult<String> {
+    let query = uri.query().unwrap_or_default();
+    let given = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "folder")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    store::clean_folder(&given).map_err(ApiError::invalid)
+}
+
+async fn receive(
+    state: &AppState,
+    service: &Service,
+    multipart: &mut Multipart,
+    folder: &mut String,
+    imported: &mut Imported<'_>,
+) -> ApiResult<()> {
+    let quota = u64::try_from(service.disk_quota_mb).unwrap_or(0) * 1024 * 1024;
+    let mut files = 0;
+    while let Some(mut field) = multipart.next_field().await.map_err(bad_multipart)? {
+        match field.name() {
+            Some("folder") => {
+                let text = field.text().await.map_err(bad_multipart)?;
+                *folder = store::clean_folder(&text).map_err(ApiError::invalid)?;
+                continue;
+            }
+            Some("file") => {}
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "unexpected part {:?}: send files as parts named \"file\"",
+                    other.unwrap_or("")
+                )));
+            }
+        }
+        files += 1;
+        if files > MAX_FILES {
+            return Err(ApiError::invalid(format!(
+                "at most {MAX_FILES} files per upload"
+            )));
+        }
+        let filename = store::display_name(field.file_name().unwrap_or("upload"));
+        let used =
+            u64::try_from(media::bytes_used(state.db.pool(), service.owner_id).await?).unwrap_or(0);
+        let room = quota.saturating_sub(used).min(MAX_FILE_BYTES);
+        let mut upload = Upload::create(&state.data_dir)
+            .await
+            .map_err(ApiError::internal)?;
+        while let Some(chunk) = field.chunk().await.map_err(bad_multipart)? {
+            if upload.size + chunk.len() as u64 > room {
+                return Err(over_quota(&filename, used, quota));
+            }
+            upload.write(&chunk).await.map_err(ApiError::internal)?;
+        }
+        if upload.size == 0 {
+            return Err(ApiError::invalid(format!("{filename}: the file is empty")));
+        }
+        let sha = upload.finish().await.map_err(ApiError::internal)?;
+        if let Some(existing) = media::by_hash(&state.db, service.owner_id, &sha).await? {
+            tracing::info!(
+                owner = service.owner_id,
+                media = existing.id,
+                "upload of {filename:?} is already in the library"
+            );
+            imported.items.push(view(&existing, true));
+            continue;
+        }
+        let path = upload.path().to_owned();
+        let name = filename.clone();
+        let found = tokio::task::spawn_blocking(move || inspect(&path, &name))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|why| {
+                tracing::info!(
+                    owner = service.owner_id,
+                    "upload of {filename:?} refused: {why}"
+                );
+                ApiError::invalid(format!("{filename}: {why}"))
+            })?;
+        let row = store_file(
+            state,
+            service.owner_id,
+            folder,
+            &filename,
+            &sha,
+            upload,
+            found,
+        )
+        .await?;
+        tracing::info!(owner = service.owner_id, media = row.id, kind = %row.kind, "imported {filename:?} ({:.1} s)", row.duration_ms as f64 / 1000.0);
+        imported.items.push(view(&row, false));
+        imported.added.push(row);
+    }
+    Ok(())
+}
+
+/// Moves an inspected upload into the library and records it.
+async fn store_file(
+    state: &AppState,
+    owner: i64,
+    folder: &str,
+    filename: &str,
+    sha: &str,
+    upload: Upload,
+    found: Inspected,
+) -> ApiResult<MediaRow> {
+    let size = i64::try_from(upload.size).unwrap_or(i64::MAX);
+    let path = store::library_path(owner, sha, &store::safe_ext(filename));
+    upload
+        .keep_as(&state.data_dir, &path)
+        .await
+        .map_err(ApiError::internal)?;
+    let cover_path = match &found.cover {
+        Some((bytes, ext)) => {
+            let rel = format!("media/{owner}/{sha}.cover.{ext}");
+            match tokio::fs::write(state.data_dir.join(&rel), bytes).await {
+                Ok(()) => Some(rel),
+                Err(e) => {
+                    tracing::warn!("cover art of {filename:?} not saved: {e}");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let new = NewMedia {
+        owner_id: owner,
+        folder,
+        filename,
+        path: &path,
+        sha256: sha,
+        size_bytes: size,
+        kind: found.kind,
+        title: &found.title,
+        artist: &found.artist,
+        album: &found.album,
+        duration_ms: found.duration_ms,
+        bitrate_kbps: found.bitrate_kbps,
+        loudness_mlufs: found.loudness_mlufs,
+        cue_in_ms: found.cue_in_ms,
+        cue_out_ms: found.cue_out_ms,
+        cover_path: cover_path.as_deref(),
+    };
+    let id = match media::insert(state.db.pool(), &new).await {
+        Ok(id) => id,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(state.data_dir.join(&path)).await;
+            if let Some(c) = &cover_path {
+                let _ = tokio::fs::remove_file(state.data_dir.join(c)).await;
+            }
+            return Err(e.into());
+        }
+    };
+    media::by_id(&state.db, owner, id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("media {id} vanished")))
+}
+
+fn bad_multipart(e: axum::extract::multipart::MultipartError) -> ApiError {
+    ApiError::bad_request(
+        "invalid_upload",
+        format!("the upload is not valid multipart: {e}"),
+    )
+}
+
+fn over_quota(filename: &str, used: u64, quota: u64) -> ApiError {
+    let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "over_quota",
+        format!(
+            "{filename}: does not fit in the library ({:.1} MB used of {:.0} MB)",
+            mb(used),
+            mb(quota)
+        ),
+    )
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    page: Page,
+    uri: axum::http::Uri,
+) -> ApiResult<Json<List<MediaView>>> {
+    let (service, _) = visible_service(&state, &caller, id).await?;
+    let has_folder = uri
+        .query()
+        .is_some_and(|q| url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "folder"));
+    let folder = if has_folder {
+        Some(query_folder(&uri)?)
+    } else {
+        None
+    };
+    let (rows, total) = media::list(
+        &state.db,
+        service.owner_id,
+        folder.as_deref(),
+        page.limit,
+        page.offset,
+    )
+    .await?;
+    Ok(Json(List {
+        items: rows.iter().map(|m| view(m, false)).collect(),
+        total,
+    }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathIds(id, mid): PathIds,
+) -> ApiResult<Json<MediaView>> {
+    let (service, _) = visible_service(&state, &caller, id).await?;
+    let m = media::by_id(&state.db, service.owner_id, mid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("media item"))?;
+    Ok(Json(view(&m, false)))
+}
+
+/// The item's cover art (from its tags).
+pub async fn cover(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathIds(id, mid): PathIds,
+) -> ApiResult<Response> {
+    let (service, _) = visible_service(&state, &caller, id).await?;
+    let m = media::by_id(&state.db, service.owner_id, mid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("media item"))?;
+    let path = m
+        .cover_path
+        .ok_or_else(|| ApiError::not_found("cover art"))?;
+    let bytes = tokio::fs::read(state.data_dir.join(&path))
+        .await
+        .map_err(|_| ApiError::not_found("cover art"))?;
+    let mime = if path.ends_with(".png") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    Ok(([(header::CONTENT_TYPE, mime)], Body::from(bytes)).into_response())
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathIds(id, mid): PathIds,
+) -> ApiResult<StatusCode> {
+    let (service, _) = visible_service(&state, &caller, id).await?;
+    let m = media::by_id(&state.db, service.owner_id, mid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("media item"))?;
+    if !media::delete(&state.db, service.owner_id, mid).await? {
+        return Err(ApiError::not_found("media item"));
+    }
+    remove_files(&state, &m).await;
+    audit(
+        state.db.pool(),
+        Some(caller.id()),
+        "media.delete",
+        &format!("media {mid} ({}) of user {}", m.filename, service.owner_id),
+    )
+    .await?;
+    tracing::info!(
+        owner = service.owner_id,
+        media = mid,
+        "deleted {:?} from the library",
+        m.filename
+    );
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,187 @@
+//! The engine's AutoDJ [`Library`], answered from the database: the station's playlists
+//! and recent plays go through [`pick`](super::pick), the chosen file comes back as a track.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use tidecast_engine::ServiceId;
+use tidecast_engine::admission::BoxFuture;
+use tidecast_engine::autodj::{Library, Track};
+
+use super::calendar::Calendar;
+use super::pick::{self, Item, Kind, Order, Play, Playlist, Windows};
+use crate::db::media::MediaRow;
+use crate::db::playlists::{self, PlayRow, PlaylistRow};
+use crate::db::{Db, media, now, services};
+
+/// How far back repeat protection and interval counting look.
+const HISTORY_SECS: i64 = 3 * 60 * 60;
+
+/// AutoDJ's library from the database.
+#[derive(Debug)]
+pub struct DbLibrary {
+    db: Db,
+    data_dir: PathBuf,
+    /// The playlist each station's picks came from, until they go on air (history).
+    picked_from: Mutex<HashMap<(i64, i64), i64>>,
+}
+
+impl DbLibrary {
+    pub fn new(db: Db, data_dir: PathBuf) -> Self {
+        Self {
+            db,
+            data_dir,
+            picked_from: Mutex::default(),
+        }
+    }
+
+    async fn next(&self, service: ServiceId) -> sqlx::Result<Option<Track>> {
+        let Some(svc) = services::by_id(self.db.pool(), service.0).await? else {
+            return Ok(None);
+        };
+        let now_utc = chrono::Utc::now();
+        let mut lists = Vec::new();
+        let mut rows: HashMap<i64, MediaRow> = HashMap::new();
+        for p in playlists::for_service(&self.db, service.0).await? {
+            if p.enabled == 0 {
+                continue;
+            }
+            let tracks = match p.folder.as_deref() {
+                Some(folder) => media::in_folder(&self.db, svc.owner_id, folder).await?,
+                None => playlists::tracks(&self.db, p.id).await?,
+            };
+            let items = tracks
+                .iter()
+                .filter(|m| m.kind != "image")
+                .map(|m| Item {
+                    media_id: m.id,
+                    artist: m.artist.clone(),
+                    album: m.album.clone(),
+                })
+                .collect();
+            for m in tracks {
+                rows.insert(m.id, m);
+            }
+            lists.push(as_playlist(&p, items, now_utc));
+        }
+        let t = now();
+        let recent: Vec<Play> = playlists::plays_since(&self.db, service.0, t - HISTORY_SECS)
+            .await?
+            .into_iter()
+            .map(|r| Play {
+                media_id: r.media_id,
+                playlist_id: r.playlist_id,
+                artist: r.artist,
+                album: r.album,
+                ago: t - r.played_at,
+            })
+            .collect();
+        let Some(choice) = pick::pick(&lists, &recent, Windows::default(), &mut rand::rng()) else {
+            return Ok(None);
+        };
+        let Some(m) = rows.remove(&choice.media_id) else {
+            return Ok(None);
+        };
+        self.picked_from
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((service.0, m.id), choice.playlist_id);
+        Ok(Some(track_of(&m, &self.data_dir)))
+    }
+
+    async fn started(&self, service: ServiceId, track: &Track) -> sqlx::Result<()> {
+        let playlist = self
+            .picked_from
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(service.0, track.media_id));
+        playlists::record_play(
+            self.db.pool(),
+            service.0,
+            &PlayRow {
+                media_id: Some(track.media_id),
+                playlist_id: playlist,
+                title: track.title.clone(),
+                artist: track.artist.clone(),
+                album: track.album.clone(),
+                played_at: now(),
+            },
+        )
+        .await
+    }
+}
+
+/// A stored playlist as the picker sees it.
+fn as_playlist(p: &PlaylistRow, items: Vec<Item>, now: chrono::DateTime<chrono::Utc>) -> Playlist {
+    let calendar: Option<Calendar> = p
+        .schedule_json
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok());
+    let kind = match (p.kind.as_str(), p.every_n_songs) {
+        ("interval", Some(n)) => Kind::Interval(u32::try_from(n).unwrap_or(1).max(1)),
+        ("scheduled", _) => Kind::Scheduled,
+        _ => Kind::Rotation,
+    };
+    Playlist {
+        id: p.id,
+        kind,
+        order: match p.play_order.as_str() {
+            "sequential" => Order::Sequential,
+            "random" => Order::Random,
+            _ => Order::Shuffle,
+        },
+        weight: u32::try_from(p.weight).unwrap_or(1),
+        // A scheduled playlist needs its slot; a rotation one with hours keeps to them.
+        on: match (&calendar, kind) {
+            (Some(c), _) => c.is_on(now),
+            (None, Kind::Scheduled) => false,
+            (None, _) => true,
+        },
+        items,
+    }
+}
+
+/// A library row as a track the engine can play.
+pub fn track_of(m: &MediaRow, data_dir: &std::path::Path) -> Track {
+    let title = if m.title.is_empty() {
+        m.filename.clone()
+    } else {
+        m.title.clone()
+    };
+    Track {
+        media_id: m.id,
+        path: data_dir.join(&m.path),
+        title,
+        artist: m.artist.clone(),
+        album: m.album.clone(),
+        loudness_lufs: m.loudness_mlufs.map(|l| l as f64 / 1000.0),
+        cue_in_s: m.cue_in_ms as f64 / 1000.0,
+        cue_out_s: m.cue_out_ms as f64 / 1000.0,
+    }
+}
+
+impl Library for DbLibrary {
+    fn next_track(&self, service: ServiceId) -> BoxFuture<'_, Option<Track>> {
+        Box::pin(async move {
+            match self.next(service).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(
+                        service = service.0,
+                        "AutoDJ could not read its playlists: {e}"
+                    );
+                    None
+                }
+            }
+        })
+    }
+
+    fn track_started(&self, service: ServiceId, track: Track) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Err(e) = self.started(service, &track).await {
+                tracing::error!(service = service.0, "AutoDJ could not record a play: {e}");
+            }
+        })
+    }
+}

@@ -1,0 +1,180 @@
+//! The media library: one per customer, shared by its services.
+
+use sqlx::{Any, Executor, FromRow};
+
+use super::{Db, now};
+
+/// A row of `media`.
+#[derive(Debug, Clone, FromRow)]
+pub struct MediaRow {
+    pub id: i64,
+    pub owner_id: i64,
+    pub folder: String,
+    pub filename: String,
+    pub path: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub kind: String,
+    pub title: String,
+    pub artist: String,
+    pub album: String,
+    pub duration_ms: i64,
+    pub bitrate_kbps: Option<i64>,
+    pub loudness_mlufs: Option<i64>,
+    pub cue_in_ms: i64,
+    pub cue_out_ms: i64,
+    pub cover_path: Option<String>,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, owner_id, folder, filename, path, sha256, size_bytes, kind, title, \
+     artist, album, duration_ms, bitrate_kbps, loudness_mlufs, cue_in_ms, cue_out_ms, cover_path, created_at";
+
+/// A file ready to be recorded (its bytes already in place).
+#[derive(Debug, Clone)]
+pub struct NewMedia<'a> {
+    pub owner_id: i64,
+    pub folder: &'a str,
+    pub filename: &'a str,
+    pub path: &'a str,
+    pub sha256: &'a str,
+    pub size_bytes: i64,
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub artist: &'a str,
+    pub album: &'a str,
+    pub duration_ms: i64,
+    pub bitrate_kbps: Option<i64>,
+    pub loudness_mlufs: Option<i64>,
+    pub cue_in_ms: i64,
+    pub cue_out_ms: i64,
+    pub cover_path: Option<&'a str>,
+}
+
+pub async fn insert<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    m: &NewMedia<'_>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO media (owner_id, folder, filename, path, sha256, size_bytes, kind, title, \
+         artist, album, duration_ms, bitrate_kbps, loudness_mlufs, cue_in_ms, cue_out_ms, cover_path, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+    )
+    .bind(m.owner_id)
+    .bind(m.folder)
+    .bind(m.filename)
+    .bind(m.path)
+    .bind(m.sha256)
+    .bind(m.size_bytes)
+    .bind(m.kind)
+    .bind(m.title)
+    .bind(m.artist)
+    .bind(m.album)
+    .bind(m.duration_ms)
+    .bind(m.bitrate_kbps)
+    .bind(m.loudness_mlufs)
+    .bind(m.cue_in_ms)
+    .bind(m.cue_out_ms)
+    .bind(m.cover_path)
+    .bind(now())
+    .fetch_one(exec)
+    .await
+}
+
+pub async fn by_id(db: &Db, owner_id: i64, id: i64) -> sqlx::Result<Option<MediaRow>> {
+    sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM media WHERE id = $1 AND owner_id = $2"
+    ))
+    .bind(id)
+    .bind(owner_id)
+    .fetch_optional(db.pool())
+    .await
+}
+
+pub async fn by_hash(db: &Db, owner_id: i64, sha256: &str) -> sqlx::Result<Option<MediaRow>> {
+    sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM media WHERE owner_id = $1 AND sha256 = $2"
+    ))
+    .bind(owner_id)
+    .bind(sha256)
+    .fetch_optional(db.pool())
+    .await
+}
+
+/// A page of a customer's library (optionally one folder), and the total.
+pub async fn list(
+    db: &Db,
+    owner_id: i64,
+    folder: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<MediaRow>, i64)> {
+    // Two spellings rather than `$2 IS NULL`: PostgreSQL cannot type an untyped NULL.
+    let filter = if folder.is_some() {
+        "owner_id = $1 AND folder = $2"
+    } else {
+        "owner_id = $1 AND $2 = ''"
+    };
+    let folder = folder.unwrap_or("");
+    let rows = sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM media WHERE {filter} ORDER BY folder, artist, title, id LIMIT $3 OFFSET $4"
+    ))
+    .bind(owner_id)
+    .bind(folder)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.pool())
+    .await?;
+    let total = sqlx::query_scalar(sql!("SELECT COUNT(*) FROM media WHERE {filter}"))
+        .bind(owner_id)
+        .bind(folder)
+        .fetch_one(db.pool())
+        .await?;
+    Ok((rows, total))
+}
+
+/// The whole of a customer's library in one folder (a folder playlist's tracks).
+pub async fn in_folder(db: &Db, owner_id: i64, folder: &str) -> sqlx::Result<Vec<MediaRow>> {
+    sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM media WHERE owner_id = $1 AND (folder = $2 OR substr(folder, 1, length($3)) = $3) \
+         AND kind <> 'image' ORDER BY folder, filename, id"
+    ))
+    .bind(owner_id)
+    .bind(folder)
+    .bind(format!("{folder}/"))
+    .fetch_all(db.pool())
+    .await
+}
+
+/// Bytes a customer's library takes.
+pub async fn bytes_used<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    owner_id: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COALESCE(SUM(size_bytes), 0) FROM media WHERE owner_id = $1")
+        .bind(owner_id)
+        .fetch_one(exec)
+        .await
+}
+
+/// Which of `ids` are in the customer's library.
+pub async fn owned(db: &Db, owner_id: i64, ids: &[i64]) -> sqlx::Result<Vec<i64>> {
+    // The owner's ids in one query (no array binds in the Any driver), matched here.
+    let mine: std::collections::HashSet<i64> =
+        sqlx::query_scalar("SELECT id FROM media WHERE owner_id = $1")
+            .bind(owner_id)
+            .fetch_all(db.pool())
+            .await?
+            .into_iter()
+            .collect();
+    Ok(ids.iter().copied().filter(|id| mine.contains(id)).collect())
+}
+
+pub async fn delete(db: &Db, owner_id: i64, id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM media WHERE id = $1 AND owner_id = $2")
+        .bind(id)
+        .bind(owner_id)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}

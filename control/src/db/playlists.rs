@@ -1,0 +1,226 @@
+//! AutoDJ playlists of a station and their tracks, and the plays AutoDJ made.
+
+use sqlx::{Any, Executor, FromRow};
+
+use super::{Db, now};
+
+/// A row of `playlists`.
+#[derive(Debug, Clone, FromRow)]
+pub struct PlaylistRow {
+    pub id: i64,
+    pub service_id: i64,
+    pub name: String,
+    pub kind: String,
+    pub play_order: String,
+    pub weight: i64,
+    pub folder: Option<String>,
+    pub schedule_json: Option<String>,
+    pub every_n_songs: Option<i64>,
+    pub allow_requests: i64,
+    pub enabled: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, service_id, name, kind, play_order, weight, folder, schedule_json, \
+     every_n_songs, allow_requests, enabled, created_at, updated_at";
+
+/// A playlist as the API saves it.
+#[derive(Debug, Clone)]
+pub struct PlaylistFields<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub play_order: &'a str,
+    pub weight: i64,
+    pub folder: Option<&'a str>,
+    pub schedule_json: Option<&'a str>,
+    pub every_n_songs: Option<i64>,
+    pub allow_requests: bool,
+    pub enabled: bool,
+}
+
+/// Saves a new playlist with its tracks, in one transaction.
+pub async fn insert(
+    db: &Db,
+    service_id: i64,
+    p: &PlaylistFields<'_>,
+    media: &[i64],
+) -> sqlx::Result<i64> {
+    let mut tx = db.pool().begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO playlists (service_id, name, kind, play_order, weight, folder, schedule_json, \
+         every_n_songs, allow_requests, enabled, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+    )
+    .bind(service_id)
+    .bind(p.name)
+    .bind(p.kind)
+    .bind(p.play_order)
+    .bind(p.weight)
+    .bind(p.folder)
+    .bind(p.schedule_json)
+    .bind(p.every_n_songs)
+    .bind(i64::from(p.allow_requests))
+    .bind(i64::from(p.enabled))
+    .bind(now())
+    .fetch_one(&mut *tx)
+    .await?;
+    set_items(&mut tx, id, media).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Replaces a playlist's fields (and, when given, its tracks) in one transaction.
+pub async fn update(
+    db: &Db,
+    service_id: i64,
+    id: i64,
+    p: &PlaylistFields<'_>,
+    media: Option<&[i64]>,
+) -> sqlx::Result<bool> {
+    let mut tx = db.pool().begin().await?;
+    let done = sqlx::query(
+        "UPDATE playlists SET name = $1, kind = $2, play_order = $3, weight = $4, folder = $5, \
+         schedule_json = $6, every_n_songs = $7, allow_requests = $8, enabled = $9, updated_at = $10 \
+         WHERE id = $11 AND service_id = $12",
+    )
+    .bind(p.name)
+    .bind(p.kind)
+    .bind(p.play_order)
+    .bind(p.weight)
+    .bind(p.folder)
+    .bind(p.schedule_json)
+    .bind(p.every_n_songs)
+    .bind(i64::from(p.allow_requests))
+    .bind(i64::from(p.enabled))
+    .bind(now())
+    .bind(id)
+    .bind(service_id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    if let Some(media) = media {
+        sqlx::query("DELETE FROM playlist_items WHERE playlist_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        set_items(&mut tx, id, media).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn set_items(
+    tx: &mut sqlx::AnyConnection,
+    playlist_id: i64,
+    media: &[i64],
+) -> sqlx::Result<()> {
+    for (pos, mid) in media.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO playlist_items (playlist_id, position, media_id) VALUES ($1, $2, $3)",
+        )
+        .bind(playlist_id)
+        .bind(pos as i64)
+        .bind(mid)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn by_id(db: &Db, service_id: i64, id: i64) -> sqlx::Result<Option<PlaylistRow>> {
+    sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM playlists WHERE id = $1 AND service_id = $2"
+    ))
+    .bind(id)
+    .bind(service_id)
+    .fetch_optional(db.pool())
+    .await
+}
+
+pub async fn for_service(db: &Db, service_id: i64) -> sqlx::Result<Vec<PlaylistRow>> {
+    sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM playlists WHERE service_id = $1 ORDER BY id"
+    ))
+    .bind(service_id)
+    .fetch_all(db.pool())
+    .await
+}
+
+/// A playlist's tracks in order (media ids).
+pub async fn items(db: &Db, playlist_id: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT media_id FROM playlist_items WHERE playlist_id = $1 ORDER BY position",
+    )
+    .bind(playlist_id)
+    .fetch_all(db.pool())
+    .await
+}
+
+pub async fn delete(db: &Db, service_id: i64, id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM playlists WHERE id = $1 AND service_id = $2")
+        .bind(id)
+        .bind(service_id)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// A track AutoDJ played.
+#[derive(Debug, Clone, FromRow)]
+pub struct PlayRow {
+    pub media_id: Option<i64>,
+    pub playlist_id: Option<i64>,
+    pub title: String,
+    pub artist: String,
+    pub album: String,
+    pub played_at: i64,
+}
+
+pub async fn record_play<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    service_id: i64,
+    play: &PlayRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO autodj_plays (service_id, media_id, playlist_id, title, artist, album, played_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(service_id)
+    .bind(play.media_id)
+    .bind(play.playlist_id)
+    .bind(&play.title)
+    .bind(&play.artist)
+    .bind(&play.album)
+    .bind(play.played_at)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// The station's plays since `since` (unix seconds), newest first.
+pub async fn plays_since(db: &Db, service_id: i64, since: i64) -> sqlx::Result<Vec<PlayRow>> {
+    sqlx::query_as(
+        "SELECT media_id, playlist_id, title, artist, album, played_at FROM autodj_plays \
+         WHERE service_id = $1 AND played_at >= $2 ORDER BY played_at DESC, id DESC LIMIT 1000",
+    )
+    .bind(service_id)
+    .bind(since)
+    .fetch_all(db.pool())
+    .await
+}
+
+/// A playlist's tracks in order, with what AutoDJ needs of each.
+pub async fn tracks(db: &Db, playlist_id: i64) -> sqlx::Result<Vec<super::media::MediaRow>> {
+    sqlx::query_as(
+        "SELECT m.id, m.owner_id, m.folder, m.filename, m.path, m.sha256, m.size_bytes, m.kind, \
+         m.title, m.artist, m.album, m.duration_ms, m.bitrate_kbps, m.loudness_mlufs, m.cue_in_ms, \
+         m.cue_out_ms, m.cover_path, m.created_at FROM playlist_items i JOIN media m ON m.id = i.media_id \
+         WHERE i.playlist_id = $1 ORDER BY i.position",
+    )
+    .bind(playlist_id)
+    .fetch_all(db.pool())
+    .await
+}

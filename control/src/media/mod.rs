@@ -1,0 +1,4 @@
+//! The media library on disk: uploads streamed into place, files inspected at import.
+
+pub mod inspect;
+pub mod store;

@@ -1,0 +1,387 @@
+//! A station's playout thread: picks, decodes, mixes and encodes at the wall clock's pace.
+//!
+//! Every tick it works out how many frames the wall clock says should have gone out (plus a
+//! small lead, so the mount's burst is full for new listeners) and renders exactly those:
+//! the count since the station went on air never drifts, and nothing goes out in bursts.
+
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::Engine;
+use crate::events::MountEvent;
+use crate::icecast::feed::MountFeed;
+use crate::mount::{Mount, StreamInfo};
+use crate::transcode::{AudioCodec, FeedJob, FeedSpec, PcmEncoder, TranscodeError, Transcoder};
+
+use super::deck::Deck;
+use super::mix::{Limiter, crossfade, gain_for};
+use super::{Command, StationConfig, Status, Track};
+
+/// How often the thread wakes.
+const TICK: Duration = Duration::from_millis(100);
+/// How far ahead of the wall clock audio goes out.
+const LEAD_SECS: f64 = 0.5;
+/// How long a skip's fade-out lasts.
+const SKIP_FADE_SECS: f64 = 0.4;
+/// Picks in a row that may fail (missing or broken files) before AutoDJ waits a moment.
+const PICK_TRIES: usize = 3;
+/// How long AutoDJ waits before asking again when nothing was playable.
+const PICK_RETRY: Duration = Duration::from_secs(3);
+
+/// AutoDJ's place on the mount: the feed (inside the encoder) and how to check it is on air.
+struct OnMount {
+    mount: Arc<Mount>,
+    id: u64,
+    encoder: Box<dyn PcmEncoder>,
+    /// When this stretch on air began and how many frames went out since.
+    clock: Option<(Instant, u64)>,
+}
+
+pub(super) struct Playout {
+    engine: Engine,
+    config: StationConfig,
+    transcoder: Arc<dyn Transcoder>,
+    status: Arc<Mutex<Status>>,
+    commands: mpsc::Receiver<Command>,
+    rt: tokio::runtime::Handle,
+    rate: u32,
+    current: Option<Deck>,
+    next: Option<Deck>,
+    /// The incoming track's title has gone out (at the start of its crossfade).
+    next_announced: bool,
+    limiter: Limiter,
+    pick_after: Instant,
+}
+
+impl Playout {
+    pub(super) fn new(
+        engine: Engine,
+        config: StationConfig,
+        transcoder: Arc<dyn Transcoder>,
+        status: Arc<Mutex<Status>>,
+        commands: mpsc::Receiver<Command>,
+        rt: tokio::runtime::Handle,
+    ) -> Self {
+        // Opus runs at 48 kHz; MP3 and AAC at the CD rate most libraries are in.
+        let rate = if config.codec == AudioCodec::Opus {
+            48_000
+        } else {
+            44_100
+        };
+        Self {
+            engine,
+            config,
+            transcoder,
+            status,
+            commands,
+            rt,
+            rate,
+            current: None,
+            next: None,
+            next_announced: false,
+            limiter: Limiter::new(rate),
+            pick_after: Instant::now(),
+        }
+    }
+
+    fn mount_name(&self) -> &str {
+        &self.config.grant.mount
+    }
+
+    fn set_status(&self, f: impl FnOnce(&mut Status)) {
+        f(&mut self.status.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    pub(super) fn run(mut self) {
+        let _rt = self.rt.enter();
+        tracing::info!(mount = %self.mount_name(), "AutoDJ started");
+        let mut on_mount: Option<OnMount> = None;
+        let mut attach_after = Instant::now();
+        let mut waiting_logged = false;
+        loop {
+            match self.commands.recv_timeout(TICK) {
+                Ok(Command::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Ok(Command::Skip) => self.skip(),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if on_mount.is_none() {
+                if Instant::now() < attach_after {
+                    continue;
+                }
+                match self.attach() {
+                    Ok(Some(m)) => {
+                        on_mount = Some(m);
+                        waiting_logged = false;
+                    }
+                    Ok(None) => {
+                        if !waiting_logged {
+                            tracing::info!(mount = %self.mount_name(), "AutoDJ waits: a live source is on the mount");
+                            waiting_logged = true;
+                        }
+                        attach_after = Instant::now() + Duration::from_millis(500);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(mount = %self.mount_name(), "AutoDJ stopped: {e}");
+                        break;
+                    }
+                }
+            }
+            let Some(m) = on_mount.as_mut() else { continue };
+            if !m.mount.is_on_air(m.id) {
+                if m.clock.take().is_some() {
+                    let live = m.mount.status().on_air.unwrap_or_default();
+                    tracing::info!(mount = %self.mount_name(), "AutoDJ yields to {live}");
+                    // Back on air it starts a fresh track, as a station does after a live show.
+                    self.current = None;
+                    self.next = None;
+                    self.next_announced = false;
+                    self.set_status(|s| {
+                        s.on_air = false;
+                        s.now = None;
+                        s.since = None;
+                        s.next = None;
+                    });
+                }
+                continue;
+            }
+            if m.clock.is_none() {
+                m.clock = Some((Instant::now(), 0));
+                tracing::info!(mount = %self.mount_name(), "AutoDJ on air");
+                self.set_status(|s| s.on_air = true);
+                self.on_air_event(&m.mount);
+            }
+            let Some((since, sent)) = m.clock else {
+                continue;
+            };
+            let due_total =
+                ((since.elapsed().as_secs_f64() + LEAD_SECS) * f64::from(self.rate)) as u64;
+            let due = due_total.saturating_sub(sent);
+            if due < 1024 {
+                continue;
+            }
+            let mut pcm = vec![0.0f32; due as usize * 2];
+            self.render(&mut pcm, &m.mount);
+            if let Err(e) = m.encoder.encode(&pcm) {
+                tracing::error!(mount = %self.mount_name(), "AutoDJ stopped: {e}");
+                break;
+            }
+            m.clock = Some((since, sent + due));
+        }
+        if let Some(m) = on_mount {
+            let mount = Arc::clone(&m.mount);
+            // Dropping the encoder drops the feed, which leaves the mount.
+            drop(m);
+            self.on_air_event(&mount);
+        }
+        tracing::info!(mount = %self.mount_name(), "AutoDJ stopped");
+    }
+
+    /// Joins the mount as its lowest-priority source; `None` while a live source has it.
+    fn attach(&self) -> Result<Option<OnMount>, TranscodeError> {
+        let grant = &self.config.grant;
+        let mounts = self.engine.mounts();
+        let info = StreamInfo {
+            content_type: self.config.codec.content_type().to_owned(),
+            name: Some(self.config.name.clone()),
+            bitrate_kbps: Some(self.config.kbps),
+            public: false,
+            ..StreamInfo::default()
+        };
+        mounts
+            .get_or_create(&grant.mount, grant.service_id, grant.limits)
+            .set_fallback(grant.fallback.clone());
+        let feed = match MountFeed::attach_to(
+            mounts,
+            &grant.mount,
+            info.clone(),
+            grant.service_id,
+            grant.limits,
+            &grant.label,
+        ) {
+            Ok(f) => f,
+            Err(_) => return Ok(None),
+        };
+        let mount = Arc::clone(feed.mount());
+        let id = feed.id();
+        let job = FeedJob {
+            spec: FeedSpec {
+                mount: grant.mount.clone(),
+                codec: self.config.codec,
+                kbps: self.config.kbps,
+            },
+            output: Box::new(feed),
+        };
+        let encoder = self.transcoder.pcm_encoder(job, self.rate)?;
+        // The station's HLS and extra mounts follow the primary, whoever is on it.
+        crate::radio_hls::ensure(&self.engine, &mount, grant, &info.content_type);
+        Ok(Some(OnMount {
+            mount,
+            id,
+            encoder,
+            clock: None,
+        }))
+    }
+
+    fn on_air_event(&self, mount: &Mount) {
+        self.engine.events().mount_event(MountEvent::OnAir {
+            service_id: mount.service_id(),
+            mount: mount.name().to_owned(),
+            label: mount.status().on_air,
+            at: SystemTime::now(),
+        });
+    }
+
+    fn skip(&mut self) {
+        let fade = (SKIP_FADE_SECS * f64::from(self.rate)) as u64;
+        if let Some(cur) = self.current.as_mut() {
+            tracing::info!(mount = %self.config.grant.mount, title = %cur.track.display(), "AutoDJ skips the track");
+            cur.end_in(fade);
+        }
+    }
+
+    /// Loads the next playable track (a few picks, in case files went missing).
+    fn load(&mut self) -> Option<Deck> {
+        if Instant::now() < self.pick_after {
+            return None;
+        }
+        let service = self.config.grant.service_id;
+        for _ in 0..PICK_TRIES {
+            let library = Arc::clone(&self.config.library);
+            let track = self.rt.block_on(library.next_track(service))?;
+            let gain = gain_for(track.loudness_lufs, self.config.target_lufs);
+            let opened = self
+                .transcoder
+                .open_track(&track.path, self.rate)
+                .and_then(|r| Deck::new(track.clone(), r, self.rate, gain));
+            match opened {
+                Ok(deck) if deck.length > 0 => return Some(deck),
+                Ok(_) => {
+                    tracing::warn!(mount = %self.mount_name(), media = track.media_id, "AutoDJ passes over {:?}: no audio between its cue points", track.display());
+                }
+                Err(e) => {
+                    tracing::warn!(mount = %self.mount_name(), media = track.media_id, "AutoDJ cannot play {:?}: {e}", track.display());
+                }
+            }
+        }
+        self.pick_after = Instant::now() + PICK_RETRY;
+        None
+    }
+
+    /// The title goes out and the library hears of it.
+    fn announce(&self, track: &Track, mount: &Mount) {
+        let title = track.display();
+        mount.set_title(&title);
+        let service = self.config.grant.service_id;
+        self.engine.events().mount_event(MountEvent::Title {
+            service_id: service,
+            mount: mount.name().to_owned(),
+            title: title.clone(),
+            at: SystemTime::now(),
+        });
+        tracing::info!(mount = %self.mount_name(), %title, "AutoDJ plays");
+        // Waited for (a quick insert, well inside the lead): the next pick must see it.
+        let library = Arc::clone(&self.config.library);
+        self.rt
+            .block_on(library.track_started(service, track.clone()));
+    }
+
+    fn publish_status(&self) {
+        let now = self.current.as_ref().map(|d| d.track.clone());
+        let next = self.next.as_ref().map(|d| d.track.clone());
+        self.set_status(|s| {
+            if s.now.as_ref().map(|t| t.media_id) != now.as_ref().map(|t| t.media_id) {
+                s.since = now.as_ref().map(|_| SystemTime::now());
+            }
+            s.now = now;
+            s.next = next;
+        });
+    }
+
+    /// Fills `out` (zeroed) with the next stretch of the station's audio.
+    fn render(&mut self, out: &mut [f32], mount: &Mount) {
+        let n = out.len() / 2;
+        let crossfade_frames = (self.config.crossfade.as_secs_f64() * f64::from(self.rate)) as u64;
+        let mut pos = 0usize;
+        while pos < n {
+            if self.current.is_none() {
+                // The incoming track carries on where the crossfade left it (its title went
+                // out when the crossfade began); else a new one starts.
+                let announced = std::mem::take(&mut self.next_announced);
+                let Some(deck) = self.next.take().or_else(|| self.load()) else {
+                    // Nothing playable: silence (listeners stay) until the library has some.
+                    break;
+                };
+                if !announced {
+                    self.announce(&deck.track, mount);
+                }
+                self.current = Some(deck);
+                self.publish_status();
+            }
+            if self.next.is_none() {
+                self.next = self.load();
+                self.publish_status();
+            }
+            let Some(cur) = self.current.as_mut() else {
+                break;
+            };
+            // The overlap: the configured length, at most half of either track, and no
+            // longer than a skip's fade.
+            let xf = match self.next.as_ref() {
+                Some(next) => crossfade_frames
+                    .min(cur.length / 2)
+                    .min(next.length / 2)
+                    .min(cur.fade_limit()),
+                None => 0,
+            };
+            let fade_start = cur.length.saturating_sub(xf);
+            let slice = &mut out[pos * 2..];
+            if cur.played < fade_start {
+                let want = ((n - pos) as u64).min(fade_start - cur.played) as usize;
+                match cur.mix_into(&mut slice[..want * 2], |_| 1.0) {
+                    Ok(got) => pos += got,
+                    Err(e) => {
+                        tracing::warn!(mount = %self.config.grant.mount, "AutoDJ: {:?} stopped decoding: {e}", cur.track.display());
+                        cur.end_in(0);
+                    }
+                }
+                continue;
+            }
+            if cur.left() == 0 {
+                self.current = None;
+                continue;
+            }
+            if !self.next_announced
+                && let Some(track) = self.next.as_ref().map(|d| d.track.clone())
+            {
+                self.next_announced = true;
+                self.announce(&track, mount);
+            }
+            let (Some(cur), Some(next)) = (self.current.as_mut(), self.next.as_mut()) else {
+                continue;
+            };
+            let base = cur.played - fade_start;
+            let want = ((n - pos) as u64).min(cur.left()) as usize;
+            let span = xf.max(1) as f32;
+            let got = match cur.mix_into(&mut slice[..want * 2], |i| {
+                crossfade((base + i) as f32 / span).0
+            }) {
+                Ok(got) => got,
+                Err(_) => {
+                    cur.end_in(0);
+                    0
+                }
+            };
+            if got > 0
+                && let Err(e) = next.mix_into(&mut slice[..got * 2], |i| {
+                    crossfade((base + i) as f32 / span).1
+                })
+            {
+                tracing::warn!(mount = %self.config.grant.mount, "AutoDJ: {:?} stopped decoding: {e}", next.track.display());
+                next.end_in(0);
+            }
+            pos += got;
+        }
+        self.limiter.run(out);
+    }
+}
