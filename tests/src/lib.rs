@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub mod icecast;
+pub mod media;
 pub mod rtmp;
 
 /// Creates a customer `<name>-owner` and a service of `kind` for it (as the admin);

@@ -42,11 +42,12 @@ CREATE TABLE playlists (
 CREATE INDEX playlists_service ON playlists (service_id);
 
 CREATE TABLE playlist_items (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     playlist_id INTEGER NOT NULL REFERENCES playlists (id) ON DELETE CASCADE,
     position    INTEGER NOT NULL,
-    media_id    INTEGER NOT NULL REFERENCES media (id) ON DELETE CASCADE,
-    PRIMARY KEY (playlist_id, position)
+    media_id    INTEGER NOT NULL REFERENCES media (id) ON DELETE CASCADE
 );
+CREATE UNIQUE INDEX playlist_items_order ON playlist_items (playlist_id, position);
 CREATE INDEX playlist_items_media ON playlist_items (media_id);
 
 -- Every track AutoDJ put on air: the station's history, and what repeat protection reads.

@@ -538,7 +538,33 @@ pub async fn patch(
             .engine
             .end_service(ServiceId(id), "the service's slug changed");
     }
+    follow_autodj(&state, &service, &updated).await;
     Ok(Json(view(&state, &headers, &updated)))
+}
+
+/// AutoDJ after a change to its station: off when the plan no longer has it, restarted
+/// (new mount name, limits) when it should play.
+async fn follow_autodj(state: &AppState, before: &Service, after: &Service) {
+    let sid = ServiceId(after.id);
+    let wanted = after.kind == "radio"
+        && after.autodj != 0
+        && !after.is_suspended()
+        && crate::autodj::Settings::of(after).enabled;
+    if !wanted {
+        if state.engine.autodj().stop(sid) {
+            tracing::info!(slug = %after.slug, "AutoDJ stopped: no longer in the station's plan");
+        }
+        return;
+    }
+    let changed = before.slug != after.slug
+        || before.autodj != after.autodj
+        || before.max_bitrate_kbps != after.max_bitrate_kbps
+        || before.max_listeners != after.max_listeners
+        || before.name != after.name
+        || !state.engine.autodj().is_running(sid);
+    if changed && let Err(e) = crate::autodj::start(state, after).await {
+        tracing::warn!(slug = %after.slug, "AutoDJ not restarted: {e}");
+    }
 }
 
 pub async fn delete(
@@ -596,6 +622,15 @@ async fn set_status(
         tracing::info!(by = %caller.user.username, slug = %service.slug, dropped, "service suspended");
     } else {
         tracing::info!(by = %caller.user.username, slug = %service.slug, "service unsuspended");
+        // A station whose AutoDJ was on plays again.
+        if let Some(s) = services::by_id(state.db.pool(), id).await?
+            && s.kind == "radio"
+            && s.autodj != 0
+            && crate::autodj::Settings::of(&s).enabled
+            && let Err(e) = crate::autodj::start(&state, &s).await
+        {
+            tracing::warn!(slug = %s.slug, "AutoDJ not restarted: {e}");
+        }
     }
     let updated = services::by_id(state.db.pool(), id)
         .await?

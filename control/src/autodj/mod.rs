@@ -96,7 +96,11 @@ pub async fn start(state: &AppState, s: &Service) -> anyhow::Result<()> {
             grant,
             name: s.name.clone(),
             codec: settings.codec(),
-            kbps: settings.bitrate_kbps,
+            // A plan lowered since the settings were saved caps them.
+            kbps: match u32::try_from(s.max_bitrate_kbps) {
+                Ok(max) if max > 0 => settings.bitrate_kbps.min(max),
+                _ => settings.bitrate_kbps,
+            },
             crossfade: Duration::from_secs_f64(settings.crossfade_s),
             target_lufs: settings.target_lufs,
             library: Arc::clone(&state.library) as Arc<dyn tidecast_engine::autodj::Library>,

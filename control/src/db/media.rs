@@ -151,7 +151,9 @@ pub async fn bytes_used<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     owner_id: i64,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COALESCE(SUM(size_bytes), 0) FROM media WHERE owner_id = $1")
+    sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM media WHERE owner_id = $1",
+    )
         .bind(owner_id)
         .fetch_one(exec)
         .await

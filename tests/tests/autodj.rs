@@ -1,0 +1,400 @@
+//! The media library and AutoDJ through the real binary: uploads (tags, cover points,
+//! loudness, duplicates, quota, broken files), playlists, and playout heard by ffmpeg
+//! listeners (crossfades measured in the decoded PCM, titles in ICY metadata, live takeover
+//! and hand-back, a restart).
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tidecast_tests::icecast::*;
+use tidecast_tests::media::*;
+use tidecast_tests::*;
+
+/// Files under the data folder's media library (uploads in progress included).
+fn library_files(store: &Store) -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&store.data_dir().join("media"), &mut out);
+    out.sort();
+    out
+}
+
+both_backends! {
+    async fn media_library(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        let (id, _, _) = radio(&srv, "Library", json!({"autodj": true, "disk_quota_mb": 2})).await;
+        let owner = srv.login("Library-owner", "Library-owner-password").await;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // Tagged MP3 with 1.5 s of silence before and 2 s after the sound.
+        let mp3 = tone_file(d, "song.mp3", 440, 4.0, (1.5, 2.0), ("Morning Song", "The Testers", "Tones"));
+        let flac = tone_file(d, "hymn.flac", 660, 3.0, (0.0, 0.0), ("Hymn", "Choir", "Sacred"));
+        let wav = tone_file(d, "Untitled Take 3.wav", 880, 2.0, (0.0, 0.0), ("", "", ""));
+        let video = d.join("clip.mp4");
+        ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=2", "-f", "lavfi", "-i",
+            "sine=frequency=500:duration=2", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-c:a", "aac",
+            "-shortest", video.to_str().unwrap()]);
+        let png = d.join("logo.png");
+        ffmpeg(&["-f", "lavfi", "-i", "color=c=red:size=64x32", "-frames:v", "1", png.to_str().unwrap()]);
+
+        let (status, up) = upload(&srv, &owner, id, &[&mp3, &flac, &wav, &video, &png]).await;
+        assert_eq!(status, StatusCode::CREATED, "{up}\n{}", srv.logs());
+        assert_eq!(up["total"], 5);
+        let item = |name: &str| up["items"].as_array().unwrap().iter().find(|i| i["filename"] == name).cloned().unwrap();
+        let song = item("song.mp3");
+        assert_eq!((song["title"].as_str(), song["artist"].as_str(), song["album"].as_str()),
+            (Some("Morning Song"), Some("The Testers"), Some("Tones")));
+        assert_eq!(song["kind"], "audio");
+        let dur = song["duration_s"].as_f64().unwrap();
+        assert!((dur - 7.5).abs() < 0.1, "duration {dur}");
+        // Cue points at the sound, measured from the decoded audio.
+        let cue_in = song["cue_in_s"].as_f64().unwrap();
+        let cue_out = song["cue_out_s"].as_f64().unwrap();
+        assert!((cue_in - 1.5).abs() < 0.05 && (cue_out - 5.5).abs() < 0.05, "cues {cue_in}..{cue_out}");
+        // A −18 dBFS sine in both channels: about −21 LUFS.
+        let lufs = song["loudness_lufs"].as_f64().unwrap();
+        assert!((-24.0..-18.0).contains(&lufs), "loudness {lufs}");
+        assert_eq!(item("hymn.flac")["artist"], "Choir");
+        assert_eq!(item("Untitled Take 3.wav")["title"], "Untitled Take 3", "untagged: named after the file");
+        assert_eq!(item("clip.mp4")["kind"], "video");
+        assert_eq!(item("logo.png")["kind"], "image");
+
+        // The same bytes again: not stored twice.
+        let files_before = library_files(&store);
+        let (status, again) = upload(&srv, &owner, id, &[&mp3]).await;
+        assert_eq!(status, StatusCode::CREATED, "{again}");
+        assert_eq!((again["items"][0]["id"].clone(), again["items"][0]["duplicate"].clone()), (song["id"].clone(), json!(true)));
+        assert_eq!(library_files(&store), files_before);
+
+        // A broken file among good ones: refused by name, and the request changes nothing.
+        let broken = d.join("broken.mp3");
+        let mut junk = b"ID3\x03\x00\x00\x00\x00\x00\x00".to_vec();
+        junk.extend((0..40_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+        std::fs::write(&broken, &junk).unwrap();
+        let fresh = tone_file(d, "fresh.mp3", 300, 1.0, (0.0, 0.0), ("Fresh", "New", ""));
+        let before = store.snapshot().await;
+        let (status, err) = upload(&srv, &owner, id, &[&fresh, &broken]).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert!(err["error"]["message"].as_str().unwrap().contains("broken.mp3"), "{err}");
+        assert_eq!(store.snapshot().await, before, "a refused upload changed the database");
+        assert_eq!(library_files(&store), files_before, "a refused upload left files");
+
+        // Over the 2 MB quota: 413 before the bytes land, nothing left behind.
+        let big = d.join("long.wav");
+        ffmpeg(&["-f", "lavfi", "-i", "anoisesrc=duration=30:sample_rate=44100", "-ac", "2", big.to_str().unwrap()]);
+        let (status, err) = upload(&srv, &owner, id, &[&big]).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{err}");
+        assert!(err["error"]["message"].as_str().unwrap().contains("long.wav"), "{err}");
+        assert_eq!(library_files(&store), files_before);
+
+        // Not multipart at all: 400, nothing changes.
+        let (status, _) = srv.raw("POST", &format!("/api/v1/services/{id}/media"), Some(&owner),
+            &[("content-type", "multipart/form-data; boundary=x")], b"garbage".to_vec()).await;
+        assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+        assert_eq!(store.snapshot().await, before);
+
+        // Another customer sees none of it.
+        let (other, _, _) = radio(&srv, "Other", json!({"autodj": true})).await;
+        let stranger = srv.login("Other-owner", "Other-owner-password").await;
+        let (status, _) = srv.get(&format!("/api/v1/services/{id}/media"), &stranger).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (_, theirs) = srv.get(&format!("/api/v1/services/{other}/media"), &stranger).await;
+        assert_eq!(theirs["total"], 0);
+        let (status, err) = srv.post(&format!("/api/v1/services/{other}/playlists"), &stranger,
+            json!({"name": "Stolen", "media": [song["id"]]})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+
+        // Listing, folders, delete (the file goes too).
+        let (_, list) = srv.get(&format!("/api/v1/services/{id}/media"), &owner).await;
+        assert_eq!(list["total"], 5);
+        let sid = song["id"].as_i64().unwrap();
+        let (status, _) = srv.call("DELETE", &format!("/api/v1/services/{id}/media/{sid}"), Some(&owner), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(library_files(&store).len(), files_before.len() - 1);
+        let (status, _) = srv.get(&format!("/api/v1/services/{id}/media/{sid}"), &owner).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}
+
+/// Sets up a station with AutoDJ on: `tracks` (hz, title) of 5 s each with silence around
+/// the sound, in one sequential playlist. Returns (service id, slug, source password, owner
+/// token).
+async fn station(
+    srv: &Server,
+    name: &str,
+    tracks: &[(u32, &str)],
+    crossfade: f64,
+) -> (i64, String, String, String, tempfile::TempDir) {
+    let (id, slug, pw) = radio(srv, name, json!({"autodj": true})).await;
+    let owner = srv
+        .login(&format!("{name}-owner"), &format!("{name}-owner-password"))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<std::path::PathBuf> = tracks
+        .iter()
+        .map(|(hz, title)| {
+            tone_file(dir.path(), &format!("{hz}.mp3"), *hz, 5.0, (0.7, 0.7), (title, "AutoDJ Test", "Tones"))
+        })
+        .collect();
+    let paths: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let (status, up) = upload(srv, &owner, id, &paths).await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    let ids: Vec<Value> = up["items"].as_array().unwrap().iter().map(|i| i["id"].clone()).collect();
+    let (status, p) = srv
+        .post(&format!("/api/v1/services/{id}/playlists"), &owner,
+            json!({"name": "Rotation", "order": "sequential", "media": ids}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let (status, s) = srv
+        .call("PUT", &format!("/api/v1/services/{id}/autodj"), Some(&owner), Some(json!({"crossfade_s": crossfade})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    (id, slug, pw, owner, dir)
+}
+
+/// Reads an ICY listener for `secs`; returns the titles it saw, in order.
+fn icy_titles(icecast: &str, mount: &str, secs: u64) -> Vec<String> {
+    let mut s = TcpStream::connect(icecast).unwrap();
+    write!(s, "GET /{mount} HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut data = Vec::new();
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut buf = [0u8; 16384];
+    while Instant::now() < end {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    let head_end = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&data[..head_end]).to_lowercase();
+    let metaint: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("icy-metaint:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = head_end;
+    loop {
+        i += metaint;
+        let Some(&len) = data.get(i) else { break };
+        let end = i + 1 + usize::from(len) * 16;
+        if end > data.len() {
+            break;
+        }
+        let text = String::from_utf8_lossy(&data[i + 1..end]).trim_end_matches('\0').to_owned();
+        if let Some(t) = text.strip_prefix("StreamTitle='").and_then(|t| t.split("';").next())
+            && out.last().map(String::as_str) != Some(t)
+        {
+            out.push(t.to_owned());
+        }
+        i = end;
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autodj_crossfades_tracks_with_titles_in_order() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let tones = [(440, "First"), (660, "Second"), (880, "Third")];
+    let (id, slug, _, owner, dir) = station(&srv, "Auto", &tones, 2.0).await;
+    let (status, started) = srv.post(&format!("/api/v1/services/{id}/autodj/start"), &owner, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    wait_live(&srv, &slug);
+
+    // Two listeners at once: one decodes to PCM, one reads the ICY titles.
+    let icy = {
+        let icecast = srv.icecast.clone();
+        let slug = slug.clone();
+        std::thread::spawn(move || icy_titles(&icecast, &slug, 16))
+    };
+    let (pcm, errors) = tokio::task::spawn_blocking({
+        let icecast = srv.icecast.clone();
+        let slug = slug.clone();
+        move || listen_pcm(&icecast, &slug, 15)
+    })
+    .await
+    .unwrap();
+    assert!(errors.trim().is_empty(), "the stream did not decode cleanly: {errors}");
+    let titles = icy.join().unwrap();
+
+    // Each track plays its 5 s of sound (silence at its ends cut), the next fading in over
+    // the last 2 s: windows where both tones sound at once are the crossfades.
+    let hz: Vec<f64> = tones.iter().map(|(h, _)| f64::from(*h)).collect();
+    let map = tone_map(&pcm, &hz, 4410);
+    let sounding = |w: &Vec<f64>| w.iter().filter(|l| **l > 0.02).count();
+    let overlaps = map.iter().filter(|w| sounding(w) >= 2).count();
+    let silent = map.iter().filter(|w| sounding(w) == 0).count();
+    assert!(overlaps >= 8, "no crossfade heard ({overlaps} windows of overlap): {map:?}");
+    assert_eq!(silent, 0, "dead air between tracks: {map:?}");
+    // The order: the tone that dominates changes 440 → 660 → 880 → 440…
+    let mut order: Vec<usize> = Vec::new();
+    for w in &map {
+        let top = (0..3).max_by(|a, b| w[*a].total_cmp(&w[*b])).unwrap();
+        if w[top] > 0.05 && order.last() != Some(&top) {
+            order.push(top);
+        }
+    }
+    for pair in order.windows(2) {
+        assert_eq!(pair[1], (pair[0] + 1) % 3, "tracks out of order: {order:?}");
+    }
+    assert!(order.len() >= 3, "{order:?}");
+    // Loudness normalised: each track plays louder than in its file by what brings its
+    // measured loudness to the −16 LUFS target (within 1 dB).
+    let (_, lib) = srv.get(&format!("/api/v1/services/{id}/media"), &owner).await;
+    let first = lib["items"].as_array().unwrap().iter().find(|i| i["title"] == "First").unwrap();
+    let gain_db = -16.0 - first["loudness_lufs"].as_f64().unwrap();
+    let in_file = level(&decode_file(&dir.path().join("440.mp3"))[44_100..88_200], 440.0, 44_100.0);
+    let on_air = map.iter().map(|w| w[0]).fold(0.0, f64::max);
+    let heard_db = 20.0 * (on_air / in_file).log10();
+    assert!((heard_db - gain_db).abs() < 1.0, "played {heard_db:.1} dB over the file, expected {gain_db:.1} dB");
+
+    // Titles in play order, as "Artist - Title".
+    let expected: Vec<String> = tones.iter().map(|(_, t)| format!("AutoDJ Test - {t}")).collect();
+    assert!(titles.len() >= 2, "{titles:?}");
+    for pair in titles.windows(2) {
+        let a = expected.iter().position(|e| *e == pair[0]).unwrap();
+        assert_eq!(pair[1], expected[(a + 1) % 3], "titles out of order: {titles:?}");
+    }
+
+    // The API: now playing, next, history.
+    let (_, st) = srv.get(&format!("/api/v1/services/{id}/autodj"), &owner).await;
+    assert_eq!((st["running"].as_bool(), st["on_air"].as_bool()), (Some(true), Some(true)), "{st}");
+    assert!(st["now_playing"]["title"].is_string() && st["next"]["title"].is_string(), "{st}");
+    let (status, np) = srv.call("GET", &format!("/api/v1/public/{slug}/nowplaying"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(np["now_playing"].to_string().contains("AutoDJ Test"), "{np}");
+    let plays = store.snapshot().await["autodj_plays"].as_array().unwrap().len();
+    assert!(plays >= 3, "{plays} plays recorded");
+
+    // Skip: the next track starts at once (its title within a second or so).
+    let (_, before) = srv.get(&format!("/api/v1/services/{id}/autodj"), &owner).await;
+    let (status, _) = srv.post(&format!("/api/v1/services/{id}/autodj/skip"), &owner, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (_, after) = srv.get(&format!("/api/v1/services/{id}/autodj"), &owner).await;
+    assert_ne!(before["now_playing"]["media_id"], after["now_playing"]["media_id"], "{before} → {after}");
+
+    // Stop: off the mount.
+    let (status, st) = srv.post(&format!("/api/v1/services/{id}/autodj/stop"), &owner, json!({})).await;
+    assert_eq!((status, st["running"].as_bool()), (StatusCode::OK, Some(false)), "{st}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status_of(&srv, &slug).is_some() {
+        assert!(Instant::now() < deadline, "the mount stayed up after stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_source_takes_over_and_autodj_resumes() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (id, slug, pw, owner, _dir) = station(&srv, "Live", &[(440, "One"), (660, "Two")], 1.0).await;
+    let (status, s) = srv.post(&format!("/api/v1/services/{id}/autodj/start"), &owner, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    wait_live(&srv, &slug);
+
+    // A listener that stays connected throughout, decoding 16 s.
+    let listener = std::thread::spawn({
+        let icecast = srv.icecast.clone();
+        let slug = slug.clone();
+        move || listen_pcm(&icecast, &slug, 16)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    // The station's own login (priority 50) goes live with a 1 kHz tone for 5 s.
+    let mut live = ffmpeg_tone(&srv, &slug, "source", &pw, false, 5, "Live Show", 1000);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, st) = srv.get(&format!("/api/v1/services/{id}/autodj"), &owner).await;
+        if st["on_air"] == false {
+            break;
+        }
+        assert!(Instant::now() < deadline, "AutoDJ never yielded: {st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    live.wait().unwrap();
+    // Back within a second of the live source leaving.
+    let left = Instant::now();
+    loop {
+        let (_, st) = srv.get(&format!("/api/v1/services/{id}/autodj"), &owner).await;
+        if st["on_air"] == true && st["now_playing"].is_object() {
+            break;
+        }
+        assert!(left.elapsed() < Duration::from_millis(1500), "AutoDJ did not resume: {st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (pcm, _) = listener.join().unwrap();
+    assert!(pcm.len() > 44_100 * 14, "the listener was cut off after {} s", pcm.len() / 44_100);
+    let map = tone_map(&pcm, &[440.0, 660.0, 1000.0], 4410);
+    let at = |i: usize| map.iter().position(|w| w[i] > 0.05);
+    let live_from = at(2).expect("the live source was heard");
+    let autodj_after = map[live_from..]
+        .iter()
+        .position(|w| w[2] < 0.01 && (w[0] > 0.05 || w[1] > 0.05))
+        .expect("AutoDJ was heard again after the live show");
+    assert!(at(0).unwrap() < live_from, "AutoDJ played before the live show");
+    assert!(autodj_after > 30, "AutoDJ came back during the live show");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autodj_comes_back_after_a_restart_and_follows_the_plan() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (id, slug, _, owner, _dir) = station(&srv, "Restart", &[(440, "Only")], 0.0).await;
+    // Refusals first: a station without AutoDJ in its plan, skip while stopped.
+    let (plain, _, _) = radio(&srv, "Plain", json!({"autodj": false})).await;
+    let plain_owner = srv.login("Plain-owner", "Plain-owner-password").await;
+    let (status, err) = srv.post(&format!("/api/v1/services/{plain}/autodj/start"), &plain_owner, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (status, _) = srv.post(&format!("/api/v1/services/{id}/autodj/skip"), &owner, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, err) = srv.call("PUT", &format!("/api/v1/services/{id}/autodj"), Some(&owner),
+        Some(json!({"bitrate_kbps": 999}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+
+    let (status, _) = srv.post(&format!("/api/v1/services/{id}/autodj/start"), &owner, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    wait_live(&srv, &slug);
+    srv.stop();
+
+    let srv = Server::start(&store).await;
+    wait_live(&srv, &slug);
+    assert!(srv.wait_log("AutoDJ resumed after the restart", Duration::from_secs(5)), "{}", srv.logs());
+    let (pcm, errors) = tokio::task::spawn_blocking({
+        let icecast = srv.icecast.clone();
+        move || listen_pcm(&icecast, &slug, 4)
+    })
+    .await
+    .unwrap();
+    assert!(errors.trim().is_empty(), "{errors}");
+    assert!(level(&pcm, 440.0, 44_100.0) > 0.05, "the station is silent after the restart");
+
+    // Suspension stops it (and it stays off until unsuspended).
+    let admin = srv.admin_token().await;
+    let (status, _) = srv.post(&format!("/api/v1/services/{id}/suspend"), &admin, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, st) = srv.get(&format!("/api/v1/services/{id}/autodj"), &admin).await;
+    assert_eq!(st["running"], false, "{st}");
+    let (status, _) = srv.post(&format!("/api/v1/services/{id}/unsuspend"), &admin, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, st) = srv.get(&format!("/api/v1/services/{id}/autodj"), &admin).await;
+    assert_eq!(st["running"], true, "unsuspending did not bring AutoDJ back: {st}");
+}
