@@ -54,7 +54,14 @@ pub fn tone_file(
     let mut args = vec!["-f", "lavfi", "-i", &filter, "-ac", "2"];
     args.extend_from_slice(codec);
     if !tags.0.is_empty() {
-        args.extend_from_slice(&["-metadata", &title, "-metadata", &artist, "-metadata", &album]);
+        args.extend_from_slice(&[
+            "-metadata",
+            &title,
+            "-metadata",
+            &artist,
+            "-metadata",
+            &album,
+        ]);
     }
     let p = path.to_str().unwrap();
     args.push(p);
@@ -87,7 +94,12 @@ pub fn multipart(parts: &[(&str, Option<&str>, Vec<u8>)]) -> (String, Vec<u8>) {
 }
 
 /// Uploads files to a service's library.
-pub async fn upload(srv: &Server, token: &str, service: i64, files: &[&Path]) -> (StatusCode, Value) {
+pub async fn upload(
+    srv: &Server,
+    token: &str,
+    service: i64,
+    files: &[&Path],
+) -> (StatusCode, Value) {
     let parts: Vec<(&str, Option<&str>, Vec<u8>)> = files
         .iter()
         .map(|p| {
@@ -115,7 +127,17 @@ pub fn listen_pcm(icecast: &str, mount: &str, secs: u32) -> (Vec<i16>, String) {
     let mut child = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-i"])
         .arg(format!("http://{icecast}/{mount}"))
-        .args(["-t", &secs.to_string(), "-ac", "1", "-ar", "44100", "-f", "s16le", "-"])
+        .args([
+            "-t",
+            &secs.to_string(),
+            "-ac",
+            "1",
+            "-ar",
+            "44100",
+            "-f",
+            "s16le",
+            "-",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -124,7 +146,12 @@ pub fn listen_pcm(icecast: &str, mount: &str, secs: u32) -> (Vec<i16>, String) {
     let mut raw = Vec::new();
     child.stdout.take().unwrap().read_to_end(&mut raw).unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let _ = child.wait();
     let pcm = raw
         .chunks_exact(2)

@@ -147,20 +147,40 @@ async fn station(
     let files: Vec<std::path::PathBuf> = tracks
         .iter()
         .map(|(hz, title)| {
-            tone_file(dir.path(), &format!("{hz}.mp3"), *hz, 5.0, (0.7, 0.7), (title, "AutoDJ Test", "Tones"))
+            tone_file(
+                dir.path(),
+                &format!("{hz}.mp3"),
+                *hz,
+                5.0,
+                (0.7, 0.7),
+                (title, "AutoDJ Test", "Tones"),
+            )
         })
         .collect();
     let paths: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
     let (status, up) = upload(srv, &owner, id, &paths).await;
     assert_eq!(status, StatusCode::CREATED, "{up}");
-    let ids: Vec<Value> = up["items"].as_array().unwrap().iter().map(|i| i["id"].clone()).collect();
+    let ids: Vec<Value> = up["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].clone())
+        .collect();
     let (status, p) = srv
-        .post(&format!("/api/v1/services/{id}/playlists"), &owner,
-            json!({"name": "Rotation", "order": "sequential", "media": ids}))
+        .post(
+            &format!("/api/v1/services/{id}/playlists"),
+            &owner,
+            json!({"name": "Rotation", "order": "sequential", "media": ids}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{p}");
     let (status, s) = srv
-        .call("PUT", &format!("/api/v1/services/{id}/autodj"), Some(&owner), Some(json!({"crossfade_s": crossfade})))
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/autodj"),
+            Some(&owner),
+            Some(json!({"crossfade_s": crossfade})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{s}");
     (id, slug, pw, owner, dir)
@@ -170,7 +190,8 @@ async fn station(
 fn icy_titles(icecast: &str, mount: &str, secs: u64) -> Vec<String> {
     let mut s = TcpStream::connect(icecast).unwrap();
     write!(s, "GET /{mount} HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let mut data = Vec::new();
     let end = Instant::now() + Duration::from_secs(secs);
     let mut buf = [0u8; 16384];
@@ -199,8 +220,12 @@ fn icy_titles(icecast: &str, mount: &str, secs: u64) -> Vec<String> {
         if end > data.len() {
             break;
         }
-        let text = String::from_utf8_lossy(&data[i + 1..end]).trim_end_matches('\0').to_owned();
-        if let Some(t) = text.strip_prefix("StreamTitle='").and_then(|t| t.split("';").next())
+        let text = String::from_utf8_lossy(&data[i + 1..end])
+            .trim_end_matches('\0')
+            .to_owned();
+        if let Some(t) = text
+            .strip_prefix("StreamTitle='")
+            .and_then(|t| t.split("';").next())
             && out.last().map(String::as_str) != Some(t)
         {
             out.push(t.to_owned());
@@ -216,7 +241,13 @@ async fn autodj_crossfades_tracks_with_titles_in_order() {
     let srv = Server::start(&store).await;
     let tones = [(440, "First"), (660, "Second"), (880, "Third")];
     let (id, slug, _, owner, dir) = station(&srv, "Auto", &tones, 2.0).await;
-    let (status, started) = srv.post(&format!("/api/v1/services/{id}/autodj/start"), &owner, json!({})).await;
+    let (status, started) = srv
+        .post(
+            &format!("/api/v1/services/{id}/autodj/start"),
+            &owner,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{started}");
     wait_live(&srv, &slug);
 
@@ -233,7 +264,10 @@ async fn autodj_crossfades_tracks_with_titles_in_order() {
     })
     .await
     .unwrap();
-    assert!(errors.trim().is_empty(), "the stream did not decode cleanly: {errors}");
+    assert!(
+        errors.trim().is_empty(),
+        "the stream did not decode cleanly: {errors}"
+    );
     let titles = icy.join().unwrap();
 
     // Each track plays its 5 s of sound (silence at its ends cut), the next fading in over
@@ -243,7 +277,10 @@ async fn autodj_crossfades_tracks_with_titles_in_order() {
     let sounding = |w: &Vec<f64>| w.iter().filter(|l| **l > 0.02).count();
     let overlaps = map.iter().filter(|w| sounding(w) >= 2).count();
     let silent = map.iter().filter(|w| sounding(w) == 0).count();
-    assert!(overlaps >= 8, "no crossfade heard ({overlaps} windows of overlap): {map:?}");
+    assert!(
+        overlaps >= 8,
+        "no crossfade heard ({overlaps} windows of overlap): {map:?}"
+    );
     assert_eq!(silent, 0, "dead air between tracks: {map:?}");
     // The order: the tone that dominates changes 440 → 660 → 880 → 440…
     let mut order: Vec<usize> = Vec::new();
@@ -259,43 +296,109 @@ async fn autodj_crossfades_tracks_with_titles_in_order() {
     assert!(order.len() >= 3, "{order:?}");
     // Loudness normalised: each track plays louder than in its file by what brings its
     // measured loudness to the −16 LUFS target (within 1 dB).
-    let (_, lib) = srv.get(&format!("/api/v1/services/{id}/media"), &owner).await;
-    let first = lib["items"].as_array().unwrap().iter().find(|i| i["title"] == "First").unwrap();
+    let (_, lib) = srv
+        .get(&format!("/api/v1/services/{id}/media"), &owner)
+        .await;
+    let first = lib["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == "First")
+        .unwrap();
     let gain_db = -16.0 - first["loudness_lufs"].as_f64().unwrap();
-    let in_file = level(&decode_file(&dir.path().join("440.mp3"))[44_100..88_200], 440.0, 44_100.0);
+    let in_file = level(
+        &decode_file(&dir.path().join("440.mp3"))[44_100..88_200],
+        440.0,
+        44_100.0,
+    );
     let on_air = map.iter().map(|w| w[0]).fold(0.0, f64::max);
     let heard_db = 20.0 * (on_air / in_file).log10();
-    assert!((heard_db - gain_db).abs() < 1.0, "played {heard_db:.1} dB over the file, expected {gain_db:.1} dB");
+    assert!(
+        (heard_db - gain_db).abs() < 1.0,
+        "played {heard_db:.1} dB over the file, expected {gain_db:.1} dB"
+    );
 
     // Titles in play order, as "Artist - Title".
-    let expected: Vec<String> = tones.iter().map(|(_, t)| format!("AutoDJ Test - {t}")).collect();
+    let expected: Vec<String> = tones
+        .iter()
+        .map(|(_, t)| format!("AutoDJ Test - {t}"))
+        .collect();
     assert!(titles.len() >= 2, "{titles:?}");
     for pair in titles.windows(2) {
         let a = expected.iter().position(|e| *e == pair[0]).unwrap();
-        assert_eq!(pair[1], expected[(a + 1) % 3], "titles out of order: {titles:?}");
+        assert_eq!(
+            pair[1],
+            expected[(a + 1) % 3],
+            "titles out of order: {titles:?}"
+        );
     }
 
     // The API: now playing, next, history.
-    let (_, st) = srv.get(&format!("/api/v1/services/{id}/autodj"), &owner).await;
-    assert_eq!((st["running"].as_bool(), st["on_air"].as_bool()), (Some(true), Some(true)), "{st}");
-    assert!(st["now_playing"]["title"].is_string() && st["next"]["title"].is_string(), "{st}");
-    let (status, np) = srv.call("GET", &format!("/api/v1/public/{slug}/nowplaying"), None, None).await;
+    let (_, st) = srv
+        .get(&format!("/api/v1/services/{id}/autodj"), &owner)
+        .await;
+    assert_eq!(
+        (st["running"].as_bool(), st["on_air"].as_bool()),
+        (Some(true), Some(true)),
+        "{st}"
+    );
+    assert!(
+        st["now_playing"]["title"].is_string() && st["next"]["title"].is_string(),
+        "{st}"
+    );
+    let (status, np) = srv
+        .call(
+            "GET",
+            &format!("/api/v1/public/{slug}/nowplaying"),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(np["now_playing"].to_string().contains("AutoDJ Test"), "{np}");
-    let plays = store.snapshot().await["autodj_plays"].as_array().unwrap().len();
+    assert!(
+        np["now_playing"].to_string().contains("AutoDJ Test"),
+        "{np}"
+    );
+    let plays = store.snapshot().await["autodj_plays"]
+        .as_array()
+        .unwrap()
+        .len();
     assert!(plays >= 3, "{plays} plays recorded");
 
     // Skip: the next track starts at once (its title within a second or so).
-    let (_, before) = srv.get(&format!("/api/v1/services/{id}/autodj"), &owner).await;
-    let (status, _) = srv.post(&format!("/api/v1/services/{id}/autodj/skip"), &owner, json!({})).await;
+    let (_, before) = srv
+        .get(&format!("/api/v1/services/{id}/autodj"), &owner)
+        .await;
+    let (status, _) = srv
+        .post(
+            &format!("/api/v1/services/{id}/autodj/skip"),
+            &owner,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let (_, after) = srv.get(&format!("/api/v1/services/{id}/autodj"), &owner).await;
-    assert_ne!(before["now_playing"]["media_id"], after["now_playing"]["media_id"], "{before} → {after}");
+    let (_, after) = srv
+        .get(&format!("/api/v1/services/{id}/autodj"), &owner)
+        .await;
+    assert_ne!(
+        before["now_playing"]["media_id"], after["now_playing"]["media_id"],
+        "{before} → {after}"
+    );
 
     // Stop: off the mount.
-    let (status, st) = srv.post(&format!("/api/v1/services/{id}/autodj/stop"), &owner, json!({})).await;
-    assert_eq!((status, st["running"].as_bool()), (StatusCode::OK, Some(false)), "{st}");
+    let (status, st) = srv
+        .post(
+            &format!("/api/v1/services/{id}/autodj/stop"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, st["running"].as_bool()),
+        (StatusCode::OK, Some(false)),
+        "{st}"
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     while status_of(&srv, &slug).is_some() {
         assert!(Instant::now() < deadline, "the mount stayed up after stop");
@@ -307,8 +410,15 @@ async fn autodj_crossfades_tracks_with_titles_in_order() {
 async fn a_live_source_takes_over_and_autodj_resumes() {
     let store = Store::new(Backend::Sqlite).await;
     let srv = Server::start(&store).await;
-    let (id, slug, pw, owner, _dir) = station(&srv, "Live", &[(440, "One"), (660, "Two")], 1.0).await;
-    let (status, s) = srv.post(&format!("/api/v1/services/{id}/autodj/start"), &owner, json!({})).await;
+    let (id, slug, pw, owner, _dir) =
+        station(&srv, "Live", &[(440, "One"), (660, "Two")], 1.0).await;
+    let (status, s) = srv
+        .post(
+            &format!("/api/v1/services/{id}/autodj/start"),
+            &owner,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{s}");
     wait_live(&srv, &slug);
 
@@ -323,7 +433,9 @@ async fn a_live_source_takes_over_and_autodj_resumes() {
     let mut live = ffmpeg_tone(&srv, &slug, "source", &pw, false, 5, "Live Show", 1000);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let (_, st) = srv.get(&format!("/api/v1/services/{id}/autodj"), &owner).await;
+        let (_, st) = srv
+            .get(&format!("/api/v1/services/{id}/autodj"), &owner)
+            .await;
         if st["on_air"] == false {
             break;
         }
@@ -334,15 +446,29 @@ async fn a_live_source_takes_over_and_autodj_resumes() {
     // Back within a second of the live source leaving.
     let left = Instant::now();
     loop {
-        let (_, st) = srv.get(&format!("/api/v1/services/{id}/autodj"), &owner).await;
+        let (_, st) = srv
+            .get(&format!("/api/v1/services/{id}/autodj"), &owner)
+            .await;
         if st["on_air"] == true && st["now_playing"].is_object() {
             break;
         }
-        assert!(left.elapsed() < Duration::from_millis(1500), "AutoDJ did not resume: {st}");
+        assert!(
+            left.elapsed() < Duration::from_millis(1500),
+            "AutoDJ did not resume: {st}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (pcm, _) = listener.join().unwrap();
-    assert!(pcm.len() > 44_100 * 14, "the listener was cut off after {} s", pcm.len() / 44_100);
+    let (pcm, errors) = listener.join().unwrap();
+    // Handovers on frame boundaries: the listener's decoder never sees a broken frame.
+    assert!(
+        errors.trim().is_empty(),
+        "decode errors at the handovers: {errors}"
+    );
+    assert!(
+        pcm.len() > 44_100 * 14,
+        "the listener was cut off after {} s",
+        pcm.len() / 44_100
+    );
     let map = tone_map(&pcm, &[440.0, 660.0, 1000.0], 4410);
     let at = |i: usize| map.iter().position(|w| w[i] > 0.05);
     let live_from = at(2).expect("the live source was heard");
@@ -350,7 +476,10 @@ async fn a_live_source_takes_over_and_autodj_resumes() {
         .iter()
         .position(|w| w[2] < 0.01 && (w[0] > 0.05 || w[1] > 0.05))
         .expect("AutoDJ was heard again after the live show");
-    assert!(at(0).unwrap() < live_from, "AutoDJ played before the live show");
+    assert!(
+        at(0).unwrap() < live_from,
+        "AutoDJ played before the live show"
+    );
     assert!(autodj_after > 30, "AutoDJ came back during the live show");
 }
 
@@ -362,22 +491,50 @@ async fn autodj_comes_back_after_a_restart_and_follows_the_plan() {
     // Refusals first: a station without AutoDJ in its plan, skip while stopped.
     let (plain, _, _) = radio(&srv, "Plain", json!({"autodj": false})).await;
     let plain_owner = srv.login("Plain-owner", "Plain-owner-password").await;
-    let (status, err) = srv.post(&format!("/api/v1/services/{plain}/autodj/start"), &plain_owner, json!({})).await;
+    let (status, err) = srv
+        .post(
+            &format!("/api/v1/services/{plain}/autodj/start"),
+            &plain_owner,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
-    let (status, _) = srv.post(&format!("/api/v1/services/{id}/autodj/skip"), &owner, json!({})).await;
+    let (status, _) = srv
+        .post(
+            &format!("/api/v1/services/{id}/autodj/skip"),
+            &owner,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, err) = srv.call("PUT", &format!("/api/v1/services/{id}/autodj"), Some(&owner),
-        Some(json!({"bitrate_kbps": 999}))).await;
+    let (status, err) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/autodj"),
+            Some(&owner),
+            Some(json!({"bitrate_kbps": 999})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
 
-    let (status, _) = srv.post(&format!("/api/v1/services/{id}/autodj/start"), &owner, json!({})).await;
+    let (status, _) = srv
+        .post(
+            &format!("/api/v1/services/{id}/autodj/start"),
+            &owner,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     wait_live(&srv, &slug);
     srv.stop();
 
     let srv = Server::start(&store).await;
     wait_live(&srv, &slug);
-    assert!(srv.wait_log("AutoDJ resumed after the restart", Duration::from_secs(5)), "{}", srv.logs());
+    assert!(
+        srv.wait_log("AutoDJ resumed after the restart", Duration::from_secs(5)),
+        "{}",
+        srv.logs()
+    );
     let (pcm, errors) = tokio::task::spawn_blocking({
         let icecast = srv.icecast.clone();
         move || listen_pcm(&icecast, &slug, 4)
@@ -385,16 +542,34 @@ async fn autodj_comes_back_after_a_restart_and_follows_the_plan() {
     .await
     .unwrap();
     assert!(errors.trim().is_empty(), "{errors}");
-    assert!(level(&pcm, 440.0, 44_100.0) > 0.05, "the station is silent after the restart");
+    assert!(
+        level(&pcm, 440.0, 44_100.0) > 0.05,
+        "the station is silent after the restart"
+    );
 
     // Suspension stops it (and it stays off until unsuspended).
     let admin = srv.admin_token().await;
-    let (status, _) = srv.post(&format!("/api/v1/services/{id}/suspend"), &admin, json!({})).await;
+    let (status, _) = srv
+        .post(&format!("/api/v1/services/{id}/suspend"), &admin, json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, st) = srv.get(&format!("/api/v1/services/{id}/autodj"), &admin).await;
+    let (_, st) = srv
+        .get(&format!("/api/v1/services/{id}/autodj"), &admin)
+        .await;
     assert_eq!(st["running"], false, "{st}");
-    let (status, _) = srv.post(&format!("/api/v1/services/{id}/unsuspend"), &admin, json!({})).await;
+    let (status, _) = srv
+        .post(
+            &format!("/api/v1/services/{id}/unsuspend"),
+            &admin,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, st) = srv.get(&format!("/api/v1/services/{id}/autodj"), &admin).await;
-    assert_eq!(st["running"], true, "unsuspending did not bring AutoDJ back: {st}");
+    let (_, st) = srv
+        .get(&format!("/api/v1/services/{id}/autodj"), &admin)
+        .await;
+    assert_eq!(
+        st["running"], true,
+        "unsuspending did not bring AutoDJ back: {st}"
+    );
 }

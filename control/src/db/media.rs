@@ -154,9 +154,9 @@ pub async fn bytes_used<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM media WHERE owner_id = $1",
     )
-        .bind(owner_id)
-        .fetch_one(exec)
-        .await
+    .bind(owner_id)
+    .fetch_one(exec)
+    .await
 }
 
 /// Which of `ids` are in the customer's library.

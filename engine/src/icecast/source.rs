@@ -17,6 +17,7 @@ use super::{mount_name, response};
 use crate::Engine;
 use crate::admission::{Decision, DenyReason, PublishRequest};
 use crate::events::MountEvent;
+use crate::media::mpa::{Cutter, Kind};
 use crate::mount::{AttachError, StreamInfo};
 use crate::registry::SessionRole;
 
@@ -197,7 +198,7 @@ pub async fn run(
     } else if is_webm(&content_type) {
         Framing::Webm(Default::default())
     } else {
-        Framing::Raw
+        Framing::Raw(Kind::for_content_type(&content_type).map(Cutter::new))
     };
     let ended = pump(
         &mut sock, &mut buf, &live, id, framing, max_kbps, deadline, &session, &shutdown,
@@ -263,9 +264,16 @@ async fn pump(
             () = &mut slot_end => return "the DJ's scheduled slot ended".into(),
             read = tokio::time::timeout(flush_in.max(Duration::from_millis(1)), sock.read_buf(buf)) => match read {
                 Ok(Ok(0)) => {
-                    // A partial Ogg page at the end is dropped: it cannot be decoded.
-                    if !buf.is_empty() && matches!(framing, Framing::Raw) {
-                        live.publish(id, buf.split().freeze());
+                    // A partial frame or Ogg page at the end is dropped: it cannot be
+                    // decoded, and whoever goes on air next starts on a clean boundary.
+                    if let Framing::Raw(cutter) = &framing {
+                        let out = match cutter {
+                            Some(c) => c.take(buf),
+                            None => buf.split().freeze(),
+                        };
+                        if !out.is_empty() {
+                            live.publish(id, out);
+                        }
                     }
                     return "the source closed the connection".into();
                 }
@@ -279,9 +287,19 @@ async fn pump(
             },
         }
         match &mut framing {
-            Framing::Raw => {
+            Framing::Raw(cutter) => {
                 if buf.len() >= CHUNK_BYTES || oldest.is_some_and(|t| t.elapsed() >= CHUNK_AGE) {
-                    live.publish(id, buf.split().freeze());
+                    // Chunks end on frame boundaries (MP3, ADTS): a frame cut off at the end
+                    // waits for the rest of it.
+                    let out = match cutter {
+                        Some(c) => c.take(buf),
+                        None => buf.split().freeze(),
+                    };
+                    if !out.is_empty() {
+                        live.publish(id, out);
+                    }
+                    // What stays is less than a frame: it goes with the next read (no age,
+                    // so a source that stalls here still times out).
                     oldest = None;
                 }
             }
@@ -342,8 +360,8 @@ async fn pump(
 
 /// How a source's bytes are cut into the chunks listeners get.
 enum Framing {
-    /// MP3 and AAC (ADTS): any byte boundary will do, decoders resync on frame headers.
-    Raw,
+    /// MP3 and AAC (ADTS) cut on frame boundaries; other formats as they come.
+    Raw(Option<Cutter>),
     /// Ogg: whole pages, with the header pages kept for listeners who join later.
     Ogg(PageReader, HeaderTracker),
     /// WebM: the header, kept for listeners who join later, then whole Clusters.

@@ -92,6 +92,103 @@ fn frame_at(kind: Kind, b: &[u8]) -> Option<(usize, AudioConfig, u32)> {
     }
 }
 
+/// Where to cut a raw MP3 or ADTS byte stream so that every chunk listeners get ends on a
+/// frame boundary: a source that leaves (or is taken over) mid-frame then hands over
+/// cleanly, instead of leaving listeners' decoders a broken frame. Bytes that are not frames
+/// (an ID3 tag, garbage, a codec this does not know) pass through as they are.
+#[derive(Debug, Clone, Copy)]
+pub struct Cutter {
+    kind: Kind,
+}
+
+impl Cutter {
+    pub fn new(kind: Kind) -> Self {
+        Self { kind }
+    }
+
+    /// Takes what can go out from the front of `buf`: whole frames, and whatever precedes
+    /// the first recognisable frame, without ID3v2 tags (a tag in the middle of a stream,
+    /// where a source's start lands after a handover, is junk to a listener's decoder). Only
+    /// a frame cut off at the end stays in `buf`.
+    pub fn take(&self, buf: &mut BytesMut) -> Bytes {
+        let mut out = BytesMut::new();
+        loop {
+            let n = self.whole(buf);
+            let head = buf.split_to(n);
+            match self.tag_at(buf) {
+                Some(len) => {
+                    out.extend_from_slice(&head);
+                    buf.advance(len);
+                }
+                None if out.is_empty() => return head.freeze(),
+                None => {
+                    out.extend_from_slice(&head);
+                    return out.freeze();
+                }
+            }
+        }
+    }
+
+    /// The length of a whole ID3v2 tag at the start of `b`.
+    fn tag_at(&self, b: &[u8]) -> Option<usize> {
+        id3_len(b).filter(|n| b.starts_with(b"ID3") && *n <= b.len())
+    }
+
+    /// How many leading bytes of `buf` can go out before the next ID3 tag: whole frames, and
+    /// whatever precedes the first recognisable frame. Only a frame cut off at the end is
+    /// held back.
+    pub fn whole(&self, buf: &[u8]) -> usize {
+        let mut pos = 0;
+        while pos < buf.len() {
+            let rest = &buf[pos..];
+            if rest.starts_with(b"ID3") {
+                match id3_len(rest) {
+                    // A whole tag: the caller drops it.
+                    Some(n) if n <= rest.len() => return pos,
+                    Some(_) => return pos,
+                    None => {}
+                }
+            }
+            match frame_at(self.kind, rest) {
+                Some((len, ..)) if len <= rest.len() => pos += len,
+                // A frame that is not all here yet; or too short a rest to tell.
+                Some(_) => return pos,
+                None if rest.len() < 9 => return pos,
+                None => match self.next_sync(buf, pos + 1) {
+                    Some(next) => pos = next,
+                    // No frame anywhere: nothing to align on, it all goes.
+                    None => return buf.len(),
+                },
+            }
+        }
+        pos
+    }
+
+    /// The next offset from `from` where a frame starts whose successor also starts one (or
+    /// that runs to the end of `buf`).
+    fn next_sync(&self, buf: &[u8], from: usize) -> Option<usize> {
+        (from..buf.len().saturating_sub(8)).find(|&p| match frame_at(self.kind, &buf[p..]) {
+            Some((len, ..)) => {
+                p + len + 9 > buf.len() || frame_at(self.kind, &buf[p + len..]).is_some()
+            }
+            None => false,
+        })
+    }
+}
+
+/// The length of an ID3v2 tag at the start of `b` (header, syncsafe size, footer).
+fn id3_len(b: &[u8]) -> Option<usize> {
+    let h = b.get(..10)?;
+    if h[6..10].iter().any(|x| x & 0x80 != 0) {
+        return None;
+    }
+    let size = h[6..10]
+        .iter()
+        .fold(0usize, |acc, x| (acc << 7) | usize::from(*x));
+    let footer = if h[5] & 0x10 != 0 { 10 } else { 0 };
+    Some(10 + size + footer)
+}
+
 /// Frames a byte stream; timestamps run on from one frame to the next (90 kHz).
 #[derive(Debug)]
 pub struct Framer {
@@ -193,6 +290,37 @@ mod tests {
         let mut f = vec![0xFF, 0xFB, 0x90, 0x00];
         f.resize(417, 0x55);
         f
+    }
+
+    #[test]
+    fn the_cutter_holds_back_only_a_partial_frame() {
+        let cut = Cutter::new(Kind::Mp3);
+        let mut stream = b"ID3\x03\x00\x00\x00\x00\x00\x05tags!".to_vec();
+        let tag = stream.len();
+        for _ in 0..3 {
+            stream.extend(mp3_frame());
+        }
+        let whole = stream.len();
+        stream.extend(&mp3_frame()[..100]);
+        // The tag is dropped, the frames go, the partial frame stays.
+        let mut buf = BytesMut::from(&stream[..]);
+        let out = cut.take(&mut buf);
+        assert_eq!(out.len(), whole - tag);
+        assert!(out.starts_with(&[0xFF, 0xFB]));
+        assert_eq!(buf.len(), 100);
+        let mut buf = BytesMut::from(&stream[..tag + 417 + 50]);
+        assert_eq!(cut.take(&mut buf).len(), 417);
+        // Half a tag: nothing yet.
+        let mut buf = BytesMut::from(&stream[..6]);
+        assert!(cut.take(&mut buf).is_empty());
+        assert_eq!(buf.len(), 6);
+        // Garbage before the first frame goes out with it.
+        let mut noisy = b"noise!!!!!!!".to_vec();
+        noisy.extend(mp3_frame());
+        noisy.extend(mp3_frame());
+        assert_eq!(cut.whole(&noisy), noisy.len());
+        // No frames at all (some other codec): all of it goes.
+        assert_eq!(cut.whole(&[0x11; 5000]), 5000);
     }
 
     #[test]
