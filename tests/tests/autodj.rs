@@ -573,3 +573,120 @@ async fn autodj_comes_back_after_a_restart_and_follows_the_plan() {
         "unsuspending did not bring AutoDJ back: {st}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_request_songs_within_limits() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (id, slug, _, owner, _dir) = station(
+        &srv,
+        "Request",
+        &[
+            (440, "Alpha"),
+            (550, "Beta"),
+            (660, "Gamma"),
+            (770, "Delta"),
+            (880, "Epsilon"),
+        ],
+        0.5,
+    )
+    .await;
+    let public = format!("/api/v1/public/{slug}/requests");
+    // Requests are taken only while AutoDJ plays, from playlists that allow them.
+    let (status, _) = srv
+        .call("POST", &public, None, Some(json!({"media": 1})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "AutoDJ is off");
+    let start = format!("/api/v1/services/{id}/autodj/start");
+    let (status, _) = srv.post(&start, &owner, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    wait_live(&srv, &slug);
+    let (status, _) = srv
+        .call("POST", &public, None, Some(json!({"media": 1})))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the playlist does not allow requests yet"
+    );
+    let (_, lists) = srv
+        .get(&format!("/api/v1/services/{id}/playlists"), &owner)
+        .await;
+    let pl = &lists["items"][0];
+    let (status, body) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/playlists/{}", pl["id"]),
+            Some(&owner),
+            Some(
+                json!({"name": "Rotation", "order": "sequential", "media": pl["media"],
+                "allow_requests": true}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, list) = srv
+        .call("GET", &format!("{public}?q=gam"), None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["total"], 1, "{list}");
+    let gamma = list["items"][0]["id"].clone();
+    let (status, req) = srv
+        .call("POST", &public, None, Some(json!({"media": gamma})))
+        .await;
+    assert_eq!(
+        (status, req["position"].as_i64()),
+        (StatusCode::CREATED, Some(1)),
+        "{req}"
+    );
+    let (status, again) = srv
+        .call("POST", &public, None, Some(json!({"media": gamma})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+
+    // Two skips at most: the requested track is the one after the next (already cued).
+    let mut heard = false;
+    for _ in 0..3 {
+        let (_, st) = srv
+            .get(&format!("/api/v1/services/{id}/autodj"), &owner)
+            .await;
+        if st["now_playing"]["media_id"] == gamma {
+            heard = true;
+            break;
+        }
+        srv.post(
+            &format!("/api/v1/services/{id}/autodj/skip"),
+            &owner,
+            json!({}),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    assert!(heard, "the requested track never played\n{}", srv.logs());
+
+    // Three requests per listener per quarter hour: two more of what has not played yet,
+    // then the next is refused whatever it asks for.
+    let items = srv.call("GET", &public, None, None).await.1["items"].clone();
+    let unplayed: Vec<Value> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["title"] == "Delta" || i["title"] == "Epsilon")
+        .map(|i| i["id"].clone())
+        .collect();
+    for m in &unplayed {
+        let (status, r) = srv
+            .call("POST", &public, None, Some(json!({"media": m})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+    }
+    let (status, r) = srv
+        .call("POST", &public, None, Some(json!({"media": gamma})))
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{r}");
+    let (status, _) = srv
+        .call("POST", &public, None, Some(json!({"media": 99999})))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -848,3 +848,124 @@ async fn transcode_settings_are_checked_against_the_plan(backend: Backend) {
     }
 }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watermark_from_the_library_is_drawn_on_the_renditions() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(&srv, "Marked", json!({"transcode": true})).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A solid red 300×150 logo, and a JPEG that cannot be one.
+    let png = dir.path().join("logo.png");
+    let jpg = dir.path().join("photo.jpg");
+    for (path, size) in [(&png, "300x150"), (&jpg, "64x64")] {
+        tidecast_tests::media::ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("color=c=red:size={size}"),
+            "-frames:v",
+            "1",
+            path.to_str().unwrap(),
+        ]);
+    }
+    let (status, up) = tidecast_tests::media::upload(&srv, &admin, id, &[&png, &jpg]).await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    let logo = up["items"][0]["id"].as_i64().unwrap();
+    let photo = up["items"][1]["id"].as_i64().unwrap();
+    let rung = json!([{"name": "360p", "height": 360, "video_kbps": 600}]);
+    let (status, err) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/transcode"),
+            Some(&admin),
+            Some(json!({"renditions": rung, "watermark": {"media": photo}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert!(
+        err["error"]["message"].as_str().unwrap().contains("PNG"),
+        "{err}"
+    );
+    put_ladder(
+        &srv,
+        &admin,
+        id,
+        json!({"renditions": rung,
+        "watermark": {"media": logo, "position": "top-right", "opacity": 1.0}}),
+    )
+    .await;
+    // In use as a watermark: the picture cannot be deleted from under the ladder.
+    let (status, _) = srv
+        .call(
+            "DELETE",
+            &format!("/api/v1/services/{id}/media/{logo}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // A plain blue picture: the logo is the only red in it.
+    let _pub = ffmpeg_publish_raw(
+        &srv,
+        &key,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=blue:size=640x360:rate=30",
+            "-t",
+            "30",
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-g",
+            "30",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let rendition = format!("{slug}/360p");
+    let playlist = wait_playlist(&srv, &rendition, 2, Duration::from_secs(30)).await;
+    let index = download(&srv, &rendition, &playlist, dir.path()).await;
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(&index)
+        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    let rgb = out.stdout;
+    assert_eq!(
+        rgb.len(),
+        640 * 360 * 3,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let px = |x: usize, y: usize| {
+        let i = (y * 640 + x) * 3;
+        (rgb[i], rgb[i + 1], rgb[i + 2])
+    };
+    // At 360 lines the 150-line logo is 50 lines tall (100 wide), 12 pixels from the edges.
+    let (r, g, b) = px(640 - 12 - 50, 12 + 25);
+    assert!(
+        r > 180 && g < 90 && b < 90,
+        "no red logo at the top right: {:?}",
+        (r, g, b)
+    );
+    let (r, g, b) = px(100, 300);
+    assert!(
+        b > 180 && r < 90,
+        "the picture is not blue elsewhere: {:?}",
+        (r, g, b)
+    );
+    let (r, _, b) = px(40, 37);
+    assert!(
+        b > 180 && r < 90,
+        "a logo at the top left too: {:?}",
+        (r, b)
+    );
+}

@@ -63,6 +63,17 @@ CREATE TABLE autodj_plays (
 );
 CREATE INDEX autodj_plays_service_time ON autodj_plays (service_id, played_at);
 
+-- Listeners' song requests: played by AutoDJ before its playlists, oldest first.
+CREATE TABLE song_requests (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    service_id   INTEGER NOT NULL REFERENCES services (id) ON DELETE CASCADE,
+    media_id     INTEGER NOT NULL REFERENCES media (id) ON DELETE CASCADE,
+    ip           TEXT NOT NULL,
+    requested_at INTEGER NOT NULL,
+    played_at    INTEGER
+);
+CREATE INDEX song_requests_service_time ON song_requests (service_id, requested_at);
+
 -- AutoDJ settings as JSON {"enabled","format","bitrate_kbps","crossfade_s","target_lufs"};
 -- NULL: never set up.
 ALTER TABLE services ADD COLUMN autodj_json TEXT;

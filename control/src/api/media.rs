@@ -140,6 +140,7 @@ pub async fn upload(
     if let Err(e) = result {
         imported.undo().await;
         imported.done = true;
+        drain(&mut multipart).await;
         return Err(e);
     }
     imported.done = true;
@@ -164,6 +165,27 @@ pub async fn upload(
     let items = std::mem::take(&mut imported.items);
     let total = items.len() as i64;
     Ok((StatusCode::CREATED, Json(List { items, total })))
+}
+
+/// Reads (and discards) what the client is still sending after a refusal, up to a limit:
+/// a client that is still writing its body when the answer comes and the connection closes
+/// gets a reset instead of the answer (browsers and curl show "connection reset", not the
+/// reason).
+async fn drain(multipart: &mut Multipart) {
+    const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+    const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+    let mut left = DRAIN_BYTES;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            while let Ok(Some(chunk)) = field.chunk().await {
+                left = left.saturating_sub(chunk.len());
+                if left == 0 {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
 }
 
 fn query_folder(uri: &axum::http::Uri) -> ApiResult<String> {
@@ -417,6 +439,23 @@ pub async fn delete(
     let m = media::by_id(&state.db, service.owner_id, mid)
         .await?
         .ok_or_else(|| ApiError::not_found("media item"))?;
+    let (services, _) = crate::db::services::list(
+        &state.db,
+        crate::db::services::ServiceScope::Owner(service.owner_id),
+        None,
+        1000,
+        0,
+    )
+    .await?;
+    if let Some(user) = services
+        .iter()
+        .find(|s| super::transcode::uses_as_watermark(s, mid))
+    {
+        return Err(ApiError::conflict(format!(
+            "{} is the watermark of {}; choose another watermark first",
+            m.filename, user.name
+        )));
+    }
     if !media::delete(&state.db, service.owner_id, mid).await? {
         return Err(ApiError::not_found("media item"));
     }

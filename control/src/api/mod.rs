@@ -11,6 +11,7 @@ pub mod media;
 pub mod mounts;
 pub mod plans;
 pub mod playlists;
+pub mod requests;
 pub mod services;
 pub mod state;
 pub mod stats;
@@ -69,6 +70,10 @@ pub fn router(state: AppState) -> Router {
                 .delete(transcode::delete),
         )
         .route("/public/{slug}/nowplaying", get(stats::nowplaying))
+        .route(
+            "/public/{slug}/requests",
+            get(requests::list).post(requests::create),
+        )
         .route(
             "/services/{id}/mounts",
             post(mounts::create).get(mounts::list),

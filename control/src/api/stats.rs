@@ -289,8 +289,14 @@ struct Station {
 
 #[derive(Debug, Serialize)]
 struct NowPlaying {
+    /// As listeners see it (ICY): `Artist - Title`.
     title: String,
+    /// When it started (not shown for what plays next).
+    #[serde(skip_serializing_if = "String::is_empty")]
     since: String,
+    /// The track's own fields, when AutoDJ plays it from the library.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    track: Option<super::autodj::TrackView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -371,8 +377,29 @@ async fn public(state: &AppState, headers: &HeaderMap, slug: &str) -> ApiResult<
         NowPlaying {
             title: m.title.clone(),
             since: since.unwrap_or_else(|| rfc3339(unix(m.stream_start))),
+            track: None,
         }
     });
+    // While AutoDJ is on air it knows the track behind the title, and what comes next.
+    let autodj = state
+        .engine
+        .autodj()
+        .status(ServiceId(service.id))
+        .filter(|s| s.on_air && main.is_some());
+    let mut now_playing = now_playing;
+    let mut next = None;
+    if let Some(st) = &autodj {
+        if let (Some(np), Some(t)) = (now_playing.as_mut(), st.now.as_ref())
+            && np.title == t.display()
+        {
+            np.track = Some(t.into());
+        }
+        next = st.next.as_ref().map(|t| NowPlaying {
+            title: t.display(),
+            since: String::new(),
+            track: Some(t.into()),
+        });
+    }
     if now_playing.is_some() && !history.is_empty() {
         history.remove(0);
     }
@@ -395,9 +422,12 @@ async fn public(state: &AppState, headers: &HeaderMap, slug: &str) -> ApiResult<
             player_url: format!("{base}/player/{}", service.slug),
         },
         live: main.is_some(),
-        live_dj: main.and_then(|m| m.on_air.clone()),
+        // AutoDJ is not a live DJ.
+        live_dj: main
+            .and_then(|m| m.on_air.clone())
+            .filter(|_| autodj.is_none()),
         now_playing,
-        next: None,
+        next,
         history,
         listeners: all.iter().map(|m| m.listeners).sum(),
     })

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use tidecast_engine::transcode::{LadderSpec, RenditionSpec};
+use tidecast_engine::transcode::{Corner, LadderSpec, RenditionSpec, WatermarkSpec};
 
 use crate::auth::Caller;
 use crate::db::audit;
@@ -133,6 +133,9 @@ pub struct Ladder {
     pub renditions: Vec<Rendition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark: Option<WatermarkIn>,
+    /// The watermark's picture on disk (resolved from its media item when set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark_file: Option<String>,
 }
 
 /// `PUT` body.
@@ -391,10 +394,33 @@ pub fn engine_ladder(s: &Service) -> Option<Arc<LadderSpec>> {
             })
             .collect(),
         passthrough: ladder.source,
-        // Watermarks name a media item; the media library arrives with AutoDJ (issue 6).
-        watermark: None,
+        watermark: engine_watermark(s, &ladder),
         feeds: Vec::new(),
     }))
+}
+
+/// The ladder's watermark as the transcoder takes it, if its picture is still on disk.
+fn engine_watermark(s: &Service, ladder: &Ladder) -> Option<WatermarkSpec> {
+    let w = ladder.watermark.as_ref()?;
+    let file = std::path::PathBuf::from(ladder.watermark_file.as_deref()?);
+    if !file.is_file() {
+        tracing::warn!(
+            service = s.id,
+            "watermark left out: its picture {} is gone",
+            file.display()
+        );
+        return None;
+    }
+    Some(WatermarkSpec {
+        path: file,
+        corner: match w.position.as_str() {
+            "top-left" => Corner::TopLeft,
+            "bottom-left" => Corner::BottomLeft,
+            "bottom-right" => Corner::BottomRight,
+            _ => Corner::TopRight,
+        },
+        opacity_pct: w.opacity.min(100),
+    })
 }
 
 fn view(s: &Service) -> TranscodeView {
@@ -446,7 +472,7 @@ pub async fn put(
         ));
     }
     let max_kbps = u32::try_from(service.max_bitrate_kbps).unwrap_or(0);
-    let ladder = if service.kind == "radio" {
+    let mut ladder = if service.kind == "radio" {
         radio_ladder_from(body, max_kbps)?
     } else {
         ladder_from(body, max_kbps)?
@@ -460,17 +486,45 @@ pub async fn put(
                 "watermark.position must be top-left, top-right, bottom-left or bottom-right",
             ));
         }
-        // No media item exists until the media library does (issue 6); say so plainly.
-        return Err(ApiError::invalid(format!(
-            "watermark.media: there is no media item {} in this customer's library",
-            w.media
-        )));
+        let item = crate::db::media::by_id(&state.db, service.owner_id, w.media)
+            .await?
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "watermark.media: there is no media item {} in this customer's library",
+                    w.media
+                ))
+            })?;
+        let file = state.data_dir.join(&item.path);
+        if item.kind != "image" || !is_png(&file) {
+            return Err(ApiError::invalid(format!(
+                "watermark.media: {} is not a PNG picture (a watermark needs a PNG, ideally with transparency)",
+                item.filename
+            )));
+        }
+        ladder.watermark_file = Some(file.display().to_string());
     }
     let json = (!ladder.renditions.is_empty() || ladder.source)
         .then(|| serde_json::to_string(&ladder))
         .transpose()
         .map_err(ApiError::internal)?;
     save(&state, &caller, id, json.as_deref()).await
+}
+
+fn is_png(path: &std::path::Path) -> bool {
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok()
+        && head == *b"\x89PNG\r\n\x1a\n"
+}
+
+/// Whether any of a customer's services uses media item `media` as its watermark.
+pub fn uses_as_watermark(s: &Service, media: i64) -> bool {
+    s.transcode_json
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<Ladder>(j).ok())
+        .and_then(|l| l.watermark)
+        .is_some_and(|w| w.media == media)
 }
 
 pub async fn delete(

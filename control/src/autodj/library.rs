@@ -13,7 +13,7 @@ use super::calendar::Calendar;
 use super::pick::{self, Item, Kind, Order, Play, Playlist, Windows};
 use crate::db::media::MediaRow;
 use crate::db::playlists::{self, PlayRow, PlaylistRow};
-use crate::db::{Db, media, now, services};
+use crate::db::{Db, media, now, requests, services};
 
 /// How far back repeat protection and interval counting look.
 const HISTORY_SECS: i64 = 3 * 60 * 60;
@@ -40,6 +40,18 @@ impl DbLibrary {
         let Some(svc) = services::by_id(self.db.pool(), service.0).await? else {
             return Ok(None);
         };
+        // A listener's request goes first, if its track may still be requested.
+        let waiting = requests::pending(&self.db, service.0).await?;
+        if !waiting.is_empty() {
+            let allowed = requests::requestable(&self.db, service.0, svc.owner_id).await?;
+            for r in waiting {
+                if let Some(m) = allowed.iter().find(|m| m.id == r.media_id) {
+                    return Ok(Some(track_of(m, &self.data_dir)));
+                }
+                // No longer requestable (playlist changed): it will not play.
+                requests::mark_played(&self.db, service.0, r.media_id).await?;
+            }
+        }
         let now_utc = chrono::Utc::now();
         let mut lists = Vec::new();
         let mut rows: HashMap<i64, MediaRow> = HashMap::new();
@@ -96,6 +108,7 @@ impl DbLibrary {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&(service.0, track.media_id));
+        requests::mark_played(&self.db, service.0, track.media_id).await?;
         playlists::record_play(
             self.db.pool(),
             service.0,
