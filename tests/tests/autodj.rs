@@ -690,3 +690,103 @@ async fn listeners_request_songs_within_limits() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_air_inside_a_track_is_found_and_skipped() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (id, slug, _) = radio(&srv, "Quiet", json!({"autodj": true})).await;
+    let owner = srv.login("Quiet-owner", "Quiet-owner-password").await;
+    let dir = tempfile::tempdir().unwrap();
+    // 2 s of tone, 20 s of nothing, 2 s of tone: the cue points keep the gap (it is inside).
+    let gap = dir.path().join("gap.mp3");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=44100:cl=mono:d=20",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=2",
+        "-filter_complex",
+        "[0][1][2]concat=n=3:v=0:a=1",
+        "-ac",
+        "2",
+        "-c:a",
+        "libmp3lame",
+        "-metadata",
+        "title=Gap",
+        gap.to_str().unwrap(),
+    ]);
+    let next = tone_file(
+        dir.path(),
+        "next.mp3",
+        880,
+        20.0,
+        (0.0, 0.0),
+        ("Next", "Band", ""),
+    );
+    let (status, up) = upload(&srv, &owner, id, &[&gap, &next]).await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    let ids: Vec<Value> = up["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].clone())
+        .collect();
+    let (status, _) = srv
+        .post(
+            &format!("/api/v1/services/{id}/playlists"),
+            &owner,
+            json!({"name": "All", "order": "sequential", "media": ids}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, s) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/autodj"),
+            Some(&owner),
+            Some(json!({"dead_air_s": 3, "crossfade_s": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    srv.post(
+        &format!("/api/v1/services/{id}/autodj/start"),
+        &owner,
+        json!({}),
+    )
+    .await;
+    wait_live(&srv, &slug);
+    let (pcm, _) = tokio::task::spawn_blocking({
+        let icecast = srv.icecast.clone();
+        let slug = slug.clone();
+        move || listen_pcm(&icecast, &slug, 10)
+    })
+    .await
+    .unwrap();
+    // The 880 Hz track is heard within 10 s: the gap was cut short after 3 s of silence.
+    let map = tone_map(&pcm, &[440.0, 880.0], 4410);
+    assert!(
+        map.iter().any(|w| w[1] > 0.05),
+        "the silent gap was not skipped: {map:?}\n{}",
+        srv.logs()
+    );
+    assert!(
+        srv.wait_log("dead air", Duration::from_secs(1)),
+        "{}",
+        srv.logs()
+    );
+    let (_, stats) = srv
+        .get(&format!("/api/v1/services/{id}/stats"), &owner)
+        .await;
+    assert!(
+        stats["autodj"]["dead_air_events"].as_u64().unwrap() >= 1,
+        "{stats}"
+    );
+}

@@ -53,6 +53,10 @@ pub struct AutoDjView {
     now_playing: Option<TrackView>,
     started_at: Option<String>,
     next: Option<TrackView>,
+    /// Seconds its output has been silent, if it is now.
+    silent_for_s: Option<f64>,
+    /// Dead air found (and skipped past) since it started.
+    dead_air_events: u64,
 }
 
 /// Settings as `PUT` takes them: any subset.
@@ -63,6 +67,7 @@ pub struct SettingsInput {
     bitrate_kbps: Option<u32>,
     crossfade_s: Option<f64>,
     target_lufs: Option<f64>,
+    dead_air_s: Option<f64>,
 }
 
 pub fn view(state: &AppState, s: &Service) -> AutoDjView {
@@ -78,6 +83,11 @@ pub fn view(state: &AppState, s: &Service) -> AutoDjView {
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         }),
         next: st.next.as_ref().map(TrackView::from),
+        silent_for_s: st
+            .silent_since
+            .and_then(|t| t.elapsed().ok())
+            .map(|d| (d.as_secs_f64() * 10.0).round() / 10.0),
+        dead_air_events: st.dead_air_events,
     }
 }
 
@@ -155,6 +165,9 @@ pub async fn put(
     }
     if let Some(t) = input.target_lufs {
         settings.target_lufs = t;
+    }
+    if let Some(d) = input.dead_air_s {
+        settings.dead_air_s = d;
     }
     settings.validate(&s).map_err(|e| {
         if e.contains("max_bitrate_kbps") {

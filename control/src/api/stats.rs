@@ -87,6 +87,9 @@ pub struct StatsView {
     /// Video with a running ladder: the transcoder's figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     transcode: Option<TranscodeStats>,
+    /// Radio with AutoDJ running: what it plays, silence and dead air it found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    autodj: Option<super::autodj::AutoDjView>,
 }
 
 /// A running ladder's figures, averaged since it started.
@@ -220,6 +223,11 @@ pub async fn service(
         listener_hours_24h: totals.duration_ms as f64 / 3_600_000.0,
         bytes_sent_24h: totals.bytes,
         transcode: ladder.map(|l| transcode_stats(&state, &service.slug, &l)),
+        autodj: state
+            .engine
+            .autodj()
+            .is_running(ServiceId(service.id))
+            .then(|| super::autodj::view(&state, &service)),
     }))
 }
 
@@ -274,6 +282,7 @@ fn video_stats(state: &AppState, slug: &str, totals: history::SessionTotals) -> 
         listener_hours_24h: totals.duration_ms as f64 / 3_600_000.0,
         bytes_sent_24h: totals.bytes,
         transcode: ladder.map(|l| transcode_stats(state, slug, &l)),
+        autodj: None,
     }
 }
 

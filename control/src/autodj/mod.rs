@@ -30,6 +30,13 @@ pub struct Settings {
     pub crossfade_s: f64,
     /// Loudness every track is brought to (EBU R128, LUFS).
     pub target_lufs: f64,
+    /// Silence longer than this (seconds) is dead air: logged, counted, skipped past.
+    #[serde(default = "default_dead_air")]
+    pub dead_air_s: f64,
+}
+
+fn default_dead_air() -> f64 {
+    10.0
 }
 
 impl Settings {
@@ -43,6 +50,7 @@ impl Settings {
             bitrate_kbps: if max > 0 { max.min(128) } else { 128 },
             crossfade_s: 2.0,
             target_lufs: -16.0,
+            dead_air_s: default_dead_air(),
         }
     }
 
@@ -79,6 +87,9 @@ impl Settings {
         if !(0.0..=10.0).contains(&self.crossfade_s) {
             return Err("crossfade_s must be between 0 and 10".into());
         }
+        if !(2.0..=120.0).contains(&self.dead_air_s) {
+            return Err("dead_air_s must be between 2 and 120".into());
+        }
         if !(-30.0..=-5.0).contains(&self.target_lufs) {
             return Err("target_lufs must be between -30 and -5".into());
         }
@@ -103,6 +114,7 @@ pub async fn start(state: &AppState, s: &Service) -> anyhow::Result<()> {
             },
             crossfade: Duration::from_secs_f64(settings.crossfade_s),
             target_lufs: settings.target_lufs,
+            dead_air: Duration::from_secs_f64(settings.dead_air_s),
             library: Arc::clone(&state.library) as Arc<dyn tidecast_engine::autodj::Library>,
         },
     )?;

@@ -70,6 +70,8 @@ pub struct StationConfig {
     pub crossfade: Duration,
     /// Loudness every track is brought to (LUFS).
     pub target_lufs: f64,
+    /// Silence longer than this inside a track is dead air: logged, counted, skipped.
+    pub dead_air: Duration,
     pub library: Arc<dyn Library>,
 }
 
@@ -91,6 +93,10 @@ pub struct Status {
     pub now: Option<Track>,
     pub since: Option<SystemTime>,
     pub next: Option<Track>,
+    /// Since when its output has been silent (below −50 dBFS), if it is now.
+    pub silent_since: Option<SystemTime>,
+    /// Dead air found (silence longer than the station's threshold), each skipped past.
+    pub dead_air_events: u64,
 }
 
 /// Why AutoDJ did not start.

@@ -25,6 +25,8 @@ const LEAD_SECS: f64 = 0.5;
 const SKIP_FADE_SECS: f64 = 0.4;
 /// Picks in a row that may fail (missing or broken files) before AutoDJ waits a moment.
 const PICK_TRIES: usize = 3;
+/// Output below this (−50 dBFS) is silence.
+const SILENCE: f32 = 0.003_16;
 /// How long AutoDJ waits before asking again when nothing was playable.
 const PICK_RETRY: Duration = Duration::from_secs(3);
 
@@ -51,6 +53,9 @@ pub(super) struct Playout {
     next_announced: bool,
     limiter: Limiter,
     pick_after: Instant,
+    /// Frames of silence in a row in the output, and whether that stretch was reported.
+    silent_frames: u64,
+    dead_air_reported: bool,
 }
 
 impl Playout {
@@ -81,6 +86,8 @@ impl Playout {
             next_announced: false,
             limiter: Limiter::new(rate),
             pick_after: Instant::now(),
+            silent_frames: 0,
+            dead_air_reported: false,
         }
     }
 
@@ -383,5 +390,44 @@ impl Playout {
             pos += got;
         }
         self.limiter.run(out);
+        self.watch_for_dead_air(out);
+    }
+
+    /// Counts silent output; silence longer than the station's threshold is dead air: it is
+    /// logged and counted, and the track is skipped.
+    fn watch_for_dead_air(&mut self, out: &[f32]) {
+        let silent = out.iter().all(|s| s.abs() < SILENCE);
+        if !silent {
+            if self.silent_frames > 0 {
+                self.silent_frames = 0;
+                self.dead_air_reported = false;
+                self.set_status(|s| s.silent_since = None);
+            }
+            return;
+        }
+        if self.silent_frames == 0 {
+            self.set_status(|s| s.silent_since = Some(SystemTime::now()));
+        }
+        self.silent_frames += (out.len() / 2) as u64;
+        let limit = (self.config.dead_air.as_secs_f64() * f64::from(self.rate)) as u64;
+        if self.silent_frames < limit.max(1) || self.dead_air_reported {
+            return;
+        }
+        let secs = self.silent_frames as f64 / f64::from(self.rate);
+        self.set_status(|s| s.dead_air_events += 1);
+        match self.current.as_mut() {
+            Some(cur) => {
+                tracing::warn!(mount = %self.config.grant.mount, media = cur.track.media_id,
+                    "dead air: {secs:.0} s of silence in {:?}; skipping it", cur.track.display());
+                cur.end_in(0);
+                self.silent_frames = 0;
+            }
+            None => {
+                tracing::warn!(mount = %self.config.grant.mount,
+                    "dead air: {secs:.0} s of silence, nothing playable in the station's playlists");
+                // Said once per stretch of silence.
+                self.dead_air_reported = true;
+            }
+        }
     }
 }
