@@ -15,6 +15,7 @@ pub mod accept;
 pub mod admission;
 pub mod autodj;
 pub mod civil;
+pub mod dead_air;
 pub mod events;
 pub mod hls;
 pub mod icecast;

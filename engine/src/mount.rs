@@ -66,6 +66,8 @@ struct State {
     /// Set when the mount is forgotten: nothing may join it any more (a source or listener
     /// that raced with the removal looks the mount up again).
     closed: bool,
+    silent_since: Option<SystemTime>,
+    dead_air_events: u64,
 }
 
 /// Why a source may not go on this mount.
@@ -124,6 +126,10 @@ pub struct MountStatus {
     pub peak: usize,
     pub title: String,
     pub stream_start: SystemTime,
+    /// Since when the live source on air has been silent, if it is (dead-air watch).
+    pub silent_since: Option<SystemTime>,
+    /// Dead air found on this mount (silence past the threshold).
+    pub dead_air_events: u64,
 }
 
 impl Mount {
@@ -146,6 +152,8 @@ impl Mount {
                 fallback: None,
                 headers: Vec::new(),
                 closed: false,
+                silent_since: None,
+                dead_air_events: 0,
             }),
             listeners: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
@@ -413,6 +421,22 @@ impl Mount {
             peak: self.peak.load(Ordering::Relaxed),
             title: st.title.to_string(),
             stream_start: st.stream_start,
+            silent_since: st.silent_since,
+            dead_air_events: st.dead_air_events,
+        }
+    }
+
+    /// Whether source `id` is connected (on air or on standby).
+    pub fn has_source_id(&self, id: u64) -> bool {
+        self.lock().sources.iter().any(|s| s.id == id)
+    }
+
+    /// The dead-air watch's findings: silent since when (or not), and one more event.
+    pub fn set_silence(&self, since: Option<SystemTime>, new_event: bool) {
+        let mut st = self.lock();
+        st.silent_since = since;
+        if new_event {
+            st.dead_air_events += 1;
         }
     }
 }

@@ -217,6 +217,19 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug {
     /// An encoder for AutoDJ's output: interleaved stereo `f32` at `rate` Hz in, the mount's
     /// format (`job.spec`) out through `job.output`, in chunks of about a quarter second.
     fn pcm_encoder(&self, job: FeedJob, rate: u32) -> Result<Box<dyn PcmEncoder>, TranscodeError>;
+
+    /// A decoder that only measures: how loud each frame of a live source is (dead air).
+    fn level_meter(
+        &self,
+        audio: &crate::media::AudioConfig,
+    ) -> Result<Box<dyn LevelMeter>, TranscodeError>;
+}
+
+/// Measures a compressed audio stream frame by frame. Runs on the caller's thread.
+pub trait LevelMeter: Send {
+    /// The peak level (0 ..= 1) of one frame's decoded audio and its duration in seconds;
+    /// `None` for a frame that did not decode.
+    fn measure(&mut self, frame: &Frame) -> Option<(f32, f64)>;
 }
 
 /// A decoded media file, read in order (AutoDJ's decks). Runs on the caller's thread.

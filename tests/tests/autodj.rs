@@ -790,3 +790,60 @@ async fn dead_air_inside_a_track_is_found_and_skipped() {
         "{stats}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_air_from_a_live_source_shows_in_stats() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (id, slug, pw) = radio(&srv, "Mute", json!({})).await;
+    let admin = srv.admin_token().await;
+    // 2 s of tone, then a live show that forgot to open the microphone.
+    let url = format!("icecast://source:{pw}@{}/{slug}", srv.icecast);
+    let _live = Proc(
+        std::process::Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                // One input, so -re paces all of it.
+                "aevalsrc=if(lt(t\\,2)\\,0.3*sin(2*PI*440*t)\\,0):s=44100:d=27",
+                "-ac",
+                "2",
+                "-c:a",
+                "libmp3lame",
+                "-b:a",
+                "128k",
+                "-content_type",
+                "audio/mpeg",
+                "-f",
+                "mp3",
+                &url,
+            ])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_live(&srv, &slug);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, stats) = srv
+            .get(&format!("/api/v1/services/{id}/stats"), &admin)
+            .await;
+        let m = &stats["mounts"][0];
+        if m["dead_air_events"].as_u64().unwrap_or(0) >= 1 {
+            assert!(m["silent_for_s"].as_u64().unwrap() >= 15, "{stats}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no dead air reported: {stats}\n{}",
+            srv.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(srv.wait_log("dead air: ", Duration::from_secs(1)));
+}

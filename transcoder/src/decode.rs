@@ -146,3 +146,64 @@ impl AudioDecoder {
         }
     }
 }
+
+/// A live source's loudness, frame by frame (dead air), from the same decoder.
+#[derive(Debug)]
+pub struct Meter {
+    decoder: AudioDecoder,
+}
+
+impl Meter {
+    pub fn new(audio: &AudioConfig) -> Result<Self, DecodeSetupError> {
+        let config = StreamConfig {
+            video: None,
+            audio: Some(audio.clone()),
+        };
+        AudioDecoder::new(&config)?
+            .map(|decoder| Self { decoder })
+            .ok_or(DecodeSetupError::Missing("audio"))
+    }
+}
+
+impl tidecast_engine::transcode::LevelMeter for Meter {
+    fn measure(&mut self, frame: &Frame) -> Option<(f32, f64)> {
+        let mut peak: Option<f32> = None;
+        let mut secs = 0.0;
+        let _ = self.decoder.decode(frame, &mut |pcm| {
+            secs += pcm.samples() as f64 / f64::from(pcm.rate().max(1));
+            let p = peak_of(&pcm);
+            peak = Some(peak.map_or(p, |q| q.max(p)));
+        });
+        peak.map(|p| (p, secs))
+    }
+}
+
+/// The peak of decoded audio in the formats FFmpeg's MP3 and AAC decoders produce.
+fn peak_of(pcm: &ff::frame::Audio) -> f32 {
+    use ff::format::Sample;
+    use ff::format::sample::Type;
+    let planes = if pcm.is_planar() { pcm.planes() } else { 1 };
+    let per_plane = if pcm.is_planar() {
+        pcm.samples()
+    } else {
+        pcm.samples() * usize::from(pcm.channels())
+    };
+    let mut peak = 0f32;
+    for i in 0..planes {
+        let data = pcm.data(i);
+        match pcm.format() {
+            Sample::F32(Type::Planar | Type::Packed) => {
+                for b in data.chunks_exact(4).take(per_plane) {
+                    peak = peak.max(f32::from_ne_bytes([b[0], b[1], b[2], b[3]]).abs());
+                }
+            }
+            Sample::I16(Type::Planar | Type::Packed) => {
+                for b in data.chunks_exact(2).take(per_plane) {
+                    peak = peak.max(f32::from(i16::from_ne_bytes([b[0], b[1]])).abs() / 32768.0);
+                }
+            }
+            _ => return 1.0, // unknown: never taken for silence
+        }
+    }
+    peak
+}

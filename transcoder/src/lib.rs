@@ -68,6 +68,15 @@ impl Transcoder for FfmpegTranscoder {
         Ok(Box::new(track::FileTrack::open(path, rate)?))
     }
 
+    fn level_meter(
+        &self,
+        audio: &tidecast_engine::media::AudioConfig,
+    ) -> Result<Box<dyn tidecast_engine::transcode::LevelMeter>, TranscodeError> {
+        decode::Meter::new(audio)
+            .map(|m| Box::new(m) as Box<dyn tidecast_engine::transcode::LevelMeter>)
+            .map_err(|e| TranscodeError(e.to_string()))
+    }
+
     fn pcm_encoder(&self, job: FeedJob, rate: u32) -> Result<Box<dyn PcmEncoder>, TranscodeError> {
         feed::PcmFeed::new(job, rate)
             .map(|f| Box::new(f) as Box<dyn PcmEncoder>)

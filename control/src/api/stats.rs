@@ -36,6 +36,10 @@ struct MountView {
     listeners: usize,
     peak_listeners: usize,
     title: String,
+    /// Seconds the live source on air has been silent, if it is now.
+    silent_for_s: Option<u64>,
+    /// Dead air found on this mount (silence past the threshold).
+    dead_air_events: u64,
 }
 
 /// A video service's publisher, as measured.
@@ -217,6 +221,11 @@ pub async fn service(
                 listeners: m.listeners,
                 peak_listeners: m.peak,
                 title: m.title.clone(),
+                silent_for_s: m
+                    .silent_since
+                    .and_then(|t| t.elapsed().ok())
+                    .map(|d| d.as_secs()),
+                dead_air_events: m.dead_air_events,
             })
             .collect(),
         sessions_24h: totals.sessions,
