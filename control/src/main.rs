@@ -20,6 +20,10 @@ struct Cli {
 enum Command {
     /// Run the server: web UI, REST API, HLS, RTMP and Icecast.
     Serve(ServeArgs),
+    /// Inspect every media library file again (tags, duration, loudness, cue points), with
+    /// a progress bar. Takes serve's --config, --data and --database-url; safe while the
+    /// server runs.
+    Rescan(ServeArgs),
 }
 
 /// Dependencies whose info lines are noise in our log.
@@ -98,6 +102,28 @@ async fn main() -> anyhow::Result<()> {
                 tracing::error!("{e:#}");
             }
             result
+        }
+        Command::Rescan(args) => {
+            let config = args.resolve()?;
+            init_logging(config.log_format);
+            tidecast_transcoder::FfmpegTranscoder::new().map_err(|e| anyhow::anyhow!(e.0))?;
+            let db = tidecast_control::db::Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            let summary = tidecast_control::media::rescan::run(&db, &config.data).await?;
+            println!(
+                "rescanned {} of {} files; {} missing, {} unreadable",
+                summary.updated,
+                summary.total,
+                summary.missing.len(),
+                summary.unreadable.len()
+            );
+            for m in &summary.missing {
+                println!("missing: {m}");
+            }
+            for u in &summary.unreadable {
+                println!("unreadable: {u}");
+            }
+            Ok(())
         }
     }
 }

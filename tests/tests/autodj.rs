@@ -847,3 +847,62 @@ async fn dead_air_from_a_live_source_shows_in_stats() {
     }
     assert!(srv.wait_log("dead air: ", Duration::from_secs(1)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rescan_measures_the_library_again_and_lists_missing_files() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (id, _, _) = radio(&srv, "Rescan", json!({})).await;
+    let owner = srv.login("Rescan-owner", "Rescan-owner-password").await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = tone_file(dir.path(), "a.mp3", 440, 2.0, (0.5, 0.5), ("A", "X", ""));
+    let b = tone_file(dir.path(), "b.flac", 660, 2.0, (0.0, 0.0), ("B", "Y", ""));
+    let (status, up) = upload(&srv, &owner, id, &[&a, &b]).await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    // One file vanishes from disk; the other's cue points are spoiled in the database.
+    let files = library_files(&store);
+    let flac = files.iter().find(|f| f.ends_with(".flac")).unwrap();
+    std::fs::remove_file(flac).unwrap();
+    let db = store.database_url.clone();
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE media SET cue_in_ms = 0, loudness_mlufs = NULL WHERE filename = 'a.mp3'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // While the server runs.
+    let out = std::process::Command::new(binary())
+        .args(["rescan", "--data"])
+        .arg(store.data_dir())
+        .args(["--database-url", &db])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("rescanned 1 of 2 files; 1 missing, 0 unreadable"),
+        "{text}"
+    );
+    assert!(text.contains("missing: b.flac"), "{text}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rescan: 1/2 files"),
+        "no progress shown"
+    );
+    let (_, list) = srv
+        .get(&format!("/api/v1/services/{id}/media"), &owner)
+        .await;
+    let a = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["filename"] == "a.mp3")
+        .unwrap();
+    assert!((a["cue_in_s"].as_f64().unwrap() - 0.5).abs() < 0.05, "{a}");
+    assert!(a["loudness_lufs"].is_number(), "{a}");
+}

@@ -180,3 +180,54 @@ pub async fn delete(db: &Db, owner_id: i64, id: i64) -> sqlx::Result<bool> {
         .await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// Every library file of every customer, in id order, a page at a time (rescan).
+pub async fn page_all(db: &Db, after_id: i64, limit: i64) -> sqlx::Result<Vec<MediaRow>> {
+    sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM media WHERE id > $1 ORDER BY id LIMIT $2"
+    ))
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await
+}
+
+pub async fn count_all(db: &Db) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM media")
+        .fetch_one(db.pool())
+        .await
+}
+
+/// What a rescan measured again.
+#[derive(Debug, Clone)]
+pub struct Measured<'a> {
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub artist: &'a str,
+    pub album: &'a str,
+    pub duration_ms: i64,
+    pub bitrate_kbps: Option<i64>,
+    pub loudness_mlufs: Option<i64>,
+    pub cue_in_ms: i64,
+    pub cue_out_ms: i64,
+}
+
+pub async fn update_measured(db: &Db, id: i64, m: &Measured<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE media SET kind = $1, title = $2, artist = $3, album = $4, duration_ms = $5, \
+         bitrate_kbps = $6, loudness_mlufs = $7, cue_in_ms = $8, cue_out_ms = $9 WHERE id = $10",
+    )
+    .bind(m.kind)
+    .bind(m.title)
+    .bind(m.artist)
+    .bind(m.album)
+    .bind(m.duration_ms)
+    .bind(m.bitrate_kbps)
+    .bind(m.loudness_mlufs)
+    .bind(m.cue_in_ms)
+    .bind(m.cue_out_ms)
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}

@@ -1,4 +1,5 @@
 //! The media library on disk: uploads streamed into place, files inspected at import.
 
 pub mod inspect;
+pub mod rescan;
 pub mod store;
