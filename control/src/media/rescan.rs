@@ -103,11 +103,7 @@ impl Progress {
 
     fn step(&mut self, name: &str) {
         self.done += 1;
-        let pct = if self.total == 0 {
-            100
-        } else {
-            self.done * 100 / self.total
-        };
+        let pct = (self.done * 100).checked_div(self.total).unwrap_or(100);
         let eta = if self.done > 1 {
             let per = self.started.elapsed().as_secs_f64() / (self.done - 1) as f64;
             format!(
