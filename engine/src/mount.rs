@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
@@ -24,6 +24,10 @@ use crate::admission::{Limits, ServiceId};
 pub const BURST_BYTES: usize = 64 * 1024;
 /// Chunks kept in the ring; a listener further behind than this skips forward.
 const RING_CHUNKS: usize = 256;
+/// How long a source taking over from a soft one (AutoDJ) waits for it to fade out.
+pub const SOFT_HANDOVER: Duration = Duration::from_secs(1);
+/// What a waiting source's audio may take meanwhile.
+const TAKEOVER_BYTES: usize = 512 * 1024;
 
 /// What a source says about its stream (its `ice-*` headers and `Content-Type`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,6 +51,8 @@ struct SourceSlot {
     info: StreamInfo,
     /// Codec headers a listener needs before this source's audio (Ogg header pages).
     headers: Vec<Bytes>,
+    /// Hands over softly (AutoDJ): a source taking over waits until it has faded out.
+    soft: bool,
 }
 
 #[derive(Debug)]
@@ -68,6 +74,11 @@ struct State {
     closed: bool,
     silent_since: Option<SystemTime>,
     dead_air_events: u64,
+    /// A source waiting to go on air while the soft source on air fades out, until when it
+    /// waits at most, and its audio meanwhile (played from its start once on air).
+    takeover: Option<(u64, Instant)>,
+    takeover_buf: Vec<Bytes>,
+    takeover_len: usize,
 }
 
 /// Why a source may not go on this mount.
@@ -154,6 +165,9 @@ impl Mount {
                 closed: false,
                 silent_since: None,
                 dead_air_events: 0,
+                takeover: None,
+                takeover_buf: Vec::new(),
+                takeover_len: 0,
             }),
             listeners: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
@@ -184,6 +198,32 @@ impl Mount {
         info: StreamInfo,
         limits: Limits,
     ) -> Result<(), AttachError> {
+        self.attach(id, priority, label, info, limits, false)
+    }
+
+    /// Connects a source that hands over softly (AutoDJ): a source that takes over from it
+    /// waits (at most [`SOFT_HANDOVER`], its audio kept) until it has faded out and called
+    /// [`Mount::hand_over`].
+    pub fn attach_soft_source(
+        &self,
+        id: u64,
+        priority: u8,
+        label: &str,
+        info: StreamInfo,
+        limits: Limits,
+    ) -> Result<(), AttachError> {
+        self.attach(id, priority, label, info, limits, true)
+    }
+
+    fn attach(
+        &self,
+        id: u64,
+        priority: u8,
+        label: &str,
+        info: StreamInfo,
+        limits: Limits,
+        soft: bool,
+    ) -> Result<(), AttachError> {
         let mut st = self.lock();
         if st.closed {
             return Err(AttachError::Closed);
@@ -203,10 +243,22 @@ impl Mount {
             label: label.to_owned(),
             info,
             headers: Vec::new(),
+            soft,
         });
         st.limits = limits;
         if st.on_air.is_none() {
             st.stream_start = SystemTime::now();
+        }
+        let on_air_is_soft = st
+            .on_air
+            .and_then(|on| st.sources.iter().find(|s| s.id == on))
+            .is_some_and(|s| s.soft);
+        if on_air_is_soft {
+            // The soft source fades out first; this one's audio waits for it.
+            st.takeover = Some((id, Instant::now() + SOFT_HANDOVER));
+            st.takeover_buf.clear();
+            st.takeover_len = 0;
+            return Ok(());
         }
         self.go_on_air(&mut st, id);
         drop(st);
@@ -214,15 +266,55 @@ impl Mount {
         Ok(())
     }
 
+    /// Whether a source is waiting to take over from soft source `id`.
+    pub fn takeover_pending(&self, id: u64) -> bool {
+        let st = self.lock();
+        st.on_air == Some(id) && st.takeover.is_some()
+    }
+
+    /// The soft source `id` has faded out: the waiting source goes on air, from the start of
+    /// what it sent meanwhile.
+    pub fn hand_over(&self, id: u64) {
+        let mut st = self.lock();
+        if st.on_air != Some(id) {
+            return;
+        }
+        if let Some((next, _)) = st.takeover.take() {
+            self.take_over(&mut st, next);
+            drop(st);
+            self.on_air_changed.send_modify(|g| *g += 1);
+        }
+    }
+
+    /// Puts the waiting source `next` on air with the audio it sent while waiting.
+    fn take_over(&self, st: &mut State, next: u64) {
+        st.takeover = None;
+        self.go_on_air(st, next);
+        let waiting = std::mem::take(&mut st.takeover_buf);
+        st.takeover_len = 0;
+        for chunk in waiting {
+            self.push_chunk(st, chunk);
+        }
+    }
+
     /// Disconnects a source; the highest-priority source left (if any) goes on air at once.
     pub fn detach_source(&self, id: u64) {
         let mut st = self.lock();
         st.sources.retain(|s| s.id != id);
+        if st.takeover.is_some_and(|(t, _)| t == id) {
+            st.takeover = None;
+            st.takeover_buf.clear();
+            st.takeover_len = 0;
+        }
         if st.on_air == Some(id) {
             match st.sources.iter().max_by_key(|s| s.priority).map(|s| s.id) {
+                Some(next) if st.takeover.is_some_and(|(t, _)| t == next) => {
+                    self.take_over(&mut st, next);
+                }
                 Some(next) => self.go_on_air(&mut st, next),
                 None => st.on_air = None,
             }
+            st.takeover = None;
             drop(st);
             self.on_air_changed.send_modify(|g| *g += 1);
         }
@@ -310,8 +402,33 @@ impl Mount {
     pub fn publish(&self, id: u64, chunk: Bytes) -> bool {
         let mut st = self.lock();
         if st.on_air != Some(id) {
-            return false;
+            let Some((waiting, until)) = st.takeover.filter(|(t, _)| *t == id) else {
+                return false;
+            };
+            if Instant::now() < until {
+                // Kept for when the soft source has faded out (bounded: beyond this the
+                // oldest goes).
+                st.takeover_len += chunk.len();
+                st.takeover_buf.push(chunk);
+                while st.takeover_len > TAKEOVER_BYTES && !st.takeover_buf.is_empty() {
+                    let old = st.takeover_buf.remove(0);
+                    st.takeover_len -= old.len();
+                }
+                return true;
+            }
+            // The soft source did not hand over in time: take over now.
+            self.take_over(&mut st, waiting);
+            self.push_chunk(&mut st, chunk);
+            drop(st);
+            self.on_air_changed.send_modify(|g| *g += 1);
+            return true;
         }
+        self.push_chunk(&mut st, chunk);
+        true
+    }
+
+    /// Adds a chunk of the on-air source to the burst and the ring.
+    fn push_chunk(&self, st: &mut State, chunk: Bytes) {
         st.burst_len += chunk.len();
         st.burst.push_back(chunk.clone());
         while st.burst_len - st.burst.front().map_or(0, Bytes::len) >= BURST_BYTES {
@@ -322,7 +439,6 @@ impl Mount {
         // Sent under the lock so a listener subscribing at the same moment gets either this
         // chunk in its burst or in its ring, never both and never neither.
         let _ = self.tx.send(chunk);
-        true
     }
 
     /// Whether `id` is the source on air.
@@ -546,6 +662,59 @@ mod tests {
         assert!(m.is_on_air(1));
         m.detach_source(1);
         assert!(!m.has_source());
+    }
+
+    #[test]
+    fn a_soft_source_fades_out_before_a_live_one_takes_over() {
+        let m = Mount::new("radio", ServiceId(1), limits());
+        m.attach_soft_source(1, 0, "AutoDJ", StreamInfo::default(), limits())
+            .expect("autodj");
+        let (_, mut rx) = m.follow();
+        assert!(m.publish(1, Bytes::from_static(b"music")));
+        m.attach_source(2, 50, "source", StreamInfo::default(), limits())
+            .expect("live");
+        // The live source waits: its audio is kept, AutoDJ still plays (its fade).
+        assert!(m.is_on_air(1) && m.takeover_pending(1));
+        assert!(m.publish(2, Bytes::from_static(b"hello")));
+        assert!(m.publish(1, Bytes::from_static(b"fade")));
+        m.hand_over(1);
+        assert!(m.is_on_air(2) && !m.takeover_pending(1));
+        assert!(m.publish(2, Bytes::from_static(b"world")));
+        let heard: Vec<Bytes> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(
+            heard,
+            ["music", "fade", "hello", "world"]
+                .map(|b: &'static str| Bytes::from_static(b.as_bytes()))
+        );
+        // AutoDJ no longer reaches listeners.
+        assert!(!m.publish(1, Bytes::from_static(b"late")));
+    }
+
+    #[test]
+    fn a_soft_source_that_never_hands_over_is_taken_over_after_the_wait() {
+        let m = Mount::new("radio", ServiceId(1), limits());
+        m.attach_soft_source(1, 0, "AutoDJ", StreamInfo::default(), limits())
+            .expect("autodj");
+        m.attach_source(2, 50, "source", StreamInfo::default(), limits())
+            .expect("live");
+        assert!(m.publish(2, Bytes::from_static(b"early")));
+        std::thread::sleep(SOFT_HANDOVER + Duration::from_millis(50));
+        let (_, mut rx) = m.follow();
+        assert!(m.publish(2, Bytes::from_static(b"now")));
+        assert!(m.is_on_air(2));
+        let heard: Vec<Bytes> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(
+            heard,
+            ["early", "now"].map(|b: &'static str| Bytes::from_static(b.as_bytes()))
+        );
+        // And a soft source leaving while one waits puts the waiting one on air.
+        let m = Mount::new("radio2", ServiceId(1), limits());
+        m.attach_soft_source(1, 0, "AutoDJ", StreamInfo::default(), limits())
+            .expect("autodj");
+        m.attach_source(2, 50, "source", StreamInfo::default(), limits())
+            .expect("live");
+        m.detach_source(1);
+        assert!(m.is_on_air(2));
     }
 
     #[test]

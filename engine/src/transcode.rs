@@ -243,6 +243,9 @@ pub trait TrackReader: Send {
 pub trait PcmEncoder: Send {
     /// Encodes interleaved stereo samples; whole chunks go to the job's output.
     fn encode(&mut self, pcm: &[f32]) -> Result<(), TranscodeError>;
+
+    /// Sends what is encoded but still gathered for a chunk (before a handover).
+    fn flush(&mut self);
 }
 
 /// Counters a ladder keeps for stats and metrics (monotonic; readers take differences).

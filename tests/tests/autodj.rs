@@ -481,6 +481,15 @@ async fn a_live_source_takes_over_and_autodj_resumes() {
         "AutoDJ played before the live show"
     );
     assert!(autodj_after > 30, "AutoDJ came back during the live show");
+    // AutoDJ faded out before the live source: its level falls over the last half second.
+    let music = |w: &Vec<f64>| w[0].max(w[1]);
+    let before = music(&map[live_from - 8]);
+    let last = music(&map[live_from - 1]);
+    assert!(
+        before > 0.1 && last < before * 0.6,
+        "no fade-out before the live source ({before:.3} → {last:.3}): {:?}",
+        &map[live_from - 8..live_from + 1]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

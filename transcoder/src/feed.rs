@@ -159,6 +159,13 @@ impl PcmEncoder for PcmFeed {
             .encode(&frame)
             .map_err(|e| TranscodeError(format!("encoding {} failed: {e}", self.feed.mount)))
     }
+
+    fn flush(&mut self) {
+        if !self.feed.pending.is_empty() {
+            let chunk = self.feed.pending.split().freeze();
+            self.feed.output.data(chunk);
+        }
+    }
 }
 
 /// Encoded packets → the bytes of the stream.

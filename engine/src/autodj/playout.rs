@@ -21,6 +21,8 @@ use super::{Command, StationConfig, Status, Track};
 const TICK: Duration = Duration::from_millis(100);
 /// How far ahead of the wall clock audio goes out.
 const LEAD_SECS: f64 = 0.5;
+/// How long AutoDJ fades out when a live source takes over.
+const FADE_OUT_SECS: f64 = 0.5;
 /// How long a skip's fade-out lasts.
 const SKIP_FADE_SECS: f64 = 0.4;
 /// Picks in a row that may fail (missing or broken files) before AutoDJ waits a moment.
@@ -135,6 +137,9 @@ impl Playout {
                 }
             }
             let Some(m) = on_mount.as_mut() else { continue };
+            if m.mount.takeover_pending(m.id) {
+                self.fade_out(m);
+            }
             if !m.mount.is_on_air(m.id) {
                 if m.clock.take().is_some() {
                     let live = m.mount.status().on_air.unwrap_or_default();
@@ -184,6 +189,25 @@ impl Playout {
         tracing::info!(mount = %self.mount_name(), "AutoDJ stopped");
     }
 
+    /// A live source is waiting: the next half second fades to silence, goes out, and the
+    /// mount is handed over.
+    fn fade_out(&mut self, m: &mut OnMount) {
+        let frames = (FADE_OUT_SECS * f64::from(self.rate)) as usize;
+        let mut pcm = vec![0.0f32; frames * 2];
+        self.render(&mut pcm, &m.mount);
+        for (i, pair) in pcm.chunks_exact_mut(2).enumerate() {
+            let g = 1.0 - i as f32 / frames as f32;
+            pair[0] *= g;
+            pair[1] *= g;
+        }
+        if let Err(e) = m.encoder.encode(&pcm) {
+            tracing::warn!(mount = %self.mount_name(), "AutoDJ could not fade out: {e}");
+        }
+        m.encoder.flush();
+        m.mount.hand_over(m.id);
+        tracing::info!(mount = %self.mount_name(), "AutoDJ faded out for a live source");
+    }
+
     /// Joins the mount as its lowest-priority source; `None` while a live source has it.
     fn attach(&self) -> Result<Option<OnMount>, TranscodeError> {
         let grant = &self.config.grant;
@@ -205,6 +229,7 @@ impl Playout {
             grant.service_id,
             grant.limits,
             &grant.label,
+            true,
         ) {
             Ok(f) => f,
             Err(_) => return Ok(None),

@@ -42,7 +42,7 @@ impl MountFeed {
             public: false,
             ..StreamInfo::default()
         };
-        match Self::attach_to(mounts, &spec.mount, info, service_id, limits, label) {
+        match Self::attach_to(mounts, &spec.mount, info, service_id, limits, label, false) {
             Ok(feed) => {
                 tracing::info!(mount = %spec.mount, "fed by the transcoder ({label}, {} kbit/s)", spec.kbps);
                 Some(feed)
@@ -55,7 +55,8 @@ impl MountFeed {
     }
 
     /// Attaches a lowest-priority source named `label` to `mount` (created if need be);
-    /// refused while any other source is connected there.
+    /// refused while any other source is connected there. A `soft` source (AutoDJ) fades out
+    /// before a live source takes over ([`Mount::hand_over`]).
     pub fn attach_to(
         mounts: &Arc<Mounts>,
         mount: &str,
@@ -63,11 +64,17 @@ impl MountFeed {
         service_id: ServiceId,
         limits: Limits,
         label: &str,
+        soft: bool,
     ) -> Result<Self, MountBusy> {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         loop {
             let live = mounts.get_or_create(mount, service_id, limits);
-            match live.attach_source(id, FEED_PRIORITY, label, info.clone(), limits) {
+            let attached = if soft {
+                live.attach_soft_source(id, FEED_PRIORITY, label, info.clone(), limits)
+            } else {
+                live.attach_source(id, FEED_PRIORITY, label, info.clone(), limits)
+            };
+            match attached {
                 Ok(()) => {
                     return Ok(Self {
                         mounts: Arc::clone(mounts),
