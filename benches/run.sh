@@ -20,10 +20,18 @@
 #                            Tidecast's in-process transcoder vs the ffmpeg CLI on the same file:
 #                            fps flat out, CPU per picture, CPU at live pace (options go to
 #                            benches/transcode/ladder.py, e.g. --runs 3 --seconds 30)
+#   benches/run.sh autodj    AutoDJ, Tidecast's built-in AutoDJ vs Debian's Liquidsoap feeding icecast2
+#                            side by side, same tracks: start -> first audio byte, CPU and RSS per
+#                            station at 1 and 20 stations (one listener each), and whether Tidecast
+#                            keeps real time at 50 stations (options go to benches/autodj/autodj.py,
+#                            e.g. --runs 3, --stations 1,20 --window 30, --big 0; results in
+#                            benches/results/)
 # api needs PostgreSQL like the tests; scripts/test.sh sets it up (or set TIDECAST_TEST_POSTGRES).
 # icecast installs icecast2 and ffmpeg (root or sudo); run as root, it starts icecast2 as user icecast2.
 # rtmp installs nginx, libnginx-mod-rtmp, ffmpeg and wrk (root or sudo); it runs nginx in the
 # foreground from benches/rtmp/nginx-rtmp.conf, never the packaged service.
+# autodj installs icecast2, liquidsoap and ffmpeg (root or sudo); run as root, it starts icecast2
+# as user icecast2 from benches/autodj/icecast.xml and one liquidsoap per station, all in the foreground.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -34,12 +42,13 @@ case "$what" in
     icecast) apt_ensure icecast2 ffmpeg ;;
     rtmp) apt_ensure nginx libnginx-mod-rtmp ffmpeg wrk ;;
     transcode) apt_ensure ffmpeg ;;
+    autodj) apt_ensure icecast2 liquidsoap ffmpeg ;;
     glass) apt_ensure nginx libnginx-mod-rtmp ffmpeg chromium
            command -v node >/dev/null || apt_ensure nodejs npm
            [ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser ;;
-    *) echo "unknown benchmark: $what (try: api, icecast, rtmp, glass, transcode)" >&2; exit 2 ;;
+    *) echo "unknown benchmark: $what (try: api, icecast, rtmp, glass, transcode, autodj)" >&2; exit 2 ;;
 esac
-if [ "$what" = rtmp ] || [ "$what" = glass ]; then
+if [ "$what" = rtmp ] || [ "$what" = glass ] || [ "$what" = autodj ]; then
     cargo build --release --locked -p tidecast-control --bin tidecast   # needs no bench binary
 elif [ "$what" = transcode ]; then
     cargo build --release --locked -p tidecast-benches --bin ladder     # the transcoder alone
@@ -53,4 +62,5 @@ case "$what" in
     rtmp) python3 benches/rtmp/hls.py "${@:2}" ;;
     glass) python3 benches/rtmp/glass.py "${@:2}" ;;
     transcode) python3 benches/transcode/ladder.py "${@:2}" ;;
+    autodj) python3 benches/autodj/autodj.py "${@:2}" ;;
 esac

@@ -100,6 +100,17 @@ pub async fn upload(
     service: i64,
     files: &[&Path],
 ) -> (StatusCode, Value) {
+    upload_to(srv, token, service, "", files).await
+}
+
+/// Uploads files into a folder of a service's library.
+pub async fn upload_to(
+    srv: &Server,
+    token: &str,
+    service: i64,
+    folder: &str,
+    files: &[&Path],
+) -> (StatusCode, Value) {
     let parts: Vec<(&str, Option<&str>, Vec<u8>)> = files
         .iter()
         .map(|p| {
@@ -113,7 +124,10 @@ pub async fn upload(
     let (ct, body) = multipart(&parts);
     srv.raw(
         "POST",
-        &format!("/api/v1/services/{service}/media"),
+        &format!(
+            "/api/v1/services/{service}/media?folder={}",
+            folder.replace(' ', "%20")
+        ),
         Some(token),
         &[("content-type", ct.as_str())],
         body,

@@ -118,13 +118,43 @@ both_backends! {
             json!({"name": "Stolen", "media": [song["id"]]})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
 
-        // Listing, folders, delete (the file goes too).
+        // Folders: uploads into one, a listing of one, a playlist that follows one (and its
+        // subfolders), a move, tag edits.
+        let jingle = tone_file(d, "id1.mp3", 1000, 1.0, (0.0, 0.0), ("Station ID", "", ""));
+        let (status, j) = upload_to(&srv, &owner, id, "jingles/ids", &[&jingle]).await;
+        assert_eq!(status, StatusCode::CREATED, "{j}");
+        assert_eq!(j["items"][0]["folder"], "jingles/ids");
+        let (_, inside) = srv.get(&format!("/api/v1/services/{id}/media?folder=jingles/ids"), &owner).await;
+        assert_eq!(inside["total"], 1, "{inside}");
+        let (status, p) = srv.post(&format!("/api/v1/services/{id}/playlists"), &owner,
+            json!({"name": "Jingles", "folder": "jingles", "allow_requests": true})).await;
+        assert_eq!(status, StatusCode::CREATED, "{p}");
+        let (status, started) = srv.post(&format!("/api/v1/services/{id}/autodj/start"), &owner, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "a folder playlist has the folder's tracks: {started}");
+        let (_, slugged) = srv.get(&format!("/api/v1/services/{id}"), &owner).await;
+        let (_, requestable) = srv.call("GET", &format!("/api/v1/public/{}/requests", slugged["slug"].as_str().unwrap()), None, None).await;
+        assert_eq!(requestable["items"][0]["title"], "Station ID", "{requestable}");
+        srv.post(&format!("/api/v1/services/{id}/autodj/stop"), &owner, json!({})).await;
+        let jid = j["items"][0]["id"].as_i64().unwrap();
+        let (status, moved) = srv.call("PATCH", &format!("/api/v1/services/{id}/media/{jid}"), Some(&owner),
+            Some(json!({"folder": "archive", "title": "Old ID", "artist": "Tidecast"}))).await;
+        assert_eq!(status, StatusCode::OK, "{moved}");
+        assert_eq!((moved["folder"].as_str(), moved["title"].as_str()), (Some("archive"), Some("Old ID")));
+        for bad in [json!({"folder": "../up"}), json!({"title": ""}), json!({"title": "a\nb"}), json!({"size_bytes": 1})] {
+            let (status, _) = srv.call("PATCH", &format!("/api/v1/services/{id}/media/{jid}"), Some(&owner), Some(bad)).await;
+            assert!(status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST, "{status}");
+        }
+        let (status, _) = srv.call("PATCH", &format!("/api/v1/services/{other}/media/{jid}"), Some(&stranger),
+            Some(json!({"title": "Mine now"}))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Listing, delete (the file goes too).
         let (_, list) = srv.get(&format!("/api/v1/services/{id}/media"), &owner).await;
-        assert_eq!(list["total"], 5);
+        assert_eq!(list["total"], 6);
         let sid = song["id"].as_i64().unwrap();
         let (status, _) = srv.call("DELETE", &format!("/api/v1/services/{id}/media/{sid}"), Some(&owner), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        assert_eq!(library_files(&store).len(), files_before.len() - 1);
+        assert_eq!(library_files(&store).len(), files_before.len(), "the song's file is gone, the jingle's came");
         let (status, _) = srv.get(&format!("/api/v1/services/{id}/media/{sid}"), &owner).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }

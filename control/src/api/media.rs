@@ -406,6 +406,61 @@ pub async fn get(
     Ok(Json(view(&m, false)))
 }
 
+/// `PATCH …/media/{mid}`: the fields a customer may edit.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaPatch {
+    title: Option<String>,
+    artist: Option<String>,
+    album: Option<String>,
+    folder: Option<String>,
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathIds(id, mid): PathIds,
+    super::extract::ApiJson(input): super::extract::ApiJson<MediaPatch>,
+) -> ApiResult<Json<MediaView>> {
+    let (service, _) = visible_service(&state, &caller, id).await?;
+    let m = media::by_id(&state.db, service.owner_id, mid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("media item"))?;
+    let tag = |name: &str, given: Option<String>, old: &str| -> ApiResult<String> {
+        match given {
+            None => Ok(old.to_owned()),
+            Some(v) if v.chars().count() > 255 || v.chars().any(char::is_control) => Err(
+                ApiError::invalid(format!("{name}: at most 255 characters on one line")),
+            ),
+            Some(v) => Ok(v.trim().to_owned()),
+        }
+    };
+    let title = tag("title", input.title, &m.title)?;
+    if title.is_empty() {
+        return Err(ApiError::invalid("title cannot be empty"));
+    }
+    let artist = tag("artist", input.artist, &m.artist)?;
+    let album = tag("album", input.album, &m.album)?;
+    let folder = match input.folder {
+        Some(f) => store::clean_folder(&f).map_err(ApiError::invalid)?,
+        None => m.folder.clone(),
+    };
+    media::update_tags(
+        &state.db,
+        service.owner_id,
+        mid,
+        &title,
+        &artist,
+        &album,
+        &folder,
+    )
+    .await?;
+    let m = media::by_id(&state.db, service.owner_id, mid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("media item"))?;
+    Ok(Json(view(&m, false)))
+}
+
 /// The item's cover art (from its tags).
 pub async fn cover(
     State(state): State<AppState>,

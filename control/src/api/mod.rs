@@ -89,7 +89,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/services/{id}/media/{mid}",
-            get(media::get).delete(media::delete),
+            get(media::get).patch(media::patch).delete(media::delete),
         )
         .route("/services/{id}/media/{mid}/cover", get(media::cover))
         .route(

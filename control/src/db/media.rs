@@ -231,3 +231,27 @@ pub async fn update_measured(db: &Db, id: i64, m: &Measured<'_>) -> sqlx::Result
     .await?;
     Ok(())
 }
+
+/// Edits what a customer may change about a file: its tags and its folder.
+pub async fn update_tags(
+    db: &Db,
+    owner_id: i64,
+    id: i64,
+    title: &str,
+    artist: &str,
+    album: &str,
+    folder: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE media SET title = $1, artist = $2, album = $3, folder = $4 WHERE id = $5 AND owner_id = $6",
+    )
+    .bind(title)
+    .bind(artist)
+    .bind(album)
+    .bind(folder)
+    .bind(id)
+    .bind(owner_id)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
