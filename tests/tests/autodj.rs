@@ -945,3 +945,78 @@ async fn rescan_measures_the_library_again_and_lists_missing_files() {
     assert!((a["cue_in_s"].as_f64().unwrap() - 0.5).abs() < 0.05, "{a}");
     assert!(a["loudness_lufs"].is_number(), "{a}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autodj_feeds_the_extra_mounts_and_the_station_hls() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (id, slug, _) = radio(&srv, "Wide", json!({"autodj": true, "transcode": true})).await;
+    let owner = srv.login("Wide-owner", "Wide-owner-password").await;
+    let (status, m) = srv
+        .post(
+            &format!("/api/v1/services/{id}/mounts"),
+            &owner,
+            json!({"path": "/wide-aac", "format": "aac", "bitrate_kbps": 64}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{m}");
+    let (status, t) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/transcode"),
+            Some(&owner),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    let dir = tempfile::tempdir().unwrap();
+    let track = tone_file(
+        dir.path(),
+        "t.mp3",
+        440,
+        30.0,
+        (0.0, 0.0),
+        ("Long", "Tone", ""),
+    );
+    let (status, up) = upload(&srv, &owner, id, &[&track]).await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    srv.post(
+        &format!("/api/v1/services/{id}/playlists"),
+        &owner,
+        json!({"name": "All", "media": [up["items"][0]["id"]]}),
+    )
+    .await;
+    let (status, s) = srv
+        .post(
+            &format!("/api/v1/services/{id}/autodj/start"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    wait_live(&srv, &slug);
+    wait_live(&srv, "wide-aac");
+    // The AAC mount carries AutoDJ's audio, transcoded from the primary.
+    let (pcm, errors) = tokio::task::spawn_blocking({
+        let icecast = srv.icecast.clone();
+        move || listen_pcm(&icecast, "wide-aac", 4)
+    })
+    .await
+    .unwrap();
+    assert!(errors.trim().is_empty(), "{errors}");
+    assert!(
+        level(&pcm, 440.0, 44_100.0) > 0.05,
+        "the AAC mount is silent"
+    );
+    // And the station plays over HLS (its AAC ladder).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, _, body) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
+        if status == StatusCode::OK && String::from_utf8_lossy(&body).contains("#EXT-X-STREAM-INF")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no station HLS\n{}", srv.logs());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
