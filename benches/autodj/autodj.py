@@ -496,6 +496,7 @@ def cell(side, n, a, run, icy=False):
         row.update(listeners=len(rates), kept_up=kept, kept_up_pct=round(100.0 * kept / n, 1),
                    rate_Bps_min=round(min(rates.values()), 1) if rates else None,
                    rate_Bps_med=bl.med(list(rates.values())),
+                   rate_Bps_max=round(max(rates.values()), 1) if rates else None,
                    behind=[f"station {i + 1}: {round(r)} B/s" for i, r in sorted(rates.items()) if r < need][:8],
                    listeners_ended=len(ended), listen_window_s=round(dt, 1))
         for name, m in res.items():
@@ -506,7 +507,7 @@ def cell(side, n, a, run, icy=False):
             for k in ("cpu_pct", "rss_mb", "pss_mb"):
                 row[f"liquidsoap+icecast2_{k}"] = round(res["liquidsoap"][k] + res["icecast2"][k], 1)
         main = "tidecast" if side.name == "tidecast" else "liquidsoap"
-        for who in ([main, "liquidsoap+icecast2"] if main == "liquidsoap" else [main]):
+        for who in ([main, "liquidsoap+icecast2", "icecast2"] if main == "liquidsoap" else [main]):
             for k in ("cpu_pct", "rss_mb", "pss_mb"):
                 if row.get(f"{who}_{k}") is not None:
                     row[f"{who}_{k}_per_station"] = round(row[f"{who}_{k}"] / n, 2)
@@ -560,7 +561,7 @@ def fmt(x, unit=""):
 
 
 MED_KEYS = ["start_to_200_s", "start_to_first_byte_s", "rest_first_byte_s_med", "rest_first_byte_s_max",
-            "kept_up", "kept_up_pct", "rate_Bps_min", "machine_busy_pct", "log_problems",
+            "kept_up", "kept_up_pct", "rate_Bps_min", "rate_Bps_med", "rate_Bps_max", "machine_busy_pct", "log_problems",
             "stations_with_audio"] + [f"{w}_{k}{s}" for w in ("tidecast", "liquidsoap", "icecast2",
                                                                "liquidsoap+icecast2")
                                       for k in ("cpu_pct", "rss_mb", "pss_mb") for s in ("", "_per_station")]

@@ -1020,3 +1020,85 @@ async fn autodj_feeds_the_extra_mounts_and_the_station_hls() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_interval_playlist_cuts_into_the_track_playing() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (id, slug, _) = radio(&srv, "News", json!({"autodj": true})).await;
+    let owner = srv.login("News-owner", "News-owner-password").await;
+    let dir = tempfile::tempdir().unwrap();
+    let music = tone_file(
+        dir.path(),
+        "long.mp3",
+        440,
+        60.0,
+        (0.0, 0.0),
+        ("Long Song", "Band", ""),
+    );
+    let news = tone_file(
+        dir.path(),
+        "news.mp3",
+        1000,
+        4.0,
+        (0.0, 0.0),
+        ("News", "Desk", ""),
+    );
+    let (status, up) = upload(&srv, &owner, id, &[&music, &news]).await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    let (mid, nid) = (up["items"][0]["id"].clone(), up["items"][1]["id"].clone());
+    srv.post(
+        &format!("/api/v1/services/{id}/playlists"),
+        &owner,
+        json!({"name": "Music", "media": [mid]}),
+    )
+    .await;
+    // Bad interval playlists are refused with the reason.
+    for bad in [
+        json!({"name": "x", "kind": "interval", "media": [nid]}),
+        json!({"name": "x", "kind": "interval", "media": [nid], "every_n_songs": 2, "at_minute": 5}),
+        json!({"name": "x", "kind": "interval", "media": [nid], "at_minute": 60}),
+        json!({"name": "x", "kind": "interval", "media": [nid], "every_n_songs": 2, "interrupts": true}),
+        json!({"name": "x", "kind": "rotation", "media": [nid], "every_n_minutes": 5}),
+    ] {
+        let (status, e) = srv
+            .post(
+                &format!("/api/v1/services/{id}/playlists"),
+                &owner,
+                bad.clone(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad} → {e}");
+    }
+    srv.post(
+        &format!("/api/v1/services/{id}/autodj/start"),
+        &owner,
+        json!({}),
+    )
+    .await;
+    wait_live(&srv, &slug);
+    // News at this very minute of the hour, cutting in.
+    let minute = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 60)
+        % 60;
+    let (status, p) = srv.post(&format!("/api/v1/services/{id}/playlists"), &owner,
+        json!({"name": "News", "kind": "interval", "at_minute": minute, "interrupts": true, "media": [nid]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let (pcm, errors) = tokio::task::spawn_blocking({
+        let icecast = srv.icecast.clone();
+        move || listen_pcm(&icecast, &slug, 15)
+    })
+    .await
+    .unwrap();
+    assert!(errors.trim().is_empty(), "{errors}");
+    let map = tone_map(&pcm, &[440.0, 1000.0], 4410);
+    assert!(
+        map.iter().any(|w| w[1] > 0.05),
+        "the news never cut in: {map:?}\n{}",
+        srv.logs()
+    );
+    assert!(srv.wait_log("cuts the track short", Duration::from_secs(1)));
+}

@@ -33,7 +33,10 @@ CREATE TABLE playlists (
     weight         BIGINT NOT NULL,
     folder         TEXT,                  -- made from a folder: follows its contents
     schedule_json  TEXT,                  -- scheduled/rotation hours; see api/playlists.rs
-    every_n_songs  BIGINT,                  -- interval playlists
+    every_n_songs  BIGINT,                  -- interval playlists: every N songs,
+    every_n_minutes BIGINT,                 -- or every N minutes,
+    at_minute      BIGINT,                  -- or at minute M of each hour;
+    interrupts     BIGINT NOT NULL,         -- 1: cuts into the track playing when due
     allow_requests BIGINT NOT NULL,
     enabled        BIGINT NOT NULL,
     created_at     BIGINT NOT NULL,

@@ -33,7 +33,10 @@ CREATE TABLE playlists (
     weight         INTEGER NOT NULL,
     folder         TEXT,                  -- made from a folder: follows its contents
     schedule_json  TEXT,                  -- scheduled/rotation hours; see api/playlists.rs
-    every_n_songs  INTEGER,                  -- interval playlists
+    every_n_songs  INTEGER,                  -- interval playlists: every N songs,
+    every_n_minutes INTEGER,                 -- or every N minutes,
+    at_minute      INTEGER,                  -- or at minute M of each hour;
+    interrupts     INTEGER NOT NULL,         -- 1: cuts into the track playing when due
     allow_requests INTEGER NOT NULL,
     enabled        INTEGER NOT NULL,
     created_at     INTEGER NOT NULL,

@@ -1,11 +1,13 @@
 //! `/api/v1/services/{id}/playlists`: a station's AutoDJ playlists.
 //!
 //! `{"name","kind":"rotation"|"scheduled"|"interval","order":"shuffle"|"sequential"|"random",
-//! "media":[ids] | "folder":"path","weight":1..25,"schedule":{calendar},"every_n_songs":N,
-//! "allow_requests":bool,"enabled":bool}`. Tracks come from the owner's library (ids of
+//! "media":[ids] | "folder":"path","weight":1..25,"schedule":{calendar},"every_n_songs":N |
+//! "every_n_minutes":N | "at_minute":M,"interrupts":bool,"allow_requests":bool,"enabled":bool}`. Tracks come from the owner's library (ids of
 //! another customer's files are refused as unknown); a playlist made from a folder follows
 //! the folder's contents. A scheduled playlist needs a `schedule`; a rotation playlist may
-//! have one (its hours of operation); an interval playlist needs `every_n_songs`.
+//! have one (its hours of operation); an interval playlist needs one trigger, and a timed one
+//! may `interrupt` the track playing (news at the top of the hour) instead of waiting for
+//! its end.
 
 use axum::Json;
 use axum::extract::State;
@@ -41,6 +43,12 @@ pub struct PlaylistView {
     schedule: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     every_n_songs: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    every_n_minutes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at_minute: Option<i64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    interrupts: bool,
     allow_requests: bool,
     enabled: bool,
     created_at: String,
@@ -65,6 +73,12 @@ pub struct PlaylistInput {
     schedule: Option<Calendar>,
     #[serde(default)]
     every_n_songs: Option<i64>,
+    #[serde(default)]
+    every_n_minutes: Option<i64>,
+    #[serde(default)]
+    at_minute: Option<i64>,
+    #[serde(default)]
+    interrupts: bool,
     #[serde(default)]
     allow_requests: bool,
     #[serde(default = "yes")]
@@ -100,6 +114,9 @@ async fn view(state: &AppState, p: &PlaylistRow) -> ApiResult<PlaylistView> {
             .as_deref()
             .and_then(|j| serde_json::from_str(j).ok()),
         every_n_songs: p.every_n_songs,
+        every_n_minutes: p.every_n_minutes,
+        at_minute: p.at_minute,
+        interrupts: p.interrupts != 0,
         allow_requests: p.allow_requests != 0,
         enabled: p.enabled != 0,
         created_at: rfc3339(p.created_at),
@@ -125,6 +142,9 @@ struct Checked {
     folder: Option<String>,
     schedule: Option<String>,
     every: Option<i64>,
+    minutes: Option<i64>,
+    at_minute: Option<i64>,
+    interrupts: bool,
     media: Vec<i64>,
     allow_requests: bool,
     enabled: bool,
@@ -140,6 +160,9 @@ impl Checked {
             folder: self.folder.as_deref(),
             schedule_json: self.schedule.as_deref(),
             every_n_songs: self.every,
+            every_n_minutes: self.minutes,
+            at_minute: self.at_minute,
+            interrupts: self.interrupts,
             allow_requests: self.allow_requests,
             enabled: self.enabled,
         }
@@ -174,20 +197,46 @@ async fn check(state: &AppState, service: &Service, input: PlaylistInput) -> Api
             "schedule is required for a scheduled playlist",
         ));
     }
-    let every = match (input.kind.as_str(), input.every_n_songs) {
-        ("interval", Some(n)) if (1..=100).contains(&n) => Some(n),
-        ("interval", _) => {
+    // An interval playlist has one trigger: every N songs, every N minutes, or at minute M.
+    let triggers = [
+        input.every_n_songs.is_some(),
+        input.every_n_minutes.is_some(),
+        input.at_minute.is_some(),
+    ]
+    .iter()
+    .filter(|t| **t)
+    .count();
+    if input.kind == "interval" {
+        if triggers != 1 {
             return Err(ApiError::invalid(
-                "every_n_songs (1 to 100) is required for an interval playlist",
+                "an interval playlist needs one of every_n_songs (1 to 100), every_n_minutes (1 to 180) or at_minute (0 to 59)",
             ));
         }
-        (_, Some(_)) => {
+        if input.every_n_songs.is_some_and(|n| !(1..=100).contains(&n)) {
+            return Err(ApiError::invalid("every_n_songs must be between 1 and 100"));
+        }
+        if input
+            .every_n_minutes
+            .is_some_and(|n| !(1..=180).contains(&n))
+        {
             return Err(ApiError::invalid(
-                "every_n_songs is only for interval playlists",
+                "every_n_minutes must be between 1 and 180",
             ));
         }
-        (_, None) => None,
-    };
+        if input.at_minute.is_some_and(|m| !(0..=59).contains(&m)) {
+            return Err(ApiError::invalid("at_minute must be between 0 and 59"));
+        }
+        if input.interrupts && input.every_n_songs.is_some() {
+            return Err(ApiError::invalid(
+                "interrupts is for timed interval playlists (every_n_minutes or at_minute)",
+            ));
+        }
+    } else if triggers > 0 || input.interrupts {
+        return Err(ApiError::invalid(
+            "every_n_songs, every_n_minutes, at_minute and interrupts are for interval playlists",
+        ));
+    }
+    let every = input.every_n_songs;
     let (folder, ids) = match (input.folder, input.media) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
@@ -223,6 +272,9 @@ async fn check(state: &AppState, service: &Service, input: PlaylistInput) -> Api
             .transpose()
             .map_err(ApiError::internal)?,
         every,
+        minutes: input.every_n_minutes,
+        at_minute: input.at_minute,
+        interrupts: input.interrupts,
         media: ids,
         allow_requests: input.allow_requests,
         enabled: input.enabled,

@@ -10,7 +10,7 @@ use tidecast_engine::admission::BoxFuture;
 use tidecast_engine::autodj::{Library, Track};
 
 use super::calendar::Calendar;
-use super::pick::{self, Item, Kind, Order, Play, Playlist, Windows};
+use super::pick::{self, Item, Kind, Order, Play, Playlist, Trigger, Windows};
 use crate::db::media::MediaRow;
 use crate::db::playlists::{self, PlayRow, PlaylistRow};
 use crate::db::{Db, media, now, requests, services};
@@ -36,22 +36,12 @@ impl DbLibrary {
         }
     }
 
-    async fn next(&self, service: ServiceId) -> sqlx::Result<Option<Track>> {
+    /// The station's playlists as the picker sees them, the rows behind their tracks, and
+    /// its recent plays; `None` if the station is gone.
+    async fn load(&self, service: ServiceId) -> sqlx::Result<Option<Loaded>> {
         let Some(svc) = services::by_id(self.db.pool(), service.0).await? else {
             return Ok(None);
         };
-        // A listener's request goes first, if its track may still be requested.
-        let waiting = requests::pending(&self.db, service.0).await?;
-        if !waiting.is_empty() {
-            let allowed = requests::requestable(&self.db, service.0, svc.owner_id).await?;
-            for r in waiting {
-                if let Some(m) = allowed.iter().find(|m| m.id == r.media_id) {
-                    return Ok(Some(track_of(m, &self.data_dir)));
-                }
-                // No longer requestable (playlist changed): it will not play.
-                requests::mark_played(&self.db, service.0, r.media_id).await?;
-            }
-        }
         let now_utc = chrono::Utc::now();
         let mut lists = Vec::new();
         let mut rows: HashMap<i64, MediaRow> = HashMap::new();
@@ -89,10 +79,41 @@ impl DbLibrary {
                 ago: t - r.played_at,
             })
             .collect();
-        let Some(choice) = pick::pick(&lists, &recent, Windows::default(), &mut rand::rng()) else {
+        Ok(Some(Loaded {
+            owner_id: svc.owner_id,
+            lists,
+            rows,
+            recent,
+            hour_secs: t.rem_euclid(3600),
+        }))
+    }
+
+    async fn next(&self, service: ServiceId) -> sqlx::Result<Option<Track>> {
+        let Some(mut l) = self.load(service).await? else {
             return Ok(None);
         };
-        let Some(m) = rows.remove(&choice.media_id) else {
+        // A listener's request goes first, if its track may still be requested.
+        let waiting = requests::pending(&self.db, service.0).await?;
+        if !waiting.is_empty() {
+            let allowed = requests::requestable(&self.db, service.0, l.owner_id).await?;
+            for r in waiting {
+                if let Some(m) = allowed.iter().find(|m| m.id == r.media_id) {
+                    return Ok(Some(track_of(m, &self.data_dir)));
+                }
+                // No longer requestable (playlist changed): it will not play.
+                requests::mark_played(&self.db, service.0, r.media_id).await?;
+            }
+        }
+        let Some(choice) = pick::pick(
+            &l.lists,
+            &l.recent,
+            Windows::default(),
+            l.hour_secs,
+            &mut rand::rng(),
+        ) else {
+            return Ok(None);
+        };
+        let Some(m) = l.rows.remove(&choice.media_id) else {
             return Ok(None);
         };
         self.picked_from
@@ -125,15 +146,33 @@ impl DbLibrary {
     }
 }
 
+/// What the picker works from.
+struct Loaded {
+    owner_id: i64,
+    lists: Vec<Playlist>,
+    rows: HashMap<i64, MediaRow>,
+    recent: Vec<Play>,
+    /// Seconds since the top of the hour (UTC).
+    hour_secs: i64,
+}
+
 /// A stored playlist as the picker sees it.
 fn as_playlist(p: &PlaylistRow, items: Vec<Item>, now: chrono::DateTime<chrono::Utc>) -> Playlist {
     let calendar: Option<Calendar> = p
         .schedule_json
         .as_deref()
         .and_then(|j| serde_json::from_str(j).ok());
-    let kind = match (p.kind.as_str(), p.every_n_songs) {
-        ("interval", Some(n)) => Kind::Interval(u32::try_from(n).unwrap_or(1).max(1)),
-        ("scheduled", _) => Kind::Scheduled,
+    let n = |v: i64| u32::try_from(v).unwrap_or(1);
+    let kind = match (
+        p.kind.as_str(),
+        p.every_n_songs,
+        p.every_n_minutes,
+        p.at_minute,
+    ) {
+        ("interval", Some(songs), _, _) => Kind::Interval(Trigger::Songs(n(songs).max(1))),
+        ("interval", _, Some(mins), _) => Kind::Interval(Trigger::Minutes(n(mins).max(1))),
+        ("interval", _, _, Some(m)) => Kind::Interval(Trigger::AtMinute(n(m).min(59))),
+        ("scheduled", ..) => Kind::Scheduled,
         _ => Kind::Rotation,
     };
     Playlist {
@@ -145,6 +184,7 @@ fn as_playlist(p: &PlaylistRow, items: Vec<Item>, now: chrono::DateTime<chrono::
             _ => Order::Shuffle,
         },
         weight: u32::try_from(p.weight).unwrap_or(1),
+        interrupts: p.interrupts != 0,
         // A scheduled playlist needs its slot; a rotation one with hours keeps to them.
         on: match (&calendar, kind) {
             (Some(c), _) => c.is_on(now),
@@ -185,6 +225,22 @@ impl Library for DbLibrary {
                         "AutoDJ could not read its playlists: {e}"
                     );
                     None
+                }
+            }
+        })
+    }
+
+    fn interrupt_due(&self, service: ServiceId) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            match self.load(service).await {
+                Ok(Some(l)) => pick::interrupt_due(&l.lists, &l.recent, l.hour_secs),
+                Ok(None) => false,
+                Err(e) => {
+                    tracing::error!(
+                        service = service.0,
+                        "AutoDJ could not read its playlists: {e}"
+                    );
+                    false
                 }
             }
         })

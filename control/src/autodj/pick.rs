@@ -27,9 +27,23 @@ pub enum Kind {
     Rotation,
     /// Instead of rotation while its slot is on.
     Scheduled,
-    /// Every `n` songs, between tracks.
-    Interval(u32),
+    /// Between tracks when its trigger is due (or cutting in, if the playlist interrupts).
+    Interval(Trigger),
 }
+
+/// When an interval playlist is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// After every `n` songs.
+    Songs(u32),
+    /// `n` minutes after it last played.
+    Minutes(u32),
+    /// At minute `m` of each hour (up to 20 minutes late, never twice an hour).
+    AtMinute(u32),
+}
+
+/// How late an at-minute playlist may still play.
+const AT_MINUTE_GRACE: i64 = 20 * 60;
 
 /// A track as the picker sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +62,8 @@ pub struct Playlist {
     pub order: Order,
     pub weight: u32,
     pub on: bool,
+    /// An interval playlist that cuts into the track playing when due.
+    pub interrupts: bool,
     pub items: Vec<Item>,
 }
 
@@ -87,31 +103,56 @@ pub struct Pick {
     pub media_id: i64,
 }
 
+/// Whether interval playlist `p` (with `trigger`) is due, `hour_secs` into the hour.
+fn is_due(p: &Playlist, trigger: Trigger, recent: &[Play], hour_secs: i64) -> bool {
+    let last = recent.iter().find(|r| r.playlist_id == Some(p.id));
+    match trigger {
+        Trigger::Songs(n) => {
+            let since = recent
+                .iter()
+                .take_while(|r| r.playlist_id != Some(p.id))
+                .count();
+            // Never played: due once n songs have played at all.
+            since >= n as usize && (last.is_some() || recent.len() >= n as usize)
+        }
+        Trigger::Minutes(n) => last.is_none_or(|l| l.ago >= i64::from(n) * 60),
+        Trigger::AtMinute(m) => {
+            let since_mark = hour_secs - i64::from(m) * 60;
+            (0..AT_MINUTE_GRACE).contains(&since_mark) && last.is_none_or(|l| l.ago > since_mark)
+        }
+    }
+}
+
+/// Whether an interval playlist that interrupts is due now (the track playing gives way).
+pub fn interrupt_due(playlists: &[Playlist], recent: &[Play], hour_secs: i64) -> bool {
+    playlists.iter().any(|p| match p.kind {
+        Kind::Interval(t)
+            if p.interrupts && !p.items.is_empty() && !matches!(t, Trigger::Songs(_)) =>
+        {
+            is_due(p, t, recent, hour_secs)
+        }
+        _ => false,
+    })
+}
+
 pub fn pick(
     playlists: &[Playlist],
     recent: &[Play],
     windows: Windows,
+    hour_secs: i64,
     rng: &mut impl Rng,
 ) -> Option<Pick> {
     let playable = |p: &&Playlist| !p.items.is_empty();
     // 1. A due interval playlist.
     for p in playlists.iter().filter(playable) {
-        if let Kind::Interval(n) = p.kind {
-            let since = recent
-                .iter()
-                .take_while(|r| r.playlist_id != Some(p.id))
-                .count();
-            let ever = recent.iter().any(|r| r.playlist_id == Some(p.id));
-            // Never played: due once n songs have played at all.
-            if since >= n as usize
-                && (ever || recent.len() >= n as usize)
-                && let Some(item) = within(p, recent, windows, rng)
-            {
-                return Some(Pick {
-                    playlist_id: p.id,
-                    media_id: item,
-                });
-            }
+        if let Kind::Interval(trigger) = p.kind
+            && is_due(p, trigger, recent, hour_secs)
+            && let Some(item) = within(p, recent, windows, rng)
+        {
+            return Some(Pick {
+                playlist_id: p.id,
+                media_id: item,
+            });
         }
     }
     // 2. Scheduled playlists on now, else 3. rotation playlists on now.
@@ -236,6 +277,7 @@ mod tests {
             order,
             weight: 1,
             on: true,
+            interrupts: false,
             items,
         }
     }
@@ -263,15 +305,18 @@ mod tests {
             vec![item(10, "a"), item(11, "b"), item(12, "c")],
         )];
         let w = Windows::default();
-        assert_eq!(pick(&p, &[], w, &mut rng()).map(|p| p.media_id), Some(10));
+        assert_eq!(
+            pick(&p, &[], w, 0, &mut rng()).map(|p| p.media_id),
+            Some(10)
+        );
         let recent = [played(11, 1, "b", 5)];
         assert_eq!(
-            pick(&p, &recent, w, &mut rng()).map(|p| p.media_id),
+            pick(&p, &recent, w, 0, &mut rng()).map(|p| p.media_id),
             Some(12)
         );
         let recent = [played(12, 1, "c", 5)];
         assert_eq!(
-            pick(&p, &recent, w, &mut rng()).map(|p| p.media_id),
+            pick(&p, &recent, w, 0, &mut rng()).map(|p| p.media_id),
             Some(10)
         );
     }
@@ -289,7 +334,7 @@ mod tests {
         let recent = [played(10, 1, "a", 60)];
         for _ in 0..20 {
             assert_eq!(
-                pick(&p, &recent, w, &mut rng()).map(|p| p.media_id),
+                pick(&p, &recent, w, 0, &mut rng()).map(|p| p.media_id),
                 Some(12)
             );
         }
@@ -300,7 +345,7 @@ mod tests {
             played(10, 1, "a", 180),
         ];
         assert_eq!(
-            pick(&p, &recent, w, &mut rng()).map(|p| p.media_id),
+            pick(&p, &recent, w, 0, &mut rng()).map(|p| p.media_id),
             Some(10)
         );
     }
@@ -313,23 +358,85 @@ mod tests {
             Order::Sequential,
             vec![item(10, "a"), item(11, "b")],
         );
-        let jingles = list(2, Kind::Interval(2), Order::Sequential, vec![item(90, "")]);
+        let jingles = list(
+            2,
+            Kind::Interval(Trigger::Songs(2)),
+            Order::Sequential,
+            vec![item(90, "")],
+        );
         let p = [music, jingles];
         let w = Windows::default();
         let one = [played(10, 1, "a", 10)];
         assert_eq!(
-            pick(&p, &one, w, &mut rng()).map(|p| p.playlist_id),
+            pick(&p, &one, w, 0, &mut rng()).map(|p| p.playlist_id),
             Some(1)
         );
         let two = [played(11, 1, "b", 10), played(10, 1, "a", 20)];
         assert_eq!(
-            pick(&p, &two, w, &mut rng()).map(|p| p.playlist_id),
+            pick(&p, &two, w, 0, &mut rng()).map(|p| p.playlist_id),
             Some(2)
         );
         let after = [played(90, 2, "", 5), played(11, 1, "b", 10)];
         assert_eq!(
-            pick(&p, &after, w, &mut rng()).map(|p| p.playlist_id),
+            pick(&p, &after, w, 0, &mut rng()).map(|p| p.playlist_id),
             Some(1)
+        );
+    }
+
+    #[test]
+    fn timed_interval_playlists() {
+        let music = list(1, Kind::Rotation, Order::Sequential, vec![item(10, "a")]);
+        let mut ads = list(
+            2,
+            Kind::Interval(Trigger::Minutes(30)),
+            Order::Sequential,
+            vec![item(90, "")],
+        );
+        ads.interrupts = true;
+        let mut news = list(
+            3,
+            Kind::Interval(Trigger::AtMinute(0)),
+            Order::Sequential,
+            vec![item(95, "")],
+        );
+        news.interrupts = true;
+        let w = Windows::default();
+        let p = [music.clone(), ads.clone()];
+        // Ads played 10 minutes ago: not yet; 31 minutes ago: due (and cutting in).
+        let recent = [played(90, 2, "", 600)];
+        assert_eq!(
+            pick(&p, &recent, w, 0, &mut rng()).map(|p| p.playlist_id),
+            Some(1)
+        );
+        assert!(!interrupt_due(&p, &recent, 0));
+        let recent = [played(90, 2, "", 31 * 60)];
+        assert_eq!(
+            pick(&p, &recent, w, 0, &mut rng()).map(|p| p.playlist_id),
+            Some(2)
+        );
+        assert!(interrupt_due(&p, &recent, 0));
+        // News at the top of the hour: due from :00 for 20 minutes, once.
+        let p = [music, news];
+        let recent = [played(10, 1, "a", 30)];
+        assert_eq!(
+            pick(&p, &recent, w, 3540, &mut rng()).map(|p| p.playlist_id),
+            Some(1)
+        );
+        assert_eq!(
+            pick(&p, &recent, w, 60, &mut rng()).map(|p| p.playlist_id),
+            Some(3)
+        );
+        assert!(interrupt_due(&p, &recent, 60));
+        let after = [played(95, 3, "", 30)];
+        assert_eq!(
+            pick(&p, &after, w, 90, &mut rng()).map(|p| p.playlist_id),
+            Some(1)
+        );
+        assert!(!interrupt_due(&p, &after, 90));
+        assert_eq!(
+            pick(&p, &recent, w, 25 * 60, &mut rng()).map(|p| p.playlist_id),
+            Some(1),
+            "too late"
         );
     }
 
@@ -339,10 +446,16 @@ mod tests {
         let mut show = list(2, Kind::Scheduled, Order::Random, vec![item(20, "b")]);
         let w = Windows::default();
         let p = [music.clone(), show.clone()];
-        assert_eq!(pick(&p, &[], w, &mut rng()).map(|p| p.media_id), Some(20));
+        assert_eq!(
+            pick(&p, &[], w, 0, &mut rng()).map(|p| p.media_id),
+            Some(20)
+        );
         show.on = false;
         let p = [music, show];
-        assert_eq!(pick(&p, &[], w, &mut rng()).map(|p| p.media_id), Some(10));
+        assert_eq!(
+            pick(&p, &[], w, 0, &mut rng()).map(|p| p.media_id),
+            Some(10)
+        );
     }
 
     #[test]
@@ -353,15 +466,17 @@ mod tests {
         let p = [a, b];
         let mut r = rng();
         let n = (0..4000)
-            .filter(|_| pick(&p, &[], Windows::default(), &mut r).map(|p| p.playlist_id) == Some(1))
+            .filter(|_| {
+                pick(&p, &[], Windows::default(), 0, &mut r).map(|p| p.playlist_id) == Some(1)
+            })
             .count();
         assert!((2800..3200).contains(&n), "{n} of 4000");
     }
 
     #[test]
     fn nothing_to_play_is_none() {
-        assert_eq!(pick(&[], &[], Windows::default(), &mut rng()), None);
+        assert_eq!(pick(&[], &[], Windows::default(), 0, &mut rng()), None);
         let empty = [list(1, Kind::Rotation, Order::Shuffle, vec![])];
-        assert_eq!(pick(&empty, &[], Windows::default(), &mut rng()), None);
+        assert_eq!(pick(&empty, &[], Windows::default(), 0, &mut rng()), None);
     }
 }

@@ -16,6 +16,9 @@ pub struct PlaylistRow {
     pub folder: Option<String>,
     pub schedule_json: Option<String>,
     pub every_n_songs: Option<i64>,
+    pub every_n_minutes: Option<i64>,
+    pub at_minute: Option<i64>,
+    pub interrupts: i64,
     pub allow_requests: i64,
     pub enabled: i64,
     pub created_at: i64,
@@ -23,7 +26,8 @@ pub struct PlaylistRow {
 }
 
 const COLUMNS: &str = "id, service_id, name, kind, play_order, weight, folder, schedule_json, \
-     every_n_songs, allow_requests, enabled, created_at, updated_at";
+     every_n_songs, every_n_minutes, at_minute, interrupts, allow_requests, enabled, created_at, \
+     updated_at";
 
 /// A playlist as the API saves it.
 #[derive(Debug, Clone)]
@@ -35,6 +39,9 @@ pub struct PlaylistFields<'a> {
     pub folder: Option<&'a str>,
     pub schedule_json: Option<&'a str>,
     pub every_n_songs: Option<i64>,
+    pub every_n_minutes: Option<i64>,
+    pub at_minute: Option<i64>,
+    pub interrupts: bool,
     pub allow_requests: bool,
     pub enabled: bool,
 }
@@ -49,8 +56,8 @@ pub async fn insert(
     let mut tx = db.pool().begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO playlists (service_id, name, kind, play_order, weight, folder, schedule_json, \
-         every_n_songs, allow_requests, enabled, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+         every_n_songs, every_n_minutes, at_minute, interrupts, allow_requests, enabled, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
     )
     .bind(service_id)
     .bind(p.name)
@@ -60,6 +67,9 @@ pub async fn insert(
     .bind(p.folder)
     .bind(p.schedule_json)
     .bind(p.every_n_songs)
+    .bind(p.every_n_minutes)
+    .bind(p.at_minute)
+    .bind(i64::from(p.interrupts))
     .bind(i64::from(p.allow_requests))
     .bind(i64::from(p.enabled))
     .bind(now())
@@ -81,8 +91,8 @@ pub async fn update(
     let mut tx = db.pool().begin().await?;
     let done = sqlx::query(
         "UPDATE playlists SET name = $1, kind = $2, play_order = $3, weight = $4, folder = $5, \
-         schedule_json = $6, every_n_songs = $7, allow_requests = $8, enabled = $9, updated_at = $10 \
-         WHERE id = $11 AND service_id = $12",
+         schedule_json = $6, every_n_songs = $7, every_n_minutes = $8, at_minute = $9, interrupts = $10, \
+         allow_requests = $11, enabled = $12, updated_at = $13 WHERE id = $14 AND service_id = $15",
     )
     .bind(p.name)
     .bind(p.kind)
@@ -91,6 +101,9 @@ pub async fn update(
     .bind(p.folder)
     .bind(p.schedule_json)
     .bind(p.every_n_songs)
+    .bind(p.every_n_minutes)
+    .bind(p.at_minute)
+    .bind(i64::from(p.interrupts))
     .bind(i64::from(p.allow_requests))
     .bind(i64::from(p.enabled))
     .bind(now())

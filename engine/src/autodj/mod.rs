@@ -55,6 +55,11 @@ pub trait Library: Send + Sync + 'static {
     fn next_track(&self, service: ServiceId) -> BoxFuture<'_, Option<Track>>;
     /// `track` started playing on air (history, repeat protection).
     fn track_started(&self, service: ServiceId, track: Track) -> BoxFuture<'_, ()>;
+    /// Whether something must cut into the track playing now (news at the top of the hour):
+    /// AutoDJ then fades the track out and asks for the next one at once.
+    fn interrupt_due(&self, _service: ServiceId) -> BoxFuture<'_, bool> {
+        Box::pin(async { false })
+    }
 }
 
 /// How a station's AutoDJ plays.

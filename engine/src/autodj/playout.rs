@@ -23,6 +23,10 @@ const TICK: Duration = Duration::from_millis(100);
 const LEAD_SECS: f64 = 0.5;
 /// How long AutoDJ fades out when a live source takes over.
 const FADE_OUT_SECS: f64 = 0.5;
+/// How often AutoDJ asks whether an interval playlist must cut in, and how long the track
+/// it cuts takes to fade out.
+const INTERRUPT_CHECK: Duration = Duration::from_secs(10);
+const INTERRUPT_FADE_SECS: f64 = 1.0;
 /// How long a skip's fade-out lasts.
 const SKIP_FADE_SECS: f64 = 0.4;
 /// Picks in a row that may fail (missing or broken files) before AutoDJ waits a moment.
@@ -58,6 +62,7 @@ pub(super) struct Playout {
     /// Frames of silence in a row in the output, and whether that stretch was reported.
     silent_frames: u64,
     dead_air_reported: bool,
+    interrupt_checked: Instant,
 }
 
 impl Playout {
@@ -90,6 +95,7 @@ impl Playout {
             pick_after: Instant::now(),
             silent_frames: 0,
             dead_air_reported: false,
+            interrupt_checked: Instant::now(),
         }
     }
 
@@ -139,6 +145,14 @@ impl Playout {
             let Some(m) = on_mount.as_mut() else { continue };
             if m.mount.takeover_pending(m.id) {
                 self.fade_out(m);
+            }
+            if m.clock.is_some() && self.interrupt_checked.elapsed() >= INTERRUPT_CHECK {
+                self.interrupt_checked = Instant::now();
+                let library = Arc::clone(&self.config.library);
+                let service = self.config.grant.service_id;
+                if self.rt.block_on(library.interrupt_due(service)) {
+                    self.interrupt();
+                }
             }
             if !m.mount.is_on_air(m.id) {
                 if m.clock.take().is_some() {
@@ -262,6 +276,20 @@ impl Playout {
             label: mount.status().on_air,
             at: SystemTime::now(),
         });
+    }
+
+    /// Something must cut in (an interval playlist that interrupts): the track playing
+    /// fades out over a second and the next pick, made now, is what is due.
+    fn interrupt(&mut self) {
+        if self.next_announced {
+            return; // mid-crossfade: the pick after this one will be what is due
+        }
+        let fade = (INTERRUPT_FADE_SECS * f64::from(self.rate)) as u64;
+        if let Some(cur) = self.current.as_mut() {
+            tracing::info!(mount = %self.config.grant.mount, title = %cur.track.display(), "AutoDJ cuts the track short for an interval playlist");
+            cur.end_in(fade);
+            self.next = None;
+        }
     }
 
     fn skip(&mut self) {
