@@ -265,7 +265,7 @@ async fn receive(
                 );
                 ApiError::invalid(format!("{filename}: {why}"))
             })?;
-        let row = store_file(
+        let (row, duplicate) = store_file(
             state,
             service.owner_id,
             folder,
@@ -275,6 +275,10 @@ async fn receive(
             found,
         )
         .await?;
+        if duplicate {
+            imported.items.push(view(&row, true));
+            continue;
+        }
         tracing::info!(owner = service.owner_id, media = row.id, kind = %row.kind, "imported {filename:?} ({:.1} s)", row.duration_ms as f64 / 1000.0);
         imported.items.push(view(&row, false));
         imported.added.push(row);
@@ -282,7 +286,8 @@ async fn receive(
     Ok(())
 }
 
-/// Moves an inspected upload into the library and records it.
+/// Moves an inspected upload into the library and records it; `true` with the row when the
+/// same file was recorded meanwhile by another upload.
 async fn store_file(
     state: &AppState,
     owner: i64,
@@ -291,7 +296,7 @@ async fn store_file(
     sha: &str,
     upload: Upload,
     found: Inspected,
-) -> ApiResult<MediaRow> {
+) -> ApiResult<(MediaRow, bool)> {
     let size = i64::try_from(upload.size).unwrap_or(i64::MAX);
     let path = store::library_path(owner, sha, &store::safe_ext(filename));
     upload
@@ -332,6 +337,11 @@ async fn store_file(
     let id = match media::insert(state.db.pool(), &new).await {
         Ok(id) => id,
         Err(e) => {
+            // The same file uploaded twice at once: the other upload recorded it (and the
+            // file on disk is its file, byte for byte); this one is a duplicate.
+            if let Some(existing) = media::by_hash(&state.db, owner, sha).await? {
+                return Ok((existing, true));
+            }
             let _ = tokio::fs::remove_file(state.data_dir.join(&path)).await;
             if let Some(c) = &cover_path {
                 let _ = tokio::fs::remove_file(state.data_dir.join(c)).await;
@@ -339,9 +349,10 @@ async fn store_file(
             return Err(e.into());
         }
     };
-    media::by_id(&state.db, owner, id)
+    let row = media::by_id(&state.db, owner, id)
         .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("media {id} vanished")))
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("media {id} vanished")))?;
+    Ok((row, false))
 }
 
 fn bad_multipart(e: axum::extract::multipart::MultipartError) -> ApiError {

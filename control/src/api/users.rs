@@ -295,6 +295,13 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
+    // Their media library went with them in the database; its files go too.
+    let files = state.data_dir.join("media").join(id.to_string());
+    if files.is_dir()
+        && let Err(e) = tokio::fs::remove_dir_all(&files).await
+    {
+        tracing::warn!(user = %target.username, "the deleted user's media files were not all removed from {}: {e}", files.display());
+    }
     tracing::info!(by = %caller.user.username, user = %target.username, "user deleted");
     Ok(StatusCode::NO_CONTENT)
 }
