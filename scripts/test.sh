@@ -13,6 +13,8 @@ apt_ensure ca-certificates pkg-config
 # sources, ffmpeg/ffprobe as listeners and RTMP publishers, Debian's Chromium with hls.js
 # (from the npm registry, pinned in tests/browser/package-lock.json) as a video player.
 apt_ensure ffmpeg liquidsoap chromium
+# Prometheus's own Python client parses /metrics in the tests (Debian's python3).
+apt_ensure python3-prometheus-client
 # Node.js may come from elsewhere (NodeSource bundles npm); Debian's only when there is none.
 command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm
 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error

@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod hls;
 pub mod media;
+pub mod metrics;
 pub mod schedule;
 pub mod server;
 pub mod stats;

@@ -389,6 +389,31 @@ async fn autodj_crossfades_tracks_with_titles_in_order() {
         np["now_playing"].to_string().contains("AutoDJ Test"),
         "{np}"
     );
+    let (_, _, body) = srv
+        .fetch(
+            "/metrics",
+            &[(
+                "authorization",
+                &format!("Bearer {}", srv.admin_token().await),
+            )],
+        )
+        .await;
+    let samples = parse_metrics(&String::from_utf8(body).unwrap());
+    let sid = id.to_string();
+    assert!(
+        samples.iter().any(|(n, l, v)| n == "tidecast_autodj_on_air"
+            && l.get("service") == Some(&sid)
+            && *v == 1.0),
+        "{samples:?}"
+    );
+    assert!(
+        samples
+            .iter()
+            .any(|(n, l, v)| n == "tidecast_icecast_listeners"
+                && l.get("mount") == Some(&slug)
+                && *v >= 0.0),
+        "{samples:?}"
+    );
     let plays = store.snapshot().await["autodj_plays"]
         .as_array()
         .unwrap()

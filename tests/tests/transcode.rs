@@ -562,6 +562,39 @@ async fn corrupt_pictures_leave_the_ladder_and_the_source_running() {
             > 10.0,
         "{stats}"
     );
+    // The same figures in /metrics, for admins, in valid Prometheus text.
+    let auth = format!("Bearer {admin}");
+    let (status, h, body) = srv.fetch("/metrics", &[("authorization", &auth)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let samples = parse_metrics(&String::from_utf8(body).unwrap());
+    let value = |name: &str, rendition: Option<&str>| {
+        samples
+            .iter()
+            .find(|(n, l, _)| {
+                n == name
+                    && l.get("stream") == Some(&slug)
+                    && l.get("rendition").map(String::as_str) == rendition
+            })
+            .map(|(_, _, v)| *v)
+            .unwrap_or_else(|| panic!("{name} missing: {samples:?}"))
+    };
+    assert!(value("tidecast_transcoder_speed", None) > 0.5);
+    assert!(value("tidecast_rendition_output_fps", Some("180p")) > 10.0);
+    assert!(value("tidecast_rendition_bytes_total", Some("180p")) > 0.0);
+    assert_eq!(value("tidecast_hls_live", None), 1.0);
+    let owner = srv.login("Noisy-owner", "Noisy-owner-password").await;
+    let (status, _, _) = srv
+        .fetch("/metrics", &[("authorization", &format!("Bearer {owner}"))])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = srv.fetch("/metrics", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     // What the rendition made still decodes: x264 encodes whatever the decoder conceals.
     let tmp = tempfile::tempdir().unwrap();
     let (ok, errors) = decode_window(&srv, &rendition, &later, tmp.path(), "error").await;

@@ -124,6 +124,7 @@ pub fn router(state: AppState) -> Router {
     );
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::metrics::metrics))
         .merge(uploads)
         .nest("/api/v1", api)
         .merge(crate::hls::router())

@@ -213,6 +213,19 @@ impl AutoDj {
             .map(|s| s.status.lock().unwrap_or_else(|p| p.into_inner()).clone())
     }
 
+    /// Every running station and its status.
+    pub fn all(&self) -> Vec<(ServiceId, Status)> {
+        self.lock()
+            .iter()
+            .map(|(id, s)| {
+                (
+                    *id,
+                    s.status.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+                )
+            })
+            .collect()
+    }
+
     pub fn is_running(&self, service: ServiceId) -> bool {
         self.lock().contains_key(&service)
     }

@@ -1,0 +1,257 @@
+//! `GET /metrics`: the engine's live state in Prometheus' text format (0.0.4), read at
+//! scrape time: listeners and viewers, sources on air, transcoder speed and drops per
+//! ladder and rendition, AutoDJ and dead air. For admins (a login token or an admin's API
+//! key as `Authorization: Bearer`, which Prometheus' `authorization` setting sends).
+//!
+//! Written by hand rather than with a metrics registry crate: every figure already lives in
+//! the engine (atomics, mount state) and is read when scraped, so a registry would only copy
+//! it; what remains is the text format (HELP/TYPE lines and escaped label values).
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::api::error::ApiError;
+use crate::api::state::AppState;
+use crate::auth::Caller;
+use crate::db::users::Role;
+
+/// Metric families in the order they were first written, each with its samples.
+#[derive(Debug, Default)]
+struct Exposition {
+    families: Vec<Family>,
+}
+
+#[derive(Debug)]
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    kind: &'static str,
+    samples: Vec<(String, f64)>,
+}
+
+impl Exposition {
+    fn add(
+        &mut self,
+        name: &'static str,
+        kind: &'static str,
+        help: &'static str,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) {
+        let at = match self.families.iter().position(|f| f.name == name) {
+            Some(i) => i,
+            None => {
+                self.families.push(Family {
+                    name,
+                    help,
+                    kind,
+                    samples: Vec::new(),
+                });
+                self.families.len() - 1
+            }
+        };
+        let labels = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.families[at].samples.push((labels, value));
+    }
+
+    fn gauge(&mut self, name: &'static str, help: &'static str, labels: &[(&str, &str)], v: f64) {
+        self.add(name, "gauge", help, labels, v);
+    }
+
+    fn counter(&mut self, name: &'static str, help: &'static str, labels: &[(&str, &str)], v: f64) {
+        self.add(name, "counter", help, labels, v);
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::new();
+        for f in &self.families {
+            let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
+            let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind);
+            for (labels, v) in &f.samples {
+                if labels.is_empty() {
+                    let _ = writeln!(out, "{} {v}", f.name);
+                } else {
+                    let _ = writeln!(out, "{}{{{labels}}} {v}", f.name);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A label value as the text format wants it: `\`, `"` and newlines escaped.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Response {
+    if caller.role() != Role::Admin {
+        return ApiError::forbidden("metrics are for administrators").into_response();
+    }
+    let mut m = Exposition::default();
+    let engine = &state.engine;
+    m.gauge("tidecast_up", "1 while the server answers", &[], 1.0);
+    for mount in engine.mounts().all() {
+        let st = mount.status();
+        let service = st.service_id.0.to_string();
+        let labels = [("service", service.as_str()), ("mount", st.name.as_str())];
+        m.gauge(
+            "tidecast_icecast_listeners",
+            "Listeners connected to an Icecast mount",
+            &labels,
+            st.listeners as f64,
+        );
+        m.gauge(
+            "tidecast_source_on_air",
+            "1 while a source (live, DJ, AutoDJ or transcoder feed) is on air on the mount",
+            &labels,
+            f64::from(u8::from(st.on_air.is_some())),
+        );
+        m.counter(
+            "tidecast_dead_air_total",
+            "Dead air found on the mount (a live source silent past the threshold)",
+            &labels,
+            st.dead_air_events as f64,
+        );
+    }
+    for stream in engine.hls().all() {
+        let service = stream.service_id().0.to_string();
+        let slug = stream.slug();
+        let labels = [("service", service.as_str()), ("stream", slug)];
+        if !slug.contains('/') {
+            m.gauge(
+                "tidecast_hls_viewers",
+                "HLS viewers of a service (players that polled within two segments)",
+                &labels,
+                stream.viewers.count() as f64,
+            );
+            m.gauge(
+                "tidecast_hls_live",
+                "1 while the stream's publisher is connected",
+                &labels,
+                f64::from(u8::from(stream.is_live())),
+            );
+        }
+        if let Some(kbps) = stream.recent_bitrate_kbps() {
+            m.gauge(
+                "tidecast_hls_bitrate_kbps",
+                "Bitrate of the stream's recent segments",
+                &labels,
+                f64::from(kbps),
+            );
+        }
+        let Some(report) = stream.ladder() else {
+            continue;
+        };
+        let st = &report.stats;
+        let secs = report.started.elapsed().as_secs_f64().max(0.001);
+        let media = st.media_time.load(Relaxed) as f64 / 90_000.0;
+        let busiest = report
+            .renditions
+            .iter()
+            .map(|(_, r)| r.busy_ns.load(Relaxed))
+            .chain([st.busy_ns.load(Relaxed)])
+            .max()
+            .unwrap_or(0) as f64
+            / 1e9;
+        m.gauge(
+            "tidecast_transcoder_input_fps",
+            "Pictures the ladder decodes per second, since it started",
+            &labels,
+            st.frames_in.load(Relaxed) as f64 / secs,
+        );
+        m.gauge(
+            "tidecast_transcoder_speed",
+            "Source seconds per second of the busiest stage's work (above 1 keeps up)",
+            &labels,
+            if busiest > 0.0 { media / busiest } else { 0.0 },
+        );
+        m.counter(
+            "tidecast_transcoder_dropped_input_frames_total",
+            "Source pictures the ladder dropped because it fell behind",
+            &labels,
+            st.dropped_in.load(Relaxed) as f64,
+        );
+        m.counter(
+            "tidecast_transcoder_restarts_total",
+            "Times the ladder restarted after a failure",
+            &labels,
+            st.restarts.load(Relaxed) as f64,
+        );
+        for (name, r) in &report.renditions {
+            let labels = [
+                ("service", service.as_str()),
+                ("stream", slug),
+                ("rendition", name.as_str()),
+            ];
+            m.gauge(
+                "tidecast_rendition_output_fps",
+                "Pictures a rendition encodes per second, since the ladder started",
+                &labels,
+                r.frames_out.load(Relaxed) as f64 / secs,
+            );
+            m.counter(
+                "tidecast_rendition_dropped_frames_total",
+                "Pictures a rendition skipped because it fell behind",
+                &labels,
+                r.dropped.load(Relaxed) as f64,
+            );
+            m.counter(
+                "tidecast_rendition_bytes_total",
+                "Bytes a rendition encoded",
+                &labels,
+                r.bytes_out.load(Relaxed) as f64,
+            );
+        }
+    }
+    for (service, st) in engine.autodj().all() {
+        let service = service.0.to_string();
+        let labels = [("service", service.as_str())];
+        m.gauge(
+            "tidecast_autodj_on_air",
+            "1 while a station's AutoDJ is what listeners hear (0: yielding to a live source)",
+            &labels,
+            f64::from(u8::from(st.on_air)),
+        );
+        m.counter(
+            "tidecast_autodj_dead_air_total",
+            "Dead air AutoDJ found in its tracks and skipped",
+            &labels,
+            st.dead_air_events as f64,
+        );
+    }
+    let mut resp = m.render().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_are_grouped_and_labels_escaped() {
+        let mut m = Exposition::default();
+        m.gauge("a", "first", &[("x", "1")], 1.0);
+        m.counter("b_total", "second", &[], 2.0);
+        m.gauge("a", "first", &[("x", "quote\" back\\ nl\n")], 3.5);
+        assert_eq!(
+            m.render(),
+            "# HELP a first\n# TYPE a gauge\na{x=\"1\"} 1\na{x=\"quote\\\" back\\\\ nl\\n\"} 3.5\n\
+             # HELP b_total second\n# TYPE b_total counter\nb_total 2\n"
+        );
+    }
+}
