@@ -211,3 +211,34 @@ pub fn decode_file(path: &Path) -> Vec<i16> {
         .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect()
 }
+
+/// [`listen_pcm`] off the async runtime (it blocks for `secs`).
+pub async fn listen(icecast: &str, mount: &str, secs: u32) -> (Vec<i16>, String) {
+    let (icecast, mount) = (icecast.to_owned(), mount.to_owned());
+    tokio::task::spawn_blocking(move || listen_pcm(&icecast, &mount, secs))
+        .await
+        .unwrap()
+}
+
+/// The ids of the items an upload answered with.
+pub fn item_ids(up: &Value) -> Vec<Value> {
+    up["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].clone())
+        .collect()
+}
+
+/// Creates a playlist on a service; panics unless it is created.
+pub async fn playlist(srv: &Server, token: &str, service: i64, body: Value) -> Value {
+    let (status, p) = srv
+        .post(
+            &format!("/api/v1/services/{service}/playlists"),
+            token,
+            body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    p
+}

@@ -190,12 +190,7 @@ async fn station(
     let paths: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
     let (status, up) = upload(srv, &owner, id, &paths).await;
     assert_eq!(status, StatusCode::CREATED, "{up}");
-    let ids: Vec<Value> = up["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].clone())
-        .collect();
+    let ids = item_ids(&up);
     let (status, p) = srv
         .post(
             &format!("/api/v1/services/{id}/playlists"),
@@ -287,13 +282,7 @@ async fn autodj_crossfades_tracks_with_titles_in_order() {
         let slug = slug.clone();
         std::thread::spawn(move || icy_titles(&icecast, &slug, 16))
     };
-    let (pcm, errors) = tokio::task::spawn_blocking({
-        let icecast = srv.icecast.clone();
-        let slug = slug.clone();
-        move || listen_pcm(&icecast, &slug, 15)
-    })
-    .await
-    .unwrap();
+    let (pcm, errors) = listen(&srv.icecast, &slug, 15).await;
     assert!(
         errors.trim().is_empty(),
         "the stream did not decode cleanly: {errors}"
@@ -599,12 +588,7 @@ async fn autodj_comes_back_after_a_restart_and_follows_the_plan() {
         "{}",
         srv.logs()
     );
-    let (pcm, errors) = tokio::task::spawn_blocking({
-        let icecast = srv.icecast.clone();
-        move || listen_pcm(&icecast, &slug, 4)
-    })
-    .await
-    .unwrap();
+    let (pcm, errors) = listen(&srv.icecast, &slug, 4).await;
     assert!(errors.trim().is_empty(), "{errors}");
     assert!(
         level(&pcm, 440.0, 44_100.0) > 0.05,
@@ -797,12 +781,7 @@ async fn dead_air_inside_a_track_is_found_and_skipped() {
     );
     let (status, up) = upload(&srv, &owner, id, &[&gap, &next]).await;
     assert_eq!(status, StatusCode::CREATED, "{up}");
-    let ids: Vec<Value> = up["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].clone())
-        .collect();
+    let ids = item_ids(&up);
     let (status, _) = srv
         .post(
             &format!("/api/v1/services/{id}/playlists"),
@@ -827,13 +806,7 @@ async fn dead_air_inside_a_track_is_found_and_skipped() {
     )
     .await;
     wait_live(&srv, &slug);
-    let (pcm, _) = tokio::task::spawn_blocking({
-        let icecast = srv.icecast.clone();
-        let slug = slug.clone();
-        move || listen_pcm(&icecast, &slug, 10)
-    })
-    .await
-    .unwrap();
+    let (pcm, _) = listen(&srv.icecast, &slug, 10).await;
     // The 880 Hz track is heard within 10 s: the gap was cut short after 3 s of silence.
     let map = tone_map(&pcm, &[440.0, 880.0], 4410);
     assert!(
@@ -1022,12 +995,7 @@ async fn autodj_feeds_the_extra_mounts_and_the_station_hls() {
     wait_live(&srv, &slug);
     wait_live(&srv, "wide-aac");
     // The AAC mount carries AutoDJ's audio, transcoded from the primary.
-    let (pcm, errors) = tokio::task::spawn_blocking({
-        let icecast = srv.icecast.clone();
-        move || listen_pcm(&icecast, "wide-aac", 4)
-    })
-    .await
-    .unwrap();
+    let (pcm, errors) = listen(&srv.icecast, "wide-aac", 4).await;
     assert!(errors.trim().is_empty(), "{errors}");
     assert!(
         level(&pcm, 440.0, 44_100.0) > 0.05,
@@ -1112,12 +1080,7 @@ async fn a_timed_interval_playlist_cuts_into_the_track_playing() {
     let (status, p) = srv.post(&format!("/api/v1/services/{id}/playlists"), &owner,
         json!({"name": "News", "kind": "interval", "at_minute": minute, "interrupts": true, "media": [nid]})).await;
     assert_eq!(status, StatusCode::CREATED, "{p}");
-    let (pcm, errors) = tokio::task::spawn_blocking({
-        let icecast = srv.icecast.clone();
-        move || listen_pcm(&icecast, &slug, 15)
-    })
-    .await
-    .unwrap();
+    let (pcm, errors) = listen(&srv.icecast, &slug, 15).await;
     assert!(errors.trim().is_empty(), "{errors}");
     let map = tone_map(&pcm, &[440.0, 1000.0], 4410);
     assert!(
