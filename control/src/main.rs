@@ -20,8 +20,8 @@ struct Cli {
 enum Command {
     /// Run the server: web UI, REST API, HLS, RTMP and Icecast.
     Serve(ServeArgs),
-    /// Inspect every media library file again (tags, duration, loudness, cue points), with
-    /// a progress bar. Takes serve's --config, --data and --database-url; safe while the
+    /// Measure every media library file again (duration, loudness, cue points), with a
+    /// progress bar; tags stay as edited. Takes serve's --config, --data and --database-url; safe while the
     /// server runs.
     Rescan(ServeArgs),
 }

@@ -60,7 +60,13 @@ pub fn watch(engine: &Engine, mount: &Arc<Mount>, source: u64, label: &str, cont
                 break;
             }
             if !mount.is_on_air(source) {
+                // On standby its silence is nobody's dead air (the mount's figure is about
+                // what listeners hear).
+                if silent_secs > 0.0 {
+                    mount.set_silence(None, false);
+                }
                 silent_secs = 0.0;
+                reported = false;
                 continue;
             }
             for (config, frame) in framer.push(&chunk) {

@@ -79,6 +79,9 @@ struct State {
     takeover: Option<(u64, Instant)>,
     takeover_buf: Vec<Bytes>,
     takeover_len: usize,
+    /// The title sequence when the takeover began: a title set after it (the live source's
+    /// first metadata update, sent as it connects) is kept when it goes on air.
+    takeover_title_seq: u64,
 }
 
 /// Why a source may not go on this mount.
@@ -168,6 +171,7 @@ impl Mount {
                 takeover: None,
                 takeover_buf: Vec::new(),
                 takeover_len: 0,
+                takeover_title_seq: 0,
             }),
             listeners: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
@@ -258,6 +262,7 @@ impl Mount {
             st.takeover = Some((id, Instant::now() + SOFT_HANDOVER));
             st.takeover_buf.clear();
             st.takeover_len = 0;
+            st.takeover_title_seq = st.title_seq;
             return Ok(());
         }
         self.go_on_air(&mut st, id);
@@ -289,7 +294,12 @@ impl Mount {
     /// Puts the waiting source `next` on air with the audio it sent while waiting.
     fn take_over(&self, st: &mut State, next: u64) {
         st.takeover = None;
+        let title = (st.title_seq != st.takeover_title_seq).then(|| Arc::clone(&st.title));
         self.go_on_air(st, next);
+        if let Some(title) = title {
+            st.title = title;
+            st.title_seq += 1;
+        }
         let waiting = std::mem::take(&mut st.takeover_buf);
         st.takeover_len = 0;
         for chunk in waiting {
@@ -688,6 +698,19 @@ mod tests {
         );
         // AutoDJ no longer reaches listeners.
         assert!(!m.publish(1, Bytes::from_static(b"late")));
+    }
+
+    #[test]
+    fn a_title_sent_while_waiting_to_take_over_is_kept() {
+        let m = Mount::new("radio", ServiceId(1), limits());
+        m.attach_soft_source(1, 0, "AutoDJ", StreamInfo::default(), limits())
+            .expect("autodj");
+        m.set_title("AutoDJ song");
+        m.attach_source(2, 50, "source", StreamInfo::default(), limits())
+            .expect("live");
+        m.set_title("Live show");
+        m.hand_over(1);
+        assert_eq!(&*m.title().0, "Live show");
     }
 
     #[test]

@@ -40,6 +40,21 @@ struct Shape {
     rate: u32,
 }
 
+/// The demuxers a media file may use. FFmpeg picks a demuxer by content, whatever the
+/// file's name: without a list, an uploaded text file could be an HLS or concat playlist
+/// that makes FFmpeg read other files on the server (or wait forever on a "live" one).
+const FORMATS: &str = "mp3,aac,flac,ogg,wav,w64,aiff,caf,matroska,webm,mov,mp4,m4a,asf,avi,\
+flv,mpegts,mpeg,ac3,eac3,dts,truehd,mlp,wv,ape,tta,amr,au,voc,loas,image2,png_pipe,jpeg_pipe";
+
+/// Opens a local media file with only [`FORMATS`] and the `file` protocol allowed.
+fn open_file(path: &Path) -> Result<ff::format::context::Input, TranscodeError> {
+    let mut options = ff::Dictionary::new();
+    options.set("format_whitelist", FORMATS);
+    options.set("protocol_whitelist", "file");
+    ff::format::input_with_dictionary(&path, options)
+        .map_err(err("not a media file this server can read"))
+}
+
 fn err(what: &str) -> impl Fn(ff::Error) -> TranscodeError + '_ {
     move |e| TranscodeError(format!("{what}: {e}"))
 }
@@ -47,7 +62,7 @@ fn err(what: &str) -> impl Fn(ff::Error) -> TranscodeError + '_ {
 impl FileTrack {
     /// Opens `path` and its best audio stream.
     pub fn open(path: &Path, rate: u32) -> Result<Self, TranscodeError> {
-        let input = ff::format::input(&path).map_err(err("not a media file FFmpeg can read"))?;
+        let input = open_file(path)?;
         let stream = input
             .streams()
             .best(ff::media::Type::Audio)
@@ -189,6 +204,9 @@ pub struct Analysis {
     pub cue_out_s: f64,
 }
 
+/// The longest an import's decode may take, and the most audio a file may hold (12 hours).
+const MAX_ANALYSIS: std::time::Duration = std::time::Duration::from_secs(300);
+const MAX_FRAMES: u64 = 12 * 3600 * ANALYSIS_RATE as u64;
 /// The rate analysis decodes at.
 const ANALYSIS_RATE: u32 = 48_000;
 /// Below this peak level (−45 dBFS) a 10 ms block counts as silence.
@@ -204,7 +222,14 @@ pub fn analyse(path: &Path) -> Result<Analysis, TranscodeError> {
     let mut pcm = Vec::with_capacity(16_384);
     // Samples of the block being measured for silence, carried across reads.
     let mut carry: Vec<f32> = Vec::new();
+    let started = std::time::Instant::now();
     loop {
+        if started.elapsed() > MAX_ANALYSIS || frames as u64 > MAX_FRAMES {
+            return Err(TranscodeError(
+                "the file is too long to import (over 12 hours, or it would not stop decoding)"
+                    .into(),
+            ));
+        }
         pcm.clear();
         let n = track.read(&mut pcm)?;
         if n == 0 {
@@ -259,7 +284,7 @@ pub struct Probe {
 
 /// Reads a file's header with FFmpeg.
 pub fn probe(path: &Path) -> Result<Probe, TranscodeError> {
-    let input = ff::format::input(&path).map_err(err("not a media file FFmpeg can read"))?;
+    let input = open_file(path)?;
     let tag = |key: &str| {
         let own = input.metadata();
         let found = own
@@ -365,6 +390,34 @@ mod tests {
         let quiet = analyse(&wav(dir.path(), 48_000, 2, 0.05)).expect("analyse");
         let q = quiet.loudness_lufs.expect("measured");
         assert!((lufs - q - 20.0).abs() < 0.5, "{lufs} vs {q}");
+    }
+
+    #[test]
+    fn a_playlist_disguised_as_audio_is_never_followed() {
+        ff::init().expect("ffmpeg");
+        let dir = tempfile::tempdir().expect("tmp");
+        let real = wav(dir.path(), 44_100, 2, 0.5);
+        // An HLS playlist pointing at another file on the server, named like an MP3.
+        let sneaky = dir.path().join("song.mp3");
+        std::fs::write(
+            &sneaky,
+            format!(
+                "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\n{}\n#EXT-X-ENDLIST\n",
+                real.display()
+            ),
+        )
+        .expect("write");
+        assert!(probe(&sneaky).is_err());
+        assert!(analyse(&sneaky).is_err());
+        let concat = dir.path().join("list.flac");
+        std::fs::write(
+            &concat,
+            format!("ffconcat version 1.0\nfile '{}'\n", real.display()),
+        )
+        .expect("write");
+        assert!(analyse(&concat).is_err());
+        // The real thing still opens.
+        assert!(analyse(&real).is_ok());
     }
 
     #[test]

@@ -32,6 +32,8 @@ use super::time::rfc3339;
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// Files per request.
 const MAX_FILES: usize = 100;
+/// A `folder` part longer than this is refused before it is read further.
+const MAX_FOLDER_BYTES: usize = 1024;
 
 #[derive(Debug, Serialize)]
 pub struct MediaView {
@@ -209,7 +211,16 @@ async fn receive(
     while let Some(mut field) = multipart.next_field().await.map_err(bad_multipart)? {
         match field.name() {
             Some("folder") => {
-                let text = field.text().await.map_err(bad_multipart)?;
+                // Read with a cap: a field's size is whatever the client sends.
+                let mut text = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(bad_multipart)? {
+                    text.extend_from_slice(&chunk);
+                    if text.len() > MAX_FOLDER_BYTES {
+                        return Err(ApiError::invalid("folder: at most 200 characters"));
+                    }
+                }
+                let text = String::from_utf8(text)
+                    .map_err(|_| ApiError::invalid("folder: not UTF-8 text"))?;
                 *folder = store::clean_folder(&text).map_err(ApiError::invalid)?;
                 continue;
             }

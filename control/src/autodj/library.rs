@@ -25,7 +25,12 @@ pub struct DbLibrary {
     data_dir: PathBuf,
     /// The playlist each station's picks came from, until they go on air (history).
     picked_from: Mutex<HashMap<(i64, i64), i64>>,
+    /// Tracks that would not play (missing or broken file), left out of picks for a while.
+    failed: Mutex<HashMap<(i64, i64), std::time::Instant>>,
 }
+
+/// How long a track that would not play is left out of picks.
+const FAILED_PAUSE: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl DbLibrary {
     pub fn new(db: Db, data_dir: PathBuf) -> Self {
@@ -33,7 +38,16 @@ impl DbLibrary {
             db,
             data_dir,
             picked_from: Mutex::default(),
+            failed: Mutex::default(),
         }
+    }
+
+    fn recently_failed(&self, service: ServiceId, media: i64) -> bool {
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(service.0, media))
+            .is_some_and(|at| at.elapsed() < FAILED_PAUSE)
     }
 
     /// The station's playlists as the picker sees them, the rows behind their tracks, and
@@ -55,7 +69,7 @@ impl DbLibrary {
             };
             let items = tracks
                 .iter()
-                .filter(|m| m.kind != "image")
+                .filter(|m| m.kind != "image" && !self.recently_failed(service, m.id))
                 .map(|m| Item {
                     media_id: m.id,
                     artist: m.artist.clone(),
@@ -92,9 +106,10 @@ impl DbLibrary {
         let Some(mut l) = self.load(service).await? else {
             return Ok(None);
         };
-        // A listener's request goes first, if its track may still be requested.
+        // A listener's request goes first, if its track may still be requested, unless an
+        // interval playlist (an ID, the news) is due: that comes before everything.
         let waiting = requests::pending(&self.db, service.0).await?;
-        if !waiting.is_empty() {
+        if !waiting.is_empty() && !pick::interval_due(&l.lists, &l.recent, l.hour_secs) {
             let allowed = requests::requestable(&self.db, service.0, l.owner_id).await?;
             for r in waiting {
                 if let Some(m) = allowed.iter().find(|m| m.id == r.media_id) {
@@ -228,6 +243,12 @@ impl Library for DbLibrary {
                 }
             }
         })
+    }
+
+    fn track_failed(&self, service: ServiceId, media_id: i64) {
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        failed.retain(|_, at| at.elapsed() < FAILED_PAUSE);
+        failed.insert((service.0, media_id), std::time::Instant::now());
     }
 
     fn interrupt_due(&self, service: ServiceId) -> BoxFuture<'_, bool> {

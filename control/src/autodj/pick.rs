@@ -123,6 +123,14 @@ fn is_due(p: &Playlist, trigger: Trigger, recent: &[Play], hour_secs: i64) -> bo
     }
 }
 
+/// Whether any interval playlist is due now (it goes before listeners' requests).
+pub fn interval_due(playlists: &[Playlist], recent: &[Play], hour_secs: i64) -> bool {
+    playlists.iter().any(|p| match p.kind {
+        Kind::Interval(t) if !p.items.is_empty() => is_due(p, t, recent, hour_secs),
+        _ => false,
+    })
+}
+
 /// Whether an interval playlist that interrupts is due now (the track playing gives way).
 pub fn interrupt_due(playlists: &[Playlist], recent: &[Play], hour_secs: i64) -> bool {
     playlists.iter().any(|p| match p.kind {

@@ -202,9 +202,6 @@ pub async fn count_all(db: &Db) -> sqlx::Result<i64> {
 #[derive(Debug, Clone)]
 pub struct Measured<'a> {
     pub kind: &'a str,
-    pub title: &'a str,
-    pub artist: &'a str,
-    pub album: &'a str,
     pub duration_ms: i64,
     pub bitrate_kbps: Option<i64>,
     pub loudness_mlufs: Option<i64>,
@@ -214,13 +211,10 @@ pub struct Measured<'a> {
 
 pub async fn update_measured(db: &Db, id: i64, m: &Measured<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE media SET kind = $1, title = $2, artist = $3, album = $4, duration_ms = $5, \
-         bitrate_kbps = $6, loudness_mlufs = $7, cue_in_ms = $8, cue_out_ms = $9 WHERE id = $10",
+        "UPDATE media SET kind = $1, duration_ms = $2, bitrate_kbps = $3, loudness_mlufs = $4, \
+         cue_in_ms = $5, cue_out_ms = $6 WHERE id = $7",
     )
     .bind(m.kind)
-    .bind(m.title)
-    .bind(m.artist)
-    .bind(m.album)
     .bind(m.duration_ms)
     .bind(m.bitrate_kbps)
     .bind(m.loudness_mlufs)

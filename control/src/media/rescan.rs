@@ -1,5 +1,5 @@
-//! `tidecast rescan`: every file of every media library inspected again (tags, duration,
-//! loudness, cue points), with a progress bar, e.g. after an upgrade that measures better or
+//! `tidecast rescan`: every file of every media library measured again (kind, duration,
+//! bitrate, loudness, cue points; titles and artists stay as the customer left them), with a progress bar, e.g. after an upgrade that measures better or
 //! after files were replaced on disk. Missing and unreadable files are listed, not deleted:
 //! the operator decides.
 
@@ -62,9 +62,6 @@ pub async fn run(db: &Db, data: &Path) -> anyhow::Result<Summary> {
                 row.id,
                 &Measured {
                     kind: found.kind,
-                    title: &found.title,
-                    artist: &found.artist,
-                    album: &found.album,
                     duration_ms: found.duration_ms,
                     bitrate_kbps: found.bitrate_kbps,
                     loudness_mlufs: found.loudness_mlufs,
@@ -114,7 +111,8 @@ impl Progress {
             String::new()
         };
         if self.tty {
-            let filled = (pct / 4) as usize;
+            // Files uploaded during the scan can make it run past the count it started with.
+            let filled = ((pct / 4) as usize).min(25);
             let short: String = name.chars().take(40).collect();
             eprint!(
                 "\r[{}{}] {pct:>3}% {}/{}{eta}  {short:<40}",

@@ -113,7 +113,8 @@ impl Deck {
             let n = avail.min(want - done);
             let src = &self.buf[self.head..self.head + n * 2];
             for (i, pair) in src.chunks_exact(2).enumerate() {
-                let g = self.gain * fade(i as u64);
+                // The fade is indexed from the start of this call, across decoder buffers.
+                let g = self.gain * fade((done + i) as u64);
                 out[(done + i) * 2] += pair[0] * g;
                 out[(done + i) * 2 + 1] += pair[1] * g;
             }
@@ -177,6 +178,27 @@ mod tests {
         assert_eq!(out[749 * 2], 900.0);
         assert_eq!(out[750 * 2], 0.0);
         assert_eq!(deck.left(), 0);
+    }
+
+    #[test]
+    fn a_fade_runs_on_across_decoder_buffers() {
+        // The reader hands out 100 frames at a time; a 250-frame fade must not restart.
+        let reader = Box::new(Ramp {
+            next: 0,
+            frames: 1000,
+        });
+        let mut deck = Deck::new(track(0.0, 10.0), reader, 100, 1.0).expect("deck");
+        let mut out = vec![0.0; 500];
+        deck.mix_into(&mut out, |i| 1.0 - i as f32 / 250.0)
+            .expect("mix");
+        let gains: Vec<f32> = out
+            .chunks_exact(2)
+            .enumerate()
+            .map(|(i, p)| p[0] / (i + 1) as f32)
+            .collect();
+        for pair in gains.windows(2) {
+            assert!(pair[1] < pair[0], "the fade went back up: {gains:?}");
+        }
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub trait Library: Send + Sync + 'static {
     fn next_track(&self, service: ServiceId) -> BoxFuture<'_, Option<Track>>;
     /// `track` started playing on air (history, repeat protection).
     fn track_started(&self, service: ServiceId, track: Track) -> BoxFuture<'_, ()>;
+    /// `media_id` could not be played (its file is missing or broken): leave it out for a
+    /// while, so a station whose next pick is always that file does not fall silent.
+    fn track_failed(&self, _service: ServiceId, _media_id: i64) {}
     /// Whether something must cut into the track playing now (news at the top of the hour):
     /// AutoDJ then fades the track out and asks for the next one at once.
     fn interrupt_due(&self, _service: ServiceId) -> BoxFuture<'_, bool> {

@@ -308,7 +308,11 @@ impl Playout {
         let service = self.config.grant.service_id;
         for _ in 0..PICK_TRIES {
             let library = Arc::clone(&self.config.library);
-            let track = self.rt.block_on(library.next_track(service))?;
+            let Some(track) = self.rt.block_on(library.next_track(service)) else {
+                // Nothing playable now: ask again in a moment, not at every tick.
+                self.pick_after = Instant::now() + PICK_RETRY;
+                return None;
+            };
             let gain = gain_for(track.loudness_lufs, self.config.target_lufs);
             let opened = self
                 .transcoder
@@ -318,9 +322,11 @@ impl Playout {
                 Ok(deck) if deck.length > 0 => return Some(deck),
                 Ok(_) => {
                     tracing::warn!(mount = %self.mount_name(), media = track.media_id, "AutoDJ passes over {:?}: no audio between its cue points", track.display());
+                    self.config.library.track_failed(service, track.media_id);
                 }
                 Err(e) => {
                     tracing::warn!(mount = %self.mount_name(), media = track.media_id, "AutoDJ cannot play {:?}: {e}", track.display());
+                    self.config.library.track_failed(service, track.media_id);
                 }
             }
         }

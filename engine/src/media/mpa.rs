@@ -131,7 +131,7 @@ impl Cutter {
 
     /// The length of a whole ID3v2 tag at the start of `b`.
     fn tag_at(&self, b: &[u8]) -> Option<usize> {
-        id3_len(b).filter(|n| b.starts_with(b"ID3") && *n <= b.len())
+        id3_len(b).filter(|n| b.starts_with(b"ID3") && *n <= b.len() && *n <= MAX_ID3)
     }
 
     /// How many leading bytes of `buf` can go out before the next ID3 tag: whole frames, and
@@ -142,7 +142,8 @@ impl Cutter {
         while pos < buf.len() {
             let rest = &buf[pos..];
             if rest.starts_with(b"ID3") {
-                match id3_len(rest) {
+                // A tag claiming more than MAX_ID3 is taken for garbage, not waited for.
+                match id3_len(rest).filter(|n| *n <= MAX_ID3) {
                     // A whole tag: the caller drops it.
                     Some(n) if n <= rest.len() => return pos,
                     Some(_) => return pos,
@@ -175,6 +176,10 @@ impl Cutter {
         })
     }
 }
+
+/// The largest ID3 tag a source may send (cover art included): a claimed size above this
+/// is not waited for, so a source cannot make the server hold back its audio.
+const MAX_ID3: usize = 1024 * 1024;
 
 /// The length of an ID3v2 tag at the start of `b` (header, syncsafe size, footer).
 fn id3_len(b: &[u8]) -> Option<usize> {
@@ -321,6 +326,12 @@ mod tests {
         assert_eq!(cut.whole(&noisy), noisy.len());
         // No frames at all (some other codec): all of it goes.
         assert_eq!(cut.whole(&[0x11; 5000]), 5000);
+        // A "tag" claiming 256 MB is not waited for.
+        let mut huge = b"ID3\x03\x00\x00\x7f\x7f\x7f\x7f".to_vec();
+        huge.extend(mp3_frame());
+        huge.extend(mp3_frame());
+        let mut buf = BytesMut::from(&huge[..]);
+        assert_eq!(cut.take(&mut buf).len(), huge.len());
     }
 
     #[test]
