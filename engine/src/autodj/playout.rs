@@ -4,6 +4,7 @@
 //! small lead, so the mount's burst is full for new listeners) and renders exactly those:
 //! the count since the station went on air never drifts, and nothing goes out in bursts.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -33,6 +34,8 @@ const SKIP_FADE_SECS: f64 = 0.4;
 const PICK_TRIES: usize = 3;
 /// Output below this (−50 dBFS) is silence.
 const SILENCE: f32 = 0.003_16;
+/// How long AutoDJ waits for a pick when nothing is playing.
+const PICK_WAIT: Duration = Duration::from_secs(2);
 /// How long AutoDJ waits before asking again when nothing was playable.
 const PICK_RETRY: Duration = Duration::from_secs(3);
 
@@ -63,6 +66,13 @@ pub(super) struct Playout {
     silent_frames: u64,
     dead_air_reported: bool,
     interrupt_checked: Instant,
+    /// An interval check running on the runtime, and what it found.
+    interrupt_check: Arc<(AtomicBool, AtomicBool)>,
+    /// The next pick, asked of the library on the runtime so a slow database never stalls
+    /// the audio; and tracks that went on air but the library has not heard of yet (told
+    /// just before the next pick, so the pick sees them).
+    prefetch: Option<mpsc::Receiver<Option<Track>>>,
+    unrecorded: Vec<Track>,
 }
 
 impl Playout {
@@ -96,6 +106,9 @@ impl Playout {
             silent_frames: 0,
             dead_air_reported: false,
             interrupt_checked: Instant::now(),
+            interrupt_check: Arc::default(),
+            prefetch: None,
+            unrecorded: Vec::new(),
         }
     }
 
@@ -148,11 +161,10 @@ impl Playout {
             }
             if m.clock.is_some() && self.interrupt_checked.elapsed() >= INTERRUPT_CHECK {
                 self.interrupt_checked = Instant::now();
-                let library = Arc::clone(&self.config.library);
-                let service = self.config.grant.service_id;
-                if self.rt.block_on(library.interrupt_due(service)) {
-                    self.interrupt();
-                }
+                self.check_interrupt();
+            }
+            if self.interrupt_check.1.swap(false, Ordering::Relaxed) {
+                self.interrupt();
             }
             if !m.mount.is_on_air(m.id) {
                 if m.clock.take().is_some() {
@@ -193,6 +205,17 @@ impl Playout {
                 break;
             }
             m.clock = Some((since, sent + due));
+        }
+        // What went on air since the last pick still goes into the history.
+        let played = std::mem::take(&mut self.unrecorded);
+        if !played.is_empty() {
+            let library = Arc::clone(&self.config.library);
+            let service = self.config.grant.service_id;
+            self.rt.spawn(async move {
+                for track in played {
+                    library.track_started(service, track).await;
+                }
+            });
         }
         if let Some(m) = on_mount {
             let mount = Arc::clone(&m.mount);
@@ -288,7 +311,10 @@ impl Playout {
         if let Some(cur) = self.current.as_mut() {
             tracing::info!(mount = %self.config.grant.mount, title = %cur.track.display(), "AutoDJ cuts the track short for an interval playlist");
             cur.end_in(fade);
+            // Whatever was picked before is not what is due now.
             self.next = None;
+            self.prefetch = None;
+            self.request_next();
         }
     }
 
@@ -300,34 +326,104 @@ impl Playout {
         }
     }
 
-    /// Loads the next playable track (a few picks, in case files went missing).
-    fn load(&mut self) -> Option<Deck> {
-        if Instant::now() < self.pick_after {
-            return None;
+    /// Asks the library, on the runtime, whether an interval playlist must cut in now.
+    fn check_interrupt(&self) {
+        let check = Arc::clone(&self.interrupt_check);
+        if check.0.swap(true, Ordering::Relaxed) {
+            return; // the last check has not answered yet
         }
+        let library = Arc::clone(&self.config.library);
         let service = self.config.grant.service_id;
-        for _ in 0..PICK_TRIES {
-            let library = Arc::clone(&self.config.library);
-            let Some(track) = self.rt.block_on(library.next_track(service)) else {
+        self.rt.spawn(async move {
+            let due = library.interrupt_due(service).await;
+            check.1.store(due, Ordering::Relaxed);
+            check.0.store(false, Ordering::Relaxed);
+        });
+    }
+
+    /// Starts the next pick on the runtime (telling the library first what went on air).
+    fn request_next(&mut self) {
+        if self.prefetch.is_some() || Instant::now() < self.pick_after {
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let library = Arc::clone(&self.config.library);
+        let service = self.config.grant.service_id;
+        let played = std::mem::take(&mut self.unrecorded);
+        self.rt.spawn(async move {
+            for track in played {
+                library.track_started(service, track).await;
+            }
+            let _ = tx.send(library.next_track(service).await);
+        });
+        self.prefetch = Some(rx);
+    }
+
+    /// The pick started by [`Self::request_next`], opened, if it has arrived (waiting up to
+    /// `wait` for it).
+    fn take_prefetched(&mut self, wait: Duration) -> Option<Deck> {
+        let rx = self.prefetch.as_ref()?;
+        let got = if wait.is_zero() {
+            rx.try_recv()
+                .map_err(|e| matches!(e, mpsc::TryRecvError::Disconnected))
+        } else {
+            rx.recv_timeout(wait)
+                .map_err(|e| matches!(e, mpsc::RecvTimeoutError::Disconnected))
+        };
+        match got {
+            Ok(Some(track)) => {
+                self.prefetch = None;
+                self.open(track)
+            }
+            Ok(None) => {
                 // Nothing playable now: ask again in a moment, not at every tick.
+                self.prefetch = None;
                 self.pick_after = Instant::now() + PICK_RETRY;
-                return None;
-            };
-            let gain = gain_for(track.loudness_lufs, self.config.target_lufs);
-            let opened = self
-                .transcoder
-                .open_track(&track.path, self.rate)
-                .and_then(|r| Deck::new(track.clone(), r, self.rate, gain));
-            match opened {
-                Ok(deck) if deck.length > 0 => return Some(deck),
-                Ok(_) => {
-                    tracing::warn!(mount = %self.mount_name(), media = track.media_id, "AutoDJ passes over {:?}: no audio between its cue points", track.display());
-                    self.config.library.track_failed(service, track.media_id);
+                None
+            }
+            Err(gone) => {
+                if gone {
+                    self.prefetch = None;
                 }
-                Err(e) => {
-                    tracing::warn!(mount = %self.mount_name(), media = track.media_id, "AutoDJ cannot play {:?}: {e}", track.display());
-                    self.config.library.track_failed(service, track.media_id);
-                }
+                None
+            }
+        }
+    }
+
+    /// Opens a picked track; a file that will not play is reported to the library (left out
+    /// for a while) and another pick is asked for.
+    fn open(&mut self, track: Track) -> Option<Deck> {
+        let service = self.config.grant.service_id;
+        let gain = gain_for(track.loudness_lufs, self.config.target_lufs);
+        let opened = self
+            .transcoder
+            .open_track(&track.path, self.rate)
+            .and_then(|r| Deck::new(track.clone(), r, self.rate, gain));
+        match opened {
+            Ok(deck) if deck.length > 0 => return Some(deck),
+            Ok(_) => {
+                tracing::warn!(mount = %self.mount_name(), media = track.media_id, "AutoDJ passes over {:?}: no audio between its cue points", track.display());
+            }
+            Err(e) => {
+                tracing::warn!(mount = %self.mount_name(), media = track.media_id, "AutoDJ cannot play {:?}: {e}", track.display());
+            }
+        }
+        self.config.library.track_failed(service, track.media_id);
+        self.request_next();
+        None
+    }
+
+    /// A track to play now (nothing is playing): the pick in flight, else a new one, waited
+    /// for (a few, in case files went missing).
+    fn load_now(&mut self) -> Option<Deck> {
+        for _ in 0..PICK_TRIES {
+            self.request_next();
+            self.prefetch.as_ref()?;
+            if let Some(deck) = self.take_prefetched(PICK_WAIT) {
+                return Some(deck);
+            }
+            if self.prefetch.is_some() {
+                return None; // still being picked: silence for now, the next tick sees it
             }
         }
         self.pick_after = Instant::now() + PICK_RETRY;
@@ -335,7 +431,7 @@ impl Playout {
     }
 
     /// The title goes out and the library hears of it.
-    fn announce(&self, track: &Track, mount: &Mount) {
+    fn announce(&mut self, track: &Track, mount: &Mount) {
         let title = track.display();
         mount.set_title(&title);
         let service = self.config.grant.service_id;
@@ -346,10 +442,8 @@ impl Playout {
             at: SystemTime::now(),
         });
         tracing::info!(mount = %self.mount_name(), %title, "AutoDJ plays");
-        // Waited for (a quick insert, well inside the lead): the next pick must see it.
-        let library = Arc::clone(&self.config.library);
-        self.rt
-            .block_on(library.track_started(service, track.clone()));
+        // The library hears of it just before the next pick (which must see it).
+        self.unrecorded.push(track.clone());
     }
 
     fn publish_status(&self) {
@@ -374,7 +468,7 @@ impl Playout {
                 // The incoming track carries on where the crossfade left it (its title went
                 // out when the crossfade began); else a new one starts.
                 let announced = std::mem::take(&mut self.next_announced);
-                let Some(deck) = self.next.take().or_else(|| self.load()) else {
+                let Some(deck) = self.next.take().or_else(|| self.load_now()) else {
                     // Nothing playable: silence (listeners stay) until the library has some.
                     break;
                 };
@@ -385,8 +479,13 @@ impl Playout {
                 self.publish_status();
             }
             if self.next.is_none() {
-                self.next = self.load();
-                self.publish_status();
+                match self.take_prefetched(Duration::ZERO) {
+                    Some(deck) => {
+                        self.next = Some(deck);
+                        self.publish_status();
+                    }
+                    None => self.request_next(),
+                }
             }
             let Some(cur) = self.current.as_mut() else {
                 break;
