@@ -241,12 +241,15 @@ async fn receive(
         let filename = store::display_name(field.file_name().unwrap_or("upload"));
         let used =
             u64::try_from(media::bytes_used(state.db.pool(), service.owner_id).await?).unwrap_or(0);
-        let room = quota.saturating_sub(used).min(MAX_FILE_BYTES);
         let mut upload = Upload::create(&state.data_dir)
             .await
             .map_err(ApiError::internal)?;
+        // Bytes of uploads in progress count too, so parallel uploads cannot each fill the
+        // same free space.
+        let mut held = Reservation::new(service.owner_id);
         while let Some(chunk) = field.chunk().await.map_err(bad_multipart)? {
-            if upload.size + chunk.len() as u64 > room {
+            let n = chunk.len() as u64;
+            if upload.size + n > MAX_FILE_BYTES || !held.grow(n, used, quota) {
                 return Err(over_quota(&filename, used, quota));
             }
             upload.write(&chunk).await.map_err(ApiError::internal)?;
@@ -364,6 +367,48 @@ async fn store_file(
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("media {id} vanished")))?;
     Ok((row, false))
+}
+
+/// Bytes of uploads in progress, by customer.
+static IN_FLIGHT: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<i64, u64>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// One upload's share of [`IN_FLIGHT`], given back when it ends (stored or not: once
+/// stored, the bytes count in the database instead).
+struct Reservation {
+    owner: i64,
+    bytes: u64,
+}
+
+impl Reservation {
+    fn new(owner: i64) -> Self {
+        Self { owner, bytes: 0 }
+    }
+
+    /// Takes `n` more bytes if the library (`used` stored, plus everything in flight) stays
+    /// within `quota`.
+    fn grow(&mut self, n: u64, used: u64, quota: u64) -> bool {
+        let mut map = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
+        let flying = map.entry(self.owner).or_default();
+        if used + *flying + n > quota {
+            return false;
+        }
+        *flying += n;
+        self.bytes += n;
+        true
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut map = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(flying) = map.get_mut(&self.owner) {
+            *flying = flying.saturating_sub(self.bytes);
+            if *flying == 0 {
+                map.remove(&self.owner);
+            }
+        }
+    }
 }
 
 fn bad_multipart(e: axum::extract::multipart::MultipartError) -> ApiError {
