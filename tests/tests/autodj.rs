@@ -1090,3 +1090,41 @@ async fn a_timed_interval_playlist_cuts_into_the_track_playing() {
     );
     assert!(srv.wait_log("cuts the track short", Duration::from_secs(1)));
 }
+
+both_backends! {
+    async fn a_scheduled_playlist_takes_over_rotation_in_its_slot(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        let (id, slug, _) = radio(&srv, "Sched", json!({"autodj": true})).await;
+        let owner = srv.login("Sched-owner", "Sched-owner-password").await;
+        let dir = tempfile::tempdir().unwrap();
+        let day = tone_file(dir.path(), "day.mp3", 440, 20.0, (0.0, 0.0), ("Day", "A", ""));
+        let show = tone_file(dir.path(), "show.mp3", 880, 20.0, (0.0, 0.0), ("Show", "B", ""));
+        let (status, up) = upload(&srv, &owner, id, &[&day, &show]).await;
+        assert_eq!(status, StatusCode::CREATED, "{up}");
+        let ids = item_ids(&up);
+        playlist(&srv, &owner, id, json!({"name": "Day", "media": [ids[0]]})).await;
+        // A slot that is on now (it started an hour ago, daily) and one that is not.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let hhmm = |secs: u64| format!("{:02}:{:02}", (secs / 3600) % 24, (secs / 60) % 60);
+        let off = playlist(&srv, &owner, id, json!({"name": "Later", "kind": "scheduled", "media": [ids[0]],
+            "schedule": {"repeat": "daily", "start": hhmm(now + 7200), "duration_minutes": 30}})).await;
+        assert_eq!(off["schedule"]["repeat"], "daily", "{off}");
+        playlist(&srv, &owner, id, json!({"name": "Show", "kind": "scheduled", "media": [ids[1]],
+            "schedule": {"repeat": "daily", "start": hhmm(now - 3600), "duration_minutes": 180}})).await;
+        for bad in [
+            json!({"name": "x", "kind": "scheduled", "media": [ids[1]]}),
+            json!({"name": "x", "kind": "scheduled", "media": [ids[1]], "schedule": {"repeat": "weekly", "start": "08:00", "duration_minutes": 60}}),
+            json!({"name": "x", "kind": "scheduled", "media": [ids[1]], "schedule": {"repeat": "daily", "start": "25:00", "duration_minutes": 60}}),
+        ] {
+            let (status, e) = srv.post(&format!("/api/v1/services/{id}/playlists"), &owner, bad.clone()).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad} → {e}");
+        }
+        let (status, _) = srv.post(&format!("/api/v1/services/{id}/autodj/start"), &owner, json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        wait_live(&srv, &slug);
+        let (pcm, _) = listen(&srv.icecast, &slug, 3).await;
+        assert!(level(&pcm, 880.0, 44_100.0) > 0.05, "the show in its slot should play, not the day rotation");
+        assert!(level(&pcm, 440.0, 44_100.0) < 0.01);
+    }
+}
