@@ -16,6 +16,7 @@ pub mod admission;
 pub mod autodj;
 pub mod civil;
 pub mod dead_air;
+pub mod dvr;
 pub mod events;
 pub mod hls;
 pub mod icecast;

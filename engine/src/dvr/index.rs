@@ -1,0 +1,315 @@
+//! A DVR archive's index: what segments the folder holds, in time order.
+//!
+//! On disk it is `index.log`, one line per segment appended after the segment's file is
+//! written and synced: `seq start_ms duration_ms discontinuity file init`. A crash can only
+//! tear the last line (it has no newline) or leave a segment file without its line; opening
+//! the archive drops both, deletes files no line names, and writes the index back compacted
+//! (to a temporary file renamed over the old one, so the index itself is never half-written).
+//! Lookups by time are binary searches over the entries in memory.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// The index file's name in an archive folder.
+pub const INDEX: &str = "index.log";
+
+/// One archived segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Running number across the archive's life (media sequence numbers of its playlists).
+    pub seq: u64,
+    /// Wall-clock time of its first frame, unix milliseconds.
+    pub start_ms: i64,
+    pub duration_ms: u32,
+    /// The first segment after a break (the publisher left and came back, a new encoder).
+    pub discontinuity: bool,
+    /// Its file in the folder.
+    pub file: String,
+    /// fMP4: the init segment's file it needs.
+    pub init: Option<String>,
+}
+
+impl Entry {
+    pub fn end_ms(&self) -> i64 {
+        self.start_ms + i64::from(self.duration_ms)
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{} {} {} {} {} {}\n",
+            self.seq,
+            self.start_ms,
+            self.duration_ms,
+            u8::from(self.discontinuity),
+            self.file,
+            self.init.as_deref().unwrap_or("-")
+        )
+    }
+
+    fn parse(line: &str) -> Option<Self> {
+        let mut f = line.split(' ');
+        let entry = Self {
+            seq: f.next()?.parse().ok()?,
+            start_ms: f.next()?.parse().ok()?,
+            duration_ms: f.next()?.parse().ok()?,
+            discontinuity: f.next()? == "1",
+            file: safe_name(f.next()?)?.to_owned(),
+            init: match f.next()? {
+                "-" => None,
+                name => Some(safe_name(name)?.to_owned()),
+            },
+        };
+        f.next().is_none().then_some(entry)
+    }
+}
+
+/// A file name the index may name: no separators, no dots at the start.
+fn safe_name(name: &str) -> Option<&str> {
+    (!name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    .then_some(name)
+}
+
+/// What opening an archive had to repair after a crash.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Repairs {
+    /// Index lines that were torn or unreadable.
+    pub bad_lines: usize,
+    /// Lines whose segment file was gone.
+    pub missing_files: usize,
+    /// Files no line named (a segment being written when the server died), deleted.
+    pub orphans_deleted: usize,
+}
+
+/// An archive folder's index, open for appending.
+#[derive(Debug)]
+pub struct Index {
+    dir: PathBuf,
+    entries: VecDeque<Entry>,
+    log: File,
+}
+
+impl Index {
+    /// Opens (or creates) the archive in `dir`, repairing what a crash left.
+    pub fn open(dir: &Path) -> std::io::Result<(Self, Repairs)> {
+        std::fs::create_dir_all(dir)?;
+        let mut repairs = Repairs::default();
+        let mut entries: VecDeque<Entry> = VecDeque::new();
+        if let Ok(file) = File::open(dir.join(INDEX)) {
+            let mut reader = BufReader::new(file);
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line)? == 0 {
+                    break;
+                }
+                // A line without its newline was being written when the server died.
+                let parsed = line
+                    .strip_suffix('\n')
+                    .and_then(Entry::parse)
+                    .filter(|e| entries.back().is_none_or(|b| e.seq > b.seq));
+                match parsed {
+                    Some(e) if dir.join(&e.file).is_file() => entries.push_back(e),
+                    Some(_) => repairs.missing_files += 1,
+                    None => repairs.bad_lines += 1,
+                }
+            }
+        }
+        // Files no entry names: a segment (or init) written but never indexed.
+        let named: std::collections::HashSet<&str> = entries
+            .iter()
+            .flat_map(|e| std::iter::once(e.file.as_str()).chain(e.init.as_deref()))
+            .collect();
+        for item in std::fs::read_dir(dir)?.flatten() {
+            let name = item.file_name();
+            let name = name.to_string_lossy();
+            if name == INDEX || name.starts_with('.') || named.contains(name.as_ref()) {
+                continue;
+            }
+            if item.path().is_file() && std::fs::remove_file(item.path()).is_ok() {
+                repairs.orphans_deleted += 1;
+            }
+        }
+        rewrite(dir, &entries)?;
+        let log = OpenOptions::new().append(true).open(dir.join(INDEX))?;
+        Ok((
+            Self {
+                dir: dir.to_owned(),
+                entries,
+                log,
+            },
+            repairs,
+        ))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn entries(&self) -> &VecDeque<Entry> {
+        &self.entries
+    }
+
+    /// The number the next segment gets.
+    pub fn next_seq(&self) -> u64 {
+        self.entries.back().map_or(0, |e| e.seq + 1)
+    }
+
+    /// Records a segment whose file is already written and synced.
+    pub fn append(&mut self, entry: Entry) -> std::io::Result<()> {
+        self.log.write_all(entry.line().as_bytes())?;
+        self.log.sync_data()?;
+        self.entries.push_back(entry);
+        Ok(())
+    }
+
+    /// Forgets segments that ended before `cutoff_ms` and deletes their files (and init
+    /// files nothing needs any more); compacts the index when it has shed enough lines.
+    pub fn trim_before(&mut self, cutoff_ms: i64) -> std::io::Result<usize> {
+        let mut gone = Vec::new();
+        while self.entries.front().is_some_and(|e| e.end_ms() < cutoff_ms) {
+            if let Some(e) = self.entries.pop_front() {
+                gone.push(e);
+            }
+        }
+        for e in &gone {
+            let _ = std::fs::remove_file(self.dir.join(&e.file));
+            if let Some(init) = &e.init
+                && !self.entries.iter().any(|k| k.init.as_ref() == Some(init))
+            {
+                let _ = std::fs::remove_file(self.dir.join(init));
+            }
+        }
+        if !gone.is_empty() {
+            rewrite(&self.dir, &self.entries)?;
+            self.log = OpenOptions::new().append(true).open(self.dir.join(INDEX))?;
+        }
+        Ok(gone.len())
+    }
+
+    /// The segments that overlap `[from_ms, to_ms)`, in order.
+    pub fn range(&self, from_ms: i64, to_ms: i64) -> impl Iterator<Item = &Entry> {
+        let first = self.entries.partition_point(|e| e.end_ms() <= from_ms);
+        self.entries
+            .range(first..)
+            .take_while(move |e| e.start_ms < to_ms)
+    }
+}
+
+/// Writes the index anew: a temporary file, synced, renamed over the old one.
+fn rewrite(dir: &Path, entries: &VecDeque<Entry>) -> std::io::Result<()> {
+    let tmp = dir.join(".index.tmp");
+    {
+        let mut f = File::create(&tmp)?;
+        let mut text = String::new();
+        for e in entries {
+            text.push_str(&e.line());
+        }
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, dir.join(INDEX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(dir: &Path, seq: u64, start_ms: i64) -> Entry {
+        let file = format!("{start_ms}.ts");
+        std::fs::write(dir.join(&file), b"segment").expect("write");
+        Entry {
+            seq,
+            start_ms,
+            duration_ms: 2000,
+            discontinuity: seq == 3,
+            file,
+            init: None,
+        }
+    }
+
+    #[test]
+    fn entries_survive_a_reopen_and_are_found_by_time() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (mut ix, _) = Index::open(dir.path()).expect("open");
+        for i in 0..5 {
+            ix.append(seg(dir.path(), i, 1_000_000 + i as i64 * 2000))
+                .expect("append");
+        }
+        drop(ix);
+        let (ix, repairs) = Index::open(dir.path()).expect("reopen");
+        assert_eq!(repairs, Repairs::default());
+        assert_eq!(ix.entries().len(), 5);
+        assert_eq!(ix.next_seq(), 5);
+        assert!(ix.entries()[3].discontinuity);
+        let hit: Vec<u64> = ix.range(1_003_500, 1_006_000).map(|e| e.seq).collect();
+        assert_eq!(hit, [1, 2]);
+        assert_eq!(ix.range(0, 1_000_000).count(), 0);
+        assert_eq!(ix.range(2_000_000, 3_000_000).count(), 0);
+    }
+
+    #[test]
+    fn a_crash_mid_write_is_repaired_at_open() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (mut ix, _) = Index::open(dir.path()).expect("open");
+        for i in 0..3 {
+            ix.append(seg(dir.path(), i, i as i64 * 2000))
+                .expect("append");
+        }
+        drop(ix);
+        // The server died while writing segment 3 (file there, no line), with a torn line
+        // for a segment whose file never landed, and one indexed file lost.
+        std::fs::write(dir.path().join("6000.ts"), b"half a seg").expect("write");
+        let mut log = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(INDEX))
+            .expect("log");
+        log.write_all(b"3 6000 2000 0 6000.").expect("torn");
+        std::fs::remove_file(dir.path().join("2000.ts")).expect("lose one");
+        let (ix, repairs) = Index::open(dir.path()).expect("reopen");
+        assert_eq!(
+            repairs,
+            Repairs {
+                bad_lines: 1,
+                missing_files: 1,
+                orphans_deleted: 1
+            }
+        );
+        let seqs: Vec<u64> = ix.entries().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [0, 2]);
+        assert!(!dir.path().join("6000.ts").exists());
+        // And the repaired index opens clean.
+        drop(ix);
+        let (_, again) = Index::open(dir.path()).expect("reopen");
+        assert_eq!(again, Repairs::default());
+    }
+
+    #[test]
+    fn trimming_deletes_old_segments() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (mut ix, _) = Index::open(dir.path()).expect("open");
+        for i in 0..10 {
+            ix.append(seg(dir.path(), i, i as i64 * 2000))
+                .expect("append");
+        }
+        assert_eq!(ix.trim_before(7000).expect("trim"), 3);
+        assert!(!dir.path().join("0.ts").exists() && dir.path().join("6000.ts").exists());
+        drop(ix);
+        let (ix, repairs) = Index::open(dir.path()).expect("reopen");
+        assert_eq!(repairs, Repairs::default());
+        assert_eq!(ix.entries().front().map(|e| e.seq), Some(3));
+    }
+
+    #[test]
+    fn lines_naming_paths_outside_the_folder_are_refused() {
+        assert!(Entry::parse("1 0 2000 0 ../../etc/passwd -").is_none());
+        assert!(Entry::parse("1 0 2000 0 .hidden -").is_none());
+        assert!(Entry::parse("1 0 2000 0 a.ts - extra").is_none());
+        assert!(Entry::parse("1 0 2000 0 a.ts init-1.mp4").is_some());
+    }
+}
