@@ -101,6 +101,7 @@ fn grant_for(s: &Service, target: &Target, label: &str) -> Grant {
         fallback: target.fallback.clone(),
         hls: engine_hls(s),
         transcode: engine_ladder(s),
+        dvr_window: crate::api::dvr::window(s),
     }
 }
 
@@ -271,6 +272,7 @@ impl DbAdmission {
             fallback: target.fallback.clone(),
             hls: engine_hls(s),
             transcode: engine_ladder(s),
+            dvr_window: crate::api::dvr::window(s),
         })
     }
 

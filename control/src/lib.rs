@@ -8,6 +8,7 @@ pub mod autodj;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
+pub mod dvr_hls;
 pub mod hls;
 pub mod media;
 pub mod metrics;

@@ -44,7 +44,8 @@ pub async fn run(
     // Statistics are written until after the engine stops, so the last sessions are kept.
     let stats_stop = CancellationToken::new();
     let (recorder, stats_task) = Recorder::spawn(db.clone(), stats_stop.clone());
-    let mut engine = Engine::with_events(Arc::new(DbAdmission::new(db.clone())), recorder);
+    let engine = Engine::with_events(Arc::new(DbAdmission::new(db.clone())), recorder);
+    let mut engine = engine.with_dvr(config.data.join("dvr"));
     match tidecast_transcoder::FfmpegTranscoder::new() {
         Ok(t) => engine = engine.with_transcoder(Arc::new(t)),
         // The server still does everything else; services with a ladder are served as

@@ -53,6 +53,7 @@ pub struct Engine {
     /// The stations whose HLS (audio ladder) runs.
     radio_hls: Arc<radio_hls::Running>,
     autodj: Arc<autodj::AutoDj>,
+    dvr: Option<Arc<dvr::Dvr>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -82,6 +83,7 @@ impl Engine {
             transcoder: None,
             radio_hls: Arc::default(),
             autodj: Arc::default(),
+            dvr: None,
         }
     }
 
@@ -97,6 +99,16 @@ impl Engine {
     }
 
     /// The transcoder, if the engine has one.
+    /// Keeps DVR archives under `root` (services whose grant has a DVR window record).
+    pub fn with_dvr(mut self, root: std::path::PathBuf) -> Self {
+        self.dvr = Some(Arc::new(dvr::Dvr::new(root)));
+        self
+    }
+
+    pub fn dvr(&self) -> Option<&Arc<dvr::Dvr>> {
+        self.dvr.as_ref()
+    }
+
     /// The stations' AutoDJ.
     pub fn autodj(&self) -> &autodj::AutoDj {
         &self.autodj

@@ -352,6 +352,14 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for a clean exit; returns the exit status.
+    /// Kills the server with SIGKILL (a crash: nothing is flushed or closed).
+    pub fn kill(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     pub fn stop(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().unwrap();
         let _ = Command::new("kill")

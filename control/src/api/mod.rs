@@ -3,6 +3,7 @@
 pub mod access;
 pub mod autodj;
 pub mod djs;
+pub mod dvr;
 pub mod error;
 pub mod extract;
 pub mod keys;
@@ -103,6 +104,10 @@ pub fn router(state: AppState) -> Router {
                 .delete(playlists::delete),
         )
         .route("/services/{id}/autodj", get(autodj::get).put(autodj::put))
+        .route(
+            "/services/{id}/dvr",
+            get(dvr::get).put(dvr::put).delete(dvr::delete),
+        )
         .route("/services/{id}/autodj/start", post(autodj::start))
         .route("/services/{id}/autodj/stop", post(autodj::stop))
         .route("/services/{id}/autodj/skip", post(autodj::skip))
@@ -127,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::metrics))
         .merge(uploads)
         .nest("/api/v1", api)
+        .merge(crate::dvr_hls::router())
         .merge(crate::hls::router())
         .with_state(state)
 }

@@ -38,6 +38,8 @@ pub struct Service {
     pub transcode_json: Option<String>,
     /// AutoDJ settings as JSON (`autodj::Settings`), once set.
     pub autodj_json: Option<String>,
+    /// DVR settings as JSON (`api::dvr::Settings`), once set.
+    pub dvr_json: Option<String>,
 }
 
 impl std::fmt::Debug for Service {
@@ -131,7 +133,7 @@ pub enum ServiceScope {
 const COLUMNS: &str = "s.id, s.owner_id, s.name, s.slug, s.kind, s.status, s.source_password, \
     s.stream_key, s.max_listeners, s.max_bitrate_kbps, s.disk_quota_mb, s.dvr_minutes, \
     s.transcode, s.autodj, s.created_at, s.updated_at, s.fallback, s.hls_segment_secs, \
-    s.hls_end_after_secs, s.hls_format, s.hls_low_latency, s.transcode_json, s.autodj_json";
+    s.hls_end_after_secs, s.hls_format, s.hls_low_latency, s.transcode_json, s.autodj_json, s.dvr_json";
 
 /// A new service.
 #[derive(Debug)]
@@ -334,6 +336,21 @@ pub async fn set_autodj<'e, E: Executor<'e, Database = Any>>(
     settings_json: &str,
 ) -> sqlx::Result<()> {
     sqlx::query("UPDATE services SET autodj_json = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(settings_json)
+        .bind(now())
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+/// Saves a video service's DVR settings.
+pub async fn set_dvr<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+    settings_json: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE services SET dvr_json = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(settings_json)
         .bind(now())

@@ -85,6 +85,8 @@ struct State {
     variants: Vec<Variant>,
     /// The transcoding ladder running for this stream's source, if one is.
     ladder: Option<Arc<LadderReport>>,
+    /// DVR: where finished segments also go while the publisher is on air.
+    recorder: Option<crate::dvr::Recorder>,
 }
 
 /// One rendition's line in a master playlist.
@@ -162,6 +164,7 @@ impl LiveStream {
                 version: 0,
                 variants: Vec::new(),
                 ladder: None,
+                recorder: None,
             }),
             latest: watch::Sender::new(0),
             viewers: Viewers::default(),
@@ -304,6 +307,11 @@ impl LiveStream {
         }
     }
 
+    /// Records this stream's segments into a DVR archive (until the publisher leaves).
+    pub fn set_recorder(&self, recorder: Option<crate::dvr::Recorder>) {
+        self.lock().recorder = recorder;
+    }
+
     /// The ladder running for this stream's source (its counters), or none.
     pub fn set_ladder(&self, report: Option<Arc<LadderReport>>) {
         self.lock().ladder = report;
@@ -347,6 +355,7 @@ impl LiveStream {
         // The target must cover every EXTINF as written (three decimals), rounded.
         let written = (seg.duration * 1000.0).round() / 1000.0;
         st.target = st.target.max(written.round().max(1.0) as u32);
+        let new_init = seg.init.clone();
         if let Some(init) = seg.init {
             let version = st.inits.back().map_or(0, |(v, _)| v + 1);
             st.inits.push_back((version, init));
@@ -355,6 +364,19 @@ impl LiveStream {
             }
         }
         let init = st.inits.back().map(|(v, _)| *v);
+        if let Some(recorder) = &st.recorder {
+            recorder.record(crate::dvr::Record {
+                started_at: seg.started_at,
+                duration: seg.duration,
+                discontinuity: seg.discontinuity,
+                data: seg.data.clone(),
+                init: new_init,
+                ext: match self.format {
+                    SegmentFormat::Ts => "ts",
+                    SegmentFormat::Fmp4 => "m4s",
+                },
+            });
+        }
         st.segments.push_back(Segment {
             seq,
             duration: seg.duration,
@@ -743,6 +765,8 @@ impl LiveStreams {
             }
             st.publisher = None;
             st.generation += 1;
+            // The recording ends with the publisher (its writer finishes what is queued).
+            st.recorder = None;
             st.generation
         };
         let streams = Arc::clone(self);

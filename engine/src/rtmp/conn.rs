@@ -364,6 +364,15 @@ impl Conn {
                 tracing::warn!(%remote, stream = %grant.mount, "publish refused: {e}");
                 ("NetStream.Publish.BadName", e.to_string())
             })?;
+        // DVR: the service records, this server keeps archives.
+        if let (Some(window), Some(dvr)) = (grant.dvr_window, self.engine.dvr()) {
+            match dvr.recorder(grant.service_id, &grant.mount, window) {
+                Ok(r) => stream.set_recorder(Some(r)),
+                Err(e) => {
+                    tracing::error!(stream = %grant.mount, "DVR not recording (live is not affected): {e}");
+                }
+            }
+        }
         let session = self.engine.registry().open_session(
             grant.service_id,
             &grant.mount,

@@ -1,0 +1,189 @@
+//! nDVR through the real binary: ffmpeg publishes over RTMP, every segment is archived on
+//! disk, `/hls/<slug>/dvr.m3u8` plays the window back (ffprobe decodes it, program dates
+//! match the wall clock), and the archive survives a SIGKILL of the server.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use tidecast_tests::rtmp::*;
+use tidecast_tests::*;
+
+/// `(program date in unix ms, duration s)` of each segment of a DVR playlist.
+fn dated(playlist: &str) -> Vec<(i64, f64)> {
+    let mut out = Vec::new();
+    let mut at: Option<i64> = None;
+    for line in playlist.lines() {
+        if let Some(t) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            at = Some(
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .unwrap()
+                    .timestamp_millis(),
+            );
+        } else if let Some(d) = line.strip_prefix("#EXTINF:") {
+            let d: f64 = d.trim_end_matches(',').parse().unwrap();
+            out.push((at.take().expect("every segment has its program date"), d));
+        }
+    }
+    out
+}
+
+async fn dvr_playlist(srv: &Server, slug: &str) -> (StatusCode, String) {
+    let (status, _, body) = srv.fetch(&format!("/hls/{slug}/dvr.m3u8"), &[]).await;
+    (status, String::from_utf8(body).unwrap())
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_archive_plays_back_and_survives_a_crash() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(&srv, "Archive", json!({"dvr_minutes": 10})).await;
+    let dvr = format!("/api/v1/services/{id}/dvr");
+    let (status, e) = srv
+        .call(
+            "PUT",
+            &dvr,
+            Some(&admin),
+            Some(json!({"enabled": true, "window_minutes": 11})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (status, v) = srv
+        .call(
+            "PUT",
+            &dvr,
+            Some(&admin),
+            Some(json!({"enabled": true, "window_minutes": 5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["enabled"], true);
+    let (status, _) = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/services/{id}"),
+            Some(&admin),
+            Some(json!({"hls": {"segment_seconds": 2}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = dvr_playlist(&srv, &slug).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing recorded yet");
+
+    let t0 = unix_ms();
+    let mut publisher = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 13,
+            gop_secs: 1,
+            bframes: false,
+        },
+    );
+    publisher.wait().unwrap();
+    let t1 = unix_ms();
+    // The writer finishes what the publisher left queued.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let playlist = loop {
+        let (status, p) = dvr_playlist(&srv, &slug).await;
+        if status == StatusCode::OK && p.contains("#EXT-X-ENDLIST") {
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the archive never ended: {p}\n{}",
+            srv.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let segs = dated(&playlist);
+    assert!(segs.len() >= 5, "{playlist}");
+    // Program dates run with the wall clock, each segment after the last.
+    assert!(
+        segs[0].0 >= t0 - 1000 && segs.last().unwrap().0 <= t1,
+        "{playlist}"
+    );
+    for w in segs.windows(2) {
+        assert!(
+            (w[1].0 - (w[0].0 + (w[0].1 * 1000.0) as i64)).abs() < 300,
+            "{playlist}"
+        );
+    }
+    // A player reads it: ffprobe decodes the whole archive without a complaint.
+    let url = srv.url(&format!("/hls/{slug}/dvr.m3u8"));
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-i", &url, "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let total: f64 = segs.iter().map(|s| s.1).sum();
+    assert!(
+        (10.0..15.0).contains(&total),
+        "archived {total} s of a 13 s publish"
+    );
+
+    // A crash: the server is killed, an unfinished segment is left in the archive.
+    let folder = store
+        .data_dir()
+        .join("dvr")
+        .join(id.to_string())
+        .join(&slug);
+    std::fs::write(folder.join("999-1.ts"), b"half a segment").unwrap();
+    srv.kill();
+    let srv = Server::start(&store).await;
+    let (status, after) = dvr_playlist(&srv, &slug).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(dated(&after), segs, "the archive changed across the crash");
+    assert!(
+        !folder.join("999-1.ts").exists(),
+        "the unfinished segment was kept"
+    );
+    assert!(
+        srv.wait_log("DVR archive repaired", Duration::from_secs(1)),
+        "{}",
+        srv.logs()
+    );
+
+    // A second session is appended after a break.
+    let mut again = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 5,
+            gop_secs: 1,
+            bframes: false,
+        },
+    );
+    again.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, p) = dvr_playlist(&srv, &slug).await;
+        if dated(&p).len() > segs.len() + 1 && p.contains("#EXT-X-ENDLIST") {
+            assert!(p.contains("#EXT-X-DISCONTINUITY"), "{p}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second session was not archived: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Segments come only from the index.
+    let (status, _, _) = srv
+        .fetch(&format!("/hls/{slug}/dvr/..%2F..%2Ftidecast.db"), &[])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
