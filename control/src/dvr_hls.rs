@@ -1,8 +1,8 @@
 //! DVR playback over HLS: `/hls/<slug>/dvr.m3u8` lists the whole archive window (a sliding
 //! live playlist while the service records, ended with `#EXT-X-ENDLIST` when it does not),
 //! every segment with its `#EXT-X-PROGRAM-DATE-TIME`, a gap (the publisher was away) or a
-//! new recording marked `#EXT-X-DISCONTINUITY`; the segments are served from the archive
-//! folder at `/hls/<slug>/dvr/<file>`.
+//! new recording marked `#EXT-X-DISCONTINUITY`; `/hls/<slug>/index.m3u8?start=&end=` is a
+//! slice of it; the segments are served from the archive folder at `/hls/<slug>/dvr/<file>`.
 
 use std::fmt::Write as _;
 
@@ -57,6 +57,75 @@ async fn archive(state: &AppState, slug: &str) -> Result<std::sync::Arc<Archive>
         })
 }
 
+/// The longest slice a request may ask for.
+const MAX_SLICE_SECS: i64 = 24 * 3600;
+
+/// `index.m3u8?start=<unix s>&end=<unix s>`: the archived segments overlapping that span.
+/// It ends (`#EXT-X-ENDLIST`) once `end` is past or nothing records any more; with `end`
+/// open or ahead it grows like a live playlist.
+pub async fn slice(state: &AppState, slug: &str, query: &str) -> Response {
+    let (mut start, mut end) = (None, None);
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        let slot = match &*k {
+            "start" => &mut start,
+            "end" => &mut end,
+            _ => continue,
+        };
+        match v.parse::<i64>() {
+            Ok(t) if t >= 0 => *slot = Some(t),
+            _ => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    &format!("{k}={v:?}: start and end are unix times in seconds"),
+                );
+            }
+        }
+    }
+    let now = chrono::Utc::now().timestamp();
+    let Some(start) = start else {
+        return plain(StatusCode::BAD_REQUEST, "start is required (unix seconds)");
+    };
+    if end.is_some_and(|e| e <= start) {
+        return plain(StatusCode::BAD_REQUEST, "end must be after start");
+    }
+    if end.unwrap_or(now) - start > MAX_SLICE_SECS {
+        return plain(StatusCode::BAD_REQUEST, "a slice is at most 24 hours");
+    }
+    let archive = match archive(state, slug).await {
+        Ok(a) => a,
+        Err(res) => return res,
+    };
+    let text = {
+        let index = archive.index.read().unwrap_or_else(|p| p.into_inner());
+        let to_ms = end.map_or(i64::MAX, |e| e.saturating_mul(1000));
+        let entries: Vec<&Entry> = index.range(start.saturating_mul(1000), to_ms).collect();
+        if entries.is_empty() {
+            return plain(
+                StatusCode::NOT_FOUND,
+                "nothing is archived in that span (outside the DVR window, or the stream was off)",
+            );
+        }
+        let ended = end.is_some_and(|e| e <= now) || !archive.is_recording();
+        render(&entries, ended)
+    };
+    playlist_response(text)
+}
+
+fn playlist_response(text: String) -> Response {
+    let mut res = text.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.apple.mpegurl"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=1"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    res
+}
+
 async fn playlist(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
     let archive = match archive(&state, &slug).await {
         Ok(a) => a,
@@ -70,18 +139,7 @@ async fn playlist(State(state): State<AppState>, Path(slug): Path<String>) -> Re
         }
         render(&entries, !archive.is_recording())
     };
-    let mut res = text.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/vnd.apple.mpegurl"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=1"));
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    res
+    playlist_response(text)
 }
 
 /// A playlist of `entries`; `ended` adds `#EXT-X-ENDLIST`.

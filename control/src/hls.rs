@@ -123,6 +123,13 @@ async fn serve(
     RawQuery(query): RawQuery,
     req_headers: HeaderMap,
 ) -> Response {
+    // `index.m3u8?start=&end=`: a slice of the DVR archive, live or not.
+    if file == "index.m3u8"
+        && let Some(q) = query.as_deref()
+        && url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "start" || k == "end")
+    {
+        return crate::dvr_hls::slice(&state, &slug, q).await;
+    }
     let Some(stream) = state.engine.hls().get(&slug) else {
         return not_found("no such stream, or it is not live");
     };

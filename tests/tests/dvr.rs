@@ -135,6 +135,49 @@ async fn the_archive_plays_back_and_survives_a_crash() {
         "archived {total} s of a 13 s publish"
     );
 
+    // A slice of the archive: the segments over that span, ended (its end is past).
+    let (from, to) = (segs[1].0 / 1000 + 1, segs[3].0 / 1000 + 1);
+    let (status, _, body) = srv
+        .fetch(
+            &format!("/hls/{slug}/index.m3u8?start={from}&end={to}"),
+            &[],
+        )
+        .await;
+    let slice = String::from_utf8(body).unwrap();
+    assert_eq!(status, StatusCode::OK, "{slice}");
+    assert!(slice.contains("#EXT-X-ENDLIST"), "{slice}");
+    let part = dated(&slice);
+    assert!((2..=4).contains(&part.len()), "{slice}");
+    assert!(
+        part[0].0 <= from * 1000 && part.last().unwrap().0 < to * 1000,
+        "{slice}"
+    );
+    let url = srv.url(&format!("/hls/{slug}/index.m3u8?start={from}&end={to}"));
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-i", &url, "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let now = unix_ms() / 1000;
+    for (query, want) in [
+        ("start=abc&end=5".to_owned(), StatusCode::BAD_REQUEST),
+        (format!("start={to}&end={from}"), StatusCode::BAD_REQUEST),
+        (
+            format!("start={}&end={now}", now - 48 * 3600),
+            StatusCode::BAD_REQUEST,
+        ),
+        ("start=1000&end=2000".to_owned(), StatusCode::NOT_FOUND),
+    ] {
+        let (status, _, _) = srv
+            .fetch(&format!("/hls/{slug}/index.m3u8?{query}"), &[])
+            .await;
+        assert_eq!(status, want, "{query}");
+    }
+
     // A crash: the server is killed, an unfinished segment is left in the archive.
     let folder = store
         .data_dir()
