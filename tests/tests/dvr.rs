@@ -34,6 +34,19 @@ async fn dvr_playlist(srv: &Server, slug: &str) -> (StatusCode, String) {
     (status, String::from_utf8(body).unwrap())
 }
 
+/// ffmpeg reads a playlist to the end without a complaint.
+fn decodes_cleanly(url: &str) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-i", url, "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -119,16 +132,7 @@ async fn the_archive_plays_back_and_survives_a_crash() {
         );
     }
     // A player reads it: ffprobe decodes the whole archive without a complaint.
-    let url = srv.url(&format!("/hls/{slug}/dvr.m3u8"));
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-v", "error", "-i", &url, "-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    decodes_cleanly(&srv.url(&format!("/hls/{slug}/dvr.m3u8")));
     let total: f64 = segs.iter().map(|s| s.1).sum();
     assert!(
         (10.0..15.0).contains(&total),
@@ -152,16 +156,7 @@ async fn the_archive_plays_back_and_survives_a_crash() {
         part[0].0 <= from * 1000 && part.last().unwrap().0 < to * 1000,
         "{slice}"
     );
-    let url = srv.url(&format!("/hls/{slug}/index.m3u8?start={from}&end={to}"));
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-v", "error", "-i", &url, "-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    decodes_cleanly(&srv.url(&format!("/hls/{slug}/index.m3u8?start={from}&end={to}")));
     let now = unix_ms() / 1000;
     for (query, want) in [
         ("start=abc&end=5".to_owned(), StatusCode::BAD_REQUEST),
