@@ -242,3 +242,13 @@ pub async fn playlist(srv: &Server, token: &str, service: i64, body: Value) -> V
     assert_eq!(status, StatusCode::CREATED, "{p}");
     p
 }
+
+/// `POST /api/v1/services/{service}/autodj/{verb}` (start, stop, skip).
+pub async fn autodj(srv: &Server, token: &str, service: i64, verb: &str) -> (StatusCode, Value) {
+    srv.post(
+        &format!("/api/v1/services/{service}/autodj/{verb}"),
+        token,
+        serde_json::json!({}),
+    )
+    .await
+}

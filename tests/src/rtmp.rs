@@ -270,6 +270,17 @@ pub fn ffmpeg_publish_raw(srv: &Server, key: &str, args: &[&str]) -> Proc {
         .expect("ffmpeg")
 }
 
+/// ffmpeg publishing 30 s of a lavfi `picture` without sound (libx264 veryfast, a keyframe
+/// a second), with `extra` encoder options.
+pub fn ffmpeg_publish_picture(srv: &Server, key: &str, picture: &str, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "-f", "lavfi", "-i", picture, "-t", "30", "-an", "-c:v", "libx264", "-preset", "veryfast",
+        "-g", "30",
+    ];
+    args.extend_from_slice(extra);
+    ffmpeg_publish_raw(srv, key, &args)
+}
+
 /// Joins two FLV files into one whose second half has its own (new) sequence headers, as an
 /// encoder that restarts with a new resolution sends: the second file's tags follow the
 /// first's, timestamps carried on, its metadata tag dropped.

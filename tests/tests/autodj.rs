@@ -129,12 +129,12 @@ both_backends! {
         let (status, p) = srv.post(&format!("/api/v1/services/{id}/playlists"), &owner,
             json!({"name": "Jingles", "folder": "jingles", "allow_requests": true})).await;
         assert_eq!(status, StatusCode::CREATED, "{p}");
-        let (status, started) = srv.post(&format!("/api/v1/services/{id}/autodj/start"), &owner, json!({})).await;
+        let (status, started) = autodj(&srv, &owner, id, "start").await;
         assert_eq!(status, StatusCode::OK, "a folder playlist has the folder's tracks: {started}");
         let (_, slugged) = srv.get(&format!("/api/v1/services/{id}"), &owner).await;
         let (_, requestable) = srv.call("GET", &format!("/api/v1/public/{}/requests", slugged["slug"].as_str().unwrap()), None, None).await;
         assert_eq!(requestable["items"][0]["title"], "Station ID", "{requestable}");
-        srv.post(&format!("/api/v1/services/{id}/autodj/stop"), &owner, json!({})).await;
+        autodj(&srv, &owner, id, "stop").await;
         let jid = j["items"][0]["id"].as_i64().unwrap();
         let (status, moved) = srv.call("PATCH", &format!("/api/v1/services/{id}/media/{jid}"), Some(&owner),
             Some(json!({"folder": "archive", "title": "Old ID", "artist": "Tidecast"}))).await;
@@ -266,13 +266,7 @@ async fn autodj_crossfades_tracks_with_titles_in_order() {
     let srv = Server::start(&store).await;
     let tones = [(440, "First"), (660, "Second"), (880, "Third")];
     let (id, slug, _, owner, dir) = station(&srv, "Auto", &tones, 2.0).await;
-    let (status, started) = srv
-        .post(
-            &format!("/api/v1/services/{id}/autodj/start"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let (status, started) = autodj(&srv, &owner, id, "start").await;
     assert_eq!(status, StatusCode::OK, "{started}");
     wait_live(&srv, &slug);
 
@@ -413,13 +407,7 @@ async fn autodj_crossfades_tracks_with_titles_in_order() {
     let (_, before) = srv
         .get(&format!("/api/v1/services/{id}/autodj"), &owner)
         .await;
-    let (status, _) = srv
-        .post(
-            &format!("/api/v1/services/{id}/autodj/skip"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let (status, _) = autodj(&srv, &owner, id, "skip").await;
     assert_eq!(status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let (_, after) = srv
@@ -431,13 +419,7 @@ async fn autodj_crossfades_tracks_with_titles_in_order() {
     );
 
     // Stop: off the mount.
-    let (status, st) = srv
-        .post(
-            &format!("/api/v1/services/{id}/autodj/stop"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let (status, st) = autodj(&srv, &owner, id, "stop").await;
     assert_eq!(
         (status, st["running"].as_bool()),
         (StatusCode::OK, Some(false)),
@@ -456,13 +438,7 @@ async fn a_live_source_takes_over_and_autodj_resumes() {
     let srv = Server::start(&store).await;
     let (id, slug, pw, owner, _dir) =
         station(&srv, "Live", &[(440, "One"), (660, "Two")], 1.0).await;
-    let (status, s) = srv
-        .post(
-            &format!("/api/v1/services/{id}/autodj/start"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let (status, s) = autodj(&srv, &owner, id, "start").await;
     assert_eq!(status, StatusCode::OK, "{s}");
     wait_live(&srv, &slug);
 
@@ -544,21 +520,9 @@ async fn autodj_comes_back_after_a_restart_and_follows_the_plan() {
     // Refusals first: a station without AutoDJ in its plan, skip while stopped.
     let (plain, _, _) = radio(&srv, "Plain", json!({"autodj": false})).await;
     let plain_owner = srv.login("Plain-owner", "Plain-owner-password").await;
-    let (status, err) = srv
-        .post(
-            &format!("/api/v1/services/{plain}/autodj/start"),
-            &plain_owner,
-            json!({}),
-        )
-        .await;
+    let (status, err) = autodj(&srv, &plain_owner, plain, "start").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
-    let (status, _) = srv
-        .post(
-            &format!("/api/v1/services/{id}/autodj/skip"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let (status, _) = autodj(&srv, &owner, id, "skip").await;
     assert_eq!(status, StatusCode::CONFLICT);
     let (status, err) = srv
         .call(
@@ -570,13 +534,7 @@ async fn autodj_comes_back_after_a_restart_and_follows_the_plan() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
 
-    let (status, _) = srv
-        .post(
-            &format!("/api/v1/services/{id}/autodj/start"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let (status, _) = autodj(&srv, &owner, id, "start").await;
     assert_eq!(status, StatusCode::OK);
     wait_live(&srv, &slug);
     srv.stop();
@@ -703,12 +661,7 @@ async fn listeners_request_songs_within_limits() {
             heard = true;
             break;
         }
-        srv.post(
-            &format!("/api/v1/services/{id}/autodj/skip"),
-            &owner,
-            json!({}),
-        )
-        .await;
+        autodj(&srv, &owner, id, "skip").await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
     }
     assert!(heard, "the requested track never played\n{}", srv.logs());
@@ -799,12 +752,7 @@ async fn dead_air_inside_a_track_is_found_and_skipped() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{s}");
-    srv.post(
-        &format!("/api/v1/services/{id}/autodj/start"),
-        &owner,
-        json!({}),
-    )
-    .await;
+    autodj(&srv, &owner, id, "start").await;
     wait_live(&srv, &slug);
     let (pcm, _) = listen(&srv.icecast, &slug, 10).await;
     // The 880 Hz track is heard within 10 s: the gap was cut short after 3 s of silence.
@@ -984,13 +932,7 @@ async fn autodj_feeds_the_extra_mounts_and_the_station_hls() {
         json!({"name": "All", "media": [up["items"][0]["id"]]}),
     )
     .await;
-    let (status, s) = srv
-        .post(
-            &format!("/api/v1/services/{id}/autodj/start"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let (status, s) = autodj(&srv, &owner, id, "start").await;
     assert_eq!(status, StatusCode::OK, "{s}");
     wait_live(&srv, &slug);
     wait_live(&srv, "wide-aac");
@@ -1063,12 +1005,7 @@ async fn a_timed_interval_playlist_cuts_into_the_track_playing() {
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad} → {e}");
     }
-    srv.post(
-        &format!("/api/v1/services/{id}/autodj/start"),
-        &owner,
-        json!({}),
-    )
-    .await;
+    autodj(&srv, &owner, id, "start").await;
     wait_live(&srv, &slug);
     // News at this very minute of the hour, cutting in.
     let minute = (std::time::SystemTime::now()
@@ -1120,7 +1057,7 @@ both_backends! {
             let (status, e) = srv.post(&format!("/api/v1/services/{id}/playlists"), &owner, bad.clone()).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad} → {e}");
         }
-        let (status, _) = srv.post(&format!("/api/v1/services/{id}/autodj/start"), &owner, json!({})).await;
+        let (status, _) = autodj(&srv, &owner, id, "start").await;
         assert_eq!(status, StatusCode::OK);
         wait_live(&srv, &slug);
         let (pcm, _) = listen(&srv.icecast, &slug, 3).await;

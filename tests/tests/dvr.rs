@@ -70,6 +70,39 @@ async fn the_archive_plays_back_and_survives_a_crash() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    // More bad settings: a zero window, unknown fields, a plan without DVR, a radio station.
+    let (none, _, _) = video(&srv, "Nodvr", json!({"dvr_minutes": 0})).await;
+    let (radio, _, _) = tidecast_tests::icecast::radio(&srv, "Radiodvr", json!({})).await;
+    for (path, body, want) in [
+        (
+            dvr.clone(),
+            json!({"enabled": true, "window_minutes": 0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            dvr.clone(),
+            json!({"enabled": true, "hours": 3}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!("/api/v1/services/{none}/dvr"),
+            json!({"enabled": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!("/api/v1/services/{radio}/dvr"),
+            json!({"enabled": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let (status, e) = srv
+            .call("PUT", &path, Some(&admin), Some(body.clone()))
+            .await;
+        assert!(
+            status == want || status == StatusCode::BAD_REQUEST,
+            "{path} {body} → {status} {e}"
+        );
+    }
     let (status, v) = srv
         .call(
             "PUT",

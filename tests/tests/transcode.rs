@@ -510,28 +510,11 @@ async fn corrupt_pictures_leave_the_ladder_and_the_source_running() {
     put_ladder(&srv, &admin, id, json!({"renditions": [{"name": "source"}, {"name": "180p", "height": 180, "video_kbps": 200}]})).await;
     // ffmpeg's `noise` bitstream filter flips bytes in the H.264 pictures it sends (about
     // one in 2,000): broken slices, bad NAL units, the decoder complaining.
-    let _pub = ffmpeg_publish_raw(
+    let _pub = ffmpeg_publish_picture(
         &srv,
         &key,
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=30",
-            "-t",
-            "30",
-            "-an",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-g",
-            "30",
-            "-b:v",
-            "500k",
-            "-bsf:v",
-            "noise=amount=2000",
-        ],
+        "testsrc2=size=320x240:rate=30",
+        &["-b:v", "500k", "-bsf:v", "noise=amount=2000"],
     );
     let rendition = format!("{slug}/180p");
     let first = wait_playlist(&srv, &rendition, 2, Duration::from_secs(30)).await;
@@ -941,26 +924,11 @@ async fn a_watermark_from_the_library_is_drawn_on_the_renditions() {
     assert_eq!(status, StatusCode::CONFLICT);
 
     // A plain blue picture: the logo is the only red in it.
-    let _pub = ffmpeg_publish_raw(
+    let _pub = ffmpeg_publish_picture(
         &srv,
         &key,
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=blue:size=640x360:rate=30",
-            "-t",
-            "30",
-            "-an",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-g",
-            "30",
-            "-pix_fmt",
-            "yuv420p",
-        ],
+        "color=c=blue:size=640x360:rate=30",
+        &["-pix_fmt", "yuv420p"],
     );
     let rendition = format!("{slug}/360p");
     let playlist = wait_playlist(&srv, &rendition, 2, Duration::from_secs(30)).await;

@@ -335,13 +335,7 @@ pub async fn set_autodj<'e, E: Executor<'e, Database = Any>>(
     id: i64,
     settings_json: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE services SET autodj_json = $2, updated_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(settings_json)
-        .bind(now())
-        .execute(exec)
-        .await?;
-    Ok(())
+    set_json(exec, id, "autodj_json", Some(settings_json)).await
 }
 
 /// Saves a video service's DVR settings.
@@ -350,12 +344,24 @@ pub async fn set_dvr<'e, E: Executor<'e, Database = Any>>(
     id: i64,
     settings_json: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE services SET dvr_json = $2, updated_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(settings_json)
-        .bind(now())
-        .execute(exec)
-        .await?;
+    set_json(exec, id, "dvr_json", settings_json).await
+}
+
+/// Sets one of a service's JSON settings columns (`column` is this module's constant).
+async fn set_json<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+    column: &'static str,
+    json: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(sql!(
+        "UPDATE services SET {column} = $2, updated_at = $3 WHERE id = $1"
+    ))
+    .bind(id)
+    .bind(json)
+    .bind(now())
+    .execute(exec)
+    .await?;
     Ok(())
 }
 
@@ -374,13 +380,7 @@ pub async fn set_transcode<'e, E: Executor<'e, Database = Any>>(
     id: i64,
     ladder_json: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE services SET transcode_json = $2, updated_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(ladder_json)
-        .bind(now())
-        .execute(exec)
-        .await?;
-    Ok(())
+    set_json(exec, id, "transcode_json", ladder_json).await
 }
 
 pub async fn set_status<'e, E: Executor<'e, Database = Any>>(
