@@ -12,7 +12,7 @@ use tidecast_engine::{
 use crate::auth::{password, secret};
 use crate::db::services::{self, Service};
 use crate::db::users::{self, Role};
-use crate::db::{Db, djs, mounts};
+use crate::db::{Db, djs, media, mounts};
 use crate::schedule;
 
 /// The priority of the service's own `source` login (SPEC "DJs").
@@ -101,7 +101,7 @@ fn grant_for(s: &Service, target: &Target, label: &str) -> Grant {
         fallback: target.fallback.clone(),
         hls: engine_hls(s),
         transcode: engine_ladder(s),
-        dvr_window: crate::api::dvr::window(s),
+        dvr: crate::api::dvr::retention(s),
     }
 }
 
@@ -133,14 +133,25 @@ impl DbAdmission {
                     Some(s) if s.is_suspended() => {
                         Decision::deny(DenyReason::Suspended, "the service is suspended")
                     }
-                    Some(s) => grant(
-                        &s,
-                        &Target {
+                    Some(s) => {
+                        let target = Target {
                             mount: s.slug.clone(),
                             fallback: None,
-                        },
-                        "RTMP publisher",
-                    ),
+                        };
+                        let mut g = grant_for(&s, &target, "RTMP publisher");
+                        // The DVR keeps what the media library leaves of the disk quota.
+                        if let Some(dvr) = g.dvr.as_mut() {
+                            match media::bytes_used(self.db.pool(), s.owner_id).await {
+                                Ok(used) => {
+                                    dvr.max_bytes = dvr
+                                        .max_bytes
+                                        .saturating_sub(u64::try_from(used).unwrap_or(0));
+                                }
+                                Err(e) => return unavailable(e),
+                            }
+                        }
+                        Decision::Allow(g)
+                    }
                     None => Decision::deny(DenyReason::NotFound, "unknown stream key"),
                 }
             }
@@ -272,7 +283,7 @@ impl DbAdmission {
             fallback: target.fallback.clone(),
             hls: engine_hls(s),
             transcode: engine_ladder(s),
-            dvr_window: crate::api::dvr::window(s),
+            dvr: crate::api::dvr::retention(s),
         })
     }
 

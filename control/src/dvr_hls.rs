@@ -3,8 +3,13 @@
 //! every segment with its `#EXT-X-PROGRAM-DATE-TIME`, a gap (the publisher was away) or a
 //! new recording marked `#EXT-X-DISCONTINUITY`; `/hls/<slug>/index.m3u8?start=&end=` is a
 //! slice of it; the segments are served from the archive folder at `/hls/<slug>/dvr/<file>`.
+//!
+//! A service with a transcoding ladder records each rendition: its `dvr.m3u8` and slices
+//! are then master playlists over `/hls/<slug>/<rendition>/dvr.m3u8` (and slices), each
+//! variant's bandwidth measured from what the archive holds.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -13,19 +18,36 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tidecast_engine::ServiceId;
-use tidecast_engine::dvr::Archive;
-use tidecast_engine::dvr::index::Entry;
+use tidecast_engine::dvr::index::{Entry, Index};
+use tidecast_engine::dvr::{Archive, Dvr};
 
 use crate::api::state::AppState;
-use crate::db::services;
+use crate::db::services::{self, Service};
 
 /// A jump between segments larger than this is a gap (the publisher was away).
 const GAP_MS: i64 = 1500;
+
+/// Segments a master playlist measures a variant's bandwidth over (the newest of the span).
+const MEASURED: usize = 60;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/hls/{slug}/dvr.m3u8", get(playlist))
         .route("/hls/{slug}/dvr/{file}", get(segment))
+        .route("/hls/{slug}/{rendition}/dvr/{file}", get(rendition_segment))
+}
+
+/// Why a DVR request is refused (small, so results carrying it stay small).
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        plain(self.0, &self.1)
+    }
+}
+
+fn refused(status: StatusCode, text: &str) -> Refused {
+    Refused(status, text.to_owned())
 }
 
 fn plain(status: StatusCode, text: &str) -> Response {
@@ -37,33 +59,133 @@ fn plain(status: StatusCode, text: &str) -> Response {
     res
 }
 
-async fn archive(state: &AppState, slug: &str) -> Result<std::sync::Arc<Archive>, Response> {
+/// The video service behind `slug`, and the server's archives.
+async fn service(state: &AppState, slug: &str) -> Result<(Service, Arc<Dvr>), Refused> {
     let service = services::by_slug(&state.db, slug)
         .await
-        .map_err(|_| plain(StatusCode::SERVICE_UNAVAILABLE, "try again"))?
+        .map_err(|_| refused(StatusCode::SERVICE_UNAVAILABLE, "try again"))?
         .filter(|s| s.kind == "video" && !s.is_suspended())
-        .ok_or_else(|| plain(StatusCode::NOT_FOUND, "no such video service"))?;
+        .ok_or_else(|| refused(StatusCode::NOT_FOUND, "no such video service"))?;
     let dvr = state
         .engine
         .dvr()
-        .ok_or_else(|| plain(StatusCode::NOT_FOUND, "this server keeps no DVR archives"))?;
-    dvr.archive(ServiceId(service.id), &service.slug)
-        .map_err(|e| {
-            tracing::error!(%slug, "DVR archive unreadable: {e}");
-            plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the archive cannot be read",
-            )
-        })
+        .cloned()
+        .ok_or_else(|| refused(StatusCode::NOT_FOUND, "this server keeps no DVR archives"))?;
+    Ok((service, dvr))
+}
+
+/// A stream's archive if it was ever recorded (nothing is created by looking).
+fn existing(dvr: &Dvr, s: &Service, stream: &str) -> Result<Option<Arc<Archive>>, Refused> {
+    if !dvr.folder(ServiceId(s.id), stream).is_dir() {
+        return Ok(None);
+    }
+    dvr.archive(ServiceId(s.id), stream).map(Some).map_err(|e| {
+        tracing::error!(stream, "DVR archive unreadable: {e}");
+        refused(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the archive cannot be read",
+        )
+    })
+}
+
+fn nothing_recorded() -> Response {
+    plain(StatusCode::NOT_FOUND, "nothing recorded yet")
+}
+
+/// A rendition of the service's ladder with an archive.
+struct Recorded {
+    name: String,
+    resolution: Option<(u32, u32)>,
+    /// What the ladder asks of it, for a variant the archive cannot measure yet.
+    kbps: u32,
+    archive: Arc<Archive>,
+}
+
+/// The renditions of the service's ladder that were recorded, highest first (the source,
+/// if offered, before them).
+fn renditions(dvr: &Dvr, s: &Service) -> Result<Vec<Recorded>, Refused> {
+    let Some(spec) = crate::api::transcode::engine_ladder(s) else {
+        return Ok(Vec::new());
+    };
+    let source = spec.passthrough.then(|| {
+        let top = spec
+            .renditions
+            .iter()
+            .map(|r| r.video_kbps + r.audio_kbps)
+            .max()
+            .unwrap_or(4000);
+        (
+            tidecast_engine::ladder::SOURCE.to_owned(),
+            None,
+            top * 3 / 2,
+        )
+    });
+    let rungs = spec.renditions.iter().map(|r| {
+        let resolution = (r.width > 0 && r.height > 0).then_some((r.width, r.height));
+        (r.name.clone(), resolution, r.video_kbps + r.audio_kbps)
+    });
+    let mut out = Vec::new();
+    for (name, resolution, kbps) in source.into_iter().chain(rungs) {
+        if let Some(archive) = existing(dvr, s, &format!("{}/{name}", s.slug))? {
+            out.push(Recorded {
+                name,
+                resolution,
+                kbps,
+                archive,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A master playlist over the renditions with segments in `[from_ms, to_ms)`, each
+/// variant's URI `<rendition>/<uri>`; `None` when none has any.
+fn master(recorded: &[Recorded], from_ms: i64, to_ms: i64, uri: &str) -> Option<String> {
+    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    let mut any = false;
+    for r in recorded {
+        let index = r.archive.index.read().unwrap_or_else(|p| p.into_inner());
+        let (peak, average) = measure(&index, from_ms, to_ms)
+            .unwrap_or((u64::from(r.kbps) * 1200, u64::from(r.kbps) * 1000));
+        if index.range(from_ms, to_ms).next().is_none() {
+            continue;
+        }
+        any = true;
+        let _ = write!(
+            out,
+            "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average}"
+        );
+        if let Some((w, h)) = r.resolution {
+            let _ = write!(out, ",RESOLUTION={w}x{h}");
+        }
+        let _ = writeln!(out, "\n{}/{uri}", r.name);
+    }
+    any.then_some(out)
+}
+
+/// Peak and average bits per second of the newest segments in `[from_ms, to_ms)`.
+fn measure(index: &Index, from_ms: i64, to_ms: i64) -> Option<(u64, u64)> {
+    let entries = index.entries();
+    // The newest segments of the span, found by binary search like a slice.
+    let end = entries.partition_point(|e| e.start_ms < to_ms);
+    let begin = entries
+        .partition_point(|e| e.end_ms() <= from_ms)
+        .max(end.saturating_sub(MEASURED));
+    let (mut peak, mut bytes, mut ms) = (0u64, 0u64, 0u64);
+    for e in entries.range(begin..end) {
+        let d = u64::from(e.duration_ms.max(1));
+        peak = peak.max(e.bytes * 8000 / d);
+        bytes += e.bytes;
+        ms += d;
+    }
+    (ms > 0).then(|| (peak, bytes * 8000 / ms))
 }
 
 /// The longest slice a request may ask for.
 const MAX_SLICE_SECS: i64 = 24 * 3600;
 
-/// `index.m3u8?start=<unix s>&end=<unix s>`: the archived segments overlapping that span.
-/// It ends (`#EXT-X-ENDLIST`) once `end` is past or nothing records any more; with `end`
-/// open or ahead it grows like a live playlist.
-pub async fn slice(state: &AppState, slug: &str, query: &str) -> Response {
+/// A slice's span in unix seconds, or the 400 that says what is wrong with the query.
+fn span(query: &str) -> Result<(i64, Option<i64>), Refused> {
     let (mut start, mut end) = (None, None);
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         let slot = match &*k {
@@ -74,36 +196,101 @@ pub async fn slice(state: &AppState, slug: &str, query: &str) -> Response {
         match v.parse::<i64>() {
             Ok(t) if t >= 0 => *slot = Some(t),
             _ => {
-                return plain(
+                return Err(refused(
                     StatusCode::BAD_REQUEST,
                     &format!("{k}={v:?}: start and end are unix times in seconds"),
-                );
+                ));
             }
         }
     }
     let now = chrono::Utc::now().timestamp();
     let Some(start) = start else {
-        return plain(StatusCode::BAD_REQUEST, "start is required (unix seconds)");
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "start is required (unix seconds)",
+        ));
     };
     if end.is_some_and(|e| e <= start) {
-        return plain(StatusCode::BAD_REQUEST, "end must be after start");
+        return Err(refused(StatusCode::BAD_REQUEST, "end must be after start"));
     }
     if end.unwrap_or(now) - start > MAX_SLICE_SECS {
-        return plain(StatusCode::BAD_REQUEST, "a slice is at most 24 hours");
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "a slice is at most 24 hours",
+        ));
     }
-    let archive = match archive(state, slug).await {
-        Ok(a) => a,
-        Err(res) => return res,
+    Ok((start, end))
+}
+
+fn outside() -> Response {
+    plain(
+        StatusCode::NOT_FOUND,
+        "nothing is archived in that span (outside the DVR window, or the stream was off)",
+    )
+}
+
+/// `index.m3u8?start=<unix s>&end=<unix s>`: the archived segments overlapping that span.
+/// It ends (`#EXT-X-ENDLIST`) once `end` is past or nothing records any more; with `end`
+/// open or ahead it grows like a live playlist. With a ladder: a master playlist over the
+/// renditions' slices.
+pub async fn slice(state: &AppState, slug: &str, query: &str) -> Response {
+    let (start, end) = match span(query) {
+        Ok(span) => span,
+        Err(res) => return res.into_response(),
     };
+    let (s, dvr) = match service(state, slug).await {
+        Ok(found) => found,
+        Err(res) => return res.into_response(),
+    };
+    let recorded = match renditions(&dvr, &s) {
+        Ok(r) => r,
+        Err(res) => return res.into_response(),
+    };
+    let to_ms = end.map_or(i64::MAX, |e| e.saturating_mul(1000));
+    let uri = match end {
+        Some(end) => format!("index.m3u8?start={start}&end={end}"),
+        None => format!("index.m3u8?start={start}"),
+    };
+    if let Some(text) = master(&recorded, start.saturating_mul(1000), to_ms, &uri) {
+        return playlist_response(text);
+    }
+    match existing(&dvr, &s, &s.slug) {
+        Ok(Some(archive)) => slice_of(&archive, start, end),
+        Ok(None) => outside(),
+        Err(res) => res.into_response(),
+    }
+}
+
+/// `/hls/<slug>/<rendition>/index.m3u8?start=&end=`: a rendition's slice.
+pub async fn rendition_slice(
+    state: &AppState,
+    slug: &str,
+    rendition: &str,
+    query: &str,
+) -> Response {
+    let (start, end) = match span(query) {
+        Ok(span) => span,
+        Err(res) => return res.into_response(),
+    };
+    let (s, dvr) = match service(state, slug).await {
+        Ok(found) => found,
+        Err(res) => return res.into_response(),
+    };
+    match existing(&dvr, &s, &format!("{}/{rendition}", s.slug)) {
+        Ok(Some(archive)) => slice_of(&archive, start, end),
+        Ok(None) => outside(),
+        Err(res) => res.into_response(),
+    }
+}
+
+fn slice_of(archive: &Archive, start: i64, end: Option<i64>) -> Response {
+    let now = chrono::Utc::now().timestamp();
     let text = {
         let index = archive.index.read().unwrap_or_else(|p| p.into_inner());
         let to_ms = end.map_or(i64::MAX, |e| e.saturating_mul(1000));
         let entries: Vec<&Entry> = index.range(start.saturating_mul(1000), to_ms).collect();
         if entries.is_empty() {
-            return plain(
-                StatusCode::NOT_FOUND,
-                "nothing is archived in that span (outside the DVR window, or the stream was off)",
-            );
+            return outside();
         }
         let ended = end.is_some_and(|e| e <= now) || !archive.is_recording();
         render(&entries, ended)
@@ -126,16 +313,46 @@ fn playlist_response(text: String) -> Response {
     res
 }
 
+/// `/hls/<slug>/dvr.m3u8`: the whole window; a master playlist over the renditions when the
+/// service's ladder was recorded.
 async fn playlist(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
-    let archive = match archive(&state, &slug).await {
-        Ok(a) => a,
-        Err(res) => return res,
+    let (s, dvr) = match service(&state, &slug).await {
+        Ok(found) => found,
+        Err(res) => return res.into_response(),
     };
+    let recorded = match renditions(&dvr, &s) {
+        Ok(r) => r,
+        Err(res) => return res.into_response(),
+    };
+    if let Some(text) = master(&recorded, i64::MIN, i64::MAX, "dvr.m3u8") {
+        return playlist_response(text);
+    }
+    match existing(&dvr, &s, &s.slug) {
+        Ok(Some(archive)) => whole(&archive),
+        Ok(None) => nothing_recorded(),
+        Err(res) => res.into_response(),
+    }
+}
+
+/// `/hls/<slug>/<rendition>/dvr.m3u8`: a rendition's whole window.
+pub async fn rendition_playlist(state: &AppState, slug: &str, rendition: &str) -> Response {
+    let (s, dvr) = match service(state, slug).await {
+        Ok(found) => found,
+        Err(res) => return res.into_response(),
+    };
+    match existing(&dvr, &s, &format!("{}/{rendition}", s.slug)) {
+        Ok(Some(archive)) => whole(&archive),
+        Ok(None) => nothing_recorded(),
+        Err(res) => res.into_response(),
+    }
+}
+
+fn whole(archive: &Archive) -> Response {
     let text = {
         let index = archive.index.read().unwrap_or_else(|p| p.into_inner());
         let entries: Vec<&Entry> = index.entries().iter().collect();
         if entries.is_empty() {
-            return plain(StatusCode::NOT_FOUND, "nothing recorded yet");
+            return nothing_recorded();
         }
         render(&entries, !archive.is_recording())
     };
@@ -187,22 +404,71 @@ async fn segment(
     State(state): State<AppState>,
     Path((slug, file)): Path<(String, String)>,
 ) -> Response {
-    let archive = match archive(&state, &slug).await {
-        Ok(a) => a,
-        Err(res) => return res,
+    let (s, dvr) = match service(&state, &slug).await {
+        Ok(found) => found,
+        Err(res) => return res.into_response(),
     };
-    // Only what the index names (never a path the request makes up).
-    let known = {
-        let index = archive.index.read().unwrap_or_else(|p| p.into_inner());
-        index
-            .entries()
-            .iter()
-            .any(|e| e.file == file || e.init.as_deref() == Some(file.as_str()))
-    };
-    if !known {
-        return plain(StatusCode::NOT_FOUND, "no such segment in the archive");
+    match existing(&dvr, &s, &s.slug) {
+        Ok(Some(archive)) => serve_file(&archive, &file).await,
+        Ok(None) => no_segment(),
+        Err(res) => res.into_response(),
     }
-    match tokio::fs::read(archive.dir().join(&file)).await {
+}
+
+async fn rendition_segment(
+    State(state): State<AppState>,
+    Path((slug, rendition, file)): Path<(String, String, String)>,
+) -> Response {
+    let (s, dvr) = match service(&state, &slug).await {
+        Ok(found) => found,
+        Err(res) => return res.into_response(),
+    };
+    match existing(&dvr, &s, &format!("{}/{rendition}", s.slug)) {
+        Ok(Some(archive)) => serve_file(&archive, &file).await,
+        Ok(None) => no_segment(),
+        Err(res) => res.into_response(),
+    }
+}
+
+fn no_segment() -> Response {
+    plain(StatusCode::NOT_FOUND, "no such segment in the archive")
+}
+
+/// Whether the index names `file`: segments are `<seq>-<start ms>.<ext>` and init segments
+/// `init-<seq>.mp4`, so the seq finds its entry by binary search (a 24-hour archive answers
+/// as fast as a minute's). Never a path the request makes up.
+fn indexed(index: &Index, file: &str) -> bool {
+    let entries = index.entries();
+    let find = |seq: u64| {
+        let at = entries.partition_point(|e| e.seq < seq);
+        entries.get(at)
+    };
+    if let Some(seq) = file
+        .strip_prefix("init-")
+        .and_then(|r| r.strip_suffix(".mp4"))
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        // Its first segment, or (that one trimmed) the oldest segment still using it.
+        return [find(seq), entries.front()]
+            .into_iter()
+            .flatten()
+            .any(|e| e.init.as_deref() == Some(file));
+    }
+    file.split_once('-')
+        .and_then(|(seq, _)| seq.parse::<u64>().ok())
+        .and_then(find)
+        .is_some_and(|e| e.file == file)
+}
+
+async fn serve_file(archive: &Archive, file: &str) -> Response {
+    let known = indexed(
+        &archive.index.read().unwrap_or_else(|p| p.into_inner()),
+        file,
+    );
+    if !known {
+        return no_segment();
+    }
+    match tokio::fs::read(archive.dir().join(file)).await {
         Ok(bytes) => {
             let content_type = if file.ends_with(".ts") {
                 "video/mp2t"
@@ -223,6 +489,6 @@ async fn segment(
             res
         }
         // Trimmed out of the window since the playlist was read.
-        Err(_) => plain(StatusCode::NOT_FOUND, "no such segment in the archive"),
+        Err(_) => no_segment(),
     }
 }

@@ -154,6 +154,16 @@ async fn serve_rendition(
     RawQuery(query): RawQuery,
     req_headers: HeaderMap,
 ) -> Response {
+    // The rendition's DVR window, or a slice of its archive.
+    if file == "dvr.m3u8" {
+        return crate::dvr_hls::rendition_playlist(&state, &slug, &rendition).await;
+    }
+    if file == "index.m3u8"
+        && let Some(q) = query.as_deref()
+        && url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "start" || k == "end")
+    {
+        return crate::dvr_hls::rendition_slice(&state, &slug, &rendition, q).await;
+    }
     let hls = state.engine.hls();
     let (Some(base), Some(stream)) = (hls.get(&slug), hls.get(&format!("{slug}/{rendition}")))
     else {

@@ -115,8 +115,9 @@ pub struct Grant {
     pub hls: HlsSettings,
     /// The service's transcoding ladder, if it has one (and its plan allows transcoding).
     pub transcode: Option<std::sync::Arc<crate::transcode::LadderSpec>>,
-    /// DVR: how much of the stream to keep on disk, if the service records.
-    pub dvr_window: Option<Duration>,
+    /// DVR: how much of the stream (or each rendition) to keep on disk, if the service
+    /// records.
+    pub dvr: Option<crate::dvr::Retention>,
 }
 
 /// A video service's HLS packaging choices.

@@ -31,6 +31,8 @@ pub struct LadderPlan {
     pub packaging: Packaging,
     /// Radio: where the spec's mount feeds become sources.
     pub mounts: Option<Arc<crate::mount::Mounts>>,
+    /// DVR: the archives each rendition is recorded into, if the service records.
+    pub dvr: Option<(Arc<crate::dvr::Dvr>, crate::dvr::Retention)>,
 }
 
 /// A running ladder.
@@ -83,7 +85,17 @@ impl LadderPlan {
             .streams
             .publish(&key, self.service_id, id, self.limits, self.packaging)
         {
-            Ok(s) => Some(s),
+            Ok(s) => {
+                if let Some((dvr, retention)) = &self.dvr {
+                    match dvr.recorder(self.service_id, &key, *retention) {
+                        Ok(r) => s.set_recorder(Some(r)),
+                        Err(e) => {
+                            tracing::error!(stream = %key, "DVR not recording this rendition (live is not affected): {e}");
+                        }
+                    }
+                }
+                Some(s)
+            }
             Err(e) => {
                 tracing::warn!(stream = %base.slug(), "rendition {name} not started: {e}");
                 None

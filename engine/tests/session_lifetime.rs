@@ -35,7 +35,7 @@ impl Admission for SlotOfOneSecond {
                 fallback: None,
                 hls: Default::default(),
                 transcode: None,
-                dvr_window: None,
+                dvr: None,
             })
         })
     }

@@ -258,3 +258,161 @@ async fn the_archive_plays_back_and_survives_a_crash() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Sets a service's DVR as the admin; it must be accepted.
+async fn enable_dvr(srv: &Server, admin: &str, id: i64, minutes: u32) {
+    let (status, v) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/dvr"),
+            Some(admin),
+            Some(json!({"enabled": true, "window_minutes": minutes})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/services/{id}"),
+            Some(admin),
+            Some(json!({"hls": {"segment_seconds": 2}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+}
+
+/// Bytes of the segment files under a folder (its index files not counted).
+fn archived_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            total += archived_bytes(&path);
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "ts" || e == "m4s" || e == "mp4")
+        {
+            total += entry.metadata().unwrap().len();
+        }
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transcoded_service_records_every_rendition_within_its_disk_quota() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(
+        &srv,
+        "Ladderdvr",
+        json!({"transcode": true, "dvr_minutes": 10, "disk_quota_mb": 1}),
+    )
+    .await;
+    let (status, v) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/transcode"),
+            Some(&admin),
+            Some(json!({"renditions": [
+                {"name": "source"},
+                {"name": "180p", "width": 320, "height": 180, "video_kbps": 200, "audio_kbps": 64},
+            ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    enable_dvr(&srv, &admin, id, 10).await;
+
+    // About 1.4 MB of source and rendition for a 1 MB quota.
+    let t0 = unix_ms();
+    let mut publisher = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 18,
+            gop_secs: 1,
+            bframes: false,
+        },
+    );
+    publisher.wait().unwrap();
+    let t1 = unix_ms();
+    let rendition = |r: &str| format!("/hls/{slug}/{r}/dvr.m3u8");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, _, a) = srv.fetch(&rendition("source"), &[]).await;
+        let (_, _, b) = srv.fetch(&rendition("180p"), &[]).await;
+        let ended = |p: &[u8]| String::from_utf8_lossy(p).contains("#EXT-X-ENDLIST");
+        if ended(&a) && ended(&b) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the renditions' archives never ended\n{}",
+            srv.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The window is a master playlist over the renditions' archives.
+    let (status, master) = dvr_playlist(&srv, &slug).await;
+    assert_eq!(status, StatusCode::OK, "{master}");
+    let parsed = hls_m3u8::MasterPlaylist::try_from(master.as_str())
+        .unwrap_or_else(|e| panic!("not a valid master playlist ({e}):\n{master}"));
+    assert_eq!(parsed.variant_streams.len(), 2, "{master}");
+    let uris: Vec<&str> = master.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(uris, ["source/dvr.m3u8", "180p/dvr.m3u8"], "{master}");
+    assert!(master.contains("RESOLUTION=320x180"), "{master}");
+    for r in ["source", "180p"] {
+        decodes_cleanly(&srv.url(&rendition(r)));
+    }
+
+    // The quota: source and rendition together never keep more than 1 MB; the oldest went.
+    let folder = store.data_dir().join("dvr").join(id.to_string());
+    let bytes = archived_bytes(&folder);
+    assert!(
+        bytes <= 1024 * 1024 && bytes > 512 * 1024,
+        "{bytes} bytes archived for a 1 MB quota"
+    );
+    let (_, _, p) = srv.fetch(&rendition("source"), &[]).await;
+    let segs = dated(&String::from_utf8(p).unwrap());
+    assert!(
+        segs[0].0 > t0 + 2000 && segs.last().unwrap().0 <= t1,
+        "the oldest segments were kept: {segs:?} (publish {t0}..{t1})"
+    );
+
+    // A slice is a master playlist too, over the renditions' slices.
+    let from = segs[1].0 / 1000 + 1;
+    let to = from + 4;
+    let (status, _, body) = srv
+        .fetch(
+            &format!("/hls/{slug}/index.m3u8?start={from}&end={to}"),
+            &[],
+        )
+        .await;
+    let slice = String::from_utf8(body).unwrap();
+    assert_eq!(status, StatusCode::OK, "{slice}");
+    assert!(
+        slice.contains(&format!("180p/index.m3u8?start={from}&end={to}")),
+        "{slice}"
+    );
+    let (status, _, body) = srv
+        .fetch(
+            &format!("/hls/{slug}/180p/index.m3u8?start={from}&end={to}"),
+            &[],
+        )
+        .await;
+    let part = String::from_utf8(body).unwrap();
+    assert_eq!(status, StatusCode::OK, "{part}");
+    assert!(part.contains("#EXT-X-ENDLIST"), "{part}");
+    let dates = dated(&part);
+    assert!(
+        (2..=4).contains(&dates.len()) && dates[0].0 <= from * 1000,
+        "{part}"
+    );
+    decodes_cleanly(&srv.url(&format!(
+        "/hls/{slug}/180p/index.m3u8?start={from}&end={to}"
+    )));
+    // A rendition that was never recorded.
+    let (status, _, _) = srv.fetch(&rendition("1080p"), &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

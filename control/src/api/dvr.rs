@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use tidecast_engine::dvr::Retention;
+
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -57,6 +59,15 @@ pub fn window(s: &Service) -> Option<Duration> {
     let st = settings(s).filter(|st| st.enabled && s.kind == "video")?;
     let minutes = i64::from(st.window_minutes).min(s.dvr_minutes);
     (minutes > 0).then(|| Duration::from_secs(u64::try_from(minutes).unwrap_or(0) * 60))
+}
+
+/// What the engine keeps if the service records: its window, in at most the service's disk
+/// quota (the publish path takes the media library's share off).
+pub fn retention(s: &Service) -> Option<Retention> {
+    Some(Retention {
+        window: window(s)?,
+        max_bytes: u64::try_from(s.disk_quota_mb).unwrap_or(0) * 1024 * 1024,
+    })
 }
 
 fn view(s: &Service) -> View {

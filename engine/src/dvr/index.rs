@@ -1,10 +1,13 @@
 //! A DVR archive's index: what segments the folder holds, in time order.
 //!
 //! On disk it is `index.log`, one line per segment appended after the segment's file is
-//! written and synced: `seq start_ms duration_ms discontinuity file init`. A crash can only
-//! tear the last line (it has no newline) or leave a segment file without its line; opening
-//! the archive drops both, deletes files no line names, and writes the index back compacted
-//! (to a temporary file renamed over the old one, so the index itself is never half-written).
+//! written and synced: `seq start_ms duration_ms discontinuity file init`. Trimming the
+//! oldest segments appends `trim <seq>` (everything up to `seq` is gone) instead of writing
+//! the whole index again, so a 24-hour archive costs the same per segment as a minute's; the
+//! index is compacted once it holds more dead lines than live ones. A crash can only tear the
+//! last line (it has no newline) or leave a segment file without its line; opening the
+//! archive drops both, deletes files no line names, and writes the index back compacted (to
+//! a temporary file renamed over the old one, so the index itself is never half-written).
 //! Lookups by time are binary searches over the entries in memory.
 
 use std::collections::VecDeque;
@@ -29,6 +32,8 @@ pub struct Entry {
     pub file: String,
     /// fMP4: the init segment's file it needs.
     pub init: Option<String>,
+    /// The size of its file (not in the index line: read from the disk at open).
+    pub bytes: u64,
 }
 
 impl Entry {
@@ -60,6 +65,7 @@ impl Entry {
                 "-" => None,
                 name => Some(safe_name(name)?.to_owned()),
             },
+            bytes: 0,
         };
         f.next().is_none().then_some(entry)
     }
@@ -92,7 +98,14 @@ pub struct Index {
     dir: PathBuf,
     entries: VecDeque<Entry>,
     log: File,
+    /// Lines in the log for segments trimmed since it was last compacted.
+    dead_lines: usize,
+    /// Bytes of the segment and init files it holds.
+    bytes: u64,
 }
+
+/// Dead lines the log may hold before it is compacted (or as many as live ones, if more).
+const COMPACT_AFTER: usize = 1000;
 
 impl Index {
     /// Opens (or creates) the archive in `dir`, repairing what a crash left.
@@ -103,22 +116,45 @@ impl Index {
         if let Ok(file) = File::open(dir.join(INDEX)) {
             let mut reader = BufReader::new(file);
             let mut line = String::new();
+            // Entries up to this seq were trimmed (their files are gone on purpose).
+            let mut trimmed: Option<u64> = None;
             loop {
                 line.clear();
                 if reader.read_line(&mut line)? == 0 {
                     break;
                 }
                 // A line without its newline was being written when the server died.
-                let parsed = line
-                    .strip_suffix('\n')
-                    .and_then(Entry::parse)
-                    .filter(|e| entries.back().is_none_or(|b| e.seq > b.seq));
+                let Some(text) = line.strip_suffix('\n') else {
+                    repairs.bad_lines += 1;
+                    continue;
+                };
+                if let Some(seq) = text.strip_prefix("trim ").and_then(|t| t.parse().ok()) {
+                    trimmed = Some(seq);
+                    while entries.front().is_some_and(|e| e.seq <= seq) {
+                        entries.pop_front();
+                    }
+                    continue;
+                }
+                let parsed = Entry::parse(text).filter(|e| {
+                    entries.back().is_none_or(|b| e.seq > b.seq)
+                        && trimmed.is_none_or(|t| e.seq > t)
+                });
                 match parsed {
-                    Some(e) if dir.join(&e.file).is_file() => entries.push_back(e),
-                    Some(_) => repairs.missing_files += 1,
+                    Some(e) => entries.push_back(e),
                     None => repairs.bad_lines += 1,
                 }
             }
+            // Files are looked for once the trim lines said which segments are gone.
+            entries.retain_mut(|e| match std::fs::metadata(dir.join(&e.file)) {
+                Ok(m) if m.is_file() => {
+                    e.bytes = m.len();
+                    true
+                }
+                _ => {
+                    repairs.missing_files += 1;
+                    false
+                }
+            });
         }
         // Files no entry names: a segment (or init) written but never indexed.
         let named: std::collections::HashSet<&str> = entries
@@ -137,14 +173,39 @@ impl Index {
         }
         rewrite(dir, &entries)?;
         let log = OpenOptions::new().append(true).open(dir.join(INDEX))?;
+        let inits: std::collections::HashSet<&str> =
+            entries.iter().filter_map(|e| e.init.as_deref()).collect();
+        let init_bytes: u64 = inits
+            .iter()
+            .filter_map(|n| std::fs::metadata(dir.join(n)).ok())
+            .map(|m| m.len())
+            .sum();
+        let bytes = entries.iter().map(|e| e.bytes).sum::<u64>() + init_bytes;
         Ok((
             Self {
                 dir: dir.to_owned(),
                 entries,
                 log,
+                dead_lines: 0,
+                bytes,
             },
             repairs,
         ))
+    }
+
+    /// Bytes of the segment and init files the archive holds.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Counts an init file written for the segments to come.
+    pub fn add_init_bytes(&mut self, bytes: u64) {
+        self.bytes += bytes;
+    }
+
+    /// When the oldest segment starts (unix ms).
+    pub fn first_start_ms(&self) -> Option<i64> {
+        self.entries.front().map(|e| e.start_ms)
     }
 
     pub fn dir(&self) -> &Path {
@@ -164,30 +225,55 @@ impl Index {
     pub fn append(&mut self, entry: Entry) -> std::io::Result<()> {
         self.log.write_all(entry.line().as_bytes())?;
         self.log.sync_data()?;
+        self.bytes += entry.bytes;
         self.entries.push_back(entry);
         Ok(())
     }
 
     /// Forgets segments that ended before `cutoff_ms` and deletes their files (and init
-    /// files nothing needs any more); compacts the index when it has shed enough lines.
+    /// files nothing needs any more).
     pub fn trim_before(&mut self, cutoff_ms: i64) -> std::io::Result<usize> {
-        let mut gone = Vec::new();
-        while self.entries.front().is_some_and(|e| e.end_ms() < cutoff_ms) {
-            if let Some(e) = self.entries.pop_front() {
-                gone.push(e);
-            }
-        }
+        let n = self
+            .entries
+            .iter()
+            .take_while(|e| e.end_ms() < cutoff_ms)
+            .count();
+        self.trim_oldest(n)
+    }
+
+    /// Forgets the `n` oldest segments and deletes their files (and init files nothing
+    /// needs any more): a `trim` line in the log, which is compacted when it has shed
+    /// enough lines.
+    pub fn trim_oldest(&mut self, n: usize) -> std::io::Result<usize> {
+        let gone: Vec<Entry> = self.entries.drain(..n.min(self.entries.len())).collect();
+        let Some(last) = gone.last() else {
+            return Ok(0);
+        };
+        // The marker first: a crash after it leaves files the next open deletes as
+        // orphans, never a line naming a deleted file.
+        self.log
+            .write_all(format!("trim {}\n", last.seq).as_bytes())?;
+        self.log.sync_data()?;
         for e in &gone {
-            let _ = std::fs::remove_file(self.dir.join(&e.file));
+            if std::fs::remove_file(self.dir.join(&e.file)).is_ok() {
+                self.bytes = self.bytes.saturating_sub(e.bytes);
+            }
             if let Some(init) = &e.init
-                && !self.entries.iter().any(|k| k.init.as_ref() == Some(init))
+                && self.entries.front().and_then(|k| k.init.as_ref()) != Some(init)
             {
-                let _ = std::fs::remove_file(self.dir.join(init));
+                let path = self.dir.join(init);
+                if let Ok(m) = std::fs::metadata(&path)
+                    && std::fs::remove_file(&path).is_ok()
+                {
+                    self.bytes = self.bytes.saturating_sub(m.len());
+                }
             }
         }
-        if !gone.is_empty() {
+        self.dead_lines += gone.len() + 1;
+        if self.dead_lines > self.entries.len().max(COMPACT_AFTER) {
             rewrite(&self.dir, &self.entries)?;
             self.log = OpenOptions::new().append(true).open(self.dir.join(INDEX))?;
+            self.dead_lines = 0;
         }
         Ok(gone.len())
     }
@@ -230,6 +316,7 @@ mod tests {
             discontinuity: seq == 3,
             file,
             init: None,
+            bytes: 7,
         }
     }
 
@@ -297,12 +384,40 @@ mod tests {
             ix.append(seg(dir.path(), i, i as i64 * 2000))
                 .expect("append");
         }
+        assert_eq!(ix.bytes(), 70);
         assert_eq!(ix.trim_before(7000).expect("trim"), 3);
+        assert_eq!(ix.bytes(), 49);
         assert!(!dir.path().join("0.ts").exists() && dir.path().join("6000.ts").exists());
+        assert_eq!(ix.trim_oldest(2).expect("trim"), 2);
+        // Appends after a trim line keep working.
+        ix.append(seg(dir.path(), 10, 20_000)).expect("append");
         drop(ix);
         let (ix, repairs) = Index::open(dir.path()).expect("reopen");
         assert_eq!(repairs, Repairs::default());
-        assert_eq!(ix.entries().front().map(|e| e.seq), Some(3));
+        assert_eq!(ix.entries().front().map(|e| e.seq), Some(5));
+        assert_eq!(ix.entries().back().map(|e| e.seq), Some(10));
+        assert_eq!(ix.bytes(), 42);
+    }
+
+    #[test]
+    fn a_long_archive_trims_without_rewriting_the_index_each_time() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (mut ix, _) = Index::open(dir.path()).expect("open");
+        for i in 0..3000 {
+            ix.append(seg(dir.path(), i, i as i64 * 2000))
+                .expect("append");
+            ix.trim_before(i as i64 * 2000 - 100_000).expect("trim");
+        }
+        // Compacted now and then, never more than live + COMPACT_AFTER dead lines.
+        let lines = std::fs::read_to_string(dir.path().join(INDEX))
+            .expect("index")
+            .lines()
+            .count();
+        assert!(lines < 52 + 2 * COMPACT_AFTER + 2, "{lines} lines");
+        drop(ix);
+        let (ix, repairs) = Index::open(dir.path()).expect("reopen");
+        assert_eq!(repairs, Repairs::default());
+        assert_eq!(ix.entries().len(), 52);
     }
 
     #[test]

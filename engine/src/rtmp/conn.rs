@@ -365,8 +365,9 @@ impl Conn {
                 ("NetStream.Publish.BadName", e.to_string())
             })?;
         // DVR: the service records, this server keeps archives.
-        if let (Some(window), Some(dvr)) = (grant.dvr_window, self.engine.dvr()) {
-            match dvr.recorder(grant.service_id, &grant.mount, window) {
+        let dvr = grant.dvr.zip(self.engine.dvr().cloned());
+        if let Some((retention, dvr)) = &dvr {
+            match dvr.recorder(grant.service_id, &grant.mount, *retention) {
                 Ok(r) => stream.set_recorder(Some(r)),
                 Err(e) => {
                     tracing::error!(stream = %grant.mount, "DVR not recording (live is not affected): {e}");
@@ -403,6 +404,7 @@ impl Conn {
                         limits: grant.limits,
                         packaging,
                         mounts: None,
+                        dvr: dvr.map(|(r, d)| (d, r)),
                     });
                 }
                 None => {
