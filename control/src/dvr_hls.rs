@@ -138,6 +138,26 @@ fn renditions(dvr: &Dvr, s: &Service) -> Result<Vec<Recorded>, Refused> {
     Ok(out)
 }
 
+/// The archive a recording of `[from_ms, to_ms)` is cut from: the source as it arrived if
+/// it was recorded, else the highest rendition with segments there, else the service's own
+/// stream (no ladder).
+pub fn best_archive(dvr: &Dvr, s: &Service, from_ms: i64, to_ms: i64) -> Option<Arc<Archive>> {
+    let has = |a: &Archive| {
+        a.index
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .range(from_ms, to_ms)
+            .next()
+            .is_some()
+    };
+    let recorded = renditions(dvr, s).ok()?;
+    recorded
+        .into_iter()
+        .map(|r| r.archive)
+        .find(|a| has(a))
+        .or_else(|| existing(dvr, s, &s.slug).ok().flatten().filter(|a| has(a)))
+}
+
 /// A master playlist over the renditions with segments in `[from_ms, to_ms)`, each
 /// variant's URI `<rendition>/<uri>`; `None` when none has any.
 fn master(recorded: &[Recorded], from_ms: i64, to_ms: i64, uri: &str) -> Option<String> {

@@ -46,6 +46,12 @@ pub async fn run(
     let (recorder, stats_task) = Recorder::spawn(db.clone(), stats_stop.clone());
     let engine = Engine::with_events(Arc::new(DbAdmission::new(db.clone())), recorder);
     let mut engine = engine.with_dvr(config.data.join("dvr"));
+    // What a crash left half-done: uploads and recordings being written, DVR segments an
+    // export had pinned (interrupted exports run again below).
+    crate::media::store::sweep_incoming(&config.data);
+    if let Some(dvr) = engine.dvr() {
+        dvr.sweep_exports();
+    }
     match tidecast_transcoder::FfmpegTranscoder::new() {
         Ok(t) => engine = engine.with_transcoder(Arc::new(t)),
         // The server still does everything else; services with a ladder are served as
@@ -88,6 +94,7 @@ pub async fn run(
         .await
     });
     crate::autodj::resume_all(&state).await;
+    crate::api::recordings::resume(&state).await;
     state.ready.set_ready();
     tracing::info!(http = %http_addr, rtmp = %rtmp_addr, icecast = %icecast_addr, "ready");
 

@@ -223,6 +223,40 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug {
         &self,
         audio: &crate::media::AudioConfig,
     ) -> Result<Box<dyn LevelMeter>, TranscodeError>;
+
+    /// Copies the packets of `job.parts` into one MP4 file without re-encoding, its index
+    /// (moov) at the front so it plays while it downloads. Runs on the caller's thread;
+    /// `progress` is told the share done (0 ..= 1) now and then.
+    fn remux(
+        &self,
+        job: &RemuxJob,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<RemuxReport, TranscodeError>;
+}
+
+/// Archived media to copy into one MP4 (a DVR recording).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemuxJob {
+    pub parts: Vec<RemuxPart>,
+    pub output: std::path::PathBuf,
+    /// What the parts add up to, for progress.
+    pub duration_s: f64,
+}
+
+/// Files read as one byte stream: MPEG-TS segments, or an fMP4 init segment and fragments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemuxPart {
+    pub files: Vec<std::path::PathBuf>,
+    /// Its timestamps carry on from the previous part's (the same recording); otherwise it
+    /// starts a new timeline and is placed right after the previous part.
+    pub continues: bool,
+}
+
+/// What a remux wrote.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RemuxReport {
+    pub duration_s: f64,
+    pub packets: u64,
 }
 
 /// Measures a compressed audio stream frame by frame. Runs on the caller's thread.

@@ -34,10 +34,13 @@ async fn dvr_playlist(srv: &Server, slug: &str) -> (StatusCode, String) {
     (status, String::from_utf8(body).unwrap())
 }
 
-/// ffmpeg reads a playlist to the end without a complaint.
+/// ffmpeg reads a playlist (or file) to the end without a complaint. Frames keep their own
+/// time base (`-enc_time_base -1`): RTMP's millisecond timestamps rounded to 1/30 s would
+/// collide in ffmpeg's null output and be reported as errors of the input.
 fn decodes_cleanly(url: &str) {
     let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-v", "error", "-i", url, "-f", "null", "-"])
+        .args(["-hide_banner", "-v", "error", "-i", url])
+        .args(["-enc_time_base", "-1", "-f", "null", "-"])
         .output()
         .unwrap();
     assert!(
@@ -252,6 +255,27 @@ async fn the_archive_plays_back_and_survives_a_crash() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // An export across both sessions: one timeline, the break between them left out.
+    let (_, p) = dvr_playlist(&srv, &slug).await;
+    let all = dated(&p);
+    let total: f64 = all.iter().map(|s| s.1).sum();
+    let recordings = format!("/api/v1/services/{id}/recordings");
+    let (status, rec) = srv
+        .post(
+            &recordings,
+            &admin,
+            json!({"from": all[0].0 / 1000, "to": unix_ms() / 1000}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{rec}");
+    let rec = finished(&srv, &admin, &recordings, &rec).await;
+    assert_eq!(rec["status"], "done", "{rec}");
+    let got = media_duration(&srv, &admin, id, rec["media_id"].as_i64().unwrap()).await;
+    assert!(
+        (got - total).abs() < 1.0,
+        "{got} s exported of {total} s archived in two sessions"
+    );
+
     // Segments come only from the index.
     let (status, _, _) = srv
         .fetch(&format!("/hls/{slug}/dvr/..%2F..%2Ftidecast.db"), &[])
@@ -415,4 +439,254 @@ async fn a_transcoded_service_records_every_rendition_within_its_disk_quota() {
     // A rendition that was never recorded.
     let (status, _, _) = srv.fetch(&rendition("1080p"), &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The recording once its export ended.
+async fn finished(srv: &Server, token: &str, recordings: &str, rec: &Value) -> Value {
+    let rid = rec["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, r) = srv.get(&format!("{recordings}/{rid}"), token).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        if r["status"] != "exporting" {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "the export never ended: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The duration of a library item.
+async fn media_duration(srv: &Server, token: &str, service: i64, mid: i64) -> f64 {
+    let (_, items) = srv
+        .get(&format!("/api/v1/services/{service}/media"), token)
+        .await;
+    items["items"]
+        .as_array()
+        .or(items.as_array())
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == mid)
+        .and_then(|i| i["duration_s"].as_f64())
+        .unwrap_or_else(|| panic!("{mid} not in {items}"))
+}
+
+/// Top-level MP4 box types of a file, in order.
+fn mp4_boxes(path: &std::path::Path) -> Vec<String> {
+    let data = std::fs::read(path).unwrap();
+    let mut at = 0usize;
+    let mut out = Vec::new();
+    while at + 8 <= data.len() {
+        let size = u32::from_be_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+        out.push(String::from_utf8_lossy(&data[at + 4..at + 8]).into_owned());
+        if size < 8 {
+            break;
+        }
+        at += size;
+    }
+    out
+}
+
+/// `(format duration s, stream codec names)` by ffprobe.
+fn probe(path: &std::path::Path) -> (f64, Vec<String>) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let duration = v["format"]["duration"].as_str().unwrap().parse().unwrap();
+    let codecs = v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["codec_name"].as_str().unwrap().to_owned())
+        .collect();
+    (duration, codecs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_span_of_the_archive_exports_to_an_mp4_in_the_library() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(
+        &srv,
+        "Exports",
+        json!({"dvr_minutes": 10, "disk_quota_mb": 50}),
+    )
+    .await;
+    enable_dvr(&srv, &admin, id, 10).await;
+    let owner = srv.login("Exports-owner", "Exports-owner-password").await;
+    let recordings = format!("/api/v1/services/{id}/recordings");
+    let (status, list) = srv.get(&recordings, &owner).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list, json!([]));
+
+    let mut publisher = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 16,
+            gop_secs: 1,
+            bframes: true,
+        },
+    );
+    publisher.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let segs = loop {
+        let (_, p) = dvr_playlist(&srv, &slug).await;
+        if p.contains("#EXT-X-ENDLIST") {
+            break dated(&p);
+        }
+        assert!(Instant::now() < deadline, "the archive never ended: {p}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(segs.len() >= 6, "{segs:?}");
+
+    // Bad requests change nothing.
+    let now = unix_ms() / 1000;
+    let (radio, _, _) = tidecast_tests::icecast::radio(&srv, "Radioexport", json!({})).await;
+    for (path, body, want) in [
+        (
+            recordings.clone(),
+            json!({"from": 20, "to": 10}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            recordings.clone(),
+            json!({"from": now - 48 * 3600, "to": now}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            recordings.clone(),
+            json!({"from": "soon", "to": 10}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            recordings.clone(),
+            json!({"from": 1000, "to": 2000}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            format!("/api/v1/services/{radio}/recordings"),
+            json!({"from": now - 10, "to": now}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let (status, e) = srv.post(&path, &admin, body.clone()).await;
+        assert!(
+            status == want
+                || (want == StatusCode::UNPROCESSABLE_ENTITY && status == StatusCode::BAD_REQUEST),
+            "{path} {body} → {status} {e}"
+        );
+    }
+    // Another customer cannot see or make this service's recordings.
+    srv.create_user(&admin, "stranger", "customer", json!({}))
+        .await;
+    let stranger = srv.login("stranger", "stranger-password").await;
+    let (status, _) = srv.get(&recordings, &stranger).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = srv
+        .post(&recordings, &stranger, json!({"from": now - 10, "to": now}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Segments 1 to 5 of the archive, by wall-clock time.
+    let from = segs[1].0 / 1000 + 1;
+    let to = segs[5].0 / 1000 + 1;
+    let (status, rec) = srv
+        .post(
+            &recordings,
+            &owner,
+            json!({"from": from, "to": to, "title": "Best bits"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{rec}");
+    assert_eq!(rec["status"], "exporting");
+    let rec = finished(&srv, &owner, &recordings, &rec).await;
+    assert_eq!(rec["status"], "done", "{rec}\n{}", srv.logs());
+    assert_eq!(rec["progress"], 1.0);
+    // Whole segments: the recording starts at or before `from` and ends at or after `to`,
+    // each within one segment.
+    let (rf, rt) = (rec["from"].as_f64().unwrap(), rec["to"].as_f64().unwrap());
+    assert!(
+        rf <= from as f64 && rf > from as f64 - 2.5,
+        "{rec} for {from}..{to}"
+    );
+    assert!(
+        rt >= to as f64 && rt < to as f64 + 2.5,
+        "{rec} for {from}..{to}"
+    );
+
+    // In the library, in the Recordings folder, with the span's duration.
+    let mid = rec["media_id"].as_i64().unwrap();
+    let (_, items) = srv
+        .get(&format!("/api/v1/services/{id}/media"), &owner)
+        .await;
+    let item = items["items"]
+        .as_array()
+        .or(items.as_array())
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == mid)
+        .cloned()
+        .unwrap_or_else(|| panic!("{mid} not in {items}"));
+    assert_eq!(item["folder"], "Recordings", "{item}");
+    assert_eq!(item["title"], "Best bits", "{item}");
+    let expected: f64 = segs
+        .iter()
+        .filter(|(at, d)| (*at as f64 + d * 1000.0) > rf * 1000.0 && (*at as f64) < rt * 1000.0)
+        .map(|(_, d)| d)
+        .sum();
+    let got = item["duration_s"].as_f64().unwrap();
+    assert!(
+        (got - expected).abs() < 0.5,
+        "{got} s exported, {expected} s archived"
+    );
+
+    // The file: H.264 and AAC copied as they were, the index (moov) before the media.
+    let dir = store.data_dir().join("media");
+    let file = walk(&dir)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "mp4"))
+        .expect("the MP4 in the library");
+    let (duration, codecs) = probe(&file);
+    assert_eq!(codecs, ["h264", "aac"]);
+    assert!(
+        (duration - expected).abs() < 0.5,
+        "{duration} vs {expected}"
+    );
+    let boxes = mp4_boxes(&file);
+    let moov = boxes.iter().position(|b| b == "moov");
+    let mdat = boxes.iter().position(|b| b == "mdat");
+    assert!(moov.is_some() && moov < mdat, "{boxes:?}");
+    decodes_cleanly(file.to_str().unwrap());
+    let (_, list) = srv.get(&recordings, &owner).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

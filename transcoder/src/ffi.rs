@@ -80,6 +80,17 @@ pub fn share(frame: &ff::frame::Video) -> Result<ff::frame::Video, ff::Error> {
     Ok(out)
 }
 
+/// Clears an output stream's codec tag, so the muxer picks its own container's tag for the
+/// codec (a stream copied from MPEG-TS into MP4 would otherwise keep TS's tag and be
+/// refused). ffmpeg-next has no setter.
+pub fn clear_codec_tag(stream: &mut ff::format::stream::StreamMut<'_>) {
+    // SAFETY: `parameters()` points at the stream's own AVCodecParameters, valid for as
+    // long as the stream (borrowed mutably here); codec_tag is a plain integer field.
+    unsafe {
+        (*stream.parameters().as_mut_ptr()).codec_tag = 0;
+    }
+}
+
 fn libc_enomem() -> i32 {
     12
 }

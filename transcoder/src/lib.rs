@@ -10,6 +10,7 @@ mod decode;
 mod feed;
 mod ffi;
 mod ladder;
+mod remux;
 mod rendition;
 mod track;
 mod watermark;
@@ -75,6 +76,14 @@ impl Transcoder for FfmpegTranscoder {
         decode::Meter::new(audio)
             .map(|m| Box::new(m) as Box<dyn tidecast_engine::transcode::LevelMeter>)
             .map_err(|e| TranscodeError(e.to_string()))
+    }
+
+    fn remux(
+        &self,
+        job: &tidecast_engine::transcode::RemuxJob,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<tidecast_engine::transcode::RemuxReport, TranscodeError> {
+        remux::remux(job, progress)
     }
 
     fn pcm_encoder(&self, job: FeedJob, rate: u32) -> Result<Box<dyn PcmEncoder>, TranscodeError> {

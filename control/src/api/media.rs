@@ -258,37 +258,8 @@ async fn receive(
             return Err(ApiError::invalid(format!("{filename}: the file is empty")));
         }
         let sha = upload.finish().await.map_err(ApiError::internal)?;
-        if let Some(existing) = media::by_hash(&state.db, service.owner_id, &sha).await? {
-            tracing::info!(
-                owner = service.owner_id,
-                media = existing.id,
-                "upload of {filename:?} is already in the library"
-            );
-            imported.items.push(view(&existing, true));
-            continue;
-        }
-        let path = upload.path().to_owned();
-        let name = filename.clone();
-        let found = tokio::task::spawn_blocking(move || inspect(&path, &name))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(|why| {
-                tracing::info!(
-                    owner = service.owner_id,
-                    "upload of {filename:?} refused: {why}"
-                );
-                ApiError::invalid(format!("{filename}: {why}"))
-            })?;
-        let (row, duplicate) = store_file(
-            state,
-            service.owner_id,
-            folder,
-            &filename,
-            &sha,
-            upload,
-            found,
-        )
-        .await?;
+        let (row, duplicate) =
+            import(state, service.owner_id, folder, &filename, &sha, upload).await?;
         if duplicate {
             imported.items.push(view(&row, true));
             continue;
@@ -298,6 +269,37 @@ async fn receive(
         imported.added.push(row);
     }
     Ok(())
+}
+
+/// Adds a finished upload (its SHA-256 `sha`) to a customer's library: inspected (a file
+/// that does not decode is a 422 naming it), moved into place and recorded. `true` with
+/// the row when the library already had the same bytes.
+pub async fn import(
+    state: &AppState,
+    owner: i64,
+    folder: &str,
+    filename: &str,
+    sha: &str,
+    upload: Upload,
+) -> ApiResult<(MediaRow, bool)> {
+    if let Some(existing) = media::by_hash(&state.db, owner, sha).await? {
+        tracing::info!(
+            owner,
+            media = existing.id,
+            "{filename:?} is already in the library"
+        );
+        return Ok((existing, true));
+    }
+    let path = upload.path().to_owned();
+    let name = filename.to_owned();
+    let found = tokio::task::spawn_blocking(move || inspect(&path, &name))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|why| {
+            tracing::info!(owner, "{filename:?} refused: {why}");
+            ApiError::invalid(format!("{filename}: {why}"))
+        })?;
+    store_file(state, owner, folder, filename, sha, upload, found).await
 }
 
 /// Moves an inspected upload into the library and records it; `true` with the row when the

@@ -12,6 +12,7 @@ pub mod media;
 pub mod mounts;
 pub mod plans;
 pub mod playlists;
+pub mod recordings;
 pub mod requests;
 pub mod services;
 pub mod state;
@@ -108,6 +109,11 @@ pub fn router(state: AppState) -> Router {
             "/services/{id}/dvr",
             get(dvr::get).put(dvr::put).delete(dvr::delete),
         )
+        .route(
+            "/services/{id}/recordings",
+            get(recordings::list).post(recordings::create),
+        )
+        .route("/services/{id}/recordings/{rid}", get(recordings::get_one))
         .route("/services/{id}/autodj/start", post(autodj::start))
         .route("/services/{id}/autodj/stop", post(autodj::stop))
         .route("/services/{id}/autodj/skip", post(autodj::skip))

@@ -40,6 +40,8 @@ pub struct Service {
     pub autodj_json: Option<String>,
     /// DVR settings as JSON (`api::dvr::Settings`), once set.
     pub dvr_json: Option<String>,
+    /// Radio: every live DJ set is recorded into the media library (1).
+    pub record_sets: i64,
 }
 
 impl std::fmt::Debug for Service {
@@ -133,7 +135,8 @@ pub enum ServiceScope {
 const COLUMNS: &str = "s.id, s.owner_id, s.name, s.slug, s.kind, s.status, s.source_password, \
     s.stream_key, s.max_listeners, s.max_bitrate_kbps, s.disk_quota_mb, s.dvr_minutes, \
     s.transcode, s.autodj, s.created_at, s.updated_at, s.fallback, s.hls_segment_secs, \
-    s.hls_end_after_secs, s.hls_format, s.hls_low_latency, s.transcode_json, s.autodj_json, s.dvr_json";
+    s.hls_end_after_secs, s.hls_format, s.hls_low_latency, s.transcode_json, s.autodj_json, s.dvr_json, \
+    s.record_sets";
 
 /// A new service.
 #[derive(Debug)]
@@ -345,6 +348,17 @@ pub async fn set_dvr<'e, E: Executor<'e, Database = Any>>(
     settings_json: Option<&str>,
 ) -> sqlx::Result<()> {
     set_json(exec, id, "dvr_json", settings_json).await
+}
+
+/// Turns recording a radio station's live DJ sets on or off.
+pub async fn set_record_sets(db: &Db, id: i64, on: bool) -> sqlx::Result<()> {
+    sqlx::query("UPDATE services SET record_sets = $1, updated_at = $2 WHERE id = $3")
+        .bind(i64::from(on))
+        .bind(now())
+        .bind(id)
+        .execute(db.pool())
+        .await
+        .map(|_| ())
 }
 
 /// Sets one of a service's JSON settings columns (`column` is this module's constant).

@@ -77,6 +77,34 @@ impl Upload {
         Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
     }
 
+    /// Closes this handle so another writer (FFmpeg making a recording) can fill the file at
+    /// [`Upload::path`]; [`Upload::hash_written`] then takes its measure.
+    pub fn release(&mut self) {
+        self.file = None;
+    }
+
+    /// Syncs what another writer put in the file and returns its SHA-256 (hex), with
+    /// [`Upload::size`] set.
+    pub async fn hash_written(&mut self) -> std::io::Result<String> {
+        use tokio::io::AsyncReadExt;
+        let mut f = tokio::fs::File::open(&self.path).await?;
+        f.sync_all().await?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut size = 0u64;
+        loop {
+            let n = f.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        self.size = size;
+        let digest = hasher.finalize();
+        Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     /// Moves the file to `relative` (under the data folder); it is no longer temporary.
     pub async fn keep_as(mut self, data: &Path, relative: &str) -> std::io::Result<()> {
         let dest = data.join(relative);

@@ -13,6 +13,7 @@
 //! and what is already archived stays intact (a segment's line is only written once its
 //! file is complete and synced).
 
+pub mod export;
 pub mod index;
 
 use std::collections::HashMap;
@@ -124,6 +125,17 @@ impl Dvr {
             })
             .collect();
         self.root.join(service.0.to_string()).join(safe)
+    }
+
+    /// Where exports pin the segments they read (on the archives' file system, so pinning
+    /// is a hard link); what a crash left there is swept by [`Dvr::sweep_exports`].
+    pub fn exports_dir(&self) -> PathBuf {
+        self.root.join(".exports")
+    }
+
+    /// Removes the pinned segments of exports a crash interrupted.
+    pub fn sweep_exports(&self) {
+        let _ = std::fs::remove_dir_all(self.exports_dir());
     }
 
     /// The archives of a service this server has open.
