@@ -690,3 +690,110 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A small tmpfs mounted over a folder for the test's life: a disk that fills up.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "this test mounts a small tmpfs to fill a disk and must run as root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(dir.to_owned())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn media_sequence(playlist: &str) -> u64 {
+    playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_the_archive_not_the_live_stream() {
+    let store = Store::new(Backend::Sqlite).await;
+    let folder = store.data_dir().join("dvr");
+    let _disk = SmallDisk::mount(&folder, "512k");
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(&srv, "Fulldisk", json!({"dvr_minutes": 10})).await;
+    enable_dvr(&srv, &admin, id, 10).await;
+    // About 50 kB a second: the 512 kB disk is full after some 10 s.
+    let mut publisher = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 24,
+            gop_secs: 1,
+            bframes: false,
+        },
+    );
+    assert!(
+        srv.wait_log("DVR: cannot write", Duration::from_secs(22)),
+        "the disk never filled up\n{}",
+        srv.logs()
+    );
+    // Live goes on: new segments keep coming, and they play.
+    let live = format!("/hls/{slug}/index.m3u8");
+    let (status, _, before) = srv.fetch(&live, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (_, _, after) = srv.fetch(&live, &[]).await;
+    let (before, after) = (
+        String::from_utf8(before).unwrap(),
+        String::from_utf8(after).unwrap(),
+    );
+    assert!(
+        media_sequence(&after) >= media_sequence(&before) + 2,
+        "live stalled with the disk full:\n{before}\n{after}"
+    );
+    decodes_cleanly(&srv.url(&live));
+    publisher.wait().unwrap();
+
+    // What was archived before the disk filled up is whole: it plays, every file in the
+    // folder is one the index names, and a restart finds nothing to repair.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let archived = loop {
+        let (_, p) = dvr_playlist(&srv, &slug).await;
+        if p.contains("#EXT-X-ENDLIST") {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "the archive never ended: {p}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let segs = dated(&archived);
+    assert!(segs.len() >= 4, "{archived}");
+    decodes_cleanly(&srv.url(&format!("/hls/{slug}/dvr.m3u8")));
+    let files = walk(&folder)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "ts"))
+        .count();
+    assert_eq!(files, segs.len(), "files left that the index does not name");
+    srv.kill();
+    let srv = Server::start(&store).await;
+    let (status, again) = dvr_playlist(&srv, &slug).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(dated(&again), segs);
+    assert!(
+        !srv.logs().contains("DVR archive repaired"),
+        "{}",
+        srv.logs()
+    );
+    drop(srv);
+}

@@ -223,8 +223,17 @@ impl Index {
 
     /// Records a segment whose file is already written and synced.
     pub fn append(&mut self, entry: Entry) -> std::io::Result<()> {
-        self.log.write_all(entry.line().as_bytes())?;
-        self.log.sync_data()?;
+        // A line the disk only half took (it is full) is cut off again, so the next line
+        // does not land on its end and both be lost.
+        let before = self.log.metadata()?.len();
+        if let Err(e) = self
+            .log
+            .write_all(entry.line().as_bytes())
+            .and_then(|()| self.log.sync_data())
+        {
+            let _ = self.log.set_len(before);
+            return Err(e);
+        }
         self.bytes += entry.bytes;
         self.entries.push_back(entry);
         Ok(())
@@ -250,10 +259,17 @@ impl Index {
             return Ok(0);
         };
         // The marker first: a crash after it leaves files the next open deletes as
-        // orphans, never a line naming a deleted file.
-        self.log
-            .write_all(format!("trim {}\n", last.seq).as_bytes())?;
-        self.log.sync_data()?;
+        // orphans. On a full disk the marker may not fit: the files go anyway (that is what
+        // frees the disk), and the next open drops their lines as missing.
+        let before = self.log.metadata()?.len();
+        if let Err(e) = self
+            .log
+            .write_all(format!("trim {}\n", last.seq).as_bytes())
+            .and_then(|()| self.log.sync_data())
+        {
+            let _ = self.log.set_len(before);
+            tracing::warn!(archive = %self.dir.display(), "DVR: trimming without its index line ({e})");
+        }
         for e in &gone {
             if std::fs::remove_file(self.dir.join(&e.file)).is_ok() {
                 self.bytes = self.bytes.saturating_sub(e.bytes);
