@@ -102,7 +102,14 @@ fn grant_for(s: &Service, target: &Target, label: &str) -> Grant {
         hls: engine_hls(s),
         transcode: engine_ladder(s),
         dvr: crate::api::dvr::retention(s),
+        record_set: records_sets(s, target),
     }
+}
+
+/// Whether a live source on `target` is recorded as a set: the station records its sets and
+/// this is its primary mount.
+fn records_sets(s: &Service, target: &Target) -> bool {
+    s.kind == "radio" && s.record_sets != 0 && target.mount == s.slug
 }
 
 /// `/jazz`, `jazz` → `jazz`.
@@ -203,6 +210,8 @@ impl DbAdmission {
     pub async fn autodj_grant(&self, s: &Service) -> sqlx::Result<Grant> {
         let mut g = grant_for(s, &Target::primary(s), "AutoDJ");
         g.priority = 0;
+        // Its plays are in the history already; sets are what live sources send.
+        g.record_set = false;
         if s.transcode != 0 {
             g = self.with_feeds(s, g).await?;
         }
@@ -284,6 +293,7 @@ impl DbAdmission {
             hls: engine_hls(s),
             transcode: engine_ladder(s),
             dvr: crate::api::dvr::retention(s),
+            record_set: records_sets(s, target),
         })
     }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod dvr_hls;
 pub mod hls;
+pub mod live_sets;
 pub mod media;
 pub mod metrics;
 pub mod schedule;

@@ -45,7 +45,10 @@ pub async fn run(
     let stats_stop = CancellationToken::new();
     let (recorder, stats_task) = Recorder::spawn(db.clone(), stats_stop.clone());
     let engine = Engine::with_events(Arc::new(DbAdmission::new(db.clone())), recorder);
-    let mut engine = engine.with_dvr(config.data.join("dvr"));
+    let (set_sink, set_events) = crate::live_sets::channel();
+    let mut engine = engine
+        .with_dvr(config.data.join("dvr"))
+        .with_live_sets(crate::live_sets::folder(&config.data), set_sink);
     // What a crash left half-done: uploads and recordings being written, DVR segments an
     // export had pinned (interrupted exports run again below).
     crate::media::store::sweep_incoming(&config.data);
@@ -95,6 +98,8 @@ pub async fn run(
     });
     crate::autodj::resume_all(&state).await;
     crate::api::recordings::resume(&state).await;
+    crate::live_sets::resume(&state).await;
+    tokio::spawn(crate::live_sets::run(state.clone(), set_events));
     state.ready.set_ready();
     tracing::info!(http = %http_addr, rtmp = %rtmp_addr, icecast = %icecast_addr, "ready");
 

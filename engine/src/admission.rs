@@ -118,6 +118,8 @@ pub struct Grant {
     /// DVR: how much of the stream (or each rendition) to keep on disk, if the service
     /// records.
     pub dvr: Option<crate::dvr::Retention>,
+    /// Radio: this source's time on air is recorded as a live set.
+    pub record_set: bool,
 }
 
 /// A video service's HLS packaging choices.

@@ -22,6 +22,7 @@ pub mod hls;
 pub mod icecast;
 pub mod ladder;
 pub mod listeners;
+pub mod live_sets;
 pub mod login_guard;
 pub mod media;
 pub mod mount;
@@ -54,6 +55,8 @@ pub struct Engine {
     radio_hls: Arc<radio_hls::Running>,
     autodj: Arc<autodj::AutoDj>,
     dvr: Option<Arc<dvr::Dvr>>,
+    /// Where stations that record their live sets have them written.
+    live_sets: Option<live_sets::LiveSets>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -84,6 +87,7 @@ impl Engine {
             radio_hls: Arc::default(),
             autodj: Arc::default(),
             dvr: None,
+            live_sets: None,
         }
     }
 
@@ -107,6 +111,20 @@ impl Engine {
 
     pub fn dvr(&self) -> Option<&Arc<dvr::Dvr>> {
         self.dvr.as_ref()
+    }
+
+    /// Records the live sets of stations whose grant asks for it into `dir`, telling `sink`.
+    pub fn with_live_sets(
+        mut self,
+        dir: std::path::PathBuf,
+        sink: Arc<dyn live_sets::SetSink>,
+    ) -> Self {
+        self.live_sets = Some(live_sets::LiveSets { dir, sink });
+        self
+    }
+
+    pub fn live_sets(&self) -> Option<&live_sets::LiveSets> {
+        self.live_sets.as_ref()
     }
 
     /// The stations' AutoDJ.

@@ -36,6 +36,7 @@ impl Admission for SlotOfOneSecond {
                 hls: Default::default(),
                 transcode: None,
                 dvr: None,
+                record_set: false,
             })
         })
     }

@@ -13,6 +13,7 @@ CREATE TABLE recordings (
     label       TEXT NOT NULL,          -- who or what: the DJ of a set, or the export's range
     media_id    BIGINT REFERENCES media (id) ON DELETE SET NULL,
     error       TEXT,                   -- why it failed, in the user's words
+    file        TEXT,                   -- a set being recorded: its file, relative to the data folder
     created_at  BIGINT NOT NULL
 );
 CREATE INDEX recordings_service ON recordings (service_id, id);

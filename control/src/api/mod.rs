@@ -113,6 +113,10 @@ pub fn router(state: AppState) -> Router {
             "/services/{id}/recordings",
             get(recordings::list).post(recordings::create),
         )
+        .route(
+            "/services/{id}/recordings/settings",
+            get(recordings::get_settings).put(recordings::put_settings),
+        )
         .route("/services/{id}/recordings/{rid}", get(recordings::get_one))
         .route("/services/{id}/autodj/start", post(autodj::start))
         .route("/services/{id}/autodj/stop", post(autodj::stop))

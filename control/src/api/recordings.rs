@@ -149,7 +149,8 @@ pub async fn create(
             ),
         ));
     }
-    let rid = recordings::insert(&state.db, s.id, "export", span, "exporting", &title).await?;
+    let rid =
+        recordings::insert(&state.db, s.id, "export", span, "exporting", &title, None).await?;
     audit(
         state.db.pool(),
         Some(caller.id()),
@@ -322,4 +323,70 @@ pub async fn resume(state: &AppState) {
             }
         }
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsInput {
+    record_sets: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SettingsView {
+    /// Radio: every live set (a DJ or the station's own encoder on air) is recorded into the
+    /// media library, as the source sends it (MP3 stays MP3).
+    record_sets: bool,
+    folder: &'static str,
+}
+
+async fn station(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Service> {
+    let (s, _) = visible_service(state, caller, id).await?;
+    if s.kind != "radio" {
+        return Err(ApiError::invalid(
+            "recording live sets is for radio stations; a video service exports from its DVR",
+        ));
+    }
+    Ok(s)
+}
+
+pub async fn get_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> ApiResult<Json<SettingsView>> {
+    let s = station(&state, &caller, id).await?;
+    Ok(Json(SettingsView {
+        record_sets: s.record_sets != 0,
+        folder: crate::live_sets::FOLDER,
+    }))
+}
+
+pub async fn put_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<SettingsInput>,
+) -> ApiResult<Json<SettingsView>> {
+    let s = station(&state, &caller, id).await?;
+    services::set_record_sets(&state.db, s.id, input.record_sets).await?;
+    audit(
+        state.db.pool(),
+        Some(caller.id()),
+        "service.record_sets",
+        &format!("service {} ({}): {}", s.id, s.slug, input.record_sets),
+    )
+    .await?;
+    tracing::info!(
+        service = s.id,
+        "live sets {} (from the next source that connects)",
+        if input.record_sets {
+            "recorded"
+        } else {
+            "no longer recorded"
+        }
+    );
+    Ok(Json(SettingsView {
+        record_sets: input.record_sets,
+        folder: crate::live_sets::FOLDER,
+    }))
 }

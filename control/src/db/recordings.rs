@@ -18,12 +18,14 @@ pub struct Recording {
     pub media_id: Option<i64>,
     pub error: Option<String>,
     pub created_at: i64,
+    /// A set being recorded: its file, relative to the data folder.
+    pub file: Option<String>,
 }
 
 const COLUMNS: &str = "id, service_id, kind, from_ms, to_ms, status, progress_permille, label, \
-    media_id, error, created_at";
+    media_id, error, created_at, file";
 
-/// A recording starting out (`exporting` or `recording`).
+/// A recording starting out (`exporting`, or `recording` into `file`).
 pub async fn insert(
     db: &Db,
     service_id: i64,
@@ -31,10 +33,11 @@ pub async fn insert(
     span: (i64, i64),
     status: &str,
     label: &str,
+    file: Option<&str>,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO recordings (service_id, kind, from_ms, to_ms, status, progress_permille, label, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 0, $6, $7) RETURNING id",
+        "INSERT INTO recordings (service_id, kind, from_ms, to_ms, status, progress_permille, label, created_at, file) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8) RETURNING id",
     )
     .bind(service_id)
     .bind(kind)
@@ -43,6 +46,7 @@ pub async fn insert(
     .bind(status)
     .bind(label)
     .bind(now())
+    .bind(file)
     .fetch_one(db.pool())
     .await
 }
@@ -98,7 +102,7 @@ pub async fn set_span(db: &Db, id: i64, from_ms: i64, to_ms: i64) -> sqlx::Resul
 
 pub async fn done(db: &Db, id: i64, media_id: i64) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE recordings SET status = 'done', progress_permille = 1000, media_id = $2, error = NULL WHERE id = $1",
+        "UPDATE recordings SET status = 'done', progress_permille = 1000, media_id = $2, error = NULL, file = NULL WHERE id = $1",
     )
     .bind(id)
     .bind(media_id)
@@ -108,7 +112,7 @@ pub async fn done(db: &Db, id: i64, media_id: i64) -> sqlx::Result<()> {
 }
 
 pub async fn failed(db: &Db, id: i64, why: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE recordings SET status = 'failed', error = $2 WHERE id = $1")
+    sqlx::query("UPDATE recordings SET status = 'failed', error = $2, file = NULL WHERE id = $1")
         .bind(id)
         .bind(why)
         .execute(db.pool())

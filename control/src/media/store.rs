@@ -54,6 +54,18 @@ impl Upload {
         })
     }
 
+    /// Takes a file another writer made (a recorded live set) through the same way into the
+    /// library: removed when dropped unless kept. Its measure is taken by
+    /// [`Upload::hash_written`].
+    pub fn adopt(path: PathBuf) -> Self {
+        Self {
+            path,
+            file: None,
+            hasher: Sha256::new(),
+            size: 0,
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -168,6 +168,9 @@ pub async fn run(
     // The station's HLS (an audio-only ladder), if it has one and it is not running yet.
     crate::radio_hls::ensure(&engine, &live, &grant, &info.content_type);
     crate::dead_air::watch(&engine, &live, id, &grant.label, &info.content_type);
+    if grant.record_set {
+        crate::live_sets::record(&engine, &live, id, &grant.label, &info.content_type);
+    }
     let session = engine.registry().open_session(
         grant.service_id,
         &grant.mount,
