@@ -16,3 +16,4 @@ pub mod metrics;
 pub mod schedule;
 pub mod server;
 pub mod stats;
+pub mod vod;

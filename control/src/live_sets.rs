@@ -175,10 +175,9 @@ async fn import(
     }
     let at = chrono::DateTime::<chrono::Utc>::from(started_at).format("%Y-%m-%d %H-%M");
     let filename = store::display_name(&format!("{label} {at} UTC.{ext}"));
-    let (row, _) =
-        crate::api::media::import(state, service.owner_id, FOLDER, &filename, &sha, upload)
-            .await
-            .map_err(|e| e.message)?;
+    let (row, _) = crate::api::media::import(state, &service, FOLDER, &filename, &sha, upload)
+        .await
+        .map_err(|e| e.message)?;
     Ok(row.id)
 }
 

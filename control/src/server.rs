@@ -55,6 +55,7 @@ pub async fn run(
     if let Some(dvr) = engine.dvr() {
         dvr.sweep_exports();
     }
+    crate::vod::sweep(&config.data);
     match tidecast_transcoder::FfmpegTranscoder::new() {
         Ok(t) => engine = engine.with_transcoder(Arc::new(t)),
         // The server still does everything else; services with a ladder are served as
@@ -100,6 +101,7 @@ pub async fn run(
     crate::api::recordings::resume(&state).await;
     crate::live_sets::resume(&state).await;
     tokio::spawn(crate::live_sets::run(state.clone(), set_events));
+    tokio::spawn(crate::vod::run(state.clone()));
     state.ready.set_ready();
     tracing::info!(http = %http_addr, rtmp = %rtmp_addr, icecast = %icecast_addr, "ready");
 

@@ -232,6 +232,43 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug {
         job: &RemuxJob,
         progress: &mut dyn FnMut(f64),
     ) -> Result<RemuxReport, TranscodeError>;
+
+    /// Transcodes a video file into an on-demand HLS ladder (every picture encoded, as fast
+    /// as the machine goes). Runs on the caller's thread; `progress` is told the share done.
+    fn vod(&self, job: &VodJob, progress: &mut dyn FnMut(f64))
+    -> Result<VodReport, TranscodeError>;
+}
+
+/// An uploaded video to turn into an on-demand HLS ladder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VodJob {
+    pub input: std::path::PathBuf,
+    /// Each rendition goes to `<output_dir>/<name>/index.m3u8` and its segments.
+    pub output_dir: std::path::PathBuf,
+    /// Rungs above the source's height are left out (the lowest is kept, at most the
+    /// source's size).
+    pub renditions: Vec<RenditionSpec>,
+    pub segment_secs: u32,
+}
+
+/// What a VOD transcode made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VodReport {
+    pub renditions: Vec<VodRendition>,
+    pub duration_s: f64,
+}
+
+/// One rendition of a VOD ladder, for its master playlist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VodRendition {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    /// Bits per second: the busiest segment, and the whole.
+    pub peak_bps: u64,
+    pub average_bps: u64,
+    /// `CODECS` of the master playlist (`avc1.64001f,mp4a.40.2`).
+    pub codecs: String,
 }
 
 /// Archived media to copy into one MP4 (a DVR recording).

@@ -91,6 +91,15 @@ pub fn clear_codec_tag(stream: &mut ff::format::stream::StreamMut<'_>) {
     }
 }
 
+/// Where an opened file's timeline starts, in microseconds (`None` when the container does
+/// not say). ffmpeg-next has no getter for `AVFormatContext.start_time`.
+pub fn start_time_us(ictx: &ff::format::context::Input) -> Option<i64> {
+    // SAFETY: `as_ptr()` points at the open AVFormatContext, valid while `ictx` is
+    // borrowed; start_time is a plain integer field.
+    let t = unsafe { (*ictx.as_ptr()).start_time };
+    (t != ffi::AV_NOPTS_VALUE).then_some(t)
+}
+
 fn libc_enomem() -> i32 {
     12
 }

@@ -13,6 +13,7 @@ mod ladder;
 mod remux;
 mod rendition;
 mod track;
+mod vod;
 mod watermark;
 
 use std::path::Path;
@@ -76,6 +77,14 @@ impl Transcoder for FfmpegTranscoder {
         decode::Meter::new(audio)
             .map(|m| Box::new(m) as Box<dyn tidecast_engine::transcode::LevelMeter>)
             .map_err(|e| TranscodeError(e.to_string()))
+    }
+
+    fn vod(
+        &self,
+        job: &tidecast_engine::transcode::VodJob,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<tidecast_engine::transcode::VodReport, TranscodeError> {
+        vod::transcode(job, progress)
     }
 
     fn remux(

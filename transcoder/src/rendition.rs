@@ -332,7 +332,7 @@ fn count_out(stats: &RenditionStats, bytes: usize) {
 /// libx264 for one rung: constrained VBR at the rung's bitrate (peaks to 1.2×, a 2 s
 /// buffer), keyframes only where the ladder forces them (scene cuts off, IDR on request),
 /// so every rendition cuts its segments at the same instants.
-fn open_x264(
+pub(crate) fn open_x264(
     settings: &Settings,
     width: u32,
     height: u32,

@@ -47,7 +47,7 @@ const FORMATS: &str = "mp3,aac,flac,ogg,wav,w64,aiff,caf,matroska,webm,mov,mp4,m
 flv,mpegts,mpeg,ac3,eac3,dts,truehd,mlp,wv,ape,tta,amr,au,voc,loas,image2,png_pipe,jpeg_pipe";
 
 /// Opens a local media file with only [`FORMATS`] and the `file` protocol allowed.
-fn open_file(path: &Path) -> Result<ff::format::context::Input, TranscodeError> {
+pub(crate) fn open_file(path: &Path) -> Result<ff::format::context::Input, TranscodeError> {
     let mut options = ff::Dictionary::new();
     options.set("format_whitelist", FORMATS);
     options.set("protocol_whitelist", "file");

@@ -52,11 +52,28 @@ pub struct MediaView {
     cue_in_s: f64,
     cue_out_s: f64,
     has_cover: bool,
+    /// A video's on-demand copy (an HLS ladder), made in the background after upload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vod: Option<VodView>,
     /// `ready`: imported, playable.
     status: &'static str,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     duplicate: bool,
     created_at: String,
+}
+
+/// Where a video's on-demand copy is.
+#[derive(Debug, Serialize)]
+pub struct VodView {
+    /// `queued`, `transcoding`, `ready` or `failed`.
+    status: String,
+    /// 0 ..= 1 while transcoding.
+    progress: f64,
+    /// Why it failed, in the user's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// Its master playlist (served once `ready`).
+    hls_path: String,
 }
 
 fn view(m: &MediaRow, duplicate: bool) -> MediaView {
@@ -75,6 +92,12 @@ fn view(m: &MediaRow, duplicate: bool) -> MediaView {
         cue_in_s: m.cue_in_ms as f64 / 1000.0,
         cue_out_s: m.cue_out_ms as f64 / 1000.0,
         has_cover: m.cover_path.is_some(),
+        vod: m.vod_status.as_ref().map(|status| VodView {
+            status: status.clone(),
+            progress: m.vod_progress_permille as f64 / 1000.0,
+            error: m.vod_error.clone(),
+            hls_path: format!("/hls/vod/{}/index.m3u8", m.id),
+        }),
         status: "ready",
         duplicate,
         created_at: rfc3339(m.created_at),
@@ -117,6 +140,9 @@ impl Drop for Imported<'_> {
 
 async fn remove_files(state: &AppState, m: &MediaRow) {
     let _ = tokio::fs::remove_file(state.data_dir.join(&m.path)).await;
+    if m.vod_status.is_some() {
+        crate::vod::remove(&state.data_dir, m.id).await;
+    }
     if let Some(cover) = &m.cover_path {
         let _ = tokio::fs::remove_file(state.data_dir.join(cover)).await;
     }
@@ -258,8 +284,7 @@ async fn receive(
             return Err(ApiError::invalid(format!("{filename}: the file is empty")));
         }
         let sha = upload.finish().await.map_err(ApiError::internal)?;
-        let (row, duplicate) =
-            import(state, service.owner_id, folder, &filename, &sha, upload).await?;
+        let (row, duplicate) = import(state, service, folder, &filename, &sha, upload).await?;
         if duplicate {
             imported.items.push(view(&row, true));
             continue;
@@ -276,12 +301,13 @@ async fn receive(
 /// the row when the library already had the same bytes.
 pub async fn import(
     state: &AppState,
-    owner: i64,
+    service: &Service,
     folder: &str,
     filename: &str,
     sha: &str,
     upload: Upload,
 ) -> ApiResult<(MediaRow, bool)> {
+    let owner = service.owner_id;
     if let Some(existing) = media::by_hash(&state.db, owner, sha).await? {
         tracing::info!(
             owner,
@@ -299,20 +325,21 @@ pub async fn import(
             tracing::info!(owner, "{filename:?} refused: {why}");
             ApiError::invalid(format!("{filename}: {why}"))
         })?;
-    store_file(state, owner, folder, filename, sha, upload, found).await
+    store_file(state, service, folder, filename, sha, upload, found).await
 }
 
 /// Moves an inspected upload into the library and records it; `true` with the row when the
 /// same file was recorded meanwhile by another upload.
 async fn store_file(
     state: &AppState,
-    owner: i64,
+    service: &Service,
     folder: &str,
     filename: &str,
     sha: &str,
     upload: Upload,
     found: Inspected,
 ) -> ApiResult<(MediaRow, bool)> {
+    let owner = service.owner_id;
     let size = i64::try_from(upload.size).unwrap_or(i64::MAX);
     let path = store::library_path(owner, sha, &store::safe_ext(filename));
     upload
@@ -365,6 +392,12 @@ async fn store_file(
             return Err(e.into());
         }
     };
+    if found.kind == "video" {
+        // An on-demand ladder in the uploading service's rungs, made in the background.
+        let ladder = serde_json::to_string(&crate::vod::ladder_for(service)).ok();
+        crate::db::vod::queue(&state.db, id, ladder.as_deref()).await?;
+        state.vod.wake();
+    }
     let row = media::by_id(&state.db, owner, id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("media {id} vanished")))?;

@@ -143,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .merge(uploads)
         .nest("/api/v1", api)
         .merge(crate::dvr_hls::router())
+        .merge(crate::vod::router())
         .merge(crate::hls::router())
         .with_state(state)
 }

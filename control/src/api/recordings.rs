@@ -281,7 +281,7 @@ async fn export(
         media_s / secs.max(0.001)
     );
     let filename = format!("{title}.mp4");
-    let (row, _) = super::media::import(state, s.owner_id, FOLDER, &filename, &sha, upload)
+    let (row, _) = super::media::import(state, s, FOLDER, &filename, &sha, upload)
         .await
         .map_err(|e| e.message)?;
     Ok(row.id)

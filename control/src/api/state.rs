@@ -19,6 +19,8 @@ pub struct AppState {
     pub data_dir: Arc<std::path::PathBuf>,
     /// AutoDJ's view of the media library.
     pub library: Arc<crate::autodj::library::DbLibrary>,
+    /// Wakes the on-demand video worker.
+    pub vod: Arc<crate::vod::Queue>,
 }
 
 impl AppState {
@@ -31,6 +33,7 @@ impl AppState {
             )),
             db,
             engine,
+            vod: crate::vod::Queue::new(),
             links: Arc::new(links),
             ready: Arc::new(Readiness::default()),
             data_dir: Arc::new(data_dir),

@@ -25,10 +25,16 @@ pub struct MediaRow {
     pub cue_out_ms: i64,
     pub cover_path: Option<String>,
     pub created_at: i64,
+    /// A video's on-demand ladder: `queued`, `transcoding`, `ready` or `failed`; `None` for
+    /// what is not a video.
+    pub vod_status: Option<String>,
+    pub vod_progress_permille: i64,
+    pub vod_error: Option<String>,
 }
 
 const COLUMNS: &str = "id, owner_id, folder, filename, path, sha256, size_bytes, kind, title, \
-     artist, album, duration_ms, bitrate_kbps, loudness_mlufs, cue_in_ms, cue_out_ms, cover_path, created_at";
+     artist, album, duration_ms, bitrate_kbps, loudness_mlufs, cue_in_ms, cue_out_ms, cover_path, created_at, \
+     vod_status, vod_progress_permille, vod_error";
 
 /// A file ready to be recorded (its bytes already in place).
 #[derive(Debug, Clone)]
@@ -152,7 +158,7 @@ pub async fn bytes_used<'e, E: Executor<'e, Database = Any>>(
     owner_id: i64,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM media WHERE owner_id = $1",
+        "SELECT CAST(COALESCE(SUM(size_bytes + vod_bytes), 0) AS BIGINT) FROM media WHERE owner_id = $1",
     )
     .bind(owner_id)
     .fetch_one(exec)
@@ -212,7 +218,9 @@ pub struct Measured<'a> {
 pub async fn update_measured(db: &Db, id: i64, m: &Measured<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE media SET kind = $1, duration_ms = $2, bitrate_kbps = $3, loudness_mlufs = $4, \
-         cue_in_ms = $5, cue_out_ms = $6 WHERE id = $7",
+         cue_in_ms = $5, cue_out_ms = $6, \
+         vod_status = CASE WHEN $1 = 'video' THEN COALESCE(vod_status, 'queued') ELSE NULL END \
+         WHERE id = $7",
     )
     .bind(m.kind)
     .bind(m.duration_ms)

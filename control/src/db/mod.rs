@@ -22,6 +22,7 @@ pub mod requests;
 pub mod services;
 pub mod tokens;
 pub mod users;
+pub mod vod;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -1,0 +1,101 @@
+//! The on-demand video queue: videos of the media library waiting for, or done with, their
+//! HLS ladder (`media.vod_*`).
+
+use super::Db;
+
+/// A video waiting for its ladder.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Queued {
+    pub id: i64,
+    pub owner_id: i64,
+    pub path: String,
+    pub filename: String,
+    /// The rungs chosen when it was queued (JSON); `None`: the default ladder.
+    pub vod_ladder: Option<String>,
+}
+
+/// Puts a video in the queue with the rungs to make.
+pub async fn queue(db: &Db, id: i64, ladder_json: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE media SET vod_status = 'queued', vod_progress_permille = 0, vod_error = NULL, \
+         vod_ladder = $1 WHERE id = $2",
+    )
+    .bind(ladder_json)
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The oldest queued video, marked as being transcoded.
+pub async fn take_next(db: &Db) -> sqlx::Result<Option<Queued>> {
+    let next: Option<Queued> = sqlx::query_as(
+        "SELECT id, owner_id, path, filename, vod_ladder FROM media \
+         WHERE vod_status = 'queued' ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(db.pool())
+    .await?;
+    if let Some(q) = &next {
+        sqlx::query(
+            "UPDATE media SET vod_status = 'transcoding', vod_progress_permille = 0 WHERE id = $1",
+        )
+        .bind(q.id)
+        .execute(db.pool())
+        .await?;
+    }
+    Ok(next)
+}
+
+pub async fn set_progress(db: &Db, id: i64, permille: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE media SET vod_progress_permille = $1 WHERE id = $2")
+        .bind(permille)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The ladder is on disk; `false` if the video was deleted meanwhile.
+pub async fn ready(db: &Db, id: i64, bytes: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE media SET vod_status = 'ready', vod_progress_permille = 1000, vod_error = NULL, \
+         vod_bytes = $1 WHERE id = $2",
+    )
+    .bind(bytes)
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn failed(db: &Db, id: i64, why: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE media SET vod_status = 'failed', vod_error = $1, vod_bytes = 0 WHERE id = $2",
+    )
+    .bind(why)
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Transcodes a stop cut short go back to the queue (at start).
+pub async fn requeue_interrupted(db: &Db) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE media SET vod_status = 'queued', vod_progress_permille = 0 \
+         WHERE vod_status = 'transcoding'",
+    )
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Whether video `id` (anyone's: the URLs are public, like a live stream's) has its ladder.
+pub async fn is_ready(db: &Db, id: i64) -> sqlx::Result<bool> {
+    let status: Option<Option<String>> =
+        sqlx::query_scalar("SELECT vod_status FROM media WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(status.flatten().as_deref() == Some("ready"))
+}

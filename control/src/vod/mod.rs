@@ -1,0 +1,98 @@
+//! On-demand video: every video in a media library is transcoded, one at a time in the
+//! background, into an HLS ladder under `<data>/vod/<media id>/` and served at
+//! `/hls/vod/<media id>/index.m3u8`.
+//!
+//! The queue is the `media` table itself (`vod_status`), so nothing queued is lost to a
+//! stop: a transcode the stop cut short starts again at the next start.
+
+mod master;
+mod serve;
+mod worker;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+pub use serve::router;
+pub use worker::run;
+
+use crate::api::transcode::{Rendition, default_rungs};
+use crate::db::services::Service;
+
+/// Wakes the worker when a video joins the queue.
+#[derive(Debug, Default)]
+pub struct Queue {
+    wake: Notify,
+}
+
+impl Queue {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// A video was queued: the worker looks (now, or when it finishes the one it is on).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Where the ladders live.
+pub fn root(data: &Path) -> PathBuf {
+    data.join("vod")
+}
+
+/// Where the ladder of video `id` lives once made.
+pub fn dir(data: &Path, id: i64) -> PathBuf {
+    root(data).join(id.to_string())
+}
+
+/// The rungs a video uploaded through `service` gets: the service's own transcoding ladder
+/// (its video rungs), else the default one. Rungs above the video's height are left out
+/// when it is transcoded.
+pub fn ladder_for(service: &Service) -> Vec<Rendition> {
+    let stored = crate::api::transcode::engine_ladder(service)
+        .map(|l| {
+            l.renditions
+                .iter()
+                .filter(|r| r.height > 0)
+                .map(|r| Rendition {
+                    name: r.name.clone(),
+                    width: (r.width > 0).then_some(r.width),
+                    height: r.height,
+                    video_kbps: r.video_kbps,
+                    audio_kbps: r.audio_kbps,
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    if stored.is_empty() {
+        default_rungs()
+    } else {
+        stored
+    }
+}
+
+/// Removes what a stop left half-made (ladders being written) and the ladders of videos
+/// that are gone.
+pub fn sweep(data: &Path) {
+    let Ok(entries) = std::fs::read_dir(root(data)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if name.to_string_lossy().ends_with(".partial") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Removes the ladder of a deleted video.
+pub async fn remove(data: &Path, id: i64) {
+    let dir = dir(data, id);
+    if let Err(e) = tokio::fs::remove_dir_all(&dir).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(media = id, "the on-demand copy could not be removed: {e}");
+    }
+}

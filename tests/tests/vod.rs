@@ -1,0 +1,307 @@
+//! On-demand video through the real binary: a video file made by ffmpeg, uploaded to the
+//! media library, is transcoded in the background into an HLS ladder in the service's
+//! rungs; ffprobe reads its master playlist and every rung, with segments cut at the same
+//! instants in all rungs; a file cut short gets a clear status instead of a ladder.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tidecast_tests::media::{ffmpeg, upload};
+use tidecast_tests::rtmp::{probe, segments_of, tag, video};
+use tidecast_tests::*;
+
+/// A 640x360 30 fps clip with a tone, `secs` long, keyframes every 100 frames (not on the
+/// ladder's 4 s grid), moov at the front so a cut copy still has its header.
+fn clip(dir: &Path, name: &str, secs: u32) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let t = secs.to_string();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc2=size=640x360:rate=30:duration={t}"),
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("sine=frequency=440:sample_rate=44100:duration={t}"),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "100",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-movflags",
+        "+faststart",
+        path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// The media item `mid` once its on-demand copy is no longer queued or transcoding; the
+/// progress values seen on the way.
+async fn settled(srv: &Server, token: &str, service: i64, mid: i64) -> (Value, Vec<f64>) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut seen = Vec::new();
+    loop {
+        let (status, item) = srv
+            .get(&format!("/api/v1/services/{service}/media/{mid}"), token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{item}");
+        let vod = &item["vod"];
+        if let Some(p) = vod["progress"].as_f64() {
+            seen.push(p);
+        }
+        if vod["status"] == "ready" || vod["status"] == "failed" {
+            return (item, seen);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the video was never transcoded: {item}\n{}",
+            srv.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn text(srv: &Server, path: &str) -> (StatusCode, String) {
+    let (status, _, body) = srv.fetch(path, &[]).await;
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_video_plays_on_demand_in_every_rung_that_fits_it() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, _, _) = video(&srv, "Vodtv", json!({"transcode": true})).await;
+    let owner = srv.login("Vodtv-owner", "Vodtv-owner-password").await;
+    // The service's ladder is the VOD ladder; 720p is above the 360p clip and left out.
+    let (status, body) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/transcode"),
+            Some(&admin),
+            Some(json!({"renditions": [
+                {"name": "720p", "height": 720, "video_kbps": 1500, "audio_kbps": 96},
+                {"name": "360p", "height": 360, "video_kbps": 700, "audio_kbps": 96},
+                {"name": "240p", "height": 240, "video_kbps": 300, "audio_kbps": 64},
+            ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = clip(dir.path(), "clip.mp4", 14);
+    let (status, up) = upload(&srv, &owner, id, &[&file]).await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    let item = &up["items"][0];
+    assert_eq!(item["kind"], "video", "{item}");
+    assert!(
+        ["queued", "transcoding"].contains(&item["vod"]["status"].as_str().unwrap()),
+        "{item}"
+    );
+    let mid = item["id"].as_i64().unwrap();
+    let master_path = format!("/hls/vod/{mid}/index.m3u8");
+    assert_eq!(item["vod"]["hls_path"], master_path.as_str());
+    // Not served before it is made.
+    let (status, _) = text(&srv, &master_path).await;
+    assert!(
+        status == StatusCode::NOT_FOUND || status == StatusCode::OK,
+        "{status}"
+    );
+
+    let (item, progress) = settled(&srv, &owner, id, mid).await;
+    assert_eq!(item["vod"]["status"], "ready", "{item}\n{}", srv.logs());
+    assert_eq!(item["vod"]["progress"], 1.0);
+    assert!(
+        progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress went back: {progress:?}"
+    );
+    assert!(
+        srv.logs()
+            .contains("on-demand copy of \\\"clip.mp4\\\" ready")
+    );
+
+    // The master playlist: the two rungs that fit, highest first, with what players need.
+    let (status, master) = text(&srv, &master_path).await;
+    assert_eq!(status, StatusCode::OK, "{master}");
+    let inf: Vec<&str> = master
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF:"))
+        .collect();
+    assert_eq!(inf.len(), 2, "{master}");
+    assert!(inf[0].contains("RESOLUTION=640x360"), "{master}");
+    assert!(inf[1].contains("RESOLUTION=426x240"), "{master}");
+    for l in &inf {
+        assert!(
+            l.contains("CODECS=\"avc1.") && l.contains(",mp4a.40.2\""),
+            "{l}"
+        );
+        assert!(l.contains("AVERAGE-BANDWIDTH="), "{l}");
+    }
+    let uris: Vec<&str> = master.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(uris, ["360p/index.m3u8", "240p/index.m3u8"]);
+
+    // Each rung: a finished VOD playlist of 4 s segments, cut at the same instants.
+    let mut cuts = Vec::new();
+    for rung in ["360p", "240p"] {
+        let (status, pl) = text(&srv, &format!("/hls/vod/{mid}/{rung}/index.m3u8")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(pl.contains("#EXT-X-ENDLIST"), "{pl}");
+        assert_eq!(tag(&pl, "#EXT-X-PLAYLIST-TYPE"), Some("VOD"), "{pl}");
+        let segs = segments_of(&pl);
+        let total: f64 = segs.iter().map(|(_, d)| d).sum();
+        assert!((total - 14.0).abs() < 0.5, "{rung}: {total} s\n{pl}");
+        assert!(segs.len() >= 3, "{pl}");
+        for (name, d) in &segs[..segs.len() - 1] {
+            assert!((d - 4.0).abs() < 0.1, "{rung}/{name} lasts {d} s\n{pl}");
+        }
+        cuts.push(
+            segs.iter()
+                .map(|(_, d)| (d * 100.0).round() as i64)
+                .collect::<Vec<_>>(),
+        );
+        // Every segment starts on a keyframe, so players can switch rungs at any of them.
+        let (_, _, first) = srv
+            .fetch(&format!("/hls/vod/{mid}/{rung}/{}", segs[1].0), &[])
+            .await;
+        let seg = dir.path().join(format!("{rung}.ts"));
+        std::fs::write(&seg, first).unwrap();
+        let key = probe(
+            &seg,
+            &[
+                "-select_streams",
+                "v",
+                "-read_intervals",
+                "%+#1",
+                "-show_entries",
+                "frame=key_frame",
+                "-of",
+                "csv=p=0",
+            ],
+        );
+        assert_eq!(key.lines().next(), Some("1"), "{rung}: {key}");
+    }
+    // (The last segment ends with whichever track ends last: a frame either way.)
+    let n = cuts[0].len();
+    assert_eq!(cuts[0].len(), cuts[1].len(), "{cuts:?}");
+    assert_eq!(
+        cuts[0][..n - 1],
+        cuts[1][..n - 1],
+        "rungs cut at different instants"
+    );
+    assert!((cuts[0][n - 1] - cuts[1][n - 1]).abs() <= 10, "{cuts:?}");
+
+    // ffmpeg plays the whole ladder over HTTP from the master playlist.
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-i", &srv.url(&master_path)])
+        .args(["-map", "0:v:0", "-map", "0:a:0", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dur = probe(
+        Path::new(&srv.url(&format!("/hls/vod/{mid}/360p/index.m3u8"))),
+        &["-show_entries", "format=duration", "-of", "csv=p=0"],
+    );
+    let dur: f64 = dur.parse().unwrap_or_else(|_| panic!("{dur}"));
+    assert!((dur - 14.0).abs() < 0.5, "{dur}");
+
+    // Names the transcoder never writes, and ids that are not ready, are not found.
+    for bad in [
+        format!("/hls/vod/{mid}/..%2F..%2Findex.m3u8"),
+        format!("/hls/vod/{mid}/360p/..%2Findex.m3u8"),
+        format!("/hls/vod/{mid}/360p/x.ts"),
+        format!("/hls/vod/{}/index.m3u8", mid + 100),
+        "/hls/vod/abc/index.m3u8".to_owned(),
+    ] {
+        let (status, _) = text(&srv, &bad).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+    }
+
+    // Deleting the video takes its ladder with it.
+    let (status, _) = srv
+        .call(
+            "DELETE",
+            &format!("/api/v1/services/{id}/media/{mid}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = text(&srv, &master_path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!store.data_dir().join("vod").join(mid.to_string()).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_cut_short_says_so_and_a_restart_finishes_the_queue() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let (id, _, _) = video(&srv, "Vodcut", json!({})).await;
+    let owner = srv.login("Vodcut-owner", "Vodcut-owner-password").await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // The header says 20 s; the bytes stop before half of it.
+    let whole = clip(dir.path(), "whole.mp4", 20);
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = dir.path().join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 5]).unwrap();
+    let (status, up) = upload(&srv, &owner, id, &[&cut]).await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    let mid = up["items"][0]["id"].as_i64().unwrap();
+    let (item, _) = settled(&srv, &owner, id, mid).await;
+    assert_eq!(item["vod"]["status"], "failed", "{item}");
+    let why = item["vod"]["error"].as_str().unwrap();
+    assert!(why.contains("cut short"), "{why}");
+    let (status, _) = text(&srv, &format!("/hls/vod/{mid}/index.m3u8")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let leftovers: Vec<_> = std::fs::read_dir(store.data_dir().join("vod"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A server killed mid-transcode picks the video up again at its next start.
+    let long = clip(dir.path(), "long.mp4", 40);
+    let (status, up) = upload(&srv, &owner, id, &[&long]).await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    let mid = up["items"][0]["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !store
+        .data_dir()
+        .join("vod")
+        .join(format!("{mid}.partial"))
+        .exists()
+    {
+        assert!(Instant::now() < deadline, "{}", srv.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    srv.kill();
+    let srv = Server::start(&store).await;
+    assert!(
+        srv.wait_log(
+            "cut short by the last stop: queued again",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        srv.logs()
+    );
+    let (item, _) = settled(&srv, &owner, id, mid).await;
+    assert_eq!(item["vod"]["status"], "ready", "{item}\n{}", srv.logs());
+    let (status, master) = text(&srv, &format!("/hls/vod/{mid}/index.m3u8")).await;
+    assert_eq!(status, StatusCode::OK, "{master}");
+    // The default ladder, left at the rungs the 360p clip fits.
+    assert!(master.contains("360p/index.m3u8"), "{master}");
+    assert!(!master.contains("720p"), "{master}");
+}

@@ -1,0 +1,462 @@
+//! On-demand video: an uploaded file decoded once (any codec FFmpeg reads) and encoded into
+//! each rung of a ladder (libx264 + AAC), each rung written by FFmpeg's own HLS muxer as a
+//! VOD playlist of MPEG-TS segments. Keyframes are forced on one grid for all rungs (every
+//! `segment_secs` of the source's time), so every rung cuts its segments at the same
+//! instants and players switch rungs cleanly.
+
+use std::path::Path;
+
+use ff::Rescale;
+use ffmpeg_next as ff;
+use tidecast_engine::media::TIMESCALE;
+use tidecast_engine::media::avc::AvcConfig;
+use tidecast_engine::transcode::{RenditionSpec, TranscodeError, VodJob, VodRendition, VodReport};
+
+use crate::audio::Rechunker;
+use crate::decode::timeline;
+use crate::rendition::{Settings, open_x264, output_size};
+
+/// Packets in a row the decoder may refuse before the file counts as broken.
+const MAX_BAD_PACKETS: u32 = 200;
+
+fn err(what: &'static str) -> impl Fn(ff::Error) -> TranscodeError {
+    move |e| TranscodeError(format!("{what}: {e}"))
+}
+
+/// One rung on its way to disk.
+struct Rung {
+    spec: RenditionSpec,
+    size: (u32, u32),
+    graph: Option<ff::filter::Graph>,
+    video: ff::encoder::Video,
+    audio: Option<ff::encoder::Audio>,
+    octx: ff::format::context::Output,
+    /// Output stream time bases (video, audio), known once the header is written.
+    tbs: (ff::Rational, ff::Rational),
+    bytes: u64,
+    codecs: String,
+}
+
+pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodReport, TranscodeError> {
+    let mut ictx = crate::track::open_file(&job.input)?;
+    let (v_index, v_tb, v_params, fps) = {
+        let s = ictx
+            .streams()
+            .best(ff::media::Type::Video)
+            .ok_or_else(|| TranscodeError("the file has no video".into()))?;
+        let rate = s.avg_frame_rate();
+        let fps = if rate.denominator() > 0 && rate.numerator() > 0 {
+            f64::from(rate)
+        } else {
+            30.0
+        };
+        (s.index(), s.time_base(), s.parameters(), fps)
+    };
+    let audio_in = ictx
+        .streams()
+        .best(ff::media::Type::Audio)
+        .map(|s| (s.index(), s.time_base(), s.parameters()));
+    let mut vdec = ff::codec::context::Context::from_parameters(v_params)
+        .and_then(|c| c.decoder().video())
+        .map_err(err("its video cannot be decoded"))?;
+    let mut adec = match &audio_in {
+        Some((_, _, p)) => Some(
+            ff::codec::context::Context::from_parameters(p.clone())
+                .and_then(|c| c.decoder().audio())
+                .map_err(err("its audio cannot be decoded"))?,
+        ),
+        None => None,
+    };
+    let (src_w, src_h) = (vdec.width(), vdec.height());
+    if src_w == 0 || src_h == 0 {
+        return Err(TranscodeError("the video has no picture size".into()));
+    }
+    // What the container announces (0 when it does not say): progress, and the yardstick
+    // of a file cut short.
+    let declared_us = ictx.duration().max(0);
+    // Where the file's timeline starts: both tracks are timed from here.
+    let t0_us = crate::ffi::start_time_us(&ictx).unwrap_or(0);
+    let seg = i64::from(job.segment_secs.max(1)) * TIMESCALE;
+    let gop = (fps * f64::from(job.segment_secs.max(1)) * 2.0).round() as u32;
+
+    let mut rungs = Vec::new();
+    for spec in pick(&job.renditions, src_h) {
+        rungs.push(open_rung(
+            job,
+            spec,
+            (src_w, src_h),
+            fps,
+            gop,
+            audio_in.is_some(),
+        )?);
+    }
+    if rungs.is_empty() {
+        return Err(TranscodeError("the ladder has no video rendition".into()));
+    }
+
+    let micro = ff::Rational(1, 1_000_000);
+    let t0_video = t0_us.rescale(micro, timeline());
+    let mut rechunk = Rechunker::new(
+        ff::format::Sample::F32(ff::format::sample::Type::Planar),
+        ff::ChannelLayout::STEREO,
+        48_000,
+        rungs[0].audio.as_ref().map_or(1024, |a| a.frame_size()),
+    );
+    let mut next_key = 0i64;
+    let mut decoded = ff::frame::Video::empty();
+    let mut pcm = ff::frame::Audio::empty();
+    let mut pictures = 0u64;
+    // Where the last picture ends, on the timeline.
+    let mut end = 0i64;
+    let frame = (TIMESCALE as f64 / fps) as i64;
+    let mut bad = 0u32;
+    let mut last_report = 0.0;
+    let on_picture = |picture: &mut ff::frame::Video,
+                      rungs: &mut Vec<Rung>,
+                      next_key: &mut i64,
+                      end: &mut i64|
+     -> Result<(), TranscodeError> {
+        let Some(pts) = picture.timestamp().or(picture.pts()) else {
+            return Ok(());
+        };
+        let pts = pts.rescale(v_tb, timeline()) - t0_video;
+        if pts < 0 {
+            return Ok(());
+        }
+        *end = (*end).max(pts + frame);
+        let key = pts >= *next_key;
+        if key {
+            while *next_key <= pts {
+                *next_key += seg;
+            }
+        }
+        picture.set_pts(Some(pts));
+        for r in rungs.iter_mut() {
+            encode_picture(r, picture, key)?;
+        }
+        Ok(())
+    };
+    let mut on_audio = |pcm: &mut ff::frame::Audio,
+                        a_tb: ff::Rational,
+                        rungs: &mut Vec<Rung>|
+     -> Result<(), TranscodeError> {
+        let Some(pts) = pcm.timestamp().or(pcm.pts()) else {
+            return Ok(());
+        };
+        let pts = pts.rescale(a_tb, timeline()) - t0_video;
+        if pts < 0 {
+            return Ok(());
+        }
+        pcm.set_pts(Some(pts));
+        // The rechunker's callback speaks FFmpeg errors; a failed write is kept aside and
+        // reported as what it was.
+        let mut failed = None;
+        let result = rechunk.run(pcm, &mut |chunk| {
+            for r in rungs.iter_mut() {
+                if let Some(enc) = r.audio.as_mut() {
+                    enc.send_frame(chunk)?;
+                    if let Err(e) = drain_audio(r) {
+                        failed = Some(e);
+                        return Err(ff::Error::Exit);
+                    }
+                }
+            }
+            Ok(())
+        });
+        match (result, failed) {
+            (_, Some(e)) => Err(e),
+            (Err(e), None) => Err(err("the audio could not be encoded")(e)),
+            (Ok(()), None) => Ok(()),
+        }
+    };
+
+    for (stream, packet) in ictx.packets() {
+        if stream.index() == v_index {
+            if vdec.send_packet(&packet).is_err() {
+                bad += 1;
+                if bad > MAX_BAD_PACKETS {
+                    return Err(TranscodeError(format!(
+                        "the video does not decode ({bad} broken packets in a row)"
+                    )));
+                }
+                continue;
+            }
+            bad = 0;
+            while vdec.receive_frame(&mut decoded).is_ok() {
+                pictures += 1;
+                on_picture(&mut decoded, &mut rungs, &mut next_key, &mut end)?;
+            }
+            let done = packet.pts().map_or(0.0, |p| {
+                (p.rescale(v_tb, micro) - t0_us) as f64 / declared_us.max(1) as f64
+            });
+            if done - last_report >= 0.01 {
+                last_report = done;
+                progress(done.clamp(0.0, 0.99));
+            }
+        } else if let (Some((a_index, a_tb, _)), Some(dec)) = (&audio_in, adec.as_mut())
+            && stream.index() == *a_index
+        {
+            // A broken audio packet is a moment of silence, not a failed file.
+            if dec.send_packet(&packet).is_ok() {
+                while dec.receive_frame(&mut pcm).is_ok() {
+                    on_audio(&mut pcm, *a_tb, &mut rungs)?;
+                }
+            }
+        }
+    }
+    // What the decoders still hold.
+    let _ = vdec.send_eof();
+    while vdec.receive_frame(&mut decoded).is_ok() {
+        pictures += 1;
+        on_picture(&mut decoded, &mut rungs, &mut next_key, &mut end)?;
+    }
+    if let (Some((_, a_tb, _)), Some(dec)) = (&audio_in, adec.as_mut()) {
+        let _ = dec.send_eof();
+        while dec.receive_frame(&mut pcm).is_ok() {
+            on_audio(&mut pcm, *a_tb, &mut rungs)?;
+        }
+    }
+    if pictures == 0 {
+        return Err(TranscodeError(
+            "no picture of the video could be decoded".into(),
+        ));
+    }
+    let duration_s = end as f64 / TIMESCALE as f64;
+    let declared_s = declared_us as f64 / 1e6;
+    // A file copied or uploaded only in part still has its header: it says how long it is.
+    if declared_s > 0.0 && duration_s < declared_s * 0.9 - 1.0 {
+        return Err(TranscodeError(format!(
+            "the file ends after {duration_s:.1} s of the {declared_s:.1} s it announces: it looks \
+             cut short; upload it again whole"
+        )));
+    }
+    let mut report = Vec::new();
+    for mut r in rungs {
+        r.video.send_eof().map_err(err("the H.264 encoder"))?;
+        drain_video(&mut r)?;
+        if let Some(a) = r.audio.as_mut() {
+            a.send_eof().map_err(err("the AAC encoder"))?;
+            drain_audio(&mut r)?;
+        }
+        r.octx
+            .write_trailer()
+            .map_err(err("the HLS playlist could not be finished"))?;
+        let dir = job.output_dir.join(&r.spec.name);
+        let average_bps = (r.bytes as f64 * 8.0 / duration_s.max(0.001)) as u64;
+        report.push(VodRendition {
+            peak_bps: peak_bps(&dir)
+                .unwrap_or(average_bps * 12 / 10)
+                .max(average_bps),
+            average_bps,
+            name: r.spec.name.clone(),
+            width: r.size.0,
+            height: r.size.1,
+            codecs: r.codecs.clone(),
+        });
+    }
+    progress(1.0);
+    Ok(VodReport {
+        renditions: report,
+        duration_s,
+    })
+}
+
+/// The rungs for a source `src_h` lines high, highest first: those not above it, or the
+/// lowest (no higher than the source) if all are.
+fn pick(renditions: &[RenditionSpec], src_h: u32) -> Vec<RenditionSpec> {
+    let mut video: Vec<RenditionSpec> = renditions
+        .iter()
+        .filter(|r| r.height > 0)
+        .cloned()
+        .collect();
+    video.sort_by_key(|r| std::cmp::Reverse(r.height));
+    let fits: Vec<RenditionSpec> = video
+        .iter()
+        .filter(|r| r.height <= src_h)
+        .cloned()
+        .collect();
+    if !fits.is_empty() {
+        return fits;
+    }
+    video
+        .last()
+        .cloned()
+        .map(|mut r| {
+            r.height = src_h & !1;
+            r.width = 0;
+            vec![r]
+        })
+        .unwrap_or_default()
+}
+
+fn open_rung(
+    job: &VodJob,
+    spec: RenditionSpec,
+    src: (u32, u32),
+    fps: f64,
+    gop: u32,
+    with_audio: bool,
+) -> Result<Rung, TranscodeError> {
+    let size = output_size(&spec, src.0, src.1);
+    let settings = Settings {
+        spec: spec.clone(),
+        fps,
+        max_gop: gop,
+        watermark: None,
+        audio: None,
+    };
+    let video = open_x264(&settings, size.0, size.1).map_err(err("the H.264 encoder"))?;
+    let avc = AvcConfig::from_annex_b(&crate::ffi::extradata(&video))
+        .map_err(|e| TranscodeError(format!("the H.264 encoder's parameter sets: {e}")))?;
+    let audio = if with_audio {
+        Some(open_aac(spec.audio_kbps.max(32)).map_err(err("the AAC encoder"))?)
+    } else {
+        None
+    };
+    let codecs = if audio.is_some() {
+        format!("{},mp4a.40.2", avc.codec_string)
+    } else {
+        avc.codec_string.clone()
+    };
+    let dir = job.output_dir.join(&spec.name);
+    std::fs::create_dir_all(&dir).map_err(|e| TranscodeError(format!("{}: {e}", dir.display())))?;
+    let mut octx =
+        ff::format::output_as(&dir.join("index.m3u8"), "hls").map_err(err("the HLS output"))?;
+    {
+        let mut ost = octx
+            .add_stream(ff::encoder::find(ff::codec::Id::None))
+            .map_err(err("the HLS output"))?;
+        ost.set_parameters(&video);
+        ost.set_time_base(timeline());
+    }
+    if let Some(a) = &audio {
+        let mut ost = octx
+            .add_stream(ff::encoder::find(ff::codec::Id::None))
+            .map_err(err("the HLS output"))?;
+        ost.set_parameters(a);
+        ost.set_time_base(ff::Rational(1, 48_000));
+    }
+    let mut options = ff::Dictionary::new();
+    options.set("hls_time", &job.segment_secs.max(1).to_string());
+    options.set("hls_playlist_type", "vod");
+    options.set("hls_list_size", "0");
+    options.set("hls_flags", "independent_segments");
+    options.set(
+        "hls_segment_filename",
+        &dir.join("%05d.ts").to_string_lossy(),
+    );
+    octx.write_header_with(options)
+        .map_err(err("the HLS output"))?;
+    let tb = |i: usize| octx.stream(i).map_or(timeline(), |s| s.time_base());
+    let tbs = (tb(0), if audio.is_some() { tb(1) } else { timeline() });
+    Ok(Rung {
+        spec,
+        size,
+        graph: None,
+        video,
+        audio,
+        octx,
+        tbs,
+        bytes: 0,
+        codecs,
+    })
+}
+
+fn open_aac(kbps: u32) -> Result<ff::encoder::Audio, ff::Error> {
+    let codec = ff::encoder::find(ff::codec::Id::AAC).ok_or(ff::Error::EncoderNotFound)?;
+    let mut ctx = ff::codec::context::Context::new_with_codec(codec)
+        .encoder()
+        .audio()?;
+    ctx.set_rate(48_000);
+    ctx.set_channel_layout(ff::ChannelLayout::STEREO);
+    ctx.set_format(ff::format::Sample::F32(ff::format::sample::Type::Planar));
+    ctx.set_bit_rate(kbps as usize * 1000);
+    ctx.set_time_base(ff::Rational::new(1, 48_000));
+    ctx.set_flags(ff::codec::Flags::GLOBAL_HEADER);
+    ctx.open_as(codec)
+}
+
+fn encode_picture(
+    r: &mut Rung,
+    picture: &ff::frame::Video,
+    key: bool,
+) -> Result<(), TranscodeError> {
+    if r.graph.is_none() {
+        r.graph = Some(
+            crate::watermark::graph(picture, r.size.0, r.size.1, None).map_err(err("scaling"))?,
+        );
+    }
+    let Some(graph) = r.graph.as_mut() else {
+        return Ok(());
+    };
+    let shared = crate::ffi::share(picture).map_err(err("scaling"))?;
+    graph
+        .get("in")
+        .ok_or(TranscodeError("scaling: no input".into()))?
+        .source()
+        .add(&shared)
+        .map_err(err("scaling"))?;
+    let mut scaled = ff::frame::Video::empty();
+    let mut sink = graph
+        .get("out")
+        .ok_or(TranscodeError("scaling: no output".into()))?;
+    while sink.sink().frame(&mut scaled).is_ok() {
+        scaled.set_pts(picture.pts());
+        scaled.set_kind(if key {
+            ff::picture::Type::I
+        } else {
+            ff::picture::Type::None
+        });
+        r.video
+            .send_frame(&scaled)
+            .map_err(err("the H.264 encoder"))?;
+    }
+    drain_video(r)
+}
+
+fn drain_video(r: &mut Rung) -> Result<(), TranscodeError> {
+    let mut packet = ff::Packet::empty();
+    while r.video.receive_packet(&mut packet).is_ok() {
+        r.bytes += packet.size() as u64;
+        packet.rescale_ts(timeline(), r.tbs.0);
+        packet.set_stream(0);
+        packet
+            .write_interleaved(&mut r.octx)
+            .map_err(err("writing a segment"))?;
+    }
+    Ok(())
+}
+
+fn drain_audio(r: &mut Rung) -> Result<(), TranscodeError> {
+    let Some(enc) = r.audio.as_mut() else {
+        return Ok(());
+    };
+    let mut packet = ff::Packet::empty();
+    while enc.receive_packet(&mut packet).is_ok() {
+        r.bytes += packet.size() as u64;
+        packet.rescale_ts(ff::Rational(1, 48_000), r.tbs.1);
+        packet.set_stream(1);
+        packet
+            .write_interleaved(&mut r.octx)
+            .map_err(err("writing a segment"))?;
+    }
+    Ok(())
+}
+
+/// The busiest segment of a rendition's playlist, in bits per second.
+fn peak_bps(dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(dir.join("index.m3u8")).ok()?;
+    let mut duration = None;
+    let mut peak = 0u64;
+    for line in text.lines() {
+        if let Some(d) = line.strip_prefix("#EXTINF:") {
+            duration = d.trim_end_matches(',').parse::<f64>().ok();
+        } else if !line.starts_with('#') && !line.is_empty() {
+            let size = std::fs::metadata(dir.join(line)).ok()?.len();
+            if let Some(d) = duration.take().filter(|d| *d > 0.1) {
+                peak = peak.max((size as f64 * 8.0 / d) as u64);
+            }
+        }
+    }
+    (peak > 0).then_some(peak)
+}
