@@ -9,6 +9,11 @@
 // page's network is capped at K kbit/s (Chromium's DevTools network emulation), and the run
 // succeeds only if hls.js then switches to a lower level and the video keeps playing.
 // "levels", "switches" (level indices in order) and "throttledAt" are added to the line.
+//
+// With --seek-back S (a DVR playlist): once it plays at the live edge, the video seeks S
+// seconds back, must play N seconds from there, then seeks back to live ("back to live") and
+// must play on. "seek" is added: where it went, the wall-clock time of what played there
+// (from #EXT-X-PROGRAM-DATE-TIME) as "behindMs", and the same after going back to live.
 import { chromium } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -20,6 +25,8 @@ const secondsArg = args.indexOf('--seconds');
 const want = secondsArg >= 0 ? Number(args[secondsArg + 1]) : 3;
 const throttleArg = args.indexOf('--throttle-kbps');
 const throttleKbps = throttleArg >= 0 ? Number(args[throttleArg + 1]) : null;
+const seekArg = args.indexOf('--seek-back');
+const seekBack = seekArg >= 0 ? Number(args[seekArg + 1]) : null;
 if (!url) {
   console.error('usage: node play_hls.mjs <playlist url> [--low-latency] [--seconds N]');
   process.exit(2);
@@ -49,7 +56,7 @@ try {
       offline: false, latency: 20, downloadThroughput: (kbps * 1000) / 8, uploadThroughput: -1,
     });
   });
-  result = await page.evaluate(async ({ url, lowLatency, want, throttleKbps }) => {
+  result = await page.evaluate(async ({ url, lowLatency, want, throttleKbps, seekBack }) => {
     const video = document.getElementById('v');
     const errors = [];
     if (!window.Hls || !Hls.isSupported()) return { ok: false, errors: ['hls.js not supported here (no MSE?)'] };
@@ -64,11 +71,38 @@ try {
     let first = null;
     let throttledAt = null;
     let afterThrottle = null;
-    const limit = throttleKbps ? 90000 : 30000;
+    const limit = throttleKbps || seekBack ? 90000 : 30000;
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    // Plays `secs` seconds from where the video is (or fails after 30 s): the start position.
+    const playFor = async (secs) => {
+      const from = video.currentTime;
+      const until = performance.now() + 30000;
+      while (performance.now() < until && !errors.some((e) => e.startsWith('FATAL'))) {
+        await sleep(200);
+        if (!video.seeking && video.currentTime - from >= secs) return true;
+      }
+      return false;
+    };
+    const behind = () => (hls.playingDate ? Date.now() - hls.playingDate.getTime() : null);
+    let seek = null;
     while (performance.now() - start < limit) {
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       if (first === null && video.currentTime > 0) first = video.currentTime;
       if (errors.some((e) => e.startsWith('FATAL'))) break;
+      if (seekBack !== null && first !== null && video.currentTime - first >= 2) {
+        const ranges = video.seekable;
+        const edge = ranges.end(ranges.length - 1);
+        seek = { window: [ranges.start(0), edge], liveBehindMs: behind(), to: edge - seekBack };
+        video.currentTime = edge - seekBack;
+        seek.playedBack = await playFor(want);
+        seek.position = video.currentTime;
+        seek.behindMs = behind();
+        // "Back to live".
+        video.currentTime = hls.liveSyncPosition ?? video.seekable.end(video.seekable.length - 1);
+        seek.playedLive = await playFor(want);
+        seek.backBehindMs = behind();
+        break;
+      }
       if (!throttleKbps) {
         if (first !== null && video.currentTime - first >= want) break;
         continue;
@@ -85,7 +119,8 @@ try {
       if (afterThrottle !== null && video.currentTime - afterThrottle >= want) break;
     }
     const played = first === null ? 0 : video.currentTime - first;
-    const switchedDown = !throttleKbps || afterThrottle !== null;
+    const switchedDown = (!throttleKbps || afterThrottle !== null)
+      && (seekBack === null || (seek !== null && seek.playedBack && seek.playedLive));
     const playedOn = !throttleKbps || (afterThrottle !== null && video.currentTime - afterThrottle >= want);
     return {
       ok: played >= want && switchedDown && playedOn && !errors.some((e) => e.startsWith('FATAL')),
@@ -95,9 +130,10 @@ try {
       levels: hls.levels.map((l) => `${l.width}x${l.height}@${l.bitrate}`),
       switches,
       throttledAt,
+      seek,
       errors,
     };
-  }, { url, lowLatency, want, throttleKbps });
+  }, { url, lowLatency, want, throttleKbps, seekBack });
   result.consoleErrors = consoleErrors;
 } catch (e) {
   result = { ok: false, errors: [String(e)] };

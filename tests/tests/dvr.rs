@@ -797,3 +797,70 @@ async fn a_full_disk_stops_the_archive_not_the_live_stream() {
     );
     drop(srv);
 }
+
+/// What a viewer does with a DVR seek bar: hls.js in headless Chromium plays `dvr.m3u8` at
+/// the live edge, seeks two minutes back and plays from there (the program dates of what it
+/// plays are two minutes old), then goes back to live and plays on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_js_seeks_two_minutes_back_in_the_dvr_window_and_returns_to_live() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(&srv, "Seekbar", json!({"dvr_minutes": 10})).await;
+    enable_dvr(&srv, &admin, id, 5).await;
+    let _pub = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 240,
+            gop_secs: 1,
+            bframes: true,
+        },
+    );
+    // Two minutes and a bit in the window before the viewer arrives.
+    let deadline = Instant::now() + Duration::from_secs(200);
+    loop {
+        let (status, pl) = dvr_playlist(&srv, &slug).await;
+        let span: f64 = dated(&pl).iter().map(|(_, d)| d).sum();
+        if status == StatusCode::OK && span >= 135.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{status} {span} s\n{}",
+            srv.logs()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let run = play_in_chromium(
+        &srv.url(&format!("/hls/{slug}/dvr.m3u8")),
+        &["--seek-back", "120", "--seconds", "3"],
+    );
+    eprintln!("hls.js in dvr.m3u8: {run}");
+    let seek = &run["seek"];
+    let window = seek["window"].as_array().unwrap();
+    let (from, to) = (window[0].as_f64().unwrap(), window[1].as_f64().unwrap());
+    assert!(to - from >= 125.0, "the seek bar spans {from}..{to}: {run}");
+    assert_eq!(seek["playedBack"], true, "{run}");
+    assert_eq!(seek["playedLive"], true, "{run}");
+    // What played after the seek was recorded two minutes before what played at the edge.
+    let live = seek["liveBehindMs"].as_f64().unwrap();
+    let back = seek["behindMs"].as_f64().unwrap();
+    assert!(
+        (back - live - 120_000.0).abs() < 10_000.0,
+        "at the edge {live} ms behind the wall clock, after seeking 120 s back {back} ms: {run}"
+    );
+    let again = seek["backBehindMs"].as_f64().unwrap();
+    assert!(
+        again < live + 10_000.0,
+        "back to live: {again} ms behind: {run}"
+    );
+    assert!(
+        !run["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.as_str().unwrap().starts_with("FATAL")),
+        "{run}"
+    );
+}
