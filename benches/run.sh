@@ -26,12 +26,18 @@
 #                            keeps real time at 50 stations (options go to benches/autodj/autodj.py,
 #                            e.g. --runs 3, --stations 1,20 --window 30, --big 0; results in
 #                            benches/results/)
+#   benches/run.sh dvr       nDVR: (a) server CPU and RSS with 10 RTMP publishers, DVR off vs on,
+#                            (b) slice lookup in a 24-hour archive vs a 1-minute one, (c) exporting
+#                            an hour of 720p30 to MP4 through the API vs the ffmpeg CLI (options go
+#                            to benches/dvr/dvr.py, e.g. --runs 3, --only a,b --secs 20; results in
+#                            benches/results/)
 # api needs PostgreSQL like the tests; scripts/test.sh sets it up (or set TIDECAST_TEST_POSTGRES).
 # icecast installs icecast2 and ffmpeg (root or sudo); run as root, it starts icecast2 as user icecast2.
 # rtmp installs nginx, libnginx-mod-rtmp, ffmpeg and wrk (root or sudo); it runs nginx in the
 # foreground from benches/rtmp/nginx-rtmp.conf, never the packaged service.
 # autodj installs icecast2, liquidsoap and ffmpeg (root or sudo); run as root, it starts icecast2
 # as user icecast2 from benches/autodj/icecast.xml and one liquidsoap per station, all in the foreground.
+# dvr installs ffmpeg (root or sudo); it needs ~4 GB free in /tmp (an hour of segments and its MP4s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -43,12 +49,13 @@ case "$what" in
     rtmp) apt_ensure nginx libnginx-mod-rtmp ffmpeg wrk ;;
     transcode) apt_ensure ffmpeg ;;
     autodj) apt_ensure icecast2 liquidsoap ffmpeg ;;
+    dvr) apt_ensure ffmpeg ;;
     glass) apt_ensure nginx libnginx-mod-rtmp ffmpeg chromium
            command -v node >/dev/null || apt_ensure nodejs npm
            [ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser ;;
-    *) echo "unknown benchmark: $what (try: api, icecast, rtmp, glass, transcode, autodj)" >&2; exit 2 ;;
+    *) echo "unknown benchmark: $what (try: api, icecast, rtmp, glass, transcode, autodj, dvr)" >&2; exit 2 ;;
 esac
-if [ "$what" = rtmp ] || [ "$what" = glass ] || [ "$what" = autodj ]; then
+if [ "$what" = rtmp ] || [ "$what" = glass ] || [ "$what" = autodj ] || [ "$what" = dvr ]; then
     cargo build --release --locked -p tidecast-control --bin tidecast   # needs no bench binary
 elif [ "$what" = transcode ]; then
     cargo build --release --locked -p tidecast-benches --bin ladder     # the transcoder alone
@@ -63,4 +70,5 @@ case "$what" in
     glass) python3 benches/rtmp/glass.py "${@:2}" ;;
     transcode) python3 benches/transcode/ladder.py "${@:2}" ;;
     autodj) python3 benches/autodj/autodj.py "${@:2}" ;;
+    dvr) python3 benches/dvr/dvr.py "${@:2}" ;;
 esac

@@ -183,14 +183,7 @@ async fn import(
 
 /// Files the sets a server stop cut short (with what was written), at start.
 pub async fn resume(state: &AppState) {
-    let rows = match recordings::unfinished(&state.db).await {
-        Ok(rows) => rows,
-        Err(e) => {
-            tracing::error!("cannot list unfinished recordings: {e}");
-            return;
-        }
-    };
-    for r in rows.into_iter().filter(|r| r.kind == "live_set") {
+    for r in recordings::unfinished(&state.db, "live_set").await {
         let path = r.file.as_deref().map(|f| state.data_dir.join(f));
         match path.filter(|p| p.is_file()) {
             Some(path) => {

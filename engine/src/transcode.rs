@@ -240,7 +240,7 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug {
 }
 
 /// An uploaded video to turn into an on-demand HLS ladder.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct VodJob {
     pub input: std::path::PathBuf,
     /// Each rendition goes to `<output_dir>/<name>/index.m3u8` and its segments.
@@ -249,6 +249,8 @@ pub struct VodJob {
     /// source's size).
     pub renditions: Vec<RenditionSpec>,
     pub segment_secs: u32,
+    /// Set to stop the transcode early (the video was deleted); it then fails, saying so.
+    pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a VOD transcode made.

@@ -252,3 +252,12 @@ pub async fn autodj(srv: &Server, token: &str, service: i64, verb: &str) -> (Sta
     )
     .await
 }
+
+/// A library item as its service's API shows it.
+pub async fn item(srv: &Server, token: &str, service: i64, mid: i64) -> Value {
+    let (status, item) = srv
+        .get(&format!("/api/v1/services/{service}/media/{mid}"), token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "media item {mid}: {item}");
+    item
+}

@@ -458,17 +458,10 @@ async fn finished(srv: &Server, token: &str, recordings: &str, rec: &Value) -> V
 
 /// The duration of a library item.
 async fn media_duration(srv: &Server, token: &str, service: i64, mid: i64) -> f64 {
-    let (_, items) = srv
-        .get(&format!("/api/v1/services/{service}/media"), token)
-        .await;
-    items["items"]
-        .as_array()
-        .or(items.as_array())
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == mid)
-        .and_then(|i| i["duration_s"].as_f64())
-        .unwrap_or_else(|| panic!("{mid} not in {items}"))
+    let item = tidecast_tests::media::item(srv, token, service, mid).await;
+    item["duration_s"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{item}"))
 }
 
 /// Top-level MP4 box types of a file, in order.

@@ -31,20 +31,7 @@ async fn settled(srv: &Server, token: &str, id: i64, n: usize) -> Vec<Value> {
     }
 }
 
-/// A library item by id.
-async fn item(srv: &Server, token: &str, service: i64, mid: i64) -> Value {
-    let (_, items) = srv
-        .get(&format!("/api/v1/services/{service}/media"), token)
-        .await;
-    items["items"]
-        .as_array()
-        .or(items.as_array())
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == mid)
-        .cloned()
-        .unwrap_or_else(|| panic!("{mid} not in {items}"))
-}
+use tidecast_tests::media::item;
 
 /// The MP3 files in the data folder's media library, decoded length in seconds each.
 fn library_mp3s(store: &Store) -> Vec<f64> {

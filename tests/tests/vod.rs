@@ -8,12 +8,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tidecast_tests::media::{ffmpeg, upload};
+use tidecast_tests::media::{ffmpeg, item, upload};
 use tidecast_tests::rtmp::{probe, segments_of, tag, video};
 use tidecast_tests::*;
 
-/// A 640x360 30 fps clip with a tone, `secs` long, keyframes every 100 frames (not on the
-/// ladder's 4 s grid), moov at the front so a cut copy still has its header.
+/// A 640x360 30 fps clip with a tone, `secs` long, B-frames (as cameras and OBS send),
+/// keyframes every 100 frames (not on the ladder's 4 s grid), moov at the front so a cut
+/// copy still has its header.
 fn clip(dir: &Path, name: &str, secs: u32) -> std::path::PathBuf {
     let path = dir.join(name);
     let t = secs.to_string();
@@ -29,7 +30,9 @@ fn clip(dir: &Path, name: &str, secs: u32) -> std::path::PathBuf {
         "-c:v",
         "libx264",
         "-preset",
-        "ultrafast",
+        "veryfast",
+        "-bf",
+        "2",
         "-g",
         "100",
         "-pix_fmt",
@@ -51,10 +54,7 @@ async fn settled(srv: &Server, token: &str, service: i64, mid: i64) -> (Value, V
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut seen = Vec::new();
     loop {
-        let (status, item) = srv
-            .get(&format!("/api/v1/services/{service}/media/{mid}"), token)
-            .await;
-        assert_eq!(status, StatusCode::OK, "{item}");
+        let item = item(srv, token, service, mid).await;
         let vod = &item["vod"];
         if let Some(p) = vod["progress"].as_f64() {
             seen.push(p);
@@ -304,4 +304,38 @@ async fn a_video_cut_short_says_so_and_a_restart_finishes_the_queue() {
     // The default ladder, left at the rungs the 360p clip fits.
     assert!(master.contains("360p/index.m3u8"), "{master}");
     assert!(!master.contains("720p"), "{master}");
+
+    // A video deleted while it is transcoded stops its transcode and leaves nothing behind.
+    let other = clip(dir.path(), "other.mp4", 41);
+    let (status, up) = upload(&srv, &owner, id, &[&other]).await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    let mid = up["items"][0]["id"].as_i64().unwrap();
+    let partial = store.data_dir().join("vod").join(format!("{mid}.partial"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !partial.exists() {
+        assert!(Instant::now() < deadline, "{}", srv.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, _) = srv
+        .call(
+            "DELETE",
+            &format!("/api/v1/services/{id}/media/{mid}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        srv.wait_log("stopped: the video was deleted", Duration::from_secs(10)),
+        "{}",
+        srv.logs()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while partial.exists() || store.data_dir().join("vod").join(mid.to_string()).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the deleted video's ladder stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

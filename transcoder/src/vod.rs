@@ -123,7 +123,10 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
         if pts < 0 {
             return Ok(());
         }
-        *end = (*end).max(pts + frame);
+        // Timestamps that go back or repeat (a file spliced from pieces, a looped source)
+        // would make the muxer refuse the packets: each picture comes after the last.
+        let pts = if pts < *end { *end } else { pts };
+        *end = pts + frame;
         let key = pts >= *next_key;
         if key {
             while *next_key <= pts {
@@ -136,6 +139,8 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
         }
         Ok(())
     };
+    // Where the audio written so far ends (samples at 48 kHz).
+    let mut audio_next = 0i64;
     let mut on_audio = |pcm: &mut ff::frame::Audio,
                         a_tb: ff::Rational,
                         rungs: &mut Vec<Rung>|
@@ -152,9 +157,14 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
         // reported as what it was.
         let mut failed = None;
         let result = rechunk.run(pcm, &mut |chunk| {
+            // As for pictures: each chunk after the last, whatever the file's timestamps.
+            let mut chunk = chunk.clone();
+            let pts = chunk.pts().unwrap_or(0).max(audio_next);
+            chunk.set_pts(Some(pts));
+            audio_next = pts + chunk.samples() as i64;
             for r in rungs.iter_mut() {
                 if let Some(enc) = r.audio.as_mut() {
-                    enc.send_frame(chunk)?;
+                    enc.send_frame(&chunk)?;
                     if let Err(e) = drain_audio(r) {
                         failed = Some(e);
                         return Err(ff::Error::Exit);
@@ -171,6 +181,9 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
     };
 
     for (stream, packet) in ictx.packets() {
+        if job.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(TranscodeError("stopped: the video was deleted".into()));
+        }
         if stream.index() == v_index {
             if vdec.send_packet(&packet).is_err() {
                 bad += 1;

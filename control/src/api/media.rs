@@ -141,6 +141,7 @@ impl Drop for Imported<'_> {
 async fn remove_files(state: &AppState, m: &MediaRow) {
     let _ = tokio::fs::remove_file(state.data_dir.join(&m.path)).await;
     if m.vod_status.is_some() {
+        state.vod.cancel(m.id);
         crate::vod::remove(&state.data_dir, m.id).await;
     }
     if let Some(cover) = &m.cover_path {

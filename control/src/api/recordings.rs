@@ -290,14 +290,7 @@ async fn export(
 /// Starts again the exports a server stop interrupted (their pinned segments and partial
 /// files were swept at start); one whose span has left the archive fails, saying so.
 pub async fn resume(state: &AppState) {
-    let rows = match recordings::unfinished(&state.db).await {
-        Ok(rows) => rows,
-        Err(e) => {
-            tracing::error!("cannot list unfinished recordings: {e}");
-            return;
-        }
-    };
-    for r in rows.into_iter().filter(|r| r.kind == "export") {
+    for r in recordings::unfinished(&state.db, "export").await {
         let service = match services::by_id(state.db.pool(), r.service_id).await {
             Ok(Some(s)) => s,
             _ => continue,

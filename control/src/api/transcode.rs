@@ -43,6 +43,30 @@ pub struct Rendition {
     pub audio_kbps: u32,
 }
 
+impl From<&Rendition> for RenditionSpec {
+    fn from(r: &Rendition) -> Self {
+        Self {
+            name: r.name.clone(),
+            width: r.width.unwrap_or(0),
+            height: r.height,
+            video_kbps: r.video_kbps,
+            audio_kbps: r.audio_kbps,
+        }
+    }
+}
+
+impl From<&RenditionSpec> for Rendition {
+    fn from(r: &RenditionSpec) -> Self {
+        Self {
+            name: r.name.clone(),
+            width: (r.width > 0).then_some(r.width),
+            height: r.height,
+            video_kbps: r.video_kbps,
+            audio_kbps: r.audio_kbps,
+        }
+    }
+}
+
 fn is_zero(v: &u32) -> bool {
     *v == 0
 }
@@ -382,17 +406,7 @@ pub fn engine_ladder(s: &Service) -> Option<Arc<LadderSpec>> {
         return None;
     }
     Some(Arc::new(LadderSpec {
-        renditions: ladder
-            .renditions
-            .iter()
-            .map(|r| RenditionSpec {
-                name: r.name.clone(),
-                width: r.width.unwrap_or(0),
-                height: r.height,
-                video_kbps: r.video_kbps,
-                audio_kbps: r.audio_kbps,
-            })
-            .collect(),
+        renditions: ladder.renditions.iter().map(RenditionSpec::from).collect(),
         passthrough: ladder.source,
         watermark: engine_watermark(s, &ladder),
         feeds: Vec::new(),

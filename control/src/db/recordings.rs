@@ -72,12 +72,20 @@ pub async fn list(db: &Db, service_id: i64) -> sqlx::Result<Vec<Recording>> {
 }
 
 /// Recordings a stop of the server interrupted, oldest first.
-pub async fn unfinished(db: &Db) -> sqlx::Result<Vec<Recording>> {
-    sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM recordings WHERE status IN ('exporting', 'recording') ORDER BY id"
+/// Recordings of `kind` a stop cut short (still exporting or recording), logging a failure
+/// to read them as such (they are looked at again at the next start).
+pub async fn unfinished(db: &Db, kind: &str) -> Vec<Recording> {
+    let rows = sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM recordings WHERE status IN ('exporting', 'recording') \
+         AND kind = $1 ORDER BY id"
     ))
+    .bind(kind)
     .fetch_all(db.pool())
-    .await
+    .await;
+    rows.unwrap_or_else(|e| {
+        tracing::error!("cannot list unfinished recordings: {e}");
+        Vec::new()
+    })
 }
 
 pub async fn set_progress(db: &Db, id: i64, permille: i64) -> sqlx::Result<()> {

@@ -11,6 +11,7 @@ mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
 
@@ -20,10 +21,12 @@ pub use worker::run;
 use crate::api::transcode::{Rendition, default_rungs};
 use crate::db::services::Service;
 
-/// Wakes the worker when a video joins the queue.
+/// Wakes the worker when a video joins the queue; stops the one it is on when deleted.
 #[derive(Debug, Default)]
 pub struct Queue {
     wake: Notify,
+    /// The video being transcoded and its stop flag.
+    current: std::sync::Mutex<Option<(i64, Arc<AtomicBool>)>>,
 }
 
 impl Queue {
@@ -34,6 +37,22 @@ impl Queue {
     /// A video was queued: the worker looks (now, or when it finishes the one it is on).
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Stops the transcode of video `id` if it is the one running.
+    pub fn cancel(&self, id: i64) {
+        let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((running, stop)) = current.as_ref()
+            && *running == id
+        {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn started(&self, id: i64) -> Arc<AtomicBool> {
+        let stop = Arc::new(AtomicBool::new(false));
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some((id, Arc::clone(&stop)));
+        stop
     }
 }
 
@@ -56,13 +75,7 @@ pub fn ladder_for(service: &Service) -> Vec<Rendition> {
             l.renditions
                 .iter()
                 .filter(|r| r.height > 0)
-                .map(|r| Rendition {
-                    name: r.name.clone(),
-                    width: (r.width > 0).then_some(r.width),
-                    height: r.height,
-                    video_kbps: r.video_kbps,
-                    audio_kbps: r.audio_kbps,
-                })
+                .map(Rendition::from)
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();

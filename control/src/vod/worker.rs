@@ -107,17 +107,9 @@ async fn make_ladder(state: &AppState, job: &Queued) -> Result<(VodReport, u64),
     let vod_job = VodJob {
         input: state.data_dir.join(&job.path),
         output_dir: partial.clone(),
-        renditions: rungs
-            .iter()
-            .map(|r| RenditionSpec {
-                name: r.name.clone(),
-                width: r.width.unwrap_or(0),
-                height: r.height,
-                video_kbps: r.video_kbps,
-                audio_kbps: r.audio_kbps,
-            })
-            .collect(),
+        renditions: rungs.iter().map(RenditionSpec::from).collect(),
         segment_secs: SEGMENT_SECS,
+        cancel: state.vod.started(job.id),
     };
     let progress = Arc::new(AtomicU32::new(0));
     let shared = Arc::clone(&progress);
