@@ -124,6 +124,43 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Response 
             st.dead_air_events as f64,
         );
     }
+    for archive in engine.dvr().map(|d| d.all()).unwrap_or_default() {
+        let service = archive.service.0.to_string();
+        let dir = archive.dir();
+        let stream = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let labels = [("service", service.as_str()), ("archive", stream.as_str())];
+        let (bytes, segments) = {
+            let ix = archive.index.read().unwrap_or_else(|p| p.into_inner());
+            (ix.bytes(), ix.entries().len())
+        };
+        m.gauge(
+            "tidecast_dvr_bytes",
+            "Bytes a DVR archive takes on disk",
+            &labels,
+            bytes as f64,
+        );
+        m.gauge(
+            "tidecast_dvr_segments",
+            "Segments in a DVR archive",
+            &labels,
+            segments as f64,
+        );
+        m.gauge(
+            "tidecast_dvr_recording",
+            "1 while a publisher is being recorded into the archive",
+            &labels,
+            f64::from(u8::from(archive.is_recording())),
+        );
+        m.counter(
+            "tidecast_dvr_dropped_segments_total",
+            "Segments the archive missed because the disk did not keep up or failed (live was not affected)",
+            &labels,
+            archive.dropped.load(Relaxed) as f64,
+        );
+    }
     for stream in engine.hls().all() {
         let service = stream.service_id().0.to_string();
         let slug = stream.slug();

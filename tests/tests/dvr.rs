@@ -778,6 +778,21 @@ async fn a_full_disk_stops_the_archive_not_the_live_stream() {
         .filter(|p| p.extension().is_some_and(|e| e == "ts"))
         .count();
     assert_eq!(files, segs.len(), "files left that the index does not name");
+    // The segments the full disk cost are counted where operators look.
+    let (status, _, body) = srv
+        .fetch("/metrics", &[("authorization", &format!("Bearer {admin}"))])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let samples = parse_metrics(&String::from_utf8(body).unwrap());
+    let dropped: f64 = samples
+        .iter()
+        .filter(|(name, labels, _)| {
+            name == "tidecast_dvr_dropped_segments_total"
+                && labels.get("service") == Some(&id.to_string())
+        })
+        .map(|(_, _, v)| v)
+        .sum();
+    assert!(dropped >= 1.0, "no dropped segments counted: {samples:?}");
     srv.kill();
     let srv = Server::start(&store).await;
     let (status, again) = dvr_playlist(&srv, &slug).await;

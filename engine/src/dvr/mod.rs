@@ -158,6 +158,16 @@ impl Dvr {
             .sum()
     }
 
+    /// Every archive opened since the server started, for metrics.
+    pub fn all(&self) -> Vec<Arc<Archive>> {
+        self.archives
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// Bytes all archives take on disk.
     pub fn total_bytes(&self) -> u64 {
         self.archives
