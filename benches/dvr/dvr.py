@@ -758,18 +758,7 @@ def tables(a, started, path, wc, sl, ex):
 
 
 def versions():
-    def cmd(*c):
-        try:
-            r = subprocess.run(c, capture_output=True, text=True, timeout=10)
-            return (r.stdout + r.stderr).strip()
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-    ff = cmd("ffmpeg", "-version")
-    commit = cmd("git", "-C", REPO, "rev-parse", "--short", "HEAD")
-    dirty = bool(cmd("git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"))
-    return {"tidecast": cmd(TIDECAST_BIN, "--version"), "git": f"{commit}{'-dirty' if dirty else ''}",
-            "ffmpeg": ff.split()[2] if ff and len(ff.split()) > 2 else None,
-            "kernel": platform.release(), "cpus": os.cpu_count(), "python": platform.python_version()}
+    return bl.versions(TIDECAST_BIN, REPO)
 
 
 def main():

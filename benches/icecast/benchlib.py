@@ -334,3 +334,25 @@ def start_tidecast(binary, work_dir, http_port, rtmp_port, icecast_port, nofile=
                 {"username": "bench", "password": "bench-password", "role": "customer"}, token)["id"]
     return proc, api_base, token, owner
 
+
+def versions(tidecast_bin, repo, packages=()):
+    """What a benchmark ran on: the tidecast build and git state, ffmpeg, the kernel, the
+    cores, Python, and the Debian version of each of `packages` (peers)."""
+    import platform
+
+    def cmd(*c):
+        try:
+            r = subprocess.run(c, capture_output=True, text=True, timeout=10)
+            return (r.stdout + r.stderr).strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+    ff = cmd("ffmpeg", "-version")
+    commit = cmd("git", "-C", repo, "rev-parse", "--short", "HEAD")
+    dirty = bool(cmd("git", "-C", repo, "status", "--porcelain", "--untracked-files=no"))
+    out = {"tidecast": cmd(tidecast_bin, "--version"), "git": f"{commit}{'-dirty' if dirty else ''}"}
+    for pkg in packages:
+        out[pkg] = cmd("dpkg-query", "-W", "-f=${Version}", pkg)
+    out.update({"ffmpeg": ff.split()[2] if ff and len(ff.split()) > 2 else None,
+                "kernel": platform.release(), "cpus": os.cpu_count(),
+                "python": platform.python_version()})
+    return out

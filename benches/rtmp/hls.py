@@ -748,21 +748,7 @@ def report(path):
 
 
 def versions():
-    def cmd(*c):
-        try:
-            r = subprocess.run(c, capture_output=True, text=True, timeout=10)
-            return (r.stdout + r.stderr).strip()
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-    ff = cmd("ffmpeg", "-version")
-    commit = cmd("git", "-C", REPO, "rev-parse", "--short", "HEAD")
-    dirty = bool(cmd("git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"))
-    return {"tidecast": cmd(TIDECAST_BIN, "--version"), "git": f"{commit}{'-dirty' if dirty else ''}",
-            "nginx": cmd("dpkg-query", "-W", "-f=${Version}", "nginx"),
-            "libnginx-mod-rtmp": cmd("dpkg-query", "-W", "-f=${Version}", "libnginx-mod-rtmp"),
-            "wrk": cmd("dpkg-query", "-W", "-f=${Version}", "wrk"),
-            "ffmpeg": ff.split()[2] if ff and len(ff.split()) > 2 else None,
-            "kernel": platform.release(), "cpus": os.cpu_count(), "python": platform.python_version()}
+    return bl.versions(TIDECAST_BIN, REPO, ("nginx", "libnginx-mod-rtmp", "wrk"))
 
 
 def ensure_media(media_dir):
