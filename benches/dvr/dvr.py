@@ -56,7 +56,6 @@ import datetime
 import http.client
 import json
 import os
-import platform
 import re
 import resource
 import secrets

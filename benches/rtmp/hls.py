@@ -46,7 +46,6 @@ import datetime
 import http.client
 import json
 import os
-import platform
 import re
 import resource
 import secrets
