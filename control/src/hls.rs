@@ -156,7 +156,7 @@ async fn serve_rendition(
 ) -> Response {
     // The rendition's DVR window, or a slice of its archive.
     if file == "dvr.m3u8" {
-        return crate::dvr_hls::rendition_playlist(&state, &slug, &rendition).await;
+        return crate::dvr_hls::rendition_playlist(&state, &slug, &rendition, &req_headers).await;
     }
     if file == "index.m3u8"
         && let Some(q) = query.as_deref()
@@ -398,7 +398,7 @@ async fn wait_for(stream: &LiveStream, msn: u64, part: Option<u32>, limit: Durat
 }
 
 /// Whether an `Accept-Encoding` value allows gzip (`gzip`, `gzip;q=0.5`, not `gzip;q=0`).
-fn accepts_gzip(value: &str) -> bool {
+pub(crate) fn accepts_gzip(value: &str) -> bool {
     value.split(',').any(|item| {
         let mut parts = item.split(';').map(str::trim);
         let coding = parts.next().unwrap_or("");
@@ -411,7 +411,7 @@ fn accepts_gzip(value: &str) -> bool {
 
 /// Playlists compress to about half; done once per playlist version (see
 /// `LiveStream::playlist_encoded`), never per request.
-fn gzip(data: &[u8]) -> Bytes {
+pub(crate) fn gzip(data: &[u8]) -> Bytes {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     // Writing to a Vec cannot fail.

@@ -167,6 +167,24 @@ async fn the_archive_plays_back_and_survives_a_crash() {
             "{playlist}"
         );
     }
+    // Players that take gzip get the same playlist gzipped.
+    let (status, h, gz) = srv
+        .fetch(
+            &format!("/hls/{slug}/dvr.m3u8"),
+            &[("accept-encoding", "gzip")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h["content-encoding"], "gzip");
+    let mut gunzip = Command::new("gzip")
+        .arg("-dc")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut gunzip.stdin.take().unwrap(), &gz).unwrap();
+    let out = gunzip.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), playlist);
     // A player reads it: ffprobe decodes the whole archive without a complaint.
     decodes_cleanly(&srv.url(&format!("/hls/{slug}/dvr.m3u8")));
     let total: f64 = segs.iter().map(|s| s.1).sum();
