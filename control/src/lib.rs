@@ -12,6 +12,7 @@ pub mod dvr_hls;
 pub mod hls;
 pub mod live_sets;
 pub mod media;
+pub mod memory;
 pub mod metrics;
 pub mod schedule;
 pub mod server;

@@ -22,7 +22,7 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"));
-        release_memory();
+        crate::memory::release();
         hashed
     })
     .await?
@@ -42,24 +42,11 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
         let ok = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok();
-        release_memory();
+        crate::memory::release();
         ok
     })
     .await
     .unwrap_or(false)
-}
-
-/// Hands Argon2's 19 MiB of working memory back to the OS. glibc raises its mmap threshold
-/// after the first large free, so later hashes are served from the thread's heap arena and
-/// stay resident when freed: one login tripled the idle RSS of the server (10 MB → 30 MB).
-#[allow(unsafe_code)]
-fn release_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages of glibc's heaps to the kernel; it does
-    // not touch memory in use and is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// A valid Argon2id hash of a random string nobody knows, with default parameters.

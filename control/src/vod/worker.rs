@@ -43,6 +43,7 @@ async fn transcode(state: &AppState, job: Queued) {
     let id = job.id;
     let started = Instant::now();
     let outcome = make_ladder(state, &job).await;
+    crate::memory::release();
     let saved = match outcome {
         Ok((report, bytes)) => {
             let secs = started.elapsed().as_secs_f64();
