@@ -18,3 +18,4 @@ pub mod schedule;
 pub mod server;
 pub mod stats;
 pub mod vod;
+pub mod web;

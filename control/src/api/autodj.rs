@@ -25,7 +25,7 @@ use super::state::AppState;
 
 #[derive(Debug, Serialize)]
 pub struct TrackView {
-    media_id: i64,
+    pub(crate) media_id: i64,
     title: String,
     artist: String,
     album: String,

@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(login::login))
         .route("/logout", post(login::logout))
         .route("/me", get(users::me))
+        .route("/users/{id}/login-as", post(login::login_as))
         .route("/users", post(users::create).get(users::list))
         .route(
             "/users/{id}",
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(transcode::delete),
         )
         .route("/public/{slug}/nowplaying", get(stats::nowplaying))
+        .route("/public/{slug}/cover", get(stats::public_cover))
         .route(
             "/public/{slug}/requests",
             get(requests::list).post(requests::create),
@@ -145,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::dvr_hls::router())
         .merge(crate::vod::router())
         .merge(crate::hls::router())
+        .merge(crate::web::router())
         .with_state(state)
 }
 

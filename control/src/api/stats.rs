@@ -6,12 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tidecast_engine::ServiceId;
+use tidecast_engine::{ServiceId, SessionRole};
 use tidecast_engine::mount::MountStatus;
 
 use crate::auth::Caller;
 use crate::db::history::{self, Play};
-use crate::db::{now, services};
+use crate::db::{media, now, services};
 
 use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
@@ -315,6 +315,9 @@ struct NowPlaying {
     /// The track's own fields, when AutoDJ plays it from the library.
     #[serde(skip_serializing_if = "Option::is_none")]
     track: Option<super::autodj::TrackView>,
+    /// The track's cover art, when it has one (`/api/v1/public/<slug>/cover?m=<media id>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cover: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -396,6 +399,7 @@ async fn public(state: &AppState, headers: &HeaderMap, slug: &str) -> ApiResult<
             title: m.title.clone(),
             since: since.unwrap_or_else(|| rfc3339(unix(m.stream_start))),
             track: None,
+            cover: None,
         }
     });
     // While AutoDJ is on air it knows the track behind the title, and what comes next.
@@ -416,6 +420,7 @@ async fn public(state: &AppState, headers: &HeaderMap, slug: &str) -> ApiResult<
             title: t.display(),
             since: String::new(),
             track: Some(t.into()),
+            cover: None,
         });
     }
     if now_playing.is_some() && !history.is_empty() {
@@ -425,6 +430,29 @@ async fn public(state: &AppState, headers: &HeaderMap, slug: &str) -> ApiResult<
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let base = state.links.http_base(host);
     let listen_host = state.links.host(host);
+    for np in now_playing.iter_mut().chain(next.iter_mut()) {
+        if let Some(t) = &np.track
+            && media::by_id(&state.db, service.owner_id, t.media_id)
+                .await?
+                .is_some_and(|m| m.cover_path.is_some())
+        {
+            np.cover = Some(format!(
+                "{base}/api/v1/public/{}/cover?m={}",
+                service.slug, t.media_id
+            ));
+        }
+    }
+    // A channel is live while its publisher is; a station while a mount has a source.
+    let live = if service.kind == "video" {
+        !service.is_suspended()
+            && state
+                .engine
+                .registry()
+                .count(ServiceId(service.id), SessionRole::Source)
+                > 0
+    } else {
+        main.is_some()
+    };
     Ok(PublicView {
         station: Station {
             name: service.name.clone(),
@@ -439,7 +467,7 @@ async fn public(state: &AppState, headers: &HeaderMap, slug: &str) -> ApiResult<
             hls_url: format!("{base}/hls/{}/index.m3u8", service.slug),
             player_url: format!("{base}/player/{}", service.slug),
         },
-        live: main.is_some(),
+        live,
         // AutoDJ is not a live DJ.
         live_dj: main
             .and_then(|m| m.on_air.clone())
@@ -449,4 +477,52 @@ async fn public(state: &AppState, headers: &HeaderMap, slug: &str) -> ApiResult<
         history,
         listeners: all.iter().map(|m| m.listeners).sum(),
     })
+}
+
+/// `GET /api/v1/public/<slug>/cover?m=<media id>`: the cover art of what plays now or next
+/// on a station, for players and station websites. Only those two tracks: the rest of a
+/// customer's library stays private.
+pub async fn public_cover(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> ApiResult<Response> {
+    let m = query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("m="))
+        .and_then(|v| v.parse::<i64>().ok())
+        .ok_or_else(|| ApiError::invalid("add ?m=<media id> of the track playing now"))?;
+    let service = services::by_slug(&state.db, &slug)
+        .await?
+        .ok_or_else(|| ApiError::not_found("station"))?;
+    let status = state.engine.autodj().status(ServiceId(service.id));
+    let current = status.iter().any(|st| {
+        st.now.iter().chain(st.next.iter()).any(|t| t.media_id == m)
+    });
+    if !current {
+        return Err(ApiError::not_found("cover art of a track playing now"));
+    }
+    let path = media::by_id(&state.db, service.owner_id, m)
+        .await?
+        .and_then(|m| m.cover_path)
+        .ok_or_else(|| ApiError::not_found("cover art"))?;
+    let bytes = tokio::fs::read(state.data_dir.join(&path))
+        .await
+        .map_err(|_| ApiError::not_found("cover art"))?;
+    let mime = if path.ends_with(".png") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -181,8 +181,20 @@ pub async fn get(
     Ok(Json(UserView::from(&user)))
 }
 
-pub async fn me(caller: Caller) -> Json<UserView> {
-    Json(UserView::from(&caller.user))
+#[derive(Debug, Serialize)]
+pub struct MeView {
+    #[serde(flatten)]
+    user: UserView,
+    /// Cookie sessions (the web UI): the `X-CSRF-Token` value for changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf: Option<String>,
+}
+
+pub async fn me(caller: Caller) -> Json<MeView> {
+    Json(MeView {
+        user: UserView::from(&caller.user),
+        csrf: caller.csrf.clone(),
+    })
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,6 +2,12 @@
 //!
 //! Two kinds of bearer tokens work the same way: login-session tokens (`tcs_…`, from
 //! `POST /login`, expiring) and API keys (`tck_…`, until revoked).
+//!
+//! The web UI logs in with `"cookie": true` instead: the session token goes into an
+//! HttpOnly, SameSite=Strict cookie that scripts cannot read, and every request that
+//! changes something must also carry `X-CSRF-Token`, a value derived from the session that
+//! only our own pages learn (from the login answer or `GET /me`). A forged form or a
+//! cross-site `fetch` has the cookie withheld by SameSite and cannot know the header.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -14,6 +20,28 @@ use crate::db::{now, tokens, users};
 
 pub const SESSION_PREFIX: &str = "tcs_";
 pub const API_KEY_PREFIX: &str = "tck_";
+/// The web UI's session cookie.
+pub const SESSION_COOKIE: &str = "tidecast_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The CSRF value of a cookie session: a digest of its token (so nothing more is stored).
+pub fn csrf_for(token: &str) -> String {
+    secret::digest(&format!("csrf:{token}"))
+}
+
+/// The session token in the request's `Cookie` header, if any.
+fn cookie_token(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
 
 /// How a caller authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +55,8 @@ pub enum Credential {
 pub struct Caller {
     pub user: User,
     pub credential: Credential,
+    /// For a cookie session: the CSRF value its pages must send (shown by `GET /me`).
+    pub csrf: Option<String>,
 }
 
 impl Caller {
@@ -46,23 +76,47 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::unauthorized("missing Authorization: Bearer <token> header")
-            })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
-            })?;
+        let (token, csrf) = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+            Some(header) => {
+                let token = header
+                    .to_str()
+                    .ok()
+                    .and_then(|h| {
+                        h.strip_prefix("Bearer ")
+                            .or_else(|| h.strip_prefix("bearer "))
+                    })
+                    .map(str::trim)
+                    .ok_or_else(|| {
+                        ApiError::unauthorized(
+                            "the Authorization header must be `Bearer <token>`",
+                        )
+                    })?;
+                (token.to_owned(), None)
+            }
+            None => {
+                let token = cookie_token(parts).ok_or_else(|| {
+                    ApiError::unauthorized("missing Authorization: Bearer <token> header")
+                })?;
+                if !token.starts_with(SESSION_PREFIX) {
+                    return Err(ApiError::unauthorized("the session cookie is not valid; log in again"));
+                }
+                let csrf = csrf_for(&token);
+                if !parts.method.is_safe() {
+                    let sent = parts
+                        .headers
+                        .get(CSRF_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    if !secret::equal(sent, &csrf) {
+                        return Err(ApiError::forbidden(
+                            "this request did not come from a Tidecast page (missing or wrong X-CSRF-Token); reload the page",
+                        ));
+                    }
+                }
+                (token, Some(csrf))
+            }
+        };
+        let token = token.as_str();
         let hash = secret::digest(token);
         let (user, credential) = if token.starts_with(API_KEY_PREFIX) {
             let (key_id, last_used, user) = users::by_api_key_hash(&state.db, &hash)
@@ -85,6 +139,10 @@ impl FromRequestParts<AppState> for Caller {
                     })?;
             (user, Credential::Session(session_id))
         };
-        Ok(Caller { user, credential })
+        Ok(Caller {
+            user,
+            credential,
+            csrf,
+        })
     }
 }

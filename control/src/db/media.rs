@@ -97,6 +97,14 @@ pub async fn by_id(db: &Db, owner_id: i64, id: i64) -> sqlx::Result<Option<Media
     .await
 }
 
+/// Any owner's item: for public pages that show only what is public (a ready VOD ladder).
+pub async fn any_by_id(db: &Db, id: i64) -> sqlx::Result<Option<MediaRow>> {
+    sqlx::query_as(sql!("SELECT {COLUMNS} FROM media WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await
+}
+
 pub async fn by_hash(db: &Db, owner_id: i64, sha256: &str) -> sqlx::Result<Option<MediaRow>> {
     sqlx::query_as(sql!(
         "SELECT {COLUMNS} FROM media WHERE owner_id = $1 AND sha256 = $2"

@@ -1,0 +1,174 @@
+//! `/player/<slug>` (a full page), `/embed/<slug>` (for an iframe) and the same for an
+//! on-demand video at `/player/vod/<media id>`. The page carries the player's config as
+//! JSON; `player.js` builds the audio or video player from it.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::html::{Framing, Page, escape, json_for_script};
+use crate::api::state::AppState;
+use crate::db::services::Service;
+use crate::db::{media, mounts, services};
+
+#[derive(Debug, Serialize)]
+struct Stream {
+    label: String,
+    url: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Config {
+    kind: &'static str,
+    name: String,
+    slug: String,
+    /// Radio: the station's HLS when it has one; video: the live playlist.
+    hls: Option<String>,
+    /// Video with DVR: the whole window (the player shows a seek bar over it).
+    dvr: Option<String>,
+    /// Radio: the Icecast mounts, primary first.
+    streams: Vec<Stream>,
+    nowplaying: Option<String>,
+    hlsjs: String,
+    vod: bool,
+}
+
+pub async fn page(state: State<AppState>, headers: HeaderMap, slug: Path<String>) -> Response {
+    service_page(state, headers, slug, false).await
+}
+
+pub async fn embed(state: State<AppState>, headers: HeaderMap, slug: Path<String>) -> Response {
+    service_page(state, headers, slug, true).await
+}
+
+pub async fn vod_page(state: State<AppState>, id: Path<String>) -> Response {
+    vod(state, id, false).await
+}
+
+pub async fn vod_embed(state: State<AppState>, id: Path<String>) -> Response {
+    vod(state, id, true).await
+}
+
+fn not_found(what: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{what}\n"),
+    )
+        .into_response()
+}
+
+async fn service_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    embed: bool,
+) -> Response {
+    let service = match services::by_slug(&state.db, &slug).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return not_found("There is no station or channel at this address."),
+        Err(e) => {
+            tracing::warn!("player page for {slug}: {e}");
+            return (StatusCode::SERVICE_UNAVAILABLE, "try again in a moment").into_response();
+        }
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let config = match service_config(&state, &service, host).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("player page for {slug}: {e}");
+            return (StatusCode::SERVICE_UNAVAILABLE, "try again in a moment").into_response();
+        }
+    };
+    render(&service.name, config, embed)
+}
+
+async fn service_config(
+    state: &AppState,
+    s: &Service,
+    host: Option<&str>,
+) -> sqlx::Result<Config> {
+    let base = state.links.http_base(host);
+    let listen = format!(
+        "http://{}:{}",
+        state.links.host(host),
+        state.links.icecast_port
+    );
+    let radio = s.kind == "radio";
+    let mut streams = Vec::new();
+    if radio {
+        streams.push(Stream {
+            label: "Main stream".to_owned(),
+            url: format!("{listen}/{}", s.slug),
+        });
+        for m in mounts::for_service(&state.db, s.id).await? {
+            streams.push(Stream {
+                label: format!("{} {} kbit/s", m.format.to_uppercase(), m.bitrate_kbps),
+                url: format!("{listen}/{}", m.name.trim_start_matches('/')),
+            });
+        }
+    }
+    // A station has HLS when its plan transcodes and it has a ladder; a channel always.
+    let hls = (!radio || (s.transcode != 0 && s.transcode_json.is_some()))
+        .then(|| format!("{base}/hls/{}/index.m3u8", s.slug));
+    let dvr = crate::api::dvr::window(s).map(|_| format!("{base}/hls/{}/dvr.m3u8", s.slug));
+    Ok(Config {
+        kind: if radio { "radio" } else { "video" },
+        name: s.name.clone(),
+        slug: s.slug.clone(),
+        hls,
+        dvr,
+        streams,
+        nowplaying: Some(format!("/api/v1/public/{}/nowplaying", s.slug)),
+        hlsjs: super::asset_url("hls.js"),
+        vod: false,
+    })
+}
+
+async fn vod(State(state): State<AppState>, Path(id): Path<String>, embed: bool) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found("There is no video at this address.");
+    };
+    let item = match media::any_by_id(&state.db, id).await {
+        Ok(Some(m)) if m.vod_status.as_deref() == Some("ready") => m,
+        Ok(_) => return not_found("There is no video at this address (or it is not ready yet)."),
+        Err(e) => {
+            tracing::warn!("VOD player page for {id}: {e}");
+            return (StatusCode::SERVICE_UNAVAILABLE, "try again in a moment").into_response();
+        }
+    };
+    let config = Config {
+        kind: "video",
+        name: item.title.clone(),
+        slug: String::new(),
+        hls: Some(format!("/hls/vod/{id}/index.m3u8")),
+        dvr: None,
+        streams: Vec::new(),
+        nowplaying: None,
+        hlsjs: super::asset_url("hls.js"),
+        vod: true,
+    };
+    render(&item.title, config, embed)
+}
+
+fn render(name: &str, config: Config, embed: bool) -> Response {
+    let body = if embed {
+        r#"<div id="tc-player"></div><noscript>This player needs JavaScript.</noscript>"#.to_owned()
+    } else {
+        format!(
+            r#"<h1>{}</h1><div id="tc-player"></div><noscript>This player needs JavaScript.</noscript><footer>Streaming by Tidecast</footer>"#,
+            escape(name)
+        )
+    };
+    Page {
+        title: name,
+        body_class: if embed { "tc-embed" } else { "tc-page" },
+        styles: &["player.css"],
+        script: "player.js",
+        config: json_for_script(&config),
+        body,
+        framing: Framing::Anyone,
+    }
+    .render()
+}
