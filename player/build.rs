@@ -11,10 +11,7 @@ use std::process::Command;
 use std::time::SystemTime;
 
 /// Bundles esbuild makes: (entry point, output name).
-const ENTRIES: &[(&str, &str)] = &[
-    ("src/ui/ui.jsx", "ui"),
-    ("src/player/player.js", "player"),
-];
+const ENTRIES: &[(&str, &str)] = &[("src/ui/ui.jsx", "ui"), ("src/player/player.js", "player")];
 
 fn main() {
     let manifest = PathBuf::from(env("CARGO_MANIFEST_DIR"));
@@ -25,7 +22,8 @@ fn main() {
     }
     install(&web);
     let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", out.display())));
+    std::fs::create_dir_all(&out)
+        .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", out.display())));
     bundle(&web, &out);
     // hls.js as published (light build: no subtitles or DRM, which the players do not use);
     // loaded only by browsers without native HLS.

@@ -30,6 +30,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     tracing::info!(config = ?config, "starting Tidecast {}", env!("CARGO_PKG_VERSION"));
+    crate::api::system::mark_start();
     std::fs::create_dir_all(&config.data)
         .with_context(|| format!("cannot create the data folder {}", config.data.display()))?;
 

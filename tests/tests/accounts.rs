@@ -164,7 +164,16 @@ both_backends! {
         assert_eq!(srv.call("DELETE", &path, Some(&customer), None).await.0, StatusCode::FORBIDDEN);
         assert_eq!(srv.post(&format!("{path}/rotate-credentials"), &customer, json!({})).await.0, StatusCode::OK);
         assert_eq!(srv.post("/api/v1/users", &customer, json!({"username":"x2","password":"x2-password"})).await.0, StatusCode::FORBIDDEN);
-        assert_eq!(srv.post("/api/v1/services", &customer, json!({"owner": cust_id, "name": "X", "kind": "radio"})).await.0, StatusCode::FORBIDDEN);
+        // A customer may create its own services only with its provider's limits, and only
+        // while the system settings allow it.
+        let (status, e) = srv.post("/api/v1/services", &customer, json!({"name": "X", "kind": "radio", "limits": {"max_listeners": 5000}})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
+        assert_eq!(srv.call("PUT", "/api/v1/settings", Some(&customer), Some(json!({"customers_create_services": false}))).await.0, StatusCode::FORBIDDEN);
+        let (status, set) = srv.call("PUT", "/api/v1/settings", Some(&admin), Some(json!({"customers_create_services": false}))).await;
+        assert_eq!((status, &set["customers_create_services"]), (StatusCode::OK, &json!(false)));
+        let (status, e) = srv.post("/api/v1/services", &customer, json!({"owner": cust_id, "name": "X", "kind": "radio"})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains("provider"), "{e}");
         assert_eq!(srv.get("/api/v1/reseller-plans", &customer).await.0, StatusCode::FORBIDDEN);
 
         // The reseller suspends its customer's service; the admin can undo it.

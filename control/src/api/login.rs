@@ -147,7 +147,9 @@ pub async fn login_as(
         return Err(ApiError::forbidden("nobody may log in as an admin"));
     }
     if caller.role() == crate::db::users::Role::Customer {
-        return Err(ApiError::forbidden("only admins and resellers may log in as a customer"));
+        return Err(ApiError::forbidden(
+            "only admins and resellers may log in as a customer",
+        ));
     }
     crate::db::audit(
         state.db.pool(),

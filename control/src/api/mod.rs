@@ -6,6 +6,7 @@ pub mod djs;
 pub mod dvr;
 pub mod error;
 pub mod extract;
+pub mod history;
 pub mod keys;
 pub mod login;
 pub mod media;
@@ -15,8 +16,10 @@ pub mod playlists;
 pub mod recordings;
 pub mod requests;
 pub mod services;
+pub mod site;
 pub mod state;
 pub mod stats;
+pub mod system;
 pub mod time;
 pub mod transcode;
 pub mod users;
@@ -39,6 +42,13 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(login::login))
         .route("/logout", post(login::logout))
         .route("/me", get(users::me))
+        .route("/system", get(system::get))
+        .route("/settings", get(site::get_settings).put(site::put_settings))
+        .route(
+            "/announcements",
+            get(site::announcements).post(site::announce),
+        )
+        .route("/announcements/{id}", axum::routing::delete(site::withdraw))
         .route("/users/{id}/login-as", post(login::login_as))
         .route("/users", post(users::create).get(users::list))
         .route(
@@ -66,6 +76,7 @@ pub fn router(state: AppState) -> Router {
             post(services::rotate_credentials),
         )
         .route("/services/{id}/stats", get(stats::service))
+        .route("/services/{id}/stats/history", get(history::get))
         .route(
             "/services/{id}/transcode",
             get(transcode::get)

@@ -21,7 +21,6 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, List, Page, PathId};
 use super::state::AppState;
 use super::time::rfc3339;
-use super::users::caller_plan;
 use super::validate;
 
 /// Limits in a request: each field optional, unknown fields refused.
@@ -37,6 +36,15 @@ pub struct LimitsInput {
 }
 
 impl LimitsInput {
+    fn is_set(&self) -> bool {
+        self.max_listeners.is_some()
+            || self.max_bitrate_kbps.is_some()
+            || self.disk_quota_mb.is_some()
+            || self.dvr_minutes.is_some()
+            || self.transcode.is_some()
+            || self.autodj.is_some()
+    }
+
     /// `self` over `base`, each value checked.
     fn over(self, base: Limits) -> ApiResult<Limits> {
         let r = validate::range;
@@ -74,7 +82,8 @@ impl LimitsInput {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateService {
-    owner: i64,
+    /// Required for admins and resellers; a customer's own services may leave it out.
+    owner: Option<i64>,
     name: String,
     slug: Option<String>,
     kind: Kind,
@@ -245,14 +254,17 @@ fn view(state: &AppState, headers: &HeaderMap, s: &Service) -> ServiceView {
 /// after the reseller's row is locked.
 async fn check_plan(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    caller: &Caller,
+    reseller: &User,
     limits: Limits,
     except: Option<i64>,
 ) -> ApiResult<()> {
-    let Some(plan) = caller_plan(tx, caller).await? else {
+    let Some(plan_id) = reseller.plan_id else {
         return Ok(());
     };
-    let used = services::reseller_usage(&mut **tx, caller.id(), except).await?;
+    let Some(plan) = crate::db::plans::by_id(&mut **tx, plan_id).await? else {
+        return Ok(());
+    };
+    let used = services::reseller_usage(&mut **tx, reseller.id, except).await?;
     if let Some(max) = plan.max_services.filter(|_| except.is_none())
         && used.services >= max
     {
@@ -288,15 +300,37 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateService>,
 ) -> ApiResult<(StatusCode, Json<ServiceView>)> {
-    if caller.role() == Role::Customer {
-        return Err(ApiError::forbidden(
-            "services are created by a reseller or an admin",
-        ));
+    // A customer may create services for itself when the system settings allow it, with
+    // the default limits of the kind (its provider sets limits), inside its reseller's plan.
+    let self_service = caller.role() == Role::Customer;
+    if self_service {
+        if !super::site::load(&state.db)
+            .await?
+            .customers_create_services
+        {
+            return Err(ApiError::forbidden(
+                "services are created by your provider (a reseller or an admin)",
+            ));
+        }
+        if body.limits.is_set() {
+            return Err(ApiError::forbidden(
+                "limits are set by your provider; leave them out",
+            ));
+        }
     }
-    if body.owner <= 0 {
+    let owner_id = match body.owner {
+        Some(id) => id,
+        None if self_service => caller.id(),
+        None => {
+            return Err(ApiError::invalid(
+                "owner: the customer who owns the service",
+            ));
+        }
+    };
+    if owner_id <= 0 {
         return Err(ApiError::not_found("owner"));
     }
-    let owner: User = visible_user(&state, &caller, body.owner)
+    let owner: User = visible_user(&state, &caller, owner_id)
         .await
         .map_err(|_| ApiError::not_found("owner"))?;
     if owner.role() != Role::Customer {
@@ -325,7 +359,14 @@ pub async fn create(
     let mut tx = state.db.pool().begin().await?;
     if caller.role() == Role::Reseller {
         users::lock_row(&mut *tx, caller.id()).await?;
-        check_plan(&mut tx, &caller, limits, None).await?;
+        check_plan(&mut tx, &caller.user, limits, None).await?;
+    } else if let Some(reseller_id) = caller.user.reseller_id.filter(|_| self_service) {
+        users::lock_row(&mut *tx, reseller_id).await?;
+        if let Some(reseller) = users::by_id(&mut *tx, reseller_id).await? {
+            check_plan(&mut tx, &reseller, limits, None)
+                .await
+                .map_err(|e| e.reworded("your plan", "your provider's plan"))?;
+        }
     }
     // A generated slug takes the first free of `name`, `name-2`, `name-3`, …
     let mut slug = base_slug.clone();
@@ -475,7 +516,7 @@ pub async fn patch(
     let mut tx = state.db.pool().begin().await?;
     if let (Some(limits), Role::Reseller) = (limits, caller.role()) {
         users::lock_row(&mut *tx, caller.id()).await?;
-        check_plan(&mut tx, &caller, limits, Some(service.id)).await?;
+        check_plan(&mut tx, &caller.user, limits, Some(service.id)).await?;
     }
     if let Some(slug) = body.slug.as_ref().filter(|s| **s != service.slug)
         && services::slug_taken(&mut *tx, slug).await?

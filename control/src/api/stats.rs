@@ -6,8 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tidecast_engine::{ServiceId, SessionRole};
 use tidecast_engine::mount::MountStatus;
+use tidecast_engine::{ServiceId, SessionRole};
 
 use crate::auth::Caller;
 use crate::db::history::{self, Play};
@@ -498,9 +498,9 @@ pub async fn public_cover(
         .await?
         .ok_or_else(|| ApiError::not_found("station"))?;
     let status = state.engine.autodj().status(ServiceId(service.id));
-    let current = status.iter().any(|st| {
-        st.now.iter().chain(st.next.iter()).any(|t| t.media_id == m)
-    });
+    let current = status
+        .iter()
+        .any(|st| st.now.iter().chain(st.next.iter()).any(|t| t.media_id == m));
     if !current {
         return Err(ApiError::not_found("cover art of a track playing now"));
     }

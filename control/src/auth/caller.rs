@@ -87,9 +87,7 @@ impl FromRequestParts<AppState> for Caller {
                     })
                     .map(str::trim)
                     .ok_or_else(|| {
-                        ApiError::unauthorized(
-                            "the Authorization header must be `Bearer <token>`",
-                        )
+                        ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
                     })?;
                 (token.to_owned(), None)
             }
@@ -98,7 +96,9 @@ impl FromRequestParts<AppState> for Caller {
                     ApiError::unauthorized("missing Authorization: Bearer <token> header")
                 })?;
                 if !token.starts_with(SESSION_PREFIX) {
-                    return Err(ApiError::unauthorized("the session cookie is not valid; log in again"));
+                    return Err(ApiError::unauthorized(
+                        "the session cookie is not valid; log in again",
+                    ));
                 }
                 let csrf = csrf_for(&token);
                 if !parts.method.is_safe() {

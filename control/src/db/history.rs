@@ -44,3 +44,28 @@ pub async fn session_totals(db: &Db, service_id: i64, since: i64) -> sqlx::Resul
     .fetch_one(db.pool())
     .await
 }
+
+/// (start unix s, duration ms) of the sessions of `service_id` that overlap [from, to),
+/// oldest first, at most `limit`.
+pub async fn sessions_between(
+    db: &Db,
+    service_id: i64,
+    from: i64,
+    to: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, i64)>> {
+    // Sessions are stored when they end, with their start. This scans a service's sessions
+    // up to `to`: fine for charts of a few thousand sessions; hourly rollups replace it
+    // for long ranges.
+    sqlx::query_as(
+        "SELECT started_at, duration_ms FROM listener_sessions \
+         WHERE service_id = $1 AND started_at < $3 AND started_at * 1000 + duration_ms >= $2 * 1000 \
+         ORDER BY started_at LIMIT $4",
+    )
+    .bind(service_id)
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await
+}

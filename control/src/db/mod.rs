@@ -20,6 +20,7 @@ pub mod playlists;
 pub mod recordings;
 pub mod requests;
 pub mod services;
+pub mod site;
 pub mod tokens;
 pub mod users;
 pub mod vod;

@@ -84,11 +84,7 @@ async fn service_page(
     render(&service.name, config, embed)
 }
 
-async fn service_config(
-    state: &AppState,
-    s: &Service,
-    host: Option<&str>,
-) -> sqlx::Result<Config> {
+async fn service_config(state: &AppState, s: &Service, host: Option<&str>) -> sqlx::Result<Config> {
     let base = state.links.http_base(host);
     let listen = format!(
         "http://{}:{}",

@@ -1,0 +1,66 @@
+//! Announcements (admins to everyone) and system settings (key → JSON value).
+
+use sqlx::FromRow;
+
+use super::{Db, now};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Announcement {
+    pub id: i64,
+    pub message: String,
+    pub level: String,
+    pub author_id: Option<i64>,
+    pub created_at: i64,
+}
+
+pub async fn announcements(db: &Db) -> sqlx::Result<Vec<Announcement>> {
+    sqlx::query_as(
+        "SELECT id, message, level, author_id, created_at FROM announcements ORDER BY id DESC LIMIT 100",
+    )
+    .fetch_all(db.pool())
+    .await
+}
+
+pub async fn announce(db: &Db, message: &str, level: &str, author: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO announcements (message, level, author_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(message)
+    .bind(level)
+    .bind(author)
+    .bind(now())
+    .fetch_one(db.pool())
+    .await
+}
+
+pub async fn withdraw(db: &Db, id: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("DELETE FROM announcements WHERE id = $1")
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Every stored setting as (key, JSON text).
+pub async fn settings(db: &Db) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as("SELECT key, value FROM settings ORDER BY key")
+        .fetch_all(db.pool())
+        .await
+}
+
+pub async fn put_setting<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    key: &str,
+    json: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(key)
+    .bind(json)
+    .bind(now())
+    .execute(exec)
+    .await?;
+    Ok(())
+}
