@@ -544,7 +544,7 @@ async fn a_span_of_the_archive_exports_to_an_mp4_in_the_library() {
     let recordings = format!("/api/v1/services/{id}/recordings");
     let (status, list) = srv.get(&recordings, &owner).await;
     assert_eq!(status, StatusCode::OK, "{list}");
-    assert_eq!(list, json!([]));
+    assert_eq!(list, json!({"items": [], "total": 0}));
 
     let mut publisher = ffmpeg_publish(
         &srv,
@@ -686,7 +686,7 @@ async fn a_span_of_the_archive_exports_to_an_mp4_in_the_library() {
     assert!(moov.is_some() && moov < mdat, "{boxes:?}");
     decodes_cleanly(file.to_str().unwrap());
     let (_, list) = srv.get(&recordings, &owner).await;
-    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

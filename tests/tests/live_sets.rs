@@ -18,7 +18,7 @@ async fn settled(srv: &Server, token: &str, id: i64, n: usize) -> Vec<Value> {
             .get(&format!("/api/v1/services/{id}/recordings"), token)
             .await;
         assert_eq!(status, StatusCode::OK, "{list}");
-        let list = list.as_array().unwrap().clone();
+        let list = list["items"].as_array().unwrap().clone();
         if list.len() >= n && list.iter().all(|r| r["status"] != "recording") {
             return list;
         }

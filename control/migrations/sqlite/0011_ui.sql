@@ -11,7 +11,8 @@ CREATE TABLE announcements (
 
 -- One row per setting; values are JSON. Unknown keys are refused by the API.
 CREATE TABLE settings (
-    key        TEXT PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    key        TEXT NOT NULL UNIQUE,
     value      TEXT NOT NULL,
     updated_at INTEGER NOT NULL
 );

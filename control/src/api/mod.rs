@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(login::login))
         .route("/logout", post(login::logout))
         .route("/me", get(users::me))
+        .route("/me/usage", get(users::my_usage))
         .route("/system", get(system::get))
         .route("/settings", get(site::get_settings).put(site::put_settings))
         .route(

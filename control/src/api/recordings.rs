@@ -79,10 +79,12 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-) -> ApiResult<Json<Vec<View>>> {
+) -> ApiResult<Json<super::extract::List<View>>> {
     let (s, _) = visible_service(&state, &caller, id).await?;
     let rows = recordings::list(&state.db, s.id).await?;
-    Ok(Json(rows.iter().map(view).collect()))
+    let items: Vec<View> = rows.iter().map(view).collect();
+    let total = items.len() as i64;
+    Ok(Json(super::extract::List { items, total }))
 }
 
 pub async fn get_one(

@@ -190,6 +190,15 @@ pub struct MeView {
     csrf: Option<String>,
 }
 
+impl MeView {
+    pub fn new(user: &User, csrf: Option<String>) -> Self {
+        Self {
+            user: UserView::from(user),
+            csrf,
+        }
+    }
+}
+
 pub async fn me(caller: Caller) -> Json<MeView> {
     Json(MeView {
         user: UserView::from(&caller.user),
@@ -316,4 +325,36 @@ pub async fn delete(
     }
     tracing::info!(by = %caller.user.username, user = %target.username, "user deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResellerUsageView {
+    plan: Option<plans::Plan>,
+    customers: i64,
+    services: i64,
+    /// Listener slots given to the services (their `max_listeners`), as the plan counts them.
+    listeners: i64,
+    disk_mb: i64,
+}
+
+/// `GET /api/v1/me/usage`: a reseller's plan and what it uses of it.
+pub async fn my_usage(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<ResellerUsageView>> {
+    if caller.role() != Role::Reseller {
+        return Err(ApiError::forbidden("usage against a plan is for resellers"));
+    }
+    let mut tx = state.db.pool().begin().await?;
+    let plan = caller_plan(&mut tx, &caller).await?;
+    let customers = users::count_customers(&mut *tx, caller.id()).await?;
+    let used = services::reseller_usage(&mut *tx, caller.id(), None).await?;
+    tx.commit().await?;
+    Ok(Json(ResellerUsageView {
+        plan,
+        customers,
+        services: used.services,
+        listeners: used.listeners,
+        disk_mb: used.disk_mb,
+    }))
 }

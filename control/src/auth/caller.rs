@@ -29,10 +29,24 @@ pub fn csrf_for(token: &str) -> String {
     secret::digest(&format!("csrf:{token}"))
 }
 
+/// The web UI's page asks this before it renders: the user of a valid cookie session
+/// and the session's CSRF value, so a logged-in page needs no extra request (and a
+/// logged-out one makes no failing request).
+pub async fn cookie_session(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Option<(User, String)> {
+    let token = cookie_token(headers).filter(|t| t.starts_with(SESSION_PREFIX))?;
+    let (_, user) = users::by_session_hash(&state.db, &secret::digest(&token))
+        .await
+        .ok()
+        .flatten()?;
+    Some((user, csrf_for(&token)))
+}
+
 /// The session token in the request's `Cookie` header, if any.
-fn cookie_token(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+fn cookie_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -92,7 +106,7 @@ impl FromRequestParts<AppState> for Caller {
                 (token.to_owned(), None)
             }
             None => {
-                let token = cookie_token(parts).ok_or_else(|| {
+                let token = cookie_token(&parts.headers).ok_or_else(|| {
                     ApiError::unauthorized("missing Authorization: Bearer <token> header")
                 })?;
                 if !token.starts_with(SESSION_PREFIX) {

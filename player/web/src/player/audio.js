@@ -68,10 +68,10 @@ export function audioPlayer(root, config) {
     stopSource();
     current = source;
     setStatus('Connecting…', 'connecting');
-    if (source.hls && !nativeHls(audio)) {
-      const Hls = await loadHls(config.hlsjs);
-      if (!Hls) return fallback('this browser cannot play HLS');
-      if (current !== source) return;
+    const Hls = source.hls ? await loadHls(config.hlsjs) : null;
+    if (current !== source) return;
+    if (source.hls && !Hls && !nativeHls(audio)) return fallback('this browser cannot play HLS');
+    if (Hls) {
       hls = new Hls({ lowLatencyMode: false });
       hls.on(Hls.Events.ERROR, (_e, data) => {
         if (data.fatal) fallback(`HLS: ${data.details}`);

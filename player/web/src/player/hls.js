@@ -1,12 +1,16 @@
-// Loads hls.js (served next to this bundle) once, for browsers without native HLS.
+// hls.js (served next to this bundle), loaded once when a player first needs HLS.
+//
+// hls.js is preferred wherever Media Source Extensions run: it gives the quality menu and
+// the same live-edge and DVR behaviour in every browser (Chromium's own HLS player offers
+// neither). Browsers without MSE (older iPhones) play HLS natively.
 let loading = null;
 
-/** True when the media element plays HLS by itself (Safari, iOS). */
+/** True when the media element plays HLS by itself (Safari, iOS, recent Chromium). */
 export function nativeHls(media) {
   return media.canPlayType('application/vnd.apple.mpegurl') !== '';
 }
 
-/** Resolves to the Hls class, or null when neither hls.js nor MSE can run here. */
+/** Resolves to the Hls class, or null when MSE cannot run here. */
 export function loadHls(src) {
   if (!loading) {
     loading = new Promise((resolve) => {

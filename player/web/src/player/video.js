@@ -58,11 +58,11 @@ export function videoPlayer(root, config) {
     loaded = true;
     showSlate('Connecting…');
     root.dataset.state = 'connecting';
-    if (nativeHls(video)) {
+    const Hls = await loadHls(config.hlsjs);
+    if (!Hls) {
+      if (!nativeHls(video)) { showSlate('This browser cannot play this stream.'); return; }
       video.src = url;
     } else {
-      const Hls = await loadHls(config.hlsjs);
-      if (!Hls) { showSlate('This browser cannot play this stream.'); return; }
       hls = new Hls({ liveDurationInfinity: true, backBufferLength: 30 });
       hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => buildMenu(data.levels));
       hls.on(Hls.Events.LEVEL_SWITCHED, () => markLevel());
