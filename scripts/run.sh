@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 apt_ensure ca-certificates pkg-config
+# The web UI and players are bundled at build time from npm packages (player/web).
+command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm
 require_cargo
 cargo build --release --locked -p tidecast-control --bin tidecast
 exec ./target/release/tidecast serve "$@"

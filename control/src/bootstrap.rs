@@ -1,9 +1,8 @@
-//! First-start seeding: the admin account and, with `--demo`, a demo customer.
+//! First-start seeding: the admin account (the demo customer is `crate::demo`).
 
 use anyhow::Context;
 
 use crate::auth::{password, secret};
-use crate::db::services::{self, Kind, Limits, NewService};
 use crate::db::users::{self, NewUser, Role};
 use crate::db::{Db, audit};
 
@@ -59,65 +58,5 @@ pub async fn ensure_admin(db: &Db, env_password: Option<String>) -> anyhow::Resu
             "created the first admin `admin` with the password from TIDECAST_ADMIN_PASSWORD"
         );
     }
-    Ok(())
-}
-
-/// `--demo`: a customer `demo` with a radio station (AutoDJ on) and a video channel. Does
-/// nothing when the demo customer exists already.
-pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
-    if users::by_username(db, "demo").await?.is_some() {
-        return Ok(());
-    }
-    let pw = secret::random_b64(12);
-    let hash = password::hash(pw.clone()).await?;
-    let mut tx = db.pool().begin().await?;
-    let owner = users::insert(
-        &mut *tx,
-        &NewUser {
-            username: "demo",
-            password_hash: &hash,
-            email: None,
-            role: Role::Customer,
-            reseller_id: None,
-            plan_id: None,
-        },
-    )
-    .await?;
-    let video = Limits {
-        dvr_minutes: 60,
-        transcode: true,
-        ..Kind::Video.default_limits()
-    };
-    for (name, slug, kind, limits) in [
-        (
-            "Demo Radio",
-            "demo-radio",
-            Kind::Radio,
-            Kind::Radio.default_limits(),
-        ),
-        ("Demo TV", "demo-tv", Kind::Video, video),
-    ] {
-        if services::slug_taken(&mut *tx, slug).await? {
-            continue;
-        }
-        services::insert(
-            &mut *tx,
-            &NewService {
-                owner_id: owner,
-                name,
-                slug,
-                kind: kind.as_str(),
-                source_password: &secret::source_password(),
-                stream_key: &secret::stream_key(),
-                limits,
-            },
-        )
-        .await?;
-    }
-    audit(&mut *tx, None, "demo.seed", &format!("user {owner} (demo)")).await?;
-    tx.commit().await?;
-    tracing::warn!(
-        "demo: created customer `demo` with password `{pw}` (shown only this once), services demo-radio and demo-tv"
-    );
     Ok(())
 }

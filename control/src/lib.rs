@@ -8,6 +8,7 @@ pub mod autodj;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod dvr_hls;
 pub mod hls;
 pub mod live_sets;

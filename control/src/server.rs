@@ -38,9 +38,11 @@ pub async fn run(
     db.migrate().await?;
     tracing::info!(backend = ?db.backend(), "database ready");
     bootstrap::ensure_admin(&db, admin_password).await?;
-    if config.demo {
-        bootstrap::seed_demo(&db).await?;
-    }
+    let demo_password = if config.demo {
+        Some(crate::demo::seed_accounts(&db).await?)
+    } else {
+        None
+    };
 
     // Statistics are written until after the engine stops, so the last sessions are kept.
     let stats_stop = CancellationToken::new();
@@ -103,6 +105,9 @@ pub async fn run(
     crate::live_sets::resume(&state).await;
     tokio::spawn(crate::live_sets::run(state.clone(), set_events));
     tokio::spawn(crate::vod::run(state.clone()));
+    if let Some(pw) = demo_password {
+        crate::demo::start(state.clone(), rtmp_addr, pw, shutdown.clone());
+    }
     state.ready.set_ready();
     tracing::info!(http = %http_addr, rtmp = %rtmp_addr, icecast = %icecast_addr, "ready");
 

@@ -366,3 +366,115 @@ async fn cookie_sessions_need_the_csrf_header() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// The password `--demo` printed in its "demo ready" line.
+fn demo_password(logs: &str) -> String {
+    let line = logs
+        .lines()
+        .rfind(|l| l.contains("demo ready"))
+        .unwrap_or_else(|| panic!("no demo line:\n{logs}"));
+    line.split("password `")
+        .nth(1)
+        .and_then(|r| r.split('`').next())
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_seeds_a_station_and_a_channel_that_play() {
+    use std::time::Duration;
+    use tidecast_tests::Options;
+    let store = Store::new(Backend::Sqlite).await;
+    let opts = Options {
+        args: vec!["--demo".into()],
+        ..Options::default()
+    };
+    let srv = Server::start_with(&store, opts.clone()).await.unwrap();
+    assert!(
+        srv.wait_log("demo ready", Duration::from_secs(60)),
+        "{}",
+        srv.logs()
+    );
+    let demo = srv.login("demo", &demo_password(&srv.logs())).await;
+    let (_, services) = srv.get("/api/v1/services", &demo).await;
+    assert_eq!(services["total"], 2, "{services}");
+
+    // The station plays AutoDJ: a title on air, and sound (not silence) on its mount.
+    let (_, np) = srv
+        .call("GET", "/api/v1/public/demo-radio/nowplaying", None, None)
+        .await;
+    assert_eq!(np["live"], true, "{np}");
+    assert!(
+        np["now_playing"]["title"]
+            .as_str()
+            .unwrap()
+            .contains("Tidecast Demo Band"),
+        "{np}"
+    );
+    let (pcm, _) = tidecast_tests::media::listen(&srv.icecast, "demo-radio", 3).await;
+    let rms =
+        (pcm.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / pcm.len().max(1) as f64).sqrt();
+    assert!(
+        pcm.len() > 44_100 && rms > 300.0,
+        "the demo station is silent: {} samples, rms {rms}",
+        pcm.len()
+    );
+
+    // The channel is live through the engine, with a ladder and DVR.
+    let mut master = String::new();
+    for _ in 0..100 {
+        let (status, _, body) = srv.fetch("/hls/demo-tv/index.m3u8", &[]).await;
+        master = String::from_utf8_lossy(&body).into_owned();
+        if status == StatusCode::OK && master.matches("#EXT-X-STREAM-INF").count() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(master.matches("#EXT-X-STREAM-INF").count(), 2, "{master}");
+    let (_, np) = srv
+        .call("GET", "/api/v1/public/demo-tv/nowplaying", None, None)
+        .await;
+    assert_eq!(np["live"], true, "{np}");
+    let (status, _, _) = srv.fetch("/hls/demo-tv/dvr.m3u8", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Again: nothing doubles, a new password is printed, the old one stops working.
+    let old = demo_password(&srv.logs());
+    assert!(srv.stop().success());
+    let srv = Server::start_with(&store, opts).await.unwrap();
+    assert!(
+        srv.wait_log("demo ready", Duration::from_secs(60)),
+        "{}",
+        srv.logs()
+    );
+    let new = demo_password(&srv.logs());
+    assert_ne!(old, new);
+    let demo = srv.login("demo", &new).await;
+    let (_, services) = srv.get("/api/v1/services", &demo).await;
+    assert_eq!(services["total"], 2, "{services}");
+    let radio = services["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "radio")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (_, media) = srv
+        .get(&format!("/api/v1/services/{radio}/media"), &demo)
+        .await;
+    assert_eq!(media["total"], 3, "{media}");
+    let (_, lists) = srv
+        .get(&format!("/api/v1/services/{radio}/playlists"), &demo)
+        .await;
+    assert_eq!(lists["total"], 1, "{lists}");
+    let (status, _) = srv
+        .call(
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(json!({"username": "demo", "password": old})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

@@ -7,6 +7,7 @@
 
 mod audio;
 mod decode;
+pub mod demo;
 mod feed;
 mod ffi;
 mod ladder;
