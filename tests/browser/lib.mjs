@@ -45,6 +45,19 @@ export class Run {
     }
   }
 
+  /**
+   * Runs `fn` where the server is expected to refuse requests: the browser logs each 4xx
+   * answer as a console error ("Failed to load resource"); those are dropped, any other
+   * error stays.
+   */
+  async refusals(fn) {
+    const before = this.consoleErrors.length;
+    const out = await fn();
+    const added = this.consoleErrors.splice(before);
+    this.consoleErrors.push(...added.filter((e) => !/Failed to load resource: the server responded with a status of 4\d\d/.test(e)));
+    return out;
+  }
+
   async shot(page, name) {
     if (!this.screenshots) return;
     await page.screenshot({ path: path.join(this.screenshots, `${name}.png`), fullPage: true });

@@ -478,3 +478,103 @@ async fn demo_seeds_a_station_and_a_channel_that_play() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_in_the_browser_gives_clear_messages_and_changes_nothing() {
+    use std::time::Duration;
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let eve = srv.create_user(&admin, "eve", "customer", json!({})).await;
+    let (status, svc) = srv
+        .post("/api/v1/services", &admin, json!({"owner": eve, "name": "Bad Input FM", "kind": "radio", "limits": {"disk_quota_mb": 1}}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{svc}");
+    let sid = svc["id"].as_i64().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not music").unwrap();
+    let broken = dir.path().join("broken.mp3");
+    std::fs::write(
+        &broken,
+        (0..50_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let big = tone_file(
+        dir.path(),
+        "big.mp3",
+        330,
+        120.0,
+        (0.0, 0.0),
+        ("Big", "Eve", "Too"),
+    );
+    let good = tone_file(
+        dir.path(),
+        "good.mp3",
+        550,
+        5.0,
+        (0.0, 0.0),
+        ("Good", "Eve", "Fine"),
+    );
+    let slow = tone_file(
+        dir.path(),
+        "slow.mp3",
+        770,
+        40.0,
+        (0.0, 0.0),
+        ("Slow", "Eve", "Cancelled"),
+    );
+    let report = browser::run(
+        "ui_bad_input.mjs",
+        &json!({
+            "base": srv.url(""),
+            "user": ["eve", "eve-password"],
+            "service": sid,
+            "files": {"text": text, "broken": broken, "big": big, "good": good, "slow": slow},
+            "screenshots": browser::screenshots("bad-input"),
+        }),
+    );
+    browser::assert_passed(&report, &srv.logs());
+    // Each refused file is named, with its reason.
+    let errors = report["upload_errors"].to_string();
+    assert!(
+        errors.contains("notes.txt is not an audio or video file"),
+        "{errors}"
+    );
+    assert!(errors.contains("big.mp3 is too big"), "{errors}");
+    assert!(errors.contains("broken.mp3:"), "{errors}");
+    assert_eq!(report["media_after_cancel"], 1, "{report}");
+    assert_eq!(
+        report["pwned"],
+        json!(null),
+        "a name ran as script: {report}"
+    );
+    assert_eq!(report["services_unchanged"], true);
+    assert_eq!(report["twice"], 1, "a double click made two services");
+    // The library holds the one good file; the cancelled upload left no partial file.
+    let token = srv.login("eve", "eve-password").await;
+    let (_, media) = srv
+        .get(&format!("/api/v1/services/{sid}/media"), &token)
+        .await;
+    assert_eq!(media["total"], 1, "{media}");
+    assert_eq!(media["items"][0]["title"], "Good");
+    let incoming = store.data_dir().join("media").join(".incoming");
+    let mut left = usize::MAX;
+    for _ in 0..100 {
+        left = std::fs::read_dir(&incoming).map(|d| d.count()).unwrap_or(0);
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        left,
+        0,
+        "a cancelled upload left files in {}",
+        incoming.display()
+    );
+    let (_, services) = srv.get("/api/v1/services", &token).await;
+    assert_eq!(services["total"], 3, "{services}");
+}
