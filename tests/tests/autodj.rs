@@ -72,6 +72,18 @@ both_backends! {
         assert_eq!(item("Untitled Take 3.wav")["title"], "Untitled Take 3", "untagged: named after the file");
         assert_eq!(item("clip.mp4")["kind"], "video");
         assert_eq!(item("logo.png")["kind"], "image");
+        // The video's on-demand copy is made in the background: let it finish, so the
+        // database holds still for the comparisons below.
+        let clip = item("clip.mp4")["id"].as_i64().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let vod = tidecast_tests::media::item(&srv, &owner, id, clip).await["vod"]["status"].clone();
+            if vod == "ready" || vod == "failed" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the clip's VOD never finished: {vod}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
 
         // The same bytes again: not stored twice.
         let files_before = library_files(&store);

@@ -889,4 +889,24 @@ async fn hls_js_seeks_two_minutes_back_in_the_dvr_window_and_returns_to_live() {
             .any(|e| e.as_str().unwrap().starts_with("FATAL")),
         "{run}"
     );
+
+    // The same archive in Tidecast's own video player: its seek bar, "back to live".
+    let report = tidecast_tests::browser::run(
+        "player_dvr.mjs",
+        &json!({
+            "base": srv.url(""),
+            "slug": slug,
+            "back": 60,
+            "screenshots": tidecast_tests::browser::screenshots("dvr"),
+        }),
+    );
+    tidecast_tests::browser::assert_passed(&report, &srv.logs());
+    let window = report["window"].as_array().unwrap();
+    let span = window[1].as_f64().unwrap() - window[0].as_f64().unwrap();
+    assert!(span >= 120.0, "the seek bar spans {span} s: {report}");
+    assert_eq!(report["atEdge"], 1, "{report}");
+    // "−1:0x" behind live while in the past; nothing once back at the edge.
+    let behind = report["behind"].as_str().unwrap();
+    assert!(behind.starts_with("−0:5") || behind.starts_with("−1:0"), "{report}");
+    assert_eq!(report["after"], "", "{report}");
 }

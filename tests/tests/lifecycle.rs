@@ -52,8 +52,10 @@ both_backends! {
         let store = Store::new(b).await;
         let opts = Options { args: vec!["--demo".into()], ..Default::default() };
         let srv = Server::start_with(&store, opts.clone()).await.unwrap();
+        // The demo seeds in the background and says when it is ready, with the login.
+        assert!(srv.wait_log("demo ready", std::time::Duration::from_secs(60)), "{}", srv.logs());
         let logs = srv.logs();
-        let line = logs.lines().find(|l| l.contains("demo: created customer")).expect("demo log line");
+        let line = logs.lines().find(|l| l.contains("demo ready")).expect("demo log line");
         let password = line.split("password `").nth(1).and_then(|s| s.split('`').next()).unwrap();
         let demo = srv.login("demo", password).await;
         let (_, list) = srv.get("/api/v1/services", &demo).await;
@@ -62,11 +64,15 @@ both_backends! {
             .collect();
         assert_eq!(kinds, vec![("demo-radio".into(), "radio".into(), json!(true)), ("demo-tv".into(), "video".into(), json!(false))]);
         srv.stop();
-        // Starting again with --demo changes nothing.
+        // Starting again with --demo creates nothing again.
         let before = store.snapshot().await;
         let srv = Server::start_with(&store, opts).await.unwrap();
-        assert!(!srv.logs().contains("demo: created customer"));
-        assert_eq!(before["services"], store.snapshot().await["services"]);
+        assert!(srv.wait_log("demo ready", std::time::Duration::from_secs(60)), "{}", srv.logs());
+        assert!(!srv.logs().contains("demo: created"));
+        let after = store.snapshot().await;
+        for table in ["services", "media", "playlists"] {
+            assert_eq!(before[table], after[table], "{table}");
+        }
     }
 }
 
@@ -128,7 +134,7 @@ async fn config_precedence() {
             .starts_with("https://file.example/hls/")
     );
     assert!(
-        srv.logs().contains("demo: created customer"),
+        srv.logs().contains("demo: created Demo Radio"),
         "demo = true in the file seeds the demo"
     );
     srv.stop();

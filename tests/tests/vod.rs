@@ -218,6 +218,17 @@ async fn an_uploaded_video_plays_on_demand_in_every_rung_that_fits_it() {
     let dur: f64 = dur.parse().unwrap_or_else(|_| panic!("{dur}"));
     assert!((dur - 14.0).abs() < 0.5, "{dur}");
 
+    // The video player page for it: VOD mode over the same master playlist.
+    let (status, page) = text(&srv, &format!("/player/vod/{mid}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&format!("\"hls\":\"/hls/vod/{mid}/index.m3u8\""))
+            && page.contains("\"vod\":true"),
+        "{page}"
+    );
+    let (status, _) = text(&srv, &format!("/embed/vod/{mid}")).await;
+    assert_eq!(status, StatusCode::OK);
+
     // Names the transcoder never writes, and ids that are not ready, are not found.
     for bad in [
         format!("/hls/vod/{mid}/..%2F..%2Findex.m3u8"),

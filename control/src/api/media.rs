@@ -577,7 +577,12 @@ pub async fn cover(
     let path = m
         .cover_path
         .ok_or_else(|| ApiError::not_found("cover art"))?;
-    let bytes = tokio::fs::read(state.data_dir.join(&path))
+    cover_file(&state, &path).await
+}
+
+/// A stored cover picture (`path` relative to the data folder) as an image response.
+pub async fn cover_file(state: &AppState, path: &str) -> ApiResult<Response> {
+    let bytes = tokio::fs::read(state.data_dir.join(path))
         .await
         .map_err(|_| ApiError::not_found("cover art"))?;
     let mime = if path.ends_with(".png") {

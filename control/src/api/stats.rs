@@ -508,21 +508,16 @@ pub async fn public_cover(
         .await?
         .and_then(|m| m.cover_path)
         .ok_or_else(|| ApiError::not_found("cover art"))?;
-    let bytes = tokio::fs::read(state.data_dir.join(&path))
-        .await
-        .map_err(|_| ApiError::not_found("cover art"))?;
-    let mime = if path.ends_with(".png") {
-        "image/png"
-    } else {
-        "image/jpeg"
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, mime),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-        ],
-        bytes,
-    )
-        .into_response())
+    let mut resp = super::media::cover_file(&state, &path).await?;
+    let h = resp.headers_mut();
+    // The URL names the track, so the picture behind it never changes.
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    Ok(resp)
 }

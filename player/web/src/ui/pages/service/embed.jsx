@@ -2,13 +2,16 @@
 import { useState } from 'preact/hooks';
 import { Card, Copy, Field } from '../../components.jsx';
 
+/** Text for an HTML attribute in the snippet (a station's name may hold quotes or tags). */
+const attr = (v) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
 export function Embed({ service: s }) {
   const radio = s.kind === 'radio';
   const [height, setHeight] = useState(radio ? 170 : 360);
   const embed = s.urls.embed || s.urls.player.replace('/player/', '/embed/');
   const iframe = radio
-    ? `<iframe src="${embed}" width="100%" height="${height}" frameborder="0" allow="autoplay" title="${s.name}"></iframe>`
-    : `<iframe src="${embed}" width="640" height="${height}" frameborder="0" allow="autoplay; fullscreen" allowfullscreen title="${s.name}"></iframe>`;
+    ? `<iframe src="${embed}" width="100%" height="${height}" frameborder="0" allow="autoplay" title="${attr(s.name)}"></iframe>`
+    : `<iframe src="${embed}" width="640" height="${height}" frameborder="0" allow="autoplay; fullscreen" allowfullscreen title="${attr(s.name)}"></iframe>`;
   const nowplaying = `${location.origin}/api/v1/public/${s.slug}/nowplaying`;
   return (
     <div class="cols">
