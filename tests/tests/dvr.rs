@@ -907,6 +907,9 @@ async fn hls_js_seeks_two_minutes_back_in_the_dvr_window_and_returns_to_live() {
     assert_eq!(report["atEdge"], 1, "{report}");
     // "−1:0x" behind live while in the past; nothing once back at the edge.
     let behind = report["behind"].as_str().unwrap();
-    assert!(behind.starts_with("−0:5") || behind.starts_with("−1:0"), "{report}");
+    assert!(
+        behind.starts_with("−0:5") || behind.starts_with("−1:0"),
+        "{report}"
+    );
     assert_eq!(report["after"], "", "{report}");
 }
