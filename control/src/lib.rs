@@ -5,6 +5,7 @@ pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod autodj;
+pub mod backup;
 pub mod bootstrap;
 pub mod config;
 pub mod db;

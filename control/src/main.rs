@@ -24,6 +24,27 @@ enum Command {
     /// progress bar; tags stay as edited. Takes serve's --config, --data and --database-url; safe while the
     /// server runs.
     Rescan(ServeArgs),
+    /// Write a consistent archive of the database and the media library (and with --dvr the
+    /// DVR archives) to FILE; safe while the server runs.
+    Backup {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// The archive to write (written beside as FILE.partial, renamed when complete).
+        #[arg(long, value_name = "FILE")]
+        to: std::path::PathBuf,
+        /// Include the DVR archives (large; they are recordings of live streams).
+        #[arg(long)]
+        dvr: bool,
+    },
+    /// Bring a backup back into an empty data folder (and, for PostgreSQL, an empty
+    /// database).
+    Restore {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// The archive `tidecast backup` wrote.
+        #[arg(long, value_name = "FILE")]
+        from: std::path::PathBuf,
+    },
 }
 
 /// Dependencies whose info lines are noise in our log.
@@ -102,6 +123,20 @@ async fn main() -> anyhow::Result<()> {
                 tracing::error!("{e:#}");
             }
             result
+        }
+        Command::Backup { args, to, dvr } => {
+            let config = args.resolve()?;
+            init_logging(config.log_format);
+            tidecast_control::backup::backup(&config, &to, dvr).await?;
+            println!("backup written to {}", to.display());
+            Ok(())
+        }
+        Command::Restore { args, from } => {
+            let config = args.resolve()?;
+            init_logging(config.log_format);
+            tidecast_control::backup::restore(&config, &from).await?;
+            println!("restored into {}", config.data.display());
+            Ok(())
         }
         Command::Rescan(args) => {
             let config = args.resolve()?;
