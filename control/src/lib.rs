@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod dvr_hls;
 pub mod hls;
+pub mod http_metrics;
 pub mod live_sets;
 pub mod media;
 pub mod memory;

@@ -1,6 +1,7 @@
 //! `GET /metrics`: the engine's live state in Prometheus' text format (0.0.4), read at
 //! scrape time: listeners and viewers, sources on air, transcoder speed and drops per
-//! ladder and rendition, AutoDJ and dead air. For admins (a login token or an admin's API
+//! ladder and rendition, AutoDJ and dead air, DVR archives; and the control plane's HTTP
+//! requests by route (counts, latency histograms) and database pool use. For admins (a login token or an admin's API
 //! key as `Authorization: Bearer`, which Prometheus' `authorization` setting sends).
 //!
 //! Written by hand rather than with a metrics registry crate: every figure already lives in
@@ -30,13 +31,26 @@ struct Family {
     name: &'static str,
     help: &'static str,
     kind: &'static str,
-    samples: Vec<(String, f64)>,
+    /// (name suffix such as `_bucket`, labels, value)
+    samples: Vec<(&'static str, String, f64)>,
 }
 
 impl Exposition {
     fn add(
         &mut self,
         name: &'static str,
+        kind: &'static str,
+        help: &'static str,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) {
+        self.add_suffixed(name, "", kind, help, labels, value);
+    }
+
+    fn add_suffixed(
+        &mut self,
+        name: &'static str,
+        suffix: &'static str,
         kind: &'static str,
         help: &'static str,
         labels: &[(&str, &str)],
@@ -59,7 +73,31 @@ impl Exposition {
             .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
             .collect::<Vec<_>>()
             .join(",");
-        self.families[at].samples.push((labels, value));
+        self.families[at].samples.push((suffix, labels, value));
+    }
+
+    /// A histogram: cumulative `buckets` (upper bound, count), then `_sum` and `_count`.
+    fn histogram(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&str, &str)],
+        buckets: &[(f64, u64)],
+        sum: f64,
+        count: u64,
+    ) {
+        for (le, n) in buckets {
+            let le = if le.is_infinite() {
+                "+Inf".to_owned()
+            } else {
+                le.to_string()
+            };
+            let mut with_le: Vec<(&str, &str)> = labels.to_vec();
+            with_le.push(("le", &le));
+            self.add_suffixed(name, "_bucket", "histogram", help, &with_le, *n as f64);
+        }
+        self.add_suffixed(name, "_sum", "histogram", help, labels, sum);
+        self.add_suffixed(name, "_count", "histogram", help, labels, count as f64);
     }
 
     fn gauge(&mut self, name: &'static str, help: &'static str, labels: &[(&str, &str)], v: f64) {
@@ -75,11 +113,11 @@ impl Exposition {
         for f in &self.families {
             let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
             let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind);
-            for (labels, v) in &f.samples {
+            for (suffix, labels, v) in &f.samples {
                 if labels.is_empty() {
-                    let _ = writeln!(out, "{} {v}", f.name);
+                    let _ = writeln!(out, "{}{suffix} {v}", f.name);
                 } else {
-                    let _ = writeln!(out, "{}{{{labels}}} {v}", f.name);
+                    let _ = writeln!(out, "{}{suffix}{{{labels}}} {v}", f.name);
                 }
             }
         }
@@ -265,6 +303,49 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Response 
             "Dead air AutoDJ found in its tracks and skipped",
             &labels,
             st.dead_air_events as f64,
+        );
+    }
+    let pool = state.db.pool();
+    let size = f64::from(pool.size());
+    let idle = pool.num_idle() as f64;
+    m.gauge(
+        "tidecast_db_pool_connections",
+        "Database connections open, by state",
+        &[("state", "in_use")],
+        (size - idle).max(0.0),
+    );
+    m.gauge(
+        "tidecast_db_pool_connections",
+        "Database connections open, by state",
+        &[("state", "idle")],
+        idle,
+    );
+    m.gauge(
+        "tidecast_db_pool_max_connections",
+        "The most connections the pool opens",
+        &[],
+        f64::from(pool.options().get_max_connections()),
+    );
+    for r in crate::http_metrics::snapshot() {
+        let status = r.status.to_string();
+        let labels = [
+            ("route", r.route.as_str()),
+            ("method", r.method.as_str()),
+            ("status", status.as_str()),
+        ];
+        m.counter(
+            "tidecast_http_requests_total",
+            "HTTP requests answered, by route template, method and status",
+            &labels,
+            r.count as f64,
+        );
+        m.histogram(
+            "tidecast_http_request_duration_seconds",
+            "Time to answer HTTP requests (to the response head; streamed bodies not included)",
+            &labels,
+            &r.buckets,
+            r.sum_secs,
+            r.count,
         );
     }
     let mut resp = m.render().into_response();

@@ -160,6 +160,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::vod::router())
         .merge(crate::hls::router())
         .merge(crate::web::router())
+        // After routing, so each request is counted under its route template.
+        .route_layer(axum::middleware::from_fn(crate::http_metrics::track))
         .with_state(state)
 }
 
