@@ -20,5 +20,6 @@ pub mod metrics;
 pub mod schedule;
 pub mod server;
 pub mod stats;
+pub mod usage;
 pub mod vod;
 pub mod web;

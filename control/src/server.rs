@@ -105,6 +105,7 @@ pub async fn run(
     crate::live_sets::resume(&state).await;
     tokio::spawn(crate::live_sets::run(state.clone(), set_events));
     tokio::spawn(crate::vod::run(state.clone()));
+    tokio::spawn(crate::usage::run(state.clone()));
     if let Some(pw) = demo_password {
         crate::demo::start(state.clone(), rtmp_addr, pw, shutdown.clone());
     }

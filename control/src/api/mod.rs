@@ -22,6 +22,7 @@ pub mod stats;
 pub mod system;
 pub mod time;
 pub mod transcode;
+pub mod usage;
 pub mod users;
 pub mod validate;
 
@@ -77,6 +78,8 @@ pub fn router(state: AppState) -> Router {
             post(services::rotate_credentials),
         )
         .route("/services/{id}/stats", get(stats::service))
+        .route("/services/{id}/usage", get(usage::service))
+        .route("/usage", get(usage::all))
         .route("/services/{id}/stats/history", get(history::get))
         .route(
             "/services/{id}/transcode",

@@ -33,6 +33,9 @@ pub struct LimitsInput {
     dvr_minutes: Option<i64>,
     transcode: Option<bool>,
     autodj: Option<bool>,
+    /// Monthly data transfer in GB (decimal; 0 for none); fractions allowed.
+    transfer_gb: Option<f64>,
+    transfer_action: Option<crate::db::services::TransferAction>,
 }
 
 impl LimitsInput {
@@ -43,6 +46,8 @@ impl LimitsInput {
             || self.dvr_minutes.is_some()
             || self.transcode.is_some()
             || self.autodj.is_some()
+            || self.transfer_gb.is_some()
+            || self.transfer_action.is_some()
     }
 
     /// `self` over `base`, each value checked.
@@ -75,6 +80,18 @@ impl LimitsInput {
             )?,
             transcode: self.transcode.unwrap_or(base.transcode),
             autodj: self.autodj.unwrap_or(base.autodj),
+            transfer_bytes: match self.transfer_gb {
+                None => base.transfer_bytes,
+                Some(gb) if gb.is_finite() && (0.0..=1_000_000.0).contains(&gb) => {
+                    (gb * 1e9).round() as i64
+                }
+                Some(_) => {
+                    return Err(ApiError::invalid(
+                        "limits.transfer_gb must be between 0 (no limit) and 1000000",
+                    ));
+                }
+            },
+            transfer_action: self.transfer_action.unwrap_or(base.transfer_action),
         })
     }
 }
@@ -640,6 +657,25 @@ async fn set_status(
     suspend: bool,
 ) -> ApiResult<Json<ServiceView>> {
     let (service, _) = managed_service(&state, &caller, id).await?;
+    apply_status(&state, &service, suspend, Some(caller.id()), None).await?;
+    tracing::info!(by = %caller.user.username, slug = %service.slug, "service {}", if suspend { "suspended" } else { "unsuspended" });
+    let updated = services::by_id(state.db.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("service"))?;
+    Ok(Json(view(&state, &headers, &updated)))
+}
+
+/// Suspends or unsuspends a service: its status, an audit line (with `why` when the server
+/// itself acts, e.g. the transfer limit), and the engine (suspended: everything connected
+/// is dropped; unsuspended: a station's AutoDJ plays again).
+pub async fn apply_status(
+    state: &AppState,
+    service: &crate::db::services::Service,
+    suspend: bool,
+    actor: Option<i64>,
+    why: Option<&str>,
+) -> ApiResult<()> {
+    let id = service.id;
     let (status, action) = if suspend {
         ("suspended", "service.suspend")
     } else {
@@ -647,36 +683,28 @@ async fn set_status(
     };
     let mut tx = state.db.pool().begin().await?;
     services::set_status(&mut *tx, id, status).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
-        action,
-        &format!("service {id} ({})", service.slug),
-    )
-    .await?;
+    let subject = match why {
+        Some(why) => format!("service {id} ({}): {why}", service.slug),
+        None => format!("service {id} ({})", service.slug),
+    };
+    audit(&mut *tx, actor, action, &subject).await?;
     tx.commit().await?;
     if suspend {
         // Admission now refuses the service; end whatever is already connected.
         let dropped = state
             .engine
             .end_service(ServiceId(id), "the service was suspended");
-        tracing::info!(by = %caller.user.username, slug = %service.slug, dropped, "service suspended");
-    } else {
-        tracing::info!(by = %caller.user.username, slug = %service.slug, "service unsuspended");
+        tracing::debug!(slug = %service.slug, dropped, "sessions ended by suspension");
+    } else if let Some(s) = services::by_id(state.db.pool(), id).await?
+        && s.kind == "radio"
+        && s.autodj != 0
+        && crate::autodj::Settings::of(&s).enabled
+        && let Err(e) = crate::autodj::start(state, &s).await
+    {
         // A station whose AutoDJ was on plays again.
-        if let Some(s) = services::by_id(state.db.pool(), id).await?
-            && s.kind == "radio"
-            && s.autodj != 0
-            && crate::autodj::Settings::of(&s).enabled
-            && let Err(e) = crate::autodj::start(&state, &s).await
-        {
-            tracing::warn!(slug = %s.slug, "AutoDJ not restarted: {e}");
-        }
+        tracing::warn!(slug = %s.slug, "AutoDJ not restarted: {e}");
     }
-    let updated = services::by_id(state.db.pool(), id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("service"))?;
-    Ok(Json(view(&state, &headers, &updated)))
+    Ok(())
 }
 
 pub async fn suspend(

@@ -42,6 +42,11 @@ pub struct Service {
     pub dvr_json: Option<String>,
     /// Radio: every live DJ set is recorded into the media library (1).
     pub record_sets: i64,
+    /// Monthly transfer limit in bytes (0: none), and `report` or `suspend` past it.
+    pub transfer_bytes: i64,
+    pub transfer_action: String,
+    /// `YYYY-MM` when the transfer limit suspended the service.
+    pub transfer_suspended: Option<String>,
 }
 
 impl std::fmt::Debug for Service {
@@ -64,6 +69,8 @@ impl Service {
             dvr_minutes: self.dvr_minutes,
             transcode: self.transcode != 0,
             autodj: self.autodj != 0,
+            transfer_bytes: self.transfer_bytes,
+            transfer_action: TransferAction::parse(&self.transfer_action),
         }
     }
 
@@ -81,6 +88,43 @@ pub struct Limits {
     pub dvr_minutes: i64,
     pub transcode: bool,
     pub autodj: bool,
+    /// Monthly data transfer allowed, in bytes (0: no limit); the API shows it as
+    /// `transfer_gb`.
+    #[serde(rename = "transfer_gb", serialize_with = "bytes_as_gb")]
+    pub transfer_bytes: i64,
+    pub transfer_action: TransferAction,
+}
+
+fn bytes_as_gb<S: serde::Serializer>(bytes: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(*bytes as f64 / 1e9)
+}
+
+/// What happens when a service sends more than its monthly transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferAction {
+    /// Shown in usage; nothing else.
+    #[default]
+    Report,
+    /// Suspended until the next month begins.
+    Suspend,
+}
+
+impl TransferAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Report => "report",
+            Self::Suspend => "suspend",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        if s == "suspend" {
+            Self::Suspend
+        } else {
+            Self::Report
+        }
+    }
 }
 
 /// A service's kind: fixed at creation.
@@ -109,6 +153,8 @@ impl Kind {
                 dvr_minutes: 0,
                 transcode: false,
                 autodj: true,
+                transfer_bytes: 0,
+                transfer_action: TransferAction::Report,
             },
             Self::Video => Limits {
                 max_listeners: 100,
@@ -117,6 +163,8 @@ impl Kind {
                 dvr_minutes: 0,
                 transcode: false,
                 autodj: false,
+                transfer_bytes: 0,
+                transfer_action: TransferAction::Report,
             },
         }
     }
@@ -136,7 +184,7 @@ const COLUMNS: &str = "s.id, s.owner_id, s.name, s.slug, s.kind, s.status, s.sou
     s.stream_key, s.max_listeners, s.max_bitrate_kbps, s.disk_quota_mb, s.dvr_minutes, \
     s.transcode, s.autodj, s.created_at, s.updated_at, s.fallback, s.hls_segment_secs, \
     s.hls_end_after_secs, s.hls_format, s.hls_low_latency, s.transcode_json, s.autodj_json, s.dvr_json, \
-    s.record_sets";
+    s.record_sets, s.transfer_bytes, s.transfer_action, s.transfer_suspended";
 
 /// A new service.
 #[derive(Debug)]
@@ -156,8 +204,9 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO services (owner_id, name, slug, kind, status, source_password, stream_key, \
-           max_listeners, max_bitrate_kbps, disk_quota_mb, dvr_minutes, transcode, autodj, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+           max_listeners, max_bitrate_kbps, disk_quota_mb, dvr_minutes, transcode, autodj, created_at, updated_at, \
+           transfer_bytes, transfer_action) \
+         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15) RETURNING id",
     )
     .bind(s.owner_id)
     .bind(s.name)
@@ -172,6 +221,8 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(i64::from(s.limits.transcode))
     .bind(i64::from(s.limits.autodj))
     .bind(now())
+    .bind(s.limits.transfer_bytes)
+    .bind(s.limits.transfer_action.as_str())
     .fetch_one(exec)
     .await
 }
@@ -310,7 +361,9 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
            hls_segment_secs = COALESCE($11, hls_segment_secs), \
            hls_end_after_secs = COALESCE($12, hls_end_after_secs), \
            hls_format = COALESCE($13, hls_format), \
-           hls_low_latency = COALESCE($14, hls_low_latency) \
+           hls_low_latency = COALESCE($14, hls_low_latency), \
+           transfer_bytes = COALESCE($15, transfer_bytes), \
+           transfer_action = COALESCE($16, transfer_action) \
          WHERE id = $1",
     )
     .bind(id)
@@ -327,8 +380,33 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
     .bind(c.hls_end_after_secs)
     .bind(c.hls_format.as_deref())
     .bind(c.hls_low_latency.map(i64::from))
+    .bind(l.map(|l| l.transfer_bytes))
+    .bind(l.map(|l| l.transfer_action.as_str()))
     .execute(exec)
     .await?;
+    Ok(())
+}
+
+/// Services with a transfer limit, or suspended by one (the limit checker's work).
+pub async fn with_transfer_rules(db: &Db) -> sqlx::Result<Vec<Service>> {
+    sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM services s WHERE s.transfer_bytes > 0 OR s.transfer_suspended IS NOT NULL"
+    ))
+    .fetch_all(db.pool())
+    .await
+}
+
+/// Records (or clears) the month the transfer limit suspended a service in.
+pub async fn set_transfer_suspended<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+    month: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE services SET transfer_suspended = $2 WHERE id = $1")
+        .bind(id)
+        .bind(month)
+        .execute(exec)
+        .await?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@ export function Manage({ service: s, reload }) {
           await patch(`/services/${s.id}`, { name: v.name, limits: {
             max_listeners: Number(v.max_listeners), max_bitrate_kbps: Number(v.max_bitrate_kbps),
             disk_quota_mb: Number(v.disk_quota_mb), dvr_minutes: Number(v.dvr_minutes), transcode: v.transcode, autodj: v.autodj,
+            transfer_gb: Number(v.transfer_gb), transfer_action: v.transfer_action,
           } });
           toast('Saved.');
           reload();
@@ -23,6 +24,13 @@ export function Manage({ service: s, reload }) {
             <Field label="Max bitrate (kbit/s)"><input name="max_bitrate_kbps" type="number" min="8" defaultValue={l.max_bitrate_kbps} /></Field>
             <Field label="Disk quota (MB)"><input name="disk_quota_mb" type="number" min="0" defaultValue={l.disk_quota_mb} /></Field>
             <Field label="DVR minutes"><input name="dvr_minutes" type="number" min="0" defaultValue={l.dvr_minutes} /></Field>
+            <Field label="Transfer per month (GB)" hint="0: no limit"><input name="transfer_gb" type="number" min="0" step="any" defaultValue={l.transfer_gb} /></Field>
+            <Field label="Past the transfer limit">
+              <select name="transfer_action" defaultValue={l.transfer_action}>
+                <option value="report">Report it</option>
+                <option value="suspend">Suspend until the month ends</option>
+              </select>
+            </Field>
             <label class="check"><input type="checkbox" name="transcode" defaultChecked={l.transcode} /> Transcoding</label>
             <label class="check"><input type="checkbox" name="autodj" defaultChecked={l.autodj} /> AutoDJ</label>
           </div>

@@ -24,6 +24,7 @@ export function Overview({ service: s, reload }) {
         </Card>
         {s.kind === 'radio' && <AutoDj service={s} stats={st} onChange={stats.reload} />}
         <ListenerChart service={s} />
+        <Usage service={s} />
       </div>
       <div class="col">
         <Credentials service={s} onRotated={reload} />
@@ -141,6 +142,21 @@ function Credentials({ service: s, onRotated }) {
         <Copy label="HLS" value={s.urls.hls} />
         {s.urls.dvr && <Copy label="DVR" value={s.urls.dvr} />}
         <Copy label="Player" value={s.urls.player} />
+      </div>
+    </Card>
+  );
+}
+
+function Usage({ service: s }) {
+  const { data: u, error } = useLoad(() => get(`/services/${s.id}/usage`), [s.id]);
+  if (error) return <ErrorBox error={error} />;
+  if (!u) return null;
+  const t = u.transfer;
+  return (
+    <Card title={`Usage in ${u.period}`}>
+      <div class="stats-row">
+        <Stat label="Data sent" value={bytes(t.bytes)} sub={t.limit_bytes ? <>of {bytes(t.limit_bytes)}{t.exceeded ? (t.action === 'suspend' ? ' — over: suspended until the month ends' : ' — over the limit') : ''}</> : 'no monthly limit'} />
+        <Stat label="Disk" value={bytes(u.disk.used_bytes)} sub={`of ${bytes(u.disk.limit_bytes)} (library ${bytes(u.disk.media_bytes)}, DVR ${bytes(u.disk.dvr_bytes)})`} />
       </div>
     </Card>
   );
