@@ -62,6 +62,12 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "plan_limit", message)
     }
 
+    /// The same error with `prefix` before its message (which part of a combined request).
+    pub fn prefixed(mut self, prefix: &str) -> Self {
+        self.message = format!("{prefix}{}", self.message);
+        self
+    }
+
     /// The same error with `from` in its message said as `to` (one check, two audiences).
     pub fn reworded(mut self, from: &str, to: &str) -> Self {
         self.message = self.message.replace(from, to);

@@ -13,6 +13,7 @@ pub mod media;
 pub mod mounts;
 pub mod plans;
 pub mod playlists;
+pub mod provision;
 pub mod recordings;
 pub mod requests;
 pub mod services;
@@ -43,6 +44,14 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(login::login))
         .route("/logout", post(login::logout))
         .route("/me", get(users::me))
+        .route("/provision", post(provision::provision))
+        .route("/users/{id}/suspend", post(provision::suspend_user))
+        .route("/users/{id}/unsuspend", post(provision::unsuspend_user))
+        .route("/services/{id}/source/stop", post(provision::stop_source))
+        .route(
+            "/services/{id}/autodj/restart",
+            post(provision::restart_autodj),
+        )
         .route("/me/usage", get(users::my_usage))
         .route("/system", get(system::get))
         .route("/settings", get(site::get_settings).put(site::put_settings))

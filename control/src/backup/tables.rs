@@ -33,6 +33,7 @@ pub const TABLES: &[&str] = &[
     "recordings",
     "announcements",
     "settings",
+    "provisions",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

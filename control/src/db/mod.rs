@@ -17,6 +17,7 @@ pub mod media;
 pub mod mounts;
 pub mod plans;
 pub mod playlists;
+pub mod provisions;
 pub mod recordings;
 pub mod requests;
 pub mod services;
