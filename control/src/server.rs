@@ -106,6 +106,10 @@ pub async fn run(
     tokio::spawn(crate::live_sets::run(state.clone(), set_events));
     tokio::spawn(crate::vod::run(state.clone()));
     tokio::spawn(crate::usage::run(state.clone()));
+    tokio::spawn(crate::stats::rollup::run(
+        state.db.clone(),
+        state.engine.clone(),
+    ));
     if let Some(pw) = demo_password {
         crate::demo::start(state.clone(), rtmp_addr, pw, shutdown.clone());
     }

@@ -22,6 +22,15 @@ pub struct ListenerSession {
     pub bytes: u64,
 }
 
+/// A listener or viewer session that is still open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenSession {
+    pub service_id: ServiceId,
+    pub mount: String,
+    pub ip: IpAddr,
+    pub started_at: SystemTime,
+}
+
 /// Something that happened on a mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MountEvent {
@@ -31,6 +40,8 @@ pub enum MountEvent {
         mount: String,
         title: String,
         at: SystemTime,
+        /// Listeners connected to the mount when the title started.
+        listeners: usize,
     },
     /// A source went on air (`label`), or the mount lost its last source (`None`).
     OnAir {

@@ -201,4 +201,31 @@ impl Engine {
     pub fn registry(&self) -> &Arc<MountRegistry> {
         &self.registry
     }
+
+    /// Every listener and viewer session open now (Icecast listeners and HLS viewers), for
+    /// statistics that must count sessions which have not ended yet.
+    pub fn open_sessions(&self) -> Vec<events::OpenSession> {
+        let mut out: Vec<events::OpenSession> = self
+            .registry
+            .listeners()
+            .into_iter()
+            .map(|s| events::OpenSession {
+                service_id: s.service_id,
+                mount: s.mount,
+                ip: s.remote.ip(),
+                started_at: s.started_at,
+            })
+            .collect();
+        for stream in self.hls.all() {
+            for (ip, started_at) in stream.viewers.open() {
+                out.push(events::OpenSession {
+                    service_id: stream.service_id(),
+                    mount: stream.slug().to_owned(),
+                    ip,
+                    started_at,
+                });
+            }
+        }
+        out
+    }
 }

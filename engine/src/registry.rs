@@ -146,6 +146,30 @@ impl MountRegistry {
         out
     }
 
+    /// Every listener connected now, of every service.
+    pub fn listeners(&self) -> Vec<SessionSnapshot> {
+        self.lock()
+            .values()
+            .flat_map(|s| s.values())
+            .filter(|e| e.snapshot.role == SessionRole::Listener)
+            .map(|e| e.snapshot.clone())
+            .collect()
+    }
+
+    /// How many listeners one mount of a service has right now.
+    pub fn listeners_on(&self, service_id: ServiceId, mount: &str) -> usize {
+        self.lock()
+            .get(&service_id)
+            .map(|s| {
+                s.values()
+                    .filter(|e| {
+                        e.snapshot.role == SessionRole::Listener && e.snapshot.mount == mount
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
     /// How many sessions of `role` a service has right now.
     pub fn count(&self, service_id: ServiceId, role: SessionRole) -> usize {
         self.lock()

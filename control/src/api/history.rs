@@ -1,14 +1,18 @@
-//! `GET /api/v1/services/{id}/stats/history?from=&to=&step=`: listeners over time for the
-//! UI's chart. Each point is a step: the most listeners connected at once during it, and
-//! the listening hours in it. Built from the stored sessions plus those connected now.
+//! `GET /api/v1/services/{id}/stats/history?from=&to=&step=[&mount=]`: listeners over time
+//! for charts. Each point is a step: the most listeners connected at once during it, the
+//! listening hours, sessions started and bytes sent in it.
+//!
+//! Steps of whole hours are answered from the hourly rollups (`stats::rollup`: a year is
+//! 8,760 rows per service), with the range widened to whole hours. Shorter steps are swept
+//! from the sessions themselves, for at most 31 days.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use serde::Serialize;
-use tidecast_engine::{ServiceId, SessionRole};
 
 use crate::auth::Caller;
-use crate::db::{history, now};
+use crate::db::now;
+use crate::stats::rollup::{self, HOUR, HourRow};
 
 use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
@@ -17,43 +21,99 @@ use super::state::AppState;
 
 /// At most this many points per answer (a chart is a few hundred pixels wide).
 const MAX_POINTS: i64 = 2000;
-/// Longest range, in seconds.
-const MAX_RANGE: i64 = 2 * 366 * 86_400;
-/// Sessions read for one answer at most; past it the answer says `truncated`.
+/// Longest range, in seconds: the longest retention.
+pub const MAX_RANGE: i64 = 2 * 366 * 86_400;
+/// Longest range swept from sessions (steps under an hour).
+const MAX_FINE_RANGE: i64 = 31 * 86_400;
+/// Sessions read for one fine-grained answer at most; past it the answer says `truncated`.
 const MAX_SESSIONS: i64 = 500_000;
 
 #[derive(Debug, Serialize)]
 pub struct HistoryView {
-    from: i64,
-    to: i64,
-    step: i64,
-    points: Vec<Point>,
+    pub from: i64,
+    pub to: i64,
+    pub step: i64,
+    pub mount: Option<String>,
+    pub points: Vec<Point>,
     /// More sessions than one answer reads: the later points count only part of them.
-    truncated: bool,
+    pub truncated: bool,
 }
 
 #[derive(Debug, Serialize)]
-struct Point {
+pub struct Point {
     /// Start of the step (unix seconds).
-    t: i64,
+    pub t: i64,
     /// Most listeners at once during the step.
-    listeners: i64,
-    listener_hours: f64,
+    pub listeners: i64,
+    pub listener_hours: f64,
+    /// Sessions that started in the step.
+    pub sessions: i64,
+    /// Bytes sent by the sessions that ended in the step.
+    pub bytes: i64,
 }
 
-fn param(query: &str, name: &str) -> ApiResult<Option<i64>> {
-    let Some(v) = query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
-    else {
+/// One query parameter, decoded (the first, if it is given twice).
+pub fn raw_param(query: &str, name: &str) -> ApiResult<Option<String>> {
+    Ok(form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned()))
+}
+
+/// A whole-number query parameter.
+pub fn int_param(query: &str, name: &str) -> ApiResult<Option<i64>> {
+    let Some(v) = raw_param(query, name)? else {
         return Ok(None);
     };
-    v.parse::<i64>().map(Some).map_err(|_| {
+    v.trim().parse::<i64>().map(Some).map_err(|_| {
         ApiError::bad_request(
             "bad_query",
             format!("{name}: {v:?} is not a whole number (unix seconds)"),
         )
     })
+}
+
+/// A report's range: `from`/`to` (unix s; by default the `default_span` seconds up to now)
+/// and an optional `mount`.
+#[derive(Debug, Clone)]
+pub struct Range {
+    pub from: i64,
+    pub to: i64,
+    pub mount: Option<String>,
+}
+
+impl Range {
+    pub fn parse(query: &str, default_span: i64) -> ApiResult<Self> {
+        let to = int_param(query, "to")?.unwrap_or_else(now);
+        let from = int_param(query, "from")?.unwrap_or(to - default_span);
+        if from >= to {
+            return Err(ApiError::bad_request("bad_query", "from must be before to"));
+        }
+        if to - from > MAX_RANGE {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                "the range is longer than two years (the longest retention)",
+            ));
+        }
+        if from < 0 || to > now() + 366 * 86_400 {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                "from and to must be unix seconds between 1970 and a year from now",
+            ));
+        }
+        let mount = match raw_param(query, "mount")? {
+            None => None,
+            Some(m) if m.is_empty() => None,
+            Some(m) if m.len() > 200 || m.chars().any(char::is_control) => {
+                return Err(ApiError::bad_request(
+                    "bad_query",
+                    "mount: not a mount name",
+                ));
+            }
+            // Stored by name; `/name`, as Icecast writes mounts, is the same one.
+            Some(m) => Some(m.strip_prefix('/').unwrap_or(&m).to_owned()),
+        };
+        Ok(Self { from, to, mount })
+    }
 }
 
 pub async fn get(
@@ -64,25 +124,38 @@ pub async fn get(
 ) -> ApiResult<Json<HistoryView>> {
     let (service, _) = visible_service(&state, &caller, id).await?;
     let q = query.unwrap_or_default();
-    let now = now();
-    let to = param(&q, "to")?.unwrap_or(now);
-    let from = param(&q, "from")?.unwrap_or(to - 86_400);
-    if from >= to {
-        return Err(ApiError::bad_request("bad_query", "from must be before to"));
-    }
-    if to - from > MAX_RANGE {
-        return Err(ApiError::bad_request(
-            "bad_query",
-            "the range is longer than two years",
-        ));
-    }
-    let step = param(&q, "step")?.unwrap_or_else(|| ((to - from) / 100).max(60));
+    let range = Range::parse(&q, 86_400)?;
+    let step = int_param(&q, "step")?;
+    Ok(Json(series(&state, service.id, range, step).await?))
+}
+
+/// The points of `range` in steps of `step` seconds (by default about a hundred points).
+pub async fn series(
+    state: &AppState,
+    service: i64,
+    range: Range,
+    step: Option<i64>,
+) -> ApiResult<HistoryView> {
+    let Range { from, to, mount } = range;
+    let step = step.unwrap_or_else(|| {
+        let s = ((to - from) / 100).max(60);
+        if s >= HOUR { s / HOUR * HOUR } else { s }
+    });
     if step < 60 {
         return Err(ApiError::bad_request(
             "bad_query",
             "step: at least 60 seconds",
         ));
     }
+    let whole_hours = step % HOUR == 0;
+    let (from, to) = if whole_hours {
+        (
+            from.div_euclid(HOUR) * HOUR,
+            (to + HOUR - 1).div_euclid(HOUR) * HOUR,
+        )
+    } else {
+        (from, to)
+    };
     let n = (to - from + step - 1) / step;
     if n > MAX_POINTS {
         return Err(ApiError::bad_request(
@@ -90,92 +163,60 @@ pub async fn get(
             format!("that is {n} points; at most {MAX_POINTS} (use a longer step)"),
         ));
     }
-    let stored = history::sessions_between(&state.db, service.id, from, to, MAX_SESSIONS).await?;
-    let truncated = stored.len() as i64 == MAX_SESSIONS;
-    // Intervals in ms: stored sessions, and those connected now (open until now).
-    let mut spans: Vec<(i64, i64)> = stored
-        .iter()
-        .map(|&(start, dur)| (start * 1000, start * 1000 + dur.max(0)))
-        .collect();
-    let now_ms = now * 1000;
-    for s in state.engine.registry().sessions(ServiceId(service.id)) {
-        if s.role == SessionRole::Listener {
-            let start = s
-                .started_at
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(now_ms, |d| d.as_millis() as i64);
-            spans.push((start, now_ms));
+    let key = mount.as_deref().unwrap_or("");
+    let mut truncated = false;
+    let rows: Vec<HourRow> = if whole_hours {
+        rollup::service_hours(&state.db, &state.engine, service, Some(key), from, to).await?
+    } else {
+        if to - from > MAX_FINE_RANGE {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                "steps under an hour cover at most 31 days; use a step of whole hours (3600, 86400, …) for longer ranges",
+            ));
         }
-    }
-    Ok(Json(HistoryView {
+        let mut spans =
+            rollup::stored_spans(&state.db, Some(service), from, to, MAX_SESSIONS).await?;
+        truncated = spans.len() as i64 == MAX_SESSIONS;
+        spans.extend(rollup::open_spans(&state.engine, Some(service)));
+        rollup::roll_steps(from, to, step, &spans)
+            .into_iter()
+            .filter(|r| r.mount == key)
+            .collect()
+    };
+    Ok(HistoryView {
         from,
         to,
         step,
-        points: bucket(&spans, from * 1000, step * 1000, n as usize),
+        mount,
+        points: points(&rows, from, step, n as usize),
         truncated,
-    }))
+    })
 }
 
-/// Peak concurrency and listening hours per step, by a sweep over start/end events.
-fn bucket(spans: &[(i64, i64)], from_ms: i64, step_ms: i64, n: usize) -> Vec<Point> {
+/// Rows (hours, or steps) folded into `n` points of `step` seconds from `from`.
+fn points(rows: &[HourRow], from: i64, step: i64, n: usize) -> Vec<Point> {
     let mut points: Vec<Point> = (0..n)
         .map(|i| Point {
-            t: (from_ms + i as i64 * step_ms) / 1000,
+            t: from + i as i64 * step,
             listeners: 0,
             listener_hours: 0.0,
+            sessions: 0,
+            bytes: 0,
         })
         .collect();
-    let end_ms = from_ms + n as i64 * step_ms;
-    let mut events: Vec<(i64, i64)> = Vec::with_capacity(spans.len() * 2);
-    for &(a, b) in spans {
-        let (a, b) = (a.max(from_ms), b.min(end_ms));
-        if b <= a {
+    let mut ms = vec![0i64; n];
+    for r in rows {
+        let i = (r.hour - from).div_euclid(step);
+        let Some(p) = usize::try_from(i).ok().and_then(|i| points.get_mut(i)) else {
             continue;
-        }
-        events.push((a, 1));
-        events.push((b, -1));
-        // Listening time, split over the steps it spans.
-        let mut t = a;
-        while t < b {
-            let i = ((t - from_ms) / step_ms) as usize;
-            let step_end = from_ms + (i as i64 + 1) * step_ms;
-            let part = b.min(step_end) - t;
-            if let Some(p) = points.get_mut(i) {
-                p.listener_hours += part as f64 / 3_600_000.0;
-            }
-            t = step_end;
-        }
+        };
+        p.listeners = p.listeners.max(r.peak);
+        p.sessions += r.sessions;
+        p.bytes += r.bytes;
+        ms[i as usize] += r.listen_ms;
     }
-    // Ends before starts at the same instant: a reconnect is not two listeners.
-    events.sort_unstable();
-    let mut current = 0i64;
-    for (t, d) in events {
-        current += d;
-        let i = ((t - from_ms) / step_ms) as usize;
-        if let Some(p) = points.get_mut(i) {
-            p.listeners = p.listeners.max(current);
-        }
-    }
-    // A step in the middle of sessions that neither start nor end in it still has them.
-    let mut open = 0i64;
-    let mut starts: Vec<(i64, i64)> = Vec::new();
-    for &(a, b) in spans {
-        let (a, b) = (a.max(from_ms), b.min(end_ms));
-        if b > a {
-            starts.push((a, 1));
-            starts.push((b, -1));
-        }
-    }
-    starts.sort_unstable();
-    let mut k = 0;
-    for (i, p) in points.iter_mut().enumerate() {
-        let step_start = from_ms + i as i64 * step_ms;
-        while k < starts.len() && starts[k].0 <= step_start {
-            open += starts[k].1;
-            k += 1;
-        }
-        p.listeners = p.listeners.max(open);
-        p.listener_hours = (p.listener_hours * 100.0).round() / 100.0;
+    for (p, ms) in points.iter_mut().zip(ms) {
+        p.listener_hours = (ms as f64 / 36_000.0).round() / 100.0;
     }
     points
 }
@@ -184,19 +225,28 @@ fn bucket(spans: &[(i64, i64)], from_ms: i64, step_ms: i64, n: usize) -> Vec<Poi
 mod tests {
     use super::*;
 
+    fn row(hour: i64, peak: i64, listen_ms: i64) -> HourRow {
+        HourRow {
+            hour,
+            peak,
+            listen_ms,
+            sessions: 1,
+            bytes: 10,
+            ..HourRow::default()
+        }
+    }
+
     #[test]
-    fn peaks_and_hours_per_step() {
-        // Steps of 10 s from 0: one listener 0-25 s, another 5-8 s, a third 12-40 s.
-        let spans = [(0, 25_000), (5_000, 8_000), (12_000, 40_000)];
-        let p = bucket(&spans, 0, 10_000, 4);
-        let peaks: Vec<i64> = p.iter().map(|p| p.listeners).collect();
-        assert_eq!(peaks, [2, 2, 2, 1]);
-        // A session spanning a whole step with no event in it still counts.
-        let p = bucket(&[(0, 100_000)], 0, 10_000, 5);
-        assert!(p.iter().all(|p| p.listeners == 1));
-        assert!((p[2].listener_hours - 0.0).abs() < 0.01);
-        // Back-to-back sessions are one listener, not two.
-        let p = bucket(&[(0, 10_000), (10_000, 20_000)], 0, 20_000, 1);
-        assert_eq!(p[0].listeners, 1);
+    fn hours_fold_into_steps() {
+        let rows = [
+            row(0, 3, 3_600_000),
+            row(3600, 5, 1_800_000),
+            row(7200, 1, 0),
+        ];
+        let p = points(&rows, 0, 2 * HOUR, 2);
+        assert_eq!(p[0].listeners, 5, "the most at once of its hours");
+        assert!((p[0].listener_hours - 1.5).abs() < 1e-9);
+        assert_eq!((p[0].sessions, p[0].bytes), (2, 20));
+        assert_eq!((p[1].t, p[1].listeners), (7200, 1));
     }
 }

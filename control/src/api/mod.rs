@@ -15,6 +15,7 @@ pub mod plans;
 pub mod playlists;
 pub mod provision;
 pub mod recordings;
+pub mod reports;
 pub mod requests;
 pub mod services;
 pub mod site;
@@ -90,6 +91,8 @@ pub fn router(state: AppState) -> Router {
         .route("/services/{id}/usage", get(usage::service))
         .route("/usage", get(usage::all))
         .route("/services/{id}/stats/history", get(history::get))
+        .route("/services/{id}/stats/report", get(reports::all))
+        .route("/services/{id}/stats/report/{name}", get(reports::one))
         .route(
             "/services/{id}/transcode",
             get(transcode::get)

@@ -128,13 +128,20 @@ pub struct Settings {
     /// Customers may create radio and video services for themselves (with the default
     /// limits of each kind; their reseller's plan still applies).
     pub customers_create_services: bool,
+    /// Listener sessions, titles and hourly statistics are kept this many days.
+    pub stats_retention_days: i64,
 }
+
+/// Retention bounds: at least a month and a bit (the usage of the month running is counted
+/// from sessions), at most two years.
+pub const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 35..=730;
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             site_name: "Tidecast".into(),
             customers_create_services: true,
+            stats_retention_days: 180,
         }
     }
 }
@@ -150,6 +157,11 @@ pub async fn load(db: &Db) -> ApiResult<Settings> {
                 .is_ok(),
             "customers_create_services" => serde_json::from_str(&value)
                 .map(|v| s.customers_create_services = v)
+                .is_ok(),
+            "stats_retention_days" => serde_json::from_str::<i64>(&value)
+                .map(|v| {
+                    s.stats_retention_days = v.clamp(*RETENTION_DAYS.start(), *RETENTION_DAYS.end())
+                })
                 .is_ok(),
             _ => true,
         };
@@ -172,6 +184,7 @@ pub async fn get_settings(
 pub struct SettingsInput {
     site_name: Option<String>,
     customers_create_services: Option<bool>,
+    stats_retention_days: Option<i64>,
 }
 
 pub async fn put_settings(
@@ -197,6 +210,16 @@ pub async fn put_settings(
             if on { "true" } else { "false" },
         )
         .await?;
+    }
+    if let Some(days) = body.stats_retention_days {
+        if !RETENTION_DAYS.contains(&days) {
+            return Err(ApiError::invalid(format!(
+                "stats_retention_days: {days} is outside {}..={} days",
+                RETENTION_DAYS.start(),
+                RETENTION_DAYS.end()
+            )));
+        }
+        site::put_setting(&mut *tx, "stats_retention_days", &days.to_string()).await?;
     }
     audit(
         &mut *tx,

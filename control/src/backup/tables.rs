@@ -24,6 +24,7 @@ pub const TABLES: &[&str] = &[
     "djs",
     "listener_sessions",
     "title_history",
+    "listener_hours",
     "mounts",
     "media",
     "playlists",

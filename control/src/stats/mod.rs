@@ -1,6 +1,8 @@
 //! Statistics: what the engine reports (listener sessions, titles, who is on air), stored
 //! for reports, plus live figures read from the engine.
 
+pub mod csv;
 pub mod recorder;
+pub mod rollup;
 
 pub use recorder::Recorder;

@@ -125,8 +125,8 @@ async fn write(
         match r {
             Record::Session(s) => {
                 sqlx::query(
-                    "INSERT INTO listener_sessions (service_id, mount, ip, user_agent, started_at, duration_ms, bytes) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM services WHERE id = $1)",
+                    "INSERT INTO listener_sessions (service_id, mount, ip, user_agent, started_at, duration_ms, bytes, ended_at) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM services WHERE id = $1)",
                 )
                 .bind(s.service_id.0)
                 .bind(&s.mount)
@@ -135,6 +135,7 @@ async fn write(
                 .bind(unix(s.started_at))
                 .bind(i64::try_from(s.duration.as_millis()).unwrap_or(i64::MAX))
                 .bind(i64::try_from(s.bytes).unwrap_or(i64::MAX))
+                .bind(unix(s.started_at + s.duration))
                 .execute(&mut *tx)
                 .await?;
             }
@@ -151,20 +152,22 @@ async fn write(
                 mount,
                 title,
                 at,
+                listeners,
             }) => {
                 let dj = on_air
                     .get(&(service_id.0, mount.clone()))
                     .cloned()
                     .flatten();
                 sqlx::query(
-                    "INSERT INTO title_history (service_id, mount, title, dj, started_at) \
-                     SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM services WHERE id = $1)",
+                    "INSERT INTO title_history (service_id, mount, title, dj, started_at, listeners) \
+                     SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM services WHERE id = $1)",
                 )
                 .bind(service_id.0)
                 .bind(mount)
                 .bind(title)
                 .bind(dj)
                 .bind(unix(*at))
+                .bind(i64::try_from(*listeners).unwrap_or(i64::MAX))
                 .execute(&mut *tx)
                 .await?;
             }

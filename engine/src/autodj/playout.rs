@@ -440,6 +440,7 @@ impl Playout {
             mount: mount.name().to_owned(),
             title: title.clone(),
             at: SystemTime::now(),
+            listeners: self.engine.registry().listeners_on(service, mount.name()),
         });
         tracing::info!(mount = %self.mount_name(), %title, "AutoDJ plays");
         // The library hears of it just before the next pick (which must see it).

@@ -167,6 +167,16 @@ impl Viewers {
         self.lock().count
     }
 
+    /// The viewers watching now: address and when each started (for statistics that
+    /// count sessions still open).
+    pub fn open(&self) -> Vec<(IpAddr, SystemTime)> {
+        let t = self.lock();
+        t.clients
+            .iter()
+            .flat_map(|((ip, _), tokens)| tokens.values().map(|v| (*ip, v.started_at)))
+            .collect()
+    }
+
     pub fn peak(&self) -> usize {
         *self.peak.lock().unwrap_or_else(|p| p.into_inner())
     }

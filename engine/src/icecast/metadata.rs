@@ -105,6 +105,7 @@ pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, en
         mount: name.clone(),
         title: song.clone(),
         at: std::time::SystemTime::now(),
+        listeners: engine.registry().listeners_on(live.service_id(), &name),
     });
     tracing::info!(mount = %name, title = %song, "now playing updated");
     let _ = sock
