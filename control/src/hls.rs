@@ -141,7 +141,13 @@ async fn serve(
         query,
         headers: req_headers,
     };
-    serve_from(&stream, Arc::clone(&stream), request).await
+    serve_from(
+        state.engine.traffic(),
+        &stream,
+        Arc::clone(&stream),
+        request,
+    )
+    .await
 }
 
 /// `/hls/<slug>/<rendition>/<file>`: a rendition's playlist and segments. Viewers are
@@ -177,7 +183,7 @@ async fn serve_rendition(
         query,
         headers: req_headers,
     };
-    serve_from(&base, stream, request).await
+    serve_from(state.engine.traffic(), &base, stream, request).await
 }
 
 /// What a request to a stream carries.
@@ -191,7 +197,12 @@ struct Request {
 }
 
 /// Answers `req` from `stream`; viewers and limits are those of `base`, the service's stream.
-async fn serve_from(base: &LiveStream, stream: Arc<LiveStream>, req: Request) -> Response {
+async fn serve_from(
+    traffic: &tidecast_engine::traffic::Traffic,
+    base: &LiveStream,
+    stream: Arc<LiveStream>,
+    req: Request,
+) -> Response {
     let Request {
         remote,
         method,
@@ -258,6 +269,7 @@ async fn serve_from(base: &LiveStream, stream: Arc<LiveStream>, req: Request) ->
             res.headers_mut()
                 .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
+        traffic.add(base.service_id(), sent_bytes(&res));
         if counts {
             let key = ViewerKey {
                 ip: remote.ip(),
@@ -306,6 +318,7 @@ async fn serve_from(base: &LiveStream, stream: Arc<LiveStream>, req: Request) ->
                 &etag,
                 true,
             );
+            traffic.add(base.service_id(), sent_bytes(&res));
             if counts {
                 base.viewers
                     .segment(remote.ip(), agent.as_deref(), sent_bytes(&res));

@@ -156,10 +156,32 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Response 
             f64::from(u8::from(st.on_air.is_some())),
         );
         m.counter(
+            "tidecast_source_received_bytes_total",
+            "Bytes the mount's sources on air sent in (ingest; its rate is the ingest bitrate)",
+            &labels,
+            st.received as f64,
+        );
+        if let Some(kbps) = st.info.bitrate_kbps {
+            m.gauge(
+                "tidecast_source_bitrate_kbps",
+                "Bitrate the source on air announced (ice-audio-info / icy-br)",
+                &labels,
+                f64::from(kbps),
+            );
+        }
+        m.counter(
             "tidecast_dead_air_total",
             "Dead air found on the mount (a live source silent past the threshold)",
             &labels,
             st.dead_air_events as f64,
+        );
+    }
+    for (service, bytes) in engine.traffic().totals() {
+        m.counter(
+            "tidecast_bytes_sent_total",
+            "Bytes sent to a service's listeners and viewers (Icecast and HLS) since the server started",
+            &[("service", service.0.to_string().as_str())],
+            bytes as f64,
         );
     }
     for archive in engine.dvr().map(|d| d.all()).unwrap_or_default() {

@@ -29,6 +29,7 @@ pub mod mount;
 pub mod radio_hls;
 pub mod registry;
 pub mod rtmp;
+pub mod traffic;
 pub mod transcode;
 
 pub use admission::{
@@ -57,6 +58,7 @@ pub struct Engine {
     dvr: Option<Arc<dvr::Dvr>>,
     /// Where stations that record their live sets have them written.
     live_sets: Option<live_sets::LiveSets>,
+    traffic: Arc<traffic::Traffic>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -88,7 +90,13 @@ impl Engine {
             autodj: Arc::default(),
             dvr: None,
             live_sets: None,
+            traffic: Arc::default(),
         }
+    }
+
+    /// Bytes sent to listeners and viewers, per service.
+    pub fn traffic(&self) -> &Arc<traffic::Traffic> {
+        &self.traffic
     }
 
     /// The engine with `transcoder` running services' ladders.

@@ -74,6 +74,8 @@ struct State {
     closed: bool,
     silent_since: Option<SystemTime>,
     dead_air_events: u64,
+    /// Bytes the sources on air have sent in, since the mount was made.
+    received: u64,
     /// A source waiting to go on air while the soft source on air fades out, until when it
     /// waits at most, and its audio meanwhile (played from its start once on air).
     takeover: Option<(u64, Instant)>,
@@ -144,6 +146,8 @@ pub struct MountStatus {
     pub silent_since: Option<SystemTime>,
     /// Dead air found on this mount (silence past the threshold).
     pub dead_air_events: u64,
+    /// Bytes its sources on air have sent in (ingest), since the mount was made.
+    pub received: u64,
 }
 
 impl Mount {
@@ -168,6 +172,7 @@ impl Mount {
                 closed: false,
                 silent_since: None,
                 dead_air_events: 0,
+                received: 0,
                 takeover: None,
                 takeover_buf: Vec::new(),
                 takeover_len: 0,
@@ -439,6 +444,7 @@ impl Mount {
 
     /// Adds a chunk of the on-air source to the burst and the ring.
     fn push_chunk(&self, st: &mut State, chunk: Bytes) {
+        st.received += chunk.len() as u64;
         st.burst_len += chunk.len();
         st.burst.push_back(chunk.clone());
         while st.burst_len - st.burst.front().map_or(0, Bytes::len) >= BURST_BYTES {
@@ -549,6 +555,7 @@ impl Mount {
             stream_start: st.stream_start,
             silent_since: st.silent_since,
             dead_air_events: st.dead_air_events,
+            received: st.received,
         }
     }
 

@@ -216,8 +216,22 @@ both_backends! {
         assert_eq!(status, StatusCode::OK, "{year_view}");
         assert_eq!(year_view["points"].as_array().unwrap().len(), 367);
 
-        // Another customer sees none of it.
+        // /metrics counts the same bytes live: what was sent, and what the source sent in.
         let admin = srv.admin_token().await;
+        let (status, _, body) = srv.fetch("/metrics", &[("authorization", &format!("Bearer {admin}"))]).await;
+        assert_eq!(status, StatusCode::OK);
+        let samples = parse_metrics(&String::from_utf8(body).unwrap());
+        let value = |name: &str| {
+            samples.iter()
+                .find(|(n, l, _)| n == name && l.get("service").map(String::as_str) == Some(id.to_string().as_str()))
+                .map(|(_, _, v)| *v)
+                .unwrap_or_else(|| panic!("no {name} for service {id}"))
+        };
+        let sent = value("tidecast_bytes_sent_total");
+        assert!(sent >= s["bytes"].as_f64().unwrap(), "{sent} sent vs the report's {}", s["bytes"]);
+        assert!(value("tidecast_source_received_bytes_total") > 50_000.0);
+
+        // Another customer sees none of it.
         srv.create_user(&admin, "nosy", "customer", json!({})).await;
         let nosy = srv.login("nosy", "nosy-password").await;
         assert_eq!(srv.get(&base, &nosy).await.0, StatusCode::NOT_FOUND);

@@ -46,6 +46,8 @@ pub(crate) struct Ctx {
     /// The mount asked for: the listener is counted there whatever it hears.
     pub primary: Arc<Mount>,
     pub session: SessionGuard,
+    /// The service's bytes-sent counter (`Engine::traffic`).
+    pub sent: Arc<std::sync::atomic::AtomicU64>,
     pub remote: SocketAddr,
     pub agent: Option<String>,
     pub started_at: SystemTime,
@@ -59,6 +61,14 @@ pub(crate) struct Icy {
 }
 
 impl Conn {
+    /// Counts `len` audio bytes as sent: the session's own count and the service's.
+    pub fn sent(&mut self, len: u64) {
+        self.bytes += len;
+        self.ctx
+            .sent
+            .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Cuts `chunk` into what goes on the wire: audio, and metadata blocks where due (the
     /// title is asked for only when a block is due).
     pub fn frame(

@@ -181,12 +181,12 @@ fn serve(
                         let _ = first.split_to(n);
                     }
                     // Counted now: its own task writes the rest.
-                    conn.bytes += len;
+                    conn.sent(len);
                     return After::Unpark(rest);
                 }
                 Err(_) => return After::End("the listener went away"),
             }
         }
-        conn.bytes += len;
+        conn.sent(len);
     }
 }

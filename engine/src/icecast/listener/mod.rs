@@ -168,6 +168,7 @@ pub async fn run(
         bytes: 0,
         skipped: 0,
         ctx: Box::new(Ctx {
+            sent: engine.traffic().counter(live.service_id()),
             engine,
             shutdown,
             tasks,
@@ -183,7 +184,7 @@ pub async fn run(
     let mut framed = vec![Bytes::from(stream_headers(&info, metaint))];
     let primary = Arc::clone(&conn.ctx.primary);
     for chunk in sub.burst {
-        conn.bytes += chunk.len() as u64;
+        conn.sent(chunk.len() as u64);
         conn.frame(chunk, || primary.title(), &mut framed);
     }
     stream::run(conn, framed.into()).await;

@@ -122,7 +122,7 @@ async fn drive(mut conn: Conn, mut pending: VecDeque<Bytes>) -> (Conn, Option<&'
         if conn.write_all_of(&mut pending).await.is_err() {
             return (conn, Some(GONE));
         }
-        conn.bytes += len;
+        conn.sent(len);
     }
 }
 
