@@ -175,6 +175,15 @@ try {
     await run.shot(alice, 'embed');
   });
 
+  await run.step('the statistics tab reports the listener of the audio player', async () => {
+    await alice.goto(`${base}/#/services/${radio.id}/stats`);
+    await alice.getByText('Peak listeners').waitFor();
+    // The player's session is counted (open or ended) in this hour's figures.
+    await until(alice, () => /^[1-9]/.test(document.querySelector('.stat-value').textContent), null, 20000);
+    run.facts.statsCsv = await alice.locator('a[download]').first().getAttribute('href');
+    await run.shot(alice, 'statistics');
+  });
+
   await run.step('a second customer cannot reach the first one\'s pages', async () => {
     const bob = run.watch(await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage(), 'bob');
     await login(bob, base, ...cfg.bob);

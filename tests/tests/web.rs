@@ -105,6 +105,12 @@ async fn admin_and_customers_run_everything_from_the_browser() {
     assert_eq!(v["menu"].as_array().unwrap().len(), 3, "{v}");
     assert!(v["currentTime"].as_f64().unwrap() > 3.0, "{v}");
     assert_eq!(v["live"], true);
+    // The statistics tab links each report's CSV file.
+    let csv = report["statsCsv"].as_str().unwrap();
+    assert!(
+        csv.contains("/stats/report/summary?") && csv.ends_with("&format=csv"),
+        "{csv}"
+    );
     // A second customer got nothing of the first one's.
     assert_eq!(
         report["bob"],

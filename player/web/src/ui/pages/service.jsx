@@ -11,6 +11,7 @@ import { Ladder } from './service/ladder.jsx';
 import { Dvr } from './service/dvr.jsx';
 import { Embed } from './service/embed.jsx';
 import { Manage } from './service/manage.jsx';
+import { Stats } from './service/stats.jsx';
 
 export function ServicePage({ me, id, tab = 'overview' }) {
   const { data: s, error, reload } = useLoad(() => get(`/services/${id}`), [id]);
@@ -20,6 +21,7 @@ export function ServicePage({ me, id, tab = 'overview' }) {
   const radio = s.kind === 'radio';
   const tabs = [
     ['overview', 'Overview'],
+    ['stats', 'Statistics'],
     ['media', 'Media'],
     ...(radio ? [['playlists', 'Playlists'], ['djs', 'DJs'], ['mounts', 'Mounts']] : []),
     ['ladder', radio ? 'HLS' : 'Transcoding'],
@@ -29,7 +31,7 @@ export function ServicePage({ me, id, tab = 'overview' }) {
   ];
   const current = tabs.some(([k]) => k === tab) ? tab : 'overview';
   const props = { me, service: s, reload };
-  const pages = { overview: Overview, media: Media, playlists: Playlists, djs: Djs, mounts: Mounts, ladder: Ladder, dvr: Dvr, embed: Embed, manage: Manage };
+  const pages = { overview: Overview, stats: Stats, media: Media, playlists: Playlists, djs: Djs, mounts: Mounts, ladder: Ladder, dvr: Dvr, embed: Embed, manage: Manage };
   const Page = pages[current];
   return (
     <div class="page">
