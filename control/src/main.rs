@@ -106,6 +106,8 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // TLS for outgoing requests (webhooks): rustls with ring, chosen once for the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
         Command::Serve(args) => {
             let config = args.resolve()?;

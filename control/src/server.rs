@@ -47,7 +47,11 @@ pub async fn run(
     // Statistics are written until after the engine stops, so the last sessions are kept.
     let stats_stop = CancellationToken::new();
     let (recorder, stats_task) = Recorder::spawn(db.clone(), stats_stop.clone());
-    let engine = Engine::with_events(Arc::new(DbAdmission::new(db.clone())), recorder);
+    let outbound = Arc::new(crate::outbound::Policy::new(config.relay_allow.clone()));
+    let webhooks =
+        crate::webhooks::Webhooks::spawn(db.clone(), Arc::clone(&outbound), shutdown.clone());
+    let events = crate::webhooks::ControlEvents { recorder, webhooks };
+    let engine = Engine::with_events(Arc::new(DbAdmission::new(db.clone())), Arc::new(events));
     let (set_sink, set_events) = crate::live_sets::channel();
     let mut engine = engine
         .with_dvr(config.data.join("dvr"))
@@ -77,7 +81,7 @@ pub async fn run(
     let rtmp_addr = media.rtmp_addr()?;
     let icecast_addr = media.icecast_addr()?;
 
-    let state = AppState::new(
+    let mut state = AppState::new(
         db.clone(),
         engine.clone(),
         Links {
@@ -88,6 +92,7 @@ pub async fn run(
         },
         config.data.clone(),
     );
+    state.outbound = outbound;
     let app = api::router(state.clone()).layer(TraceLayer::new_for_http());
 
     let engine_task = tokio::spawn(media.serve(engine, shutdown.clone()));

@@ -43,11 +43,19 @@ pub enum MountEvent {
         /// Listeners connected to the mount when the title started.
         listeners: usize,
     },
-    /// A source went on air (`label`), or the mount lost its last source (`None`).
+    /// A source went on air (`label`), or the mount lost its last source (`None`). For
+    /// video, `mount` is the stream's slug and the source its RTMP publisher.
     OnAir {
         service_id: ServiceId,
         mount: String,
         label: Option<String>,
+        at: SystemTime,
+    },
+    /// A listener or viewer was turned away: the service has `limit` already.
+    Full {
+        service_id: ServiceId,
+        mount: String,
+        limit: usize,
         at: SystemTime,
     },
 }

@@ -27,6 +27,7 @@ pub mod transcode;
 pub mod usage;
 pub mod users;
 pub mod validate;
+pub mod webhooks;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, Uri};
@@ -91,6 +92,13 @@ pub fn router(state: AppState) -> Router {
         .route("/services/{id}/usage", get(usage::service))
         .route("/usage", get(usage::all))
         .route("/services/{id}/stats/history", get(history::get))
+        .route(
+            "/services/{id}/webhook",
+            get(webhooks::get)
+                .put(webhooks::put)
+                .delete(webhooks::delete),
+        )
+        .route("/services/{id}/webhook/test", post(webhooks::test))
         .route("/services/{id}/stats/report", get(reports::all))
         .route("/services/{id}/stats/report/{name}", get(reports::one))
         .route(

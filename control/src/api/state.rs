@@ -21,6 +21,8 @@ pub struct AppState {
     pub library: Arc<crate::autodj::library::DbLibrary>,
     /// Wakes the on-demand video worker.
     pub vod: Arc<crate::vod::Queue>,
+    /// Which addresses customers' URLs (webhooks, relays) may reach.
+    pub outbound: Arc<crate::outbound::Policy>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             db,
             engine,
             vod: crate::vod::Queue::new(),
+            outbound: Arc::default(),
             links: Arc::new(links),
             ready: Arc::new(Readiness::default()),
             data_dir: Arc::new(data_dir),

@@ -35,6 +35,7 @@ pub const TABLES: &[&str] = &[
     "announcements",
     "settings",
     "provisions",
+    "webhooks",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

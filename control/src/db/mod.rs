@@ -25,6 +25,7 @@ pub mod site;
 pub mod tokens;
 pub mod users;
 pub mod vod;
+pub mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -66,7 +66,10 @@ impl Events for Recorder {
     }
 
     fn mount_event(&self, event: MountEvent) {
-        self.queue(Record::Mount(event));
+        // A refused listener is for webhooks and logs, not the statistics tables.
+        if !matches!(event, MountEvent::Full { .. }) {
+            self.queue(Record::Mount(event));
+        }
     }
 }
 
@@ -139,6 +142,7 @@ async fn write(
                 .execute(&mut *tx)
                 .await?;
             }
+            Record::Mount(MountEvent::Full { .. }) => {}
             Record::Mount(MountEvent::OnAir {
                 service_id,
                 mount,

@@ -58,7 +58,16 @@ pub async fn run(
         let slug = p.publisher.stream_slug().to_owned();
         let secs = p.publisher.started.elapsed().as_secs();
         let mb = p.publisher.bytes_in as f64 / 1e6;
+        let service_id = p.publisher.service_id();
         p.publisher.finish();
+        conn.engine
+            .events()
+            .mount_event(crate::events::MountEvent::OnAir {
+                service_id,
+                mount: slug.clone(),
+                label: None,
+                at: std::time::SystemTime::now(),
+            });
         tracing::info!(%remote, stream = %slug, "publisher disconnected after {secs} s ({mb:.1} MB): {why}");
     } else if !was_publishing {
         tracing::debug!(%remote, "RTMP connection closed: {why}");
@@ -382,6 +391,14 @@ impl Conn {
             "RTMP publisher",
         );
         tracing::info!(%remote, stream = %grant.mount, "publisher connected");
+        self.engine
+            .events()
+            .mount_event(crate::events::MountEvent::OnAir {
+                service_id: grant.service_id,
+                mount: grant.mount.clone(),
+                label: Some(grant.label.clone()),
+                at: std::time::SystemTime::now(),
+            });
         let mut publisher = Publisher::new(
             id,
             std::sync::Arc::clone(self.engine.hls()),

@@ -130,6 +130,10 @@ impl Publisher {
         self.stream.slug()
     }
 
+    pub fn service_id(&self) -> crate::admission::ServiceId {
+        self.stream.service_id()
+    }
+
     /// Runs `plan`'s ladder beside the source once its codecs are known.
     pub fn with_ladder(mut self, plan: LadderPlan) -> Self {
         self.plan = Some(plan);

@@ -141,6 +141,14 @@ pub async fn run(
             }
             Err(JoinError::Full(max)) => {
                 tracing::info!(%remote, mount = %name, "listener refused: the mount is full ({max} listeners)");
+                engine
+                    .events()
+                    .mount_event(crate::events::MountEvent::Full {
+                        service_id: live.service_id(),
+                        mount: name.to_owned(),
+                        limit: max,
+                        at: std::time::SystemTime::now(),
+                    });
                 let msg = format!("this station is full ({max} listeners); try again later");
                 let _ = sock
                     .write_all(&response::error(503, "Service Unavailable", &msg))

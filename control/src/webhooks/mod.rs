@@ -1,0 +1,259 @@
+//! Webhooks: a service's events POSTed, signed, to the URL its owner set.
+//!
+//! Events: `source_up` and `source_down` (a source went on air on the service's main mount
+//! or stream, or it lost its last one), `track_change` (a new title on the main mount) and
+//! `listener_limit` (a listener or viewer was turned away; at most one per 10 minutes).
+//! The engine's events arrive through [`ControlEvents`] without waiting; a dispatcher task
+//! looks up each service's webhook and runs each delivery on its own task with back-off
+//! (`deliver::BACKOFF`), recording how the last one went on the webhook row.
+
+pub mod deliver;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use tidecast_engine::events::{Events, ListenerSession, MountEvent};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::db::{Db, services, webhooks};
+use crate::outbound::Policy;
+use crate::stats::Recorder;
+
+/// The events a webhook may ask for.
+pub const EVENTS: &[&str] = &["source_up", "source_down", "track_change", "listener_limit"];
+const QUEUE: usize = 10_000;
+/// Deliveries in flight at once (each waits on a remote server).
+const CONCURRENT: usize = 32;
+const LIMIT_EVERY: Duration = Duration::from_secs(600);
+
+#[derive(Debug)]
+struct Pending {
+    service_id: i64,
+    mount: String,
+    event: &'static str,
+    at: i64,
+    data: Value,
+}
+
+/// Takes the engine's events for delivery.
+#[derive(Debug)]
+pub struct Webhooks {
+    tx: mpsc::Sender<Pending>,
+    dropped: AtomicU64,
+}
+
+impl Webhooks {
+    /// The queue and its dispatcher; deliveries waiting for a retry end with `shutdown`.
+    pub fn spawn(db: Db, policy: Arc<Policy>, shutdown: CancellationToken) -> Arc<Self> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(dispatch(db, policy, rx, shutdown));
+        Arc::new(Self {
+            tx,
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    pub fn notify(&self, event: &MountEvent) {
+        let unix = |t: &SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        };
+        let p = match event {
+            MountEvent::OnAir {
+                service_id,
+                mount,
+                label: Some(label),
+                at,
+            } => Pending {
+                service_id: service_id.0,
+                mount: mount.clone(),
+                event: "source_up",
+                at: unix(at),
+                data: json!({ "mount": mount, "source": label }),
+            },
+            MountEvent::OnAir {
+                service_id,
+                mount,
+                label: None,
+                at,
+            } => Pending {
+                service_id: service_id.0,
+                mount: mount.clone(),
+                event: "source_down",
+                at: unix(at),
+                data: json!({ "mount": mount }),
+            },
+            MountEvent::Title {
+                service_id,
+                mount,
+                title,
+                at,
+                listeners,
+            } => Pending {
+                service_id: service_id.0,
+                mount: mount.clone(),
+                event: "track_change",
+                at: unix(at),
+                data: json!({ "mount": mount, "title": title, "listeners": listeners }),
+            },
+            MountEvent::Full {
+                service_id,
+                mount,
+                limit,
+                at,
+            } => Pending {
+                service_id: service_id.0,
+                mount: mount.clone(),
+                event: "listener_limit",
+                at: unix(at),
+                data: json!({ "mount": mount, "limit": limit }),
+            },
+        };
+        if self.tx.try_send(p).is_err() {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(dropped = n, "webhook queue full: events dropped");
+            }
+        }
+    }
+}
+
+/// The engine's events for the control plane: statistics and webhooks.
+#[derive(Debug)]
+pub struct ControlEvents {
+    pub recorder: Arc<Recorder>,
+    pub webhooks: Arc<Webhooks>,
+}
+
+impl Events for ControlEvents {
+    fn listener_ended(&self, session: ListenerSession) {
+        self.recorder.listener_ended(session);
+    }
+
+    fn mount_event(&self, event: MountEvent) {
+        self.webhooks.notify(&event);
+        self.recorder.mount_event(event);
+    }
+}
+
+async fn dispatch(
+    db: Db,
+    policy: Arc<Policy>,
+    mut rx: mpsc::Receiver<Pending>,
+    shutdown: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(CONCURRENT));
+    let mut last_limit: HashMap<i64, Instant> = HashMap::new();
+    while let Some(p) = rx.recv().await {
+        let hook = match webhooks::get(&db, p.service_id).await {
+            Ok(Some(h)) if h.wants(p.event) => h,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!(
+                    service = p.service_id,
+                    "webhook not sent: cannot read it: {e}"
+                );
+                continue;
+            }
+        };
+        let Ok(Some(service)) = services::by_id(db.pool(), p.service_id).await else {
+            continue;
+        };
+        // The main mount (radio) or stream (video) only: extra mounts fed by the
+        // transcoder and renditions would repeat every change.
+        if p.event != "listener_limit" && p.mount.trim_start_matches('/') != service.slug {
+            continue;
+        }
+        if p.event == "listener_limit" {
+            let now = Instant::now();
+            if last_limit
+                .get(&p.service_id)
+                .is_some_and(|t| now.duration_since(*t) < LIMIT_EVERY)
+            {
+                continue;
+            }
+            last_limit.insert(p.service_id, now);
+        }
+        let delivery = crate::auth::secret::token("whd");
+        let body = json!({
+            "id": delivery,
+            "event": p.event,
+            "at": p.at,
+            "service": { "id": service.id, "slug": service.slug, "name": service.name, "kind": service.kind },
+            "data": p.data,
+        })
+        .to_string();
+        let (db, policy, shutdown) = (db.clone(), Arc::clone(&policy), shutdown.clone());
+        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        tokio::spawn(async move {
+            let _permit = permit;
+            deliver_with_retries(
+                &db,
+                &policy,
+                &hook,
+                p.event,
+                &delivery,
+                body.as_bytes(),
+                &shutdown,
+            )
+            .await;
+        });
+    }
+}
+
+async fn deliver_with_retries(
+    db: &Db,
+    policy: &Policy,
+    hook: &webhooks::Webhook,
+    event: &str,
+    delivery: &str,
+    body: &[u8],
+    shutdown: &CancellationToken,
+) {
+    let service = hook.service_id;
+    let attempts = deliver::BACKOFF.len();
+    for (i, wait) in deliver::BACKOFF.iter().enumerate() {
+        tokio::select! {
+            () = tokio::time::sleep(*wait) => {}
+            () = shutdown.cancelled() => {
+                tracing::info!(service, event, "webhook delivery given up: the server is stopping");
+                return;
+            }
+        }
+        let result = deliver::attempt(policy, &hook.url, &hook.secret, event, delivery, body).await;
+        let (status, error) = match &result {
+            Ok(()) => ("delivered", None),
+            Err(_) if i + 1 < attempts => ("retrying", result.as_ref().err()),
+            Err(_) => ("failed", result.as_ref().err()),
+        };
+        if let Err(e) =
+            webhooks::record(db, service, event, status, error.map(String::as_str)).await
+        {
+            tracing::warn!(service, "cannot record a webhook delivery: {e}");
+        }
+        match result {
+            Ok(()) => {
+                tracing::debug!(service, event, "webhook delivered");
+                return;
+            }
+            Err(e) if i + 1 < attempts => tracing::info!(
+                service,
+                event,
+                attempt = i + 1,
+                "webhook not delivered ({e}); trying again in {:?}",
+                deliver::BACKOFF[i + 1]
+            ),
+            Err(e) => tracing::warn!(
+                service,
+                event,
+                "webhook not delivered after {attempts} attempts, given up: {e}"
+            ),
+        }
+    }
+}
