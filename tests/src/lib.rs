@@ -106,8 +106,15 @@ pub struct Store {
     pg_name: Option<String>,
 }
 
+/// Installs rustls's crypto provider for this test process (reqwest needs it before any
+/// client is built; see Cargo.toml). Idempotent.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Store {
     pub async fn new(backend: Backend) -> Self {
+        install_tls();
         let dir = tempfile::tempdir().unwrap();
         match backend {
             Backend::Sqlite => {
@@ -256,6 +263,7 @@ impl Server {
     }
 
     pub async fn start_with(store: &Store, opts: Options) -> anyhow::Result<Self> {
+        install_tls();
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
             .arg("--data")
