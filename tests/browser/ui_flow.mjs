@@ -173,6 +173,13 @@ try {
     await alice.goto(`${base}/#/services/${video.id}/embed`);
     await alice.frameLocator('iframe.preview').locator('.tc-video').waitFor();
     await run.shot(alice, 'embed');
+    // A webhook to an internal address is refused, and the form says why (the browser
+    // logs the expected 422; it is not a fault).
+    const before = run.consoleErrors.length;
+    await alice.getByLabel('URL').fill('http://127.0.0.1:9/hook');
+    await alice.getByRole('button', { name: 'Add webhook' }).click();
+    run.facts.webhookError = await alice.locator('.form-error').textContent({ timeout: 10000 });
+    run.consoleErrors.splice(before);
   });
 
   await run.step('the statistics tab reports the listener of the audio player', async () => {

@@ -105,6 +105,9 @@ async fn admin_and_customers_run_everything_from_the_browser() {
     assert_eq!(v["menu"].as_array().unwrap().len(), 3, "{v}");
     assert!(v["currentTime"].as_f64().unwrap() > 3.0, "{v}");
     assert_eq!(v["live"], true);
+    // A webhook to the server's own loopback is refused in the form, with the reason.
+    let hook = report["webhookError"].as_str().unwrap();
+    assert!(hook.contains("127.0.0.1, a loopback address"), "{hook}");
     // The statistics tab links each report's CSV file.
     let csv = report["statsCsv"].as_str().unwrap();
     assert!(

@@ -1,7 +1,8 @@
 //! `/api/v1/services/{id}/webhook`: where a service's events are POSTed.
 //!
 //! `PUT {"url","secret"?,"events"?}` sets it (a secret is made when none is given; all
-//! events by default), `GET` shows it with how the last delivery went, `DELETE` removes it,
+//! events by default), `GET` shows it with how the last delivery went (`null` when there is
+//! none: not an error for a page that asks), `DELETE` removes it,
 //! `POST …/webhook/test` sends a `test` event now and answers how it went. The URL must be
 //! http(s) and reach an address the server may reach (`outbound`); it is checked here and
 //! again at every delivery.
@@ -70,12 +71,9 @@ pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-) -> ApiResult<Json<View>> {
+) -> ApiResult<Json<Option<View>>> {
     let (service, _) = visible_service(&state, &caller, id).await?;
-    let hook = webhooks::get(&state.db, service.id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
-    Ok(Json(view(hook)))
+    Ok(Json(webhooks::get(&state.db, service.id).await?.map(view)))
 }
 
 pub async fn put(
