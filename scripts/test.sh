@@ -15,6 +15,16 @@ apt_ensure ca-certificates pkg-config
 apt_ensure ffmpeg liquidsoap chromium
 # Prometheus's own Python client parses /metrics in the tests (Debian's python3).
 apt_ensure python3-prometheus-client
+# OpenAPI's validator and the schemathesis fuzzer (PyPI, pinned in tests/python) in a venv
+# of Debian's python3 under target/, so the system's Python is left alone.
+apt_ensure python3-venv
+if [ ! -x target/pytools/bin/schemathesis ] || ! cmp -s tests/python/requirements.txt target/pytools/requirements.txt; then
+    echo "==> installing the Python test tools (tests/python/requirements.txt)"
+    rm -rf target/pytools
+    /usr/bin/python3 -m venv target/pytools
+    target/pytools/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+    cp tests/python/requirements.txt target/pytools/requirements.txt
+fi
 # Node.js may come from elsewhere (NodeSource bundles npm); Debian's only when there is none.
 command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm
 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error

@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
 /// One weekly slot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Slot {
     pub days: Vec<String>,

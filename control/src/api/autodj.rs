@@ -60,8 +60,9 @@ pub struct AutoDjView {
 }
 
 /// Settings as `PUT` takes them: any subset.
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "AutoDjSettingsInput")]
 pub struct SettingsInput {
     format: Option<String>,
     bitrate_kbps: Option<u32>,

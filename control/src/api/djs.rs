@@ -46,7 +46,7 @@ impl From<&Dj> for DjView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDj {
     username: String,
@@ -58,7 +58,7 @@ pub struct CreateDj {
     schedule: Vec<Slot>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchDj {
     username: Option<String>,

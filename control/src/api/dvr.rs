@@ -29,8 +29,9 @@ pub struct Settings {
     pub window_minutes: u32,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DvrSettingsInput")]
 pub struct Input {
     enabled: bool,
     window_minutes: Option<u32>,

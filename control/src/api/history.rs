@@ -54,7 +54,7 @@ pub struct Point {
 
 /// One query parameter, decoded (the first, if it is given twice).
 pub fn raw_param(query: &str, name: &str) -> ApiResult<Option<String>> {
-    Ok(form_urlencoded::parse(query.as_bytes())
+    Ok(url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned()))
 }

@@ -25,7 +25,7 @@ const COOKIE_SESSION_SECONDS: i64 = 12 * 3600;
 /// How long a session made by "log in as" lasts.
 const LOGIN_AS_SECONDS: i64 = 2 * 3600;
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     username: String,

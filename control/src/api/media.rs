@@ -510,7 +510,7 @@ pub async fn get(
 }
 
 /// `PATCH …/media/{mid}`: the fields a customer may edit.
-#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MediaPatch {
     title: Option<String>,

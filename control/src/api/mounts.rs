@@ -35,7 +35,7 @@ pub struct MountView {
     created_at: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMount {
     path: String,
@@ -44,7 +44,7 @@ pub struct CreateMount {
     fallback: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchMount {
     format: Option<Format>,
@@ -53,7 +53,7 @@ pub struct PatchMount {
     fallback: Option<Option<String>>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Format {
     Mp3,

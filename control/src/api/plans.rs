@@ -17,7 +17,7 @@ use super::state::AppState;
 use super::time::double_option;
 use super::validate;
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePlan {
     name: String,
@@ -27,7 +27,7 @@ pub struct CreatePlan {
     max_disk_mb: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchPlan {
     name: Option<String>,

@@ -55,7 +55,7 @@ pub struct PlaylistView {
     updated_at: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlaylistInput {
     name: String,

@@ -32,7 +32,7 @@ use super::state::AppState;
 /// A call left half done this long ago (a crash) may be resumed by its retry.
 const STALE_SECONDS: i64 = 30;
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionRequest {
     /// The billing system's own id for this order (1-200 characters).

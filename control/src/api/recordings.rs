@@ -34,8 +34,9 @@ const MAX_SPAN_S: i64 = 24 * 3600;
 /// The media folder recordings land in.
 pub const FOLDER: &str = "Recordings";
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RecordingInput")]
 pub struct Input {
     /// Unix seconds.
     from: i64,
@@ -320,8 +321,9 @@ pub async fn resume(state: &AppState) {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RecordingSettingsInput")]
 pub struct SettingsInput {
     record_sets: bool,
 }

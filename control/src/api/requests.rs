@@ -34,7 +34,7 @@ pub struct RequestableView {
     duration_s: f64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestInput {
     media: i64,

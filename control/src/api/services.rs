@@ -24,7 +24,7 @@ use super::time::rfc3339;
 use super::validate;
 
 /// Limits in a request: each field optional, unknown fields refused.
-#[derive(Debug, Default, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsInput {
     max_listeners: Option<i64>,
@@ -96,7 +96,7 @@ impl LimitsInput {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateService {
     /// Required for admins and resellers; a customer's own services may leave it out.
@@ -108,7 +108,7 @@ pub struct CreateService {
     limits: LimitsInput,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchService {
     name: Option<String>,
@@ -123,7 +123,7 @@ pub struct PatchService {
     hls: Option<HlsInput>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HlsInput {
     segment_seconds: Option<i64>,
@@ -132,7 +132,7 @@ pub struct HlsInput {
     low_latency: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum HlsFormat {
     Ts,

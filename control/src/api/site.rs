@@ -52,7 +52,7 @@ pub async fn announcements(
     Ok(Json(List { items, total }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnnouncementInput {
     message: String,
@@ -179,8 +179,9 @@ pub async fn get_settings(
     Ok(Json(load(&state.db).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SystemSettingsInput")]
 pub struct SettingsInput {
     site_name: Option<String>,
     customers_create_services: Option<bool>,

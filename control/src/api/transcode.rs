@@ -163,14 +163,14 @@ pub struct Ladder {
 }
 
 /// `PUT` body.
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TranscodeInput {
     renditions: Option<Vec<RenditionInput>>,
     watermark: Option<WatermarkIn>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RenditionInput {
     name: String,
@@ -180,7 +180,7 @@ pub struct RenditionInput {
     audio_kbps: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WatermarkIn {
     pub media: i64,
@@ -188,6 +188,7 @@ pub struct WatermarkIn {
     pub position: String,
     /// 0.0 ..= 1.0, stored as a percentage.
     #[serde(default = "default_opacity", with = "percent")]
+    #[schemars(with = "f64", range(min = 0.0, max = 1.0))]
     pub opacity: u8,
 }
 

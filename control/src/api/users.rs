@@ -47,7 +47,7 @@ impl From<&User> for UserView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     username: String,
@@ -206,7 +206,7 @@ pub async fn me(caller: Caller) -> Json<MeView> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchUser {
     password: Option<String>,

@@ -23,8 +23,9 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, PathId};
 use super::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "WebhookInput")]
 pub struct Input {
     url: String,
     secret: Option<String>,

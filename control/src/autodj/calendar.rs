@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::schedule::weekday;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Calendar {
     pub repeat: String,

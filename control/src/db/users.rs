@@ -5,7 +5,9 @@ use sqlx::{Any, Executor, FromRow, Row};
 use super::{Db, now};
 
 /// What a user may do; see `crate::api::access` for the rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
