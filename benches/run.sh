@@ -31,6 +31,10 @@
 #                            an hour of 720p30 to MP4 through the API vs the ffmpeg CLI (options go
 #                            to benches/dvr/dvr.py, e.g. --runs 3, --only a,b --secs 20; results in
 #                            benches/results/)
+#   benches/run.sh stats     statistics on SQLite and PostgreSQL: 10,000 session events through the
+#                            writer and the rollup of their hour; a year's history of one service
+#                            among 1,000 with a year of hourly rollups, through the server (options
+#                            go to benches/src/bin/stats_rollup.rs: --runs 3, --backend, --services)
 # api needs PostgreSQL like the tests; scripts/test.sh sets it up (or set TIDECAST_TEST_POSTGRES).
 # icecast installs icecast2 and ffmpeg (root or sudo); run as root, it starts icecast2 as user icecast2.
 # rtmp installs nginx, libnginx-mod-rtmp, ffmpeg and wrk (root or sudo); it runs nginx in the
@@ -50,10 +54,11 @@ case "$what" in
     transcode) apt_ensure ffmpeg ;;
     autodj) apt_ensure icecast2 liquidsoap ffmpeg ;;
     dvr) apt_ensure ffmpeg ;;
+    stats) ;;
     glass) apt_ensure nginx libnginx-mod-rtmp ffmpeg chromium
            command -v node >/dev/null || apt_ensure nodejs npm
            [ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser ;;
-    *) echo "unknown benchmark: $what (try: api, icecast, rtmp, glass, transcode, autodj, dvr)" >&2; exit 2 ;;
+    *) echo "unknown benchmark: $what (try: api, icecast, rtmp, glass, transcode, autodj, dvr, stats)" >&2; exit 2 ;;
 esac
 if [ "$what" = rtmp ] || [ "$what" = glass ] || [ "$what" = autodj ] || [ "$what" = dvr ]; then
     cargo build --release --locked -p tidecast-control --bin tidecast   # needs no bench binary
@@ -71,4 +76,5 @@ case "$what" in
     transcode) python3 benches/transcode/ladder.py "${@:2}" ;;
     autodj) python3 benches/autodj/autodj.py "${@:2}" ;;
     dvr) python3 benches/dvr/dvr.py "${@:2}" ;;
+    stats) ./target/release/stats_rollup "${@:2}" ;;
 esac

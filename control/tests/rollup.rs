@@ -107,6 +107,13 @@ both_backends! {
         let listened: i64 = total.iter().map(|r| r.listen_ms).sum();
         assert_eq!(listened, (3 * HOUR + 600 + 60) * 1000);
 
+        // Folded into 2-hour steps by the database: the same figures.
+        let steps = rollup::service_steps(&db, &engine, a, "", range.0, range.1, 2 * HOUR).await.unwrap();
+        assert_eq!(steps.iter().map(|r| r.listen_ms).sum::<i64>(), listened);
+        assert_eq!(steps.iter().map(|r| r.bytes).sum::<i64>(), total.iter().map(|r| r.bytes).sum::<i64>());
+        assert_eq!((steps[0].hour, steps[0].peak, steps[0].sessions), (t0, 2, 3), "{steps:?}");
+        assert_eq!(steps.len(), 2, "hours 0-1 and 2-3: {steps:?}");
+
         // A rerun rolls nothing new and leaves the rows as they are.
         assert_eq!(rollup::catch_up(&db, &engine, now).await.unwrap(), 0);
         let count = |sql: &'static str| {

@@ -166,7 +166,7 @@ pub async fn series(
     let key = mount.as_deref().unwrap_or("");
     let mut truncated = false;
     let rows: Vec<HourRow> = if whole_hours {
-        rollup::service_hours(&state.db, &state.engine, service, Some(key), from, to).await?
+        rollup::service_steps(&state.db, &state.engine, service, key, from, to, step).await?
     } else {
         if to - from > MAX_FINE_RANGE {
             return Err(ApiError::bad_request(

@@ -277,6 +277,65 @@ pub async fn service_hours(
     Ok(rows)
 }
 
+/// Like [`service_hours`] for one mount (or the service's totals, ""), with the stored
+/// hours already folded into steps of `step` seconds (a whole number of hours) counted from
+/// `from` by the database: a year by day is 366 rows to read, not 8,760. Each row's `hour`
+/// is the start of its step; peaks are the most of its hours, the rest sums.
+pub async fn service_steps(
+    db: &Db,
+    engine: &Engine,
+    service: i64,
+    mount: &str,
+    from: i64,
+    to: i64,
+    step: i64,
+) -> sqlx::Result<Vec<HourRow>> {
+    let rolled = watermark(db).await?.unwrap_or(i64::MIN).clamp(from, to);
+    type Raw = (i64, i64, i64, i64, i64, i64);
+    let stored: Vec<Raw> = if rolled > from {
+        // CASTs: PostgreSQL's SUM of bigint is numeric, which the Any driver cannot read.
+        sqlx::query_as(
+            "SELECT CAST((hour - $3) / $5 AS BIGINT) AS i, CAST(MAX(peak) AS BIGINT), \
+                    CAST(SUM(sessions) AS BIGINT), CAST(MAX(uniques) AS BIGINT), \
+                    CAST(SUM(listen_ms) AS BIGINT), CAST(SUM(bytes) AS BIGINT) \
+             FROM listener_hours WHERE service_id = $1 AND mount = $2 AND hour >= $3 AND hour < $4 \
+             GROUP BY CAST((hour - $3) / $5 AS BIGINT)",
+        )
+        .bind(service)
+        .bind(mount)
+        .bind(from)
+        .bind(rolled)
+        .bind(step)
+        .fetch_all(db.pool())
+        .await?
+    } else {
+        Vec::new()
+    };
+    let mut rows: Vec<HourRow> = stored
+        .into_iter()
+        .map(|(i, peak, sessions, uniques, listen_ms, bytes)| HourRow {
+            service_id: service,
+            mount: mount.to_owned(),
+            hour: from + i * step,
+            peak,
+            sessions,
+            uniques,
+            listen_ms,
+            bytes,
+        })
+        .collect();
+    if rolled < to {
+        let mut spans = stored_spans(db, Some(service), rolled, to, i64::MAX).await?;
+        spans.extend(open_spans(engine, Some(service)));
+        rows.extend(
+            roll(rolled, to, &spans)
+                .into_iter()
+                .filter(|r| r.mount == mount),
+        );
+    }
+    Ok(rows)
+}
+
 /// Rolls up every finished hour not rolled yet, then deletes what is past the retention
 /// now and then. Runs until the process ends.
 pub async fn run(db: Db, engine: Engine) {
