@@ -191,10 +191,13 @@ async fn ladder_renditions_decode_align_and_are_listed_in_a_master_playlist() {
                 .output()
                 .unwrap()
         } else {
+            // passthrough: the CLI must not retime frames to a frame rate it guessed (a
+            // rung that skipped pictures on a loaded machine makes it guess low, and then
+            // the null muxer complains about its own duplicate timestamps).
             Command::new("ffmpeg")
                 .args(["-v", "warning", "-i"])
                 .arg(&path)
-                .args(["-f", "null", "-"])
+                .args(["-fps_mode", "passthrough", "-f", "null", "-"])
                 .output()
                 .unwrap()
         };
