@@ -141,13 +141,7 @@ async fn serve(
         query,
         headers: req_headers,
     };
-    serve_from(
-        state.engine.traffic(),
-        &stream,
-        Arc::clone(&stream),
-        request,
-    )
-    .await
+    serve_from(&state.engine, &stream, Arc::clone(&stream), request).await
 }
 
 /// `/hls/<slug>/<rendition>/<file>`: a rendition's playlist and segments. Viewers are
@@ -183,7 +177,7 @@ async fn serve_rendition(
         query,
         headers: req_headers,
     };
-    serve_from(state.engine.traffic(), &base, stream, request).await
+    serve_from(&state.engine, &base, stream, request).await
 }
 
 /// What a request to a stream carries.
@@ -198,7 +192,7 @@ struct Request {
 
 /// Answers `req` from `stream`; viewers and limits are those of `base`, the service's stream.
 async fn serve_from(
-    traffic: &tidecast_engine::traffic::Traffic,
+    engine: &tidecast_engine::Engine,
     base: &LiveStream,
     stream: Arc<LiveStream>,
     req: Request,
@@ -269,7 +263,7 @@ async fn serve_from(
             res.headers_mut()
                 .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
-        traffic.add(base.service_id(), sent_bytes(&res));
+        engine.traffic().add(base.service_id(), sent_bytes(&res));
         if counts {
             let key = ViewerKey {
                 ip: remote.ip(),
@@ -279,6 +273,16 @@ async fn serve_from(
             let max = base.limits().max_listeners as usize;
             if let Err(full) = base.viewers.playlist(key, sent_bytes(&res), max) {
                 tracing::info!(%remote, stream = %slug, "viewer refused: {full}");
+                if let tidecast_engine::hls::viewers::Full::Stream(limit) = full {
+                    engine
+                        .events()
+                        .mount_event(tidecast_engine::events::MountEvent::Full {
+                            service_id: base.service_id(),
+                            mount: base.slug().to_owned(),
+                            limit,
+                            at: std::time::SystemTime::now(),
+                        });
+                }
                 let mut res = (
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!("{full}; try again later\n"),
@@ -318,7 +322,7 @@ async fn serve_from(
                 &etag,
                 true,
             );
-            traffic.add(base.service_id(), sent_bytes(&res));
+            engine.traffic().add(base.service_id(), sent_bytes(&res));
             if counts {
                 base.viewers
                     .segment(remote.ip(), agent.as_deref(), sent_bytes(&res));

@@ -443,6 +443,32 @@ async fn viewers_are_counted_and_the_source_is_described() {
         stats["bytes_sent_24h"].as_i64().unwrap() > 2 * 10_000,
         "{stats}"
     );
+    // The statistics report counts the same viewers: three at once, from one address,
+    // by player.
+    let (_, report) = srv
+        .get(&format!("/api/v1/services/{id}/stats/report"), &admin)
+        .await;
+    let s = &report["summary"];
+    assert_eq!(
+        (
+            s["peak_listeners"].as_i64(),
+            s["unique_listeners"].as_i64(),
+            s["sessions"].as_i64()
+        ),
+        (Some(3), Some(1), Some(3)),
+        "{report}"
+    );
+    assert_eq!(report["mounts"][0]["mount"], slug.as_str(), "{report}");
+    let agents: Vec<&str> = report["user_agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["user_agent"].as_str())
+        .collect();
+    assert!(
+        agents.contains(&"player-a") && agents.contains(&"player-b"),
+        "{report}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

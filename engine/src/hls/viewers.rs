@@ -127,6 +127,11 @@ impl Viewers {
     }
 
     /// Ends the sessions silent for longer than `idle` (all of them with `Duration::ZERO`).
+    ///
+    /// A session lasts from its first request to its last, plus the media that last request
+    /// gave it to play: about one target duration (`idle` is two), or until now if the
+    /// stream ended sooner. Counting only up to the last request would make a player that
+    /// fetched one segment a session of zero seconds, overlapping nobody.
     pub fn sweep(&self, idle: Duration) -> Vec<EndedViewer> {
         let now = Instant::now();
         let mut ended = Vec::new();
@@ -148,7 +153,8 @@ impl Viewers {
                         token: token.clone(),
                     },
                     started_at: v.started_at,
-                    duration: v.last_seen.duration_since(v.started),
+                    duration: v.last_seen.duration_since(v.started)
+                        + (idle / 2).min(now.duration_since(v.last_seen)),
                     bytes: v.bytes,
                 });
                 *count -= 1;
