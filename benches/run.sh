@@ -65,7 +65,9 @@ if [ "$what" = rtmp ] || [ "$what" = glass ] || [ "$what" = autodj ] || [ "$what
 elif [ "$what" = transcode ]; then
     cargo build --release --locked -p tidecast-benches --bin ladder     # the transcoder alone
 else
-    cargo build --release --locked -p tidecast-control --bin tidecast -p tidecast-benches
+    # Two runs: `--bin tidecast` would also limit the benches package to a bin of that name.
+    cargo build --release --locked -p tidecast-control --bin tidecast
+    cargo build --release --locked -p tidecast-benches
 fi
 export TIDECAST_BIN="$PWD/target/release/tidecast"
 case "$what" in

@@ -11,7 +11,7 @@ pub mod deliver;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -26,8 +26,12 @@ use crate::stats::Recorder;
 /// The events a webhook may ask for.
 pub const EVENTS: &[&str] = &["source_up", "source_down", "track_change", "listener_limit"];
 const QUEUE: usize = 10_000;
-/// Deliveries in flight at once (each waits on a remote server).
+/// Attempts in flight at once, over all services (each waits on a remote server). A
+/// delivery holds a slot only while it attempts, never while it waits to retry.
 const CONCURRENT: usize = 32;
+/// Deliveries one service may have pending (attempting or waiting to retry): a receiver
+/// that is down while a source sends titles every second must not pile up tasks.
+const PER_SERVICE: usize = 50;
 const LIMIT_EVERY: Duration = Duration::from_secs(600);
 
 #[derive(Debug)]
@@ -148,6 +152,7 @@ async fn dispatch(
 ) {
     let slots = Arc::new(Semaphore::new(CONCURRENT));
     let mut last_limit: HashMap<i64, Instant> = HashMap::new();
+    let mut pending: HashMap<i64, Arc<AtomicUsize>> = HashMap::new();
     while let Some(p) = rx.recv().await {
         let hook = match webhooks::get(&db, p.service_id).await {
             Ok(Some(h)) if h.wants(p.event) => h,
@@ -178,6 +183,16 @@ async fn dispatch(
             }
             last_limit.insert(p.service_id, now);
         }
+        let queued = Arc::clone(pending.entry(p.service_id).or_default());
+        if queued.load(Ordering::Relaxed) >= PER_SERVICE {
+            tracing::warn!(
+                service = p.service_id,
+                event = p.event,
+                "webhook event dropped: {PER_SERVICE} deliveries to this service's URL are still pending"
+            );
+            continue;
+        }
+        queued.fetch_add(1, Ordering::Relaxed);
         let delivery = crate::auth::secret::token("whd");
         let body = json!({
             "id": delivery,
@@ -188,34 +203,41 @@ async fn dispatch(
         })
         .to_string();
         let (db, policy, shutdown) = (db.clone(), Arc::clone(&policy), shutdown.clone());
-        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-            return;
-        };
+        let slots = Arc::clone(&slots);
         tokio::spawn(async move {
-            let _permit = permit;
-            deliver_with_retries(
-                &db,
-                &policy,
-                &hook,
-                p.event,
-                &delivery,
-                body.as_bytes(),
-                &shutdown,
-            )
-            .await;
+            let d = Delivery {
+                hook: &hook,
+                event: p.event,
+                id: &delivery,
+                body: body.as_bytes(),
+            };
+            deliver_with_retries(&db, &policy, &slots, d, &shutdown).await;
+            queued.fetch_sub(1, Ordering::Relaxed);
         });
     }
+}
+
+/// One event for one webhook.
+struct Delivery<'a> {
+    hook: &'a webhooks::Webhook,
+    event: &'a str,
+    id: &'a str,
+    body: &'a [u8],
 }
 
 async fn deliver_with_retries(
     db: &Db,
     policy: &Policy,
-    hook: &webhooks::Webhook,
-    event: &str,
-    delivery: &str,
-    body: &[u8],
+    slots: &Semaphore,
+    d: Delivery<'_>,
     shutdown: &CancellationToken,
 ) {
+    let Delivery {
+        hook,
+        event,
+        id: delivery,
+        body,
+    } = d;
     let service = hook.service_id;
     let attempts = deliver::BACKOFF.len();
     for (i, wait) in deliver::BACKOFF.iter().enumerate() {
@@ -226,7 +248,11 @@ async fn deliver_with_retries(
                 return;
             }
         }
+        let Ok(slot) = slots.acquire().await else {
+            return;
+        };
         let result = deliver::attempt(policy, &hook.url, &hook.secret, event, delivery, body).await;
+        drop(slot);
         let (status, error) = match &result {
             Ok(()) => ("delivered", None),
             Err(_) if i + 1 < attempts => ("retrying", result.as_ref().err()),
