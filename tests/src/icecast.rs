@@ -282,3 +282,33 @@ pub fn ffmpeg_container(
         .map(Proc)
         .expect("ffmpeg is installed (scripts/test.sh installs it)")
 }
+
+/// Sets the title on `mount` the way a source's software does (`/admin/metadata` with the
+/// source's login), percent-encoding everything but letters and digits.
+pub fn set_title(srv: &Server, mount: &str, pw: &str, title: &str) {
+    let q: String = title
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let (_, reply) = raw_get(
+        srv,
+        &format!("/admin/metadata?mount=/{mount}&mode=updinfo&song={q}"),
+        &[&format!(
+            "Authorization: Basic {}",
+            b64(&format!("source:{pw}"))
+        )],
+        1,
+        Duration::from_secs(2),
+    );
+    assert!(
+        body_str(&reply).contains("<return>1</return>"),
+        "{}",
+        body_str(&reply)
+    );
+}

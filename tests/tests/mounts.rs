@@ -11,27 +11,6 @@ use std::time::{Duration, Instant};
 use tidecast_tests::icecast::*;
 use tidecast_tests::*;
 
-fn set_title(srv: &Server, mount: &str, pw: &str, title: &str) {
-    let (_, reply) = raw_get(
-        srv,
-        &format!(
-            "/admin/metadata?mount=/{mount}&mode=updinfo&song={}",
-            title.replace(' ', "+")
-        ),
-        &[&format!(
-            "Authorization: Basic {}",
-            b64(&format!("source:{pw}"))
-        )],
-        1,
-        Duration::from_secs(2),
-    );
-    assert!(
-        body_str(&reply).contains("<return>1</return>"),
-        "{}",
-        body_str(&reply)
-    );
-}
-
 /// Every `StreamTitle` an ICY listener has seen so far, in order.
 fn titles(data: &[u8], metaint: usize) -> Vec<String> {
     let mut out = Vec::new();

@@ -55,34 +55,6 @@ async fn listener_from_second_address(icecast: &str, mount: &str, secs: u64) {
     }
 }
 
-fn set_title(srv: &Server, mount: &str, pw: &str, title: &str) {
-    let q: String = title
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    let (_, reply) = raw_get(
-        srv,
-        &format!("/admin/metadata?mount=/{mount}&mode=updinfo&song={q}"),
-        &[&format!(
-            "Authorization: Basic {}",
-            b64(&format!("source:{pw}"))
-        )],
-        1,
-        Duration::from_secs(2),
-    );
-    assert!(
-        body_str(&reply).contains("<return>1</return>"),
-        "{}",
-        body_str(&reply)
-    );
-}
-
 async fn csv(srv: &Server, token: &str, path: &str) -> (StatusCode, String, String, String) {
     let resp = reqwest::Client::new()
         .get(srv.url(path))

@@ -37,10 +37,7 @@ both_backends! {
         let _src = ffmpeg_source(&srv, &mount, "source", &pw, false, 60);
         wait_live(&srv, &mount);
         for song in ["Artist A - First", "Artist B - Second"] {
-            let q = song.replace(' ', "+");
-            let (_, reply) = raw_get(&srv, &format!("/admin/metadata?mount=/{mount}&mode=updinfo&song={q}"),
-                &[&format!("Authorization: Basic {}", b64(&format!("source:{pw}")))], 1, Duration::from_secs(2));
-            assert!(body_str(&reply).contains("<return>1</return>"));
+            set_title(&srv, &mount, &pw, song);
         }
         let mut listener = TcpStream::connect(&srv.icecast).unwrap();
         listener.write_all(format!("GET /{mount} HTTP/1.0\r\nUser-Agent: VLC/3.0.18 LibVLC/3.0.18\r\n\r\n").as_bytes()).unwrap();

@@ -238,17 +238,7 @@ async fn webhooks_are_signed_retried_and_checked() {
     assert_signed(&up[0], SECRET);
     assert_eq!(up[0].body["data"]["source"], "source", "{}", up[0].body);
     assert_eq!(up[0].body["service"]["id"], id);
-    let (_, reply) = raw_get(
-        &srv,
-        &format!("/admin/metadata?mount=/{mount}&mode=updinfo&song=Artist+-+Title"),
-        &[&format!(
-            "Authorization: Basic {}",
-            b64(&format!("source:{pw}"))
-        )],
-        1,
-        Duration::from_secs(2),
-    );
-    assert!(body_str(&reply).contains("<return>1</return>"));
+    set_title(&srv, &mount, &pw, "Artist - Title");
     let tracks = rx
         .wait_for("track_change", 1, Duration::from_secs(10))
         .await;

@@ -61,8 +61,8 @@ async fn services(db: &Db, n: i64) {
     sqlx::query(sql).bind(n).execute(db.pool()).await.unwrap();
 }
 
-/// (a): seconds to store 10,000 sessions through the Recorder, and to roll up their hour.
-async fn ingest(backend: Backend) -> (f64, f64, i64) {
+/// A new database with the admin (whose password the test server expects) and `n` services.
+async fn fresh(backend: Backend, n: i64) -> (Store, Db) {
     let store = Store::new(backend).await;
     std::fs::create_dir_all(store.data_dir()).unwrap();
     let db = Db::connect(&store.database_url).await.unwrap();
@@ -70,7 +70,13 @@ async fn ingest(backend: Backend) -> (f64, f64, i64) {
     tidecast_control::bootstrap::ensure_admin(&db, Some(tidecast_tests::ADMIN_PASSWORD.into()))
         .await
         .unwrap();
-    services(&db, INGEST_SERVICES).await;
+    services(&db, n).await;
+    (store, db)
+}
+
+/// (a): seconds to store 10,000 sessions through the Recorder, and to roll up their hour.
+async fn ingest(backend: Backend) -> (f64, f64, i64) {
+    let (_store, db) = fresh(backend, INGEST_SERVICES).await;
     // Sessions that ended in the last finished hour, each up to 50 minutes long.
     let now = tidecast_control::db::now();
     let hour = (now / HOUR - 1) * HOUR;
@@ -130,14 +136,7 @@ async fn ingest(backend: Backend) -> (f64, f64, i64) {
 /// (b): seconds to fill a year of rollups; then per-request latencies (ms) of a year's
 /// history at a daily and a 6-hour step, through a real server.
 async fn history(backend: Backend, n: i64, runs: usize) -> (f64, Vec<f64>, Vec<f64>, usize) {
-    let store = Store::new(backend).await;
-    std::fs::create_dir_all(store.data_dir()).unwrap();
-    let db = Db::connect(&store.database_url).await.unwrap();
-    db.migrate().await.unwrap();
-    tidecast_control::bootstrap::ensure_admin(&db, Some(tidecast_tests::ADMIN_PASSWORD.into()))
-        .await
-        .unwrap();
-    services(&db, n).await;
+    let (store, db) = fresh(backend, n).await;
     let now = tidecast_control::db::now();
     let top = now / HOUR * HOUR;
     let first = top - 8760 * HOUR;

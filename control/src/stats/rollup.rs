@@ -265,16 +265,29 @@ pub async fn service_hours(
     } else {
         Vec::new()
     };
-    if rolled < to {
-        let mut spans = stored_spans(db, Some(service), rolled, to, i64::MAX).await?;
-        spans.extend(open_spans(engine, Some(service)));
-        rows.extend(
-            roll(rolled, to, &spans)
-                .into_iter()
-                .filter(|r| mount.is_none_or(|m| r.mount == m)),
-        );
-    }
+    rows.extend(not_rolled(db, engine, service, mount, rolled, to).await?);
     Ok(rows)
+}
+
+/// The hours in [rolled, to) that are not rolled up yet (the one running, or a backlog),
+/// computed from the sessions the way the task will roll them.
+async fn not_rolled(
+    db: &Db,
+    engine: &Engine,
+    service: i64,
+    mount: Option<&str>,
+    rolled: i64,
+    to: i64,
+) -> sqlx::Result<Vec<HourRow>> {
+    if rolled >= to {
+        return Ok(Vec::new());
+    }
+    let mut spans = stored_spans(db, Some(service), rolled, to, i64::MAX).await?;
+    spans.extend(open_spans(engine, Some(service)));
+    Ok(roll(rolled, to, &spans)
+        .into_iter()
+        .filter(|r| mount.is_none_or(|m| r.mount == m))
+        .collect())
 }
 
 /// Like [`service_hours`] for one mount (or the service's totals, ""), with the stored
@@ -324,15 +337,7 @@ pub async fn service_steps(
             bytes,
         })
         .collect();
-    if rolled < to {
-        let mut spans = stored_spans(db, Some(service), rolled, to, i64::MAX).await?;
-        spans.extend(open_spans(engine, Some(service)));
-        rows.extend(
-            roll(rolled, to, &spans)
-                .into_iter()
-                .filter(|r| r.mount == mount),
-        );
-    }
+    rows.extend(not_rolled(db, engine, service, Some(mount), rolled, to).await?);
     Ok(rows)
 }
 
