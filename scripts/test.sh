@@ -13,6 +13,9 @@ apt_ensure ca-certificates pkg-config
 # sources, ffmpeg/ffprobe as listeners and RTMP publishers, Debian's Chromium with hls.js
 # (from the npm registry, pinned in tests/browser/package-lock.json) as a video player.
 apt_ensure ffmpeg liquidsoap chromium
+# Debian's icecast2 as "a remote Icecast" the restream tests send to (run from the tests'
+# own config, never as the packaged service).
+apt_ensure icecast2
 # Prometheus's own Python client parses /metrics in the tests (Debian's python3).
 apt_ensure python3-prometheus-client
 # OpenAPI's validator and the schemathesis fuzzer (PyPI, pinned in tests/python) in a venv

@@ -67,6 +67,11 @@ impl Policy {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| Refused::BadUrl("the URL has no port".into()))?;
+        self.resolve_host(host, port).await
+    }
+
+    /// The addresses `host:port` may be reached at: resolved, every address checked.
+    pub async fn resolve_host(&self, host: String, port: u16) -> Result<Vec<SocketAddr>, Refused> {
         let addrs: Vec<SocketAddr> = if let Ok(ip) = host.parse::<IpAddr>() {
             vec![SocketAddr::new(ip, port)]
         } else {
@@ -191,5 +196,30 @@ mod tests {
             p.resolve(&url).await,
             Err(Refused::Address { .. })
         ));
+    }
+}
+
+/// The engine's publish targets connect where this policy lets them (checked at every
+/// connect, after DNS).
+#[derive(Debug, Clone)]
+pub struct PolicyDialer(pub std::sync::Arc<Policy>);
+
+impl tidecast_engine::targets::Dialer for PolicyDialer {
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> tidecast_engine::admission::BoxFuture<'a, Result<Vec<SocketAddr>, String>> {
+        Box::pin(async move {
+            self.0
+                .resolve_host(
+                    host.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_owned(),
+                    port,
+                )
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }

@@ -111,6 +111,7 @@ pub async fn run(
     tokio::spawn(crate::live_sets::run(state.clone(), set_events));
     tokio::spawn(crate::vod::run(state.clone()));
     tokio::spawn(crate::usage::run(state.clone()));
+    tokio::spawn(crate::api::targets::run(state.clone()));
     tokio::spawn(crate::stats::rollup::run(
         state.db.clone(),
         state.engine.clone(),

@@ -29,6 +29,7 @@ pub mod mount;
 pub mod radio_hls;
 pub mod registry;
 pub mod rtmp;
+pub mod targets;
 pub mod traffic;
 pub mod transcode;
 
@@ -59,6 +60,7 @@ pub struct Engine {
     /// Where stations that record their live sets have them written.
     live_sets: Option<live_sets::LiveSets>,
     traffic: Arc<traffic::Traffic>,
+    targets: Arc<targets::Targets>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -91,7 +93,13 @@ impl Engine {
             dvr: None,
             live_sets: None,
             traffic: Arc::default(),
+            targets: Arc::default(),
         }
+    }
+
+    /// Publish targets (restreams) running in this process.
+    pub fn targets(&self) -> &Arc<targets::Targets> {
+        &self.targets
     }
 
     /// Bytes sent to listeners and viewers, per service.

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 pub mod browser;
 pub mod icecast;
 pub mod media;
+pub mod peers;
 pub mod rtmp;
 
 /// Creates a customer `<name>-owner` and a service of `kind` for it (as the admin);

@@ -36,6 +36,7 @@ pub const TABLES: &[&str] = &[
     "settings",
     "provisions",
     "webhooks",
+    "publish_targets",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,6 +22,7 @@ pub mod recordings;
 pub mod requests;
 pub mod services;
 pub mod site;
+pub mod targets;
 pub mod tokens;
 pub mod users;
 pub mod vod;

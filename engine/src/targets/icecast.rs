@@ -1,0 +1,299 @@
+//! An Icecast target: a station's mount sent as a source to another Icecast server
+//! (`PUT /mount`, Icecast 2.4's source protocol), exactly as the mount's listeners hear it
+//! (no re-encode: MP3 stays MP3, Ogg keeps its headers), with each new title sent to the
+//! remote's `/admin/metadata` for formats whose titles are not in the stream.
+//!
+//! The task follows the mount like an uncounted listener while something is on air (a live
+//! source, a DJ or AutoDJ), and stays connected across hand-overs between them; when the
+//! mount goes quiet it disconnects and waits. A refused or dropped connection is retried
+//! with back-off, and said in the target's status.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use super::{BACKOFF, CONNECT_TIMEOUT, Dialer, SharedStatus, State, WRITE_TIMEOUT, lock};
+use crate::Engine;
+use crate::mount::Mount;
+
+/// Where and as whom to send.
+#[derive(Clone)]
+pub struct IcecastTarget {
+    pub host: String,
+    pub port: u16,
+    /// `/name` on the remote.
+    pub mount: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for IcecastTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IcecastTarget")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("mount", &self.mount)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// How a connection ended.
+enum Ended {
+    /// Nothing is on air any more.
+    Quiet,
+    Stopped,
+}
+
+/// Starts target `id`: the station's mount `mount` sent to `to`, until it is stopped.
+pub fn start(engine: &Engine, id: i64, mount: String, to: IcecastTarget, dialer: Arc<dyn Dialer>) {
+    let (cancel, status) = engine.targets().register(id);
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        run(&engine, id, &mount, &to, dialer.as_ref(), &status, &cancel).await;
+    });
+}
+
+async fn run(
+    engine: &Engine,
+    id: i64,
+    mount_name: &str,
+    to: &IcecastTarget,
+    dialer: &dyn Dialer,
+    status: &SharedStatus,
+    cancel: &CancellationToken,
+) {
+    let mut failures = 0usize;
+    loop {
+        let Some(mount) = wait_for_air(engine, mount_name, status, cancel).await else {
+            return;
+        };
+        lock(status).state = State::Connecting;
+        match push(&mount, to, dialer, status, cancel).await {
+            Ok(Ended::Stopped) => return,
+            Ok(Ended::Quiet) => {
+                failures = 0;
+                let mut st = lock(status);
+                st.state = State::Waiting;
+                st.live_since = None;
+            }
+            Err(why) => {
+                let wait = BACKOFF[failures.min(BACKOFF.len() - 1)];
+                failures += 1;
+                tracing::info!(target = id, mount = %mount_name, remote = %format!("{}:{}{}", to.host, to.port, to.mount), "Icecast target: {why}; trying again in {wait:?}");
+                {
+                    let mut st = lock(status);
+                    st.state = State::Retrying;
+                    st.last_error = Some(why);
+                    st.last_error_at = Some(SystemTime::now());
+                    st.live_since = None;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = cancel.cancelled() => return,
+                }
+            }
+        }
+    }
+}
+
+/// The mount once something is on air on it (`None`: stopped).
+async fn wait_for_air(
+    engine: &Engine,
+    name: &str,
+    status: &SharedStatus,
+    cancel: &CancellationToken,
+) -> Option<Arc<Mount>> {
+    loop {
+        if let Some(m) = engine.mounts().get(name)
+            && m.status().on_air.is_some()
+        {
+            return Some(m);
+        }
+        {
+            let mut st = lock(status);
+            if st.state != State::Retrying {
+                st.state = State::Waiting;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            () = cancel.cancelled() => return None,
+        }
+    }
+}
+
+fn basic(to: &IcecastTarget) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", to.user, to.password))
+}
+
+async fn connect(to: &IcecastTarget, dialer: &dyn Dialer) -> Result<TcpStream, String> {
+    let addrs: Vec<SocketAddr> = dialer.resolve(&to.host, to.port).await?;
+    let mut last = String::from("no address to connect to");
+    for addr in addrs {
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(e)) => last = format!("cannot connect to {addr}: {e}"),
+            Err(_) => last = format!("no answer from {addr} within {CONNECT_TIMEOUT:?}"),
+        }
+    }
+    Err(last)
+}
+
+/// One connection: the source handshake, then the mount's audio until it goes quiet.
+async fn push(
+    mount: &Mount,
+    to: &IcecastTarget,
+    dialer: &dyn Dialer,
+    status: &SharedStatus,
+    cancel: &CancellationToken,
+) -> Result<Ended, String> {
+    let mut sock = connect(to, dialer).await?;
+    // Titles go to the address that was checked and answered, not to a fresh lookup.
+    let remote = sock
+        .peer_addr()
+        .map_err(|e| format!("the connection failed at once: {e}"))?;
+    let info = mount.info().unwrap_or_default();
+    let name = info.name.clone().unwrap_or_default();
+    let clean = |s: &str| s.chars().filter(|c| !c.is_control()).collect::<String>();
+    let mut head = format!(
+        "PUT {} HTTP/1.1\r\nHost: {}:{}\r\nAuthorization: Basic {}\r\nUser-Agent: Tidecast/{}\r\n\
+         Content-Type: {}\r\nIce-Public: 0\r\n",
+        to.mount,
+        to.host,
+        to.port,
+        basic(to),
+        env!("CARGO_PKG_VERSION"),
+        clean(&info.content_type),
+    );
+    if !name.is_empty() {
+        head.push_str(&format!("Ice-Name: {}\r\n", clean(&name)));
+    }
+    head.push_str("\r\n");
+    let answer = async {
+        sock.write_all(head.as_bytes()).await?;
+        // The answer is one short header block; Icecast sends it before any body.
+        let mut buf = vec![0u8; 2048];
+        let mut got = 0;
+        loop {
+            let n = sock.read(&mut buf[got..]).await?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+            if buf[..got].windows(4).any(|w| w == b"\r\n\r\n") || got == buf.len() {
+                break;
+            }
+        }
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&buf[..got]).into_owned())
+    };
+    let answer = match tokio::time::timeout(CONNECT_TIMEOUT, answer).await {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => return Err(format!("the connection failed during the handshake: {e}")),
+        Err(_) => {
+            return Err(format!(
+                "the remote did not answer within {CONNECT_TIMEOUT:?}"
+            ));
+        }
+    };
+    let first = answer.lines().next().unwrap_or("").trim().to_owned();
+    if first.split_whitespace().nth(1) != Some("200") {
+        return Err(if first.is_empty() {
+            "the remote closed the connection without an answer".into()
+        } else {
+            format!("the remote refused the source: {first}")
+        });
+    }
+    tracing::info!(remote = %format!("{}:{}{}", to.host, to.port, to.mount), "Icecast target connected");
+    {
+        let mut st = lock(status);
+        st.state = State::Live;
+        st.live_since = Some(SystemTime::now());
+        st.bytes = 0;
+        st.connections += 1;
+    }
+    let (headers, mut rx) = mount.follow();
+    let mut changes = mount.on_air_watch();
+    let in_stream_titles = info.content_type.contains("ogg") || info.content_type.contains("webm");
+    let mut title_version = None;
+    for h in headers {
+        write(&mut sock, &h).await?;
+    }
+    loop {
+        // Titles go to the remote as they change (MP3 and AAC carry none in the stream).
+        if !in_stream_titles {
+            let (title, version) = mount.title();
+            if title_version != Some(version) && !title.is_empty() {
+                title_version = Some(version);
+                tokio::spawn(send_title(to.clone(), remote, title.to_string()));
+            }
+        }
+        let chunk: Bytes = tokio::select! {
+            () = cancel.cancelled() => return Ok(Ended::Stopped),
+            changed = changes.changed() => {
+                if changed.is_err() || mount.status().on_air.is_none() {
+                    return Ok(Ended::Quiet);
+                }
+                continue;
+            }
+            got = rx.recv() => match got {
+                Ok(c) => c,
+                // Behind (a slow remote): skip ahead, as a listener would.
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return Ok(Ended::Quiet),
+            },
+        };
+        write(&mut sock, &chunk).await?;
+        lock(status).bytes += chunk.len() as u64;
+    }
+}
+
+async fn write(sock: &mut TcpStream, data: &[u8]) -> Result<(), String> {
+    match tokio::time::timeout(WRITE_TIMEOUT, sock.write_all(data)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("the connection was lost: {e}")),
+        Err(_) => Err(format!(
+            "the remote took nothing for {WRITE_TIMEOUT:?}; reconnecting"
+        )),
+    }
+}
+
+/// `GET /admin/metadata?mount=…&mode=updinfo&song=…` on the remote, as the source.
+async fn send_title(to: IcecastTarget, remote: SocketAddr, title: String) {
+    let q: String = title
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let req = format!(
+        "GET /admin/metadata?mount={}&mode=updinfo&song={q} HTTP/1.0\r\nHost: {}:{}\r\nAuthorization: Basic {}\r\nUser-Agent: Tidecast/{}\r\n\r\n",
+        to.mount,
+        to.host,
+        to.port,
+        basic(&to),
+        env!("CARGO_PKG_VERSION")
+    );
+    let attempt = async {
+        let mut s = TcpStream::connect(remote).await?;
+        s.write_all(req.as_bytes()).await?;
+        let mut sink = Vec::new();
+        s.read_to_end(&mut sink).await?;
+        Ok::<_, std::io::Error>(())
+    };
+    if let Ok(Err(e)) = tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+        tracing::debug!(remote = %to.host, "Icecast target: title not sent: {e}");
+    }
+}

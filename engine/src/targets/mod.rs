@@ -1,0 +1,173 @@
+//! Publish targets: a service's stream sent on to another server (restreaming), each by a
+//! task of its own that waits for the service to have something on air, connects, sends,
+//! and reconnects with back-off when the remote drops or refuses.
+//!
+//! Where a target may connect is not the engine's call: it asks a [`Dialer`] (the control
+//! plane checks customers' addresses against its outbound policy after DNS, at every
+//! connect) and connects only to the addresses it answers.
+
+pub mod icecast;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::admission::BoxFuture;
+
+/// Resolves a target's host to the addresses it may be reached at, or says why not.
+pub trait Dialer: Send + Sync + 'static {
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> BoxFuture<'a, Result<Vec<SocketAddr>, String>>;
+}
+
+/// Waits between reconnects: 1 s, 2 s, 5 s, 10 s, then every 30 s.
+pub const BACKOFF: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+    Duration::from_secs(10),
+    Duration::from_secs(30),
+];
+/// Connecting, and the remote's answer, each within this.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A write the remote does not take within this is a lost connection.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a target is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Nothing is on air to send.
+    Waiting,
+    Connecting,
+    /// Sending.
+    Live,
+    /// The last attempt failed; trying again after a pause.
+    Retrying,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Connecting => "connecting",
+            Self::Live => "live",
+            Self::Retrying => "retrying",
+        }
+    }
+}
+
+/// A target's state for status pages and the API.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub state: State,
+    /// Why the last attempt failed, in a user's words (never a secret).
+    pub last_error: Option<String>,
+    pub last_error_at: Option<SystemTime>,
+    /// Since when it has been live.
+    pub live_since: Option<SystemTime>,
+    /// Bytes sent over the current connection.
+    pub bytes: u64,
+    /// Connections made since the target started.
+    pub connections: u64,
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        Self {
+            state: State::Waiting,
+            last_error: None,
+            last_error_at: None,
+            live_since: None,
+            bytes: 0,
+            connections: 0,
+        }
+    }
+}
+
+impl Status {
+    /// Bitrate sent over the current connection, in kbit/s.
+    pub fn kbps(&self) -> Option<u32> {
+        let since = self.live_since?;
+        let secs = SystemTime::now().duration_since(since).ok()?.as_secs_f64();
+        (secs >= 1.0).then(|| (self.bytes as f64 * 8.0 / secs / 1000.0).round() as u32)
+    }
+}
+
+/// Shared between a target's task and whoever asks for its status.
+pub type SharedStatus = Arc<Mutex<Status>>;
+
+pub(crate) fn lock(s: &SharedStatus) -> MutexGuard<'_, Status> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct Running {
+    cancel: CancellationToken,
+    status: SharedStatus,
+}
+
+/// The targets running in this process, by the control plane's target id.
+#[derive(Default)]
+pub struct Targets {
+    running: Mutex<HashMap<i64, Running>>,
+}
+
+impl std::fmt::Debug for Targets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Targets").finish_non_exhaustive()
+    }
+}
+
+impl Targets {
+    fn map(&self) -> MutexGuard<'_, HashMap<i64, Running>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers target `id` (replacing one of the same id) and returns what its task
+    /// watches and reports to.
+    pub(crate) fn register(&self, id: i64) -> (CancellationToken, SharedStatus) {
+        let cancel = CancellationToken::new();
+        let status: SharedStatus = Arc::default();
+        if let Some(old) = self.map().insert(
+            id,
+            Running {
+                cancel: cancel.clone(),
+                status: Arc::clone(&status),
+            },
+        ) {
+            old.cancel.cancel();
+        }
+        (cancel, status)
+    }
+
+    /// Stops target `id` (its connection closes). Whether it was running.
+    pub fn stop(&self, id: i64) -> bool {
+        match self.map().remove(&id) {
+            Some(r) => {
+                r.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn status(&self, id: i64) -> Option<Status> {
+        self.map().get(&id).map(|r| lock(&r.status).clone())
+    }
+
+    /// Every running target's status.
+    pub fn all(&self) -> Vec<(i64, Status)> {
+        let mut v: Vec<_> = self
+            .map()
+            .iter()
+            .map(|(id, r)| (*id, lock(&r.status).clone()))
+            .collect();
+        v.sort_unstable_by_key(|(id, _)| *id);
+        v
+    }
+}

@@ -1,0 +1,147 @@
+//! Real peer servers the tests start on loopback: Debian's icecast2 as "a remote Icecast"
+//! (a restream target, or a relay source). Each runs in the foreground from a config
+//! written to a temporary folder, never the packaged service; as root it is started as
+//! user icecast2 (icecast refuses to run as root).
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::Value;
+use crate::icecast::Proc;
+
+/// A running icecast2 with source password [`Icecast2::PASSWORD`].
+#[derive(Debug)]
+pub struct Icecast2 {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    proc: Option<Proc>,
+}
+
+impl Icecast2 {
+    pub const PASSWORD: &'static str = "peer-source-pw";
+
+    /// Starts one on a free loopback port and waits until it answers.
+    pub fn start() -> Self {
+        assert!(
+            std::path::Path::new("/usr/bin/icecast2").exists(),
+            "the restream tests need Debian's icecast2 (scripts/test.sh installs it)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let mut me = Self {
+            port,
+            dir,
+            proc: None,
+        };
+        me.restart();
+        me
+    }
+
+    fn config(&self) -> String {
+        let d = self.dir.path().display();
+        format!(
+            r#"<icecast>
+    <location>loopback</location><admin>test@localhost</admin>
+    <limits><clients>100</clients><sources>10</sources><source-timeout>10</source-timeout>
+        <burst-on-connect>1</burst-on-connect><burst-size>65535</burst-size></limits>
+    <authentication><source-password>{pw}</source-password><admin-user>admin</admin-user>
+        <admin-password>{pw}</admin-password></authentication>
+    <hostname>127.0.0.1</hostname>
+    <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+    <fileserve>1</fileserve>
+    <paths><basedir>/usr/share/icecast2</basedir><logdir>{d}</logdir>
+        <webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot>
+        <pidfile>{d}/icecast.pid</pidfile></paths>
+    <logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog><loglevel>3</loglevel></logging>
+    <security><chroot>0</chroot></security>
+</icecast>
+"#,
+            pw = Self::PASSWORD,
+            port = self.port,
+        )
+    }
+
+    /// Stops it (as a remote that went away).
+    pub fn stop(&mut self) {
+        self.proc = None;
+    }
+
+    /// Starts it again on the same port, waiting until it answers.
+    pub fn restart(&mut self) {
+        self.stop();
+        let conf = self.dir.path().join("icecast.xml");
+        std::fs::write(&conf, self.config()).unwrap();
+        let root = nix_is_root();
+        if root {
+            Command::new("chown")
+                .args(["-R", "icecast2:icecast"])
+                .arg(self.dir.path())
+                .status()
+                .unwrap();
+        }
+        let mut cmd = if root {
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=icecast2",
+                "--regid=icecast",
+                "--init-groups",
+                "icecast2",
+            ]);
+            c
+        } else {
+            Command::new("icecast2")
+        };
+        cmd.arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.proc = Some(Proc(cmd.spawn().unwrap()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "icecast2 did not start: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `host:port`, as the listener helpers take it.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `/status-json.xsl`'s sources, as a list (icecast gives one source as an object).
+    pub async fn sources(&self) -> Vec<Value> {
+        let url = format!("http://127.0.0.1:{}/status-json.xsl", self.port);
+        let v: Value = match reqwest::get(&url).await {
+            Ok(r) => r.json().await.unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        };
+        match &v["icestats"]["source"] {
+            Value::Array(a) => a.clone(),
+            Value::Object(_) => vec![v["icestats"]["source"].clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Its error log, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+fn nix_is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
