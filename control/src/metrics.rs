@@ -176,6 +176,22 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Response 
             st.dead_air_events as f64,
         );
     }
+    for (target, service, st) in engine.targets().all() {
+        let (service, target) = (service.0.to_string(), target.to_string());
+        let labels = [("service", service.as_str()), ("target", target.as_str())];
+        m.gauge(
+            "tidecast_target_live",
+            "1 while a publish target (restream) is connected and sending",
+            &labels,
+            f64::from(u8::from(st.state == tidecast_engine::targets::State::Live)),
+        );
+        m.counter(
+            "tidecast_target_connections_total",
+            "Connections a publish target has made (more than one: it reconnected)",
+            &labels,
+            st.connections as f64,
+        );
+    }
     for (service, bytes) in engine.traffic().totals() {
         m.counter(
             "tidecast_bytes_sent_total",

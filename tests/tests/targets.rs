@@ -160,6 +160,21 @@ async fn a_station_restreams_to_a_remote_icecast_and_reconnects() {
     );
     let (_, list) = srv.get(&path, &owner).await;
     assert!(list[0]["kbps"].as_u64().unwrap_or(0) > 50, "{list}");
+    // /metrics says it is live, and that it reconnected.
+    let (_, _, body) = srv
+        .fetch("/metrics", &[("authorization", &format!("Bearer {admin}"))])
+        .await;
+    let samples = parse_metrics(&String::from_utf8(body).unwrap());
+    let metric = |name: &str| {
+        samples
+            .iter()
+            .find(|(n, l, _)| {
+                n == name && l.get("service").map(String::as_str) == Some(id.to_string().as_str())
+            })
+            .map(|(_, _, v)| *v)
+    };
+    assert_eq!(metric("tidecast_target_live"), Some(1.0));
+    assert!(metric("tidecast_target_connections_total").unwrap() >= 2.0);
 
     // Another customer sees nothing; deleting the target ends the remote's source.
     srv.create_user(&admin, "nosy", "customer", json!({})).await;

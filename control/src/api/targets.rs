@@ -243,7 +243,7 @@ pub async fn reconcile(state: &AppState) {
         .targets()
         .all()
         .into_iter()
-        .map(|(id, _)| id)
+        .map(|(id, _, _)| id)
         .collect();
     for id in running.difference(&wanted) {
         state.engine.targets().stop(*id);
@@ -259,6 +259,7 @@ pub async fn reconcile(state: &AppState) {
         icecast::start(
             &state.engine,
             t.id,
+            tidecast_engine::ServiceId(service.id),
             service.slug.clone(),
             IcecastTarget {
                 host: t.host.clone(),

@@ -53,9 +53,16 @@ enum Ended {
     Stopped,
 }
 
-/// Starts target `id`: the station's mount `mount` sent to `to`, until it is stopped.
-pub fn start(engine: &Engine, id: i64, mount: String, to: IcecastTarget, dialer: Arc<dyn Dialer>) {
-    let (cancel, status) = engine.targets().register(id);
+/// Starts target `id`: `service`'s mount `mount` sent to `to`, until it is stopped.
+pub fn start(
+    engine: &Engine,
+    id: i64,
+    service: crate::admission::ServiceId,
+    mount: String,
+    to: IcecastTarget,
+    dialer: Arc<dyn Dialer>,
+) {
+    let (cancel, status) = engine.targets().register(id, service);
     let engine = engine.clone();
     tokio::spawn(async move {
         run(&engine, id, &mount, &to, dialer.as_ref(), &status, &cancel).await;

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::BoxFuture;
+use crate::admission::{BoxFuture, ServiceId};
 
 /// Resolves a target's host to the addresses it may be reached at, or says why not.
 pub trait Dialer: Send + Sync + 'static {
@@ -107,6 +107,7 @@ pub(crate) fn lock(s: &SharedStatus) -> MutexGuard<'_, Status> {
 }
 
 struct Running {
+    service: ServiceId,
     cancel: CancellationToken,
     status: SharedStatus,
 }
@@ -130,12 +131,17 @@ impl Targets {
 
     /// Registers target `id` (replacing one of the same id) and returns what its task
     /// watches and reports to.
-    pub(crate) fn register(&self, id: i64) -> (CancellationToken, SharedStatus) {
+    pub(crate) fn register(
+        &self,
+        id: i64,
+        service: ServiceId,
+    ) -> (CancellationToken, SharedStatus) {
         let cancel = CancellationToken::new();
         let status: SharedStatus = Arc::default();
         if let Some(old) = self.map().insert(
             id,
             Running {
+                service,
                 cancel: cancel.clone(),
                 status: Arc::clone(&status),
             },
@@ -160,14 +166,14 @@ impl Targets {
         self.map().get(&id).map(|r| lock(&r.status).clone())
     }
 
-    /// Every running target's status.
-    pub fn all(&self) -> Vec<(i64, Status)> {
+    /// Every running target's service and status.
+    pub fn all(&self) -> Vec<(i64, ServiceId, Status)> {
         let mut v: Vec<_> = self
             .map()
             .iter()
-            .map(|(id, r)| (*id, lock(&r.status).clone()))
+            .map(|(id, r)| (*id, r.service, lock(&r.status).clone()))
             .collect();
-        v.sort_unstable_by_key(|(id, _)| *id);
+        v.sort_unstable_by_key(|(id, _, _)| *id);
         v
     }
 }
