@@ -263,6 +263,16 @@ impl Server {
         Self::start_with(store, Options::default()).await.unwrap()
     }
 
+    /// A server whose customers' URLs (webhooks, restream targets) may reach loopback,
+    /// where the tests run their peers (`--relay-allow 127.0.0.0/8`).
+    pub async fn start_allowing_loopback(store: &Store) -> Self {
+        let opts = Options {
+            args: vec!["--relay-allow".into(), "127.0.0.0/8".into()],
+            ..Options::default()
+        };
+        Self::start_with(store, opts).await.unwrap()
+    }
+
     pub async fn start_with(store: &Store, opts: Options) -> anyhow::Result<Self> {
         install_tls();
         let mut cmd = Command::new(binary());

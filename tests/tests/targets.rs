@@ -32,15 +32,7 @@ async fn target(srv: &Server, token: &str, path: &str, want: &str, within: Durat
 async fn a_station_restreams_to_a_remote_icecast_and_reconnects() {
     let mut ice = Icecast2::start();
     let store = Store::new(Backend::Sqlite).await;
-    let srv = Server::start_with(
-        &store,
-        Options {
-            args: vec!["--relay-allow".into(), "127.0.0.0/8".into()],
-            ..Options::default()
-        },
-    )
-    .await
-    .unwrap();
+    let srv = Server::start_allowing_loopback(&store).await;
     let (id, mount, pw) = radio(&srv, "RelayFM", json!({})).await;
     let owner = srv.login("RelayFM-owner", "RelayFM-owner-password").await;
     let path = format!("/api/v1/services/{id}/targets");

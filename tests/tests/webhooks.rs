@@ -156,15 +156,7 @@ const SECRET: &str = "a-long-shared-secret-1234";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_are_signed_retried_and_checked() {
     let store = Store::new(Backend::Sqlite).await;
-    let srv = Server::start_with(
-        &store,
-        Options {
-            args: vec!["--relay-allow".into(), "127.0.0.0/8".into()],
-            ..Options::default()
-        },
-    )
-    .await
-    .unwrap();
+    let srv = Server::start_allowing_loopback(&store).await;
     let (id, mount, pw) = radio(&srv, "HookFM", json!({"max_listeners": 1})).await;
     let owner = srv.login("HookFM-owner", "HookFM-owner-password").await;
     let path = format!("/api/v1/services/{id}/webhook");
