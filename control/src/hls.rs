@@ -263,7 +263,6 @@ async fn serve_from(
             res.headers_mut()
                 .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
-        engine.traffic().add(base.service_id(), sent_bytes(&res));
         if counts {
             let key = ViewerKey {
                 ip: remote.ip(),
@@ -293,6 +292,8 @@ async fn serve_from(
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
                 return res;
             }
+            // Counted once the viewer is let in (a refusal sends nothing of the stream).
+            engine.traffic().add(base.service_id(), sent_bytes(&res));
         }
         return res;
     }
@@ -322,8 +323,8 @@ async fn serve_from(
                 &etag,
                 true,
             );
-            engine.traffic().add(base.service_id(), sent_bytes(&res));
             if counts {
+                engine.traffic().add(base.service_id(), sent_bytes(&res));
                 base.viewers
                     .segment(remote.ip(), agent.as_deref(), sent_bytes(&res));
             }

@@ -133,6 +133,30 @@ fn special_v4(ip: Ipv4Addr) -> Option<&'static str> {
 
 fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
     let s = ip.segments();
+    let o = ip.octets();
+    let v4 = |a: u8, b: u8, c: u8, d: u8| special_v4(Ipv4Addr::new(a, b, c, d));
+    // Addresses that carry an IPv4 address reach it: check that one.
+    if s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_loopback() && !ip.is_unspecified() {
+        // IPv4-compatible ::a.b.c.d
+        return v4(o[12], o[13], o[14], o[15]).or(Some("IPv4-compatible"));
+    }
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        // NAT64 64:ff9b::a.b.c.d: a public IPv4 address through the gateway is public
+        return v4(o[12], o[13], o[14], o[15]);
+    }
+    if s[0] == 0x2002 {
+        // 6to4 2002:AABB:CCDD::
+        return v4(o[2], o[3], o[4], o[5]);
+    }
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1 {
+        return Some("local NAT64");
+    }
+    if s[0] == 0x2001 && s[1] == 0 {
+        return Some("Teredo");
+    }
+    if (s[0] & 0xffc0) == 0xfec0 {
+        return Some("site-local");
+    }
     if ip.is_loopback() {
         Some("loopback")
     } else if ip.is_unspecified() {
@@ -167,6 +191,11 @@ mod tests {
             ("::ffff:127.0.0.1", "loopback"),
             ("fd00::1", "unique local"),
             ("fe80::1", "link-local"),
+            ("64:ff9b::a00:5", "private"),
+            ("::a00:5", "private"),
+            ("2002:a00:5::1", "private"),
+            ("2001:0:4136:e378::1", "Teredo"),
+            ("fec0::1", "site-local"),
         ] {
             assert_eq!(p.check(ip.parse().expect("ip")), Some(kind), "{ip}");
         }

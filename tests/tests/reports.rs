@@ -175,6 +175,12 @@ both_backends! {
             (format!("/stats/history?from={}&to={now}&step=600", now - 60 * 86_400), StatusCode::BAD_REQUEST),
             (format!("/stats/history?from={}&to={now}", now - 3 * year), StatusCode::BAD_REQUEST),
             ("/stats/history?step=10".to_owned(), StatusCode::BAD_REQUEST),
+            // Extremes that once overflowed or looped: a clear 400 each.
+            (format!("/stats/history?from={}&to={now}&step=9223372036854775807", now - 3600), StatusCode::BAD_REQUEST),
+            (format!("/stats/history?from={}&to={now}&step=9223372036854774000", now - 3600), StatusCode::BAD_REQUEST),
+            ("/stats/history?from=-9223372036854775808".to_owned(), StatusCode::BAD_REQUEST),
+            ("/stats/report?to=-5".to_owned(), StatusCode::BAD_REQUEST),
+            ("/stats/report/listeners?to=9223372036854775807".to_owned(), StatusCode::BAD_REQUEST),
             ("/stats/report/countries".to_owned(), StatusCode::NOT_FOUND),
             ("/stats/report/tracks?format=xml".to_owned(), StatusCode::BAD_REQUEST),
             (format!("/stats/report?from={}&to={now}", now - 3 * year), StatusCode::BAD_REQUEST),

@@ -83,8 +83,22 @@ pub struct Range {
 
 impl Range {
     pub fn parse(query: &str, default_span: i64) -> ApiResult<Self> {
+        let latest = now() + 366 * 86_400;
         let to = int_param(query, "to")?.unwrap_or_else(now);
-        let from = int_param(query, "from")?.unwrap_or(to - default_span);
+        // Bounds first, so the arithmetic below cannot overflow on extreme values.
+        if !(0..=latest).contains(&to) {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                "from and to must be unix seconds between 1970 and a year from now",
+            ));
+        }
+        let from = int_param(query, "from")?.unwrap_or((to - default_span).max(0));
+        if from < 0 {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                "from and to must be unix seconds between 1970 and a year from now",
+            ));
+        }
         if from >= to {
             return Err(ApiError::bad_request("bad_query", "from must be before to"));
         }
@@ -92,12 +106,6 @@ impl Range {
             return Err(ApiError::bad_request(
                 "bad_query",
                 "the range is longer than two years (the longest retention)",
-            ));
-        }
-        if from < 0 || to > now() + 366 * 86_400 {
-            return Err(ApiError::bad_request(
-                "bad_query",
-                "from and to must be unix seconds between 1970 and a year from now",
             ));
         }
         let mount = match raw_param(query, "mount")? {
@@ -110,7 +118,10 @@ impl Range {
                 ));
             }
             // Stored by name; `/name`, as Icecast writes mounts, is the same one.
-            Some(m) => Some(m.strip_prefix('/').unwrap_or(&m).to_owned()),
+            Some(m) => match m.strip_prefix('/').unwrap_or(&m) {
+                "" => None,
+                name => Some(name.to_owned()),
+            },
         };
         Ok(Self { from, to, mount })
     }
@@ -145,6 +156,12 @@ pub async fn series(
         return Err(ApiError::bad_request(
             "bad_query",
             "step: at least 60 seconds",
+        ));
+    }
+    if step > MAX_RANGE {
+        return Err(ApiError::bad_request(
+            "bad_query",
+            "step: at most two years",
         ));
     }
     let whole_hours = step % HOUR == 0;

@@ -400,7 +400,7 @@ async fn summary(state: &AppState, scope: Scope<'_>, hours: &[HourRow]) -> ApiRe
         .collect();
     s.unique_listeners = history::unique_addresses(&state.db, scope).await?
         + open.iter().filter(|ip| !known.contains(*ip)).count() as i64;
-    s.plays = tracks(state, scope).await?.iter().map(|t| t.plays).sum();
+    s.plays = history::plays(&state.db, scope).await?;
     Ok(s)
 }
 

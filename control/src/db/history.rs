@@ -192,3 +192,16 @@ pub async fn sessions(db: &Db, s: Scope<'_>, limit: i64) -> sqlx::Result<Vec<Ses
         .fetch_all(db.pool())
         .await
 }
+
+/// Titles that started in the range.
+pub async fn plays(db: &Db, s: Scope<'_>) -> sqlx::Result<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM title_history WHERE service_id = $1 AND started_at >= $2 AND started_at < $3{}",
+        s.mount_sql()
+    );
+    let (n,): (i64,) = s
+        .bind(sqlx::query_as(sqlx::AssertSqlSafe(sql)))
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n)
+}

@@ -5,11 +5,29 @@
 //! titled `=HYPERLINK(…)` sent by a DJ's software) gets a `'` in front, as OWASP advises, so
 //! it shows as text and never runs.
 
-/// A text cell with formula starters escaped.
+fn starter(c: char) -> bool {
+    matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r')
+}
+
+/// A text cell with formula starters escaped with a `'`: at its start, and after any
+/// separator a spreadsheet might split the cell on (`;` in many locales, `,`, tab, line
+/// breaks), so `x;=HYPERLINK(…)` cannot become a formula cell either.
 pub fn text(s: &str) -> std::borrow::Cow<'_, str> {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}").into(),
-        _ => s.into(),
+    let mut after_separator = true;
+    let mut out: Option<String> = None;
+    for (i, c) in s.char_indices() {
+        if after_separator && starter(c) {
+            out.get_or_insert_with(|| s[..i].to_owned()).push('\'');
+        }
+        if let Some(o) = out.as_mut() {
+            o.push(c);
+        }
+        after_separator =
+            matches!(c, ';' | ',' | '\t' | '\n' | '\r') || (after_separator && c == ' ');
+    }
+    match out {
+        Some(o) => o.into(),
+        None => s.into(),
     }
 }
 
@@ -46,6 +64,9 @@ mod tests {
         assert_eq!(text("-1+2"), "'-1+2");
         assert_eq!(text("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(text("Artist - Title"), "Artist - Title");
+        assert_eq!(text("x;=HYPERLINK(A1)"), "x;'=HYPERLINK(A1)");
+        assert_eq!(text("a, -1"), "a, '-1");
+        assert_eq!(text("VLC/3.0 LibVLC/3.0"), "VLC/3.0 LibVLC/3.0");
         let doc = document(
             &["title", "plays"],
             [vec![text("=1+1, \"quoted\"").into_owned(), "3".into()]],

@@ -31,6 +31,11 @@ const CHUNK_HOURS: i64 = 24;
 /// How often old rows are deleted, and how many per statement.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const PRUNE_BATCH: i64 = 5000;
+/// Sessions read at most to compute hours on demand.
+const ON_DEMAND_SESSIONS: i64 = 500_000;
+/// Sessions end on their way to the database within about a second (the recorder writes
+/// once a second): the rollup reads them this long after listing the open ones.
+const RECORDER_LAG: Duration = Duration::from_secs(2);
 /// Where the first hour not rolled up yet is kept (in `settings`).
 const WATERMARK: &str = "stats_rolled_until";
 
@@ -128,7 +133,9 @@ fn one_step(service_id: i64, mount: &str, hour: i64, step: i64, spans: &[&Span])
         if (h0..h1).contains(&s.start_ms) {
             row.sessions += 1;
         }
-        if !s.open && (h0..h1).contains(&s.end_ms) {
+        // The step it ended in: (h0, h1], so a session ending exactly on a boundary counts
+        // in the step it was part of (the one that holds it).
+        if !s.open && h0 < end && end <= h1 {
             row.bytes += s.bytes;
         }
     }
@@ -282,7 +289,10 @@ async fn not_rolled(
     if rolled >= to {
         return Ok(Vec::new());
     }
-    let mut spans = stored_spans(db, Some(service), rolled, to, i64::MAX).await?;
+    // A backlog (the first start after an upgrade, a task that keeps failing) is the task's
+    // to catch up; an answer computes at most the last two days of it, from a bounded read.
+    let rolled = rolled.max(to - 48 * HOUR);
+    let mut spans = stored_spans(db, Some(service), rolled, to, ON_DEMAND_SESSIONS).await?;
     spans.extend(open_spans(engine, Some(service)));
     Ok(roll(rolled, to, &spans)
         .into_iter()
@@ -373,6 +383,39 @@ pub async fn run(db: Db, engine: Engine) {
     }
 }
 
+/// Every session that overlaps [from, to), for rolling it up for good: the open ones are
+/// listed first, then (after the recorder has had time to write any that ended meanwhile)
+/// the stored ones, and a session found both ways counts once. Read the other way round, a
+/// session ending in between would be in neither.
+async fn spans_for_rollup(db: &Db, engine: &Engine, from: i64, to: i64) -> sqlx::Result<Vec<Span>> {
+    let open = open_spans(engine, None);
+    if !open.is_empty() {
+        tokio::time::sleep(RECORDER_LAG).await;
+    }
+    let mut spans = stored_spans(db, None, from, to, i64::MAX).await?;
+    // Stored starts are whole seconds; open ones are milliseconds.
+    let stored: HashSet<(i64, String, String, i64)> = spans
+        .iter()
+        .map(|s| {
+            (
+                s.service_id,
+                s.mount.clone(),
+                s.ip.clone(),
+                s.start_ms / 1000,
+            )
+        })
+        .collect();
+    spans.extend(open.into_iter().filter(|o| {
+        !stored.contains(&(
+            o.service_id,
+            o.mount.clone(),
+            o.ip.clone(),
+            o.start_ms / 1000,
+        ))
+    }));
+    Ok(spans)
+}
+
 /// Rolls up the finished hours up to `now - GRACE`. Returns how many hours it rolled.
 pub async fn catch_up(db: &Db, engine: &Engine, now: i64) -> sqlx::Result<i64> {
     let done_until = (now - GRACE).div_euclid(HOUR) * HOUR;
@@ -390,8 +433,7 @@ pub async fn catch_up(db: &Db, engine: &Engine, now: i64) -> sqlx::Result<i64> {
     let start = from;
     while from < done_until {
         let to = (from + CHUNK_HOURS * HOUR).min(done_until);
-        let mut spans = stored_spans(db, None, from, to, i64::MAX).await?;
-        spans.extend(open_spans(engine, None));
+        let spans = spans_for_rollup(db, engine, from, to).await?;
         let rows = roll(from, to, &spans);
         let mut tx = db.pool().begin().await?;
         sqlx::query("DELETE FROM listener_hours WHERE hour >= $1 AND hour < $2")

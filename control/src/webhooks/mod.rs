@@ -32,6 +32,9 @@ const CONCURRENT: usize = 32;
 /// Deliveries one service may have pending (attempting or waiting to retry): a receiver
 /// that is down while a source sends titles every second must not pile up tasks.
 const PER_SERVICE: usize = 50;
+/// Attempts one service may have in flight at once: a receiver that never answers holds
+/// at most this many of the shared slots, so it cannot delay other services' deliveries.
+const PER_SERVICE_ATTEMPTS: usize = 2;
 const LIMIT_EVERY: Duration = Duration::from_secs(600);
 
 #[derive(Debug)]
@@ -48,6 +51,10 @@ struct Pending {
 pub struct Webhooks {
     tx: mpsc::Sender<Pending>,
     dropped: AtomicU64,
+    /// When each service's last listener-limit event was taken: refusals can come by the
+    /// thousand (anyone can ask a full station), so they are thinned here, before the
+    /// queue they would otherwise fill for everyone.
+    last_limit: std::sync::Mutex<HashMap<i64, Instant>>,
 }
 
 impl Webhooks {
@@ -58,10 +65,22 @@ impl Webhooks {
         Arc::new(Self {
             tx,
             dropped: AtomicU64::new(0),
+            last_limit: Default::default(),
         })
     }
 
     pub fn notify(&self, event: &MountEvent) {
+        if let MountEvent::Full { service_id, .. } = event {
+            let now = Instant::now();
+            let mut last = self.last_limit.lock().unwrap_or_else(|p| p.into_inner());
+            if last
+                .get(&service_id.0)
+                .is_some_and(|t| now.duration_since(*t) < LIMIT_EVERY)
+            {
+                return;
+            }
+            last.insert(service_id.0, now);
+        }
         let unix = |t: &SystemTime| {
             t.duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64)
@@ -151,8 +170,7 @@ async fn dispatch(
     shutdown: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(CONCURRENT));
-    let mut last_limit: HashMap<i64, Instant> = HashMap::new();
-    let mut pending: HashMap<i64, Arc<AtomicUsize>> = HashMap::new();
+    let mut pending: HashMap<i64, (Arc<AtomicUsize>, Arc<Semaphore>)> = HashMap::new();
     while let Some(p) = rx.recv().await {
         let hook = match webhooks::get(&db, p.service_id).await {
             Ok(Some(h)) if h.wants(p.event) => h,
@@ -173,17 +191,15 @@ async fn dispatch(
         if p.event != "listener_limit" && p.mount.trim_start_matches('/') != service.slug {
             continue;
         }
-        if p.event == "listener_limit" {
-            let now = Instant::now();
-            if last_limit
-                .get(&p.service_id)
-                .is_some_and(|t| now.duration_since(*t) < LIMIT_EVERY)
-            {
-                continue;
-            }
-            last_limit.insert(p.service_id, now);
-        }
-        let queued = Arc::clone(pending.entry(p.service_id).or_default());
+        let (queued, own_slots) = pending
+            .entry(p.service_id)
+            .or_insert_with(|| {
+                (
+                    Arc::default(),
+                    Arc::new(Semaphore::new(PER_SERVICE_ATTEMPTS)),
+                )
+            })
+            .clone();
         if queued.load(Ordering::Relaxed) >= PER_SERVICE {
             tracing::warn!(
                 service = p.service_id,
@@ -211,7 +227,7 @@ async fn dispatch(
                 id: &delivery,
                 body: body.as_bytes(),
             };
-            deliver_with_retries(&db, &policy, &slots, d, &shutdown).await;
+            deliver_with_retries(&db, &policy, [&own_slots, &slots], d, &shutdown).await;
             queued.fetch_sub(1, Ordering::Relaxed);
         });
     }
@@ -228,7 +244,9 @@ struct Delivery<'a> {
 async fn deliver_with_retries(
     db: &Db,
     policy: &Policy,
-    slots: &Semaphore,
+    // The service's own slots, then the shared ones (in that order, so a service waiting for
+    // its own never holds a shared one).
+    slots: [&Semaphore; 2],
     d: Delivery<'_>,
     shutdown: &CancellationToken,
 ) {
@@ -248,11 +266,27 @@ async fn deliver_with_retries(
                 return;
             }
         }
-        let Ok(slot) = slots.acquire().await else {
+        // A retry goes where the webhook points now: not to a URL or secret since replaced,
+        // and not at all once it is removed.
+        if i > 0 {
+            match webhooks::get(db, service).await {
+                Ok(Some(now)) if now.url == hook.url && now.secret == hook.secret => {}
+                Ok(_) => {
+                    tracing::info!(
+                        service,
+                        event,
+                        "webhook retry dropped: the webhook was changed or removed"
+                    );
+                    return;
+                }
+                Err(e) => tracing::warn!(service, "cannot read the webhook before a retry: {e}"),
+            }
+        }
+        let (Ok(own), Ok(shared)) = (slots[0].acquire().await, slots[1].acquire().await) else {
             return;
         };
         let result = deliver::attempt(policy, &hook.url, &hook.secret, event, delivery, body).await;
-        drop(slot);
+        drop((own, shared));
         let (status, error) = match &result {
             Ok(()) => ("delivered", None),
             Err(_) if i + 1 < attempts => ("retrying", result.as_ref().err()),
