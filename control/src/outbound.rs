@@ -251,4 +251,28 @@ impl tidecast_engine::targets::Dialer for PolicyDialer {
                 .map_err(|e| e.to_string())
         })
     }
+
+    fn tls<'a>(
+        &'a self,
+        host: &'a str,
+        tcp: tokio::net::TcpStream,
+    ) -> tidecast_engine::admission::BoxFuture<
+        'a,
+        Result<Box<dyn tidecast_engine::targets::Io>, String>,
+    > {
+        Box::pin(async move {
+            use rustls_platform_verifier::ConfigVerifierExt as _;
+            let config = rustls::ClientConfig::with_platform_verifier()
+                .map_err(|e| format!("TLS is not available: {e}"))?;
+            let name = rustls::pki_types::ServerName::try_from(
+                host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            )
+            .map_err(|e| format!("{host} is not a name TLS can check: {e}"))?;
+            let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS with {host} failed: {e}"))?;
+            Ok(Box::new(tls) as Box<dyn tidecast_engine::targets::Io>)
+        })
+    }
 }

@@ -56,6 +56,8 @@ async fn service(db: &Db, slug: &str) -> i64 {
                 autodj: false,
                 transfer_bytes: 0,
                 transfer_action: TransferAction::Report,
+                restream: tidecast_control::db::services::TargetKinds::all(),
+                relay: true,
             },
         },
     )

@@ -61,6 +61,7 @@ pub struct Engine {
     live_sets: Option<live_sets::LiveSets>,
     traffic: Arc<traffic::Traffic>,
     targets: Arc<targets::Targets>,
+    taps: Arc<rtmp::tap::Taps>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -94,7 +95,13 @@ impl Engine {
             live_sets: None,
             traffic: Arc::default(),
             targets: Arc::default(),
+            taps: Arc::default(),
         }
+    }
+
+    /// Every stream's FLV tags as its publisher sends them (restream targets follow them).
+    pub fn taps(&self) -> &Arc<rtmp::tap::Taps> {
+        &self.taps
     }
 
     /// Publish targets (restreams) running in this process.

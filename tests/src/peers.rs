@@ -1,7 +1,8 @@
 //! Real peer servers the tests start on loopback: Debian's icecast2 as "a remote Icecast"
-//! (a restream target, or a relay source). Each runs in the foreground from a config
-//! written to a temporary folder, never the packaged service; as root it is started as
-//! user icecast2 (icecast refuses to run as root).
+//! (and, on its Shoutcast-compatible port, "a remote Shoutcast"), nginx with the RTMP module
+//! as "YouTube" (and as an RTMP and HLS server relays pull from). Each runs in the
+//! foreground from a config written to a temporary folder, never the packaged service; as
+//! root icecast2 is started as user icecast2 (it refuses to run as root).
 
 #![allow(clippy::unwrap_used)]
 
@@ -15,6 +16,8 @@ use crate::icecast::Proc;
 #[derive(Debug)]
 pub struct Icecast2 {
     pub port: u16,
+    /// A Shoutcast v1 listener port (`/sc.mp3`); sources connect to the next port.
+    pub shoutcast_port: u16,
     dir: tempfile::TempDir,
     proc: Option<Proc>,
 }
@@ -28,14 +31,11 @@ impl Icecast2 {
             std::path::Path::new("/usr/bin/icecast2").exists(),
             "the restream tests need Debian's icecast2 (scripts/test.sh installs it)"
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let dir = tempfile::tempdir().unwrap();
         let mut me = Self {
             port,
+            shoutcast_port: free_pair(),
             dir,
             proc: None,
         };
@@ -54,6 +54,7 @@ impl Icecast2 {
         <admin-password>{pw}</admin-password></authentication>
     <hostname>127.0.0.1</hostname>
     <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+    <listen-socket><port>{sc}</port><bind-address>127.0.0.1</bind-address><shoutcast-mount>/sc.mp3</shoutcast-mount></listen-socket>
     <fileserve>1</fileserve>
     <paths><basedir>/usr/share/icecast2</basedir><logdir>{d}</logdir>
         <webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot>
@@ -64,6 +65,7 @@ impl Icecast2 {
 "#,
             pw = Self::PASSWORD,
             port = self.port,
+            sc = self.shoutcast_port,
         )
     }
 
@@ -144,4 +146,130 @@ fn nix_is_root() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A free loopback port whose next port is free too (Shoutcast's source port).
+fn free_pair() -> u16 {
+    loop {
+        let p = free_port();
+        if p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// A running nginx with the RTMP module: `rtmp://127.0.0.1:<rtmp>/live/<name>` takes
+/// publishers and plays to readers, and `http://127.0.0.1:<http>/` serves [`Nginx::www`].
+#[derive(Debug)]
+pub struct Nginx {
+    pub rtmp: u16,
+    pub http: u16,
+    dir: tempfile::TempDir,
+    proc: Option<Proc>,
+}
+
+impl Nginx {
+    pub fn start() -> Self {
+        assert!(
+            std::path::Path::new("/usr/lib/nginx/modules/ngx_rtmp_module.so").exists(),
+            "the restream tests need Debian's nginx and libnginx-mod-rtmp (scripts/test.sh installs them)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("www")).unwrap();
+        let mut me = Self {
+            rtmp: free_port(),
+            http: free_port(),
+            dir,
+            proc: None,
+        };
+        me.restart();
+        me
+    }
+
+    /// The folder served over HTTP.
+    pub fn www(&self) -> std::path::PathBuf {
+        self.dir.path().join("www")
+    }
+
+    fn config(&self) -> String {
+        let d = self.dir.path().display();
+        format!(
+            r#"load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 256; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{rtmp};
+        chunk_size 4096;
+        application live {{ live on; record off; }}
+    }}
+}}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; }}
+    server {{
+        listen 127.0.0.1:{http};
+        location / {{ root {d}/www; add_header Cache-Control no-cache; }}
+    }}
+}}
+"#,
+            rtmp = self.rtmp,
+            http = self.http,
+        )
+    }
+
+    pub fn stop(&mut self) {
+        self.proc = None;
+    }
+
+    /// Starts it again on the same ports, waiting until both answer.
+    pub fn restart(&mut self) {
+        self.stop();
+        let conf = self.dir.path().join("nginx.conf");
+        std::fs::write(&conf, self.config()).unwrap();
+        // One process (no master): killing it is the remote going away at once.
+        let child = Command::new("nginx")
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.proc = Some(Proc(child));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.rtmp)).is_err()
+            || std::net::TcpStream::connect(("127.0.0.1", self.http)).is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not start: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
 }

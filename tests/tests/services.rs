@@ -38,7 +38,8 @@ both_backends! {
         assert_eq!(video["urls"]["hls"], srv.url("/hls/cam/index.m3u8"));
         assert_eq!(video["urls"]["dvr"], srv.url("/hls/cam/dvr.m3u8"));
         assert_eq!(video["limits"], json!({"max_listeners": 20, "max_bitrate_kbps": 6000, "disk_quota_mb": 5120,
-            "dvr_minutes": 120, "transcode": true, "autodj": false, "transfer_gb": 0.0, "transfer_action": "report"}));
+            "dvr_minutes": 120, "transcode": true, "autodj": false, "transfer_gb": 0.0, "transfer_action": "report",
+            "restream": ["rtmp", "icecast", "shoutcast"], "relay": true}));
 
         // Same name again: the generated slug moves on; an explicit taken slug is a 409.
         let again = srv.create_service(&admin, owner, "Cam", "video").await;

@@ -60,7 +60,9 @@ async fn a_station_restreams_to_a_remote_icecast_and_reconnects() {
             json!({"kind": "icecast", "url": "icecast://source:x@127.0.0.1:8000/"}),
             "mount",
         ),
-        (json!({"kind": "shoutcast", "url": url}), "kinds: icecast"),
+        (json!({"kind": "shoutcast", "url": url}), "shoutcast://"),
+        (json!({"kind": "ftp", "url": url}), "kinds: rtmp, icecast, shoutcast"),
+        (json!({"kind": "icecast", "url": url, "key": "k"}), "only rtmp targets"),
     ] {
         let (status, err) = srv
             .call("POST", &path, Some(&owner), Some(body.clone()))
@@ -194,4 +196,197 @@ async fn a_station_restreams_to_a_remote_icecast_and_reconnects() {
         !srv.logs().contains(Icecast2::PASSWORD),
         "the password is in the log"
     );
+}
+
+/// ffprobe's streams of a live RTMP URL (codec, size), or what it said when it failed.
+fn probe_rtmp(url: &str) -> Result<Value, String> {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-rw_timeout", "10000000"])
+        .args(["-show_entries", "stream=codec_name,width,height", "-of", "json"])
+        .arg(url)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+}
+
+/// The codecs of a live RTMP URL's streams, sorted, once it plays with video of `width`.
+fn rtmp_codecs(url: &str, width: u64) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = probe_rtmp(url);
+        if let Ok(v) = &got {
+            let streams = v["streams"].as_array().cloned().unwrap_or_default();
+            if streams.iter().any(|s| s["width"] == width) {
+                let mut codecs: Vec<String> = streams
+                    .iter()
+                    .map(|s| s["codec_name"].as_str().unwrap_or("").to_owned())
+                    .collect();
+                codecs.sort();
+                return codecs;
+            }
+        }
+        assert!(Instant::now() < deadline, "{url} does not play: {got:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_restreams_to_rtmp_and_reconnects() {
+    use tidecast_tests::peers::Nginx;
+    use tidecast_tests::rtmp::{Publish, ffmpeg_publish, video};
+    let mut nginx = Nginx::start();
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start_allowing_loopback(&store).await;
+    let (id, _slug, key) = video(&srv, "RestreamTV", json!({})).await;
+    let owner = srv
+        .login("RestreamTV-owner", "RestreamTV-owner-password")
+        .await;
+    let admin = srv.admin_token().await;
+    let path = format!("/api/v1/services/{id}/targets");
+    let remote_key = "yt-secret-key-4711";
+    let url = format!("rtmp://127.0.0.1:{}/live", nginx.rtmp);
+
+    // The presets are there for the UI; bad input changes nothing.
+    let (_, presets) = srv.get("/api/v1/restream/presets", &owner).await;
+    assert!(
+        presets
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "youtube" && p["url"].as_str().unwrap().starts_with("rtmps://")),
+        "{presets}"
+    );
+    for (body, says) in [
+        (json!({"kind": "rtmp", "url": "rtmp://10.1.2.3/live", "key": "k"}), "private address"),
+        (json!({"kind": "rtmp", "url": url}), "stream key is missing"),
+        (json!({"kind": "rtmp", "url": "http://127.0.0.1/live", "key": "k"}), "rtmp://host/app"),
+        (json!({"kind": "rtmp", "preset": "myspace", "key": "k"}), "youtube, twitch, facebook"),
+        (json!({"kind": "rtmp", "url": url, "key": "k", "rendition": "1080p"}), "it has none"),
+        (json!({"kind": "icecast", "url": "icecast://:pw@127.0.0.1:8000/x"}), "video service"),
+    ] {
+        let (status, err) = srv
+            .call("POST", &path, Some(&owner), Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(says),
+            "{body}: {err}"
+        );
+    }
+    // The plan decides which kinds a service may use.
+    let svc_path = format!("/api/v1/services/{id}");
+    let (status, svc) = srv
+        .call("PATCH", &svc_path, Some(&admin), Some(json!({"limits": {"restream": ["icecast"]}})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{svc}");
+    assert_eq!(svc["limits"]["restream"], json!(["icecast"]));
+    let (status, err) = srv
+        .call("POST", &path, Some(&owner), Some(json!({"kind": "rtmp", "url": url, "key": remote_key})))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
+    srv.call("PATCH", &svc_path, Some(&admin), Some(json!({"limits": {"restream": ["rtmp"]}})))
+        .await;
+    assert_eq!(srv.get(&path, &owner).await.1, json!([]));
+
+    // The key rides in the URL's last segment just as well; only the owner sees it.
+    let (status, t) = srv
+        .call(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(json!({"kind": "rtmp", "url": format!("{url}/{remote_key}")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    assert_eq!(t["url"], format!("rtmp://127.0.0.1:{}/live", nginx.rtmp));
+    assert_eq!(t["key"], remote_key);
+    let (_, as_admin) = srv.get(&path, &admin).await;
+    assert!(!as_admin.to_string().contains(remote_key), "{as_admin}");
+    target(&srv, &owner, &path, "waiting", Duration::from_secs(5)).await;
+
+    // The channel goes live: "YouTube" gets it as it was sent (no re-encode: same size).
+    let _publisher = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 300,
+            ..Publish::default()
+        },
+    );
+    target(&srv, &owner, &path, "live", Duration::from_secs(20)).await;
+    let remote = format!("rtmp://127.0.0.1:{}/live/{remote_key}", nginx.rtmp);
+    assert_eq!(rtmp_codecs(&remote, 320), ["aac", "h264"]);
+
+    // "YouTube" goes away: retrying with the reason; back: live again, and it plays.
+    nginx.stop();
+    let down = target(&srv, &owner, &path, "retrying", Duration::from_secs(30)).await;
+    assert!(!down["last_error"].as_str().unwrap_or("").is_empty(), "{down}");
+    nginx.restart();
+    let up = target(&srv, &owner, &path, "live", Duration::from_secs(40)).await;
+    assert!(up["connections"].as_u64().unwrap() >= 2, "{up}");
+    assert_eq!(rtmp_codecs(&remote, 320), ["aac", "h264"]);
+    let (_, list) = srv.get(&path, &owner).await;
+    assert!(list[0]["kbps"].as_u64().unwrap_or(0) > 50, "{list}");
+
+    // Removed: the remote's stream ends.
+    let tid = list[0]["id"].as_i64().unwrap();
+    assert_eq!(
+        srv.call("DELETE", &format!("{path}/{tid}"), Some(&owner), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(probe_rtmp(&remote).is_err(), "the remote still plays");
+    assert!(!srv.logs().contains(remote_key), "the stream key is in the log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_restreams_to_shoutcast() {
+    let ice = Icecast2::start();
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start_allowing_loopback(&store).await;
+    let (id, mount, pw) = radio(&srv, "ShoutFM", json!({})).await;
+    let owner = srv.login("ShoutFM-owner", "ShoutFM-owner-password").await;
+    let path = format!("/api/v1/services/{id}/targets");
+    let url = format!(
+        "shoutcast://:{}@127.0.0.1:{}",
+        Icecast2::PASSWORD,
+        ice.shoutcast_port
+    );
+    let (status, t) = srv
+        .call("POST", &path, Some(&owner), Some(json!({"kind": "shoutcast", "url": url})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    assert_eq!(t["url"], format!("shoutcast://127.0.0.1:{}/", ice.shoutcast_port));
+    let _src = ffmpeg_source(&srv, &mount, "source", &pw, false, 120);
+    wait_live(&srv, &mount);
+    target(&srv, &owner, &path, "live", Duration::from_secs(15)).await;
+    let (pcm, errors) = listen_pcm(&ice.addr(), "sc.mp3", 3);
+    assert!(pcm.len() > 44_100 * 2, "{} samples: {errors}", pcm.len());
+    assert!(level(&pcm, 440.0, 44_100.0) > 0.1, "the tone is not there");
+
+    // A wrong password: said in the target's state, retried.
+    let (_, t2) = srv
+        .call(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(json!({"kind": "shoutcast", "url": format!("shoutcast://:wrong@127.0.0.1:{}", ice.shoutcast_port)})),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, list) = srv.get(&path, &owner).await;
+        let t = list.as_array().unwrap().iter().find(|t| t["id"] == t2["id"]).unwrap().clone();
+        if t["state"] == "retrying" {
+            assert!(t["last_error"].as_str().unwrap().contains("password"), "{t}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{t}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -23,6 +23,7 @@ pub mod site;
 pub mod state;
 pub mod stats;
 pub mod system;
+pub mod target_urls;
 pub mod targets;
 pub mod time;
 pub mod transcode;
@@ -178,7 +179,8 @@ fn routes() -> openapi::Routes {
         .put("/services/{id}/webhook", webhooks::put, doc("Set the webhook: URL, secret, events", "webhooks").body::<webhooks::Input>())
         .delete("/services/{id}/webhook", webhooks::delete, doc("Remove the webhook", "webhooks").no_content())
         .post("/services/{id}/webhook/test", webhooks::test, doc("Send a test event now and say how it went", "webhooks"))
-        .post("/services/{id}/targets", targets::create, doc("Send the station on to another Icecast server (icecast://user:pass@host:port/mount)", "restream").body::<targets::Input>().created())
+        .get("/restream/presets", targets::presets, doc("Ingest URLs of YouTube, Twitch and Facebook, as defaults for RTMP targets", "restream"))
+        .post("/services/{id}/targets", targets::create, doc("Send the stream on: RTMP/RTMPS (YouTube, Twitch, Facebook, any RTMP server; a radio station goes as video), Icecast or Shoutcast", "restream").body::<targets::Input>().created())
         .get("/services/{id}/targets", targets::list, doc("Publish targets with their state, bitrate and last error (passwords never shown)", "restream"))
         .delete("/services/{id}/targets/{tid}", targets::delete, doc("Remove a publish target", "restream").no_content())
         .get("/services/{id}/transcode", transcode::get, doc("The transcoding ladder and watermark", "transcoding"))

@@ -36,6 +36,10 @@ pub struct LimitsInput {
     /// Monthly data transfer in GB (decimal; 0 for none); fractions allowed.
     transfer_gb: Option<f64>,
     transfer_action: Option<crate::db::services::TransferAction>,
+    /// The publish target kinds it may have: any of `rtmp`, `icecast`, `shoutcast`.
+    restream: Option<Vec<String>>,
+    /// Whether its source may be pulled from a relay URL.
+    relay: Option<bool>,
 }
 
 impl LimitsInput {
@@ -48,6 +52,8 @@ impl LimitsInput {
             || self.autodj.is_some()
             || self.transfer_gb.is_some()
             || self.transfer_action.is_some()
+            || self.restream.is_some()
+            || self.relay.is_some()
     }
 
     /// `self` over `base`, each value checked.
@@ -92,6 +98,12 @@ impl LimitsInput {
                 }
             },
             transfer_action: self.transfer_action.unwrap_or(base.transfer_action),
+            restream: match &self.restream {
+                None => base.restream,
+                Some(names) => crate::db::services::TargetKinds::from_names(names)
+                    .map_err(|e| ApiError::invalid(format!("limits.restream: {e}")))?,
+            },
+            relay: self.relay.unwrap_or(base.relay),
         })
     }
 }

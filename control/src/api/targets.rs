@@ -19,9 +19,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tidecast_engine::targets::icecast::{self, IcecastTarget};
+use tidecast_engine::targets::rtmp::{self, RtmpTarget};
+use tidecast_engine::targets::shoutcast::{self, ShoutcastTarget};
 
 use crate::auth::Caller;
 use crate::db::targets::{self, NewTarget, Target};
+use crate::db::services::{Service, TargetKinds};
 use crate::db::{audit, services};
 use crate::outbound::PolicyDialer;
 
@@ -29,6 +32,7 @@ use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, PathId, PathIds};
 use super::state::AppState;
+use super::target_urls;
 
 /// Targets one service may have.
 const MAX_PER_SERVICE: usize = 10;
@@ -38,18 +42,65 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "TargetInput")]
 pub struct Input {
-    /// `icecast` (a radio station's mount sent as a source to another Icecast server).
+    /// `rtmp` (RTMP/RTMPS: YouTube, Twitch, Facebook, any RTMP server), `icecast` or
+    /// `shoutcast` (a radio station's mount sent as a source to another server).
     kind: String,
-    /// `icecast://user:password@host:port/mount` (user `source` when left out).
-    url: String,
+    /// `rtmp[s]://host[:port]/app`, `icecast://user:password@host:port/mount`,
+    /// `shoutcast://:password@host:port[/stream id]`. May be left out with a `preset`.
+    url: Option<String>,
+    /// RTMP: the stream key (or give it as the URL's last path segment).
+    key: Option<String>,
+    /// RTMP: `youtube`, `twitch` or `facebook`: their ingest URL when `url` is left out.
+    preset: Option<String>,
+    /// Video: the rendition sent (a rung of the service's ladder); the source as it
+    /// arrives when left out or `source`.
+    rendition: Option<String>,
+    /// Radio to RTMP: the picture the station is shown on.
+    video: Option<VideoInput>,
+}
+
+/// A radio station sent to a video platform: a still image or a looping clip from the
+/// owner's media (a dark background when left out) with the station name and the title
+/// playing drawn on it, and the station's audio.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VideoInput {
+    /// A picture or video in the owner's media library.
+    media: Option<i64>,
+    /// 1280x720 when left out.
+    width: Option<u32>,
+    height: Option<u32>,
+    /// Pictures per second: 30 when left out (1 to 60).
+    fps: Option<u32>,
+    /// 1500 when left out (100 to 20000).
+    video_kbps: Option<u32>,
+}
+
+/// A radio target's picture as stored: the settings and the background's file.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredVideo {
+    settings: VideoInput,
+    file: Option<String>,
+}
+
+fn stored_video(t: &Target) -> Option<StoredVideo> {
+    serde_json::from_str(t.video_json.as_deref()?).ok()
 }
 
 #[derive(Debug, Serialize)]
 pub struct View {
     id: i64,
     kind: String,
-    /// The address, without the password.
+    /// The address, without the password or key.
     url: String,
+    /// RTMP: the stream key, for the service's owner only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    /// Video: the rendition sent (`source`: as it arrives).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rendition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    video: Option<VideoInput>,
     /// waiting, connecting, live or retrying.
     state: &'static str,
     last_error: Option<String>,
@@ -65,12 +116,26 @@ fn unix(t: std::time::SystemTime) -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn view(state: &AppState, t: &Target) -> View {
+fn view(state: &AppState, t: &Target, owner: bool) -> View {
     let st = state.engine.targets().status(t.id).unwrap_or_default();
+    let url = match t.kind.as_str() {
+        "rtmp" => format!(
+            "rtmp{}://{}:{}{}",
+            if t.tls != 0 { "s" } else { "" },
+            t.host,
+            t.port,
+            t.mount
+        ),
+        "shoutcast" => format!("shoutcast://{}:{}{}", t.host, t.port, t.mount),
+        _ => format!("icecast://{}@{}:{}{}", t.username, t.host, t.port, t.mount),
+    };
     View {
         id: t.id,
         kind: t.kind.clone(),
-        url: format!("icecast://{}@{}:{}{}", t.username, t.host, t.port, t.mount),
+        url,
+        key: (owner && t.kind == "rtmp").then(|| t.secret.clone()),
+        rendition: t.rendition.clone(),
+        video: stored_video(t).map(|v| v.settings),
         state: st.state.as_str(),
         kbps: st.kbps(),
         last_error: st.last_error,
@@ -81,59 +146,44 @@ fn view(state: &AppState, t: &Target) -> View {
     }
 }
 
-/// The parts of an `icecast://` URL.
-struct Parsed {
-    host: String,
-    port: u16,
-    mount: String,
-    user: String,
-    password: String,
+/// The presets for RTMP targets (their URLs are editable defaults).
+pub async fn presets(_caller: Caller) -> Json<Vec<target_urls::Preset>> {
+    Json(target_urls::PRESETS.to_vec())
 }
 
-fn parse(url: &str) -> ApiResult<Parsed> {
-    let bad = |why: &str| ApiError::invalid(format!("url: {why}"));
-    if url.len() > 2000 {
-        return Err(bad("at most 2000 characters"));
-    }
-    let u = url::Url::parse(url).map_err(|e| bad(&format!("not a URL ({e})")))?;
-    if u.scheme() != "icecast" {
-        return Err(bad("must be icecast://user:password@host:port/mount"));
-    }
-    let host = u
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| bad("no host"))?
-        .to_owned();
-    let password = u
-        .password()
-        .map(percent_decode)
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| bad("no password (icecast://source:PASSWORD@host:port/mount)"))?;
-    let user = match percent_decode(u.username()) {
-        s if s.is_empty() => "source".to_owned(),
-        s => s,
+/// Checks a radio station's picture settings (the media must be the owner's).
+async fn video_settings(
+    state: &AppState,
+    owner: i64,
+    v: VideoInput,
+) -> ApiResult<VideoInput> {
+    let r = |what: &str, v: u32, lo: u32, hi: u32| {
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(ApiError::invalid(format!("video.{what} must be from {lo} to {hi}")))
+        }
     };
-    let mount = u.path().to_owned();
-    if mount.len() < 2 || mount.len() > 200 || mount.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(bad("the mount must be a path like /live.mp3"));
+    let width = r("width", v.width.unwrap_or(1280), 160, 3840)?;
+    let height = r("height", v.height.unwrap_or(720), 90, 2160)?;
+    if width % 2 != 0 || height % 2 != 0 {
+        return Err(ApiError::invalid("video.width and video.height must be even"));
     }
-    if u.query().is_some() || u.fragment().is_some() {
-        return Err(bad("no query or fragment after the mount"));
+    if let Some(m) = v.media {
+        let item = crate::db::media::by_id(&state.db, owner, m)
+            .await?
+            .ok_or_else(|| ApiError::invalid(format!("video.media: no media {m} in this library")))?;
+        if !matches!(item.kind.as_str(), "image" | "video") {
+            return Err(ApiError::invalid("video.media must be a picture or a video"));
+        }
     }
-    Ok(Parsed {
-        host,
-        port: u.port().unwrap_or(8000),
-        mount,
-        user,
-        password,
+    Ok(VideoInput {
+        media: v.media,
+        width: Some(width),
+        height: Some(height),
+        fps: Some(r("fps", v.fps.unwrap_or(30), 1, 60)?),
+        video_kbps: Some(r("video_kbps", v.video_kbps.unwrap_or(1500), 100, 20_000)?),
     })
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 pub async fn list(
@@ -142,8 +192,19 @@ pub async fn list(
     PathId(id): PathId,
 ) -> ApiResult<Json<Vec<View>>> {
     let (service, _) = visible_service(&state, &caller, id).await?;
+    let owner = caller.id() == service.owner_id;
     let rows = targets::of_service(&state.db, service.id).await?;
-    Ok(Json(rows.iter().map(|t| view(&state, t)).collect()))
+    Ok(Json(rows.iter().map(|t| view(&state, t, owner)).collect()))
+}
+
+/// The rungs a video service's ladder has, by name.
+fn rung_names(service: &Service) -> Vec<String> {
+    service
+        .transcode_json
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<super::transcode::Ladder>(j).ok())
+        .map(|l| l.renditions.into_iter().map(|r| r.name).collect())
+        .unwrap_or_default()
 }
 
 pub async fn create(
@@ -153,21 +214,81 @@ pub async fn create(
     ApiJson(body): ApiJson<Input>,
 ) -> ApiResult<(StatusCode, Json<View>)> {
     let (service, _) = visible_service(&state, &caller, id).await?;
-    if body.kind != "icecast" {
+    let kind = body.kind.as_str();
+    if !TargetKinds::NAMES.contains(&kind) {
         return Err(ApiError::invalid(format!(
-            "kind: {:?} is not a target kind this server sends to; kinds: icecast",
-            body.kind
+            "kind: {kind:?} is not a target kind this server sends to; kinds: rtmp, icecast, shoutcast"
         )));
     }
-    if service.kind != "radio" {
+    if !service.limits().restream.allows(kind) {
+        return Err(ApiError::forbidden(format!(
+            "this service's plan does not include {kind} targets"
+        )));
+    }
+    let radio = service.kind == "radio";
+    if kind != "rtmp" && !radio {
+        return Err(ApiError::invalid(format!(
+            "kind: {kind} targets send a radio station's mount; this is a video service (use rtmp)"
+        )));
+    }
+    if body.preset.is_some() && kind != "rtmp" {
+        return Err(ApiError::invalid("preset: presets are for rtmp targets"));
+    }
+    let url = match (&body.url, &body.preset) {
+        (Some(u), _) => u.trim().to_owned(),
+        (None, Some(p)) => target_urls::PRESETS
+            .iter()
+            .find(|x| x.name == p)
+            .map(|x| x.url.to_owned())
+            .ok_or_else(|| ApiError::invalid(format!("preset: {p:?} is not one of youtube, twitch, facebook")))?,
+        (None, None) => return Err(ApiError::invalid("url: required (or a preset for rtmp)")),
+    };
+    let addr = match kind {
+        "rtmp" => target_urls::rtmp(&url, body.key.as_deref())?,
+        "shoutcast" => target_urls::shoutcast(&url)?,
+        _ => target_urls::icecast(&url)?,
+    };
+    if body.key.is_some() && kind != "rtmp" {
+        return Err(ApiError::invalid("key: only rtmp targets have a stream key (the password is in the URL)"));
+    }
+    let rendition = match body.rendition.as_deref().map(str::trim) {
+        None | Some("" | "source") => None,
+        Some(_) if radio => {
+            return Err(ApiError::invalid("rendition: a radio station is sent as its mount is heard"));
+        }
+        Some(r) => {
+            let names = rung_names(&service);
+            if !names.iter().any(|n| n == r) {
+                return Err(ApiError::invalid(format!(
+                    "rendition: {r:?} is not a rung of this service's ladder ({})",
+                    if names.is_empty() { "it has none".to_owned() } else { names.join(", ") }
+                )));
+            }
+            Some(r.to_owned())
+        }
+    };
+    let video = match (body.video, radio && kind == "rtmp") {
+        (v, true) => Some(video_settings(&state, service.owner_id, v.unwrap_or_default()).await?),
+        (Some(_), false) => {
+            return Err(ApiError::invalid("video: only a radio station sent to an rtmp target is drawn as video"));
+        }
+        (None, false) => None,
+    };
+    if radio && kind == "rtmp" {
         return Err(ApiError::invalid(
-            "kind: icecast targets send a radio station's mount; this is a video service",
+            "kind: a radio station cannot be sent to an rtmp target yet (radio as video is not built)",
         ));
     }
-    let p = parse(body.url.trim())?;
+    if radio && kind == "rtmp" && state.engine.transcoder().is_none() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "this server runs without a transcoder: a radio station cannot be sent as video",
+        ));
+    }
     state
         .outbound
-        .resolve_host(p.host.clone(), p.port)
+        .resolve_host(addr.host.clone(), addr.port)
         .await
         .map_err(|e| ApiError::invalid(format!("url: {e}")))?;
     if targets::of_service(&state.db, service.id).await?.len() >= MAX_PER_SERVICE {
@@ -175,26 +296,42 @@ pub async fn create(
             "a service has at most {MAX_PER_SERVICE} targets"
         )));
     }
+    let video_json = match video {
+        Some(settings) => {
+            let file = match settings.media {
+                Some(m) => crate::db::media::by_id(&state.db, service.owner_id, m)
+                    .await?
+                    .map(|item| state.data_dir.join(&item.path).display().to_string()),
+                None => None,
+            };
+            Some(serde_json::to_string(&StoredVideo { settings, file }).unwrap_or_default())
+        }
+        None => None,
+    };
     let tid = targets::insert(
         &state.db,
         service.id,
         &NewTarget {
-            kind: "icecast",
-            host: &p.host,
-            port: i64::from(p.port),
-            mount: &p.mount,
-            username: &p.user,
-            secret: &p.password,
+            kind,
+            host: &addr.host,
+            port: i64::from(addr.port),
+            mount: &addr.mount,
+            username: &addr.user,
+            secret: &addr.secret,
+            tls: addr.tls,
+            rendition: rendition.as_deref(),
+            video_json: video_json.as_deref(),
         },
     )
     .await?;
+    // The address only: never the password or key.
     audit(
         state.db.pool(),
         Some(caller.id()),
         "target.create",
         &format!(
-            "service {} target {tid} to {}:{}{}",
-            service.id, p.host, p.port, p.mount
+            "service {} {kind} target {tid} to {}:{}{}",
+            service.id, addr.host, addr.port, addr.mount
         ),
     )
     .await?;
@@ -204,7 +341,8 @@ pub async fn create(
         .into_iter()
         .find(|t| t.id == tid)
         .ok_or_else(|| ApiError::not_found("target"))?;
-    Ok((StatusCode::CREATED, Json(view(&state, &row))))
+    let owner = caller.id() == service.owner_id;
+    Ok((StatusCode::CREATED, Json(view(&state, &row, owner))))
 }
 
 pub async fn delete(
@@ -253,13 +391,49 @@ pub async fn reconcile(state: &AppState) {
         let Ok(Some(service)) = services::by_id(state.db.pool(), t.service_id).await else {
             continue;
         };
-        let Ok(port) = u16::try_from(t.port) else {
-            continue;
-        };
-        icecast::start(
+        start(state, t, &service);
+    }
+}
+
+/// Starts target `t` of `service`.
+fn start(state: &AppState, t: &Target, service: &Service) {
+    let Ok(port) = u16::try_from(t.port) else {
+        return;
+    };
+    let dialer = Arc::new(PolicyDialer(Arc::clone(&state.outbound)));
+    let service_id = tidecast_engine::ServiceId(service.id);
+    match (t.kind.as_str(), service.kind.as_str()) {
+        ("rtmp", _) => {
+            let stream = match &t.rendition {
+                Some(r) => format!("{}/{r}", service.slug),
+                None => service.slug.clone(),
+            };
+            rtmp::start(
+                &state.engine,
+                t.id,
+                service_id,
+                state.engine.taps().get(&stream),
+                rtmp_target(t, port),
+                dialer,
+            );
+        }
+        ("shoutcast", _) => shoutcast::start(
             &state.engine,
             t.id,
-            tidecast_engine::ServiceId(service.id),
+            service_id,
+            service.slug.clone(),
+            ShoutcastTarget {
+                host: t.host.clone(),
+                port,
+                stream_id: t.mount.trim_matches('/').parse().ok(),
+                password: t.secret.clone(),
+            },
+            dialer,
+        ),
+        _ => icecast::start(
+            &state.engine,
+            t.id,
+            service_id,
             service.slug.clone(),
             IcecastTarget {
                 host: t.host.clone(),
@@ -268,9 +442,19 @@ pub async fn reconcile(state: &AppState) {
                 user: t.username.clone(),
                 password: t.secret.clone(),
             },
-            Arc::new(PolicyDialer(Arc::clone(&state.outbound))),
-        );
-        tracing::info!(target = t.id, service = %service.slug, remote = %format!("{}:{}{}", t.host, t.port, t.mount), "publish target started");
+            dialer,
+        ),
+    }
+    tracing::info!(target = t.id, service = %service.slug, kind = %t.kind, remote = %format!("{}:{}{}", t.host, t.port, t.mount), "publish target started");
+}
+
+fn rtmp_target(t: &Target, port: u16) -> RtmpTarget {
+    RtmpTarget {
+        host: t.host.clone(),
+        port,
+        app: t.mount.trim_start_matches('/').to_owned(),
+        key: t.secret.clone(),
+        tls: t.tls != 0,
     }
 }
 
@@ -279,36 +463,5 @@ pub async fn run(state: AppState) {
     loop {
         reconcile(&state).await;
         tokio::time::sleep(RECONCILE_EVERY).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn icecast_urls() {
-        let p = parse("icecast://source:p%40ss@radio.example:8010/live.mp3").expect("parse");
-        assert_eq!(
-            (
-                p.host.as_str(),
-                p.port,
-                p.mount.as_str(),
-                p.user.as_str(),
-                p.password.as_str()
-            ),
-            ("radio.example", 8010, "/live.mp3", "source", "p@ss")
-        );
-        let p = parse("icecast://:secret@radio.example/live").expect("parse");
-        assert_eq!((p.user.as_str(), p.port), ("source", 8000));
-        for bad in [
-            "http://source:x@radio.example/live",
-            "icecast://source@radio.example/live",
-            "icecast://source:x@radio.example/",
-            "icecast://source:x@radio.example/live?x=1",
-            "not a url",
-        ] {
-            assert!(parse(bad).is_err(), "{bad}");
-        }
     }
 }

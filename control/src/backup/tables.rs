@@ -37,6 +37,7 @@ pub const TABLES: &[&str] = &[
     "provisions",
     "webhooks",
     "publish_targets",
+    "relays",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -47,6 +47,10 @@ pub struct Service {
     pub transfer_action: String,
     /// `YYYY-MM` when the transfer limit suspended the service.
     pub transfer_suspended: Option<String>,
+    /// The publish target kinds the plan allows, comma-separated.
+    pub restream: String,
+    /// Whether the plan allows pulling the source from a relay URL (1).
+    pub relay: i64,
 }
 
 impl std::fmt::Debug for Service {
@@ -71,6 +75,8 @@ impl Service {
             autodj: self.autodj != 0,
             transfer_bytes: self.transfer_bytes,
             transfer_action: TransferAction::parse(&self.transfer_action),
+            restream: TargetKinds::parse(&self.restream),
+            relay: self.relay != 0,
         }
     }
 
@@ -93,6 +99,59 @@ pub struct Limits {
     #[serde(rename = "transfer_gb", serialize_with = "bytes_as_gb")]
     pub transfer_bytes: i64,
     pub transfer_action: TransferAction,
+    /// The publish target kinds (restreams) it may have.
+    pub restream: TargetKinds,
+    /// Whether its source may be pulled from a relay URL.
+    pub relay: bool,
+}
+
+/// A set of publish target kinds; shown as a list like `["rtmp","icecast"]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TargetKinds(u8);
+
+impl TargetKinds {
+    pub const NAMES: [&'static str; 3] = ["rtmp", "icecast", "shoutcast"];
+
+    pub fn all() -> Self {
+        Self(0b111)
+    }
+
+    fn bit(name: &str) -> Option<u8> {
+        Self::NAMES.iter().position(|n| *n == name).map(|i| 1 << i)
+    }
+
+    /// The kinds named in a comma-separated list; unknown names are ignored.
+    pub fn parse(s: &str) -> Self {
+        Self(s.split(',').filter_map(|n| Self::bit(n.trim())).fold(0, |a, b| a | b))
+    }
+
+    /// From a request's list; an unknown name is an error naming it.
+    pub fn from_names(names: &[String]) -> Result<Self, String> {
+        names.iter().try_fold(Self(0), |acc, n| {
+            Self::bit(n)
+                .map(|b| Self(acc.0 | b))
+                .ok_or_else(|| format!("{n:?} is not a target kind; kinds: rtmp, icecast, shoutcast"))
+        })
+    }
+
+    pub fn allows(self, name: &str) -> bool {
+        Self::bit(name).is_some_and(|b| self.0 & b != 0)
+    }
+
+    pub fn names(self) -> Vec<&'static str> {
+        Self::NAMES.into_iter().filter(|n| self.allows(n)).collect()
+    }
+
+    /// As stored: comma-separated.
+    pub fn to_db(self) -> String {
+        self.names().join(",")
+    }
+}
+
+impl serde::Serialize for TargetKinds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.names())
+    }
 }
 
 fn bytes_as_gb<S: serde::Serializer>(bytes: &i64, s: S) -> Result<S::Ok, S::Error> {
@@ -167,6 +226,8 @@ impl Kind {
                 autodj: true,
                 transfer_bytes: 0,
                 transfer_action: TransferAction::Report,
+                restream: TargetKinds::all(),
+                relay: true,
             },
             Self::Video => Limits {
                 max_listeners: 100,
@@ -177,6 +238,8 @@ impl Kind {
                 autodj: false,
                 transfer_bytes: 0,
                 transfer_action: TransferAction::Report,
+                restream: TargetKinds::all(),
+                relay: true,
             },
         }
     }
@@ -196,7 +259,7 @@ const COLUMNS: &str = "s.id, s.owner_id, s.name, s.slug, s.kind, s.status, s.sou
     s.stream_key, s.max_listeners, s.max_bitrate_kbps, s.disk_quota_mb, s.dvr_minutes, \
     s.transcode, s.autodj, s.created_at, s.updated_at, s.fallback, s.hls_segment_secs, \
     s.hls_end_after_secs, s.hls_format, s.hls_low_latency, s.transcode_json, s.autodj_json, s.dvr_json, \
-    s.record_sets, s.transfer_bytes, s.transfer_action, s.transfer_suspended";
+    s.record_sets, s.transfer_bytes, s.transfer_action, s.transfer_suspended, s.restream, s.relay";
 
 /// A new service.
 #[derive(Debug)]
@@ -217,8 +280,8 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_scalar(
         "INSERT INTO services (owner_id, name, slug, kind, status, source_password, stream_key, \
            max_listeners, max_bitrate_kbps, disk_quota_mb, dvr_minutes, transcode, autodj, created_at, updated_at, \
-           transfer_bytes, transfer_action) \
-         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15) RETURNING id",
+           transfer_bytes, transfer_action, restream, relay) \
+         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, $17) RETURNING id",
     )
     .bind(s.owner_id)
     .bind(s.name)
@@ -235,6 +298,8 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(now())
     .bind(s.limits.transfer_bytes)
     .bind(s.limits.transfer_action.as_str())
+    .bind(s.limits.restream.to_db())
+    .bind(i64::from(s.limits.relay))
     .fetch_one(exec)
     .await
 }
@@ -375,7 +440,8 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
            hls_format = COALESCE($13, hls_format), \
            hls_low_latency = COALESCE($14, hls_low_latency), \
            transfer_bytes = COALESCE($15, transfer_bytes), \
-           transfer_action = COALESCE($16, transfer_action) \
+           transfer_action = COALESCE($16, transfer_action), \
+           restream = COALESCE($17, restream), relay = COALESCE($18, relay) \
          WHERE id = $1",
     )
     .bind(id)
@@ -394,6 +460,8 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
     .bind(c.hls_low_latency.map(i64::from))
     .bind(l.map(|l| l.transfer_bytes))
     .bind(l.map(|l| l.transfer_action.as_str()))
+    .bind(l.map(|l| l.restream.to_db()))
+    .bind(l.map(|l| i64::from(l.relay)))
     .execute(exec)
     .await?;
     Ok(())

@@ -15,9 +15,15 @@ pub struct Target {
     pub username: String,
     pub secret: String,
     pub created_at: i64,
+    /// `rtmps://` (1).
+    pub tls: i64,
+    /// Video: the rendition sent (`None`: the source as it comes).
+    pub rendition: Option<String>,
+    /// Radio to an RTMP target: the picture (`api::targets::VideoSettings` as JSON).
+    pub video_json: Option<String>,
 }
 
-const COLUMNS: &str = "id, service_id, kind, host, port, mount, username, secret, created_at";
+const COLUMNS: &str = "id, service_id, kind, host, port, mount, username, secret, created_at, tls, rendition, video_json";
 
 /// A new target's fields.
 #[derive(Debug)]
@@ -28,12 +34,15 @@ pub struct NewTarget<'a> {
     pub mount: &'a str,
     pub username: &'a str,
     pub secret: &'a str,
+    pub tls: bool,
+    pub rendition: Option<&'a str>,
+    pub video_json: Option<&'a str>,
 }
 
 pub async fn insert(db: &Db, service_id: i64, t: &NewTarget<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO publish_targets (service_id, kind, host, port, mount, username, secret, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO publish_targets (service_id, kind, host, port, mount, username, secret, created_at, tls, rendition, video_json) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(service_id)
     .bind(t.kind)
@@ -43,6 +52,9 @@ pub async fn insert(db: &Db, service_id: i64, t: &NewTarget<'_>) -> sqlx::Result
     .bind(t.username)
     .bind(t.secret)
     .bind(now())
+    .bind(i64::from(t.tls))
+    .bind(t.rendition)
+    .bind(t.video_json)
     .fetch_one(db.pool())
     .await
 }

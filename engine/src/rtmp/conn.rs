@@ -409,7 +409,8 @@ impl Conn {
                 ..Lifetimes::default()
             },
             remote,
-        );
+        )
+        .with_tap(self.engine.taps().get(&grant.mount));
         if let Some(spec) = grant.transcode.clone().filter(|_| grant.limits.transcode) {
             match self.engine.transcoder() {
                 Some(transcoder) => {

@@ -6,6 +6,7 @@
 
 pub mod conn;
 pub mod publisher;
+pub mod tap;
 
 use std::time::Duration;
 

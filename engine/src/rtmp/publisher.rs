@@ -81,6 +81,8 @@ pub struct Publisher {
     warned: Vec<&'static str>,
     remote: std::net::SocketAddr,
     since: std::time::SystemTime,
+    /// Where its tags go on to restream targets, as they came.
+    tap: Option<Arc<super::tap::Tap>>,
     pub started: Instant,
     pub bytes_in: u64,
 }
@@ -117,6 +119,7 @@ impl Publisher {
             warned: Vec::new(),
             remote,
             since: std::time::SystemTime::now(),
+            tap: None,
             started: Instant::now(),
             bytes_in: 0,
         }
@@ -140,6 +143,23 @@ impl Publisher {
         self
     }
 
+    /// Sends its tags on to `tap` (restream targets follow it).
+    pub fn with_tap(mut self, tap: Arc<super::tap::Tap>) -> Self {
+        tap.start(self.id);
+        self.tap = Some(tap);
+        self
+    }
+
+    fn tap(&self, video: bool, data: &Bytes, ts: u32) {
+        if let Some(tap) = &self.tap {
+            tap.send(super::tap::Tag {
+                video,
+                ts,
+                data: data.clone(),
+            });
+        }
+    }
+
     pub fn set_expected(&mut self, expect: Expect) {
         self.expect = expect;
     }
@@ -153,7 +173,9 @@ impl Publisher {
 
     pub fn video(&mut self, body: Bytes, raw_ts: u32) -> Result<(), StreamError> {
         self.bytes_in += body.len() as u64;
-        match flv::parse_video(&body)? {
+        let tag = flv::parse_video(&body)?;
+        self.tap(true, &body, raw_ts);
+        match tag {
             VideoTag::AvcSequenceHeader(record) => {
                 let avc = AvcConfig::parse(&record)?;
                 if !self.config.video.as_ref().is_some_and(|v| v.same_as(&avc)) {
@@ -193,7 +215,9 @@ impl Publisher {
 
     pub fn audio(&mut self, body: Bytes, raw_ts: u32) -> Result<(), StreamError> {
         self.bytes_in += body.len() as u64;
-        let data = match flv::parse_audio(&body)? {
+        let tag = flv::parse_audio(&body)?;
+        self.tap(false, &body, raw_ts);
+        let data = match tag {
             AudioTag::AacSequenceHeader(asc) => {
                 let aac = AudioConfig::Aac(AacConfig::parse(&asc)?);
                 if self.config.audio.as_ref() != Some(&aac) {
@@ -412,6 +436,9 @@ fn deliver(stream: &LiveStream, p: &mut Packager, seg: Option<SegmentOut>) {
 /// published" until a restart.
 impl Drop for Publisher {
     fn drop(&mut self) {
+        if let Some(tap) = &self.tap {
+            tap.stop(self.id);
+        }
         if let (Some(p), Some(out)) = (self.packager.as_mut(), &self.out) {
             match p.finish() {
                 Ok(seg) => deliver(out, p, seg),

@@ -1,5 +1,6 @@
-//! An Icecast target: a station's mount sent as a source to another Icecast server
-//! (`PUT /mount`, Icecast 2.4's source protocol), exactly as the mount's listeners hear it
+//! An Icecast or Shoutcast target: a station's mount sent as a source to another server
+//! (Icecast 2.4's `PUT /mount`, or Shoutcast's source protocol, [`super::shoutcast`]),
+//! exactly as the mount's listeners hear it
 //! (no re-encode: MP3 stays MP3, Ogg keeps its headers), with each new title sent to the
 //! remote's `/admin/metadata` for formats whose titles are not in the stream.
 //!
@@ -10,7 +11,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -19,7 +20,7 @@ use tokio::net::TcpStream;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::{BACKOFF, CONNECT_TIMEOUT, Dialer, SharedStatus, State, WRITE_TIMEOUT, lock};
+use super::{CONNECT_TIMEOUT, Dialer, SharedStatus, State, WRITE_TIMEOUT, lock};
 use crate::Engine;
 use crate::mount::Mount;
 
@@ -46,6 +47,37 @@ impl std::fmt::Debug for IcecastTarget {
     }
 }
 
+/// Where a mount goes: the protocol's login and title update.
+#[derive(Debug, Clone)]
+pub(crate) enum Remote {
+    Icecast(IcecastTarget),
+    Shoutcast(super::shoutcast::ShoutcastTarget),
+}
+
+impl Remote {
+    fn host(&self) -> &str {
+        match self {
+            Self::Icecast(t) => &t.host,
+            Self::Shoutcast(t) => &t.host,
+        }
+    }
+
+    /// The port the source connects to (Shoutcast v1: the listener port + 1).
+    fn source_port(&self) -> u16 {
+        match self {
+            Self::Icecast(t) => t.port,
+            Self::Shoutcast(t) => t.port.saturating_add(1),
+        }
+    }
+
+    fn display(&self) -> String {
+        match self {
+            Self::Icecast(t) => format!("{}:{}{}", t.host, t.port, t.mount),
+            Self::Shoutcast(t) => t.display(),
+        }
+    }
+}
+
 /// How a connection ended.
 enum Ended {
     /// Nothing is on air any more.
@@ -62,6 +94,18 @@ pub fn start(
     to: IcecastTarget,
     dialer: Arc<dyn Dialer>,
 ) {
+    start_remote(engine, id, service, mount, Remote::Icecast(to), dialer);
+}
+
+/// Starts target `id`: `service`'s mount `mount` sent to `to`, until it is stopped.
+pub(crate) fn start_remote(
+    engine: &Engine,
+    id: i64,
+    service: crate::admission::ServiceId,
+    mount: String,
+    to: Remote,
+    dialer: Arc<dyn Dialer>,
+) {
     let (cancel, status) = engine.targets().register(id, service);
     let engine = engine.clone();
     tokio::spawn(async move {
@@ -73,7 +117,7 @@ async fn run(
     engine: &Engine,
     id: i64,
     mount_name: &str,
-    to: &IcecastTarget,
+    to: &Remote,
     dialer: &dyn Dialer,
     status: &SharedStatus,
     cancel: &CancellationToken,
@@ -93,16 +137,10 @@ async fn run(
                 st.live_since = None;
             }
             Err(why) => {
-                let wait = BACKOFF[failures.min(BACKOFF.len() - 1)];
+                let wait = super::backoff(failures);
                 failures += 1;
-                tracing::info!(target = id, mount = %mount_name, remote = %format!("{}:{}{}", to.host, to.port, to.mount), "Icecast target: {why}; trying again in {wait:?}");
-                {
-                    let mut st = lock(status);
-                    st.state = State::Retrying;
-                    st.last_error = Some(why);
-                    st.last_error_at = Some(SystemTime::now());
-                    st.live_since = None;
-                }
+                tracing::info!(target = id, mount = %mount_name, remote = %to.display(), "restream target: {why}; trying again in {wait:?}");
+                super::failed(status, why);
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = cancel.cancelled() => return,
@@ -142,91 +180,36 @@ fn basic(to: &IcecastTarget) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", to.user, to.password))
 }
 
-async fn connect(to: &IcecastTarget, dialer: &dyn Dialer) -> Result<TcpStream, String> {
-    let addrs: Vec<SocketAddr> = dialer.resolve(&to.host, to.port).await?;
-    let mut last = String::from("no address to connect to");
-    for addr in addrs {
-        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => return Ok(s),
-            Ok(Err(e)) => last = format!("cannot connect to {addr}: {e}"),
-            Err(_) => last = format!("no answer from {addr} within {CONNECT_TIMEOUT:?}"),
-        }
-    }
-    Err(last)
-}
-
 /// One connection: the source handshake, then the mount's audio until it goes quiet.
 async fn push(
     mount: &Mount,
-    to: &IcecastTarget,
+    to: &Remote,
     dialer: &dyn Dialer,
     status: &SharedStatus,
     cancel: &CancellationToken,
 ) -> Result<Ended, String> {
-    let mut sock = connect(to, dialer).await?;
+    let mut sock = super::connect(dialer, to.host(), to.source_port()).await?;
     // Titles go to the address that was checked and answered, not to a fresh lookup.
     let remote = sock
         .peer_addr()
         .map_err(|e| format!("the connection failed at once: {e}"))?;
     let info = mount.info().unwrap_or_default();
-    let name = info.name.clone().unwrap_or_default();
-    let clean = |s: &str| s.chars().filter(|c| !c.is_control()).collect::<String>();
-    let mut head = format!(
-        "PUT {} HTTP/1.1\r\nHost: {}:{}\r\nAuthorization: Basic {}\r\nUser-Agent: Tidecast/{}\r\n\
-         Content-Type: {}\r\nIce-Public: 0\r\n",
-        to.mount,
-        to.host,
-        to.port,
-        basic(to),
-        env!("CARGO_PKG_VERSION"),
-        clean(&info.content_type),
-    );
-    if !name.is_empty() {
-        head.push_str(&format!("Ice-Name: {}\r\n", clean(&name)));
-    }
-    head.push_str("\r\n");
-    let answer = async {
-        sock.write_all(head.as_bytes()).await?;
-        // The answer is one short header block; Icecast sends it before any body.
-        let mut buf = vec![0u8; 2048];
-        let mut got = 0;
-        loop {
-            let n = sock.read(&mut buf[got..]).await?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-            if buf[..got].windows(4).any(|w| w == b"\r\n\r\n") || got == buf.len() {
-                break;
-            }
+    let login = async {
+        match to {
+            Remote::Icecast(t) => icecast_login(&mut sock, t, &info).await,
+            Remote::Shoutcast(t) => super::shoutcast::login(&mut sock, t, &info).await,
         }
-        Ok::<_, std::io::Error>(String::from_utf8_lossy(&buf[..got]).into_owned())
     };
-    let answer = match tokio::time::timeout(CONNECT_TIMEOUT, answer).await {
-        Ok(Ok(a)) => a,
-        Ok(Err(e)) => return Err(format!("the connection failed during the handshake: {e}")),
+    match tokio::time::timeout(CONNECT_TIMEOUT, login).await {
+        Ok(r) => r?,
         Err(_) => {
             return Err(format!(
                 "the remote did not answer within {CONNECT_TIMEOUT:?}"
             ));
         }
-    };
-    let first = answer.lines().next().unwrap_or("").trim().to_owned();
-    if first.split_whitespace().nth(1) != Some("200") {
-        return Err(if first.is_empty() {
-            "the remote closed the connection without an answer".into()
-        } else {
-            format!("the remote refused the source: {first}")
-        });
     }
-    tracing::info!(remote = %format!("{}:{}{}", to.host, to.port, to.mount), "Icecast target connected");
-    {
-        let mut st = lock(status);
-        st.state = State::Live;
-        st.live_since = Some(SystemTime::now());
-        st.bytes = 0;
-        st.connections += 1;
-    }
+    tracing::info!(remote = %to.display(), "restream target connected");
+    super::connected(status);
     let (headers, mut rx) = mount.follow();
     let mut changes = mount.on_air_watch();
     let in_stream_titles = info.content_type.contains("ogg") || info.content_type.contains("webm");
@@ -273,10 +256,9 @@ async fn write(sock: &mut TcpStream, data: &[u8]) -> Result<(), String> {
     }
 }
 
-/// `GET /admin/metadata?mount=…&mode=updinfo&song=…` on the remote, as the source.
-async fn send_title(to: IcecastTarget, remote: SocketAddr, title: String) {
-    let q: String = title
-        .bytes()
+/// Percent-encodes a query value.
+pub(crate) fn query_value(v: &str) -> String {
+    v.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
                 (b as char).to_string()
@@ -284,15 +266,29 @@ async fn send_title(to: IcecastTarget, remote: SocketAddr, title: String) {
                 format!("%{b:02X}")
             }
         })
-        .collect();
-    let req = format!(
-        "GET /admin/metadata?mount={}&mode=updinfo&song={q} HTTP/1.0\r\nHost: {}:{}\r\nAuthorization: Basic {}\r\nUser-Agent: Tidecast/{}\r\n\r\n",
-        to.mount,
-        to.host,
-        to.port,
-        basic(&to),
-        env!("CARGO_PKG_VERSION")
-    );
+        .collect()
+}
+
+/// The new title to the remote, as the source: Icecast's
+/// `/admin/metadata?mount=…&mode=updinfo&song=…`, Shoutcast's `/admin.cgi?mode=updinfo`.
+async fn send_title(to: Remote, remote: SocketAddr, title: String) {
+    let req = match &to {
+        Remote::Icecast(t) => format!(
+            "GET /admin/metadata?mount={}&mode=updinfo&song={} HTTP/1.0\r\nHost: {}:{}\r\nAuthorization: Basic {}\r\nUser-Agent: Tidecast/{}\r\n\r\n",
+            t.mount,
+            query_value(&title),
+            t.host,
+            t.port,
+            basic(t),
+            env!("CARGO_PKG_VERSION")
+        ),
+        Remote::Shoutcast(t) => super::shoutcast::title_request(t, &title),
+    };
+    // Shoutcast takes titles on its listener port, one below the source port.
+    let remote = match &to {
+        Remote::Icecast(_) => remote,
+        Remote::Shoutcast(t) => SocketAddr::new(remote.ip(), t.port),
+    };
     let attempt = async {
         let mut s = TcpStream::connect(remote).await?;
         s.write_all(req.as_bytes()).await?;
@@ -301,6 +297,68 @@ async fn send_title(to: IcecastTarget, remote: SocketAddr, title: String) {
         Ok::<_, std::io::Error>(())
     };
     if let Ok(Err(e)) = tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
-        tracing::debug!(remote = %to.host, "Icecast target: title not sent: {e}");
+        tracing::debug!(remote = %to.host(), "restream target: title not sent: {e}");
+    }
+}
+
+/// Icecast's source login: `PUT /mount` with Basic credentials, then a `200` before any
+/// audio.
+async fn icecast_login(
+    sock: &mut TcpStream,
+    to: &IcecastTarget,
+    info: &crate::mount::StreamInfo,
+) -> Result<(), String> {
+    {
+        let name = info.name.clone().unwrap_or_default();
+        let clean = |s: &str| s.chars().filter(|c| !c.is_control()).collect::<String>();
+        let mut head = format!(
+            "PUT {} HTTP/1.1\r\nHost: {}:{}\r\nAuthorization: Basic {}\r\nUser-Agent: Tidecast/{}\r\n\
+             Content-Type: {}\r\nIce-Public: 0\r\n",
+            to.mount,
+            to.host,
+            to.port,
+            basic(to),
+            env!("CARGO_PKG_VERSION"),
+            clean(&info.content_type),
+        );
+        if !name.is_empty() {
+            head.push_str(&format!("Ice-Name: {}\r\n", clean(&name)));
+        }
+        head.push_str("\r\n");
+        let answer = async {
+            sock.write_all(head.as_bytes()).await?;
+            // The answer is one short header block; Icecast sends it before any body.
+            let mut buf = vec![0u8; 2048];
+            let mut got = 0;
+            loop {
+                let n = sock.read(&mut buf[got..]).await?;
+                if n == 0 {
+                    break;
+                }
+                got += n;
+                if buf[..got].windows(4).any(|w| w == b"\r\n\r\n") || got == buf.len() {
+                    break;
+                }
+            }
+            Ok::<_, std::io::Error>(String::from_utf8_lossy(&buf[..got]).into_owned())
+        };
+        let answer = match tokio::time::timeout(CONNECT_TIMEOUT, answer).await {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => return Err(format!("the connection failed during the handshake: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "the remote did not answer within {CONNECT_TIMEOUT:?}"
+                ));
+            }
+        };
+        let first = answer.lines().next().unwrap_or("").trim().to_owned();
+        if first.split_whitespace().nth(1) != Some("200") {
+            return Err(if first.is_empty() {
+                "the remote closed the connection without an answer".into()
+            } else {
+                format!("the remote refused the source: {first}")
+            });
+        }
+        Ok(())
     }
 }

@@ -7,23 +7,81 @@
 //! connect) and connects only to the addresses it answers.
 
 pub mod icecast;
+pub mod rtmp;
+pub mod shoutcast;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::{BoxFuture, ServiceId};
 
-/// Resolves a target's host to the addresses it may be reached at, or says why not.
+/// A connection a target writes to: plain TCP, or TLS over it.
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// Resolves a target's host to the addresses it may be reached at, or says why not; and
+/// (the engine has no TLS of its own) wraps a connection in TLS for `rtmps://`.
 pub trait Dialer: Send + Sync + 'static {
     fn resolve<'a>(
         &'a self,
         host: &'a str,
         port: u16,
     ) -> BoxFuture<'a, Result<Vec<SocketAddr>, String>>;
+
+    /// TLS over `tcp`, the server's certificate checked for `host`.
+    fn tls<'a>(
+        &'a self,
+        host: &'a str,
+        tcp: TcpStream,
+    ) -> BoxFuture<'a, Result<Box<dyn Io>, String>> {
+        let _ = (host, tcp);
+        Box::pin(async { Err("this server makes no TLS connections".to_owned()) })
+    }
+}
+
+/// A TCP connection to `host:port` at an address the dialer allows, trying each in turn.
+pub async fn connect(dialer: &dyn Dialer, host: &str, port: u16) -> Result<TcpStream, String> {
+    let addrs: Vec<SocketAddr> = dialer.resolve(host, port).await?;
+    let mut last = String::from("no address to connect to");
+    for addr in addrs {
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Ok(Err(e)) => last = format!("cannot connect to {addr}: {e}"),
+            Err(_) => last = format!("no answer from {addr} within {CONNECT_TIMEOUT:?}"),
+        }
+    }
+    Err(last)
+}
+
+/// The pause after `failures` failed attempts in a row.
+pub fn backoff(failures: usize) -> Duration {
+    BACKOFF[failures.min(BACKOFF.len() - 1)]
+}
+
+/// Marks `status` as retrying after `why`.
+pub(crate) fn failed(status: &SharedStatus, why: String) {
+    let mut st = lock(status);
+    st.state = State::Retrying;
+    st.last_error = Some(why);
+    st.last_error_at = Some(SystemTime::now());
+    st.live_since = None;
+}
+
+/// Marks `status` as live on a new connection.
+pub(crate) fn connected(status: &SharedStatus) {
+    let mut st = lock(status);
+    st.state = State::Live;
+    st.live_since = Some(SystemTime::now());
+    st.bytes = 0;
+    st.connections += 1;
 }
 
 /// Waits between reconnects: 1 s, 2 s, 5 s, 10 s, then every 30 s.

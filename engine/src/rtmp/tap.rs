@@ -1,0 +1,195 @@
+//! A stream's FLV tags as its publisher sent them (RTMP push or relay), for restream
+//! targets: they send the source on without re-encoding, so they need exactly what came
+//! in, sequence headers first.
+//!
+//! One [`Tap`] per stream name lives for the process (never replaced when a publisher
+//! reconnects), so a target follows the stream across reconnects. Publishing costs one
+//! `Bytes` clone per tag, and nothing when no target listens.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::{broadcast, watch};
+
+/// Tags a target may fall behind by before it skips to the next keyframe (about 10 s of a
+/// 30 fps stream with audio).
+const CAPACITY: usize = 1024;
+
+/// One FLV tag body (VIDEODATA or AUDIODATA) and its RTMP timestamp.
+#[derive(Debug, Clone)]
+pub struct Tag {
+    pub video: bool,
+    /// Milliseconds, as the publisher sent it (a target rebases it).
+    pub ts: u32,
+    pub data: Bytes,
+}
+
+impl Tag {
+    /// A video keyframe (a target starts and resumes on one).
+    pub fn is_keyframe(&self) -> bool {
+        self.video && self.data.first().is_some_and(|b| b >> 4 == 1) && !self.is_header()
+    }
+
+    /// An AVC or AAC sequence header (decoder configuration).
+    pub fn is_header(&self) -> bool {
+        match (self.video, self.data.first(), self.data.get(1)) {
+            (true, Some(b), Some(0)) => b & 0x0f == 7,
+            (false, Some(b), Some(0)) => b >> 4 == 10,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Headers {
+    video: Option<Bytes>,
+    audio: Option<Bytes>,
+}
+
+/// A stream's tag feed.
+#[derive(Debug)]
+pub struct Tap {
+    tx: broadcast::Sender<Tag>,
+    headers: Mutex<Headers>,
+    /// The publisher on it (0: none).
+    on: watch::Sender<u64>,
+}
+
+impl Default for Tap {
+    fn default() -> Self {
+        Self {
+            tx: broadcast::Sender::new(CAPACITY),
+            headers: Mutex::default(),
+            on: watch::Sender::new(0),
+        }
+    }
+}
+
+impl Tap {
+    fn headers(&self) -> MutexGuard<'_, Headers> {
+        self.headers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publisher `id` starts on it: earlier sequence headers no longer apply.
+    pub(crate) fn start(&self, id: u64) {
+        *self.headers() = Headers::default();
+        self.on.send_replace(id);
+    }
+
+    /// Publisher `id` left (a later publisher's start is not undone).
+    pub(crate) fn stop(&self, id: u64) {
+        self.on.send_if_modified(|on| {
+            let mine = *on == id;
+            if mine {
+                *on = 0;
+            }
+            mine
+        });
+    }
+
+    pub(crate) fn send(&self, tag: Tag) {
+        if tag.is_header() {
+            let mut h = self.headers();
+            if tag.video {
+                h.video = Some(tag.data.clone());
+            } else {
+                h.audio = Some(tag.data.clone());
+            }
+        }
+        if self.tx.receiver_count() > 0 {
+            let _ = self.tx.send(tag);
+        }
+    }
+
+    /// Whether a publisher is on it.
+    pub fn is_live(&self) -> bool {
+        *self.on.borrow() != 0
+    }
+
+    /// Changes whenever a publisher starts or stops.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.on.subscribe()
+    }
+
+    /// The sequence headers so far (video first) and the tags from now on.
+    pub fn follow(&self) -> (Vec<Tag>, broadcast::Receiver<Tag>) {
+        // Subscribed under the headers' lock: a header sent meanwhile is in one or the other.
+        let h = self.headers();
+        let rx = self.tx.subscribe();
+        let mut first = Vec::new();
+        if let Some(v) = &h.video {
+            first.push(Tag {
+                video: true,
+                ts: 0,
+                data: v.clone(),
+            });
+        }
+        if let Some(a) = &h.audio {
+            first.push(Tag {
+                video: false,
+                ts: 0,
+                data: a.clone(),
+            });
+        }
+        (first, rx)
+    }
+}
+
+/// Every stream's tap, by stream name.
+#[derive(Debug, Default)]
+pub struct Taps {
+    map: Mutex<HashMap<String, Arc<Tap>>>,
+}
+
+impl Taps {
+    /// The tap of stream `name` (made on first use).
+    pub fn get(&self, name: &str) -> Arc<Tap> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(map.entry(name.to_owned()).or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(video: bool, data: &'static [u8]) -> Tag {
+        Tag {
+            video,
+            ts: 0,
+            data: Bytes::from_static(data),
+        }
+    }
+
+    #[test]
+    fn followers_get_the_headers_then_what_follows() {
+        let tap = Tap::default();
+        tap.start(1);
+        tap.send(tag(true, &[0x17, 0, 0, 0, 0, 1, 2]));
+        tap.send(tag(false, &[0xAF, 0, 0x12, 0x10]));
+        tap.send(tag(true, &[0x17, 1, 0, 0, 0, 9])); // before anyone follows: gone
+        let (first, mut rx) = tap.follow();
+        assert_eq!(first.len(), 2);
+        assert!(first.iter().all(Tag::is_header) && first[0].video);
+        tap.send(tag(true, &[0x27, 1, 0, 0, 0, 9]));
+        let next = rx.try_recv().expect("a tag");
+        assert!(!next.is_keyframe() && !next.is_header());
+        // A new publisher's headers replace the old ones; an old publisher's stop is ignored.
+        tap.start(2);
+        tap.stop(1);
+        assert!(tap.is_live());
+        assert!(tap.follow().0.is_empty());
+        tap.stop(2);
+        assert!(!tap.is_live());
+    }
+
+    #[test]
+    fn keyframes_and_headers_are_told_apart() {
+        assert!(tag(true, &[0x17, 1, 0, 0, 0]).is_keyframe());
+        assert!(!tag(true, &[0x17, 0, 0, 0, 0]).is_keyframe());
+        assert!(tag(false, &[0xAF, 0, 0x12]).is_header());
+        assert!(!tag(false, &[0x2F, 0, 0x12]).is_header());
+        assert!(!tag(true, &[]).is_header());
+    }
+}

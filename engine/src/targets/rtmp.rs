@@ -1,0 +1,400 @@
+//! An RTMP/RTMPS target (YouTube, Twitch, Facebook, any RTMP server): a stream's FLV tags
+//! sent on as a publisher would, without re-encoding.
+//!
+//! The task follows a [`Tap`]: a video service's own stream as its publisher sends it, or
+//! what an encoder made for this target alone (a radio station as video). It connects
+//! while the tap is live, starts the remote on the sequence headers and a keyframe, and
+//! rebases timestamps to start at zero on every connection. A publisher that reconnects
+//! (new codecs, perhaps) makes the target reconnect too, so the remote never sees
+//! pictures its decoder was not configured for.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::sessions::{
+    ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult,
+    PublishRequestType,
+};
+use rml_rtmp::time::RtmpTimestamp;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use super::{CONNECT_TIMEOUT, Dialer, Io, SharedStatus, State, WRITE_TIMEOUT, lock};
+use crate::Engine;
+use crate::rtmp::tap::Tap;
+
+/// Where and with which key to publish.
+#[derive(Clone)]
+pub struct RtmpTarget {
+    pub host: String,
+    pub port: u16,
+    /// The application path (`live2` for YouTube, `app` for Twitch).
+    pub app: String,
+    pub key: String,
+    /// `rtmps://`: TLS, the certificate checked for `host`.
+    pub tls: bool,
+}
+
+impl std::fmt::Debug for RtmpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtmpTarget")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("app", &self.app)
+            .field("key", &"<redacted>")
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+impl RtmpTarget {
+    /// The address without the key, for logs and lists.
+    pub fn display(&self) -> String {
+        format!(
+            "rtmp{}://{}:{}/{}",
+            if self.tls { "s" } else { "" },
+            self.host,
+            self.port,
+            self.app
+        )
+    }
+}
+
+enum Ended {
+    /// The tap stopped, or a new publisher took it over.
+    Quiet,
+    Stopped,
+}
+
+/// Starts target `id`: what `tap` carries sent to `to`, until it is stopped.
+pub fn start(
+    engine: &Engine,
+    id: i64,
+    service: crate::admission::ServiceId,
+    tap: Arc<Tap>,
+    to: RtmpTarget,
+    dialer: Arc<dyn Dialer>,
+) {
+    let (cancel, status) = engine.targets().register(id, service);
+    tokio::spawn(async move {
+        run(id, &tap, &to, dialer.as_ref(), &status, &cancel).await;
+    });
+}
+
+/// The target's loop, for callers that run it on a task of their own (radio as video).
+pub async fn run(
+    id: i64,
+    tap: &Tap,
+    to: &RtmpTarget,
+    dialer: &dyn Dialer,
+    status: &SharedStatus,
+    cancel: &CancellationToken,
+) {
+    let mut failures = 0usize;
+    let mut on = tap.watch();
+    loop {
+        // Wait for a publisher on the tap.
+        while !tap.is_live() {
+            {
+                let mut st = lock(status);
+                if st.state != State::Retrying {
+                    st.state = State::Waiting;
+                }
+                st.live_since = None;
+            }
+            tokio::select! {
+                r = on.changed() => if r.is_err() { return },
+                () = cancel.cancelled() => return,
+            }
+        }
+        lock(status).state = State::Connecting;
+        match push(tap, to, dialer, status, cancel).await {
+            Ok(Ended::Stopped) => return,
+            Ok(Ended::Quiet) => {
+                failures = 0;
+                let mut st = lock(status);
+                st.state = State::Waiting;
+                st.live_since = None;
+            }
+            Err(why) => {
+                let wait = super::backoff(failures);
+                failures += 1;
+                tracing::info!(target = id, remote = %to.display(), "RTMP target: {why}; trying again in {wait:?}");
+                super::failed(status, why);
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = cancel.cancelled() => return,
+                }
+            }
+        }
+    }
+}
+
+/// The client side of the RTMP handshake; returns the bytes that came after it.
+async fn handshake(io: &mut Box<dyn Io>) -> Result<Vec<u8>, String> {
+    let mut hs = Handshake::new(PeerType::Client);
+    let p0p1 = hs
+        .generate_outbound_p0_and_p1()
+        .map_err(|e| format!("handshake: {e:?}"))?;
+    io.write_all(&p0p1)
+        .await
+        .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let n = io
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
+        if n == 0 {
+            return Err("the remote closed the connection during the handshake".into());
+        }
+        match hs.process_bytes(&buf[..n]) {
+            Ok(HandshakeProcessResult::InProgress { response_bytes }) => {
+                io.write_all(&response_bytes)
+                    .await
+                    .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
+            }
+            Ok(HandshakeProcessResult::Completed {
+                response_bytes,
+                remaining_bytes,
+            }) => {
+                io.write_all(&response_bytes)
+                    .await
+                    .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
+                return Ok(remaining_bytes);
+            }
+            Err(e) => return Err(format!("the remote's handshake is not RTMP: {e:?}")),
+        }
+    }
+}
+
+/// Sends the packets among `results`; returns the events.
+async fn flush(
+    w: &mut WriteHalf<Box<dyn Io>>,
+    results: Vec<ClientSessionResult>,
+) -> Result<Vec<ClientSessionEvent>, String> {
+    let mut events = Vec::new();
+    for r in results {
+        match r {
+            ClientSessionResult::OutboundResponse(p) => write(w, &p.bytes).await?,
+            ClientSessionResult::RaisedEvent(e) => events.push(e),
+            ClientSessionResult::UnhandleableMessageReceived(_) => {}
+        }
+    }
+    Ok(events)
+}
+
+async fn write(w: &mut WriteHalf<Box<dyn Io>>, data: &[u8]) -> Result<(), String> {
+    match tokio::time::timeout(WRITE_TIMEOUT, w.write_all(data)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("the connection was lost: {e}")),
+        Err(_) => Err(format!(
+            "the remote took nothing for {WRITE_TIMEOUT:?}; reconnecting"
+        )),
+    }
+}
+
+/// Reads until the session raises an event `done` accepts (`Ok(true)`) or refuses.
+async fn until(
+    r: &mut ReadHalf<Box<dyn Io>>,
+    w: &mut WriteHalf<Box<dyn Io>>,
+    session: &mut ClientSession,
+    mut done: impl FnMut(&ClientSessionEvent) -> Result<bool, String>,
+) -> Result<(), String> {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = r
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("the connection was lost: {e}"))?;
+        if n == 0 {
+            return Err("the remote closed the connection".into());
+        }
+        let results = session
+            .handle_input(&buf[..n])
+            .map_err(|e| format!("the remote spoke RTMP we cannot read: {e}"))?;
+        for event in flush(w, results).await? {
+            if done(&event)? {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Connects, asks to publish, and sends until the tap goes quiet or the remote drops.
+async fn push(
+    tap: &Tap,
+    to: &RtmpTarget,
+    dialer: &dyn Dialer,
+    status: &SharedStatus,
+    cancel: &CancellationToken,
+) -> Result<Ended, String> {
+    let publisher = *tap.watch().borrow();
+    let setup = async {
+        let tcp = super::connect(dialer, &to.host, to.port).await?;
+        let mut io: Box<dyn Io> = if to.tls {
+            dialer.tls(&to.host, tcp).await?
+        } else {
+            Box::new(tcp)
+        };
+        let rest = handshake(&mut io).await?;
+        let (mut r, mut w) = tokio::io::split(io);
+        let mut config = ClientSessionConfig::new();
+        config.tc_url = Some(to.display());
+        let (mut session, first) =
+            ClientSession::new(config).map_err(|e| format!("RTMP session: {e}"))?;
+        flush(&mut w, first).await?;
+        let results = session
+            .handle_input(&rest)
+            .map_err(|e| format!("the remote spoke RTMP we cannot read: {e}"))?;
+        flush(&mut w, results).await?;
+        let connect = session
+            .request_connection(to.app.clone())
+            .map_err(|e| format!("RTMP connect: {e}"))?;
+        flush(&mut w, vec![connect]).await?;
+        until(&mut r, &mut w, &mut session, |e| match e {
+            ClientSessionEvent::ConnectionRequestAccepted => Ok(true),
+            ClientSessionEvent::ConnectionRequestRejected { description } => Err(format!(
+                "the remote refused the application {:?}: {description}",
+                to.app
+            )),
+            _ => Ok(false),
+        })
+        .await?;
+        let publish = session
+            .request_publishing(to.key.clone(), PublishRequestType::Live)
+            .map_err(|e| format!("RTMP publish: {e}"))?;
+        flush(&mut w, vec![publish]).await?;
+        until(&mut r, &mut w, &mut session, |e| match e {
+            ClientSessionEvent::PublishRequestAccepted => Ok(true),
+            // The stream key is never in the message.
+            ClientSessionEvent::UnhandleableOnStatusCode { code } => Err(format!(
+                "the remote refused to publish: {code} (check the stream key)"
+            )),
+            _ => Ok(false),
+        })
+        .await?;
+        Ok::<_, String>((r, w, session))
+    };
+    let (mut r, mut w, mut session) = tokio::select! {
+        () = cancel.cancelled() => return Ok(Ended::Stopped),
+        s = tokio::time::timeout(CONNECT_TIMEOUT * 2, setup) => match s {
+            Ok(s) => s?,
+            Err(_) => return Err(format!("the remote did not accept the stream within {:?}", CONNECT_TIMEOUT * 2)),
+        },
+    };
+    tracing::info!(remote = %to.display(), "RTMP target publishing");
+    super::connected(status);
+
+    let (headers, mut rx) = tap.follow();
+    let has_video = headers.iter().any(|t| t.video);
+    for h in headers {
+        send(&mut session, &mut w, &h, 0).await?;
+    }
+    let mut on = tap.watch();
+    // Pictures start on a keyframe (and again after falling behind); audio waits with them.
+    let mut need_key = has_video;
+    let mut base: Option<u32> = None;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let tag = tokio::select! {
+            () = cancel.cancelled() => return Ok(Ended::Stopped),
+            r = on.changed() => {
+                if r.is_err() || *on.borrow() != publisher {
+                    return Ok(Ended::Quiet);
+                }
+                continue;
+            }
+            got = rx.recv() => match got {
+                Ok(t) => t,
+                Err(RecvError::Lagged(n)) => {
+                    tracing::debug!(remote = %to.display(), "RTMP target behind by {n} tags: resuming at a keyframe");
+                    need_key = has_video;
+                    continue;
+                }
+                Err(RecvError::Closed) => return Ok(Ended::Quiet),
+            },
+            // The remote's acknowledgements and pings are answered (rml_rtmp does it).
+            n = r.read(&mut buf) => match n {
+                Ok(0) => return Err("the remote closed the connection".into()),
+                Ok(n) => {
+                    let results = session
+                        .handle_input(&buf[..n])
+                        .map_err(|e| format!("the remote spoke RTMP we cannot read: {e}"))?;
+                    for e in flush(&mut w, results).await? {
+                        if let ClientSessionEvent::UnhandleableOnStatusCode { code } = e {
+                            return Err(format!("the remote stopped the stream: {code}"));
+                        }
+                    }
+                    continue;
+                }
+                Err(e) => return Err(format!("the connection was lost: {e}")),
+            },
+        };
+        if tag.is_header() {
+            // A codec change mid-stream: the remote's decoder gets it as it comes.
+            send(&mut session, &mut w, &tag, tag_ts(&mut base, tag.ts)).await?;
+            continue;
+        }
+        if need_key {
+            if !tag.is_keyframe() {
+                continue;
+            }
+            need_key = false;
+        }
+        let ts = tag_ts(&mut base, tag.ts);
+        send(&mut session, &mut w, &tag, ts).await?;
+        lock(status).bytes += tag.data.len() as u64;
+    }
+}
+
+/// `ts` on a timeline that starts at 0 with the first tag sent.
+fn tag_ts(base: &mut Option<u32>, ts: u32) -> u32 {
+    ts.wrapping_sub(*base.get_or_insert(ts))
+}
+
+async fn send(
+    session: &mut ClientSession,
+    w: &mut WriteHalf<Box<dyn Io>>,
+    tag: &crate::rtmp::tap::Tag,
+    ts: u32,
+) -> Result<(), String> {
+    let data: Bytes = tag.data.clone();
+    let at = RtmpTimestamp::new(ts);
+    let packet = if tag.video {
+        session.publish_video_data(data, at, false)
+    } else {
+        session.publish_audio_data(data, at, false)
+    }
+    .map_err(|e| format!("RTMP: {e}"))?;
+    flush(w, vec![packet]).await.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_start_at_zero_and_survive_the_wrap() {
+        let mut base = None;
+        assert_eq!(tag_ts(&mut base, 5000), 0);
+        assert_eq!(tag_ts(&mut base, 5040), 40);
+        let mut base = Some(u32::MAX - 10);
+        assert_eq!(tag_ts(&mut base, 20), 31);
+    }
+
+    #[test]
+    fn keys_never_reach_debug_output() {
+        let t = RtmpTarget {
+            host: "a.rtmp.youtube.com".into(),
+            port: 1935,
+            app: "live2".into(),
+            key: "abcd-efgh-ijkl".into(),
+            tls: false,
+        };
+        let shown = format!("{t:?} {}", t.display());
+        assert!(!shown.contains("abcd"), "{shown}");
+    }
+}
