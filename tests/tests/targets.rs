@@ -368,6 +368,16 @@ async fn a_station_restreams_to_shoutcast() {
     let (pcm, errors) = listen_pcm(&ice.addr(), "sc.mp3", 3);
     assert!(pcm.len() > 44_100 * 2, "{} samples: {errors}", pcm.len());
     assert!(level(&pcm, 440.0, 44_100.0) > 0.1, "the tone is not there");
+    set_title(&srv, &mount, &pw, "Shout Artist - Shout Song");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let sources = ice.sources().await;
+        if sources.iter().any(|s| s["title"] == "Shout Artist - Shout Song") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no title on the remote: {sources:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // A wrong password: said in the target's state, retried.
     let (_, t2) = srv
