@@ -140,26 +140,37 @@ impl DbAdmission {
                     Some(s) if s.is_suspended() => {
                         Decision::deny(DenyReason::Suspended, "the service is suspended")
                     }
-                    Some(s) => {
-                        let target = Target {
-                            mount: s.slug.clone(),
-                            fallback: None,
-                        };
-                        let mut g = grant_for(&s, &target, "RTMP publisher");
-                        // The DVR keeps what the media library leaves of the disk quota.
-                        if let Some(dvr) = g.dvr.as_mut() {
-                            match media::bytes_used(self.db.pool(), s.owner_id).await {
-                                Ok(used) => {
-                                    dvr.max_bytes = dvr
-                                        .max_bytes
-                                        .saturating_sub(u64::try_from(used).unwrap_or(0));
-                                }
-                                Err(e) => return unavailable(e),
-                            }
-                        }
-                        Decision::Allow(g)
-                    }
+                    Some(s) => self.video_grant(&s, "RTMP publisher").await,
                     None => Decision::deny(DenyReason::NotFound, "unknown stream key"),
+                }
+            }
+            PublishRequest::Relay { service_id, from } => {
+                let s = match services::by_id(self.db.pool(), service_id.0).await {
+                    Ok(Some(s)) => s,
+                    Ok(None) => return Decision::deny(DenyReason::NotFound, "no such service"),
+                    Err(e) => return unavailable(e),
+                };
+                if s.is_suspended() {
+                    return Decision::deny(DenyReason::Suspended, "the service is suspended");
+                }
+                if s.relay == 0 {
+                    return Decision::deny(
+                        DenyReason::LimitReached,
+                        "the service's plan does not include relays",
+                    );
+                }
+                let label = format!("relay from {from}");
+                if s.kind == "video" {
+                    return self.video_grant(&s, &label).await;
+                }
+                let g = grant_for(&s, &Target::primary(&s), &label);
+                if s.transcode != 0 {
+                    match self.with_feeds(&s, g).await {
+                        Ok(g) => Decision::Allow(g),
+                        Err(e) => unavailable(e),
+                    }
+                } else {
+                    Decision::Allow(g)
                 }
             }
             PublishRequest::Icecast {
@@ -203,6 +214,27 @@ impl DbAdmission {
                 }
             }
         }
+    }
+
+    /// A video service's publisher (pushed or relayed) on its stream.
+    async fn video_grant(&self, s: &Service, label: &str) -> Decision {
+        let target = Target {
+            mount: s.slug.clone(),
+            fallback: None,
+        };
+        let mut g = grant_for(s, &target, label);
+        // The DVR keeps what the media library leaves of the disk quota.
+        if let Some(dvr) = g.dvr.as_mut() {
+            match media::bytes_used(self.db.pool(), s.owner_id).await {
+                Ok(used) => {
+                    dvr.max_bytes = dvr
+                        .max_bytes
+                        .saturating_sub(u64::try_from(used).unwrap_or(0));
+                }
+                Err(e) => return unavailable(e),
+            }
+        }
+        Decision::Allow(g)
     }
 
     /// What AutoDJ holds on a station's primary mount: the source login's grant at the

@@ -130,8 +130,15 @@ async fn serve(
     {
         return crate::dvr_hls::slice(&state, &slug, q).await;
     }
-    let Some(stream) = state.engine.hls().get(&slug) else {
-        return not_found("no such stream, or it is not live");
+    // An on-demand relay starts on the first ask: its first segment is waited for.
+    let relayed = state.engine.demand().touch(&slug);
+    let stream = match state.engine.hls().get(&slug) {
+        Some(s) => s,
+        None if relayed => match wait_for_stream(&state.engine, &slug).await {
+            Some(s) => s,
+            None => return not_found("the relayed source did not start in time; try again"),
+        },
+        None => return not_found("no such stream, or it is not live"),
     };
     let request = Request {
         remote,
@@ -142,6 +149,23 @@ async fn serve(
         headers: req_headers,
     };
     serve_from(&state.engine, &stream, Arc::clone(&stream), request).await
+}
+
+/// How long a request waits for an on-demand relay to have its first segment.
+const ON_DEMAND_WAIT: Duration = Duration::from_secs(20);
+
+/// The stream `slug` once it has a segment, within [`ON_DEMAND_WAIT`].
+async fn wait_for_stream(engine: &tidecast_engine::Engine, slug: &str) -> Option<Arc<LiveStream>> {
+    let deadline = tokio::time::Instant::now() + ON_DEMAND_WAIT;
+    loop {
+        if let Some(s) = engine.hls().get(slug).filter(|s| s.has_segments()) {
+            return Some(s);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// `/hls/<slug>/<rendition>/<file>`: a rendition's playlist and segments. Viewers are
@@ -164,6 +188,7 @@ async fn serve_rendition(
     {
         return crate::dvr_hls::rendition_slice(&state, &slug, &rendition, q).await;
     }
+    state.engine.demand().touch(&slug);
     let hls = state.engine.hls();
     let (Some(base), Some(stream)) = (hls.get(&slug), hls.get(&format!("{slug}/{rendition}")))
     else {

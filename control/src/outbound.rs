@@ -265,7 +265,9 @@ impl tidecast_engine::targets::Dialer for PolicyDialer {
             let config = rustls::ClientConfig::with_platform_verifier()
                 .map_err(|e| format!("TLS is not available: {e}"))?;
             let name = rustls::pki_types::ServerName::try_from(
-                host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned(),
             )
             .map_err(|e| format!("{host} is not a name TLS can check: {e}"))?;
             let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))

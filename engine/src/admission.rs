@@ -38,6 +38,13 @@ pub enum PublishRequest {
         password: String,
         remote: SocketAddr,
     },
+    /// A relay the control plane started: the service's source pulled from a URL. It is
+    /// the service's own source (no credentials: the control plane set it up).
+    Relay {
+        service_id: ServiceId,
+        /// Where from, without credentials (for logs).
+        from: String,
+    },
 }
 
 // Hand-written so a stray `{:?}` in a log line can never print a stream key or password.
@@ -62,15 +69,21 @@ impl std::fmt::Debug for PublishRequest {
                 .field("password", &"<redacted>")
                 .field("remote", remote)
                 .finish(),
+            Self::Relay { service_id, from } => f
+                .debug_struct("Relay")
+                .field("service_id", service_id)
+                .field("from", from)
+                .finish(),
         }
     }
 }
 
 impl PublishRequest {
-    /// Where the request came from, for log lines.
-    pub fn remote(&self) -> SocketAddr {
+    /// Where the request came from, for log lines (`None`: the server's own relay).
+    pub fn remote(&self) -> Option<SocketAddr> {
         match self {
-            Self::Rtmp { remote, .. } | Self::Icecast { remote, .. } => *remote,
+            Self::Rtmp { remote, .. } | Self::Icecast { remote, .. } => Some(*remote),
+            Self::Relay { .. } => None,
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod media;
 pub mod mount;
 pub mod radio_hls;
 pub mod registry;
+pub mod relay;
 pub mod rtmp;
 pub mod targets;
 pub mod traffic;
@@ -62,6 +63,8 @@ pub struct Engine {
     traffic: Arc<traffic::Traffic>,
     targets: Arc<targets::Targets>,
     taps: Arc<rtmp::tap::Taps>,
+    relays: Arc<targets::Targets>,
+    demand: Arc<relay::demand::Demand>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -96,12 +99,24 @@ impl Engine {
             traffic: Arc::default(),
             targets: Arc::default(),
             taps: Arc::default(),
+            relays: Arc::default(),
+            demand: Arc::default(),
         }
     }
 
     /// Every stream's FLV tags as its publisher sends them (restream targets follow them).
     pub fn taps(&self) -> &Arc<rtmp::tap::Taps> {
         &self.taps
+    }
+
+    /// Relays (sources pulled from a URL) running in this process, by the control plane's id.
+    pub fn relays(&self) -> &Arc<targets::Targets> {
+        &self.relays
+    }
+
+    /// What players and listeners ask for, for on-demand relays.
+    pub fn demand(&self) -> &Arc<relay::demand::Demand> {
+        &self.demand
     }
 
     /// Publish targets (restreams) running in this process.

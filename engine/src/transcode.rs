@@ -203,6 +203,19 @@ pub struct TranscodeError(pub String);
 
 /// The transcoder, as the engine sees it.
 pub trait Transcoder: Send + Sync + std::fmt::Debug {
+    /// Opens `url` (an RTSP camera) with FFmpeg's demuxers and hands on its H.264 and AAC
+    /// as FLV tags until it ends, fails, or `out` answers false. Blocks: run it on a
+    /// thread of its own.
+    fn pull(
+        &self,
+        url: &str,
+        options: &[(String, String)],
+        out: &mut dyn FnMut(crate::rtmp::tap::Tag) -> bool,
+    ) -> Result<(), TranscodeError> {
+        let _ = (url, options, out);
+        Err(TranscodeError("this transcoder cannot pull streams".into()))
+    }
+
     fn start(&self, job: LadderJob) -> Result<Box<dyn LadderInput>, TranscodeError>;
 
     /// Opens a media file for AutoDJ: its audio decoded and converted to interleaved

@@ -273,3 +273,51 @@ http {{
         std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
     }
 }
+
+/// An IP camera: GStreamer's RTSP server (`tests/peers/rtsp_camera.py`) serving H.264 and
+/// AAC at `rtsp://127.0.0.1:<port>/cam` over TCP or UDP.
+#[derive(Debug)]
+pub struct RtspCamera {
+    pub port: u16,
+    proc: Option<Proc>,
+}
+
+impl RtspCamera {
+    pub fn start() -> Self {
+        let mut me = Self {
+            port: free_port(),
+            proc: None,
+        };
+        me.restart();
+        me
+    }
+
+    pub fn url(&self) -> String {
+        format!("rtsp://127.0.0.1:{}/cam", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        self.proc = None;
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/rtsp_camera.py");
+        let child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(self.port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.proc = Some(Proc(child));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the RTSP camera did not start (scripts/test.sh installs GStreamer's RTSP server)"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

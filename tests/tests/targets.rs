@@ -61,8 +61,14 @@ async fn a_station_restreams_to_a_remote_icecast_and_reconnects() {
             "mount",
         ),
         (json!({"kind": "shoutcast", "url": url}), "shoutcast://"),
-        (json!({"kind": "ftp", "url": url}), "kinds: rtmp, icecast, shoutcast"),
-        (json!({"kind": "icecast", "url": url, "key": "k"}), "only rtmp targets"),
+        (
+            json!({"kind": "ftp", "url": url}),
+            "kinds: rtmp, icecast, shoutcast",
+        ),
+        (
+            json!({"kind": "icecast", "url": url, "key": "k"}),
+            "only rtmp targets",
+        ),
     ] {
         let (status, err) = srv
             .call("POST", &path, Some(&owner), Some(body.clone()))
@@ -202,7 +208,12 @@ async fn a_station_restreams_to_a_remote_icecast_and_reconnects() {
 fn probe_rtmp(url: &str) -> Result<Value, String> {
     let out = std::process::Command::new("ffprobe")
         .args(["-v", "error", "-rw_timeout", "10000000"])
-        .args(["-show_entries", "stream=codec_name,width,height", "-of", "json"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,width,height",
+            "-of",
+            "json",
+        ])
         .arg(url)
         .output()
         .unwrap();
@@ -260,12 +271,27 @@ async fn a_channel_restreams_to_rtmp_and_reconnects() {
         "{presets}"
     );
     for (body, says) in [
-        (json!({"kind": "rtmp", "url": "rtmp://10.1.2.3/live", "key": "k"}), "private address"),
+        (
+            json!({"kind": "rtmp", "url": "rtmp://10.1.2.3/live", "key": "k"}),
+            "private address",
+        ),
         (json!({"kind": "rtmp", "url": url}), "stream key is missing"),
-        (json!({"kind": "rtmp", "url": "http://127.0.0.1/live", "key": "k"}), "rtmp://host/app"),
-        (json!({"kind": "rtmp", "preset": "myspace", "key": "k"}), "youtube, twitch, facebook"),
-        (json!({"kind": "rtmp", "url": url, "key": "k", "rendition": "1080p"}), "it has none"),
-        (json!({"kind": "icecast", "url": "icecast://:pw@127.0.0.1:8000/x"}), "video service"),
+        (
+            json!({"kind": "rtmp", "url": "http://127.0.0.1/live", "key": "k"}),
+            "rtmp://host/app",
+        ),
+        (
+            json!({"kind": "rtmp", "preset": "myspace", "key": "k"}),
+            "youtube, twitch, facebook",
+        ),
+        (
+            json!({"kind": "rtmp", "url": url, "key": "k", "rendition": "1080p"}),
+            "it has none",
+        ),
+        (
+            json!({"kind": "icecast", "url": "icecast://:pw@127.0.0.1:8000/x"}),
+            "video service",
+        ),
     ] {
         let (status, err) = srv
             .call("POST", &path, Some(&owner), Some(body.clone()))
@@ -279,16 +305,31 @@ async fn a_channel_restreams_to_rtmp_and_reconnects() {
     // The plan decides which kinds a service may use.
     let svc_path = format!("/api/v1/services/{id}");
     let (status, svc) = srv
-        .call("PATCH", &svc_path, Some(&admin), Some(json!({"limits": {"restream": ["icecast"]}})))
+        .call(
+            "PATCH",
+            &svc_path,
+            Some(&admin),
+            Some(json!({"limits": {"restream": ["icecast"]}})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{svc}");
     assert_eq!(svc["limits"]["restream"], json!(["icecast"]));
     let (status, err) = srv
-        .call("POST", &path, Some(&owner), Some(json!({"kind": "rtmp", "url": url, "key": remote_key})))
+        .call(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(json!({"kind": "rtmp", "url": url, "key": remote_key})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
-    srv.call("PATCH", &svc_path, Some(&admin), Some(json!({"limits": {"restream": ["rtmp"]}})))
-        .await;
+    srv.call(
+        "PATCH",
+        &svc_path,
+        Some(&admin),
+        Some(json!({"limits": {"restream": ["rtmp"]}})),
+    )
+    .await;
     assert_eq!(srv.get(&path, &owner).await.1, json!([]));
 
     // The key rides in the URL's last segment just as well; only the owner sees it.
@@ -323,7 +364,10 @@ async fn a_channel_restreams_to_rtmp_and_reconnects() {
     // "YouTube" goes away: retrying with the reason; back: live again, and it plays.
     nginx.stop();
     let down = target(&srv, &owner, &path, "retrying", Duration::from_secs(30)).await;
-    assert!(!down["last_error"].as_str().unwrap_or("").is_empty(), "{down}");
+    assert!(
+        !down["last_error"].as_str().unwrap_or("").is_empty(),
+        "{down}"
+    );
     nginx.restart();
     let up = target(&srv, &owner, &path, "live", Duration::from_secs(40)).await;
     assert!(up["connections"].as_u64().unwrap() >= 2, "{up}");
@@ -341,7 +385,10 @@ async fn a_channel_restreams_to_rtmp_and_reconnects() {
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(probe_rtmp(&remote).is_err(), "the remote still plays");
-    assert!(!srv.logs().contains(remote_key), "the stream key is in the log");
+    assert!(
+        !srv.logs().contains(remote_key),
+        "the stream key is in the log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,10 +405,18 @@ async fn a_station_restreams_to_shoutcast() {
         ice.shoutcast_port
     );
     let (status, t) = srv
-        .call("POST", &path, Some(&owner), Some(json!({"kind": "shoutcast", "url": url})))
+        .call(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(json!({"kind": "shoutcast", "url": url})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{t}");
-    assert_eq!(t["url"], format!("shoutcast://127.0.0.1:{}/", ice.shoutcast_port));
+    assert_eq!(
+        t["url"],
+        format!("shoutcast://127.0.0.1:{}/", ice.shoutcast_port)
+    );
     let _src = ffmpeg_source(&srv, &mount, "source", &pw, false, 120);
     wait_live(&srv, &mount);
     target(&srv, &owner, &path, "live", Duration::from_secs(15)).await;
@@ -372,10 +427,16 @@ async fn a_station_restreams_to_shoutcast() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let sources = ice.sources().await;
-        if sources.iter().any(|s| s["title"] == "Shout Artist - Shout Song") {
+        if sources
+            .iter()
+            .any(|s| s["title"] == "Shout Artist - Shout Song")
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "no title on the remote: {sources:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no title on the remote: {sources:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
@@ -391,9 +452,18 @@ async fn a_station_restreams_to_shoutcast() {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (_, list) = srv.get(&path, &owner).await;
-        let t = list.as_array().unwrap().iter().find(|t| t["id"] == t2["id"]).unwrap().clone();
+        let t = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == t2["id"])
+            .unwrap()
+            .clone();
         if t["state"] == "retrying" {
-            assert!(t["last_error"].as_str().unwrap().contains("password"), "{t}");
+            assert!(
+                t["last_error"].as_str().unwrap().contains("password"),
+                "{t}"
+            );
             break;
         }
         assert!(Instant::now() < deadline, "{t}");

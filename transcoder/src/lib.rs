@@ -11,6 +11,7 @@ pub mod demo;
 mod feed;
 mod ffi;
 mod ladder;
+mod pull;
 mod remux;
 mod rendition;
 mod track;
@@ -86,6 +87,15 @@ impl Transcoder for FfmpegTranscoder {
         progress: &mut dyn FnMut(f64),
     ) -> Result<tidecast_engine::transcode::VodReport, TranscodeError> {
         vod::transcode(job, progress)
+    }
+
+    fn pull(
+        &self,
+        url: &str,
+        options: &[(String, String)],
+        out: &mut dyn FnMut(tidecast_engine::rtmp::tap::Tag) -> bool,
+    ) -> Result<(), TranscodeError> {
+        pull::pull(url, options, out)
     }
 
     fn remux(

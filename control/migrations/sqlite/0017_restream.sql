@@ -29,6 +29,8 @@ CREATE TABLE relays (
     service_id INTEGER NOT NULL UNIQUE REFERENCES services (id) ON DELETE CASCADE,
     url        TEXT NOT NULL,
     mode       TEXT NOT NULL CHECK (mode IN ('always', 'on_demand')),
+    -- RTSP: interleaved over the TCP connection, or RTP over UDP.
+    rtsp_transport TEXT NOT NULL DEFAULT 'tcp' CHECK (rtsp_transport IN ('tcp', 'udp')),
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );

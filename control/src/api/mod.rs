@@ -16,6 +16,7 @@ pub mod plans;
 pub mod playlists;
 pub mod provision;
 pub mod recordings;
+pub mod relays;
 pub mod reports;
 pub mod requests;
 pub mod services;
@@ -183,6 +184,9 @@ fn routes() -> openapi::Routes {
         .post("/services/{id}/targets", targets::create, doc("Send the stream on: RTMP/RTMPS (YouTube, Twitch, Facebook, any RTMP server; a radio station goes as video), Icecast or Shoutcast", "restream").body::<targets::Input>().created())
         .get("/services/{id}/targets", targets::list, doc("Publish targets with their state, bitrate and last error (passwords never shown)", "restream"))
         .delete("/services/{id}/targets/{tid}", targets::delete, doc("Remove a publish target", "restream").no_content())
+        .put("/services/{id}/relay", relays::put, doc("Pull the service's source from a URL: rtmp://, rtsp:// (IP cameras), HLS (….m3u8) for video; an Icecast/Shoutcast stream for radio; always or on demand", "restream").body::<relays::Input>())
+        .get("/services/{id}/relay", relays::get, doc("The service's relay with its state and last error (null when it has none)", "restream"))
+        .delete("/services/{id}/relay", relays::delete, doc("Stop relaying", "restream").no_content())
         .get("/services/{id}/transcode", transcode::get, doc("The transcoding ladder and watermark", "transcoding"))
         .put("/services/{id}/transcode", transcode::put, doc("Set the ladder and watermark", "transcoding").body::<transcode::TranscodeInput>())
         .delete("/services/{id}/transcode", transcode::delete, doc("Stop transcoding (the source is passed through)", "transcoding").no_content())

@@ -119,7 +119,9 @@ pub fn shoutcast(url: &str) -> ApiResult<Address> {
     let secret = password(&u, "shoutcast://:PASSWORD@host:port")?;
     let port = u.port().unwrap_or(8000);
     if port == u16::MAX {
-        return Err(bad("the source connects to port + 1: the port must be below 65535"));
+        return Err(bad(
+            "the source connects to port + 1: the port must be below 65535",
+        ));
     }
     let sid = u.path().trim_matches('/');
     if !sid.is_empty() && !sid.parse::<u16>().is_ok_and(|n| n >= 1) {
@@ -144,7 +146,9 @@ pub fn rtmp(url: &str, key: Option<&str>) -> ApiResult<Address> {
         _ => return Err(bad("must be rtmp://host/app or rtmps://host/app")),
     };
     if !u.username().is_empty() || u.password().is_some() {
-        return Err(bad("no user or password in an RTMP URL: the stream key goes in \"key\""));
+        return Err(bad(
+            "no user or password in an RTMP URL: the stream key goes in \"key\"",
+        ));
     }
     let path = u.path().trim_matches('/').to_owned();
     let (app, key) = match key.map(str::trim).filter(|k| !k.is_empty()) {
@@ -164,7 +168,9 @@ pub fn rtmp(url: &str, key: Option<&str>) -> ApiResult<Address> {
         return Err(bad("the application path is missing (rtmp://host/app)"));
     }
     if key.len() > 500 || key.chars().any(char::is_control) {
-        return Err(ApiError::invalid("key: at most 500 characters, no control characters"));
+        return Err(ApiError::invalid(
+            "key: at most 500 characters, no control characters",
+        ));
     }
     Ok(Address {
         host: host(&u)?,
@@ -184,7 +190,13 @@ mod tests {
     fn icecast_urls() {
         let p = icecast("icecast://source:p%40ss@radio.example:8010/live.mp3").expect("parse");
         assert_eq!(
-            (p.host.as_str(), p.port, p.mount.as_str(), p.user.as_str(), p.secret.as_str()),
+            (
+                p.host.as_str(),
+                p.port,
+                p.mount.as_str(),
+                p.user.as_str(),
+                p.secret.as_str()
+            ),
             ("radio.example", 8010, "/live.mp3", "source", "p@ss")
         );
         let p = icecast("icecast://:secret@radio.example/live").expect("parse");
@@ -203,7 +215,10 @@ mod tests {
     #[test]
     fn shoutcast_urls() {
         let p = shoutcast("shoutcast://:hack%20me@sc.example:8000").expect("v1");
-        assert_eq!((p.port, p.mount.as_str(), p.secret.as_str()), (8000, "/", "hack me"));
+        assert_eq!(
+            (p.port, p.mount.as_str(), p.secret.as_str()),
+            (8000, "/", "hack me")
+        );
         let p = shoutcast("shoutcast://:pw@sc.example:9000/2").expect("v2");
         assert_eq!(p.mount, "/2");
         for bad in [
@@ -218,9 +233,15 @@ mod tests {
     #[test]
     fn rtmp_urls_and_keys() {
         let p = rtmp("rtmp://live.twitch.tv/app", Some("live_123_abc")).expect("key apart");
-        assert_eq!((p.port, p.mount.as_str(), p.secret.as_str(), p.tls), (1935, "/app", "live_123_abc", false));
+        assert_eq!(
+            (p.port, p.mount.as_str(), p.secret.as_str(), p.tls),
+            (1935, "/app", "live_123_abc", false)
+        );
         let p = rtmp("rtmps://a.rtmps.youtube.com/live2/abcd-1234", None).expect("key in URL");
-        assert_eq!((p.port, p.mount.as_str(), p.secret.as_str(), p.tls), (443, "/live2", "abcd-1234", true));
+        assert_eq!(
+            (p.port, p.mount.as_str(), p.secret.as_str(), p.tls),
+            (443, "/live2", "abcd-1234", true)
+        );
         let p = rtmp("rtmp://127.0.0.1:1936/live/nested/app", Some("k")).expect("nested app");
         assert_eq!(p.mount, "/live/nested/app");
         for (url, key) in [

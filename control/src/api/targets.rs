@@ -23,8 +23,8 @@ use tidecast_engine::targets::rtmp::{self, RtmpTarget};
 use tidecast_engine::targets::shoutcast::{self, ShoutcastTarget};
 
 use crate::auth::Caller;
-use crate::db::targets::{self, NewTarget, Target};
 use crate::db::services::{Service, TargetKinds};
+use crate::db::targets::{self, NewTarget, Target};
 use crate::db::{audit, services};
 use crate::outbound::PolicyDialer;
 
@@ -152,29 +152,33 @@ pub async fn presets(_caller: Caller) -> Json<Vec<target_urls::Preset>> {
 }
 
 /// Checks a radio station's picture settings (the media must be the owner's).
-async fn video_settings(
-    state: &AppState,
-    owner: i64,
-    v: VideoInput,
-) -> ApiResult<VideoInput> {
+async fn video_settings(state: &AppState, owner: i64, v: VideoInput) -> ApiResult<VideoInput> {
     let r = |what: &str, v: u32, lo: u32, hi: u32| {
         if (lo..=hi).contains(&v) {
             Ok(v)
         } else {
-            Err(ApiError::invalid(format!("video.{what} must be from {lo} to {hi}")))
+            Err(ApiError::invalid(format!(
+                "video.{what} must be from {lo} to {hi}"
+            )))
         }
     };
     let width = r("width", v.width.unwrap_or(1280), 160, 3840)?;
     let height = r("height", v.height.unwrap_or(720), 90, 2160)?;
     if width % 2 != 0 || height % 2 != 0 {
-        return Err(ApiError::invalid("video.width and video.height must be even"));
+        return Err(ApiError::invalid(
+            "video.width and video.height must be even",
+        ));
     }
     if let Some(m) = v.media {
         let item = crate::db::media::by_id(&state.db, owner, m)
             .await?
-            .ok_or_else(|| ApiError::invalid(format!("video.media: no media {m} in this library")))?;
+            .ok_or_else(|| {
+                ApiError::invalid(format!("video.media: no media {m} in this library"))
+            })?;
         if !matches!(item.kind.as_str(), "image" | "video") {
-            return Err(ApiError::invalid("video.media must be a picture or a video"));
+            return Err(ApiError::invalid(
+                "video.media must be a picture or a video",
+            ));
         }
     }
     Ok(VideoInput {
@@ -240,7 +244,11 @@ pub async fn create(
             .iter()
             .find(|x| x.name == p)
             .map(|x| x.url.to_owned())
-            .ok_or_else(|| ApiError::invalid(format!("preset: {p:?} is not one of youtube, twitch, facebook")))?,
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "preset: {p:?} is not one of youtube, twitch, facebook"
+                ))
+            })?,
         (None, None) => return Err(ApiError::invalid("url: required (or a preset for rtmp)")),
     };
     let addr = match kind {
@@ -249,19 +257,27 @@ pub async fn create(
         _ => target_urls::icecast(&url)?,
     };
     if body.key.is_some() && kind != "rtmp" {
-        return Err(ApiError::invalid("key: only rtmp targets have a stream key (the password is in the URL)"));
+        return Err(ApiError::invalid(
+            "key: only rtmp targets have a stream key (the password is in the URL)",
+        ));
     }
     let rendition = match body.rendition.as_deref().map(str::trim) {
         None | Some("" | "source") => None,
         Some(_) if radio => {
-            return Err(ApiError::invalid("rendition: a radio station is sent as its mount is heard"));
+            return Err(ApiError::invalid(
+                "rendition: a radio station is sent as its mount is heard",
+            ));
         }
         Some(r) => {
             let names = rung_names(&service);
             if !names.iter().any(|n| n == r) {
                 return Err(ApiError::invalid(format!(
                     "rendition: {r:?} is not a rung of this service's ladder ({})",
-                    if names.is_empty() { "it has none".to_owned() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "it has none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
                 )));
             }
             Some(r.to_owned())
@@ -270,7 +286,9 @@ pub async fn create(
     let video = match (body.video, radio && kind == "rtmp") {
         (v, true) => Some(video_settings(&state, service.owner_id, v.unwrap_or_default()).await?),
         (Some(_), false) => {
-            return Err(ApiError::invalid("video: only a radio station sent to an rtmp target is drawn as video"));
+            return Err(ApiError::invalid(
+                "video: only a radio station sent to an rtmp target is drawn as video",
+            ));
         }
         (None, false) => None,
     };
@@ -458,10 +476,11 @@ fn rtmp_target(t: &Target, port: u16) -> RtmpTarget {
     }
 }
 
-/// Keeps what runs in step with the database until the process ends.
+/// Keeps what runs (targets and relays) in step with the database until the process ends.
 pub async fn run(state: AppState) {
     loop {
         reconcile(&state).await;
+        super::relays::reconcile(&state).await;
         tokio::time::sleep(RECONCILE_EVERY).await;
     }
 }

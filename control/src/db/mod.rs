@@ -19,6 +19,7 @@ pub mod plans;
 pub mod playlists;
 pub mod provisions;
 pub mod recordings;
+pub mod relays;
 pub mod requests;
 pub mod services;
 pub mod site;

@@ -122,15 +122,19 @@ impl TargetKinds {
 
     /// The kinds named in a comma-separated list; unknown names are ignored.
     pub fn parse(s: &str) -> Self {
-        Self(s.split(',').filter_map(|n| Self::bit(n.trim())).fold(0, |a, b| a | b))
+        Self(
+            s.split(',')
+                .filter_map(|n| Self::bit(n.trim()))
+                .fold(0, |a, b| a | b),
+        )
     }
 
     /// From a request's list; an unknown name is an error naming it.
     pub fn from_names(names: &[String]) -> Result<Self, String> {
         names.iter().try_fold(Self(0), |acc, n| {
-            Self::bit(n)
-                .map(|b| Self(acc.0 | b))
-                .ok_or_else(|| format!("{n:?} is not a target kind; kinds: rtmp, icecast, shoutcast"))
+            Self::bit(n).map(|b| Self(acc.0 | b)).ok_or_else(|| {
+                format!("{n:?} is not a target kind; kinds: rtmp, icecast, shoutcast")
+            })
         })
     }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +23,7 @@ use crate::registry::SessionRole;
 
 /// Content types a source may send (Icecast's list of what players can take). Raw FLAC
 /// is not here (nor in Icecast): players take FLAC in Ogg, which is.
-const ACCEPTED_TYPES: &[&str] = &[
+pub(crate) const ACCEPTED_TYPES: &[&str] = &[
     "audio/mpeg",
     "audio/mp3",
     "audio/aac",
@@ -52,7 +52,7 @@ pub async fn run(
     mut sock: TcpStream,
     remote: SocketAddr,
     head: RequestHead,
-    mut buf: BytesMut,
+    buf: BytesMut,
     engine: Engine,
     shutdown: CancellationToken,
 ) {
@@ -134,15 +134,46 @@ pub async fn run(
         }
     };
     let info = stream_info(&head, &content_type);
+    // Icecast answers `Expect: 100-continue` (ffmpeg sends it) with the interim response;
+    // other clients get the final 200 and start sending.
+    let expects_continue = head
+        .header("expect")
+        .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
+    let answer: &[u8] = if expects_continue {
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+    } else {
+        b"HTTP/1.0 200 OK\r\n\r\n"
+    };
+    if let Err(why) = serve(
+        &mut sock, remote, &grant, info, answer, buf, &engine, &shutdown,
+    )
+    .await
+    {
+        let _ = sock.write_all(&why).await;
+    }
+}
+
+/// A granted source goes on its mount and is read until it ends: `answer` is written once
+/// it is on (a relay, which pulls, has none). `Err` is the refusal to send back.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    sock: &mut S,
+    remote: SocketAddr,
+    grant: &crate::admission::Grant,
+    info: StreamInfo,
+    answer: &[u8],
+    mut buf: BytesMut,
+    engine: &Engine,
+    shutdown: &CancellationToken,
+) -> Result<(), Vec<u8>> {
+    let mount = grant.mount.clone();
+    let content_type = info.content_type.clone();
     let max_kbps = grant.limits.max_bitrate_kbps;
     if let Some(declared) = info.bitrate_kbps.filter(|b| *b > max_kbps && max_kbps > 0) {
         tracing::warn!(%remote, %mount, "source refused: declares {declared} kbps, the plan allows {max_kbps} kbps");
         let msg =
             format!("bitrate {declared} kbps is over this service's limit of {max_kbps} kbps");
-        let _ = sock
-            .write_all(&response::error(403, "Forbidden", &msg))
-            .await;
-        return;
+        return Err(response::error(403, "Forbidden", &msg));
     }
 
     let id = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed);
@@ -157,19 +188,16 @@ pub async fn run(
             Err(AttachError::Closed) => continue,
             Err(AttachError::Busy(busy)) => {
                 tracing::warn!(%remote, %mount, "source refused: {busy}");
-                let _ = sock
-                    .write_all(&response::error(403, "Forbidden", &busy.to_string()))
-                    .await;
                 engine.mounts().remove_if_idle(&live);
-                return;
+                return Err(response::error(403, "Forbidden", &busy.to_string()));
             }
         }
     };
     // The station's HLS (an audio-only ladder), if it has one and it is not running yet.
-    crate::radio_hls::ensure(&engine, &live, &grant, &info.content_type);
-    crate::dead_air::watch(&engine, &live, id, &grant.label, &info.content_type);
+    crate::radio_hls::ensure(engine, &live, grant, &info.content_type);
+    crate::dead_air::watch(engine, &live, id, &grant.label, &info.content_type);
     if grant.record_set {
-        crate::live_sets::record(&engine, &live, id, &grant.label, &info.content_type);
+        crate::live_sets::record(engine, &live, id, &grant.label, &info.content_type);
     }
     let session = engine.registry().open_session(
         grant.service_id,
@@ -178,23 +206,13 @@ pub async fn run(
         remote,
         &grant.label,
     );
-    // Icecast answers `Expect: 100-continue` (ffmpeg sends it) with the interim response;
-    // other clients get the final 200 and start sending.
-    let expects_continue = head
-        .header("expect")
-        .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
-    let answer: &[u8] = if expects_continue {
-        b"HTTP/1.1 100 Continue\r\n\r\n"
-    } else {
-        b"HTTP/1.0 200 OK\r\n\r\n"
-    };
-    if sock.write_all(answer).await.is_err() {
+    if !answer.is_empty() && sock.write_all(answer).await.is_err() {
         live.detach_source(id);
         engine.mounts().remove_if_idle(&live);
-        return;
+        return Ok(());
     }
     tracing::info!(%remote, mount = %grant.mount, who = %grant.label, priority = grant.priority, "source connected");
-    on_air(&engine, &live);
+    on_air(engine, &live);
 
     let deadline = grant.lifetime.map(|d| tokio::time::Instant::now() + d);
     let framing = if is_ogg(&content_type) {
@@ -205,18 +223,19 @@ pub async fn run(
         Framing::Raw(Kind::for_content_type(&content_type).map(Cutter::new))
     };
     let ended = pump(
-        &mut sock, &mut buf, &live, id, framing, max_kbps, deadline, &session, &shutdown,
+        sock, &mut buf, &live, id, framing, max_kbps, deadline, &session, shutdown,
     )
     .await;
     live.detach_source(id);
     engine.mounts().remove_if_idle(&live);
     let next = live.status().on_air;
-    on_air(&engine, &live);
+    on_air(engine, &live);
     tracing::info!(
         %remote, mount = %grant.mount, who = %grant.label,
         "source disconnected: {ended}{}",
         next.map(|n| format!("; {n} is on air now")).unwrap_or_default()
     );
+    Ok(())
 }
 
 /// Tells the control plane who is on air now.
@@ -231,8 +250,8 @@ fn on_air(engine: &Engine, live: &crate::mount::Mount) {
 
 /// Reads the stream and publishes it in chunks until the source ends; says why it ended.
 #[allow(clippy::too_many_arguments)]
-async fn pump(
-    sock: &mut TcpStream,
+async fn pump<S: AsyncRead + Unpin>(
+    sock: &mut S,
     buf: &mut BytesMut,
     live: &crate::mount::Mount,
     id: u64,
@@ -389,12 +408,16 @@ pub fn has_inband_metadata(content_type: &str) -> bool {
 
 /// The source's `ice-*` headers (and their older `icy-*` spellings).
 fn stream_info(head: &RequestHead, content_type: &str) -> StreamInfo {
-    let get = |a: &str, b: &str| {
-        head.header(a)
-            .or_else(|| head.header(b))
-            .map(str::to_owned)
-            .filter(|s| !s.is_empty())
-    };
+    stream_info_with(&|name| head.header(name).map(str::to_owned), content_type)
+}
+
+/// The stream's `ice-*`/`icy-*` headers, looked up with `header` (a source's request, or a
+/// relayed server's answer).
+pub(crate) fn stream_info_with(
+    header: &dyn Fn(&str) -> Option<String>,
+    content_type: &str,
+) -> StreamInfo {
+    let get = |a: &str, b: &str| header(a).or_else(|| header(b)).filter(|s| !s.is_empty());
     let bitrate = get("ice-bitrate", "icy-br")
         .and_then(|b| {
             b.split(|c: char| !c.is_ascii_digit())

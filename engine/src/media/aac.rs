@@ -125,3 +125,42 @@ mod tests {
         assert!(AacConfig::parse(&Bytes::from_static(&[0x16, 0x90])).is_err());
     }
 }
+
+/// One ADTS frame at the start of `data`: its AudioSpecificConfig (AAC-LC family, from
+/// the header), the header's length and the whole frame's length. `None` if `data` does
+/// not start with a whole ADTS frame.
+pub fn adts_frame(data: &[u8]) -> Option<(Bytes, usize, usize)> {
+    if data.len() < 7 || data[0] != 0xFF || data[1] & 0xF6 != 0xF0 {
+        return None;
+    }
+    let header = if data[1] & 1 == 0 { 9 } else { 7 };
+    let len =
+        (usize::from(data[3] & 3) << 11) | (usize::from(data[4]) << 3) | usize::from(data[5] >> 5);
+    if len <= header || len > data.len() {
+        return None;
+    }
+    let object_type = (data[2] >> 6) + 1;
+    let freq = (data[2] >> 2) & 0x0F;
+    let ch = ((data[2] & 1) << 2) | (data[3] >> 6);
+    let asc = Bytes::from(vec![
+        (object_type << 3) | (freq >> 1),
+        ((freq & 1) << 7) | (ch << 3),
+    ]);
+    Some((asc, header, len))
+}
+
+#[cfg(test)]
+mod adts_tests {
+    use super::*;
+
+    #[test]
+    fn an_adts_header_round_trips_to_its_config() {
+        let cfg = AacConfig::parse(&Bytes::from_static(&[0x12, 0x10])).expect("44.1 kHz stereo LC");
+        let mut frame = cfg.adts_header(3).to_vec();
+        frame.extend_from_slice(&[1, 2, 3]);
+        let (asc, header, len) = adts_frame(&frame).expect("a frame");
+        assert_eq!((&asc[..], header, len), (&[0x12u8, 0x10][..], 7, 10));
+        assert!(adts_frame(&frame[..9]).is_none());
+        assert!(adts_frame(&[0, 1, 2, 3, 4, 5, 6]).is_none());
+    }
+}

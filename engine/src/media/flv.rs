@@ -185,3 +185,73 @@ mod tests {
         );
     }
 }
+
+/// Building tag bodies, for sources that do not arrive as FLV (relays pulling RTSP or
+/// HLS, encoders) but go on as if they had: to the publisher and to RTMP targets.
+pub mod build {
+    use bytes::{BufMut, Bytes, BytesMut};
+
+    fn with_head(head: &[u8], body: &[u8]) -> Bytes {
+        let mut b = BytesMut::with_capacity(head.len() + body.len());
+        b.put_slice(head);
+        b.put_slice(body);
+        b.freeze()
+    }
+
+    /// The AVCDecoderConfigurationRecord as a sequence header.
+    pub fn avc_header(record: &[u8]) -> Bytes {
+        with_head(&[0x17, 0, 0, 0, 0], record)
+    }
+
+    /// An AVCC picture; `cts_ms` is PTS − DTS.
+    pub fn avc_picture(key: bool, cts_ms: i32, avcc: &[u8]) -> Bytes {
+        let c = cts_ms.clamp(-(1 << 23), (1 << 23) - 1) as u32;
+        with_head(
+            &[
+                if key { 0x17 } else { 0x27 },
+                1,
+                (c >> 16) as u8,
+                (c >> 8) as u8,
+                c as u8,
+            ],
+            avcc,
+        )
+    }
+
+    /// The AudioSpecificConfig as a sequence header (AAC, 44.1 kHz stereo flags as FLV
+    /// requires for AAC; the ASC says the truth).
+    pub fn aac_header(asc: &[u8]) -> Bytes {
+        with_head(&[0xAF, 0], asc)
+    }
+
+    /// One raw AAC frame.
+    pub fn aac_frame(raw: &[u8]) -> Bytes {
+        with_head(&[0xAF, 1], raw)
+    }
+}
+
+#[cfg(test)]
+mod build_tests {
+    use super::*;
+
+    #[test]
+    fn built_tags_parse_back() {
+        let pic = build::avc_picture(true, 40, &[0, 0, 0, 1, 0x65]);
+        match parse_video(&pic).expect("parses") {
+            VideoTag::AvcPicture { key, cts_ms, data } => {
+                assert!(key);
+                assert_eq!(cts_ms, 40);
+                assert_eq!(&data[..], &[0, 0, 0, 1, 0x65]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_audio(&build::aac_header(&[0x12, 0x10])),
+            Ok(AudioTag::AacSequenceHeader(_))
+        ));
+        assert!(matches!(
+            parse_audio(&build::aac_frame(&[1, 2, 3])),
+            Ok(AudioTag::AacRaw(_))
+        ));
+    }
+}

@@ -2,7 +2,6 @@
 //! stream until the publisher leaves, goes silent, or is dropped by the control plane.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,23 +15,17 @@ use tokio_util::sync::CancellationToken;
 
 use super::publisher::{Expect, Publisher};
 use crate::Engine;
-use crate::admission::{Decision, DenyReason, PublishRequest, SegmentFormat};
-use crate::hls::live::{Lifetimes, Packaging};
-use crate::ladder::LadderPlan;
-use crate::registry::{SessionGuard, SessionRole};
+use crate::admission::{Decision, DenyReason, PublishRequest};
+use crate::registry::SessionGuard;
 
 /// The handshake and the publish request must be done within this.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// A publisher that sends nothing for this long is dropped.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// LL-HLS part target: a third of a second (10 frames at 30 fps).
-const PART_SECS: f64 = 1.0 / 3.0;
 /// What a client may send before its publish request is accepted.
 const MAX_BYTES_BEFORE_PUBLISH: usize = 64 * 1024;
 /// Stream keys are generated short; anything longer is refused before any lookup.
 const MAX_KEY_LEN: usize = 256;
-
-static NEXT_PUBLISHER: AtomicU64 = AtomicU64::new(1);
 
 /// Why a connection ended, in a user's words.
 type Ended = String;
@@ -58,16 +51,7 @@ pub async fn run(
         let slug = p.publisher.stream_slug().to_owned();
         let secs = p.publisher.started.elapsed().as_secs();
         let mb = p.publisher.bytes_in as f64 / 1e6;
-        let service_id = p.publisher.service_id();
-        p.publisher.finish();
-        conn.engine
-            .events()
-            .mount_event(crate::events::MountEvent::OnAir {
-                service_id,
-                mount: slug.clone(),
-                label: None,
-                at: std::time::SystemTime::now(),
-            });
+        super::claim::off_air(&conn.engine, p.publisher);
         tracing::info!(%remote, stream = %slug, "publisher disconnected after {secs} s ({mb:.1} MB): {why}");
     } else if !was_publishing {
         tracing::debug!(%remote, "RTMP connection closed: {why}");
@@ -358,78 +342,11 @@ impl Conn {
                 return Err((code, d.message));
             }
         };
-        let id = NEXT_PUBLISHER.fetch_add(1, Ordering::Relaxed);
-        let packaging = Packaging {
-            format: grant.hls.format,
-            target_secs: grant.hls.segment_secs,
-            part_target: (grant.hls.low_latency && grant.hls.format == SegmentFormat::Fmp4)
-                .then_some(PART_SECS),
-        };
-        let stream = self
-            .engine
-            .hls()
-            .publish(&grant.mount, grant.service_id, id, grant.limits, packaging)
-            .map_err(|e| {
+        let (publisher, session) =
+            super::claim::claim(&self.engine, &grant, remote, "RTMP publisher").map_err(|e| {
                 tracing::warn!(%remote, stream = %grant.mount, "publish refused: {e}");
-                ("NetStream.Publish.BadName", e.to_string())
+                ("NetStream.Publish.BadName", e)
             })?;
-        // DVR: the service records, this server keeps archives.
-        let dvr = grant.dvr.zip(self.engine.dvr().cloned());
-        if let Some((retention, dvr)) = &dvr {
-            match dvr.recorder(grant.service_id, &grant.mount, *retention) {
-                Ok(r) => stream.set_recorder(Some(r)),
-                Err(e) => {
-                    tracing::error!(stream = %grant.mount, "DVR not recording (live is not affected): {e}");
-                }
-            }
-        }
-        let session = self.engine.registry().open_session(
-            grant.service_id,
-            &grant.mount,
-            SessionRole::Source,
-            remote,
-            "RTMP publisher",
-        );
-        tracing::info!(%remote, stream = %grant.mount, "publisher connected");
-        self.engine
-            .events()
-            .mount_event(crate::events::MountEvent::OnAir {
-                service_id: grant.service_id,
-                mount: grant.mount.clone(),
-                label: Some(grant.label.clone()),
-                at: std::time::SystemTime::now(),
-            });
-        let mut publisher = Publisher::new(
-            id,
-            std::sync::Arc::clone(self.engine.hls()),
-            stream,
-            f64::from(grant.hls.segment_secs),
-            Lifetimes {
-                end_after: Duration::from_secs(grant.hls.end_after_secs.into()),
-                ..Lifetimes::default()
-            },
-            remote,
-        )
-        .with_tap(self.engine.taps().get(&grant.mount));
-        if let Some(spec) = grant.transcode.clone().filter(|_| grant.limits.transcode) {
-            match self.engine.transcoder() {
-                Some(transcoder) => {
-                    publisher = publisher.with_ladder(LadderPlan {
-                        spec,
-                        transcoder: std::sync::Arc::clone(transcoder),
-                        streams: std::sync::Arc::clone(self.engine.hls()),
-                        service_id: grant.service_id,
-                        limits: grant.limits,
-                        packaging,
-                        mounts: None,
-                        dvr: dvr.map(|(r, d)| (d, r)),
-                    });
-                }
-                None => {
-                    tracing::warn!(stream = %grant.mount, "this server runs without a transcoder: the stream is served as it arrives")
-                }
-            }
-        }
         Ok(Publishing { publisher, session })
     }
 }

@@ -4,6 +4,8 @@
 //! rml_rtmp does the protocol (handshake, chunk streams, AMF0 commands) without I/O;
 //! [`conn`] owns the socket and feeds it, [`publisher`] turns media messages into segments.
 
+pub mod claim;
+pub mod client;
 pub mod conn;
 pub mod publisher;
 pub mod tap;

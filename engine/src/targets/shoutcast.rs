@@ -85,7 +85,9 @@ pub(crate) async fn login(
         }
         got += n;
         let text = &buf[..got];
-        if text.windows(4).any(|w| w == b"\r\n\r\n") || (text.ends_with(b"\n") && !text.starts_with(b"OK2")) {
+        if text.windows(4).any(|w| w == b"\r\n\r\n")
+            || (text.ends_with(b"\n") && !text.starts_with(b"OK2"))
+        {
             break;
         }
     }
@@ -118,7 +120,10 @@ pub(crate) async fn login(
 
 /// `GET /admin.cgi?…&mode=updinfo&song=…` on the listener port.
 pub(crate) fn title_request(to: &ShoutcastTarget, title: &str) -> String {
-    let sid = to.stream_id.map(|s| format!("sid={s}&")).unwrap_or_default();
+    let sid = to
+        .stream_id
+        .map(|s| format!("sid={s}&"))
+        .unwrap_or_default();
     format!(
         "GET /admin.cgi?{sid}pass={}&mode=updinfo&song={} HTTP/1.0\r\nHost: {}:{}\r\nUser-Agent: Mozilla/5.0 (Tidecast/{})\r\n\r\n",
         query_value(&to.password),

@@ -110,6 +110,18 @@ pub async fn run(
     let is_head = head.method == "HEAD";
     drop(head);
     let not_found = || response::error(404, "Not Found", "no such mount, or it is not live");
+    // An on-demand relay starts on the first listener, who waits a moment for it.
+    if engine.demand().touch(name) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        while engine
+            .mounts()
+            .get(name)
+            .is_none_or(|m| m.status().on_air.is_none())
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
     // A mount forgotten while we joined it is looked up again (once is enough in practice).
     let mut tries = 0;
     let (live, sub, info, metaint) = loop {

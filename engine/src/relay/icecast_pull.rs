@@ -1,0 +1,76 @@
+//! A radio relay: another Icecast or Shoutcast server's stream (`http[s]://host/mount`),
+//! taken as the station's own source: it goes on the mount exactly as a pushed source
+//! would (framing, bitrate limit, HLS, recording, fallback).
+
+use bytes::BytesMut;
+use tokio_util::sync::CancellationToken;
+
+use super::http::{HttpUrl, open};
+use crate::Engine;
+use crate::admission::{Decision, PublishRequest, ServiceId};
+use crate::icecast::source::{ACCEPTED_TYPES, serve, stream_info_with};
+use crate::targets::{Dialer, SharedStatus};
+
+/// Connects, takes the mount, and serves until the remote's stream ends or `stop` fires.
+pub async fn run(
+    engine: &Engine,
+    service: ServiceId,
+    url: &HttpUrl,
+    dialer: &dyn Dialer,
+    status: &SharedStatus,
+    stop: &CancellationToken,
+) -> Result<(), String> {
+    // No ICY metadata blocks: the bytes go on as audio. Titles come from the station.
+    let r = open(dialer, url, &[("Icy-MetaData", "0")]).await?;
+    let content_type = r
+        .head
+        .header("content-type")
+        .unwrap_or_else(|| "audio/mpeg".into())
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !ACCEPTED_TYPES.contains(&content_type.as_str()) {
+        return Err(format!(
+            "{} sends {content_type:?}, not a stream a radio mount takes (MP3, AAC, Ogg, WebM)",
+            url.display()
+        ));
+    }
+    if r.head
+        .header("transfer-encoding")
+        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+    {
+        return Err("the remote sends its stream chunked, which relays do not take".into());
+    }
+    let head = r.head.clone();
+    let info = stream_info_with(&|name| head.header(name), &content_type);
+    let req = PublishRequest::Relay {
+        service_id: service,
+        from: url.display(),
+    };
+    let grant = match engine.admission().admit_publish(&req).await {
+        Decision::Allow(g) => g,
+        Decision::Deny(d) => return Err(format!("not allowed: {}", d.message)),
+    };
+    super::super::targets::connected(status);
+    let mut conn = r.conn;
+    let body: BytesMut = r.body;
+    serve(&mut conn, r.peer, &grant, info, b"", body, engine, stop)
+        .await
+        .map_err(|refusal| {
+            let text = String::from_utf8_lossy(&refusal).into_owned();
+            let why = text
+                .rsplit("\r\n\r\n")
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            format!("the mount refused the relay: {why}")
+        })?;
+    if stop.is_cancelled() {
+        Ok(())
+    } else {
+        Err(format!("{} stopped sending", url.display()))
+    }
+}

@@ -1,0 +1,144 @@
+//! An RTMP relay: plays `rtmp[s]://host/app/name` as a viewer would and hands on its FLV
+//! tags as they come.
+
+use rml_rtmp::sessions::{ClientSession, ClientSessionConfig, ClientSessionEvent};
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+
+use super::{IDLE_TIMEOUT, Pulled};
+use crate::rtmp::client::{flush, handshake, until};
+use crate::rtmp::tap::Tag;
+use crate::targets::{Dialer, Io};
+
+/// Where to play from.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RtmpSource {
+    pub host: String,
+    pub port: u16,
+    pub app: String,
+    pub name: String,
+    pub tls: bool,
+}
+
+impl std::fmt::Debug for RtmpSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display())
+    }
+}
+
+impl RtmpSource {
+    /// The URL without the stream name (it may be a key).
+    pub fn display(&self) -> String {
+        format!(
+            "rtmp{}://{}:{}/{}",
+            if self.tls { "s" } else { "" },
+            self.host,
+            self.port,
+            self.app
+        )
+    }
+}
+
+pub async fn run(
+    dialer: &dyn Dialer,
+    src: &RtmpSource,
+    tx: mpsc::Sender<Pulled>,
+) -> Result<(), String> {
+    let tcp = crate::targets::connect(dialer, &src.host, src.port).await?;
+    let peer = tcp
+        .peer_addr()
+        .map_err(|e| format!("the connection failed at once: {e}"))?;
+    let mut io: Box<dyn Io> = if src.tls {
+        dialer.tls(&src.host, tcp).await?
+    } else {
+        Box::new(tcp)
+    };
+    let setup = async {
+        let rest = handshake(&mut io).await?;
+        let (mut r, mut w) = tokio::io::split(io);
+        let mut config = ClientSessionConfig::new();
+        config.tc_url = Some(src.display());
+        let (mut session, first) =
+            ClientSession::new(config).map_err(|e| format!("RTMP session: {e}"))?;
+        flush(&mut w, first).await?;
+        let results = session
+            .handle_input(&rest)
+            .map_err(|e| format!("the remote spoke RTMP we cannot read: {e}"))?;
+        flush(&mut w, results).await?;
+        let connect = session
+            .request_connection(src.app.clone())
+            .map_err(|e| format!("RTMP connect: {e}"))?;
+        flush(&mut w, vec![connect]).await?;
+        until(&mut r, &mut w, &mut session, |e| match e {
+            ClientSessionEvent::ConnectionRequestAccepted => Ok(true),
+            ClientSessionEvent::ConnectionRequestRejected { description } => Err(format!(
+                "the remote refused the application {:?}: {description}",
+                src.app
+            )),
+            _ => Ok(false),
+        })
+        .await?;
+        let play = session
+            .request_playback(src.name.clone())
+            .map_err(|e| format!("RTMP play: {e}"))?;
+        flush(&mut w, vec![play]).await?;
+        let early = until(&mut r, &mut w, &mut session, |e| match e {
+            ClientSessionEvent::PlaybackRequestAccepted => Ok(true),
+            ClientSessionEvent::UnhandleableOnStatusCode { code } => {
+                Err(format!("the remote refused to play the stream: {code}"))
+            }
+            _ => Ok(false),
+        })
+        .await?;
+        Ok::<_, String>((r, w, session, early))
+    };
+    let (mut r, mut w, mut session, early) =
+        tokio::time::timeout(crate::targets::CONNECT_TIMEOUT * 2, setup)
+            .await
+            .map_err(|_| "the remote did not start playing within 20 s".to_owned())??;
+    if tx.send(Pulled::Connected(peer)).await.is_err() {
+        return Ok(());
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pending = early;
+    loop {
+        for e in std::mem::take(&mut pending) {
+            let tag = match e {
+                ClientSessionEvent::VideoDataReceived { data, timestamp } => Tag {
+                    video: true,
+                    ts: timestamp.value,
+                    data,
+                },
+                ClientSessionEvent::AudioDataReceived { data, timestamp } => Tag {
+                    video: false,
+                    ts: timestamp.value,
+                    data,
+                },
+                ClientSessionEvent::UnhandleableOnStatusCode { code }
+                    if code.contains("Unpublish") || code.contains("Stop") =>
+                {
+                    return Err(format!("the remote stream stopped ({code})"));
+                }
+                _ => continue,
+            };
+            if tx.send(Pulled::Tag(tag)).await.is_err() {
+                return Ok(());
+            }
+        }
+        let n = match tokio::time::timeout(IDLE_TIMEOUT, r.read(&mut buf)).await {
+            Ok(Ok(0)) => return Err("the remote closed the connection".into()),
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return Err(format!("the connection was lost: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "no media for {} s (is the remote stream live?)",
+                    IDLE_TIMEOUT.as_secs()
+                ));
+            }
+        };
+        let results = session
+            .handle_input(&buf[..n])
+            .map_err(|e| format!("the remote spoke RTMP we cannot read: {e}"))?;
+        pending = flush(&mut w, results).await?;
+    }
+}

@@ -1,0 +1,102 @@
+//! The client side of RTMP over rml_rtmp, shared by restream targets (which publish) and
+//! relays (which play): the handshake, and moving the session's packets and events.
+
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::sessions::{ClientSession, ClientSessionEvent, ClientSessionResult};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+
+use crate::targets::{Io, WRITE_TIMEOUT};
+
+/// The client side of the RTMP handshake; returns the bytes that came after it.
+pub async fn handshake(io: &mut Box<dyn Io>) -> Result<Vec<u8>, String> {
+    let mut hs = Handshake::new(PeerType::Client);
+    let p0p1 = hs
+        .generate_outbound_p0_and_p1()
+        .map_err(|e| format!("handshake: {e:?}"))?;
+    io.write_all(&p0p1)
+        .await
+        .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let n = io
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
+        if n == 0 {
+            return Err("the remote closed the connection during the handshake".into());
+        }
+        match hs.process_bytes(&buf[..n]) {
+            Ok(HandshakeProcessResult::InProgress { response_bytes }) => {
+                io.write_all(&response_bytes)
+                    .await
+                    .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
+            }
+            Ok(HandshakeProcessResult::Completed {
+                response_bytes,
+                remaining_bytes,
+            }) => {
+                io.write_all(&response_bytes)
+                    .await
+                    .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
+                return Ok(remaining_bytes);
+            }
+            Err(e) => return Err(format!("the remote's handshake is not RTMP: {e:?}")),
+        }
+    }
+}
+
+/// Sends the packets among `results`; returns the events.
+pub async fn flush(
+    w: &mut WriteHalf<Box<dyn Io>>,
+    results: Vec<ClientSessionResult>,
+) -> Result<Vec<ClientSessionEvent>, String> {
+    let mut events = Vec::new();
+    for r in results {
+        match r {
+            ClientSessionResult::OutboundResponse(p) => write(w, &p.bytes).await?,
+            ClientSessionResult::RaisedEvent(e) => events.push(e),
+            ClientSessionResult::UnhandleableMessageReceived(_) => {}
+        }
+    }
+    Ok(events)
+}
+
+pub async fn write(w: &mut WriteHalf<Box<dyn Io>>, data: &[u8]) -> Result<(), String> {
+    match tokio::time::timeout(WRITE_TIMEOUT, w.write_all(data)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("the connection was lost: {e}")),
+        Err(_) => Err(format!(
+            "the remote took nothing for {WRITE_TIMEOUT:?}; reconnecting"
+        )),
+    }
+}
+
+/// Reads until the session raises an event `done` accepts (`Ok(true)`) or refuses;
+/// returns the events that came after it in the same read.
+pub async fn until(
+    r: &mut ReadHalf<Box<dyn Io>>,
+    w: &mut WriteHalf<Box<dyn Io>>,
+    session: &mut ClientSession,
+    mut done: impl FnMut(&ClientSessionEvent) -> Result<bool, String>,
+) -> Result<Vec<ClientSessionEvent>, String> {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = r
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("the connection was lost: {e}"))?;
+        if n == 0 {
+            return Err("the remote closed the connection".into());
+        }
+        let results = session
+            .handle_input(&buf[..n])
+            .map_err(|e| format!("the remote spoke RTMP we cannot read: {e}"))?;
+        let mut events = flush(w, results).await?.into_iter();
+        while let Some(event) = events.next() {
+            if done(&event)? {
+                // What came in the same read (a player's first media) is the caller's.
+                return Ok(events.collect());
+            }
+        }
+    }
+}
