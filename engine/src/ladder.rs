@@ -33,6 +33,8 @@ pub struct LadderPlan {
     pub mounts: Option<Arc<crate::mount::Mounts>>,
     /// DVR: the archives each rendition is recorded into, if the service records.
     pub dvr: Option<(Arc<crate::dvr::Dvr>, crate::dvr::Retention)>,
+    /// Video: each rendition's tags go on to restream targets that chose it.
+    pub taps: Option<Arc<crate::rtmp::tap::Taps>>,
 }
 
 /// A running ladder.
@@ -161,13 +163,14 @@ impl LadderPlan {
             let stats = Arc::new(RenditionStats::default());
             claimed.push(Arc::clone(&stream));
             jobs.push(RenditionJob {
-                output: Box::new(RenditionStream::new(
-                    stream,
-                    Arc::clone(base),
-                    variant,
-                    target_secs,
-                    anchor,
-                )),
+                output: Box::new(
+                    RenditionStream::new(stream, Arc::clone(base), variant, target_secs, anchor)
+                        .with_tap(
+                            self.taps
+                                .as_ref()
+                                .map(|t| t.get(&format!("{}/{}", base.slug(), rung.name))),
+                        ),
+                ),
                 stats,
                 spec: rung,
             });

@@ -79,6 +79,7 @@ pub fn ensure(engine: &Engine, mount: &Arc<Mount>, grant: &Grant, content_type: 
         mounts: Some(Arc::clone(engine.mounts())),
         // Radio keeps no DVR (its live sets are recorded to the media library instead).
         dvr: None,
+        taps: None,
     };
     let lifetimes = Lifetimes {
         end_after: Duration::from_secs(grant.hls.end_after_secs.into()),

@@ -470,3 +470,51 @@ async fn a_station_restreams_to_shoutcast() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chosen_rendition_is_restreamed() {
+    use tidecast_tests::peers::Nginx;
+    use tidecast_tests::rtmp::{Publish, ffmpeg_publish_sized, video};
+    let nginx = Nginx::start();
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start_allowing_loopback(&store).await;
+    let (id, _slug, key) = video(&srv, "LadderOut", json!({"transcode": true})).await;
+    let owner = srv.login("LadderOut-owner", "LadderOut-owner-password").await;
+    let (status, ladder) = srv
+        .call(
+            "PUT",
+            &format!("/api/v1/services/{id}/transcode"),
+            Some(&owner),
+            Some(json!({"renditions": [
+                {"name": "source"},
+                {"name": "240p", "height": 240, "video_kbps": 300, "audio_kbps": 64},
+            ]})),
+        )
+        .await;
+    assert!(status.is_success(), "{ladder}");
+    let path = format!("/api/v1/services/{id}/targets");
+    let (status, t) = srv
+        .call(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(json!({"kind": "rtmp", "url": format!("rtmp://127.0.0.1:{}/live", nginx.rtmp), "key": "low", "rendition": "240p"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    assert_eq!(t["rendition"], "240p");
+    // A 480p source; the target sends the 240p rung the ladder makes of it.
+    let _publisher = ffmpeg_publish_sized(
+        &srv,
+        &key,
+        Publish {
+            seconds: 300,
+            ..Publish::default()
+        },
+        "854x480",
+        "1200k",
+    );
+    target(&srv, &owner, &path, "live", Duration::from_secs(40)).await;
+    let remote = format!("rtmp://127.0.0.1:{}/live/low", nginx.rtmp);
+    assert_eq!(rtmp_codecs(&remote, 426), ["aac", "h264"]);
+}

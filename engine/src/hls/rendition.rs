@@ -9,7 +9,9 @@ use std::time::SystemTime;
 
 use crate::hls::live::{LiveStream, Variant};
 use crate::hls::packager::{Packager, SegmentOut};
-use crate::media::{Frame, StreamConfig};
+use crate::media::flv;
+use crate::media::{Frame, StreamConfig, Track};
+use crate::rtmp::tap::Tag;
 use crate::transcode::RenditionOutput;
 
 /// Added to every timestamp an encoder hands back: its first decode times sit before the
@@ -35,6 +37,8 @@ pub struct RenditionStream {
     /// Whether the master playlist lists this rendition yet (only once it has a segment,
     /// so a player never asks for a playlist that is not there).
     listed: bool,
+    /// Restream targets that send this rendition follow its tags here.
+    tap: Option<Arc<crate::rtmp::tap::Tap>>,
 }
 
 impl RenditionStream {
@@ -59,7 +63,54 @@ impl RenditionStream {
             discontinuity,
             claim,
             listed: false,
+            tap: None,
         }
+    }
+
+    /// Also hands its frames on to `tap` as FLV tags (for restream targets).
+    pub fn with_tap(mut self, tap: Option<Arc<crate::rtmp::tap::Tap>>) -> Self {
+        self.tap = tap;
+        self
+    }
+
+    /// The tap's publisher id: the claim this output was made under (never 0).
+    fn tap_id(&self) -> u64 {
+        self.claim.max(1)
+    }
+
+    fn send_headers(&self, config: &StreamConfig) {
+        let Some(tap) = &self.tap else { return };
+        tap.start(self.tap_id());
+        if let Some(v) = &config.video {
+            tap.send(Tag {
+                video: true,
+                ts: 0,
+                data: flv::build::avc_header(&v.record),
+            });
+        }
+        if let Some(crate::media::AudioConfig::Aac(a)) = &config.audio {
+            tap.send(Tag {
+                video: false,
+                ts: 0,
+                data: flv::build::aac_header(&a.raw),
+            });
+        }
+    }
+
+    fn send_frame(&self, frame: &Frame) {
+        let Some(tap) = &self.tap else { return };
+        let ts = (frame.dts / 90) as u32;
+        let data = match frame.track {
+            Track::Video => {
+                flv::build::avc_picture(frame.key, ((frame.pts - frame.dts) / 90) as i32, &frame.data)
+            }
+            Track::Audio => flv::build::aac_frame(&frame.data),
+        };
+        tap.send(Tag {
+            video: frame.track == Track::Video,
+            ts,
+            data,
+        });
     }
 
     fn deliver(&mut self, seg: Option<SegmentOut>) {
@@ -86,6 +137,7 @@ impl RenditionStream {
 
 impl RenditionOutput for RenditionStream {
     fn configure(&mut self, config: StreamConfig) {
+        self.send_headers(&config);
         let mut variant = self.variant.clone();
         if let Some(v) = &config.video {
             variant.resolution = Some((v.width, v.height));
@@ -127,11 +179,15 @@ impl RenditionOutput for RenditionStream {
     }
 
     fn frame(&mut self, mut frame: Frame) {
+        if self.packager.is_none() {
+            return;
+        }
+        frame.dts += OFFSET;
+        frame.pts += OFFSET;
+        self.send_frame(&frame);
         let Some(p) = self.packager.as_mut() else {
             return;
         };
-        frame.dts += OFFSET;
-        frame.pts += OFFSET;
         match p.push(&frame) {
             Ok(seg) => self.deliver(seg),
             Err(e) => self.warn(format_args!("rendition frame not packaged: {e}")),
@@ -151,6 +207,9 @@ impl RenditionOutput for RenditionStream {
 impl Drop for RenditionStream {
     /// The ladder stopped: the segment in progress is listed.
     fn drop(&mut self) {
+        if let Some(tap) = &self.tap {
+            tap.stop(self.tap_id());
+        }
         if let Some(p) = self.packager.as_mut() {
             match p.finish() {
                 Ok(seg) => self.deliver(seg),

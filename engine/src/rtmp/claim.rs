@@ -89,6 +89,7 @@ pub fn claim(
                     packaging,
                     mounts: None,
                     dvr: dvr.map(|(r, d)| (d, r)),
+                    taps: Some(Arc::clone(engine.taps())),
                 });
             }
             None => {
