@@ -202,7 +202,47 @@ pub trait LadderInput: Send + Sync {
 pub struct TranscodeError(pub String);
 
 /// The transcoder, as the engine sees it.
+/// A radio station drawn as video for a video platform: a picture (a still or a looping
+/// clip, else a plain background) with the station's name and the title playing, and the
+/// station's audio, encoded to H.264 + AAC.
+#[derive(Debug, Clone)]
+pub struct RadioVideoJob {
+    /// The station's audio as its source sends it (MP3 or AAC).
+    pub audio: crate::media::AudioConfig,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub video_kbps: u32,
+    pub audio_kbps: u32,
+    /// A picture or video file; `None`: a plain background.
+    pub background: Option<std::path::PathBuf>,
+    pub station: String,
+    pub title: String,
+}
+
+/// What the engine feeds a running radio-as-video encoder. Never blocks: when the encoder
+/// falls behind, audio is dropped (and said so in the log).
+pub trait RadioVideoInput: Send {
+    /// One frame of the station's audio; `false` once the encoder has stopped.
+    fn push(&mut self, frame: &Frame) -> bool;
+    /// The title now playing (drawn from the next picture on).
+    fn set_title(&mut self, title: &str);
+}
+
 pub trait Transcoder: Send + Sync + std::fmt::Debug {
+    /// Starts drawing a radio station as video (`job`), its encoded frames to `out`, on a
+    /// thread of its own.
+    fn radio_video(
+        &self,
+        job: RadioVideoJob,
+        out: Box<dyn RenditionOutput>,
+    ) -> Result<Box<dyn RadioVideoInput>, TranscodeError> {
+        let _ = (job, out);
+        Err(TranscodeError(
+            "this transcoder cannot draw radio as video".into(),
+        ))
+    }
+
     /// Opens `url` (an RTSP camera) with FFmpeg's demuxers and hands on its H.264 and AAC
     /// as FLV tags until it ends, fails, or `out` answers false. Blocks: run it on a
     /// thread of its own.

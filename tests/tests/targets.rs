@@ -479,7 +479,9 @@ async fn a_chosen_rendition_is_restreamed() {
     let store = Store::new(Backend::Sqlite).await;
     let srv = Server::start_allowing_loopback(&store).await;
     let (id, _slug, key) = video(&srv, "LadderOut", json!({"transcode": true})).await;
-    let owner = srv.login("LadderOut-owner", "LadderOut-owner-password").await;
+    let owner = srv
+        .login("LadderOut-owner", "LadderOut-owner-password")
+        .await;
     let (status, ladder) = srv
         .call(
             "PUT",
@@ -517,4 +519,169 @@ async fn a_chosen_rendition_is_restreamed() {
     target(&srv, &owner, &path, "live", Duration::from_secs(40)).await;
     let remote = format!("rtmp://127.0.0.1:{}/live/low", nginx.rtmp);
     assert_eq!(rtmp_codecs(&remote, 426), ["aac", "h264"]);
+}
+
+/// One picture of a live RTMP URL, as 160×90 grey bytes.
+fn rtmp_picture(url: &str) -> Vec<u8> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-rw_timeout", "10000000", "-i", url])
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=160:90",
+            "-pix_fmt",
+            "gray",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.stdout.len(),
+        160 * 90,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// How many of a band of rows' pixels differ between two pictures.
+fn band_diff(a: &[u8], b: &[u8], rows: std::ops::Range<usize>) -> usize {
+    rows.flat_map(|r| r * 160..(r + 1) * 160)
+        .filter(|&i| a[i].abs_diff(b[i]) > 40)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_goes_to_a_video_platform_as_video() {
+    use tidecast_tests::peers::Nginx;
+    let nginx = Nginx::start();
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start_allowing_loopback(&store).await;
+    let (id, mount, pw) = radio(&srv, "VideoFM", json!({})).await;
+    let owner = srv.login("VideoFM-owner", "VideoFM-owner-password").await;
+    let path = format!("/api/v1/services/{id}/targets");
+    let url = format!("rtmp://127.0.0.1:{}/live", nginx.rtmp);
+    let (status, err) = srv
+        .call(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(json!({"kind": "rtmp", "url": url, "key": "fm", "video": {"width": 641}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (status, t) = srv
+        .call(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(json!({"kind": "rtmp", "url": url, "key": "fm",
+                "video": {"width": 640, "height": 360, "fps": 25, "video_kbps": 600}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    assert_eq!(t["video"]["fps"], 25);
+
+    let _src = ffmpeg_source(&srv, &mount, "source", &pw, false, 300);
+    wait_live(&srv, &mount);
+    set_title(&srv, &mount, &pw, "First Artist - First Song");
+    target(&srv, &owner, &path, "live", Duration::from_secs(30)).await;
+    let remote = format!("rtmp://127.0.0.1:{}/live/fm", nginx.rtmp);
+    assert_eq!(rtmp_codecs(&remote, 640), ["aac", "h264"]);
+
+    // The station's audio is in it: its 440 Hz tone.
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-rw_timeout",
+            "10000000",
+            "-i",
+            &remote,
+            "-t",
+            "3",
+        ])
+        .args(["-vn", "-ac", "1", "-ar", "44100", "-f", "s16le", "-"])
+        .output()
+        .unwrap();
+    let pcm: Vec<i16> = out
+        .stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    assert!(
+        pcm.len() > 44_100 * 2,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        level(&pcm, 440.0, 44_100.0) > 0.1,
+        "the station's tone is not there"
+    );
+
+    // The title is drawn: a new title changes the title's line, not the station's name.
+    let before = rtmp_picture(&remote);
+    set_title(
+        &srv,
+        &mount,
+        &pw,
+        "Second Artist With A Much Longer Name - Another Song",
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = rtmp_picture(&remote);
+    assert!(
+        band_diff(&before, &after, 52..62) > 50,
+        "the title line did not change"
+    );
+    assert!(
+        band_diff(&before, &after, 24..34) < 20,
+        "the station's name changed"
+    );
+
+    // On a picture from the library: the picture is the background.
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("studio.png");
+    tidecast_tests::media::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x180",
+        "-frames:v",
+        "1",
+        png.to_str().unwrap(),
+    ]);
+    let (status, up) = tidecast_tests::media::upload(&srv, &owner, id, &[&png]).await;
+    assert!(status.is_success(), "{up}");
+    let media = tidecast_tests::media::item_ids(&up)[0].clone();
+    let (status, t) = srv
+        .call(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(json!({"kind": "rtmp", "url": url, "key": "fm-pic",
+                "video": {"width": 640, "height": 360, "fps": 25, "media": media}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    let pic_remote = format!("rtmp://127.0.0.1:{}/live/fm-pic", nginx.rtmp);
+    assert_eq!(rtmp_codecs(&pic_remote, 640), ["aac", "h264"]);
+    let on_picture = rtmp_picture(&pic_remote);
+    // testsrc's colour bars and gradients fill the corners where the plain one is dark.
+    assert!(
+        band_diff(&after, &on_picture, 0..10) > 500,
+        "the picture is not the background"
+    );
+    // Another customer's media cannot be used.
+    let (status, err) = srv
+        .call(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(json!({"kind": "rtmp", "url": url, "key": "x", "video": {"media": 999_999}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
 }

@@ -12,6 +12,7 @@ mod feed;
 mod ffi;
 mod ladder;
 mod pull;
+mod radio_video;
 mod remux;
 mod rendition;
 mod track;
@@ -87,6 +88,14 @@ impl Transcoder for FfmpegTranscoder {
         progress: &mut dyn FnMut(f64),
     ) -> Result<tidecast_engine::transcode::VodReport, TranscodeError> {
         vod::transcode(job, progress)
+    }
+
+    fn radio_video(
+        &self,
+        job: tidecast_engine::transcode::RadioVideoJob,
+        out: Box<dyn tidecast_engine::transcode::RenditionOutput>,
+    ) -> Result<Box<dyn tidecast_engine::transcode::RadioVideoInput>, TranscodeError> {
+        radio_video::start(job, out)
     }
 
     fn pull(

@@ -19,6 +19,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tidecast_engine::targets::icecast::{self, IcecastTarget};
+use tidecast_engine::targets::radio_video;
 use tidecast_engine::targets::rtmp::{self, RtmpTarget};
 use tidecast_engine::targets::shoutcast::{self, ShoutcastTarget};
 
@@ -292,11 +293,6 @@ pub async fn create(
         }
         (None, false) => None,
     };
-    if radio && kind == "rtmp" {
-        return Err(ApiError::invalid(
-            "kind: a radio station cannot be sent to an rtmp target yet (radio as video is not built)",
-        ));
-    }
     if radio && kind == "rtmp" && state.engine.transcoder().is_none() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -421,6 +417,29 @@ fn start(state: &AppState, t: &Target, service: &Service) {
     let dialer = Arc::new(PolicyDialer(Arc::clone(&state.outbound)));
     let service_id = tidecast_engine::ServiceId(service.id);
     match (t.kind.as_str(), service.kind.as_str()) {
+        ("rtmp", "radio") => {
+            let Some(transcoder) = state.engine.transcoder() else {
+                return;
+            };
+            let (v, file) = stored_video(t).map_or_else(Default::default, |s| (s.settings, s.file));
+            radio_video::start(
+                &state.engine,
+                t.id,
+                service_id,
+                Arc::clone(transcoder),
+                radio_video::Picture {
+                    mount: service.slug.clone(),
+                    station: service.name.clone(),
+                    background: file.map(std::path::PathBuf::from),
+                    width: v.width.unwrap_or(1280),
+                    height: v.height.unwrap_or(720),
+                    fps: v.fps.unwrap_or(30),
+                    video_kbps: v.video_kbps.unwrap_or(1500),
+                },
+                rtmp_target(t, port),
+                dialer,
+            );
+        }
         ("rtmp", _) => {
             let stream = match &t.rendition {
                 Some(r) => format!("{}/{r}", service.slug),

@@ -9,9 +9,8 @@ use std::time::SystemTime;
 
 use crate::hls::live::{LiveStream, Variant};
 use crate::hls::packager::{Packager, SegmentOut};
-use crate::media::flv;
-use crate::media::{Frame, StreamConfig, Track};
-use crate::rtmp::tap::Tag;
+use crate::media::{Frame, StreamConfig};
+use crate::rtmp::tap::TapWriter;
 use crate::transcode::RenditionOutput;
 
 /// Added to every timestamp an encoder hands back: its first decode times sit before the
@@ -38,7 +37,7 @@ pub struct RenditionStream {
     /// so a player never asks for a playlist that is not there).
     listed: bool,
     /// Restream targets that send this rendition follow its tags here.
-    tap: Option<Arc<crate::rtmp::tap::Tap>>,
+    tap: Option<TapWriter>,
 }
 
 impl RenditionStream {
@@ -69,48 +68,8 @@ impl RenditionStream {
 
     /// Also hands its frames on to `tap` as FLV tags (for restream targets).
     pub fn with_tap(mut self, tap: Option<Arc<crate::rtmp::tap::Tap>>) -> Self {
-        self.tap = tap;
+        self.tap = tap.map(TapWriter::new);
         self
-    }
-
-    /// The tap's publisher id: the claim this output was made under (never 0).
-    fn tap_id(&self) -> u64 {
-        self.claim.max(1)
-    }
-
-    fn send_headers(&self, config: &StreamConfig) {
-        let Some(tap) = &self.tap else { return };
-        tap.start(self.tap_id());
-        if let Some(v) = &config.video {
-            tap.send(Tag {
-                video: true,
-                ts: 0,
-                data: flv::build::avc_header(&v.record),
-            });
-        }
-        if let Some(crate::media::AudioConfig::Aac(a)) = &config.audio {
-            tap.send(Tag {
-                video: false,
-                ts: 0,
-                data: flv::build::aac_header(&a.raw),
-            });
-        }
-    }
-
-    fn send_frame(&self, frame: &Frame) {
-        let Some(tap) = &self.tap else { return };
-        let ts = (frame.dts / 90) as u32;
-        let data = match frame.track {
-            Track::Video => {
-                flv::build::avc_picture(frame.key, ((frame.pts - frame.dts) / 90) as i32, &frame.data)
-            }
-            Track::Audio => flv::build::aac_frame(&frame.data),
-        };
-        tap.send(Tag {
-            video: frame.track == Track::Video,
-            ts,
-            data,
-        });
     }
 
     fn deliver(&mut self, seg: Option<SegmentOut>) {
@@ -137,7 +96,9 @@ impl RenditionStream {
 
 impl RenditionOutput for RenditionStream {
     fn configure(&mut self, config: StreamConfig) {
-        self.send_headers(&config);
+        if let Some(t) = &self.tap {
+            t.configure(&config);
+        }
         let mut variant = self.variant.clone();
         if let Some(v) = &config.video {
             variant.resolution = Some((v.width, v.height));
@@ -184,7 +145,9 @@ impl RenditionOutput for RenditionStream {
         }
         frame.dts += OFFSET;
         frame.pts += OFFSET;
-        self.send_frame(&frame);
+        if let Some(t) = &self.tap {
+            t.frame(&frame);
+        }
         let Some(p) = self.packager.as_mut() else {
             return;
         };
@@ -207,9 +170,6 @@ impl RenditionOutput for RenditionStream {
 impl Drop for RenditionStream {
     /// The ladder stopped: the segment in progress is listed.
     fn drop(&mut self) {
-        if let Some(tap) = &self.tap {
-            tap.stop(self.tap_id());
-        }
         if let Some(p) = self.packager.as_mut() {
             match p.finish() {
                 Ok(seg) => self.deliver(seg),

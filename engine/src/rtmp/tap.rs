@@ -136,6 +136,83 @@ impl Tap {
     }
 }
 
+/// Publisher ids for taps written by encoders (far above RTMP publishers' ids).
+static NEXT_WRITER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 56);
+
+/// Encoded frames (a ladder rung, radio drawn as video) written to a tap as FLV tags.
+#[derive(Debug)]
+pub struct TapWriter {
+    tap: Arc<Tap>,
+    id: u64,
+}
+
+impl TapWriter {
+    pub fn new(tap: Arc<Tap>) -> Self {
+        let id = NEXT_WRITER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self { tap, id }
+    }
+
+    /// A (new) configuration: the tap starts over with its sequence headers.
+    pub fn configure(&self, config: &crate::media::StreamConfig) {
+        self.tap.start(self.id);
+        if let Some(v) = &config.video {
+            self.tap.send(Tag {
+                video: true,
+                ts: 0,
+                data: crate::media::flv::build::avc_header(&v.record),
+            });
+        }
+        if let Some(crate::media::AudioConfig::Aac(a)) = &config.audio {
+            self.tap.send(Tag {
+                video: false,
+                ts: 0,
+                data: crate::media::flv::build::aac_header(&a.raw),
+            });
+        }
+    }
+
+    /// One encoded frame (AVCC video or raw AAC, 90 kHz times).
+    pub fn frame(&self, frame: &crate::media::Frame) {
+        use crate::media::Track;
+        use crate::media::flv::build;
+        let data = match frame.track {
+            Track::Video => build::avc_picture(
+                frame.key,
+                ((frame.pts - frame.dts) / 90) as i32,
+                &frame.data,
+            ),
+            Track::Audio => build::aac_frame(&frame.data),
+        };
+        self.tap.send(Tag {
+            video: frame.track == Track::Video,
+            ts: (frame.dts / 90) as u32,
+            data,
+        });
+    }
+}
+
+impl Drop for TapWriter {
+    fn drop(&mut self) {
+        self.tap.stop(self.id);
+    }
+}
+
+/// A [`TapWriter`] as an encoder's output.
+#[derive(Debug)]
+pub struct TapOutput(pub TapWriter);
+
+impl crate::transcode::RenditionOutput for TapOutput {
+    fn configure(&mut self, config: crate::media::StreamConfig) {
+        self.0.configure(&config);
+    }
+
+    fn frame(&mut self, frame: crate::media::Frame) {
+        self.0.frame(&frame);
+    }
+
+    fn discontinuity(&mut self) {}
+}
+
 /// Every stream's tap, by stream name.
 #[derive(Debug, Default)]
 pub struct Taps {

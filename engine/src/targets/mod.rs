@@ -7,6 +7,7 @@
 //! connect) and connects only to the addresses it answers.
 
 pub mod icecast;
+pub mod radio_video;
 pub mod rtmp;
 pub mod shoutcast;
 
