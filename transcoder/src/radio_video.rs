@@ -357,7 +357,7 @@ pub fn start(
     job: RadioVideoJob,
     out: Box<dyn RenditionOutput>,
 ) -> Result<Box<dyn RadioVideoInput>, TranscodeError> {
-    if job.width % 2 != 0 || job.height % 2 != 0 || job.fps == 0 {
+    if !job.width.is_multiple_of(2) || !job.height.is_multiple_of(2) || job.fps == 0 {
         return Err(TranscodeError(
             "the size must be even and the frame rate above 0".into(),
         ));
