@@ -179,6 +179,19 @@ try {
     await alice.getByLabel('URL').fill('http://127.0.0.1:9/hook');
     await alice.getByRole('button', { name: 'Add webhook' }).click();
     run.facts.webhookError = await alice.locator('.form-error').textContent({ timeout: 10000 });
+    // Restream: the YouTube preset fills in its ingest address (editable); the server
+    // checks it (this machine cannot resolve YouTube, so it says why, in the form).
+    const restream = alice.locator('section.card', { has: alice.getByRole('heading', { name: 'Restream' }) });
+    await restream.getByLabel('Platform').selectOption({ label: 'YouTube Live' });
+    run.facts.restreamUrl = await restream.getByLabel(/^Address/).inputValue();
+    await restream.getByLabel('Stream key').fill('abcd-efgh-ijkl');
+    await restream.getByRole('button', { name: 'Add target' }).click();
+    run.facts.restreamError = await restream.locator('.form-error').textContent({ timeout: 15000 });
+    // The relay form offers RTSP's transport once the address is a camera's.
+    const relay = alice.locator('section.card', { has: alice.getByRole('heading', { name: 'Relay' }) });
+    await relay.getByLabel('Source address').fill('rtsp://camera.invalid/stream1');
+    run.facts.relayTransport = await relay.getByLabel('RTSP transport').count();
+    await run.shot(alice, 'restream-and-relay');
     run.consoleErrors.splice(before);
   });
 

@@ -108,6 +108,13 @@ async fn admin_and_customers_run_everything_from_the_browser() {
     // A webhook to the server's own loopback is refused in the form, with the reason.
     let hook = report["webhookError"].as_str().unwrap();
     assert!(hook.contains("127.0.0.1, a loopback address"), "{hook}");
+    // Restream: the YouTube preset filled in its ingest address; the server's answer (it
+    // cannot resolve YouTube offline) is shown in the form; the relay form asks RTSP's
+    // transport for a camera's address.
+    assert_eq!(report["restreamUrl"], "rtps://a.rtmps.youtube.com:443/live2".replace("rtps", "rtmps"));
+    let err = report["restreamError"].as_str().unwrap();
+    assert!(err.starts_with("url:"), "{err}");
+    assert_eq!(report["relayTransport"], 1);
     // The statistics tab links each report's CSV file.
     let csv = report["statsCsv"].as_str().unwrap();
     assert!(

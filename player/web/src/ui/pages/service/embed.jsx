@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { get, put, post, del } from '../../api.js';
 import { Card, Copy, Field, Form, Action, Confirm, useLoad, useToast } from '../../components.jsx';
+import { Restream, Relay } from './restream.jsx';
 
 /** Text for an HTML attribute in the snippet (a station's name may hold quotes or tags). */
 const attr = (v) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -36,7 +37,8 @@ export function Embed({ service: s }) {
         <Card title="Preview">
           <iframe class="preview" src={embed} title={`Preview of the ${s.name} player`} height={height} allow="autoplay; fullscreen" />
         </Card>
-        {radio && <Restream service={s} />}
+        <Restream service={s} />
+        <Relay service={s} />
         <Webhook service={s} />
       </div>
     </div>
@@ -82,37 +84,6 @@ function Webhook({ service: s }) {
           </div>
         </div>
       )}
-    </Card>
-  );
-}
-
-/** Where the station is sent on to (another Icecast server), and how each target is doing. */
-function Restream({ service: s }) {
-  const list = useLoad(() => get(`/services/${s.id}/targets`), [s.id]);
-  const toast = useToast();
-  const label = { waiting: 'Waiting for something on air', connecting: 'Connecting…', live: 'Live', retrying: 'Retrying' };
-  return (
-    <Card title="Restream">
-      <p class="muted">Send this station, as listeners hear it, to another Icecast server. It reconnects by itself when that server drops.</p>
-      {list.data && list.data.length > 0 && (
-        <table class="table">
-          <thead><tr><th>Target</th><th>State</th><th></th></tr></thead>
-          <tbody>{list.data.map((t) => (
-            <tr key={t.id}>
-              <td>{t.url}</td>
-              <td>{label[t.state] || t.state}{t.kbps ? ` · ${t.kbps} kbit/s` : ''}{t.last_error && t.state !== 'live' ? <div class="warn-text">{t.last_error}</div> : null}</td>
-              <td><Confirm question="Remove?" label="Remove" onConfirm={async () => { await del(`/services/${s.id}/targets/${t.id}`); list.reload(); }}>Remove</Confirm></td>
-            </tr>
-          ))}</tbody>
-        </table>
-      )}
-      <Form submit="Add target" reset onSubmit={async (v) => {
-        await post(`/services/${s.id}/targets`, { kind: 'icecast', url: v.url });
-        toast('Target added.');
-        list.reload();
-      }}>
-        <Field label="Icecast address" hint="icecast://source:password@host:8000/mount"><input name="url" required maxLength={2000} placeholder="icecast://source:password@radio.example.com:8000/live.mp3" autocomplete="off" /></Field>
-      </Form>
     </Card>
   );
 }
