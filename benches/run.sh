@@ -35,6 +35,10 @@
 #                            writer and the rollup of their hour; a year's history of one service
 #                            among 1,000 with a year of hourly rollups, through the server (options
 #                            go to benches/src/bin/stats_rollup.rs: --runs 3, --backend, --services)
+#   benches/run.sh restream  restreaming to nginx-rtmp ("YouTube"): CPU per pass-through RTMP target (0, 1,
+#                            10 targets) vs an `ffmpeg -c copy` relay, and a radio station drawn as
+#                            720p30 video vs the ffmpeg CLI doing the same drawing and encoding
+#                            (options go to benches/restream/restream.py, e.g. --runs 3 --secs 20)
 # api needs PostgreSQL like the tests; scripts/test.sh sets it up (or set TIDECAST_TEST_POSTGRES).
 # icecast installs icecast2 and ffmpeg (root or sudo); run as root, it starts icecast2 as user icecast2.
 # rtmp installs nginx, libnginx-mod-rtmp, ffmpeg and wrk (root or sudo); it runs nginx in the
@@ -55,12 +59,13 @@ case "$what" in
     autodj) apt_ensure icecast2 liquidsoap ffmpeg ;;
     dvr) apt_ensure ffmpeg ;;
     stats) ;;
+    restream) apt_ensure nginx-light libnginx-mod-rtmp ffmpeg ;;
     glass) apt_ensure nginx libnginx-mod-rtmp ffmpeg chromium
            command -v node >/dev/null || apt_ensure nodejs npm
            [ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser ;;
-    *) echo "unknown benchmark: $what (try: api, icecast, rtmp, glass, transcode, autodj, dvr, stats)" >&2; exit 2 ;;
+    *) echo "unknown benchmark: $what (try: api, icecast, rtmp, glass, transcode, autodj, dvr, stats, restream)" >&2; exit 2 ;;
 esac
-if [ "$what" = rtmp ] || [ "$what" = glass ] || [ "$what" = autodj ] || [ "$what" = dvr ]; then
+if [ "$what" = rtmp ] || [ "$what" = glass ] || [ "$what" = autodj ] || [ "$what" = dvr ] || [ "$what" = restream ]; then
     cargo build --release --locked -p tidecast-control --bin tidecast   # needs no bench binary
 elif [ "$what" = transcode ]; then
     cargo build --release --locked -p tidecast-benches --bin ladder     # the transcoder alone
@@ -79,4 +84,5 @@ case "$what" in
     autodj) python3 benches/autodj/autodj.py "${@:2}" ;;
     dvr) python3 benches/dvr/dvr.py "${@:2}" ;;
     stats) ./target/release/stats_rollup "${@:2}" ;;
+    restream) python3 benches/restream/restream.py "${@:2}" ;;
 esac

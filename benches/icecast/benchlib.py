@@ -297,9 +297,9 @@ def fresh_dir(path, mode=0o755):
     return path
 
 
-def start_tidecast(binary, work_dir, http_port, rtmp_port, icecast_port, nofile=20000):
+def start_tidecast(binary, work_dir, http_port, rtmp_port, icecast_port, nofile=20000, extra_args=()):
     """Starts `tidecast serve` on a fresh data folder in `work_dir`, waits for /healthz, logs
-    in as the admin and creates the customer `bench`.
+    in as the admin and creates the customer `bench`. `extra_args` go to `tidecast serve`.
     Returns (process, API base URL, admin token, customer id)."""
     for p in (http_port, rtmp_port, icecast_port):
         if not port_free(p):
@@ -311,7 +311,7 @@ def start_tidecast(binary, work_dir, http_port, rtmp_port, icecast_port, nofile=
     env.update(TIDECAST_ADMIN_PASSWORD=admin_pw, TIDECAST_LOG="warn")
     cmd = [binary, "serve", "--data", os.path.join(work_dir, "data"),
            "--http", f"127.0.0.1:{http_port}", "--rtmp", f"127.0.0.1:{rtmp_port}",
-           "--icecast", f"127.0.0.1:{icecast_port}", "--log-format", "json"]
+           "--icecast", f"127.0.0.1:{icecast_port}", "--log-format", "json", *extra_args]
     proc = start(cmd, log=os.path.join(work_dir, "tidecast.log"), env=env,
                  preexec_fn=lambda: raise_nofile(nofile))
     base = f"http://127.0.0.1:{http_port}"
