@@ -146,6 +146,8 @@ async fn a_channel_relays_an_rtmp_stream_and_reconnects() {
         .get(&format!("/api/v1/services/{id}/stats"), &owner)
         .await;
     assert_eq!(stats["live"], true, "{stats}");
+    assert_eq!(stats["source"]["protocol"], "relay", "{stats}");
+    assert_eq!(stats["relay"]["state"], "live", "{stats}");
 
     // The origin goes away: the relay says so and retries; back, and republished: live.
     nginx.stop();
@@ -241,7 +243,7 @@ async fn a_channel_relays_an_ip_camera_over_tcp_and_udp() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_relays_an_hls_stream_on_demand() {
-    let nginx = Nginx::start();
+    let mut nginx = Nginx::start();
     // ffmpeg writes a live HLS stream into the folder nginx serves.
     let out = nginx.www().join("live.m3u8");
     let _packager = Proc(
@@ -298,8 +300,16 @@ async fn a_channel_relays_an_hls_stream_on_demand() {
     assert_eq!(r["connections"], 0, "{r}");
     // A player asks: the first request waits for the stream, then it plays.
     let dir = tempfile::tempdir().unwrap();
-    decodes(&srv, &slug, dir.path(), 480).await;
+    decodes(&srv, &slug, &dir.path().join("a"), 480).await;
     relay_state(&srv, &owner, id, "live", Duration::from_secs(5)).await;
+
+    // The origin's web server goes away and comes back: the relay follows.
+    nginx.stop();
+    relay_state(&srv, &owner, id, "retrying", Duration::from_secs(40)).await;
+    nginx.restart();
+    relay_state(&srv, &owner, id, "live", Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    decodes(&srv, &slug, &dir.path().join("b"), 480).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

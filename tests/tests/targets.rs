@@ -174,6 +174,11 @@ async fn a_station_restreams_to_a_remote_icecast_and_reconnects() {
             .map(|(_, _, v)| *v)
     };
     assert_eq!(metric("tidecast_target_live"), Some(1.0));
+    // …and so do the service's stats.
+    let (_, stats) = srv
+        .get(&format!("/api/v1/services/{id}/stats"), &owner)
+        .await;
+    assert_eq!(stats["targets"][0]["state"], "live", "{stats}");
     assert!(metric("tidecast_target_connections_total").unwrap() >= 2.0);
 
     // Another customer sees nothing; deleting the target ends the remote's source.
@@ -374,6 +379,30 @@ async fn a_channel_restreams_to_rtmp_and_reconnects() {
     assert_eq!(rtmp_codecs(&remote, 320), ["aac", "h264"]);
     let (_, list) = srv.get(&path, &owner).await;
     assert!(list[0]["kbps"].as_u64().unwrap_or(0) > 50, "{list}");
+
+    // The plan stops allowing RTMP targets: the target stops, and says why; allowed again,
+    // it runs again.
+    srv.call(
+        "PATCH",
+        &svc_path,
+        Some(&admin),
+        Some(json!({"limits": {"restream": ["icecast"]}})),
+    )
+    .await;
+    let off = target(&srv, &owner, &path, "disabled", Duration::from_secs(15)).await;
+    assert!(
+        off["last_error"].as_str().unwrap().contains("plan"),
+        "{off}"
+    );
+    srv.call(
+        "PATCH",
+        &svc_path,
+        Some(&admin),
+        Some(json!({"limits": {"restream": ["rtmp"]}})),
+    )
+    .await;
+    target(&srv, &owner, &path, "live", Duration::from_secs(30)).await;
+    let (_, list) = srv.get(&path, &owner).await;
 
     // Removed: the remote's stream ends.
     let tid = list[0]["id"].as_i64().unwrap();
@@ -674,6 +703,47 @@ async fn a_station_goes_to_a_video_platform_as_video() {
         band_diff(&after, &on_picture, 0..10) > 500,
         "the picture is not the background"
     );
+    // On a looping clip: the picture moves. (1.5 s long: a 2 s clip would loop in step
+    // with the keyframes, and each new RTMP player starts on one.)
+    let clip = dir.path().join("loop.mp4");
+    tidecast_tests::media::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=330",
+        "-t",
+        "1.5",
+        "-pix_fmt",
+        "yuv420p",
+        clip.to_str().unwrap(),
+    ]);
+    let (status, up) = tidecast_tests::media::upload(&srv, &owner, id, &[&clip]).await;
+    assert!(status.is_success(), "{up}");
+    let clip_id = tidecast_tests::media::item_ids(&up)[0].clone();
+    let (status, t) = srv
+        .call(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(json!({"kind": "rtmp", "url": url, "key": "fm-clip",
+                "video": {"width": 640, "height": 360, "fps": 25, "media": clip_id}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    let clip_remote = format!("rtmp://127.0.0.1:{}/live/fm-clip", nginx.rtmp);
+    assert_eq!(rtmp_codecs(&clip_remote, 640), ["aac", "h264"]);
+    let first = rtmp_picture(&clip_remote);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let later = rtmp_picture(&clip_remote);
+    assert!(
+        band_diff(&first, &later, 0..90) > 200,
+        "the clip does not move"
+    );
+
     // Another customer's media cannot be used.
     let (status, err) = srv
         .call(

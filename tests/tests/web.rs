@@ -111,7 +111,10 @@ async fn admin_and_customers_run_everything_from_the_browser() {
     // Restream: the YouTube preset filled in its ingest address; the server's answer (it
     // cannot resolve YouTube offline) is shown in the form; the relay form asks RTSP's
     // transport for a camera's address.
-    assert_eq!(report["restreamUrl"], "rtps://a.rtmps.youtube.com:443/live2".replace("rtps", "rtmps"));
+    assert_eq!(
+        report["restreamUrl"],
+        "rtps://a.rtmps.youtube.com:443/live2".replace("rtps", "rtmps")
+    );
     let err = report["restreamError"].as_str().unwrap();
     assert!(err.starts_with("url:"), "{err}");
     assert_eq!(report["relayTransport"], 1);

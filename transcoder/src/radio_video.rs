@@ -465,3 +465,193 @@ fn run(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn painter(background: Option<&Path>) -> Painter {
+        ff::init().expect("ffmpeg");
+        Painter {
+            background: Background::open(background, 320, 180).expect("background"),
+            texts: Texts::new("Test FM").expect("texts"),
+            width: 320,
+            height: 180,
+            graph: None,
+            drawn: None,
+        }
+    }
+
+    fn luma(f: &ff::frame::Video) -> Vec<u8> {
+        (0..f.height() as usize)
+            .flat_map(|y| {
+                let row = &f.data(0)[y * f.stride(0)..][..f.width() as usize];
+                row.to_vec()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_clip_moves_and_loops_a_still_stays() {
+        let dir = tempfile::tempdir().expect("dir");
+        let clip = dir.path().join("clip.mp4");
+        let ok = std::process::Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x90:rate=10",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine",
+                "-t",
+                "1",
+                "-pix_fmt",
+                "yuv420p",
+            ])
+            .arg(&clip)
+            .status()
+            .expect("ffmpeg");
+        assert!(ok.success());
+        let mut p = painter(Some(&clip));
+        p.set_title("A title").expect("title");
+        assert!(matches!(p.background, Background::Clip { .. }));
+        let frames: Vec<Vec<u8>> = (0..25)
+            .map(|i| luma(&p.picture(i * 3600).expect("picture")))
+            .collect();
+        assert_ne!(frames[0], frames[1], "the clip does not move");
+        // A 1 s clip at 10 pictures a second: the 25 pictures asked for loop through it.
+        assert!(frames.iter().all(|f| !f.is_empty()));
+        let mut plain = painter(None);
+        let a = luma(&plain.picture(0).expect("picture"));
+        let b = luma(&plain.picture(3600).expect("picture"));
+        assert_eq!(a, b, "a still changes by itself");
+        plain.set_title("Now Playing").expect("title");
+        let c = luma(&plain.picture(7200).expect("picture"));
+        assert_ne!(a, c, "the title is not drawn");
+    }
+}
+
+#[cfg(test)]
+mod encode_tests {
+    use std::sync::{Arc, Mutex};
+
+    use tidecast_engine::media::mpa::{Framer, Kind};
+    use tidecast_engine::media::{Frame, StreamConfig, Track};
+    use tidecast_engine::transcode::{RadioVideoJob, RenditionOutput};
+
+    use super::*;
+    use crate::decode::VideoDecoder;
+
+    #[derive(Default, Clone)]
+    struct Collect(Arc<Mutex<(Option<StreamConfig>, Vec<Frame>)>>);
+
+    impl RenditionOutput for Collect {
+        fn configure(&mut self, config: StreamConfig) {
+            self.0.lock().expect("lock").0 = Some(config);
+        }
+        fn frame(&mut self, frame: Frame) {
+            self.0.lock().expect("lock").1.push(frame);
+        }
+        fn discontinuity(&mut self) {}
+    }
+
+    #[test]
+    fn a_clip_background_moves_in_the_encoded_video() {
+        ff::init().expect("ffmpeg");
+        let dir = tempfile::tempdir().expect("dir");
+        let clip = dir.path().join("clip.mp4");
+        let mp3 = dir.path().join("tone.mp3");
+        for args in [
+            vec![
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x180:rate=25",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine",
+                "-t",
+                "2",
+                "-pix_fmt",
+                "yuv420p",
+                clip.to_str().expect("path"),
+            ],
+            vec![
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=f=440:sample_rate=44100",
+                "-t",
+                "4",
+                "-c:a",
+                "libmp3lame",
+                mp3.to_str().expect("path"),
+            ],
+        ] {
+            assert!(
+                std::process::Command::new("ffmpeg")
+                    .arg("-v")
+                    .arg("error")
+                    .args(&args)
+                    .status()
+                    .expect("ffmpeg")
+                    .success()
+            );
+        }
+        let mut framer = Framer::new(Kind::Mp3);
+        let frames = framer.push(&std::fs::read(&mp3).expect("mp3"));
+        let out = Collect::default();
+        let job = RadioVideoJob {
+            audio: frames[0].0.clone(),
+            width: 320,
+            height: 180,
+            fps: 25,
+            video_kbps: 500,
+            audio_kbps: 64,
+            background: Some(clip),
+            station: "Test FM".into(),
+            title: "A - B".into(),
+        };
+        let mut input = start(job, Box::new(out.clone())).expect("start");
+        for (_, f) in &frames {
+            assert!(input.push(f));
+        }
+        drop(input);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while out
+            .0
+            .lock()
+            .expect("lock")
+            .1
+            .iter()
+            .filter(|f| f.track == Track::Video)
+            .count()
+            < 75
+        {
+            assert!(std::time::Instant::now() < deadline, "too few pictures");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let (config, got) = out.0.lock().expect("lock").clone();
+        let mut dec = VideoDecoder::new(&config.expect("configured"))
+            .expect("decoder")
+            .expect("video");
+        let mut pictures = Vec::new();
+        for f in got.iter().filter(|f| f.track == Track::Video) {
+            dec.decode(f, &mut |p| {
+                pictures.push(p.data(0)[..p.stride(0) * 180].to_vec())
+            })
+            .expect("decode");
+        }
+        assert!(pictures.len() > 50, "{} pictures", pictures.len());
+        assert_ne!(
+            pictures[10], pictures[30],
+            "the clip does not move in the encoded video"
+        );
+    }
+}

@@ -9,7 +9,6 @@
 //!
 //! What runs follows the database, as publish targets do ([`reconcile`]).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
@@ -201,8 +200,14 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Starts the relays in the database that are not running, stops the running ones that
-/// are no longer there.
+/// What a relay runs with: its row and the service's stream name (a renamed service
+/// restarts it under its new name).
+fn signature(r: &Relay, slug: &str) -> String {
+    format!("{slug}\n{}\n{}\n{}", r.url, r.mode, r.rtsp_transport)
+}
+
+/// Starts the relays in the database that are not running (or run with what changed
+/// since), stops the running ones that are no longer there.
 pub async fn reconcile(state: &AppState) {
     let rows = match relays::all(&state.db).await {
         Ok(r) => r,
@@ -211,22 +216,27 @@ pub async fn reconcile(state: &AppState) {
             return;
         }
     };
-    let wanted: HashSet<i64> = rows.iter().map(|r| r.service_id).collect();
-    let running: HashSet<i64> = state
-        .engine
-        .relays()
-        .all()
-        .into_iter()
-        .map(|(id, _, _)| id)
-        .collect();
-    for id in running.difference(&wanted) {
-        state.engine.relays().stop(*id);
-        tracing::info!(service = id, "relay stopped");
+    let mut wanted = Vec::new();
+    for r in rows {
+        if let Ok(Some(service)) = services::by_id(state.db.pool(), r.service_id).await {
+            let sig = signature(&r, &service.slug);
+            wanted.push((r, service, sig));
+        }
     }
-    for r in rows.iter().filter(|r| !running.contains(&r.service_id)) {
-        let Ok(Some(service)) = services::by_id(state.db.pool(), r.service_id).await else {
+    let running = state.engine.relays().signatures();
+    for (id, sig) in &running {
+        if !wanted
+            .iter()
+            .any(|(r, _, s)| r.service_id == *id && s == sig)
+        {
+            state.engine.relays().stop(*id);
+            tracing::info!(service = id, "relay stopped");
+        }
+    }
+    for (r, service, sig) in &wanted {
+        if running.get(&r.service_id) == Some(sig) {
             continue;
-        };
+        }
         let Ok(source) = Source::parse(&r.url, r.rtsp_transport != "udp") else {
             continue;
         };
@@ -246,6 +256,7 @@ pub async fn reconcile(state: &AppState) {
             },
             Arc::new(PolicyDialer(Arc::clone(&state.outbound))),
         );
+        state.engine.relays().set_signature(service.id, sig.clone());
     }
 }
 

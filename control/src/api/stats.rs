@@ -45,6 +45,7 @@ struct MountView {
 /// A video service's publisher, as measured.
 #[derive(Debug, Serialize)]
 struct VideoSourceView {
+    /// `rtmp` (pushed) or `relay` (pulled from a URL).
     protocol: &'static str,
     video: Option<VideoTrackView>,
     audio: Option<AudioTrackView>,
@@ -94,6 +95,44 @@ pub struct StatsView {
     /// Radio with AutoDJ running: what it plays, silence and dead air it found.
     #[serde(skip_serializing_if = "Option::is_none")]
     autodj: Option<super::autodj::AutoDjView>,
+    /// Its publish targets (restreams) running now.
+    targets: Vec<LinkView>,
+    /// Its relay, if it has one running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relay: Option<LinkView>,
+}
+
+/// A restream target or relay as it runs.
+#[derive(Debug, Serialize)]
+struct LinkView {
+    id: i64,
+    /// waiting, connecting, live or retrying.
+    state: &'static str,
+    kbps: Option<u32>,
+    last_error: Option<String>,
+}
+
+fn link(id: i64, st: tidecast_engine::targets::Status) -> LinkView {
+    LinkView {
+        id,
+        state: st.state.as_str(),
+        kbps: st.kbps(),
+        last_error: st.last_error,
+    }
+}
+
+/// The service's running targets and relay.
+fn links(state: &AppState, id: i64) -> (Vec<LinkView>, Option<LinkView>) {
+    let targets = state
+        .engine
+        .targets()
+        .all()
+        .into_iter()
+        .filter(|(_, s, _)| s.0 == id)
+        .map(|(tid, _, st)| link(tid, st))
+        .collect();
+    let relay = state.engine.relays().status(id).map(|st| link(id, st));
+    (targets, relay)
 }
 
 /// A running ladder's figures, averaged since it started.
@@ -189,8 +228,18 @@ pub async fn service(
 ) -> ApiResult<Json<StatsView>> {
     let (service, _) = visible_service(&state, &caller, id).await?;
     let totals = history::session_totals(&state.db, id, now() - 86_400).await?;
+    let (targets, relay) = links(&state, id);
     if service.kind == "video" {
-        return Ok(Json(video_stats(&state, &service.slug, totals)));
+        let mut v = video_stats(&state, &service.slug, totals);
+        // A relayed source says so.
+        if let (Some(AnySource::Video(src)), Some(r)) = (v.source.as_mut(), &relay)
+            && r.state == "live"
+        {
+            src.protocol = "relay";
+        }
+        v.targets = targets;
+        v.relay = relay;
+        return Ok(Json(v));
     }
     let all = mounts(&state, id);
     let main = primary(&all, &service.slug);
@@ -237,6 +286,8 @@ pub async fn service(
             .autodj()
             .is_running(ServiceId(service.id))
             .then(|| super::autodj::view(&state, &service)),
+        targets,
+        relay,
     }))
 }
 
@@ -292,6 +343,8 @@ fn video_stats(state: &AppState, slug: &str, totals: history::SessionTotals) -> 
         bytes_sent_24h: totals.bytes,
         transcode: ladder.map(|l| transcode_stats(state, slug, &l)),
         autodj: None,
+        targets: Vec::new(),
+        relay: None,
     }
 }
 

@@ -10,7 +10,6 @@
 //! stops the ones whose row is gone (deleted, or their service or owner was), at start,
 //! after each change, and every few seconds.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -102,7 +101,7 @@ pub struct View {
     rendition: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     video: Option<VideoInput>,
-    /// waiting, connecting, live or retrying.
+    /// waiting, connecting, live, retrying, or disabled (the plan no longer allows it).
     state: &'static str,
     last_error: Option<String>,
     last_error_at: Option<i64>,
@@ -117,8 +116,15 @@ fn unix(t: std::time::SystemTime) -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn view(state: &AppState, t: &Target, owner: bool) -> View {
-    let st = state.engine.targets().status(t.id).unwrap_or_default();
+fn view(state: &AppState, t: &Target, owner: bool, kinds: TargetKinds) -> View {
+    let mut st = state.engine.targets().status(t.id).unwrap_or_default();
+    let allowed = kinds.allows(&t.kind);
+    if !allowed {
+        st.last_error = Some(format!(
+            "stopped: this service's plan no longer includes {} targets",
+            t.kind
+        ));
+    }
     let url = match t.kind.as_str() {
         "rtmp" => format!(
             "rtmp{}://{}:{}{}",
@@ -137,7 +143,11 @@ fn view(state: &AppState, t: &Target, owner: bool) -> View {
         key: (owner && t.kind == "rtmp").then(|| t.secret.clone()),
         rendition: t.rendition.clone(),
         video: stored_video(t).map(|v| v.settings),
-        state: st.state.as_str(),
+        state: if allowed {
+            st.state.as_str()
+        } else {
+            "disabled"
+        },
         kbps: st.kbps(),
         last_error: st.last_error,
         last_error_at: st.last_error_at.map(unix),
@@ -199,7 +209,10 @@ pub async fn list(
     let (service, _) = visible_service(&state, &caller, id).await?;
     let owner = caller.id() == service.owner_id;
     let rows = targets::of_service(&state.db, service.id).await?;
-    Ok(Json(rows.iter().map(|t| view(&state, t, owner)).collect()))
+    let kinds = service.limits().restream;
+    Ok(Json(
+        rows.iter().map(|t| view(&state, t, owner, kinds)).collect(),
+    ))
 }
 
 /// The rungs a video service's ladder has, by name.
@@ -356,7 +369,10 @@ pub async fn create(
         .find(|t| t.id == tid)
         .ok_or_else(|| ApiError::not_found("target"))?;
     let owner = caller.id() == service.owner_id;
-    Ok((StatusCode::CREATED, Json(view(&state, &row, owner))))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state, &row, owner, service.limits().restream)),
+    ))
 }
 
 pub async fn delete(
@@ -379,8 +395,14 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Starts the targets in the database that are not running, stops the running ones that
-/// are no longer there.
+/// What a target runs with besides its own row (which never changes): a renamed service
+/// or station, or a plan that no longer allows its kind, restarts or stops it.
+fn signature(t: &Target, service: &Service) -> String {
+    format!("{}\n{}\n{}", service.slug, service.name, t.kind)
+}
+
+/// Starts the targets in the database that should run and are not running (or run with
+/// what changed since), stops the running ones that should not.
 pub async fn reconcile(state: &AppState) {
     let rows = match targets::all(&state.db).await {
         Ok(r) => r,
@@ -389,23 +411,28 @@ pub async fn reconcile(state: &AppState) {
             return;
         }
     };
-    let wanted: HashSet<i64> = rows.iter().map(|t| t.id).collect();
-    let running: HashSet<i64> = state
-        .engine
-        .targets()
-        .all()
-        .into_iter()
-        .map(|(id, _, _)| id)
-        .collect();
-    for id in running.difference(&wanted) {
-        state.engine.targets().stop(*id);
-        tracing::info!(target = id, "publish target stopped");
-    }
-    for t in rows.iter().filter(|t| !running.contains(&t.id)) {
+    let mut wanted = Vec::new();
+    for t in rows {
         let Ok(Some(service)) = services::by_id(state.db.pool(), t.service_id).await else {
             continue;
         };
-        start(state, t, &service);
+        if service.limits().restream.allows(&t.kind) {
+            let sig = signature(&t, &service);
+            wanted.push((t, service, sig));
+        }
+    }
+    let running = state.engine.targets().signatures();
+    for (id, sig) in &running {
+        if !wanted.iter().any(|(t, _, s)| t.id == *id && s == sig) {
+            state.engine.targets().stop(*id);
+            tracing::info!(target = id, "publish target stopped");
+        }
+    }
+    for (t, service, sig) in &wanted {
+        if running.get(&t.id) != Some(sig) {
+            start(state, t, service);
+            state.engine.targets().set_signature(t.id, sig.clone());
+        }
     }
 }
 

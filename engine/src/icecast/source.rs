@@ -283,7 +283,7 @@ async fn pump<S: AsyncRead + Unpin>(
         let flush_in = oldest.map_or(SOURCE_TIMEOUT, |t| CHUNK_AGE.saturating_sub(t.elapsed()));
         tokio::select! {
             () = session.cancelled() => return "dropped by the control plane".into(),
-            () = shutdown.cancelled() => return "server shutting down".into(),
+            () = shutdown.cancelled() => return "stopped by the server".into(),
             () = &mut slot_end => return "the DJ's scheduled slot ended".into(),
             read = tokio::time::timeout(flush_in.max(Duration::from_millis(1)), sock.read_buf(buf)) => match read {
                 Ok(Ok(0)) => {

@@ -299,7 +299,9 @@ async fn radio(
             let mut since = Instant::now();
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                let listeners = engine.mounts().get(&mount).map_or(0, |m| m.listeners());
+                // Icecast listeners and the station's HLS players both count.
+                let listeners = engine.mounts().get(&mount).map_or(0, |m| m.listeners())
+                    + engine.hls().get(&mount).map_or(0, |s| s.viewers.count());
                 if idle(slot.as_ref(), listeners, &mut since) {
                     stop.cancel();
                     return;

@@ -169,6 +169,9 @@ struct Running {
     service: ServiceId,
     cancel: CancellationToken,
     status: SharedStatus,
+    /// What it was started with, as the control plane summarises it: a change means a
+    /// restart.
+    signature: String,
 }
 
 /// The targets running in this process, by the control plane's target id.
@@ -203,11 +206,27 @@ impl Targets {
                 service,
                 cancel: cancel.clone(),
                 status: Arc::clone(&status),
+                signature: String::new(),
             },
         ) {
             old.cancel.cancel();
         }
         (cancel, status)
+    }
+
+    /// Notes what target `id` was started with (see [`Targets::signatures`]).
+    pub fn set_signature(&self, id: i64, signature: String) {
+        if let Some(r) = self.map().get_mut(&id) {
+            r.signature = signature;
+        }
+    }
+
+    /// Every running target's id and what it was started with.
+    pub fn signatures(&self) -> HashMap<i64, String> {
+        self.map()
+            .iter()
+            .map(|(id, r)| (*id, r.signature.clone()))
+            .collect()
     }
 
     /// Stops target `id` (its connection closes). Whether it was running.
