@@ -1019,13 +1019,18 @@ async fn a_timed_interval_playlist_cuts_into_the_track_playing() {
     }
     autodj(&srv, &owner, id, "start").await;
     wait_live(&srv, &slug);
-    // News at this very minute of the hour, cutting in.
-    let minute = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 60)
-        % 60;
+    // News at this very minute of the hour, cutting in. Close to the end of a minute, the
+    // next one is waited for: the minute must not pass while the news is set up.
+    let unix = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    if unix() % 60 > 40 {
+        tokio::time::sleep(Duration::from_secs(61 - unix() % 60)).await;
+    }
+    let minute = (unix() / 60) % 60;
     let (status, p) = srv.post(&format!("/api/v1/services/{id}/playlists"), &owner,
         json!({"name": "News", "kind": "interval", "at_minute": minute, "interrupts": true, "media": [nid]})).await;
     assert_eq!(status, StatusCode::CREATED, "{p}");

@@ -138,6 +138,12 @@ async fn a_channel_relays_an_rtmp_stream_and_reconnects() {
         .await;
     assert_eq!(status, StatusCode::OK, "{r}");
     assert_eq!(r["mode"], "always");
+    // The stream name may be a key: masked for anyone but the owner.
+    let (_, as_admin) = srv.get(&path, &admin).await;
+    assert!(
+        as_admin["url"].as_str().unwrap().ends_with("/live/***"),
+        "{as_admin}"
+    );
     relay_state(&srv, &owner, id, "live", Duration::from_secs(30)).await;
     let dir = tempfile::tempdir().unwrap();
     decodes(&srv, &slug, &dir.path().join("a"), 426).await;
@@ -436,4 +442,32 @@ async fn a_station_relays_a_remote_icecast_mount() {
         level(&pcm, 660.0, 44_100.0) > 0.1,
         "after the restart: {errors}"
     );
+
+    // The plan stops allowing relays: it stops within a few seconds, and says why.
+    srv.call(
+        "PATCH",
+        &format!("/api/v1/services/{id}"),
+        Some(&admin),
+        Some(json!({"limits": {"relay": false}})),
+    )
+    .await;
+    let off = relay_state(&srv, &owner, id, "disabled", Duration::from_secs(5)).await;
+    assert!(
+        off["last_error"].as_str().unwrap().contains("plan"),
+        "{off}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, st) = srv
+            .get(&format!("/api/v1/services/{id}/stats"), &owner)
+            .await;
+        if st["live"] == false {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the relay still feeds the mount: {st}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

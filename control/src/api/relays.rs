@@ -61,32 +61,54 @@ fn unix(t: std::time::SystemTime) -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// `url` with the password of its user info replaced.
+/// `url` without what may be a secret: the password of its user info, its query (signed
+/// tokens), and an RTMP stream name (often a key).
 fn masked(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
     let end = rest.find('/').unwrap_or(rest.len());
-    match rest[..end].rsplit_once('@') {
+    let (authority, mut path) = (&rest[..end], rest[end..].to_owned());
+    if scheme.starts_with("rtmp")
+        && let Some((app, _)) = path.rsplit_once('/')
+    {
+        path = format!("{app}/***");
+    }
+    match authority.rsplit_once('@') {
         Some((auth, host)) => {
             let user = auth.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}{}", &rest[end..])
+            format!("{scheme}://{user}:***@{host}{path}")
         }
-        None => url.to_owned(),
+        None => format!("{scheme}://{authority}{path}"),
     }
 }
 
-fn view(state: &AppState, r: &Relay, owner: bool) -> View {
-    let st = state
+fn view(state: &AppState, r: &Relay, owner: bool, service: &services::Service) -> View {
+    let mut st = state
         .engine
         .relays()
         .status(r.service_id)
         .unwrap_or_default();
+    let off = if !service.limits().relay {
+        Some("stopped: this service's plan does not include relays")
+    } else if service.is_suspended() {
+        Some("stopped: the service is suspended")
+    } else {
+        None
+    };
+    if let Some(why) = off {
+        st.last_error = Some(why.to_owned());
+    }
     View {
         url: if owner { r.url.clone() } else { masked(&r.url) },
         mode: r.mode.clone(),
         transport: r.rtsp_transport.clone(),
-        state: st.state.as_str(),
+        state: if off.is_some() {
+            "disabled"
+        } else {
+            st.state.as_str()
+        },
         kbps: st.kbps(),
         last_error: st.last_error,
         last_error_at: st.last_error_at.map(unix),
@@ -104,7 +126,7 @@ pub async fn get(
     let (service, _) = visible_service(&state, &caller, id).await?;
     let owner = caller.id() == service.owner_id;
     let r = relays::of_service(&state.db, service.id).await?;
-    Ok(Json(r.map(|r| view(&state, &r, owner))))
+    Ok(Json(r.map(|r| view(&state, &r, owner, &service))))
 }
 
 pub async fn put(
@@ -177,7 +199,12 @@ pub async fn put(
     let r = relays::of_service(&state.db, service.id)
         .await?
         .ok_or_else(|| ApiError::not_found("relay"))?;
-    Ok(Json(view(&state, &r, caller.id() == service.owner_id)))
+    Ok(Json(view(
+        &state,
+        &r,
+        caller.id() == service.owner_id,
+        &service,
+    )))
 }
 
 pub async fn delete(
@@ -218,7 +245,12 @@ pub async fn reconcile(state: &AppState) {
     };
     let mut wanted = Vec::new();
     for r in rows {
-        if let Ok(Some(service)) = services::by_id(state.db.pool(), r.service_id).await {
+        // A suspended service, or a plan without relays, pulls nothing (admission would
+        // refuse it anyway, after the customer's server was reached).
+        if let Ok(Some(service)) = services::by_id(state.db.pool(), r.service_id).await
+            && service.limits().relay
+            && !service.is_suspended()
+        {
             let sig = signature(&r, &service.slug);
             wanted.push((r, service, sig));
         }
@@ -271,6 +303,10 @@ mod tests {
             "rtsp://admin:***@cam.local/x"
         );
         assert_eq!(masked("http://host/a@b"), "http://host/a@b");
-        assert_eq!(masked("rtmp://host/live/key"), "rtmp://host/live/key");
+        assert_eq!(masked("rtmp://host/live/key"), "rtmp://host/live/***");
+        assert_eq!(
+            masked("https://cdn/live.m3u8?token=abc"),
+            "https://cdn/live.m3u8"
+        );
     }
 }

@@ -24,9 +24,10 @@ impl Slot {
         *self.last()
     }
 
-    /// Waits for the next ask.
-    pub async fn asked(&self) {
-        self.notify.notified().await;
+    /// The next ask (enable it before checking [`Slot::last_asked`], so an ask in between is
+    /// not missed).
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
     }
 }
 
@@ -64,8 +65,9 @@ impl Demand {
             return false;
         };
         *slot.last() = Some(Instant::now());
+        // Only a relay waiting now is woken: no permit is stored for later (a stopped relay
+        // would otherwise start again at once for an ask that came while it ran).
         slot.notify.notify_waiters();
-        slot.notify.notify_one();
         true
     }
 }

@@ -60,7 +60,11 @@ fn media(text: &str) -> Result<Media, String> {
     };
     for line in text.lines().map(str::trim) {
         if let Some(v) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
-            m.target = v.parse().unwrap_or(6.0);
+            m.target = v
+                .parse::<f64>()
+                .ok()
+                .filter(|t| t.is_finite() && *t > 0.0)
+                .unwrap_or(6.0);
         } else if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
             m.sequence = v.parse().unwrap_or(0);
         } else if line.starts_with("#EXT-X-ENDLIST") {
@@ -98,9 +102,12 @@ pub async fn run(
         if m.fmp4 {
             return Err("the HLS source is fMP4 (CMAF); relays take MPEG-TS HLS".into());
         }
-        let start = next.unwrap_or_else(|| m.sequence + m.segments.len().saturating_sub(3) as u64);
+        let start = next.unwrap_or_else(|| {
+            m.sequence
+                .saturating_add(m.segments.len().saturating_sub(3) as u64)
+        });
         for (i, uri) in m.segments.iter().enumerate() {
-            let seq = m.sequence + i as u64;
+            let seq = m.sequence.saturating_add(i as u64);
             if seq < start {
                 continue;
             }
@@ -124,15 +131,15 @@ pub async fn run(
                     return Ok(());
                 }
             }
-            next = Some(seq + 1);
+            next = Some(seq.saturating_add(1));
             last_new = Instant::now();
         }
-        let end = m.sequence + m.segments.len() as u64;
+        let end = m.sequence.saturating_add(m.segments.len() as u64);
         if m.ended && next.unwrap_or(end) >= end {
             return Err("the HLS source ended (#EXT-X-ENDLIST)".into());
         }
         // A sequence that went backwards (the origin restarted): start again at the edge.
-        if next.is_some_and(|n| n > end + 10) {
+        if next.is_some_and(|n| n > end.saturating_add(10)) {
             next = None;
         }
         let stall = Duration::from_secs_f64(m.target.clamp(1.0, 30.0) * 3.0 + 10.0);
@@ -162,6 +169,9 @@ mod tests {
         );
         assert_eq!(best_variant("#EXTM3U\n#EXTINF:2,\na.ts\n"), None);
         assert!(media("<html>").is_err());
+        let odd = media("#EXTM3U\n#EXT-X-TARGETDURATION:NaN\n#EXT-X-MEDIA-SEQUENCE:18446744073709551615\na.ts\n")
+            .expect("odd");
+        assert_eq!(odd.target, 6.0);
         assert!(
             media("#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n")
                 .expect("fmp4")

@@ -59,7 +59,10 @@ impl HttpUrl {
         } else {
             path
         };
-        let (auth, hostport) = match authority.rsplit_once('@') {
+        if authority.contains(['#', '\\']) || authority.matches('@').count() > 1 {
+            return Err("the address is ambiguous (# or \\ in the host part, or two @)".into());
+        }
+        let (auth, hostport) = match authority.split_once('@') {
             Some((a, h)) => (Some(percent_decode(a)), h),
             None => (None, authority),
         };
@@ -99,11 +102,12 @@ impl HttpUrl {
         } else {
             self.host.clone()
         };
+        // The query may hold a signed token: left out.
         format!(
             "{}://{host}:{}{}",
             if self.tls { "https" } else { "http" },
             self.port,
-            self.path
+            self.path.split('?').next().unwrap_or("/")
         )
     }
 
@@ -388,7 +392,7 @@ fn dechunk(mut raw: &[u8]) -> Result<Bytes, String> {
         if size == 0 {
             return Ok(out.freeze());
         }
-        if raw.len() < size + 2 {
+        if size.checked_add(2).is_none_or(|need| raw.len() < need) {
             return Err(bad());
         }
         out.extend_from_slice(&raw[..size]);
@@ -420,7 +424,17 @@ mod tests {
         );
         let v6 = HttpUrl::parse("http://[::1]:8080/").expect("v6");
         assert_eq!((v6.host.as_str(), v6.port), ("::1", 8080));
-        for bad in ["ftp://x/", "http://", "http://host:port/", "http://h/a b"] {
+        let q = HttpUrl::parse("https://cdn.example/live.m3u8?token=secret").expect("token");
+        assert!(!q.display().contains("secret"));
+        assert!(dechunk(b"ffffffffffffffff\r\nab").is_err());
+        for bad in [
+            "ftp://x/",
+            "http://",
+            "http://host:port/",
+            "http://h/a b",
+            "http://a@b@c/",
+            "http://h#x/",
+        ] {
             assert!(HttpUrl::parse(bad).is_err(), "{bad}");
         }
     }

@@ -10,14 +10,16 @@
 //! A relay runs always, or on demand: it waits until a player or listener asks
 //! ([`demand`]) and stops once nobody has watched or asked for a while. A failed or ended
 //! pull is retried with back-off. Every connection goes to an address the [`Dialer`]
-//! allows, checked after DNS on every connect (RTSP is handed to FFmpeg with the checked
-//! address in place of the host name, so FFmpeg makes no lookup of its own).
+//! allows, checked after DNS on every connect (RTSP goes to FFmpeg through a proxy on
+//! loopback to the checked address, [`rtsp_proxy`], so FFmpeg makes no lookup and follows
+//! no redirect of its own).
 
 pub mod demand;
 mod hls_pull;
 pub mod http;
 mod icecast_pull;
 pub mod rtmp_pull;
+mod rtsp_proxy;
 mod ts;
 
 use std::net::SocketAddr;
@@ -73,7 +75,12 @@ fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    let (auth, hostport) = match authority.rsplit_once('@') {
+    // What FFmpeg (and others) would read differently is refused, so the host checked is
+    // the host connected to: `?`, `#` or `\` before the path, more than one `@`.
+    if authority.contains(['?', '#', '\\']) || authority.matches('@').count() > 1 {
+        return Err("the address is ambiguous (?, # or \\ before the path, or two @)".into());
+    }
+    let (auth, hostport) = match authority.split_once('@') {
         Some((a, h)) => (Some(a), h),
         None => (None, authority),
     };
@@ -199,9 +206,10 @@ enum Ended {
 /// replaced).
 pub fn start(engine: &Engine, id: i64, job: RelayJob, dialer: Arc<dyn Dialer>) {
     let (cancel, status) = engine.relays().register(id, job.service);
+    // Registered before the task runs, so a replaced relay's task cannot register over it.
+    let slot = (job.mode == Mode::OnDemand).then(|| engine.demand().register(&job.stream));
     let engine = engine.clone();
     tokio::spawn(async move {
-        let slot = (job.mode == Mode::OnDemand).then(|| engine.demand().register(&job.stream));
         run(&engine, &job, &dialer, &status, &cancel, slot.as_ref()).await;
         if let Some(slot) = &slot {
             engine.demand().unregister(&job.stream, slot);
@@ -220,6 +228,9 @@ async fn run(
     let mut failures = 0usize;
     loop {
         if let Some(slot) = demand {
+            let asked = slot.notified();
+            tokio::pin!(asked);
+            asked.as_mut().enable();
             let recent = slot
                 .last_asked()
                 .is_some_and(|t| t.elapsed() < ON_DEMAND_IDLE);
@@ -230,11 +241,12 @@ async fn run(
                     st.live_since = None;
                 }
                 tokio::select! {
-                    () = slot.asked() => {}
+                    () = &mut asked => {}
                     () = cancel.cancelled() => return,
                 }
             }
         }
+        let connections = lock(status).connections;
         lock(status).state = State::Connecting;
         let pulled = if job.source.is_radio() {
             radio(engine, job, dialer.as_ref(), status, cancel, demand).await
@@ -248,6 +260,10 @@ async fn run(
                 tracing::info!(stream = %job.stream, from = %job.source.display(), "relay stopped: nobody watches (on demand)");
             }
             Err(why) => {
+                // A source that was live starts the back-off over.
+                if lock(status).connections > connections {
+                    failures = 0;
+                }
                 let wait = crate::targets::backoff(failures);
                 failures += 1;
                 tracing::info!(stream = %job.stream, from = %job.source.display(), "relay: {why}; trying again in {wait:?}");
@@ -356,12 +372,10 @@ fn pull(
                     .first()
                     .copied()
                     .ok_or("no address to connect to")?;
-                // FFmpeg gets the checked address, so it makes no lookup of its own.
-                let at = match addr {
-                    SocketAddr::V4(a) => a.ip().to_string(),
-                    SocketAddr::V6(a) => format!("[{}]", a.ip()),
-                };
-                let url = with_host(&url, &format!("{at}:{port}"))?;
+                // FFmpeg reaches the checked address only through the proxy (no lookup, no
+                // redirect of its own).
+                let proxy = rtsp_proxy::Proxy::bind(addr).await?;
+                let url = with_host(&url, &proxy.local()?.to_string())?;
                 if tx.send(Pulled::Connected(addr)).await.is_err() {
                     return Ok(());
                 }
@@ -373,15 +387,22 @@ fn pull(
                     // Socket I/O timeout, in microseconds.
                     ("timeout".to_owned(), IDLE_TIMEOUT.as_micros().to_string()),
                 ];
-                tokio::task::spawn_blocking(move || {
+                let reader = tokio::task::spawn_blocking(move || {
                     transcoder
                         .pull(&url, &options, &mut |tag| {
                             tx.blocking_send(Pulled::Tag(tag)).is_ok()
                         })
                         .map_err(|e| e.0)
-                })
-                .await
-                .map_err(|e| format!("the RTSP reader stopped: {e}"))?
+                });
+                // Whichever ends first: the reader, or the proxy (a redirect, the camera
+                // gone). Dropping the proxy closes FFmpeg's socket, which ends its thread.
+                tokio::select! {
+                    r = reader => r.map_err(|e| format!("the RTSP reader stopped: {e}"))?,
+                    r = proxy.run() => match r {
+                        Err(e) => Err(e),
+                        Ok(()) => Err("the camera closed the connection".into()),
+                    },
+                }
             })
         }
         Source::Icecast(_) => tokio::spawn(async { Err("not a video source".to_owned()) }),
@@ -488,6 +509,7 @@ async fn video(
     publisher.set_expected(expect);
     crate::targets::connected(status);
     let mut since = Instant::now();
+    let mut last_media = Instant::now();
     let mut check = tokio::time::interval(Duration::from_secs(1));
     let mut prelude = prelude.into_iter();
     let ended = loop {
@@ -501,16 +523,19 @@ async fn video(
                     if idle(demand, viewers, &mut since) {
                         break Ok(Ended::Idle);
                     }
+                    if last_media.elapsed() >= IDLE_TIMEOUT {
+                        break Err(format!("no media for {} s", IDLE_TIMEOUT.as_secs()));
+                    }
                     continue;
                 }
-                got = tokio::time::timeout(IDLE_TIMEOUT, rx.recv()) => match got {
-                    Ok(Some(Pulled::Tag(t))) => t,
-                    Ok(Some(Pulled::Connected(_))) => continue,
-                    Ok(None) => break Err(String::new()),
-                    Err(_) => break Err(format!("no media for {} s", IDLE_TIMEOUT.as_secs())),
+                got = rx.recv() => match got {
+                    Some(Pulled::Tag(t)) => t,
+                    Some(Pulled::Connected(_)) => continue,
+                    None => break Err(String::new()),
                 },
             },
         };
+        last_media = Instant::now();
         let len = tag.data.len() as u64;
         let r = if tag.video {
             publisher.video(tag.data, tag.ts)
@@ -564,7 +589,15 @@ mod tests {
                 .expect("icecast")
                 .is_radio()
         );
-        for bad in ["rtmp://host/live", "ftp://host/x", "rtsp://", "nothing"] {
+        for bad in [
+            "rtmp://host/live",
+            "ftp://host/x",
+            "rtsp://",
+            "nothing",
+            "rtsp://10.0.0.1:80?@allowed.example/x",
+            "rtsp://a@b@allowed.example/x",
+            "rtsp://10.0.0.1#@allowed.example/x",
+        ] {
             assert!(Source::parse(bad, true).is_err(), "{bad}");
         }
         assert_eq!(

@@ -127,6 +127,7 @@ async fn run(
         let Some(mount) = wait_for_air(engine, mount_name, status, cancel).await else {
             return;
         };
+        let connections = lock(status).connections;
         lock(status).state = State::Connecting;
         match push(&mount, to, dialer, status, cancel).await {
             Ok(Ended::Stopped) => return,
@@ -137,6 +138,10 @@ async fn run(
                 st.live_since = None;
             }
             Err(why) => {
+                // A connection that went live starts the back-off over.
+                if lock(status).connections > connections {
+                    failures = 0;
+                }
                 let wait = super::backoff(failures);
                 failures += 1;
                 tracing::info!(target = id, mount = %mount_name, remote = %to.display(), "restream target: {why}; trying again in {wait:?}");

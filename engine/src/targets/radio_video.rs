@@ -143,7 +143,12 @@ async fn draw(
                     let out = Box::new(TapOutput(TapWriter::new(Arc::clone(tap))));
                     // The old encoder (a format change) stops before the new one starts.
                     encoder = None;
-                    match transcoder.radio_video(job, out) {
+                    // Opening the picture and the encoders is blocking work.
+                    let t = Arc::clone(transcoder);
+                    let started = tokio::task::spawn_blocking(move || t.radio_video(job, out))
+                        .await
+                        .unwrap_or_else(|e| Err(crate::transcode::TranscodeError(e.to_string())));
+                    match started {
                         Ok(e) => encoder = Some((config, e)),
                         Err(e) => {
                             refused = Some((config.clone(), std::time::Instant::now()));
@@ -154,9 +159,11 @@ async fn draw(
                         }
                     }
                 }
-                if let Some((_, e)) = encoder.as_mut()
+                if let Some((c, e)) = encoder.as_mut()
                     && !e.push(&frame)
                 {
+                    // Its thread stopped (logged there): tried again after a pause.
+                    refused = Some((c.clone(), std::time::Instant::now()));
                     encoder = None;
                 }
             }

@@ -108,6 +108,7 @@ pub async fn run(
                 () = cancel.cancelled() => return,
             }
         }
+        let connections = lock(status).connections;
         lock(status).state = State::Connecting;
         match push(tap, to, dialer, status, cancel).await {
             Ok(Ended::Stopped) => return,
@@ -118,6 +119,10 @@ pub async fn run(
                 st.live_since = None;
             }
             Err(why) => {
+                // A connection that went live starts the back-off over.
+                if lock(status).connections > connections {
+                    failures = 0;
+                }
                 let wait = super::backoff(failures);
                 failures += 1;
                 tracing::info!(target = id, remote = %to.display(), "RTMP target: {why}; trying again in {wait:?}");
@@ -258,9 +263,11 @@ async fn push(
     }
 }
 
-/// `ts` on a timeline that starts at 0 with the first tag sent.
+/// `ts` on a timeline that starts at 0 with the first tag sent. A tag a little before the
+/// first (audio behind the first keyframe) is sent at 0, not 49 days later.
 fn tag_ts(base: &mut Option<u32>, ts: u32) -> u32 {
-    ts.wrapping_sub(*base.get_or_insert(ts))
+    let d = ts.wrapping_sub(*base.get_or_insert(ts)) as i32;
+    d.max(0) as u32
 }
 
 async fn send(
@@ -291,6 +298,8 @@ mod tests {
         assert_eq!(tag_ts(&mut base, 5040), 40);
         let mut base = Some(u32::MAX - 10);
         assert_eq!(tag_ts(&mut base, 20), 31);
+        let mut base = Some(5000);
+        assert_eq!(tag_ts(&mut base, 4990), 0);
     }
 
     #[test]
