@@ -17,9 +17,10 @@ apt_ensure ffmpeg liquidsoap chromium
 # own config, never as the packaged service).
 apt_ensure icecast2
 # Restream and relay peers: nginx with the RTMP module as "YouTube" and as an RTMP/HLS
-# origin relays pull from; GStreamer's RTSP server (tests/peers/rtsp_camera.py) as an IP
-# camera. Each runs from the tests' own config on loopback, never as a system service.
-apt_ensure nginx-light libnginx-mod-rtmp python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 \
+# origin relays pull from (its stream module and openssl for RTMPS with a test CA);
+# GStreamer's RTSP server (tests/peers/rtsp_camera.py) as an IP camera. Each runs from the
+# tests' own config on loopback, never as a system service.
+apt_ensure nginx-light libnginx-mod-rtmp libnginx-mod-stream openssl python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 \
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav
 # Prometheus's own Python client parses /metrics in the tests (Debian's python3).
 apt_ensure python3-prometheus-client

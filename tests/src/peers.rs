@@ -173,6 +173,8 @@ fn free_pair() -> u16 {
 pub struct Nginx {
     pub rtmp: u16,
     pub http: u16,
+    /// RTMPS: TLS (a certificate for `localhost` from a test CA) in front of the RTMP port.
+    pub rtmps: Option<u16>,
     dir: tempfile::TempDir,
     proc: Option<Proc>,
 }
@@ -188,11 +190,83 @@ impl Nginx {
         let mut me = Self {
             rtmp: free_port(),
             http: free_port(),
+            rtmps: None,
             dir,
             proc: None,
         };
         me.restart();
         me
+    }
+
+    /// Also RTMPS, as YouTube and Facebook take it: TLS in front of the RTMP port with a
+    /// certificate for `localhost` signed by a CA of the test's own ([`Nginx::ca`]).
+    pub fn start_with_tls() -> Self {
+        let mut me = Self::start();
+        let d = me.dir.path();
+        let run = |args: &[&str]| {
+            let ok = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "openssl {args:?}");
+        };
+        std::fs::write(d.join("san.cnf"), "subjectAltName=DNS:localhost\n").unwrap();
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Tidecast Test CA",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "srv.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "san.cnf",
+        ]);
+        me.rtmps = Some(free_port());
+        me.restart();
+        me
+    }
+
+    /// The test CA's certificate (for `SSL_CERT_FILE`).
+    pub fn ca(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// The folder served over HTTP.
@@ -202,9 +276,18 @@ impl Nginx {
 
     fn config(&self) -> String {
         let d = self.dir.path().display();
+        let stream = match self.rtmps {
+            Some(port) => format!(
+                "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n\
+                 stream {{ server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {d}/srv.pem; \
+                 ssl_certificate_key {d}/srv.key; proxy_pass 127.0.0.1:{}; }} }}\n",
+                self.rtmp
+            ),
+            None => String::new(),
+        };
         format!(
             r#"load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-daemon off;
+{stream}daemon off;
 master_process off;
 worker_processes 1;
 pid {d}/nginx.pid;
@@ -259,6 +342,9 @@ http {{
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.rtmp)).is_err()
             || std::net::TcpStream::connect(("127.0.0.1", self.http)).is_err()
+            || self
+                .rtmps
+                .is_some_and(|p| std::net::TcpStream::connect(("127.0.0.1", p)).is_err())
         {
             assert!(
                 Instant::now() < deadline,

@@ -755,3 +755,76 @@ async fn a_station_goes_to_a_video_platform_as_video() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_restreams_over_rtmps_with_the_certificate_checked() {
+    use tidecast_tests::peers::Nginx;
+    use tidecast_tests::rtmp::{Publish, ffmpeg_publish, video};
+    let nginx = Nginx::start_with_tls();
+    let rtmps = nginx.rtmps.unwrap();
+    let store = Store::new(Backend::Sqlite).await;
+    // The server trusts the test's CA as the system's roots (rustls-native-certs reads
+    // SSL_CERT_FILE), as a real one trusts YouTube's and Facebook's.
+    let srv = Server::start_with(
+        &store,
+        Options {
+            args: vec!["--relay-allow".into(), "127.0.0.0/8".into()],
+            env: vec![("SSL_CERT_FILE".into(), nginx.ca().display().to_string())],
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (id, _slug, key) = video(&srv, "SecureTV", json!({})).await;
+    let owner = srv.login("SecureTV-owner", "SecureTV-owner-password").await;
+    let path = format!("/api/v1/services/{id}/targets");
+    let (status, t) = srv
+        .call(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(json!({"kind": "rtmp", "url": format!("rtmps://localhost:{rtmps}/live"), "key": "secure"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    // The same server by address: its certificate is for `localhost`, so this one fails.
+    let (status, t2) = srv
+        .call(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(json!({"kind": "rtmp", "url": format!("rtmps://127.0.0.1:{rtmps}/live"), "key": "wrong-name"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t2}");
+    let _publisher = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 120,
+            ..Publish::default()
+        },
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, list) = srv.get(&path, &owner).await;
+        let by = |id: &Value| {
+            list.as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["id"] == *id)
+                .unwrap()
+                .clone()
+        };
+        let (good, bad) = (by(&t["id"]), by(&t2["id"]));
+        if good["state"] == "live" && bad["state"] == "retrying" {
+            assert!(bad["last_error"].as_str().unwrap().contains("TLS"), "{bad}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{list}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // What went through TLS arrives: nginx plays it (plain RTMP behind its TLS port).
+    let remote = format!("rtmp://127.0.0.1:{}/live/secure", nginx.rtmp);
+    assert_eq!(rtmp_codecs(&remote, 320), ["aac", "h264"]);
+}
