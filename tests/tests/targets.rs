@@ -828,3 +828,52 @@ async fn a_channel_restreams_over_rtmps_with_the_certificate_checked() {
     let remote = format!("rtmp://127.0.0.1:{}/live/secure", nginx.rtmp);
     assert_eq!(rtmp_codecs(&remote, 320), ["aac", "h264"]);
 }
+
+both_backends! {
+    async fn targets_and_relays_are_kept_across_a_restart(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start_allowing_loopback(&store).await;
+        let tv = tidecast_tests::new_service(&srv, "KeptTV", "video", json!({})).await;
+        let fm = tidecast_tests::new_service(&srv, "KeptFM", "radio", json!({})).await;
+        let owner_tv = srv.login("KeptTV-owner", "KeptTV-owner-password").await;
+        let owner_fm = srv.login("KeptFM-owner", "KeptFM-owner-password").await;
+        let (tv_id, fm_id) = (tv["id"].as_i64().unwrap(), fm["id"].as_i64().unwrap());
+        let tv_targets = format!("/api/v1/services/{tv_id}/targets");
+        let fm_targets = format!("/api/v1/services/{fm_id}/targets");
+        let relay = format!("/api/v1/services/{tv_id}/relay");
+        let (s, _) = srv.call("POST", &tv_targets, Some(&owner_tv),
+            Some(json!({"kind": "rtmp", "url": "rtmps://127.0.0.1:9/live2", "key": "kept-key"}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, _) = srv.call("POST", &fm_targets, Some(&owner_fm),
+            Some(json!({"kind": "shoutcast", "url": "shoutcast://:pw@127.0.0.1:9/2"}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, r) = srv.call("PUT", &relay, Some(&owner_tv),
+            Some(json!({"url": "rtsp://cam:pw@127.0.0.1:9/stream", "mode": "on_demand", "transport": "udp"}))).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        let before = (srv.get(&tv_targets, &owner_tv).await.1, srv.get(&fm_targets, &owner_fm).await.1,
+            srv.get(&relay, &owner_tv).await.1);
+        drop(srv);
+
+        // After a restart the same targets and relay are there, and run again.
+        let srv = Server::start_allowing_loopback(&store).await;
+        let owner_tv = srv.login("KeptTV-owner", "KeptTV-owner-password").await;
+        let owner_fm = srv.login("KeptFM-owner", "KeptFM-owner-password").await;
+        let (_, tv_list) = srv.get(&tv_targets, &owner_tv).await;
+        let (_, fm_list) = srv.get(&fm_targets, &owner_fm).await;
+        let (_, r) = srv.get(&relay, &owner_tv).await;
+        for (a, b) in [(&before.0[0], &tv_list[0]), (&before.1[0], &fm_list[0])] {
+            assert_eq!((&a["id"], &a["kind"], &a["url"]), (&b["id"], &b["kind"], &b["url"]), "{b}");
+        }
+        assert_eq!(tv_list[0]["key"], "kept-key");
+        assert_eq!(fm_list[0]["url"], "shoutcast://127.0.0.1:9/2");
+        assert_eq!((&r["url"], &r["mode"], &r["transport"]), (&before.2["url"], &before.2["mode"], &before.2["transport"]));
+        assert_eq!(r["state"], "waiting", "on demand, nobody watching: {r}");
+        // It runs again: the RTMP target waits for the channel to go live.
+        assert_eq!(tv_list[0]["state"], "waiting", "{tv_list}");
+        // Deleting the service removes both (its rows go with it).
+        let admin = srv.admin_token().await;
+        assert_eq!(srv.call("DELETE", &format!("/api/v1/services/{tv_id}"), Some(&admin), None).await.0,
+            StatusCode::NO_CONTENT);
+        assert_eq!(srv.get(&relay, &admin).await.0, StatusCode::NOT_FOUND);
+    }
+}
