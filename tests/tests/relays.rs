@@ -36,6 +36,24 @@ async fn relay_state(srv: &Server, token: &str, id: i64, want: &str, within: Dur
     }
 }
 
+/// Polls the service's stats until it is off air (its relay stopped feeding it).
+async fn wait_off_air(srv: &Server, token: &str, id: i64, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let (_, st) = srv
+            .get(&format!("/api/v1/services/{id}/stats"), token)
+            .await;
+        if st["live"] == false {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still live after the relay stopped: {st}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The live window of `slug` decodes cleanly and has video of `width` and audio.
 async fn decodes(srv: &Server, slug: &str, dir: &Path, width: u64) {
     let playlist = wait_playlist(srv, slug, 2, Duration::from_secs(40)).await;
@@ -185,20 +203,7 @@ async fn a_channel_relays_an_rtmp_stream_and_reconnects() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(srv.get(&path, &owner).await.1, Value::Null);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, s) = srv
-            .get(&format!("/api/v1/services/{id}/stats"), &owner)
-            .await;
-        if s["live"] == false {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still live after the relay stopped: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_off_air(&srv, &owner, id, Duration::from_secs(10)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,18 +471,5 @@ async fn a_station_relays_a_remote_icecast_mount() {
         off["last_error"].as_str().unwrap().contains("plan"),
         "{off}"
     );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (_, st) = srv
-            .get(&format!("/api/v1/services/{id}/stats"), &owner)
-            .await;
-        if st["live"] == false {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the relay still feeds the mount: {st}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    wait_off_air(&srv, &owner, id, Duration::from_secs(15)).await;
 }

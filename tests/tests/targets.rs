@@ -583,6 +583,36 @@ fn band_diff(a: &[u8], b: &[u8], rows: std::ops::Range<usize>) -> usize {
         .count()
 }
 
+/// Uploads `file` to the station's library and adds a 640×360 video target drawn on it to
+/// nginx's `key`; returns the RTMP URL it plays at once it is H.264 + AAC there.
+async fn on_background(
+    srv: &Server,
+    owner: &str,
+    id: i64,
+    nginx: &tidecast_tests::peers::Nginx,
+    file: &std::path::Path,
+    key: &str,
+) -> String {
+    let (status, up) = tidecast_tests::media::upload(srv, owner, id, &[file]).await;
+    assert!(status.is_success(), "{up}");
+    let media = tidecast_tests::media::item_ids(&up)[0].clone();
+    let (status, t) = srv
+        .call(
+            "POST",
+            &format!("/api/v1/services/{id}/targets"),
+            Some(owner),
+            Some(
+                json!({"kind": "rtmp", "url": format!("rtmp://127.0.0.1:{}/live", nginx.rtmp),
+                "key": key, "video": {"width": 640, "height": 360, "fps": 25, "media": media}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    let remote = format!("rtmp://127.0.0.1:{}/live/{key}", nginx.rtmp);
+    assert_eq!(rtmp_codecs(&remote, 640), ["aac", "h264"]);
+    remote
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_station_goes_to_a_video_platform_as_video() {
     use tidecast_tests::peers::Nginx;
@@ -682,21 +712,7 @@ async fn a_station_goes_to_a_video_platform_as_video() {
         "1",
         png.to_str().unwrap(),
     ]);
-    let (status, up) = tidecast_tests::media::upload(&srv, &owner, id, &[&png]).await;
-    assert!(status.is_success(), "{up}");
-    let media = tidecast_tests::media::item_ids(&up)[0].clone();
-    let (status, t) = srv
-        .call(
-            "POST",
-            &path,
-            Some(&owner),
-            Some(json!({"kind": "rtmp", "url": url, "key": "fm-pic",
-                "video": {"width": 640, "height": 360, "fps": 25, "media": media}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{t}");
-    let pic_remote = format!("rtmp://127.0.0.1:{}/live/fm-pic", nginx.rtmp);
-    assert_eq!(rtmp_codecs(&pic_remote, 640), ["aac", "h264"]);
+    let pic_remote = on_background(&srv, &owner, id, &nginx, &png, "fm-pic").await;
     let on_picture = rtmp_picture(&pic_remote);
     // testsrc's colour bars and gradients fill the corners where the plain one is dark.
     assert!(
@@ -721,21 +737,7 @@ async fn a_station_goes_to_a_video_platform_as_video() {
         "yuv420p",
         clip.to_str().unwrap(),
     ]);
-    let (status, up) = tidecast_tests::media::upload(&srv, &owner, id, &[&clip]).await;
-    assert!(status.is_success(), "{up}");
-    let clip_id = tidecast_tests::media::item_ids(&up)[0].clone();
-    let (status, t) = srv
-        .call(
-            "POST",
-            &path,
-            Some(&owner),
-            Some(json!({"kind": "rtmp", "url": url, "key": "fm-clip",
-                "video": {"width": 640, "height": 360, "fps": 25, "media": clip_id}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{t}");
-    let clip_remote = format!("rtmp://127.0.0.1:{}/live/fm-clip", nginx.rtmp);
-    assert_eq!(rtmp_codecs(&clip_remote, 640), ["aac", "h264"]);
+    let clip_remote = on_background(&srv, &owner, id, &nginx, &clip, "fm-clip").await;
     let first = rtmp_picture(&clip_remote);
     tokio::time::sleep(Duration::from_millis(700)).await;
     let later = rtmp_picture(&clip_remote);

@@ -9,6 +9,7 @@
 //!
 //! What runs follows the database, as publish targets do ([`reconcile`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -26,6 +27,7 @@ use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, PathId};
 use super::state::AppState;
+use super::time::unix;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -54,11 +56,6 @@ pub struct View {
     kbps: Option<u32>,
     bytes: u64,
     connections: u64,
-}
-
-fn unix(t: std::time::SystemTime) -> i64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// `url` without what may be a secret: the password of its user info, its query (signed
@@ -243,7 +240,7 @@ pub async fn reconcile(state: &AppState) {
             return;
         }
     };
-    let mut wanted = Vec::new();
+    let mut wanted = HashMap::new();
     for r in rows {
         // A suspended service, or a plan without relays, pulls nothing (admission would
         // refuse it anyway, after the customer's server was reached).
@@ -251,24 +248,17 @@ pub async fn reconcile(state: &AppState) {
             && service.limits().relay
             && !service.is_suspended()
         {
-            let sig = signature(&r, &service.slug);
-            wanted.push((r, service, sig));
+            wanted.insert(r.service_id, (signature(&r, &service.slug), r, service));
         }
     }
-    let running = state.engine.relays().signatures();
-    for (id, sig) in &running {
-        if !wanted
-            .iter()
-            .any(|(r, _, s)| r.service_id == *id && s == sig)
-        {
-            state.engine.relays().stop(*id);
-            tracing::info!(service = id, "relay stopped");
-        }
-    }
-    for (r, service, sig) in &wanted {
-        if running.get(&r.service_id) == Some(sig) {
+    let sigs = wanted
+        .iter()
+        .map(|(id, (s, _, _))| (*id, s.clone()))
+        .collect();
+    for id in state.engine.relays().settle(&sigs) {
+        let Some((sig, r, service)) = wanted.get(&id) else {
             continue;
-        }
+        };
         let Ok(source) = Source::parse(&r.url, r.rtsp_transport != "udp") else {
             continue;
         };
@@ -288,7 +278,7 @@ pub async fn reconcile(state: &AppState) {
             },
             Arc::new(PolicyDialer(Arc::clone(&state.outbound))),
         );
-        state.engine.relays().set_signature(service.id, sig.clone());
+        state.engine.relays().set_signature(id, sig.clone());
     }
 }
 

@@ -17,7 +17,7 @@ use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
 use super::extract::PathId;
 use super::state::AppState;
-use super::time::rfc3339;
+use super::time::{rfc3339, unix};
 
 #[derive(Debug, Serialize)]
 struct SourceView {
@@ -196,11 +196,6 @@ fn transcode_stats(
             })
             .collect(),
     }
-}
-
-fn unix(t: std::time::SystemTime) -> i64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn mounts(state: &AppState, id: i64) -> Vec<MountStatus> {

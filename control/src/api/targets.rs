@@ -10,8 +10,9 @@
 //! stops the ones whose row is gone (deleted, or their service or owner was), at start,
 //! after each change, and every few seconds.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -33,6 +34,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, PathId, PathIds};
 use super::state::AppState;
 use super::target_urls;
+use super::time::unix;
 
 /// Targets one service may have.
 const MAX_PER_SERVICE: usize = 10;
@@ -109,11 +111,6 @@ pub struct View {
     kbps: Option<u32>,
     bytes: u64,
     connections: u64,
-}
-
-fn unix(t: std::time::SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn view(state: &AppState, t: &Target, owner: bool, kinds: TargetKinds) -> View {
@@ -411,27 +408,23 @@ pub async fn reconcile(state: &AppState) {
             return;
         }
     };
-    let mut wanted = Vec::new();
+    let mut wanted = HashMap::new();
     for t in rows {
         let Ok(Some(service)) = services::by_id(state.db.pool(), t.service_id).await else {
             continue;
         };
         if service.limits().restream.allows(&t.kind) {
-            let sig = signature(&t, &service);
-            wanted.push((t, service, sig));
+            wanted.insert(t.id, (signature(&t, &service), t, service));
         }
     }
-    let running = state.engine.targets().signatures();
-    for (id, sig) in &running {
-        if !wanted.iter().any(|(t, _, s)| t.id == *id && s == sig) {
-            state.engine.targets().stop(*id);
-            tracing::info!(target = id, "publish target stopped");
-        }
-    }
-    for (t, service, sig) in &wanted {
-        if running.get(&t.id) != Some(sig) {
+    let sigs = wanted
+        .iter()
+        .map(|(id, (s, _, _))| (*id, s.clone()))
+        .collect();
+    for id in state.engine.targets().settle(&sigs) {
+        if let Some((sig, t, service)) = wanted.get(&id) {
             start(state, t, service);
-            state.engine.targets().set_signature(t.id, sig.clone());
+            state.engine.targets().set_signature(id, sig.clone());
         }
     }
 }

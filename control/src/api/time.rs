@@ -16,3 +16,9 @@ where
 {
     serde::Deserialize::deserialize(de).map(Some)
 }
+
+/// Unix seconds of `t` (0 before the epoch).
+pub fn unix(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

@@ -39,59 +39,23 @@ impl std::fmt::Debug for HttpUrl {
 
 impl HttpUrl {
     pub fn parse(url: &str) -> Result<Self, String> {
-        let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
-            (false, r)
-        } else if let Some(r) = url.strip_prefix("https://") {
-            (true, r)
-        } else {
-            return Err("not an http:// or https:// URL".into());
+        let (scheme, auth, host, port, path) = super::split_url(url)?;
+        let tls = match scheme {
+            "http" => false,
+            "https" => true,
+            _ => return Err("not an http:// or https:// URL".into()),
         };
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) => (&rest[..i], rest[i..].to_owned()),
-            None => (rest, "/".to_owned()),
-        };
-        let path = match path.split_once('#') {
-            Some((p, _)) => p.to_owned(),
-            None => path,
-        };
-        let path = if path.starts_with('?') {
-            format!("/{path}")
-        } else {
-            path
-        };
-        if authority.contains(['#', '\\']) || authority.matches('@').count() > 1 {
-            return Err("the address is ambiguous (# or \\ in the host part, or two @)".into());
-        }
-        let (auth, hostport) = match authority.split_once('@') {
-            Some((a, h)) => (Some(percent_decode(a)), h),
-            None => (None, authority),
-        };
-        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-            let (h, after) = v6.split_once(']').ok_or("an unclosed [ in the host")?;
-            (h.to_owned(), after.strip_prefix(':'))
-        } else {
-            match hostport.rsplit_once(':') {
-                Some((h, p)) => (h.to_owned(), Some(p)),
-                None => (hostport.to_owned(), None),
-            }
-        };
-        if host.is_empty() {
-            return Err("no host".into());
-        }
-        let port = match port {
-            Some(p) => p.parse().map_err(|_| format!("{p:?} is not a port"))?,
-            None if tls => 443,
-            None => 80,
-        };
-        if path.chars().any(|c| c.is_control() || c == ' ') {
-            return Err("spaces or control characters in the path".into());
-        }
+        let path = path.split('#').next().unwrap_or("");
         Ok(Self {
             tls,
             host,
-            port,
-            path,
-            auth,
+            port: port.unwrap_or(if tls { 443 } else { 80 }),
+            path: if path.is_empty() {
+                "/".into()
+            } else {
+                path.to_owned()
+            },
+            auth: auth.map(percent_decode),
         })
     }
 

@@ -69,7 +69,7 @@ pub enum Source {
 /// The parts of a URL: scheme, `user:pass` (if any), host, port, path and query.
 type UrlParts<'a> = (&'a str, Option<&'a str>, String, Option<u16>, &'a str);
 
-fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
+pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
     let (scheme, rest) = url.split_once("://").ok_or("not a URL")?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -225,7 +225,7 @@ async fn run(
     cancel: &CancellationToken,
     demand: Option<&Arc<demand::Slot>>,
 ) {
-    let mut failures = 0usize;
+    let mut attempts = crate::targets::Attempts::default();
     loop {
         if let Some(slot) = demand {
             let asked = slot.notified();
@@ -246,8 +246,7 @@ async fn run(
                 }
             }
         }
-        let connections = lock(status).connections;
-        lock(status).state = State::Connecting;
+        attempts.begin(status);
         let pulled = if job.source.is_radio() {
             radio(engine, job, dialer.as_ref(), status, cancel, demand).await
         } else {
@@ -256,21 +255,15 @@ async fn run(
         match pulled {
             Ok(Ended::Stopped) => return,
             Ok(Ended::Idle) => {
-                failures = 0;
+                attempts.quiet(status);
                 tracing::info!(stream = %job.stream, from = %job.source.display(), "relay stopped: nobody watches (on demand)");
             }
             Err(why) => {
-                // A source that was live starts the back-off over.
-                if lock(status).connections > connections {
-                    failures = 0;
-                }
-                let wait = crate::targets::backoff(failures);
-                failures += 1;
-                tracing::info!(stream = %job.stream, from = %job.source.display(), "relay: {why}; trying again in {wait:?}");
-                crate::targets::failed(status, why);
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = cancel.cancelled() => return,
+                let log = |why: &str, wait| {
+                    tracing::info!(stream = %job.stream, from = %job.source.display(), "relay: {why}; trying again in {wait:?}");
+                };
+                if !attempts.failed(status, why, cancel, log).await {
+                    return;
                 }
             }
         }

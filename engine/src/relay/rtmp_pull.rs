@@ -1,14 +1,14 @@
 //! An RTMP relay: plays `rtmp[s]://host/app/name` as a viewer would and hands on its FLV
 //! tags as they come.
 
-use rml_rtmp::sessions::{ClientSession, ClientSessionConfig, ClientSessionEvent};
+use rml_rtmp::sessions::ClientSessionEvent;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::{IDLE_TIMEOUT, Pulled};
-use crate::rtmp::client::{flush, handshake, until};
+use crate::rtmp::client::{Connected, connect_app, flush, until};
 use crate::rtmp::tap::Tag;
-use crate::targets::{Dialer, Io};
+use crate::targets::Dialer;
 
 /// Where to play from.
 #[derive(Clone, PartialEq, Eq)]
@@ -44,40 +44,21 @@ pub async fn run(
     src: &RtmpSource,
     tx: mpsc::Sender<Pulled>,
 ) -> Result<(), String> {
-    let tcp = crate::targets::connect(dialer, &src.host, src.port).await?;
-    let peer = tcp
-        .peer_addr()
-        .map_err(|e| format!("the connection failed at once: {e}"))?;
-    let mut io: Box<dyn Io> = if src.tls {
-        dialer.tls(&src.host, tcp).await?
-    } else {
-        Box::new(tcp)
-    };
     let setup = async {
-        let rest = handshake(&mut io).await?;
-        let (mut r, mut w) = tokio::io::split(io);
-        let mut config = ClientSessionConfig::new();
-        config.tc_url = Some(src.display());
-        let (mut session, first) =
-            ClientSession::new(config).map_err(|e| format!("RTMP session: {e}"))?;
-        flush(&mut w, first).await?;
-        let results = session
-            .handle_input(&rest)
-            .map_err(|e| format!("the remote spoke RTMP we cannot read: {e}"))?;
-        flush(&mut w, results).await?;
-        let connect = session
-            .request_connection(src.app.clone())
-            .map_err(|e| format!("RTMP connect: {e}"))?;
-        flush(&mut w, vec![connect]).await?;
-        until(&mut r, &mut w, &mut session, |e| match e {
-            ClientSessionEvent::ConnectionRequestAccepted => Ok(true),
-            ClientSessionEvent::ConnectionRequestRejected { description } => Err(format!(
-                "the remote refused the application {:?}: {description}",
-                src.app
-            )),
-            _ => Ok(false),
-        })
+        let (c, peer) = connect_app(
+            dialer,
+            &src.host,
+            src.port,
+            src.tls,
+            &src.app,
+            src.display(),
+        )
         .await?;
+        let Connected {
+            mut r,
+            mut w,
+            mut session,
+        } = c;
         let play = session
             .request_playback(src.name.clone())
             .map_err(|e| format!("RTMP play: {e}"))?;
@@ -90,9 +71,9 @@ pub async fn run(
             _ => Ok(false),
         })
         .await?;
-        Ok::<_, String>((r, w, session, early))
+        Ok::<_, String>((r, w, session, early, peer))
     };
-    let (mut r, mut w, mut session, early) =
+    let (mut r, mut w, mut session, early, peer) =
         tokio::time::timeout(crate::targets::CONNECT_TIMEOUT * 2, setup)
             .await
             .map_err(|_| "the remote did not start playing within 20 s".to_owned())??;

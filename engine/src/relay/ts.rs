@@ -102,3 +102,27 @@ impl TsToTags {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_an_error_or_nothing_never_a_panic() {
+        let mut d = TsToTags::default();
+        assert!(
+            d.segment(b"<html>not a segment</html>")
+                .map_or(true, |t| t.is_empty())
+        );
+        // 188-byte packets with the sync byte but nonsense inside.
+        let mut junk = Vec::new();
+        for i in 0..20u8 {
+            let mut p = vec![0x47u8; 188];
+            p[1] = i;
+            p[3] = 0x1F ^ i;
+            junk.extend_from_slice(&p);
+        }
+        assert!(d.segment(&junk).map_or(true, |t| t.is_empty()));
+        assert!(d.segment(&[]).map_or(true, |t| t.is_empty()));
+    }
+}

@@ -2,10 +2,12 @@
 //! relays (which play): the handshake, and moving the session's packets and events.
 
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
-use rml_rtmp::sessions::{ClientSession, ClientSessionEvent, ClientSessionResult};
+use rml_rtmp::sessions::{
+    ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 
-use crate::targets::{Io, WRITE_TIMEOUT};
+use crate::targets::{Dialer, Io, WRITE_TIMEOUT};
 
 /// The client side of the RTMP handshake; returns the bytes that came after it.
 pub async fn handshake(io: &mut Box<dyn Io>) -> Result<Vec<u8>, String> {
@@ -99,4 +101,63 @@ pub async fn until(
             }
         }
     }
+}
+
+/// A client session connected to an application: both halves of the connection and the
+/// session, ready to publish or play.
+pub struct Connected {
+    pub r: ReadHalf<Box<dyn Io>>,
+    pub w: WriteHalf<Box<dyn Io>>,
+    pub session: ClientSession,
+}
+
+impl std::fmt::Debug for Connected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connected").finish_non_exhaustive()
+    }
+}
+
+/// TCP (and TLS for `rtmps`) to `host:port` at an address the dialer allows, the
+/// handshake, and `connect` to `app`; `tc_url` is the address as shown (no key).
+pub async fn connect_app(
+    dialer: &dyn Dialer,
+    host: &str,
+    port: u16,
+    tls: bool,
+    app: &str,
+    tc_url: String,
+) -> Result<(Connected, std::net::SocketAddr), String> {
+    let tcp = crate::targets::connect(dialer, host, port).await?;
+    let peer = tcp
+        .peer_addr()
+        .map_err(|e| format!("the connection failed at once: {e}"))?;
+    let mut io: Box<dyn Io> = if tls {
+        dialer.tls(host, tcp).await?
+    } else {
+        Box::new(tcp)
+    };
+    let rest = handshake(&mut io).await?;
+    let (mut r, mut w) = tokio::io::split(io);
+    let mut config = ClientSessionConfig::new();
+    config.tc_url = Some(tc_url);
+    let (mut session, first) =
+        ClientSession::new(config).map_err(|e| format!("RTMP session: {e}"))?;
+    flush(&mut w, first).await?;
+    let results = session
+        .handle_input(&rest)
+        .map_err(|e| format!("the remote spoke RTMP we cannot read: {e}"))?;
+    flush(&mut w, results).await?;
+    let connect = session
+        .request_connection(app.to_owned())
+        .map_err(|e| format!("RTMP connect: {e}"))?;
+    flush(&mut w, vec![connect]).await?;
+    until(&mut r, &mut w, &mut session, |e| match e {
+        ClientSessionEvent::ConnectionRequestAccepted => Ok(true),
+        ClientSessionEvent::ConnectionRequestRejected { description } => Err(format!(
+            "the remote refused the application {app:?}: {description}"
+        )),
+        _ => Ok(false),
+    })
+    .await?;
+    Ok((Connected { r, w, session }, peer))
 }

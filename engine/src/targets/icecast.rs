@@ -122,33 +122,21 @@ async fn run(
     status: &SharedStatus,
     cancel: &CancellationToken,
 ) {
-    let mut failures = 0usize;
+    let mut attempts = super::Attempts::default();
     loop {
         let Some(mount) = wait_for_air(engine, mount_name, status, cancel).await else {
             return;
         };
-        let connections = lock(status).connections;
-        lock(status).state = State::Connecting;
+        attempts.begin(status);
         match push(&mount, to, dialer, status, cancel).await {
             Ok(Ended::Stopped) => return,
-            Ok(Ended::Quiet) => {
-                failures = 0;
-                let mut st = lock(status);
-                st.state = State::Waiting;
-                st.live_since = None;
-            }
+            Ok(Ended::Quiet) => attempts.quiet(status),
             Err(why) => {
-                // A connection that went live starts the back-off over.
-                if lock(status).connections > connections {
-                    failures = 0;
-                }
-                let wait = super::backoff(failures);
-                failures += 1;
-                tracing::info!(target = id, mount = %mount_name, remote = %to.display(), "restream target: {why}; trying again in {wait:?}");
-                super::failed(status, why);
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = cancel.cancelled() => return,
+                let log = |why: &str, wait| {
+                    tracing::info!(target = id, mount = %mount_name, remote = %to.display(), "restream target: {why}; trying again in {wait:?}");
+                };
+                if !attempts.failed(status, why, cancel, log).await {
+                    return;
                 }
             }
         }

@@ -67,6 +67,54 @@ pub fn backoff(failures: usize) -> Duration {
     BACKOFF[failures.min(BACKOFF.len() - 1)]
 }
 
+/// A target's or relay's attempts: the back-off counts failures in a row, and starts over
+/// after a quiet end or a connection that went live.
+#[derive(Debug, Default)]
+pub(crate) struct Attempts {
+    failures: usize,
+    /// Connections made before the current attempt.
+    connections: u64,
+}
+
+impl Attempts {
+    /// An attempt begins.
+    pub(crate) fn begin(&mut self, status: &SharedStatus) {
+        let mut st = lock(status);
+        self.connections = st.connections;
+        st.state = State::Connecting;
+    }
+
+    /// It ended without an error (nothing to send, nobody to send to).
+    pub(crate) fn quiet(&mut self, status: &SharedStatus) {
+        self.failures = 0;
+        let mut st = lock(status);
+        st.state = State::Waiting;
+        st.live_since = None;
+    }
+
+    /// It failed with `why`: said in `status`, handed to `log` with the pause, then the
+    /// pause. `false`: cancelled meanwhile.
+    pub(crate) async fn failed(
+        &mut self,
+        status: &SharedStatus,
+        why: String,
+        cancel: &CancellationToken,
+        log: impl FnOnce(&str, Duration),
+    ) -> bool {
+        if lock(status).connections > self.connections {
+            self.failures = 0;
+        }
+        let wait = backoff(self.failures);
+        self.failures += 1;
+        log(&why, wait);
+        failed(status, why);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => true,
+            () = cancel.cancelled() => false,
+        }
+    }
+}
+
 /// Marks `status` as retrying after `why`.
 pub(crate) fn failed(status: &SharedStatus, why: String) {
     let mut st = lock(status);
@@ -227,6 +275,26 @@ impl Targets {
             .iter()
             .map(|(id, r)| (*id, r.signature.clone()))
             .collect()
+    }
+
+    /// Brings what runs in line with `wanted` (id → signature): stops the running ones not
+    /// wanted or wanted with another signature, and returns the wanted ids to start (not
+    /// running, or just stopped). The caller starts each and notes its signature.
+    pub fn settle(&self, wanted: &HashMap<i64, String>) -> Vec<i64> {
+        let running = self.signatures();
+        for (id, sig) in &running {
+            if wanted.get(id) != Some(sig) {
+                self.stop(*id);
+                tracing::info!(id, "stopped: removed, disallowed or changed");
+            }
+        }
+        let mut start: Vec<i64> = wanted
+            .iter()
+            .filter(|(id, sig)| running.get(id) != Some(sig))
+            .map(|(id, _)| *id)
+            .collect();
+        start.sort_unstable();
+        start
     }
 
     /// Stops target `id` (its connection closes). Whether it was running.

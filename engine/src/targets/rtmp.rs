@@ -11,9 +11,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rml_rtmp::sessions::{
-    ClientSession, ClientSessionConfig, ClientSessionEvent, PublishRequestType,
-};
+use rml_rtmp::sessions::{ClientSession, ClientSessionEvent, PublishRequestType};
 use rml_rtmp::time::RtmpTimestamp;
 use tokio::io::{AsyncReadExt, WriteHalf};
 use tokio::sync::broadcast::error::RecvError;
@@ -21,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CONNECT_TIMEOUT, Dialer, Io, SharedStatus, State, lock};
 use crate::Engine;
-use crate::rtmp::client::{flush, handshake, until};
+use crate::rtmp::client::{Connected, connect_app, flush, until};
 use crate::rtmp::tap::Tap;
 
 /// Where and with which key to publish.
@@ -91,7 +89,7 @@ pub async fn run(
     status: &SharedStatus,
     cancel: &CancellationToken,
 ) {
-    let mut failures = 0usize;
+    let mut attempts = super::Attempts::default();
     let mut on = tap.watch();
     loop {
         // Wait for a publisher on the tap.
@@ -108,28 +106,16 @@ pub async fn run(
                 () = cancel.cancelled() => return,
             }
         }
-        let connections = lock(status).connections;
-        lock(status).state = State::Connecting;
+        attempts.begin(status);
         match push(tap, to, dialer, status, cancel).await {
             Ok(Ended::Stopped) => return,
-            Ok(Ended::Quiet) => {
-                failures = 0;
-                let mut st = lock(status);
-                st.state = State::Waiting;
-                st.live_since = None;
-            }
+            Ok(Ended::Quiet) => attempts.quiet(status),
             Err(why) => {
-                // A connection that went live starts the back-off over.
-                if lock(status).connections > connections {
-                    failures = 0;
-                }
-                let wait = super::backoff(failures);
-                failures += 1;
-                tracing::info!(target = id, remote = %to.display(), "RTMP target: {why}; trying again in {wait:?}");
-                super::failed(status, why);
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = cancel.cancelled() => return,
+                let log = |why: &str, wait| {
+                    tracing::info!(target = id, remote = %to.display(), "RTMP target: {why}; trying again in {wait:?}");
+                };
+                if !attempts.failed(status, why, cancel, log).await {
+                    return;
                 }
             }
         }
@@ -146,36 +132,12 @@ async fn push(
 ) -> Result<Ended, String> {
     let publisher = *tap.watch().borrow();
     let setup = async {
-        let tcp = super::connect(dialer, &to.host, to.port).await?;
-        let mut io: Box<dyn Io> = if to.tls {
-            dialer.tls(&to.host, tcp).await?
-        } else {
-            Box::new(tcp)
-        };
-        let rest = handshake(&mut io).await?;
-        let (mut r, mut w) = tokio::io::split(io);
-        let mut config = ClientSessionConfig::new();
-        config.tc_url = Some(to.display());
-        let (mut session, first) =
-            ClientSession::new(config).map_err(|e| format!("RTMP session: {e}"))?;
-        flush(&mut w, first).await?;
-        let results = session
-            .handle_input(&rest)
-            .map_err(|e| format!("the remote spoke RTMP we cannot read: {e}"))?;
-        flush(&mut w, results).await?;
-        let connect = session
-            .request_connection(to.app.clone())
-            .map_err(|e| format!("RTMP connect: {e}"))?;
-        flush(&mut w, vec![connect]).await?;
-        until(&mut r, &mut w, &mut session, |e| match e {
-            ClientSessionEvent::ConnectionRequestAccepted => Ok(true),
-            ClientSessionEvent::ConnectionRequestRejected { description } => Err(format!(
-                "the remote refused the application {:?}: {description}",
-                to.app
-            )),
-            _ => Ok(false),
-        })
-        .await?;
+        let (c, _) = connect_app(dialer, &to.host, to.port, to.tls, &to.app, to.display()).await?;
+        let Connected {
+            mut r,
+            mut w,
+            mut session,
+        } = c;
         let publish = session
             .request_publishing(to.key.clone(), PublishRequestType::Live)
             .map_err(|e| format!("RTMP publish: {e}"))?;
