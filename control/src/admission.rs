@@ -1,22 +1,25 @@
-//! The engine's admission trait, answered from the database.
+//! The engine's admission trait, answered from the database: who may publish or listen
+//! is decided here, what they are granted is the domain's (`domain::grant`).
 //!
 //! The engine asks; this decides from the service's row: does the mount or stream key
 //! exist, do the credentials match, is the service suspended, which limits apply.
 
 use tidecast_engine::admission::BoxFuture;
 use tidecast_engine::{
-    Admission, Decision, DenyReason, Grant, HlsSettings, Limits, PlayRequest, PublishRequest,
-    SegmentFormat, ServiceId,
+    Admission, Decision, DenyReason, Grant, PlayRequest, PublishRequest, ServiceId,
 };
 
 use crate::auth::{password, secret};
 use crate::db::services::{self, Service};
 use crate::db::users::{self, Role};
 use crate::db::{Db, djs, media, mounts};
+use crate::domain::grant::{self, Target, engine_hls, engine_ladder, engine_limits, grant_for};
+use crate::model::Kind;
 use crate::schedule;
 
-/// The priority of the service's own `source` login (SPEC "DJs").
-pub const SOURCE_PRIORITY: u8 = 50;
+fn allow(s: &Service, target: &Target, label: &str) -> Decision {
+    Decision::Allow(grant_for(s, target, label))
+}
 
 /// Admission backed by the control plane's database.
 #[derive(Debug, Clone)]
@@ -30,86 +33,12 @@ impl DbAdmission {
     }
 }
 
-fn engine_limits(s: &Service) -> Limits {
-    let l = s.limits();
-    // Stored limits are range-checked by the API, so these conversions do not saturate.
-    Limits {
-        max_listeners: u32::try_from(l.max_listeners).unwrap_or(u32::MAX),
-        max_bitrate_kbps: u32::try_from(l.max_bitrate_kbps).unwrap_or(u32::MAX),
-        disk_quota_mb: u64::try_from(l.disk_quota_mb).unwrap_or(0),
-        dvr_minutes: u32::try_from(l.dvr_minutes).unwrap_or(0),
-        transcode: l.transcode,
-        autodj: l.autodj,
-    }
-}
-
-fn engine_ladder(s: &Service) -> Option<std::sync::Arc<tidecast_engine::transcode::LadderSpec>> {
-    crate::api::transcode::engine_ladder(s)
-}
-
-fn engine_hls(s: &Service) -> HlsSettings {
-    // Range-checked by the API.
-    HlsSettings {
-        segment_secs: u32::try_from(s.hls_segment_secs).unwrap_or(2),
-        end_after_secs: u32::try_from(s.hls_end_after_secs).unwrap_or(20),
-        format: if s.hls_format == "fmp4" {
-            SegmentFormat::Fmp4
-        } else {
-            SegmentFormat::Ts
-        },
-        low_latency: s.hls_low_latency != 0,
-    }
-}
-
 fn unavailable(err: sqlx::Error) -> Decision {
     tracing::error!("admission: database error: {err}");
     Decision::deny(
         DenyReason::Unavailable,
         "the server cannot check credentials right now; try again",
     )
-}
-
-/// The mount a request names, resolved: a service's primary mount (its slug) or one of its
-/// extra mounts, with that mount's fallback.
-#[derive(Debug, Clone)]
-struct Target {
-    mount: String,
-    fallback: Option<String>,
-}
-
-impl Target {
-    fn primary(s: &Service) -> Self {
-        Self {
-            mount: s.slug.clone(),
-            fallback: s.fallback.clone(),
-        }
-    }
-}
-
-fn grant(s: &Service, target: &Target, label: &str) -> Decision {
-    Decision::Allow(grant_for(s, target, label))
-}
-
-fn grant_for(s: &Service, target: &Target, label: &str) -> Grant {
-    Grant {
-        service_id: ServiceId(s.id),
-        mount: target.mount.clone(),
-        limits: engine_limits(s),
-        priority: SOURCE_PRIORITY,
-        label: label.to_owned(),
-        lifetime: None,
-        fallback: target.fallback.clone(),
-        hls: engine_hls(s),
-        transcode: engine_ladder(s),
-        dvr: crate::api::dvr::retention(s),
-        record_set: records_sets(s, target),
-    }
-}
-
-/// Whether a live source on `target` is recorded as a set: the station records its sets and
-/// this is its primary mount.
-fn records_sets(s: &Service, target: &Target) -> bool {
-    s.kind == "radio" && s.record_sets != 0 && target.mount == s.slug
 }
 
 /// `/jazz`, `jazz` → `jazz`.
@@ -134,7 +63,7 @@ impl DbAdmission {
                     Err(e) => return unavailable(e),
                 };
                 match service {
-                    Some(s) if s.kind != "video" => {
+                    Some(s) if s.kind != Kind::Video => {
                         Decision::deny(DenyReason::NotFound, "unknown stream key")
                     }
                     Some(s) if s.is_suspended() => {
@@ -153,19 +82,19 @@ impl DbAdmission {
                 if s.is_suspended() {
                     return Decision::deny(DenyReason::Suspended, "the service is suspended");
                 }
-                if s.relay == 0 {
+                if !s.limits.relay {
                     return Decision::deny(
                         DenyReason::LimitReached,
                         "the service's plan does not include relays",
                     );
                 }
                 let label = format!("relay from {from}");
-                if s.kind == "video" {
+                if s.kind == Kind::Video {
                     return self.video_grant(&s, &label).await;
                 }
                 let g = grant_for(&s, &Target::primary(&s), &label);
-                if s.transcode != 0 {
-                    match self.with_feeds(&s, g).await {
+                if s.limits.transcode {
+                    match grant::with_feeds(&self.db, &s, g).await {
                         Ok(g) => Decision::Allow(g),
                         Err(e) => unavailable(e),
                     }
@@ -183,7 +112,7 @@ impl DbAdmission {
                     Ok(s) => s,
                     Err(e) => return unavailable(e),
                 };
-                let Some((s, target)) = service.filter(|(s, _)| s.kind == "radio") else {
+                let Some((s, target)) = service.filter(|(s, _)| s.kind == Kind::Radio) else {
                     return Decision::deny(DenyReason::NotFound, format!("no radio mount {mount}"));
                 };
                 // Credentials first: nobody learns that a service is suspended without them.
@@ -194,7 +123,7 @@ impl DbAdmission {
                             "wrong username or password",
                         );
                     }
-                    grant(&s, &target, "source")
+                    allow(&s, &target, "source")
                 } else {
                     self.dj(&s, &target, username, password).await
                 };
@@ -204,8 +133,8 @@ impl DbAdmission {
                 match decision {
                     // A source on the primary mount feeds the extra mounts, if the plan
                     // allows transcoding.
-                    Decision::Allow(g) if s.transcode != 0 && target.mount == s.slug => {
-                        match self.with_feeds(&s, g).await {
+                    Decision::Allow(g) if s.limits.transcode && target.mount == s.slug => {
+                        match grant::with_feeds(&self.db, &s, g).await {
                             Ok(g) => Decision::Allow(g),
                             Err(e) => unavailable(e),
                         }
@@ -235,51 +164,6 @@ impl DbAdmission {
             }
         }
         Decision::Allow(g)
-    }
-
-    /// What AutoDJ holds on a station's primary mount: the source login's grant at the
-    /// lowest priority (every live source takes over), feeding the extra mounts too.
-    pub async fn autodj_grant(&self, s: &Service) -> sqlx::Result<Grant> {
-        let mut g = grant_for(s, &Target::primary(s), "AutoDJ");
-        g.priority = 0;
-        // Its plays are in the history already; sets are what live sources send.
-        g.record_set = false;
-        if s.transcode != 0 {
-            g = self.with_feeds(s, g).await?;
-        }
-        Ok(g)
-    }
-
-    /// `g` with the service's extra mounts as transcoder feeds.
-    async fn with_feeds(&self, s: &Service, mut g: Grant) -> sqlx::Result<Grant> {
-        use tidecast_engine::transcode::{AudioCodec, FeedSpec, LadderSpec};
-        let feeds: Vec<FeedSpec> = mounts::for_service(&self.db, s.id)
-            .await?
-            .into_iter()
-            .filter_map(|m| {
-                let codec = match m.format.as_str() {
-                    "mp3" => AudioCodec::Mp3,
-                    "aac" => AudioCodec::Aac,
-                    "opus" => AudioCodec::Opus,
-                    _ => return None,
-                };
-                Some(FeedSpec {
-                    mount: m.name,
-                    codec,
-                    kbps: u32::try_from(m.bitrate_kbps).unwrap_or(128),
-                })
-            })
-            .collect();
-        if !feeds.is_empty() {
-            let mut spec = g
-                .transcode
-                .as_deref()
-                .cloned()
-                .unwrap_or_else(LadderSpec::default);
-            spec.feeds = feeds;
-            g.transcode = Some(std::sync::Arc::new(spec));
-        }
-        Ok(g)
     }
 
     /// A DJ's own login: its password, its schedule, its priority.
@@ -324,8 +208,8 @@ impl DbAdmission {
             fallback: target.fallback.clone(),
             hls: engine_hls(s),
             transcode: engine_ladder(s),
-            dvr: crate::api::dvr::retention(s),
-            record_set: records_sets(s, target),
+            dvr: crate::domain::dvr::retention(s),
+            record_set: grant::records_sets(s, target),
         })
     }
 
@@ -336,7 +220,7 @@ impl DbAdmission {
             Ok(Some((s, _))) if s.is_suspended() => {
                 Decision::deny(DenyReason::Suspended, "the service is suspended")
             }
-            Ok(Some((s, target))) => grant(&s, &target, "listener"),
+            Ok(Some((s, target))) => allow(&s, &target, "listener"),
         }
     }
 
@@ -373,7 +257,7 @@ impl Admission for DbAdmission {
 
     fn is_admin<'a>(&'a self, username: &'a str, password: &'a str) -> BoxFuture<'a, bool> {
         Box::pin(async move {
-            let user = match users::by_username(&self.db, username).await {
+            let user = match users::by_username(self.db.pool(), username).await {
                 Ok(u) => u.filter(|u| u.role() == Role::Admin),
                 Err(e) => {
                     tracing::error!("admission: database error: {e}");

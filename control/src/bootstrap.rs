@@ -22,7 +22,7 @@ pub async fn ensure_admin(db: &Db, env_password: Option<String>) -> anyhow::Resu
         }
         None => (secret::random_b64(15), true),
     };
-    if users::by_username(db, "admin").await?.is_some() {
+    if users::by_username(db.pool(), "admin").await?.is_some() {
         anyhow::bail!(
             "there is no admin, but a non-admin user is called `admin`; cannot create the first admin"
         );

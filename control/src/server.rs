@@ -8,13 +8,11 @@ use anyhow::Context;
 use tidecast_engine::{BoundListeners, Engine, ListenerConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_http::trace::TraceLayer;
 
 use crate::admission::DbAdmission;
-use crate::api::{
-    self,
-    state::{AppState, Links},
-};
+use crate::app::{AppState, Links};
 use crate::bootstrap;
 use crate::config::Config;
 use crate::db::Db;
@@ -30,7 +28,6 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     tracing::info!(config = ?config, "starting Tidecast {}", env!("CARGO_PKG_VERSION"));
-    crate::api::system::mark_start();
     std::fs::create_dir_all(&config.data)
         .with_context(|| format!("cannot create the data folder {}", config.data.display()))?;
 
@@ -48,14 +45,22 @@ pub async fn run(
     let stats_stop = CancellationToken::new();
     let (recorder, stats_task) = Recorder::spawn(db.clone(), stats_stop.clone());
     let outbound = Arc::new(crate::outbound::Policy::new(config.relay_allow.clone()));
-    let webhooks =
-        crate::webhooks::Webhooks::spawn(db.clone(), Arc::clone(&outbound), shutdown.clone());
+    // Every background loop runs on this tracker and stops on `jobs_stop`; both are waited
+    // for after the engine stops and before the database closes.
+    let tasks = TaskTracker::new();
+    let jobs_stop = CancellationToken::new();
+    let webhooks = crate::webhooks::Webhooks::spawn(
+        db.clone(),
+        Arc::clone(&outbound),
+        jobs_stop.clone(),
+        &tasks,
+    );
     let events = crate::webhooks::ControlEvents { recorder, webhooks };
     let engine = Engine::with_events(Arc::new(DbAdmission::new(db.clone())), Arc::new(events));
-    let (set_sink, set_events) = crate::live_sets::channel();
+    let (set_sink, set_events) = crate::jobs::live_sets::channel();
     let mut engine = engine
         .with_dvr(config.data.join("dvr"))
-        .with_live_sets(crate::live_sets::folder(&config.data), set_sink);
+        .with_live_sets(crate::jobs::live_sets::folder(&config.data), set_sink);
     // What a crash left half-done: uploads and recordings being written, DVR segments an
     // export had pinned (interrupted exports run again below).
     crate::media::store::sweep_incoming(&config.data);
@@ -93,7 +98,7 @@ pub async fn run(
         config.data.clone(),
     );
     state.outbound = outbound;
-    let app = api::router(state.clone()).layer(TraceLayer::new_for_http());
+    let app = crate::http::router(state.clone()).layer(TraceLayer::new_for_http());
 
     let engine_task = tokio::spawn(media.serve(engine, shutdown.clone()));
     let http_shutdown = shutdown.clone();
@@ -105,19 +110,25 @@ pub async fn run(
         .with_graceful_shutdown(http_shutdown.cancelled_owned())
         .await
     });
-    crate::autodj::resume_all(&state).await;
-    crate::api::recordings::resume(&state).await;
-    crate::live_sets::resume(&state).await;
-    tokio::spawn(crate::live_sets::run(state.clone(), set_events));
-    tokio::spawn(crate::vod::run(state.clone()));
-    tokio::spawn(crate::usage::run(state.clone()));
-    tokio::spawn(crate::api::targets::run(state.clone()));
-    tokio::spawn(crate::stats::rollup::run(
+    crate::domain::autodj::resume_all(&state).await;
+    crate::domain::recordings::resume(&state).await;
+    crate::jobs::live_sets::resume(&state).await;
+    let stop = || jobs_stop.clone();
+    tasks.spawn(crate::jobs::live_sets::run(
+        state.clone(),
+        set_events,
+        stop(),
+    ));
+    tasks.spawn(crate::jobs::vod::run(state.clone(), stop()));
+    tasks.spawn(crate::jobs::transfer_limits::run(state.clone(), stop()));
+    tasks.spawn(crate::jobs::restream::run(state.clone(), stop()));
+    tasks.spawn(crate::stats::rollup::run(
         state.db.clone(),
         state.engine.clone(),
+        stop(),
     ));
     if let Some(pw) = demo_password {
-        crate::demo::start(state.clone(), rtmp_addr, pw, shutdown.clone());
+        crate::demo::start(state.clone(), rtmp_addr, pw, stop(), &tasks);
     }
     state.ready.set_ready();
     tracing::info!(http = %http_addr, rtmp = %rtmp_addr, icecast = %icecast_addr, "ready");
@@ -132,6 +143,11 @@ pub async fn run(
         }
     }
     let _ = tokio::time::timeout(DRAIN, engine_task).await;
+    jobs_stop.cancel();
+    tasks.close();
+    if tokio::time::timeout(DRAIN, tasks.wait()).await.is_err() {
+        tracing::warn!("some background jobs were still running after {DRAIN:?}; stopping anyway");
+    }
     stats_stop.cancel();
     if tokio::time::timeout(DRAIN, stats_task).await.is_err() {
         tracing::warn!("statistics were still being written after {DRAIN:?}; some may be lost");

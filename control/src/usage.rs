@@ -2,21 +2,13 @@
 //! listener and viewer sessions actually sent (recorded as each session ends), and disk
 //! (the owner's media library, shared by its services, and the service's DVR archives).
 //!
-//! A monthly transfer limit (`limits.transfer_gb`) is checked every few seconds: past it a
-//! service is reported (`report`) or suspended until the month ends (`suspend`); the next
-//! month lifts exactly the suspensions the limit made.
-
-use std::time::Duration;
+//! The monthly transfer limit is enforced by `jobs::transfer_limits`.
 
 use chrono::{Datelike, TimeZone, Utc};
-use tidecast_engine::ServiceId;
+use tidecast_engine::{Engine, ServiceId};
 
-use crate::api::state::AppState;
-use crate::db::services::{self, Service, TransferAction};
+use crate::db::services::Service;
 use crate::db::{Db, now};
-
-/// How often limits are checked.
-const CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// A calendar month: `YYYY-MM` and its bounds in unix seconds [start, end).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,75 +54,10 @@ pub async fn transfer(db: &Db, service: i64, period: &Period) -> sqlx::Result<i6
 }
 
 /// Disk used: (the owner's media library, this service's DVR archives), in bytes.
-pub async fn disk(state: &AppState, s: &Service) -> sqlx::Result<(i64, i64)> {
-    let media = crate::db::media::bytes_used(state.db.pool(), s.owner_id).await?;
-    let dvr = state
-        .engine
-        .dvr()
-        .map_or(0, |d| d.service_bytes(ServiceId(s.id)));
+pub async fn disk(db: &Db, engine: &Engine, s: &Service) -> sqlx::Result<(i64, i64)> {
+    let media = crate::db::media::bytes_used(db.pool(), s.owner_id).await?;
+    let dvr = engine.dvr().map_or(0, |d| d.service_bytes(ServiceId(s.id)));
     Ok((media, i64::try_from(dvr).unwrap_or(i64::MAX)))
-}
-
-/// Checks limits forever (the server's lifetime).
-pub async fn run(state: AppState) {
-    loop {
-        if let Err(e) = check(&state).await {
-            tracing::warn!("transfer limits not checked: {e}");
-        }
-        tokio::time::sleep(CHECK_EVERY).await;
-    }
-}
-
-async fn check(state: &AppState) -> anyhow::Result<()> {
-    let period = Period::now();
-    for s in services::with_transfer_rules(&state.db).await? {
-        // A suspension the limit made in an earlier month ends with that month.
-        if let Some(month) = s.transfer_suspended.as_deref()
-            && month != period.name
-        {
-            services::set_transfer_suspended(state.db.pool(), s.id, None).await?;
-            if s.is_suspended() {
-                crate::api::services::apply_status(
-                    state,
-                    &s,
-                    false,
-                    None,
-                    Some(&format!(
-                        "a new month ({}) lifts the transfer limit's suspension",
-                        period.name
-                    )),
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
-                tracing::info!(slug = %s.slug, "service unsuspended: a new month of transfer began");
-            }
-            continue;
-        }
-        if s.transfer_bytes <= 0 || s.is_suspended() {
-            continue;
-        }
-        let used = transfer(&state.db, s.id, &period).await?;
-        if used < s.transfer_bytes {
-            continue;
-        }
-        match TransferAction::parse(&s.transfer_action) {
-            TransferAction::Report => {}
-            TransferAction::Suspend => {
-                services::set_transfer_suspended(state.db.pool(), s.id, Some(&period.name)).await?;
-                let why = format!(
-                    "over its monthly transfer ({:.3} GB of {:.3} GB in {}); suspended until the month ends",
-                    used as f64 / 1e9,
-                    s.transfer_bytes as f64 / 1e9,
-                    period.name
-                );
-                crate::api::services::apply_status(state, &s, true, None, Some(&why))
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e.message))?;
-                tracing::warn!(slug = %s.slug, "service suspended: {why}");
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

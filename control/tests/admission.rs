@@ -11,8 +11,8 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tidecast_control::admission::DbAdmission;
-use tidecast_control::api::state::{AppState, Links};
-use tidecast_control::{api, bootstrap, db::Db};
+use tidecast_control::app::{AppState, Links};
+use tidecast_control::{bootstrap, db::Db};
 use tidecast_engine::{
     Admission, Decision, DenyReason, Engine, PlayRequest, PublishRequest, ServiceId, SessionRole,
 };
@@ -84,7 +84,10 @@ impl App {
         let mut req = req.body(Body::from(body.to_string())).unwrap();
         req.extensions_mut()
             .insert(axum::extract::ConnectInfo(remote()));
-        let resp = api::router(self.state.clone()).oneshot(req).await.unwrap();
+        let resp = tidecast_control::http::router(self.state.clone())
+            .oneshot(req)
+            .await
+            .unwrap();
         let status = resp.status();
         let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
             .await

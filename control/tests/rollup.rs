@@ -44,7 +44,7 @@ async fn service(db: &Db, slug: &str) -> i64 {
             owner_id: owner,
             name: slug,
             slug,
-            kind: "radio",
+            kind: tidecast_control::model::Kind::Radio,
             source_password: "pw",
             stream_key: &format!("key-{slug}"),
             limits: Limits {

@@ -8,20 +8,18 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tidecast_engine::ServiceId;
-use tidecast_engine::autodj::{AutoDjError, Track};
+use tidecast_engine::autodj::Track;
 
 use crate::auth::Caller;
-use crate::autodj::{self, Settings};
-use crate::db::services::{self, Service};
-use crate::db::{audit, playlists};
+use crate::db::services::Service;
+use crate::domain::autodj::{self, SettingsInput};
+use crate::model::autodj::AutoDjSettings;
 
-use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, PathId};
-use super::state::AppState;
+use crate::app::AppState;
 
 #[derive(Debug, Serialize)]
 pub struct TrackView {
@@ -45,7 +43,7 @@ impl From<&Track> for TrackView {
 #[derive(Debug, Serialize)]
 pub struct AutoDjView {
     #[serde(flatten)]
-    settings: Settings,
+    settings: AutoDjSettings,
     /// Its thread runs (it may be yielding to a live source).
     running: bool,
     /// Listeners hear it now.
@@ -59,23 +57,11 @@ pub struct AutoDjView {
     dead_air_events: u64,
 }
 
-/// Settings as `PUT` takes them: any subset.
-#[derive(schemars::JsonSchema, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "AutoDjSettingsInput")]
-pub struct SettingsInput {
-    format: Option<String>,
-    bitrate_kbps: Option<u32>,
-    crossfade_s: Option<f64>,
-    target_lufs: Option<f64>,
-    dead_air_s: Option<f64>,
-}
-
 pub fn view(state: &AppState, s: &Service) -> AutoDjView {
     let status = state.engine.autodj().status(ServiceId(s.id));
     let st = status.clone().unwrap_or_default();
     AutoDjView {
-        settings: Settings::of(s),
+        settings: autodj::settings(s),
         running: status.is_some(),
         on_air: st.on_air,
         now_playing: st.now.as_ref().map(TrackView::from),
@@ -92,58 +78,12 @@ pub fn view(state: &AppState, s: &Service) -> AutoDjView {
     }
 }
 
-async fn station(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Service> {
-    let (service, _) = visible_service(state, caller, id).await?;
-    if service.kind != "radio" {
-        return Err(ApiError::invalid("AutoDJ is for radio services"));
-    }
-    Ok(service)
-}
-
-async fn reload(state: &AppState, id: i64) -> ApiResult<Service> {
-    services::by_id(state.db.pool(), id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("service"))
-}
-
-async fn save(
-    state: &AppState,
-    caller: &Caller,
-    s: &Service,
-    settings: &Settings,
-    action: &str,
-) -> ApiResult<()> {
-    let json = serde_json::to_string(settings).map_err(ApiError::internal)?;
-    let mut tx = state.db.pool().begin().await?;
-    services::set_autodj(&mut *tx, s.id, &json).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
-        action,
-        &format!("service {} ({})", s.id, s.slug),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-fn start_error(e: anyhow::Error) -> ApiError {
-    match e.downcast_ref::<AutoDjError>() {
-        Some(AutoDjError::NoTranscoder) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            AutoDjError::NoTranscoder.to_string(),
-        ),
-        _ => ApiError::internal(e),
-    }
-}
-
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
 ) -> ApiResult<Json<AutoDjView>> {
-    let s = station(&state, &caller, id).await?;
+    let s = autodj::station(&state, &caller, id).await?;
     Ok(Json(view(&state, &s)))
 }
 
@@ -153,35 +93,7 @@ pub async fn put(
     PathId(id): PathId,
     ApiJson(input): ApiJson<SettingsInput>,
 ) -> ApiResult<Json<AutoDjView>> {
-    let s = station(&state, &caller, id).await?;
-    let mut settings = Settings::of(&s);
-    if let Some(f) = input.format {
-        settings.format = f;
-    }
-    if let Some(b) = input.bitrate_kbps {
-        settings.bitrate_kbps = b;
-    }
-    if let Some(c) = input.crossfade_s {
-        settings.crossfade_s = c;
-    }
-    if let Some(t) = input.target_lufs {
-        settings.target_lufs = t;
-    }
-    if let Some(d) = input.dead_air_s {
-        settings.dead_air_s = d;
-    }
-    settings.validate(&s).map_err(|e| {
-        if e.contains("max_bitrate_kbps") {
-            ApiError::over_plan(e)
-        } else {
-            ApiError::invalid(e)
-        }
-    })?;
-    save(&state, &caller, &s, &settings, "autodj.settings").await?;
-    let s = reload(&state, id).await?;
-    if state.engine.autodj().is_running(ServiceId(id)) {
-        autodj::start(&state, &s).await.map_err(start_error)?;
-    }
+    let s = autodj::configure(&state, &caller, id, input).await?;
     Ok(Json(view(&state, &s)))
 }
 
@@ -190,42 +102,7 @@ pub async fn start(
     caller: Caller,
     PathId(id): PathId,
 ) -> ApiResult<Json<AutoDjView>> {
-    let s = station(&state, &caller, id).await?;
-    if s.autodj == 0 {
-        return Err(ApiError::over_plan(
-            "AutoDJ is not in this station's plan (limits.autodj)",
-        ));
-    }
-    if s.is_suspended() {
-        return Err(ApiError::conflict("the service is suspended"));
-    }
-    let mut playable = false;
-    for p in playlists::for_service(&state.db, id).await? {
-        if p.enabled == 0 {
-            continue;
-        }
-        let n = match p.folder.as_deref() {
-            Some(f) => crate::db::media::in_folder(&state.db, s.owner_id, f)
-                .await?
-                .len(),
-            None => playlists::items(&state.db, p.id).await?.len(),
-        };
-        if n > 0 {
-            playable = true;
-            break;
-        }
-    }
-    if !playable {
-        return Err(ApiError::invalid(
-            "nothing to play: add tracks to an enabled playlist first",
-        ));
-    }
-    let mut settings = Settings::of(&s);
-    settings.enabled = true;
-    save(&state, &caller, &s, &settings, "autodj.start").await?;
-    let s = reload(&state, id).await?;
-    autodj::start(&state, &s).await.map_err(start_error)?;
-    tracing::info!(by = %caller.user.username, slug = %s.slug, "AutoDJ started");
+    let s = autodj::start(&state, &caller, id).await?;
     Ok(Json(view(&state, &s)))
 }
 
@@ -234,13 +111,7 @@ pub async fn stop(
     caller: Caller,
     PathId(id): PathId,
 ) -> ApiResult<Json<AutoDjView>> {
-    let s = station(&state, &caller, id).await?;
-    let mut settings = Settings::of(&s);
-    settings.enabled = false;
-    save(&state, &caller, &s, &settings, "autodj.stop").await?;
-    state.engine.autodj().stop(ServiceId(id));
-    tracing::info!(by = %caller.user.username, slug = %s.slug, "AutoDJ stopped");
-    let s = reload(&state, id).await?;
+    let s = autodj::stop(&state, &caller, id).await?;
     Ok(Json(view(&state, &s)))
 }
 
@@ -249,7 +120,7 @@ pub async fn skip(
     caller: Caller,
     PathId(id): PathId,
 ) -> ApiResult<Json<AutoDjView>> {
-    let s = station(&state, &caller, id).await?;
+    let s = autodj::station(&state, &caller, id).await?;
     if !state.engine.autodj().skip(ServiceId(id)) {
         return Err(ApiError::conflict("AutoDJ is not running"));
     }

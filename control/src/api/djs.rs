@@ -11,12 +11,12 @@ use crate::db::audit;
 use crate::db::djs::{self, Dj, DjFields};
 use crate::schedule::{self, Slot};
 
-use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, List, Page, PathId, PathIds};
-use super::state::AppState;
-use super::time::rfc3339;
-use super::validate;
+use crate::app::AppState;
+use crate::domain::access::visible_service;
+use crate::domain::validate;
+use crate::time::rfc3339;
 
 #[derive(Debug, Serialize)]
 pub struct DjView {
@@ -93,7 +93,7 @@ fn check(username: &str, priority: i64, scheduled_only: bool, slots: &[Slot]) ->
 /// The radio service `id` as the caller sees it.
 async fn radio(state: &AppState, caller: &Caller, id: i64) -> ApiResult<i64> {
     let (service, _) = visible_service(state, caller, id).await?;
-    if service.kind != "radio" {
+    if !service.is_radio() {
         return Err(ApiError::invalid("DJs are for radio services"));
     }
     Ok(service.id)

@@ -86,22 +86,30 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        // Handlers check for duplicates and references before writing; these are the races
-        // between two requests, answered as the check would have answered them.
-        if crate::db::is_unique_violation(&err) {
-            return Self::conflict("that name is already taken");
-        }
-        if crate::db::is_foreign_key_violation(&err) {
-            return Self::conflict("other objects still refer to this one");
-        }
-        if matches!(err, sqlx::Error::PoolTimedOut) {
-            return Self::new(
+        crate::domain::Error::from(err).into()
+    }
+}
+
+impl From<crate::domain::Error> for ApiError {
+    fn from(err: crate::domain::Error) -> Self {
+        use crate::domain::Error as E;
+        match err {
+            E::NotFound(what) => Self::not_found(what),
+            E::Forbidden(m) => Self::forbidden(m),
+            E::Conflict(m) => Self::conflict(m),
+            E::Invalid(m) => Self::invalid(m),
+            E::OverPlan(m) => Self::over_plan(m),
+            E::Gone(m) => Self::new(StatusCode::GONE, "gone", m),
+            E::NotArchived(m) => Self::new(StatusCode::NOT_FOUND, "not_archived", m),
+            E::OverQuota(m) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "over_quota", m),
+            E::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
+            E::Busy => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "the database is busy; try again",
-            );
+            ),
+            E::Internal(e) => Self::internal(e),
         }
-        Self::internal(err)
     }
 }
 

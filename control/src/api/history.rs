@@ -14,10 +14,10 @@ use crate::auth::Caller;
 use crate::db::now;
 use crate::stats::rollup::{self, HOUR, HourRow};
 
-use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
 use super::extract::PathId;
-use super::state::AppState;
+use crate::app::AppState;
+use crate::domain::access::visible_service;
 
 /// At most this many points per answer (a chart is a few hundred pixels wide).
 const MAX_POINTS: i64 = 2000;

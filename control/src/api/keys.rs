@@ -13,9 +13,9 @@ use crate::db::users::Role;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{List, OptionalJson, Page, PathId};
-use super::state::AppState;
-use super::time::rfc3339;
-use super::validate;
+use crate::app::AppState;
+use crate::domain::validate;
+use crate::time::rfc3339;
 
 #[derive(Debug, Serialize)]
 pub struct KeyView {

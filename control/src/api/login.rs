@@ -14,9 +14,9 @@ use crate::db::{now, tokens, users};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiJson;
-use super::state::AppState;
-use super::time::rfc3339;
 use super::users::UserView;
+use crate::app::AppState;
+use crate::time::rfc3339;
 
 /// How long a login token lasts.
 const SESSION_SECONDS: i64 = 7 * 24 * 3600;
@@ -96,7 +96,7 @@ pub async fn login(
     if body.username.len() > 256 || body.password.len() > 1024 {
         return Err(ApiError::unauthorized("wrong username or password"));
     }
-    let user = users::by_username(&state.db, &body.username).await?;
+    let user = users::by_username(state.db.pool(), &body.username).await?;
     let ok = password::verify(
         body.password,
         user.as_ref().map(|u| u.password_hash.clone()),
@@ -139,7 +139,7 @@ pub async fn login_as(
     caller: Caller,
     super::extract::PathId(id): super::extract::PathId,
 ) -> ApiResult<Response> {
-    let target = super::access::visible_user(&state, &caller, id).await?;
+    let target = crate::domain::access::visible_user(&state, &caller, id).await?;
     if target.id == caller.id() {
         return Err(ApiError::invalid("you are already logged in as yourself"));
     }

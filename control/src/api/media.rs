@@ -17,16 +17,16 @@ use serde::Serialize;
 
 use crate::auth::Caller;
 use crate::db::audit;
-use crate::db::media::{self, MediaRow, NewMedia};
+use crate::db::media::MediaRow;
 use crate::db::services::Service;
-use crate::media::inspect::{Inspected, inspect};
+use crate::domain::media::{self, MediaPatch, Reservation, import, over_quota};
 use crate::media::store::{self, Upload};
 
-use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
 use super::extract::{List, Page, PathId, PathIds};
-use super::state::AppState;
-use super::time::rfc3339;
+use crate::app::AppState;
+use crate::domain::access::visible_service;
+use crate::time::rfc3339;
 
 /// No single file may be larger than this, whatever the quota.
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
@@ -115,12 +115,8 @@ struct Imported<'a> {
 
 impl Imported<'_> {
     async fn undo(&mut self) {
-        for m in self.added.drain(..) {
-            if let Err(e) = media::delete(&self.state.db, self.owner, m.id).await {
-                tracing::error!(media = m.id, "could not take back an upload: {e}");
-            }
-            remove_files(self.state, &m).await;
-        }
+        let added = std::mem::take(&mut self.added);
+        media::take_back(self.state, self.owner, added).await;
     }
 }
 
@@ -135,17 +131,6 @@ impl Drop for Imported<'_> {
                 self.added.len()
             );
         }
-    }
-}
-
-async fn remove_files(state: &AppState, m: &MediaRow) {
-    let _ = tokio::fs::remove_file(state.data_dir.join(&m.path)).await;
-    if m.vod_status.is_some() {
-        state.vod.cancel(m.id);
-        crate::vod::remove(&state.data_dir, m.id).await;
-    }
-    if let Some(cover) = &m.cover_path {
-        let _ = tokio::fs::remove_file(state.data_dir.join(cover)).await;
     }
 }
 
@@ -233,7 +218,7 @@ async fn receive(
     folder: &mut String,
     imported: &mut Imported<'_>,
 ) -> ApiResult<()> {
-    let quota = u64::try_from(service.disk_quota_mb).unwrap_or(0) * 1024 * 1024;
+    let quota = media::quota_bytes(service);
     let mut files = 0;
     while let Some(mut field) = multipart.next_field().await.map_err(bad_multipart)? {
         match field.name() {
@@ -267,7 +252,8 @@ async fn receive(
         }
         let filename = store::display_name(field.file_name().unwrap_or("upload"));
         let used =
-            u64::try_from(media::bytes_used(state.db.pool(), service.owner_id).await?).unwrap_or(0);
+            u64::try_from(crate::db::media::bytes_used(state.db.pool(), service.owner_id).await?)
+                .unwrap_or(0);
         let mut upload = Upload::create(&state.data_dir)
             .await
             .map_err(ApiError::internal)?;
@@ -277,7 +263,7 @@ async fn receive(
         while let Some(chunk) = field.chunk().await.map_err(bad_multipart)? {
             let n = chunk.len() as u64;
             if upload.size + n > MAX_FILE_BYTES || !held.grow(n, used, quota) {
-                return Err(over_quota(&filename, used, quota));
+                return Err(over_quota(&filename, used, quota).into());
             }
             upload.write(&chunk).await.map_err(ApiError::internal)?;
         }
@@ -297,173 +283,10 @@ async fn receive(
     Ok(())
 }
 
-/// Adds a finished upload (its SHA-256 `sha`) to a customer's library: inspected (a file
-/// that does not decode is a 422 naming it), moved into place and recorded. `true` with
-/// the row when the library already had the same bytes.
-pub async fn import(
-    state: &AppState,
-    service: &Service,
-    folder: &str,
-    filename: &str,
-    sha: &str,
-    upload: Upload,
-) -> ApiResult<(MediaRow, bool)> {
-    let owner = service.owner_id;
-    if let Some(existing) = media::by_hash(&state.db, owner, sha).await? {
-        tracing::info!(
-            owner,
-            media = existing.id,
-            "{filename:?} is already in the library"
-        );
-        return Ok((existing, true));
-    }
-    let path = upload.path().to_owned();
-    let name = filename.to_owned();
-    let found = tokio::task::spawn_blocking(move || inspect(&path, &name))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|why| {
-            tracing::info!(owner, "{filename:?} refused: {why}");
-            ApiError::invalid(format!("{filename}: {why}"))
-        })?;
-    store_file(state, service, folder, filename, sha, upload, found).await
-}
-
-/// Moves an inspected upload into the library and records it; `true` with the row when the
-/// same file was recorded meanwhile by another upload.
-async fn store_file(
-    state: &AppState,
-    service: &Service,
-    folder: &str,
-    filename: &str,
-    sha: &str,
-    upload: Upload,
-    found: Inspected,
-) -> ApiResult<(MediaRow, bool)> {
-    let owner = service.owner_id;
-    let size = i64::try_from(upload.size).unwrap_or(i64::MAX);
-    let path = store::library_path(owner, sha, &store::safe_ext(filename));
-    upload
-        .keep_as(&state.data_dir, &path)
-        .await
-        .map_err(ApiError::internal)?;
-    let cover_path = match &found.cover {
-        Some((bytes, ext)) => {
-            let rel = format!("media/{owner}/{sha}.cover.{ext}");
-            match tokio::fs::write(state.data_dir.join(&rel), bytes).await {
-                Ok(()) => Some(rel),
-                Err(e) => {
-                    tracing::warn!("cover art of {filename:?} not saved: {e}");
-                    None
-                }
-            }
-        }
-        None => None,
-    };
-    let new = NewMedia {
-        owner_id: owner,
-        folder,
-        filename,
-        path: &path,
-        sha256: sha,
-        size_bytes: size,
-        kind: found.kind,
-        title: &found.title,
-        artist: &found.artist,
-        album: &found.album,
-        duration_ms: found.duration_ms,
-        bitrate_kbps: found.bitrate_kbps,
-        loudness_mlufs: found.loudness_mlufs,
-        cue_in_ms: found.cue_in_ms,
-        cue_out_ms: found.cue_out_ms,
-        cover_path: cover_path.as_deref(),
-    };
-    let id = match media::insert(state.db.pool(), &new).await {
-        Ok(id) => id,
-        Err(e) => {
-            // The same file uploaded twice at once: the other upload recorded it (and the
-            // file on disk is its file, byte for byte); this one is a duplicate.
-            if let Some(existing) = media::by_hash(&state.db, owner, sha).await? {
-                return Ok((existing, true));
-            }
-            let _ = tokio::fs::remove_file(state.data_dir.join(&path)).await;
-            if let Some(c) = &cover_path {
-                let _ = tokio::fs::remove_file(state.data_dir.join(c)).await;
-            }
-            return Err(e.into());
-        }
-    };
-    if found.kind == "video" {
-        // An on-demand ladder in the uploading service's rungs, made in the background.
-        let ladder = serde_json::to_string(&crate::vod::ladder_for(service)).ok();
-        crate::db::vod::queue(&state.db, id, ladder.as_deref()).await?;
-        state.vod.wake();
-    }
-    let row = media::by_id(&state.db, owner, id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("media {id} vanished")))?;
-    Ok((row, false))
-}
-
-/// Bytes of uploads in progress, by customer.
-static IN_FLIGHT: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<i64, u64>>> =
-    std::sync::LazyLock::new(Default::default);
-
-/// One upload's share of [`IN_FLIGHT`], given back when it ends (stored or not: once
-/// stored, the bytes count in the database instead).
-struct Reservation {
-    owner: i64,
-    bytes: u64,
-}
-
-impl Reservation {
-    fn new(owner: i64) -> Self {
-        Self { owner, bytes: 0 }
-    }
-
-    /// Takes `n` more bytes if the library (`used` stored, plus everything in flight) stays
-    /// within `quota`.
-    fn grow(&mut self, n: u64, used: u64, quota: u64) -> bool {
-        let mut map = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
-        let flying = map.entry(self.owner).or_default();
-        if used + *flying + n > quota {
-            return false;
-        }
-        *flying += n;
-        self.bytes += n;
-        true
-    }
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        let mut map = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(flying) = map.get_mut(&self.owner) {
-            *flying = flying.saturating_sub(self.bytes);
-            if *flying == 0 {
-                map.remove(&self.owner);
-            }
-        }
-    }
-}
-
 fn bad_multipart(e: axum::extract::multipart::MultipartError) -> ApiError {
     ApiError::bad_request(
         "invalid_upload",
         format!("the upload is not valid multipart: {e}"),
-    )
-}
-
-fn over_quota(filename: &str, used: u64, quota: u64) -> ApiError {
-    let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "over_quota",
-        format!(
-            "{filename}: does not fit in the library ({:.1} MB used of {:.0} MB)",
-            mb(used),
-            mb(quota)
-        ),
     )
 }
 
@@ -483,7 +306,7 @@ pub async fn list(
     } else {
         None
     };
-    let (rows, total) = media::list(
+    let (rows, total) = crate::db::media::list(
         &state.db,
         service.owner_id,
         folder.as_deref(),
@@ -503,64 +326,20 @@ pub async fn get(
     PathIds(id, mid): PathIds,
 ) -> ApiResult<Json<MediaView>> {
     let (service, _) = visible_service(&state, &caller, id).await?;
-    let m = media::by_id(&state.db, service.owner_id, mid)
+    let m = crate::db::media::by_id(&state.db, service.owner_id, mid)
         .await?
         .ok_or_else(|| ApiError::not_found("media item"))?;
     Ok(Json(view(&m, false)))
 }
 
 /// `PATCH …/media/{mid}`: the fields a customer may edit.
-#[derive(schemars::JsonSchema, Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MediaPatch {
-    title: Option<String>,
-    artist: Option<String>,
-    album: Option<String>,
-    folder: Option<String>,
-}
-
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
     PathIds(id, mid): PathIds,
     super::extract::ApiJson(input): super::extract::ApiJson<MediaPatch>,
 ) -> ApiResult<Json<MediaView>> {
-    let (service, _) = visible_service(&state, &caller, id).await?;
-    let m = media::by_id(&state.db, service.owner_id, mid)
-        .await?
-        .ok_or_else(|| ApiError::not_found("media item"))?;
-    let tag = |name: &str, given: Option<String>, old: &str| -> ApiResult<String> {
-        match given {
-            None => Ok(old.to_owned()),
-            Some(v) if v.chars().count() > 255 || v.chars().any(char::is_control) => Err(
-                ApiError::invalid(format!("{name}: at most 255 characters on one line")),
-            ),
-            Some(v) => Ok(v.trim().to_owned()),
-        }
-    };
-    let title = tag("title", input.title, &m.title)?;
-    if title.is_empty() {
-        return Err(ApiError::invalid("title cannot be empty"));
-    }
-    let artist = tag("artist", input.artist, &m.artist)?;
-    let album = tag("album", input.album, &m.album)?;
-    let folder = match input.folder {
-        Some(f) => store::clean_folder(&f).map_err(ApiError::invalid)?,
-        None => m.folder.clone(),
-    };
-    media::update_tags(
-        &state.db,
-        service.owner_id,
-        mid,
-        &title,
-        &artist,
-        &album,
-        &folder,
-    )
-    .await?;
-    let m = media::by_id(&state.db, service.owner_id, mid)
-        .await?
-        .ok_or_else(|| ApiError::not_found("media item"))?;
+    let m = media::patch(&state, &caller, id, mid, input).await?;
     Ok(Json(view(&m, false)))
 }
 
@@ -571,7 +350,7 @@ pub async fn cover(
     PathIds(id, mid): PathIds,
 ) -> ApiResult<Response> {
     let (service, _) = visible_service(&state, &caller, id).await?;
-    let m = media::by_id(&state.db, service.owner_id, mid)
+    let m = crate::db::media::by_id(&state.db, service.owner_id, mid)
         .await?
         .ok_or_else(|| ApiError::not_found("media item"))?;
     let path = m
@@ -598,43 +377,6 @@ pub async fn delete(
     caller: Caller,
     PathIds(id, mid): PathIds,
 ) -> ApiResult<StatusCode> {
-    let (service, _) = visible_service(&state, &caller, id).await?;
-    let m = media::by_id(&state.db, service.owner_id, mid)
-        .await?
-        .ok_or_else(|| ApiError::not_found("media item"))?;
-    let (services, _) = crate::db::services::list(
-        &state.db,
-        crate::db::services::ServiceScope::Owner(service.owner_id),
-        None,
-        1000,
-        0,
-    )
-    .await?;
-    if let Some(user) = services
-        .iter()
-        .find(|s| super::transcode::uses_as_watermark(s, mid))
-    {
-        return Err(ApiError::conflict(format!(
-            "{} is the watermark of {}; choose another watermark first",
-            m.filename, user.name
-        )));
-    }
-    if !media::delete(&state.db, service.owner_id, mid).await? {
-        return Err(ApiError::not_found("media item"));
-    }
-    remove_files(&state, &m).await;
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
-        "media.delete",
-        &format!("media {mid} ({}) of user {}", m.filename, service.owner_id),
-    )
-    .await?;
-    tracing::info!(
-        owner = service.owner_id,
-        media = mid,
-        "deleted {:?} from the library",
-        m.filename
-    );
+    media::delete(&state, &caller, id, mid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,7 @@
-//! The REST API (`/api/v1`) and the operational endpoints (`/healthz`).
+//! The REST API (`/api/v1`): handlers that extract a request, call the domain layer
+//! (`crate::domain`) and present its answer. The table of routes (`routes`) is also the
+//! OpenAPI document; `crate::http` mounts it.
 
-pub mod access;
 pub mod autodj;
 pub mod djs;
 pub mod dvr;
@@ -21,72 +22,13 @@ pub mod reports;
 pub mod requests;
 pub mod services;
 pub mod site;
-pub mod state;
 pub mod stats;
 pub mod system;
-pub mod target_urls;
 pub mod targets;
-pub mod time;
 pub mod transcode;
 pub mod usage;
 pub mod users;
-pub mod validate;
 pub mod webhooks;
-
-use std::sync::Arc;
-
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, Uri};
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::json;
-use tower::limit::ConcurrencyLimitLayer;
-
-use error::ApiError;
-use state::AppState;
-
-/// Every HTTP route of the control plane.
-pub fn router(state: AppState) -> Router {
-    let (api, ops) = routes().finish();
-    let spec = Arc::new(openapi::document(&ops));
-    let api = api
-        .route(
-            "/openapi.json",
-            get(move || {
-                let spec = Arc::clone(&spec);
-                async move { Json(spec.as_ref().clone()) }
-            }),
-        )
-        .fallback(api_not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        // A little over the JSON limit, so the extractor (not the transport) answers 413 in
-        // the API's JSON shape.
-        .layer(DefaultBodyLimit::max(extract::MAX_JSON_BYTES + 1))
-        // Requests queue here, first come first served, rather than inside the database
-        // pool: under load sqlx's pool lets some waiters starve for seconds.
-        .layer(ConcurrencyLimitLayer::new(state.db.api_concurrency()));
-    // Uploads stream for as long as they take: outside the API's queue (they would hold a
-    // slot for minutes) and without its body limit (the library quota bounds them).
-    let uploads = Router::new().route(
-        "/api/v1/services/{id}/media",
-        post(media::upload)
-            .get(media::list)
-            .layer(DefaultBodyLimit::disable()),
-    );
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(crate::metrics::metrics))
-        .merge(uploads)
-        .nest("/api/v1", api)
-        .merge(crate::dvr_hls::router())
-        .merge(crate::vod::router())
-        .merge(crate::hls::router())
-        .merge(crate::web::router())
-        // After routing, so each request is counted under its route template.
-        .route_layer(axum::middleware::from_fn(crate::http_metrics::track))
-        .with_state(state)
-}
 
 const RANGE: &[(&str, &str, &str)] = &[
     ("from", "integer", "start (unix seconds)"),
@@ -130,7 +72,7 @@ const PERIOD: &[(&str, &str, &str)] = &[(
 )];
 
 /// Every route of `/api/v1`, with its documentation (`openapi.rs`).
-fn routes() -> openapi::Routes {
+pub fn routes() -> openapi::Routes {
     use openapi::doc;
     openapi::Routes::default()
         .post("/login", login::login, doc("Log in: a bearer token, or a cookie session for the web UI", "auth").body::<login::LoginRequest>().public())
@@ -150,10 +92,10 @@ fn routes() -> openapi::Routes {
         .post("/announcements", site::announce, doc("Announce something to every user (admins)", "system").body::<site::AnnouncementInput>().created())
         .delete("/announcements/{id}", site::withdraw, doc("Withdraw an announcement (admins)", "system").no_content())
         .post("/users/{id}/login-as", login::login_as, doc("Log in as a customer (admins, resellers; audited)", "users"))
-        .post("/users", users::create, doc("Create a user", "users").body::<users::CreateUser>().created())
+        .post("/users", users::create, doc("Create a user", "users").body::<crate::domain::users::CreateUser>().created())
         .get("/users", users::list, doc("Users the caller manages", "users").query(PAGE))
         .get("/users/{id}", users::get, doc("One user", "users"))
-        .patch("/users/{id}", users::patch, doc("Change a user (password, email, plan)", "users").body::<users::PatchUser>())
+        .patch("/users/{id}", users::patch, doc("Change a user (password, email, plan)", "users").body::<crate::domain::users::PatchUser>())
         .delete("/users/{id}", users::delete, doc("Terminate a user and everything it owns", "users").no_content())
         .post("/reseller-plans", plans::create, doc("Create a reseller plan (admins)", "plans").body::<plans::CreatePlan>().created())
         .get("/reseller-plans", plans::list, doc("Reseller plans", "plans").query(PAGE))
@@ -163,10 +105,10 @@ fn routes() -> openapi::Routes {
         .post("/api-keys", keys::create, doc("Create an API key (shown once)", "auth").created())
         .get("/api-keys", keys::list, doc("The caller's API keys", "auth"))
         .delete("/api-keys/{id}", keys::revoke, doc("Revoke an API key", "auth").no_content())
-        .post("/services", services::create, doc("Create a radio or video service", "services").body::<services::CreateService>().created())
+        .post("/services", services::create, doc("Create a radio or video service", "services").body::<crate::domain::services::CreateService>().created())
         .get("/services", services::list, doc("Services the caller may see", "services").query(PAGE))
         .get("/services/{id}", services::get, doc("One service: URLs, credentials, limits", "services"))
-        .patch("/services/{id}", services::patch, doc("Change a service's name, limits or HLS settings (the kind stays)", "services").body::<services::PatchService>())
+        .patch("/services/{id}", services::patch, doc("Change a service's name, limits or HLS settings (the kind stays)", "services").body::<crate::domain::services::PatchService>())
         .delete("/services/{id}", services::delete, doc("Terminate a service", "services").no_content())
         .post("/services/{id}/suspend", services::suspend, doc("Suspend a service (its sources and listeners are cut off)", "services"))
         .post("/services/{id}/unsuspend", services::unsuspend, doc("Unsuspend a service", "services"))
@@ -181,14 +123,14 @@ fn routes() -> openapi::Routes {
         .delete("/services/{id}/webhook", webhooks::delete, doc("Remove the webhook", "webhooks").no_content())
         .post("/services/{id}/webhook/test", webhooks::test, doc("Send a test event now and say how it went", "webhooks"))
         .get("/restream/presets", targets::presets, doc("Ingest URLs of YouTube, Twitch and Facebook, as defaults for RTMP targets", "restream"))
-        .post("/services/{id}/targets", targets::create, doc("Send the stream on: RTMP/RTMPS (YouTube, Twitch, Facebook, any RTMP server; a radio station goes as video), Icecast or Shoutcast", "restream").body::<targets::Input>().created())
+        .post("/services/{id}/targets", targets::create, doc("Send the stream on: RTMP/RTMPS (YouTube, Twitch, Facebook, any RTMP server; a radio station goes as video), Icecast or Shoutcast", "restream").body::<crate::domain::restream::Input>().created())
         .get("/services/{id}/targets", targets::list, doc("Publish targets with their state, bitrate and last error (passwords never shown)", "restream"))
         .delete("/services/{id}/targets/{tid}", targets::delete, doc("Remove a publish target", "restream").no_content())
-        .put("/services/{id}/relay", relays::put, doc("Pull the service's source from a URL: rtmp://, rtsp:// (IP cameras), HLS (….m3u8) for video; an Icecast/Shoutcast stream for radio; always or on demand", "restream").body::<relays::Input>())
+        .put("/services/{id}/relay", relays::put, doc("Pull the service's source from a URL: rtmp://, rtsp:// (IP cameras), HLS (….m3u8) for video; an Icecast/Shoutcast stream for radio; always or on demand", "restream").body::<crate::domain::relays::Input>())
         .get("/services/{id}/relay", relays::get, doc("The service's relay with its state and last error (null when it has none)", "restream"))
         .delete("/services/{id}/relay", relays::delete, doc("Stop relaying", "restream").no_content())
         .get("/services/{id}/transcode", transcode::get, doc("The transcoding ladder and watermark", "transcoding"))
-        .put("/services/{id}/transcode", transcode::put, doc("Set the ladder and watermark", "transcoding").body::<transcode::TranscodeInput>())
+        .put("/services/{id}/transcode", transcode::put, doc("Set the ladder and watermark", "transcoding").body::<crate::domain::ladder::TranscodeInput>())
         .delete("/services/{id}/transcode", transcode::delete, doc("Stop transcoding (the source is passed through)", "transcoding").no_content())
         .get("/public/{slug}/nowplaying", stats::nowplaying, doc("Now playing, next, history, listeners (public, cacheable)", "public").public())
         .get("/public/{slug}/cover", stats::public_cover, doc("Cover art of the track playing (public)", "public").public().responds("image/*"))
@@ -205,7 +147,7 @@ fn routes() -> openapi::Routes {
         .documented("post", "/services/{id}/media", doc("Upload media files (multipart, several at once)", "media").multipart().created())
         .documented("get", "/services/{id}/media", doc("The media library", "media").query(MEDIA_PAGE))
         .get("/services/{id}/media/{mid}", media::get, doc("One media item", "media"))
-        .patch("/services/{id}/media/{mid}", media::patch, doc("Edit tags or move to a folder", "media").body::<media::MediaPatch>())
+        .patch("/services/{id}/media/{mid}", media::patch, doc("Edit tags or move to a folder", "media").body::<crate::domain::media::MediaPatch>())
         .delete("/services/{id}/media/{mid}", media::delete, doc("Delete a media item", "media").no_content())
         .get("/services/{id}/media/{mid}/cover", media::cover, doc("A media item's cover art", "media").responds("image/*"))
         .post("/services/{id}/playlists", playlists::create, doc("Create a playlist", "autodj").body::<playlists::PlaylistInput>().created())
@@ -214,57 +156,18 @@ fn routes() -> openapi::Routes {
         .put("/services/{id}/playlists/{pid}", playlists::replace, doc("Replace a playlist", "autodj").body::<playlists::PlaylistInput>())
         .delete("/services/{id}/playlists/{pid}", playlists::delete, doc("Delete a playlist", "autodj").no_content())
         .get("/services/{id}/autodj", autodj::get, doc("AutoDJ settings and now playing", "autodj"))
-        .put("/services/{id}/autodj", autodj::put, doc("AutoDJ settings", "autodj").body::<autodj::SettingsInput>())
+        .put("/services/{id}/autodj", autodj::put, doc("AutoDJ settings", "autodj").body::<crate::domain::autodj::SettingsInput>())
         .post("/services/{id}/autodj/start", autodj::start, doc("Start AutoDJ", "autodj"))
         .post("/services/{id}/autodj/stop", autodj::stop, doc("Stop AutoDJ", "autodj"))
         .post("/services/{id}/autodj/skip", autodj::skip, doc("Skip to the next track", "autodj"))
         .get("/services/{id}/dvr", dvr::get, doc("DVR settings", "dvr"))
-        .put("/services/{id}/dvr", dvr::put, doc("Turn the DVR on, with a window", "dvr").body::<dvr::Input>())
+        .put("/services/{id}/dvr", dvr::put, doc("Turn the DVR on, with a window", "dvr").body::<crate::domain::dvr::Input>())
         .delete("/services/{id}/dvr", dvr::delete, doc("Turn the DVR off", "dvr").no_content())
         .get("/services/{id}/recordings", recordings::list, doc("Recordings exported from the archive", "dvr").query(PAGE))
-        .post("/services/{id}/recordings", recordings::create, doc("Export a span of the archive to an MP4 in media", "dvr").body::<recordings::Input>().created())
+        .post("/services/{id}/recordings", recordings::create, doc("Export a span of the archive to an MP4 in media", "dvr").body::<crate::domain::recordings::Input>().created())
         .get("/services/{id}/recordings/settings", recordings::get_settings, doc("Whether live DJ sets are recorded", "dvr"))
-        .put("/services/{id}/recordings/settings", recordings::put_settings, doc("Record live DJ sets into media", "dvr").body::<recordings::SettingsInput>())
+        .put("/services/{id}/recordings/settings", recordings::put_settings, doc("Record live DJ sets into media", "dvr").body::<crate::domain::recordings::SettingsInput>())
         .get("/services/{id}/recordings/{rid}", recordings::get_one, doc("One recording and its progress", "dvr"))
         // Served by `router` from the finished table (it is built from it).
         .documented("get", "/openapi.json", doc("This document (OpenAPI 3.1)", "system").public())
-}
-
-/// 200 once every listener is bound and the database answers; 503 otherwise.
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    if !state.ready.is_ready() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "starting" })),
-        );
-    }
-    match sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(state.db.pool())
-        .await
-    {
-        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
-        Err(e) => {
-            tracing::warn!("health check: database unreachable: {e}");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "database unreachable" })),
-            )
-        }
-    }
-}
-
-async fn api_not_found(uri: Uri) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("no API endpoint at {}", uri.path()),
-    )
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this endpoint does not take that method",
-    )
 }

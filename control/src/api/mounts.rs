@@ -13,12 +13,12 @@ use crate::db::audit;
 use crate::db::mounts::{self, MountRow};
 use crate::db::services::Service;
 
-use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, List, PathId, PathIds};
-use super::state::AppState;
-use super::time::{double_option, rfc3339};
-use super::validate;
+use crate::app::AppState;
+use crate::domain::access::visible_service;
+use crate::domain::validate;
+use crate::time::{double_option, rfc3339};
 
 #[derive(Debug, Serialize)]
 pub struct MountView {
@@ -98,47 +98,16 @@ fn view(state: &AppState, m: &MountRow) -> MountView {
 /// The radio service `id` as the caller sees it.
 async fn radio(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Service> {
     let (service, _) = visible_service(state, caller, id).await?;
-    if service.kind != "radio" {
+    if !service.is_radio() {
         return Err(ApiError::invalid("mounts are for radio services"));
     }
     Ok(service)
 }
 
 /// A fallback must be another mount of the same service.
-pub async fn check_fallback(
-    state: &AppState,
-    service: &Service,
-    of: &str,
-    fallback: &str,
-) -> ApiResult<()> {
-    let fallback = fallback.trim_start_matches('/');
-    if fallback == of {
-        return Err(ApiError::invalid("a mount cannot be its own fallback"));
-    }
-    let ours = fallback == service.slug
-        || mounts::for_service(&state.db, service.id)
-            .await?
-            .iter()
-            .any(|m| m.name == fallback);
-    if ours {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!(
-            "fallback {fallback:?} is not a mount of this service"
-        )))
-    }
-}
-
 fn check_bitrate(service: &Service, kbps: i64) -> ApiResult<i64> {
-    let max = service.max_bitrate_kbps.min(320);
-    validate::range("bitrate_kbps", kbps, 8, max)
-}
-
-/// Tells a live mount its new fallback at once (otherwise it learns at its next source).
-pub fn push_fallback(state: &AppState, name: &str, fallback: Option<&str>) {
-    if let Some(m) = state.engine.mounts().get(name) {
-        m.set_fallback(fallback.map(|f| f.trim_start_matches('/').to_owned()));
-    }
+    let max = service.limits.max_bitrate_kbps.min(320);
+    Ok(validate::range("bitrate_kbps", kbps, 8, max)?)
 }
 
 pub async fn list(
@@ -183,7 +152,7 @@ pub async fn create(
     })?;
     let bitrate = check_bitrate(&service, body.bitrate_kbps)?;
     if let Some(fb) = &body.fallback {
-        check_fallback(&state, &service, &name, fb).await?;
+        crate::domain::mounts::check_fallback(&state, &service, &name, fb).await?;
     }
     if mounts::name_taken(state.db.pool(), &name).await? {
         return Err(ApiError::conflict(format!("mount /{name} is taken")));
@@ -227,11 +196,11 @@ pub async fn patch(
     let bitrate = check_bitrate(&service, body.bitrate_kbps.unwrap_or(row.bitrate_kbps))?;
     let fallback = body.fallback.unwrap_or(row.fallback.clone());
     if let Some(fb) = &fallback {
-        check_fallback(&state, &service, &row.name, fb).await?;
+        crate::domain::mounts::check_fallback(&state, &service, &row.name, fb).await?;
     }
     let fallback = fallback.as_deref().map(|f| f.trim_start_matches('/'));
     mounts::update(&state.db, mid, &format, bitrate, fallback).await?;
-    push_fallback(&state, &row.name, fallback);
+    crate::domain::mounts::push_fallback(&state, &row.name, fallback);
     audit(
         state.db.pool(),
         Some(caller.id()),
@@ -274,7 +243,7 @@ pub async fn delete(
     .await?;
     tx.commit().await?;
     if service.fallback.as_deref() == Some(row.name.as_str()) {
-        push_fallback(&state, &service.slug, None);
+        crate::domain::mounts::push_fallback(&state, &service.slug, None);
     }
     // A source already on the removed mount plays on until it disconnects; admission
     // refuses it from then on.

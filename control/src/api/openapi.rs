@@ -14,7 +14,7 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 
-use super::state::AppState;
+use crate::app::AppState;
 
 type BodyFn = fn(&mut SchemaGenerator) -> Schema;
 

@@ -13,9 +13,9 @@ use crate::db::users::Role;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, List, Page, PathId};
-use super::state::AppState;
-use super::time::double_option;
-use super::validate;
+use crate::app::AppState;
+use crate::domain::validate;
+use crate::time::double_option;
 
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,7 +53,7 @@ fn admin_only(caller: &Caller) -> ApiResult<()> {
 
 fn check(fields: PlanFields) -> ApiResult<PlanFields> {
     let limit = |field: &str, v: Option<i64>| -> ApiResult<Option<i64>> {
-        v.map(|v| validate::range(field, v, 0, 1_000_000_000))
+        v.map(|v| validate::range(field, v, 0, 1_000_000_000).map_err(ApiError::from))
             .transpose()
     };
     Ok(PlanFields {

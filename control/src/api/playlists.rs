@@ -20,11 +20,11 @@ use crate::db::playlists::{self, PlaylistFields, PlaylistRow};
 use crate::db::services::Service;
 use crate::db::{audit, media};
 
-use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, List, PathId, PathIds};
-use super::state::AppState;
-use super::time::rfc3339;
+use crate::app::AppState;
+use crate::domain::access::visible_service;
+use crate::time::rfc3339;
 
 /// Tracks a playlist may list.
 const MAX_TRACKS: usize = 10_000;
@@ -127,7 +127,7 @@ async fn view(state: &AppState, p: &PlaylistRow) -> ApiResult<PlaylistView> {
 /// The radio station `id` as the caller sees it.
 async fn station(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Service> {
     let (service, _) = visible_service(state, caller, id).await?;
-    if service.kind != "radio" {
+    if !service.is_radio() {
         return Err(ApiError::invalid("playlists are for radio services"));
     }
     Ok(service)

@@ -22,11 +22,11 @@ use crate::db::history::{self, Scope};
 use crate::stats::csv;
 use crate::stats::rollup::{self, HOUR, HourRow};
 
-use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
 use super::extract::PathId;
 use super::history::{Range, int_param, raw_param, series};
-use super::state::AppState;
+use crate::app::AppState;
+use crate::domain::access::visible_service;
 
 const DEFAULT_SPAN: i64 = 30 * 86_400;
 /// Rows in the user-agent and track reports at most; sessions in one export at most.

@@ -17,7 +17,7 @@ use crate::db::{now, requests, services};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, List, Page};
-use super::state::AppState;
+use crate::app::AppState;
 
 /// Requests one address may make per window.
 const PER_IP: i64 = 3;
@@ -61,7 +61,7 @@ fn public(resp: impl IntoResponse) -> Response {
 async fn station(state: &AppState, slug: &str) -> ApiResult<services::Service> {
     services::by_slug(&state.db, slug)
         .await?
-        .filter(|s| s.kind == "radio" && !s.is_suspended())
+        .filter(|s| s.is_radio() && !s.is_suspended())
         .ok_or_else(|| ApiError::not_found("station"))
 }
 

@@ -8,13 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::db::users::Role;
-use crate::db::{Db, audit, site};
+use crate::db::{audit, site};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, List, PathId};
-use super::state::AppState;
-use super::time::rfc3339;
-use super::validate;
+use crate::app::AppState;
+use crate::domain::validate;
+use crate::time::rfc3339;
 
 /// Longest announcement, in characters.
 const MAX_MESSAGE: usize = 2000;
@@ -120,63 +120,11 @@ pub async fn withdraw(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// System settings, with their defaults.
-#[derive(Debug, Clone, Serialize)]
-pub struct Settings {
-    /// Shown in the UI's header and the browser's title.
-    pub site_name: String,
-    /// Customers may create radio and video services for themselves (with the default
-    /// limits of each kind; their reseller's plan still applies).
-    pub customers_create_services: bool,
-    /// Listener sessions, titles and hourly statistics are kept this many days.
-    pub stats_retention_days: i64,
-}
-
-/// Retention bounds: at least a month and a bit (the usage of the month running is counted
-/// from sessions), at most two years.
-pub const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 35..=730;
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            site_name: "Tidecast".into(),
-            customers_create_services: true,
-            stats_retention_days: 180,
-        }
-    }
-}
-
-/// The settings in force: stored values over the defaults (a value that no longer parses
-/// keeps its default and is logged).
-pub async fn load(db: &Db) -> ApiResult<Settings> {
-    let mut s = Settings::default();
-    for (key, value) in site::settings(db).await? {
-        let ok = match key.as_str() {
-            "site_name" => serde_json::from_str(&value)
-                .map(|v| s.site_name = v)
-                .is_ok(),
-            "customers_create_services" => serde_json::from_str(&value)
-                .map(|v| s.customers_create_services = v)
-                .is_ok(),
-            "stats_retention_days" => serde_json::from_str::<i64>(&value)
-                .map(|v| {
-                    s.stats_retention_days = v.clamp(*RETENTION_DAYS.start(), *RETENTION_DAYS.end())
-                })
-                .is_ok(),
-            _ => true,
-        };
-        if !ok {
-            tracing::warn!("setting {key} has an unreadable value {value:?}; using the default");
-        }
-    }
-    Ok(s)
-}
-
 pub async fn get_settings(
     State(state): State<AppState>,
     _caller: Caller,
-) -> ApiResult<Json<Settings>> {
-    Ok(Json(load(&state.db).await?))
+) -> ApiResult<Json<crate::model::site::SiteSettings>> {
+    Ok(Json(site::load(&state.db).await?))
 }
 
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
@@ -192,7 +140,7 @@ pub async fn put_settings(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<SettingsInput>,
-) -> ApiResult<Json<Settings>> {
+) -> ApiResult<Json<crate::model::site::SiteSettings>> {
     admin_only(&caller)?;
     let mut tx = state.db.pool().begin().await?;
     if let Some(name) = body.site_name {
@@ -213,11 +161,11 @@ pub async fn put_settings(
         .await?;
     }
     if let Some(days) = body.stats_retention_days {
-        if !RETENTION_DAYS.contains(&days) {
+        if !crate::model::site::RETENTION_DAYS.contains(&days) {
             return Err(ApiError::invalid(format!(
                 "stats_retention_days: {days} is outside {}..={} days",
-                RETENTION_DAYS.start(),
-                RETENTION_DAYS.end()
+                crate::model::site::RETENTION_DAYS.start(),
+                crate::model::site::RETENTION_DAYS.end()
             )));
         }
         site::put_setting(&mut *tx, "stats_retention_days", &days.to_string()).await?;
@@ -230,5 +178,5 @@ pub async fn put_settings(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(load(&state.db).await?))
+    Ok(Json(site::load(&state.db).await?))
 }

@@ -13,11 +13,11 @@ use crate::auth::Caller;
 use crate::db::history::{self, Play};
 use crate::db::{media, now, services};
 
-use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
 use super::extract::PathId;
-use super::state::AppState;
-use super::time::{rfc3339, unix};
+use crate::app::AppState;
+use crate::domain::access::visible_service;
+use crate::time::{rfc3339, unix};
 
 #[derive(Debug, Serialize)]
 struct SourceView {
@@ -224,7 +224,7 @@ pub async fn service(
     let (service, _) = visible_service(&state, &caller, id).await?;
     let totals = history::session_totals(&state.db, id, now() - 86_400).await?;
     let (targets, relay) = links(&state, id);
-    if service.kind == "video" {
+    if service.kind == crate::model::Kind::Video {
         let mut v = video_stats(&state, &service.slug, totals);
         // A relayed source says so.
         if let (Some(AnySource::Video(src)), Some(r)) = (v.source.as_mut(), &relay)
@@ -347,7 +347,7 @@ fn video_stats(state: &AppState, slug: &str, totals: history::SessionTotals) -> 
 struct Station {
     name: String,
     slug: String,
-    kind: String,
+    kind: crate::model::Kind,
     listen_url: Option<String>,
     hls_url: String,
     player_url: String,
@@ -491,7 +491,7 @@ async fn public(state: &AppState, headers: &HeaderMap, slug: &str) -> ApiResult<
         }
     }
     // A channel is live while its publisher is; a station while a mount has a source.
-    let live = if service.kind == "video" {
+    let live = if service.kind == crate::model::Kind::Video {
         !service.is_suspended()
             && state
                 .engine
@@ -505,8 +505,8 @@ async fn public(state: &AppState, headers: &HeaderMap, slug: &str) -> ApiResult<
         station: Station {
             name: service.name.clone(),
             slug: service.slug.clone(),
-            kind: service.kind.clone(),
-            listen_url: (service.kind == "radio").then(|| {
+            kind: service.kind,
+            listen_url: (service.is_radio()).then(|| {
                 format!(
                     "http://{listen_host}:{}/{}",
                     state.links.icecast_port, service.slug

@@ -17,7 +17,7 @@ use crate::db::services::{self, ServiceScope};
 use crate::db::users::Role;
 
 use super::error::{ApiError, ApiResult};
-use super::state::AppState;
+use crate::app::AppState;
 
 #[derive(Debug, Serialize)]
 pub struct SystemView {
@@ -51,13 +51,6 @@ struct Problem {
     /// `dead_air`, `transcoder_drops`, `transcoder_slow` or `suspended`.
     kind: &'static str,
     message: String,
-}
-
-static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-
-/// Called at start so uptime counts from then.
-pub fn mark_start() {
-    STARTED.get_or_init(std::time::Instant::now);
 }
 
 pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<SystemView>> {
@@ -137,7 +130,7 @@ pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<Jso
     }
     Ok(Json(SystemView {
         version: env!("CARGO_PKG_VERSION"),
-        uptime_s: STARTED.get().map_or(0, |t| t.elapsed().as_secs()),
+        uptime_s: state.started.elapsed().as_secs(),
         server: server(&state.data_dir).await,
         services: all.len(),
         live,

@@ -11,11 +11,11 @@ use crate::db::services::{self, Service, ServiceScope};
 use crate::db::users::Role;
 use crate::usage::{Period, disk, transfer};
 
-use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
 use super::extract::{List, Page, PathId};
-use super::state::AppState;
-use super::time::rfc3339;
+use crate::app::AppState;
+use crate::domain::access::visible_service;
+use crate::time::rfc3339;
 
 #[derive(Debug, Serialize)]
 pub struct UsageView {
@@ -37,7 +37,7 @@ struct TransferView {
     limit_bytes: Option<i64>,
     limit_gb: Option<f64>,
     /// `report` or `suspend` (until the month ends) past the limit.
-    action: String,
+    action: crate::model::TransferAction,
     exceeded: bool,
     /// The limit suspended the service this month.
     suspended: bool,
@@ -82,8 +82,8 @@ fn period(query: Option<&str>) -> ApiResult<Period> {
 
 async fn usage(state: &AppState, s: &Service, p: &Period) -> ApiResult<UsageView> {
     let bytes = transfer(&state.db, s.id, p).await?;
-    let (media, dvr) = disk(state, s).await?;
-    let limit = (s.transfer_bytes > 0).then_some(s.transfer_bytes);
+    let (media, dvr) = disk(&state.db, &state.engine, s).await?;
+    let limit = (s.limits.transfer_bytes > 0).then_some(s.limits.transfer_bytes);
     Ok(UsageView {
         service: s.id,
         slug: s.slug.clone(),
@@ -96,7 +96,7 @@ async fn usage(state: &AppState, s: &Service, p: &Period) -> ApiResult<UsageView
             gb: bytes as f64 / 1e9,
             limit_bytes: limit,
             limit_gb: limit.map(|l| l as f64 / 1e9),
-            action: s.transfer_action.clone(),
+            action: s.limits.transfer_action,
             exceeded: limit.is_some_and(|l| bytes >= l),
             suspended: s.transfer_suspended.as_deref() == Some(p.name.as_str()),
         },
@@ -104,7 +104,7 @@ async fn usage(state: &AppState, s: &Service, p: &Period) -> ApiResult<UsageView
             media_bytes: media,
             dvr_bytes: dvr,
             used_bytes: media + dvr,
-            limit_bytes: s.disk_quota_mb * 1024 * 1024,
+            limit_bytes: s.limits.disk_quota_mb * 1024 * 1024,
         },
     })
 }

@@ -18,10 +18,10 @@ use crate::auth::secret::{random_b64, token};
 use crate::db::{audit, now, webhooks};
 use crate::webhooks::{EVENTS, deliver};
 
-use super::access::visible_service;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, PathId};
-use super::state::AppState;
+use crate::app::AppState;
+use crate::domain::access::visible_service;
 
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,4 +1,5 @@
-//! The `Caller` extractor: resolves `Authorization: Bearer <token>` to a user.
+//! The `Caller`: the user behind a request, resolved from `Authorization: Bearer <token>`
+//! or the web UI's session cookie (the extractor is `api::extract`'s).
 //!
 //! Two kinds of bearer tokens work the same way: login-session tokens (`tcs_…`, from
 //! `POST /login`, expiring) and API keys (`tck_…`, until revoked).
@@ -9,14 +10,9 @@
 //! only our own pages learn (from the login answer or `GET /me`). A forged form or a
 //! cross-site `fetch` has the cookie withheld by SameSite and cannot know the header.
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-
-use crate::api::error::ApiError;
-use crate::api::state::AppState;
 use crate::auth::secret;
 use crate::db::users::{Role, User};
-use crate::db::{now, tokens, users};
+use crate::db::{Db, users};
 
 pub const SESSION_PREFIX: &str = "tcs_";
 pub const API_KEY_PREFIX: &str = "tck_";
@@ -32,12 +28,9 @@ pub fn csrf_for(token: &str) -> String {
 /// The web UI's page asks this before it renders: the user of a valid cookie session
 /// and the session's CSRF value, so a logged-in page needs no extra request (and a
 /// logged-out one makes no failing request).
-pub async fn cookie_session(
-    state: &AppState,
-    headers: &axum::http::HeaderMap,
-) -> Option<(User, String)> {
+pub async fn cookie_session(db: &Db, headers: &axum::http::HeaderMap) -> Option<(User, String)> {
     let token = cookie_token(headers).filter(|t| t.starts_with(SESSION_PREFIX))?;
-    let (_, user) = users::by_session_hash(&state.db, &secret::digest(&token))
+    let (_, user) = users::by_session_hash(db, &secret::digest(&token))
         .await
         .ok()
         .flatten()?;
@@ -45,7 +38,7 @@ pub async fn cookie_session(
 }
 
 /// The session token in the request's `Cookie` header, if any.
-fn cookie_token(headers: &axum::http::HeaderMap) -> Option<String> {
+pub fn cookie_token(headers: &axum::http::HeaderMap) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
@@ -80,83 +73,5 @@ impl Caller {
 
     pub fn role(&self) -> Role {
         self.user.role()
-    }
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let (token, csrf) = match parts.headers.get(axum::http::header::AUTHORIZATION) {
-            Some(header) => {
-                let token = header
-                    .to_str()
-                    .ok()
-                    .and_then(|h| {
-                        h.strip_prefix("Bearer ")
-                            .or_else(|| h.strip_prefix("bearer "))
-                    })
-                    .map(str::trim)
-                    .ok_or_else(|| {
-                        ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
-                    })?;
-                (token.to_owned(), None)
-            }
-            None => {
-                let token = cookie_token(&parts.headers).ok_or_else(|| {
-                    ApiError::unauthorized("missing Authorization: Bearer <token> header")
-                })?;
-                if !token.starts_with(SESSION_PREFIX) {
-                    return Err(ApiError::unauthorized(
-                        "the session cookie is not valid; log in again",
-                    ));
-                }
-                let csrf = csrf_for(&token);
-                if !parts.method.is_safe() {
-                    let sent = parts
-                        .headers
-                        .get(CSRF_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    if !secret::equal(sent, &csrf) {
-                        return Err(ApiError::forbidden(
-                            "this request did not come from a Tidecast page (missing or wrong X-CSRF-Token); reload the page",
-                        ));
-                    }
-                }
-                (token, Some(csrf))
-            }
-        };
-        let token = token.as_str();
-        let hash = secret::digest(token);
-        let (user, credential) = if token.starts_with(API_KEY_PREFIX) {
-            let (key_id, last_used, user) = users::by_api_key_hash(&state.db, &hash)
-                .await?
-                .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
-            // Record use at most once a minute: a billing system's burst of calls must not
-            // turn into a burst of writes.
-            if last_used.is_none_or(|t| now() - t >= 60) {
-                tokens::touch_api_key(&state.db, key_id).await?;
-            }
-            (user, Credential::ApiKey(key_id))
-        } else {
-            let (session_id, user) =
-                users::by_session_hash(&state.db, &hash)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::unauthorized(
-                            "the token is unknown, expired or revoked; log in again",
-                        )
-                    })?;
-            (user, Credential::Session(session_id))
-        };
-        Ok(Caller {
-            user,
-            credential,
-            csrf,
-        })
     }
 }

@@ -315,7 +315,7 @@ pub async fn restore(config: &Config, from: &Path) -> anyhow::Result<()> {
         "backup from Tidecast {} ({} database, {}), checked",
         manifest.tidecast,
         manifest.backend,
-        crate::api::time::rfc3339(manifest.created_at)
+        crate::time::rfc3339(manifest.created_at)
     );
     let url = match &db_rel {
         Some(rel) => format!("sqlite://{}", staging.path().join(rel).display()),

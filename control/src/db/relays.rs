@@ -1,21 +1,52 @@
 //! A service's relay: the URL its source is pulled from, and when.
 
 use sqlx::FromRow;
+use sqlx::any::AnyRow;
 
 use super::{Db, now};
+use crate::model::relay::{RelayMode, RtspTransport};
 
-#[derive(Clone, FromRow)]
+#[derive(Clone)]
 pub struct Relay {
     pub id: i64,
     pub service_id: i64,
     /// May hold a camera's credentials: `Debug` leaves it out.
     pub url: String,
-    /// `always` or `on_demand`.
-    pub mode: String,
-    /// `tcp` or `udp` (RTSP).
-    pub rtsp_transport: String,
+    pub mode: RelayMode,
+    pub rtsp_transport: RtspTransport,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+#[derive(FromRow)]
+struct Row {
+    id: i64,
+    service_id: i64,
+    url: String,
+    mode: String,
+    rtsp_transport: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl<'r> FromRow<'r, AnyRow> for Relay {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        let r = Row::from_row(row)?;
+        let unknown = |column: &str, v: &str| sqlx::Error::ColumnDecode {
+            index: column.into(),
+            source: format!("unknown value {v:?}").into(),
+        };
+        Ok(Self {
+            mode: RelayMode::parse(&r.mode).ok_or_else(|| unknown("mode", &r.mode))?,
+            rtsp_transport: RtspTransport::parse(&r.rtsp_transport)
+                .ok_or_else(|| unknown("rtsp_transport", &r.rtsp_transport))?,
+            id: r.id,
+            service_id: r.service_id,
+            url: r.url,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
 }
 
 impl std::fmt::Debug for Relay {
@@ -52,8 +83,8 @@ pub async fn set(
     db: &Db,
     service_id: i64,
     url: &str,
-    mode: &str,
-    transport: &str,
+    mode: RelayMode,
+    transport: RtspTransport,
 ) -> sqlx::Result<()> {
     let t = now();
     let updated = sqlx::query(
@@ -61,8 +92,8 @@ pub async fn set(
     )
     .bind(service_id)
     .bind(url)
-    .bind(mode)
-    .bind(transport)
+    .bind(mode.as_str())
+    .bind(transport.as_str())
     .bind(t)
     .execute(db.pool())
     .await?;
@@ -72,8 +103,8 @@ pub async fn set(
         )
         .bind(service_id)
         .bind(url)
-        .bind(mode)
-        .bind(transport)
+        .bind(mode.as_str())
+        .bind(transport.as_str())
         .bind(t)
         .execute(db.pool())
         .await?;

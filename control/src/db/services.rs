@@ -1,56 +1,49 @@
 //! Services: radio stations and video channels, each owned by a customer.
+//!
+//! Rows are decoded here, once, into the typed [`Service`]: enums for the kind, status and
+//! HLS format, [`Limits`], and the JSON settings columns as [`Stored`] values (a stored
+//! value that does not decode is reported, never read as "off").
 
+use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow};
 
 use super::{Db, now};
+use crate::model::autodj::AutoDjSettings;
+use crate::model::dvr::DvrSettings;
+use crate::model::ladder::Ladder;
+pub use crate::model::{
+    HlsFormat, HlsSettings, Kind, Limits, Status, Stored, TargetKinds, TransferAction,
+};
 
-/// A row of `services`. `source_password` and `stream_key` are publish credentials:
+/// A service, as stored. `source_password` and `stream_key` are publish credentials:
 /// `Debug` hides them so they cannot reach a log line.
-#[derive(Clone, FromRow)]
+#[derive(Clone)]
 pub struct Service {
     pub id: i64,
     pub owner_id: i64,
     pub name: String,
     pub slug: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: Kind,
+    pub status: Status,
     pub source_password: String,
     pub stream_key: String,
-    pub max_listeners: i64,
-    pub max_bitrate_kbps: i64,
-    pub disk_quota_mb: i64,
-    pub dvr_minutes: i64,
-    pub transcode: i64,
-    pub autodj: i64,
+    pub limits: Limits,
     pub created_at: i64,
     pub updated_at: i64,
     /// The mount listeners move to while the primary mount has no source.
     pub fallback: Option<String>,
-    /// Video: HLS target segment duration, and how long after the publisher leaves the
-    /// playlist ends (seconds).
-    pub hls_segment_secs: i64,
-    pub hls_end_after_secs: i64,
-    /// `ts` or `fmp4`.
-    pub hls_format: String,
-    /// LL-HLS parts (fmp4 only): 0 or 1.
-    pub hls_low_latency: i64,
-    /// The transcoding ladder as JSON (`api::transcode::Ladder`), if the service has one.
-    pub transcode_json: Option<String>,
-    /// AutoDJ settings as JSON (`autodj::Settings`), once set.
-    pub autodj_json: Option<String>,
-    /// DVR settings as JSON (`api::dvr::Settings`), once set.
-    pub dvr_json: Option<String>,
-    /// Radio: every live DJ set is recorded into the media library (1).
-    pub record_sets: i64,
-    /// Monthly transfer limit in bytes (0: none), and `report` or `suspend` past it.
-    pub transfer_bytes: i64,
-    pub transfer_action: String,
+    /// Video: HLS packaging.
+    pub hls: HlsSettings,
+    /// The transcoding ladder, if the service has one.
+    pub ladder: Stored<Ladder>,
+    /// AutoDJ settings, once set.
+    pub autodj: Stored<AutoDjSettings>,
+    /// DVR settings, once set.
+    pub dvr: Stored<DvrSettings>,
+    /// Radio: every live DJ set is recorded into the media library.
+    pub record_sets: bool,
     /// `YYYY-MM` when the transfer limit suspended the service.
     pub transfer_suspended: Option<String>,
-    /// The publish target kinds the plan allows, comma-separated.
-    pub restream: String,
-    /// Whether the plan allows pulling the source from a relay URL (1).
-    pub relay: i64,
 }
 
 impl std::fmt::Debug for Service {
@@ -65,187 +58,115 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
-    pub fn limits(&self) -> Limits {
-        Limits {
-            max_listeners: self.max_listeners,
-            max_bitrate_kbps: self.max_bitrate_kbps,
-            disk_quota_mb: self.disk_quota_mb,
-            dvr_minutes: self.dvr_minutes,
-            transcode: self.transcode != 0,
-            autodj: self.autodj != 0,
-            transfer_bytes: self.transfer_bytes,
-            transfer_action: TransferAction::parse(&self.transfer_action),
-            restream: TargetKinds::parse(&self.restream),
-            relay: self.relay != 0,
-        }
-    }
-
     pub fn is_suspended(&self) -> bool {
-        self.status == "suspended"
+        self.status == Status::Suspended
+    }
+
+    pub fn is_radio(&self) -> bool {
+        self.kind == Kind::Radio
+    }
+
+    /// Stored settings that cannot be read, in a user's words (the admin dashboard and the
+    /// service's stats show them).
+    pub fn problems(&self) -> Vec<String> {
+        [
+            self.ladder.problem(),
+            self.autodj.problem(),
+            self.dvr.problem(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(ToString::to_string)
+        .collect()
     }
 }
 
-/// A service's plan limits, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Limits {
-    pub max_listeners: i64,
-    pub max_bitrate_kbps: i64,
-    pub disk_quota_mb: i64,
-    pub dvr_minutes: i64,
-    pub transcode: bool,
-    pub autodj: bool,
-    /// Monthly data transfer allowed, in bytes (0: no limit); the API shows it as
-    /// `transfer_gb`.
-    #[serde(rename = "transfer_gb", serialize_with = "bytes_as_gb")]
-    pub transfer_bytes: i64,
-    pub transfer_action: TransferAction,
-    /// The publish target kinds (restreams) it may have.
-    pub restream: TargetKinds,
-    /// Whether its source may be pulled from a relay URL.
-    pub relay: bool,
+/// The columns as the database holds them; decoded into [`Service`] by its `FromRow`.
+#[derive(FromRow)]
+struct Row {
+    id: i64,
+    owner_id: i64,
+    name: String,
+    slug: String,
+    kind: String,
+    status: String,
+    source_password: String,
+    stream_key: String,
+    max_listeners: i64,
+    max_bitrate_kbps: i64,
+    disk_quota_mb: i64,
+    dvr_minutes: i64,
+    transcode: i64,
+    autodj: i64,
+    created_at: i64,
+    updated_at: i64,
+    fallback: Option<String>,
+    hls_segment_secs: i64,
+    hls_end_after_secs: i64,
+    hls_format: String,
+    hls_low_latency: i64,
+    transcode_json: Option<String>,
+    autodj_json: Option<String>,
+    dvr_json: Option<String>,
+    record_sets: i64,
+    transfer_bytes: i64,
+    transfer_action: String,
+    transfer_suspended: Option<String>,
+    restream: String,
+    relay: i64,
 }
 
-/// A set of publish target kinds; shown as a list like `["rtmp","icecast"]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TargetKinds(u8);
-
-impl TargetKinds {
-    pub const NAMES: [&'static str; 3] = ["rtmp", "icecast", "shoutcast"];
-
-    pub fn all() -> Self {
-        Self(0b111)
+/// A column holding a value this build does not know (the schema's CHECKs allow only
+/// known ones; a newer build's value, or a hand edit).
+fn unknown(column: &'static str, value: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.into(),
+        source: format!("unknown value {value:?}").into(),
     }
+}
 
-    fn bit(name: &str) -> Option<u8> {
-        Self::NAMES.iter().position(|n| *n == name).map(|i| 1 << i)
-    }
-
-    /// The kinds named in a comma-separated list; unknown names are ignored.
-    pub fn parse(s: &str) -> Self {
-        Self(
-            s.split(',')
-                .filter_map(|n| Self::bit(n.trim()))
-                .fold(0, |a, b| a | b),
-        )
-    }
-
-    /// From a request's list; an unknown name is an error naming it.
-    pub fn from_names(names: &[String]) -> Result<Self, String> {
-        names.iter().try_fold(Self(0), |acc, n| {
-            Self::bit(n).map(|b| Self(acc.0 | b)).ok_or_else(|| {
-                format!("{n:?} is not a target kind; kinds: rtmp, icecast, shoutcast")
-            })
+impl<'r> FromRow<'r, AnyRow> for Service {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        let r = Row::from_row(row)?;
+        let owner = format!("service {} ({})", r.id, r.slug);
+        Ok(Self {
+            kind: Kind::parse(&r.kind).ok_or_else(|| unknown("kind", &r.kind))?,
+            status: Status::parse(&r.status).ok_or_else(|| unknown("status", &r.status))?,
+            limits: Limits {
+                max_listeners: r.max_listeners,
+                max_bitrate_kbps: r.max_bitrate_kbps,
+                disk_quota_mb: r.disk_quota_mb,
+                dvr_minutes: r.dvr_minutes,
+                transcode: r.transcode != 0,
+                autodj: r.autodj != 0,
+                transfer_bytes: r.transfer_bytes,
+                transfer_action: TransferAction::parse(&r.transfer_action)
+                    .ok_or_else(|| unknown("transfer_action", &r.transfer_action))?,
+                restream: TargetKinds::parse(&r.restream),
+                relay: r.relay != 0,
+            },
+            hls: HlsSettings {
+                segment_secs: r.hls_segment_secs,
+                end_after_secs: r.hls_end_after_secs,
+                format: HlsFormat::parse(&r.hls_format)
+                    .ok_or_else(|| unknown("hls_format", &r.hls_format))?,
+                low_latency: r.hls_low_latency != 0,
+            },
+            ladder: Stored::decode(&owner, "transcoding ladder", r.transcode_json.as_deref()),
+            autodj: Stored::decode(&owner, "AutoDJ settings", r.autodj_json.as_deref()),
+            dvr: Stored::decode(&owner, "DVR settings", r.dvr_json.as_deref()),
+            record_sets: r.record_sets != 0,
+            id: r.id,
+            owner_id: r.owner_id,
+            name: r.name,
+            slug: r.slug,
+            source_password: r.source_password,
+            stream_key: r.stream_key,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            fallback: r.fallback,
+            transfer_suspended: r.transfer_suspended,
         })
-    }
-
-    pub fn allows(self, name: &str) -> bool {
-        Self::bit(name).is_some_and(|b| self.0 & b != 0)
-    }
-
-    pub fn names(self) -> Vec<&'static str> {
-        Self::NAMES.into_iter().filter(|n| self.allows(n)).collect()
-    }
-
-    /// As stored: comma-separated.
-    pub fn to_db(self) -> String {
-        self.names().join(",")
-    }
-}
-
-impl serde::Serialize for TargetKinds {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.names())
-    }
-}
-
-fn bytes_as_gb<S: serde::Serializer>(bytes: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(*bytes as f64 / 1e9)
-}
-
-/// What happens when a service sends more than its monthly transfer.
-#[derive(
-    schemars::JsonSchema,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum TransferAction {
-    /// Shown in usage; nothing else.
-    #[default]
-    Report,
-    /// Suspended until the next month begins.
-    Suspend,
-}
-
-impl TransferAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Report => "report",
-            Self::Suspend => "suspend",
-        }
-    }
-
-    pub fn parse(s: &str) -> Self {
-        if s == "suspend" {
-            Self::Suspend
-        } else {
-            Self::Report
-        }
-    }
-}
-
-/// A service's kind: fixed at creation.
-#[derive(
-    schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Radio,
-    Video,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Radio => "radio",
-            Self::Video => "video",
-        }
-    }
-
-    /// Limits a new service gets for what the request leaves out.
-    pub fn default_limits(self) -> Limits {
-        match self {
-            Self::Radio => Limits {
-                max_listeners: 100,
-                max_bitrate_kbps: 320,
-                disk_quota_mb: 1024,
-                dvr_minutes: 0,
-                transcode: false,
-                autodj: true,
-                transfer_bytes: 0,
-                transfer_action: TransferAction::Report,
-                restream: TargetKinds::all(),
-                relay: true,
-            },
-            Self::Video => Limits {
-                max_listeners: 100,
-                max_bitrate_kbps: 6000,
-                disk_quota_mb: 5120,
-                dvr_minutes: 0,
-                transcode: false,
-                autodj: false,
-                transfer_bytes: 0,
-                transfer_action: TransferAction::Report,
-                restream: TargetKinds::all(),
-                relay: true,
-            },
-        }
     }
 }
 
@@ -271,7 +192,7 @@ pub struct NewService<'a> {
     pub owner_id: i64,
     pub name: &'a str,
     pub slug: &'a str,
-    pub kind: &'a str,
+    pub kind: Kind,
     pub source_password: &'a str,
     pub stream_key: &'a str,
     pub limits: Limits,
@@ -290,7 +211,7 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(s.owner_id)
     .bind(s.name)
     .bind(s.slug)
-    .bind(s.kind)
+    .bind(s.kind.as_str())
     .bind(s.source_password)
     .bind(s.stream_key)
     .bind(s.limits.max_listeners)
@@ -424,7 +345,7 @@ pub struct ServiceChanges {
     pub limits: Option<Limits>,
     pub hls_segment_secs: Option<i64>,
     pub hls_end_after_secs: Option<i64>,
-    pub hls_format: Option<String>,
+    pub hls_format: Option<HlsFormat>,
     pub hls_low_latency: Option<bool>,
 }
 
@@ -460,7 +381,7 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
     .bind(now())
     .bind(c.hls_segment_secs)
     .bind(c.hls_end_after_secs)
-    .bind(c.hls_format.as_deref())
+    .bind(c.hls_format.map(HlsFormat::as_str))
     .bind(c.hls_low_latency.map(i64::from))
     .bind(l.map(|l| l.transfer_bytes))
     .bind(l.map(|l| l.transfer_action.as_str()))
@@ -498,18 +419,18 @@ pub async fn set_transfer_suspended<'e, E: Executor<'e, Database = Any>>(
 pub async fn set_autodj<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     id: i64,
-    settings_json: &str,
+    settings: &AutoDjSettings,
 ) -> sqlx::Result<()> {
-    set_json(exec, id, "autodj_json", Some(settings_json)).await
+    set_json(exec, id, "autodj_json", Some(settings)).await
 }
 
 /// Saves a video service's DVR settings.
 pub async fn set_dvr<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     id: i64,
-    settings_json: Option<&str>,
+    settings: Option<&DvrSettings>,
 ) -> sqlx::Result<()> {
-    set_json(exec, id, "dvr_json", settings_json).await
+    set_json(exec, id, "dvr_json", settings).await
 }
 
 /// Turns recording a radio station's live DJ sets on or off.
@@ -523,13 +444,18 @@ pub async fn set_record_sets(db: &Db, id: i64, on: bool) -> sqlx::Result<()> {
         .map(|_| ())
 }
 
-/// Sets one of a service's JSON settings columns (`column` is this module's constant).
-async fn set_json<'e, E: Executor<'e, Database = Any>>(
+/// Sets one of a service's JSON settings columns (`column` is this module's constant):
+/// the typed value encoded here, the one place that writes them.
+async fn set_json<'e, E: Executor<'e, Database = Any>, T: serde::Serialize>(
     exec: E,
     id: i64,
     column: &'static str,
-    json: Option<&str>,
+    value: Option<&T>,
 ) -> sqlx::Result<()> {
+    let json = value
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| sqlx::Error::Encode(e.into()))?;
     sqlx::query(sql!(
         "UPDATE services SET {column} = $2, updated_at = $3 WHERE id = $1"
     ))
@@ -554,19 +480,19 @@ pub async fn with_autodj(db: &Db) -> sqlx::Result<Vec<Service>> {
 pub async fn set_transcode<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     id: i64,
-    ladder_json: Option<&str>,
+    ladder: Option<&Ladder>,
 ) -> sqlx::Result<()> {
-    set_json(exec, id, "transcode_json", ladder_json).await
+    set_json(exec, id, "transcode_json", ladder).await
 }
 
 pub async fn set_status<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     id: i64,
-    status: &str,
+    status: Status,
 ) -> sqlx::Result<()> {
     sqlx::query("UPDATE services SET status = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(now())
         .execute(exec)
         .await?;

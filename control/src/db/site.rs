@@ -2,6 +2,8 @@
 
 use sqlx::FromRow;
 
+use crate::model::site::SiteSettings;
+
 use super::{Db, now};
 
 #[derive(Debug, Clone, FromRow)]
@@ -42,9 +44,11 @@ pub async fn withdraw(db: &Db, id: i64) -> sqlx::Result<bool> {
 }
 
 /// Every stored setting as (key, JSON text).
-pub async fn settings(db: &Db) -> sqlx::Result<Vec<(String, String)>> {
+pub async fn settings<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+) -> sqlx::Result<Vec<(String, String)>> {
     sqlx::query_as("SELECT key, value FROM settings ORDER BY key")
-        .fetch_all(db.pool())
+        .fetch_all(exec)
         .await
 }
 
@@ -63,4 +67,40 @@ pub async fn put_setting<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     .execute(exec)
     .await?;
     Ok(())
+}
+
+/// The settings in force: stored values over the defaults (a value that no longer parses
+/// keeps its default and is logged).
+pub async fn load(db: &Db) -> sqlx::Result<SiteSettings> {
+    load_in(db.pool()).await
+}
+
+/// [`load`] through a given connection or transaction.
+pub async fn load_in<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+) -> sqlx::Result<SiteSettings> {
+    let mut s = SiteSettings::default();
+    for (key, value) in settings(exec).await? {
+        let ok = match key.as_str() {
+            "site_name" => serde_json::from_str(&value)
+                .map(|v| s.site_name = v)
+                .is_ok(),
+            "customers_create_services" => serde_json::from_str(&value)
+                .map(|v| s.customers_create_services = v)
+                .is_ok(),
+            "stats_retention_days" => serde_json::from_str::<i64>(&value)
+                .map(|v| {
+                    s.stats_retention_days = v.clamp(
+                        *crate::model::site::RETENTION_DAYS.start(),
+                        *crate::model::site::RETENTION_DAYS.end(),
+                    )
+                })
+                .is_ok(),
+            _ => true,
+        };
+        if !ok {
+            tracing::warn!("setting {key} has an unreadable value {value:?}; using the default");
+        }
+    }
+    Ok(s)
 }

@@ -1,26 +1,86 @@
 //! Publish targets of a service (restreams).
 
 use sqlx::FromRow;
+use sqlx::any::AnyRow;
 
 use super::{Db, now};
+use crate::model::target::StoredVideo;
+use crate::model::{Stored, TargetKind};
 
-#[derive(Debug, Clone, FromRow)]
+/// A target as stored. `secret` (a password or stream key) is never logged: `Debug` hides it.
+#[derive(Clone)]
 pub struct Target {
     pub id: i64,
     pub service_id: i64,
-    pub kind: String,
+    pub kind: TargetKind,
     pub host: String,
     pub port: i64,
     pub mount: String,
     pub username: String,
     pub secret: String,
     pub created_at: i64,
-    /// `rtmps://` (1).
-    pub tls: i64,
+    /// `rtmps://`.
+    pub tls: bool,
     /// Video: the rendition sent (`None`: the source as it comes).
     pub rendition: Option<String>,
-    /// Radio to an RTMP target: the picture (`api::targets::VideoSettings` as JSON).
-    pub video_json: Option<String>,
+    /// Radio to an RTMP target: the picture.
+    pub video: Stored<StoredVideo>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("id", &self.id)
+            .field("service_id", &self.service_id)
+            .field("kind", &self.kind)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(FromRow)]
+struct Row {
+    id: i64,
+    service_id: i64,
+    kind: String,
+    host: String,
+    port: i64,
+    mount: String,
+    username: String,
+    secret: String,
+    created_at: i64,
+    tls: i64,
+    rendition: Option<String>,
+    video_json: Option<String>,
+}
+
+impl<'r> FromRow<'r, AnyRow> for Target {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        let r = Row::from_row(row)?;
+        let kind = TargetKind::parse(&r.kind).ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: "kind".into(),
+            source: format!("unknown publish target kind {:?}", r.kind).into(),
+        })?;
+        Ok(Self {
+            video: Stored::decode(
+                &format!("publish target {}", r.id),
+                "picture settings",
+                r.video_json.as_deref(),
+            ),
+            id: r.id,
+            service_id: r.service_id,
+            kind,
+            host: r.host,
+            port: r.port,
+            mount: r.mount,
+            username: r.username,
+            secret: r.secret,
+            created_at: r.created_at,
+            tls: r.tls != 0,
+            rendition: r.rendition,
+        })
+    }
 }
 
 const COLUMNS: &str = "id, service_id, kind, host, port, mount, username, secret, created_at, tls, rendition, video_json";
@@ -28,7 +88,7 @@ const COLUMNS: &str = "id, service_id, kind, host, port, mount, username, secret
 /// A new target's fields.
 #[derive(Debug)]
 pub struct NewTarget<'a> {
-    pub kind: &'a str,
+    pub kind: TargetKind,
     pub host: &'a str,
     pub port: i64,
     pub mount: &'a str,
@@ -36,16 +96,21 @@ pub struct NewTarget<'a> {
     pub secret: &'a str,
     pub tls: bool,
     pub rendition: Option<&'a str>,
-    pub video_json: Option<&'a str>,
+    pub video: Option<&'a StoredVideo>,
 }
 
 pub async fn insert(db: &Db, service_id: i64, t: &NewTarget<'_>) -> sqlx::Result<i64> {
+    let video_json = t
+        .video
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| sqlx::Error::Encode(e.into()))?;
     sqlx::query_scalar(
         "INSERT INTO publish_targets (service_id, kind, host, port, mount, username, secret, created_at, tls, rendition, video_json) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(service_id)
-    .bind(t.kind)
+    .bind(t.kind.as_str())
     .bind(t.host)
     .bind(t.port)
     .bind(t.mount)
@@ -54,7 +119,7 @@ pub async fn insert(db: &Db, service_id: i64, t: &NewTarget<'_>) -> sqlx::Result
     .bind(now())
     .bind(i64::from(t.tls))
     .bind(t.rendition)
-    .bind(t.video_json)
+    .bind(video_json)
     .fetch_one(db.pool())
     .await
 }

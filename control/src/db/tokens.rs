@@ -45,14 +45,18 @@ pub async fn revoke_session(db: &Db, id: i64) -> sqlx::Result<()> {
 }
 
 /// Revokes every login session of a user but `keep` (after a password change).
-pub async fn revoke_user_sessions(db: &Db, user_id: i64, keep: Option<i64>) -> sqlx::Result<()> {
+pub async fn revoke_user_sessions<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    user_id: i64,
+    keep: Option<i64>,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE login_sessions SET revoked_at = $3 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
     )
     .bind(user_id)
     .bind(keep.unwrap_or(-1))
     .bind(now())
-    .execute(db.pool())
+    .execute(exec)
     .await?;
     Ok(())
 }

@@ -158,12 +158,15 @@ pub async fn by_api_key_hash(
 }
 
 /// Usernames are unique regardless of case.
-pub async fn by_username(db: &Db, username: &str) -> sqlx::Result<Option<User>> {
+pub async fn by_username<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    username: &str,
+) -> sqlx::Result<Option<User>> {
     sqlx::query_as(sql!(
         "SELECT {COLUMNS} FROM users WHERE lower(username) = lower($1)"
     ))
     .bind(username)
-    .fetch_optional(db.pool())
+    .fetch_optional(exec)
     .await
 }
 

@@ -1,26 +1,51 @@
 //! The on-demand video queue: videos of the media library waiting for, or done with, their
 //! HLS ladder (`media.vod_*`).
 
+use sqlx::FromRow;
+use sqlx::any::AnyRow;
+
 use super::Db;
+use crate::model::Stored;
+use crate::model::ladder::Rendition;
 
 /// A video waiting for its ladder.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Queued {
     pub id: i64,
     pub owner_id: i64,
     pub path: String,
     pub filename: String,
-    /// The rungs chosen when it was queued (JSON); `None`: the default ladder.
-    pub vod_ladder: Option<String>,
+    /// The rungs chosen when it was queued; unset: the default ladder.
+    pub rungs: Stored<Vec<Rendition>>,
+}
+
+impl<'r> FromRow<'r, AnyRow> for Queued {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        use sqlx::Row as _;
+        let id: i64 = row.try_get("id")?;
+        let ladder: Option<String> = row.try_get("vod_ladder")?;
+        Ok(Self {
+            id,
+            owner_id: row.try_get("owner_id")?,
+            path: row.try_get("path")?,
+            filename: row.try_get("filename")?,
+            rungs: Stored::decode(
+                &format!("media {id}"),
+                "on-demand ladder",
+                ladder.as_deref(),
+            ),
+        })
+    }
 }
 
 /// Puts a video in the queue with the rungs to make.
-pub async fn queue(db: &Db, id: i64, ladder_json: Option<&str>) -> sqlx::Result<()> {
+pub async fn queue(db: &Db, id: i64, rungs: &[Rendition]) -> sqlx::Result<()> {
+    let json = serde_json::to_string(rungs).map_err(|e| sqlx::Error::Encode(e.into()))?;
     sqlx::query(
         "UPDATE media SET vod_status = 'queued', vod_progress_permille = 0, vod_error = NULL, \
          vod_ladder = $1 WHERE id = $2",
     )
-    .bind(ladder_json)
+    .bind(json)
     .bind(id)
     .execute(db.pool())
     .await?;

@@ -14,7 +14,7 @@ use anyhow::Context;
 use tidecast_transcoder::demo::{DemoTrack, render_clip, render_track};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::state::AppState;
+use crate::app::AppState;
 use crate::auth::{password, secret};
 use crate::db::services::{self, Kind, Limits, NewService, Service};
 use crate::db::users::{self, NewUser, Role, UserChanges};
@@ -33,7 +33,7 @@ const CLIP_SECONDS: u32 = 10;
 pub async fn seed_accounts(db: &Db) -> anyhow::Result<String> {
     let pw = secret::random_b64(12).replace(['/', '+'], "x");
     let hash = password::hash(pw.clone()).await?;
-    let owner = match users::by_username(db, USER).await? {
+    let owner = match users::by_username(db.pool(), USER).await? {
         Some(u) => {
             anyhow::ensure!(
                 u.role() == Role::Customer,
@@ -90,7 +90,7 @@ pub async fn seed_accounts(db: &Db) -> anyhow::Result<String> {
                 owner_id: owner,
                 name,
                 slug,
-                kind: kind.as_str(),
+                kind,
                 source_password: &secret::source_password(),
                 stream_key: &secret::stream_key(),
                 limits,
@@ -100,9 +100,9 @@ pub async fn seed_accounts(db: &Db) -> anyhow::Result<String> {
         if kind == Kind::Video {
             // The clip as sent plus a 240p rung (a quality menu to try), and half an hour
             // of DVR (a seek bar): set once, the customer may change them.
-            let ladder = crate::api::transcode::Ladder {
+            let ladder = crate::model::ladder::Ladder {
                 source: true,
-                renditions: vec![crate::api::transcode::Rendition {
+                renditions: vec![crate::model::ladder::Rendition {
                     name: "240p".into(),
                     width: Some(426),
                     height: 240,
@@ -113,12 +113,12 @@ pub async fn seed_accounts(db: &Db) -> anyhow::Result<String> {
                 watermark: None,
                 watermark_file: None,
             };
-            services::set_transcode(db.pool(), id, Some(&serde_json::to_string(&ladder)?)).await?;
-            let dvr = crate::api::dvr::Settings {
+            services::set_transcode(db.pool(), id, Some(&ladder)).await?;
+            let dvr = crate::model::dvr::DvrSettings {
                 enabled: true,
                 window_minutes: 30,
             };
-            services::set_dvr(db.pool(), id, Some(&serde_json::to_string(&dvr)?)).await?;
+            services::set_dvr(db.pool(), id, Some(&dvr)).await?;
         }
         tracing::info!("demo: created {name} ({slug})");
     }
@@ -127,14 +127,21 @@ pub async fn seed_accounts(db: &Db) -> anyhow::Result<String> {
 
 /// Fills the demo station's library and starts AutoDJ, starts looping the clip into the
 /// channel, and prints where to look. Runs in the background; problems are logged.
-pub fn start(state: AppState, rtmp: SocketAddr, password: String, shutdown: CancellationToken) {
-    tokio::spawn(async move {
+pub fn start(
+    state: AppState,
+    rtmp: SocketAddr,
+    password: String,
+    shutdown: CancellationToken,
+    tasks: &tokio_util::task::TaskTracker,
+) {
+    let publishers = tasks.clone();
+    tasks.spawn(async move {
         if let Err(e) = radio(&state).await {
             tracing::warn!("demo: the radio station could not start: {e:#}");
         }
         match clip(&state.data_dir).await {
             Ok(path) => {
-                tokio::spawn(publisher::run(state.clone(), rtmp, path, shutdown));
+                publishers.spawn(publisher::run(state.clone(), rtmp, path, shutdown));
             }
             Err(e) => tracing::warn!("demo: the video clip could not be made: {e:#}"),
         }
@@ -178,9 +185,9 @@ async fn radio(state: &AppState) -> anyhow::Result<()> {
                 .await?
                 .map_err(|e| anyhow::anyhow!(e.0))?;
             let sha = upload.hash_written().await?;
-            let (row, _) = crate::api::media::import(state, &s, FOLDER, &filename, &sha, upload)
+            let (row, _) = crate::domain::media::import(state, &s, FOLDER, &filename, &sha, upload)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+                .map_err(anyhow::Error::from)?;
             tracing::info!("demo: made track {} of 3, {filename}", i + 1);
             ids.push(row.id);
         }
@@ -216,11 +223,11 @@ async fn radio(state: &AppState) -> anyhow::Result<()> {
         .autodj()
         .is_running(tidecast_engine::ServiceId(s.id))
     {
-        let mut settings = crate::autodj::Settings::of(&s);
+        let mut settings = crate::domain::autodj::settings(&s);
         settings.enabled = true;
-        services::set_autodj(state.db.pool(), s.id, &serde_json::to_string(&settings)?).await?;
+        services::set_autodj(state.db.pool(), s.id, &settings).await?;
         let s = service(&state.db, RADIO).await?;
-        crate::autodj::start(state, &s).await?;
+        crate::domain::autodj::run(state, &s).await?;
     }
     Ok(())
 }

@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::state::AppState;
+use crate::app::AppState;
 
 /// One FLV tag: audio (8) or video (9), its time in ms, its body.
 struct Tag {

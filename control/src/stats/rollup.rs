@@ -353,15 +353,15 @@ pub async fn service_steps(
 
 /// Rolls up every finished hour not rolled yet, then deletes what is past the retention
 /// now and then. Runs until the process ends.
-pub async fn run(db: Db, engine: Engine) {
+pub async fn run(db: Db, engine: Engine, stop: tokio_util::sync::CancellationToken) {
     let mut last_prune: Option<std::time::Instant> = None;
-    loop {
+    while !stop.is_cancelled() {
         if let Err(e) = catch_up(&db, &engine, now()).await {
             tracing::warn!("statistics rollup failed (retried in {TICK:?}): {e}");
         }
         if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
             last_prune = Some(std::time::Instant::now());
-            let days = match crate::api::site::load(&db).await {
+            let days = match crate::db::site::load(&db).await {
                 Ok(s) => s.stats_retention_days,
                 Err(e) => {
                     tracing::warn!(
@@ -379,7 +379,10 @@ pub async fn run(db: Db, engine: Engine) {
                 Err(e) => tracing::warn!("cannot delete old statistics: {e}"),
             }
         }
-        tokio::time::sleep(TICK).await;
+        tokio::select! {
+            () = tokio::time::sleep(TICK) => {}
+            () = stop.cancelled() => {}
+        }
     }
 }
 

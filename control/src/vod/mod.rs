@@ -5,21 +5,13 @@
 //! The queue is the `media` table itself (`vod_status`), so nothing queued is lost to a
 //! stop: a transcode the stop cut short starts again at the next start.
 
-mod master;
-mod serve;
-mod worker;
+pub mod master;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
-
-pub use serve::router;
-pub use worker::run;
-
-use crate::api::transcode::{Rendition, default_rungs};
-use crate::db::services::Service;
 
 /// Wakes the worker when a video joins the queue; stops the one it is on when deleted.
 #[derive(Debug, Default)]
@@ -39,6 +31,11 @@ impl Queue {
         self.wake.notify_one();
     }
 
+    /// Waits for the next [`Queue::wake`].
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
     /// Stops the transcode of video `id` if it is the one running.
     pub fn cancel(&self, id: i64) {
         let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
@@ -49,7 +46,8 @@ impl Queue {
         }
     }
 
-    fn started(&self, id: i64) -> Arc<AtomicBool> {
+    /// The worker starts on video `id`: the flag `cancel` sets.
+    pub fn started(&self, id: i64) -> Arc<AtomicBool> {
         let stop = Arc::new(AtomicBool::new(false));
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some((id, Arc::clone(&stop)));
         stop
@@ -64,26 +62,6 @@ pub fn root(data: &Path) -> PathBuf {
 /// Where the ladder of video `id` lives once made.
 pub fn dir(data: &Path, id: i64) -> PathBuf {
     root(data).join(id.to_string())
-}
-
-/// The rungs a video uploaded through `service` gets: the service's own transcoding ladder
-/// (its video rungs), else the default one. Rungs above the video's height are left out
-/// when it is transcoded.
-pub fn ladder_for(service: &Service) -> Vec<Rendition> {
-    let stored = crate::api::transcode::engine_ladder(service)
-        .map(|l| {
-            l.renditions
-                .iter()
-                .filter(|r| r.height > 0)
-                .map(Rendition::from)
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    if stored.is_empty() {
-        default_rungs()
-    } else {
-        stored
-    }
 }
 
 /// Removes what a stop left half-made (ladders being written) and the ladders of videos

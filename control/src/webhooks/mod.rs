@@ -59,9 +59,14 @@ pub struct Webhooks {
 
 impl Webhooks {
     /// The queue and its dispatcher; deliveries waiting for a retry end with `shutdown`.
-    pub fn spawn(db: Db, policy: Arc<Policy>, shutdown: CancellationToken) -> Arc<Self> {
+    pub fn spawn(
+        db: Db,
+        policy: Arc<Policy>,
+        shutdown: CancellationToken,
+        tasks: &tokio_util::task::TaskTracker,
+    ) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(dispatch(db, policy, rx, shutdown));
+        tasks.spawn(dispatch(db, policy, rx, shutdown));
         Arc::new(Self {
             tx,
             dropped: AtomicU64::new(0),

@@ -16,7 +16,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::error::ApiError;
-use crate::api::state::AppState;
+use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::users::Role;
 
@@ -364,7 +364,7 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Response 
         &[],
         f64::from(pool.options().get_max_connections()),
     );
-    for r in crate::http_metrics::snapshot() {
+    for r in crate::http::track::snapshot() {
         let status = r.status.to_string();
         let labels = [
             ("route", r.route.as_str()),

@@ -20,12 +20,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
-use tidecast_engine::ServiceId;
 use tidecast_engine::dvr::index::{Entry, Index};
 use tidecast_engine::dvr::{Archive, Dvr};
 
-use crate::api::state::AppState;
+use crate::app::AppState;
 use crate::db::services::{self, Service};
+use crate::domain::dvr::{Recorded, existing, renditions};
 
 /// A jump between segments larger than this is a gap (the publisher was away).
 const GAP_MS: i64 = 1500;
@@ -67,7 +67,7 @@ async fn service(state: &AppState, slug: &str) -> Result<(Service, Arc<Dvr>), Re
     let service = services::by_slug(&state.db, slug)
         .await
         .map_err(|_| refused(StatusCode::SERVICE_UNAVAILABLE, "try again"))?
-        .filter(|s| s.kind == "video" && !s.is_suspended())
+        .filter(|s| s.kind == crate::model::Kind::Video && !s.is_suspended())
         .ok_or_else(|| refused(StatusCode::NOT_FOUND, "no such video service"))?;
     let dvr = state
         .engine
@@ -77,88 +77,17 @@ async fn service(state: &AppState, slug: &str) -> Result<(Service, Arc<Dvr>), Re
     Ok((service, dvr))
 }
 
-/// A stream's archive if it was ever recorded (nothing is created by looking).
-fn existing(dvr: &Dvr, s: &Service, stream: &str) -> Result<Option<Arc<Archive>>, Refused> {
-    if !dvr.folder(ServiceId(s.id), stream).is_dir() {
-        return Ok(None);
-    }
-    dvr.archive(ServiceId(s.id), stream).map(Some).map_err(|e| {
-        tracing::error!(stream, "DVR archive unreadable: {e}");
-        refused(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the archive cannot be read",
-        )
-    })
+/// An archive that cannot be read: logged, and said without details.
+fn unreadable(e: crate::domain::Error) -> Refused {
+    tracing::error!("{e}");
+    refused(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the archive cannot be read",
+    )
 }
 
 fn nothing_recorded() -> Response {
     plain(StatusCode::NOT_FOUND, "nothing recorded yet")
-}
-
-/// A rendition of the service's ladder with an archive.
-struct Recorded {
-    name: String,
-    resolution: Option<(u32, u32)>,
-    /// What the ladder asks of it, for a variant the archive cannot measure yet.
-    kbps: u32,
-    archive: Arc<Archive>,
-}
-
-/// The renditions of the service's ladder that were recorded, highest first (the source,
-/// if offered, before them).
-fn renditions(dvr: &Dvr, s: &Service) -> Result<Vec<Recorded>, Refused> {
-    let Some(spec) = crate::api::transcode::engine_ladder(s) else {
-        return Ok(Vec::new());
-    };
-    let source = spec.passthrough.then(|| {
-        let top = spec
-            .renditions
-            .iter()
-            .map(|r| r.video_kbps + r.audio_kbps)
-            .max()
-            .unwrap_or(4000);
-        (
-            tidecast_engine::ladder::SOURCE.to_owned(),
-            None,
-            top * 3 / 2,
-        )
-    });
-    let rungs = spec.renditions.iter().map(|r| {
-        let resolution = (r.width > 0 && r.height > 0).then_some((r.width, r.height));
-        (r.name.clone(), resolution, r.video_kbps + r.audio_kbps)
-    });
-    let mut out = Vec::new();
-    for (name, resolution, kbps) in source.into_iter().chain(rungs) {
-        if let Some(archive) = existing(dvr, s, &format!("{}/{name}", s.slug))? {
-            out.push(Recorded {
-                name,
-                resolution,
-                kbps,
-                archive,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// The archive a recording of `[from_ms, to_ms)` is cut from: the source as it arrived if
-/// it was recorded, else the highest rendition with segments there, else the service's own
-/// stream (no ladder).
-pub fn best_archive(dvr: &Dvr, s: &Service, from_ms: i64, to_ms: i64) -> Option<Arc<Archive>> {
-    let has = |a: &Archive| {
-        a.index
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .range(from_ms, to_ms)
-            .next()
-            .is_some()
-    };
-    let recorded = renditions(dvr, s).ok()?;
-    recorded
-        .into_iter()
-        .map(|r| r.archive)
-        .find(|a| has(a))
-        .or_else(|| existing(dvr, s, &s.slug).ok().flatten().filter(|a| has(a)))
 }
 
 /// A master playlist over the renditions with segments in `[from_ms, to_ms)`, each
@@ -265,7 +194,7 @@ pub async fn slice(state: &AppState, slug: &str, query: &str) -> Response {
         Ok(found) => found,
         Err(res) => return res.into_response(),
     };
-    let recorded = match renditions(&dvr, &s) {
+    let recorded = match renditions(&dvr, &s).map_err(unreadable) {
         Ok(r) => r,
         Err(res) => return res.into_response(),
     };
@@ -277,7 +206,7 @@ pub async fn slice(state: &AppState, slug: &str, query: &str) -> Response {
     if let Some(text) = master(&recorded, start.saturating_mul(1000), to_ms, &uri) {
         return playlist_response(text);
     }
-    match existing(&dvr, &s, &s.slug) {
+    match existing(&dvr, &s, &s.slug).map_err(unreadable) {
         Ok(Some(archive)) => slice_of(&archive, start, end),
         Ok(None) => outside(),
         Err(res) => res.into_response(),
@@ -299,7 +228,7 @@ pub async fn rendition_slice(
         Ok(found) => found,
         Err(res) => return res.into_response(),
     };
-    match existing(&dvr, &s, &format!("{}/{rendition}", s.slug)) {
+    match existing(&dvr, &s, &format!("{}/{rendition}", s.slug)).map_err(unreadable) {
         Ok(Some(archive)) => slice_of(&archive, start, end),
         Ok(None) => outside(),
         Err(res) => res.into_response(),
@@ -347,14 +276,14 @@ async fn playlist(
         Ok(found) => found,
         Err(res) => return res.into_response(),
     };
-    let recorded = match renditions(&dvr, &s) {
+    let recorded = match renditions(&dvr, &s).map_err(unreadable) {
         Ok(r) => r,
         Err(res) => return res.into_response(),
     };
     if let Some(text) = master(&recorded, i64::MIN, i64::MAX, "dvr.m3u8") {
         return playlist_response(text);
     }
-    match existing(&dvr, &s, &s.slug) {
+    match existing(&dvr, &s, &s.slug).map_err(unreadable) {
         Ok(Some(archive)) => whole(&archive, &headers),
         Ok(None) => nothing_recorded(),
         Err(res) => res.into_response(),
@@ -372,7 +301,7 @@ pub async fn rendition_playlist(
         Ok(found) => found,
         Err(res) => return res.into_response(),
     };
-    match existing(&dvr, &s, &format!("{}/{rendition}", s.slug)) {
+    match existing(&dvr, &s, &format!("{}/{rendition}", s.slug)).map_err(unreadable) {
         Ok(Some(archive)) => whole(&archive, headers),
         Ok(None) => nothing_recorded(),
         Err(res) => res.into_response(),
@@ -418,7 +347,7 @@ fn whole(archive: &Archive, headers: &HeaderMap) -> Response {
     let rendered = match text {
         Err(r) => r,
         Ok(text) => {
-            let gz = crate::hls::gzip(text.as_bytes());
+            let gz = crate::http::hls::gzip(text.as_bytes());
             let r = Arc::new(Rendered {
                 key,
                 plain: Bytes::from(text),
@@ -434,7 +363,7 @@ fn whole(archive: &Archive, headers: &HeaderMap) -> Response {
     let wants_gzip = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(crate::hls::accepts_gzip);
+        .is_some_and(crate::http::hls::accepts_gzip);
     let body = if wants_gzip {
         rendered.gz.clone()
     } else {
@@ -498,7 +427,7 @@ async fn segment(
         Ok(found) => found,
         Err(res) => return res.into_response(),
     };
-    match existing(&dvr, &s, &s.slug) {
+    match existing(&dvr, &s, &s.slug).map_err(unreadable) {
         Ok(Some(archive)) => serve_file(&archive, &file).await,
         Ok(None) => no_segment(),
         Err(res) => res.into_response(),
@@ -513,7 +442,7 @@ async fn rendition_segment(
         Ok(found) => found,
         Err(res) => return res.into_response(),
     };
-    match existing(&dvr, &s, &format!("{}/{rendition}", s.slug)) {
+    match existing(&dvr, &s, &format!("{}/{rendition}", s.slug)).map_err(unreadable) {
         Ok(Some(archive)) => serve_file(&archive, &file).await,
         Ok(None) => no_segment(),
         Err(res) => res.into_response(),

@@ -13,7 +13,7 @@ pub async fn serve(Path((version, name)): Path<(String, String)>, headers: Heade
     let gzip = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(crate::hls::accepts_gzip);
+        .is_some_and(crate::http::hls::accepts_gzip);
     let cache = if version == tidecast_player::VERSION {
         "public, max-age=31536000, immutable"
     } else {

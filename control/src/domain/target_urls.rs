@@ -6,7 +6,7 @@
 //! - `rtmp://host[:port]/app` or `rtmps://…` with the stream key apart; a URL pasted with
 //!   the key as its last path segment (`rtmp://host/live/KEY`) works too.
 
-use super::error::{ApiError, ApiResult};
+use super::{Error, Result};
 
 /// A platform's ingest URL, offered as an editable default.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -49,11 +49,11 @@ pub struct Address {
     pub tls: bool,
 }
 
-fn bad(why: &str) -> ApiError {
-    ApiError::invalid(format!("url: {why}"))
+fn bad(why: &str) -> Error {
+    Error::invalid(format!("url: {why}"))
 }
 
-fn parse_url(url: &str) -> ApiResult<url::Url> {
+fn parse_url(url: &str) -> Result<url::Url> {
     if url.len() > 2000 {
         return Err(bad("at most 2000 characters"));
     }
@@ -64,7 +64,7 @@ fn parse_url(url: &str) -> ApiResult<url::Url> {
     Ok(u)
 }
 
-fn host(u: &url::Url) -> ApiResult<String> {
+fn host(u: &url::Url) -> Result<String> {
     u.host_str()
         .filter(|h| !h.is_empty())
         .map(str::to_owned)
@@ -78,14 +78,14 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn password(u: &url::Url, example: &str) -> ApiResult<String> {
+fn password(u: &url::Url, example: &str) -> Result<String> {
     u.password()
         .map(percent_decode)
         .filter(|p| !p.is_empty())
         .ok_or_else(|| bad(&format!("no password ({example})")))
 }
 
-pub fn icecast(url: &str) -> ApiResult<Address> {
+pub fn icecast(url: &str) -> Result<Address> {
     let u = parse_url(url)?;
     if u.scheme() != "icecast" {
         return Err(bad("must be icecast://user:password@host:port/mount"));
@@ -109,7 +109,7 @@ pub fn icecast(url: &str) -> ApiResult<Address> {
     })
 }
 
-pub fn shoutcast(url: &str) -> ApiResult<Address> {
+pub fn shoutcast(url: &str) -> Result<Address> {
     let u = parse_url(url)?;
     if u.scheme() != "shoutcast" {
         return Err(bad(
@@ -138,7 +138,7 @@ pub fn shoutcast(url: &str) -> ApiResult<Address> {
 }
 
 /// `key` apart, or the URL's last path segment when `key` is left out.
-pub fn rtmp(url: &str, key: Option<&str>) -> ApiResult<Address> {
+pub fn rtmp(url: &str, key: Option<&str>) -> Result<Address> {
     let u = parse_url(url)?;
     let tls = match u.scheme() {
         "rtmp" => false,
@@ -158,7 +158,7 @@ pub fn rtmp(url: &str, key: Option<&str>) -> ApiResult<Address> {
                 (app.to_owned(), percent_decode(k))
             }
             _ => {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     "key: the stream key is missing (give \"key\", or the URL as rtmp://host/app/KEY)",
                 ));
             }
@@ -168,7 +168,7 @@ pub fn rtmp(url: &str, key: Option<&str>) -> ApiResult<Address> {
         return Err(bad("the application path is missing (rtmp://host/app)"));
     }
     if key.len() > 500 || key.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "key: at most 500 characters, no control characters",
         ));
     }

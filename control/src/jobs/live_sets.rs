@@ -10,7 +10,9 @@ use std::sync::Arc;
 use tidecast_engine::live_sets::{SetEvent, SetInfo, SetSink};
 use tokio::sync::mpsc;
 
-use crate::api::state::AppState;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
 use crate::db::recordings;
 use crate::db::services;
 use crate::media::store::{self, Upload};
@@ -45,10 +47,21 @@ fn unix_ms(t: std::time::SystemTime) -> i64 {
 }
 
 /// Files the engine's sets as their events come.
-pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<SetEvent>) {
+pub async fn run(
+    state: AppState,
+    mut rx: mpsc::UnboundedReceiver<SetEvent>,
+    stop: CancellationToken,
+) {
     // Engine set id → recording row.
     let mut rows: std::collections::HashMap<u64, i64> = std::collections::HashMap::new();
-    while let Some(event) = rx.recv().await {
+    loop {
+        // At shutdown (the engine has stopped by then) the events already sent are still
+        // written: the sets it finished are kept.
+        let event = tokio::select! {
+            e = rx.recv() => e,
+            () = stop.cancelled() => rx.try_recv().ok(),
+        };
+        let Some(event) = event else { break };
         match event {
             SetEvent::Started(set) => match started(&state, &set).await {
                 Ok(rid) => {
@@ -160,7 +173,7 @@ async fn import(
         .hash_written()
         .await
         .map_err(|e| format!("the recorded file could not be read: {e}"))?;
-    let quota = u64::try_from(service.disk_quota_mb).unwrap_or(0) * 1024 * 1024;
+    let quota = u64::try_from(service.limits.disk_quota_mb).unwrap_or(0) * 1024 * 1024;
     let used = crate::db::media::bytes_used(state.db.pool(), service.owner_id)
         .await
         .map_err(|e| e.to_string())?;
@@ -175,9 +188,9 @@ async fn import(
     }
     let at = chrono::DateTime::<chrono::Utc>::from(started_at).format("%Y-%m-%d %H-%M");
     let filename = store::display_name(&format!("{label} {at} UTC.{ext}"));
-    let (row, _) = crate::api::media::import(state, &service, FOLDER, &filename, &sha, upload)
+    let (row, _) = crate::domain::media::import(state, &service, FOLDER, &filename, &sha, upload)
         .await
-        .map_err(|e| e.message)?;
+        .map_err(|e| e.to_string())?;
     Ok(row.id)
 }
 

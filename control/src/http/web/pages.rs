@@ -8,12 +8,12 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::html::{Framing, Page, json_for_script};
-use crate::api::state::AppState;
 use crate::api::users::MeView;
+use crate::app::AppState;
 use crate::auth::caller::cookie_session;
 
 pub async fn ui(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let me = cookie_session(&state, &headers)
+    let me = cookie_session(&state.db, &headers)
         .await
         .map(|(user, csrf)| MeView::new(&user, Some(csrf)));
     Page {

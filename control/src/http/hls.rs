@@ -22,7 +22,7 @@ use bytes::Bytes;
 use tidecast_engine::hls::live::LiveStream;
 use tidecast_engine::hls::viewers::ViewerKey;
 
-use crate::api::state::AppState;
+use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -128,7 +128,7 @@ async fn serve(
         && let Some(q) = query.as_deref()
         && url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "start" || k == "end")
     {
-        return crate::dvr_hls::slice(&state, &slug, q).await;
+        return crate::http::dvr_hls::slice(&state, &slug, q).await;
     }
     // An on-demand relay starts on the first ask: its first segment is waited for.
     let relayed = state.engine.demand().touch(&slug);
@@ -180,13 +180,14 @@ async fn serve_rendition(
 ) -> Response {
     // The rendition's DVR window, or a slice of its archive.
     if file == "dvr.m3u8" {
-        return crate::dvr_hls::rendition_playlist(&state, &slug, &rendition, &req_headers).await;
+        return crate::http::dvr_hls::rendition_playlist(&state, &slug, &rendition, &req_headers)
+            .await;
     }
     if file == "index.m3u8"
         && let Some(q) = query.as_deref()
         && url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "start" || k == "end")
     {
-        return crate::dvr_hls::rendition_slice(&state, &slug, &rendition, q).await;
+        return crate::http::dvr_hls::rendition_slice(&state, &slug, &rendition, q).await;
     }
     state.engine.demand().touch(&slug);
     let hls = state.engine.hls();

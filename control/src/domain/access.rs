@@ -12,8 +12,8 @@ use crate::auth::Caller;
 use crate::db::services::{self, Service};
 use crate::db::users::{self, Role, User};
 
-use super::error::{ApiError, ApiResult};
-use super::state::AppState;
+use super::{Error, Result};
+use crate::app::AppState;
 
 /// Whether `caller` may see `target`.
 pub fn sees_user(caller: &Caller, target: &User) -> bool {
@@ -25,11 +25,11 @@ pub fn sees_user(caller: &Caller, target: &User) -> bool {
 }
 
 /// Loads a user the caller may see, else 404.
-pub async fn visible_user(state: &AppState, caller: &Caller, id: i64) -> ApiResult<User> {
+pub async fn visible_user(state: &AppState, caller: &Caller, id: i64) -> Result<User> {
     users::by_id(state.db.pool(), id)
         .await?
         .filter(|u| sees_user(caller, u))
-        .ok_or_else(|| ApiError::not_found("user"))
+        .ok_or_else(|| Error::NotFound("user"))
 }
 
 /// Whether `caller` sees a service owned by `owner`.
@@ -55,8 +55,8 @@ pub async fn visible_service(
     state: &AppState,
     caller: &Caller,
     id: i64,
-) -> ApiResult<(Service, User)> {
-    let not_found = || ApiError::not_found("service");
+) -> Result<(Service, User)> {
+    let not_found = || Error::NotFound("service");
     let service = services::by_id(state.db.pool(), id)
         .await?
         .ok_or_else(not_found)?;
@@ -75,10 +75,10 @@ pub async fn managed_service(
     state: &AppState,
     caller: &Caller,
     id: i64,
-) -> ApiResult<(Service, User)> {
+) -> Result<(Service, User)> {
     let (service, owner) = visible_service(state, caller, id).await?;
     if !manages_service(caller, &owner) {
-        return Err(ApiError::forbidden(
+        return Err(Error::forbidden(
             "only the service's reseller or an admin may do this",
         ));
     }

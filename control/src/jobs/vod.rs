@@ -7,11 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use tidecast_engine::transcode::{RenditionSpec, VodJob, VodReport};
+use tidecast_engine::transcode::{VodJob, VodReport};
 
-use crate::api::state::AppState;
-use crate::api::transcode::{Rendition, default_rungs};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
 use crate::db::vod::{self, Queued};
+use crate::model::Stored;
+use crate::model::ladder::{Rendition, default_rungs};
 
 /// Segment length of on-demand ladders: Apple's recommendation for VOD.
 const SEGMENT_SECS: u32 = 4;
@@ -19,7 +22,7 @@ const SEGMENT_SECS: u32 = 4;
 const NICENESS: i32 = 10;
 
 /// Runs the queue for as long as the server does.
-pub async fn run(state: AppState) {
+pub async fn run(state: AppState, stop: CancellationToken) {
     match vod::requeue_interrupted(&state.db).await {
         Ok(0) => {}
         Ok(n) => {
@@ -27,13 +30,29 @@ pub async fn run(state: AppState) {
         }
         Err(e) => tracing::error!("cannot requeue on-demand transcodes: {e}"),
     }
-    loop {
+    while !stop.is_cancelled() {
         match vod::take_next(&state.db).await {
-            Ok(Some(job)) => transcode(&state, job).await,
-            Ok(None) => state.vod.wake.notified().await,
+            Ok(Some(job)) => {
+                let id = job.id;
+                tokio::select! {
+                    () = transcode(&state, job) => {}
+                    () = stop.cancelled() => {
+                        // Left "transcoding": queued again at the next start.
+                        state.vod.cancel(id);
+                        tracing::info!(media = id, "on-demand transcode stopped by the shutdown");
+                    }
+                }
+            }
+            Ok(None) => tokio::select! {
+                () = state.vod.woken() => {}
+                () = stop.cancelled() => {}
+            },
             Err(e) => {
                 tracing::error!("cannot read the on-demand queue: {e}");
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    () = stop.cancelled() => {}
+                }
             }
         }
     }
@@ -61,7 +80,7 @@ async fn transcode(state: &AppState, job: Queued) {
             match vod::ready(&state.db, id, i64::try_from(bytes).unwrap_or(i64::MAX)).await {
                 // Deleted while it was being transcoded.
                 Ok(false) => {
-                    super::remove(&state.data_dir, id).await;
+                    crate::vod::remove(&state.data_dir, id).await;
                     Ok(())
                 }
                 Ok(true) => Ok(()),
@@ -94,21 +113,22 @@ async fn make_ladder(state: &AppState, job: &Queued) -> Result<(VodReport, u64),
         .transcoder()
         .cloned()
         .ok_or("this server runs without a transcoder (FFmpeg's libraries are missing)")?;
-    let root = super::root(&state.data_dir);
+    let root = crate::vod::root(&state.data_dir);
     let partial = root.join(format!("{}.partial", job.id));
     let _ = tokio::fs::remove_dir_all(&partial).await;
     tokio::fs::create_dir_all(&partial)
         .await
         .map_err(|e| format!("the on-demand folder cannot be made: {e}"))?;
-    let rungs: Vec<Rendition> = job
-        .vod_ladder
-        .as_deref()
-        .and_then(|j| serde_json::from_str(j).ok())
-        .unwrap_or_else(default_rungs);
+    let rungs: Vec<Rendition> = match &job.rungs {
+        Stored::Set(rungs) => rungs.clone(),
+        Stored::Unset => default_rungs(),
+        // Said in the video's status rather than made with rungs nobody chose.
+        Stored::Undecodable(problem) => return Err(problem.to_string()),
+    };
     let vod_job = VodJob {
         input: state.data_dir.join(&job.path),
         output_dir: partial.clone(),
-        renditions: rungs.iter().map(RenditionSpec::from).collect(),
+        renditions: rungs.iter().map(crate::domain::ladder::spec_of).collect(),
         segment_secs: SEGMENT_SECS,
         cancel: state.vod.started(job.id),
     };
@@ -141,7 +161,7 @@ async fn make_ladder(state: &AppState, job: &Queued) -> Result<(VodReport, u64),
         }
     };
     let result = match report {
-        Ok(Ok(report)) => finish(&partial, &super::dir(&state.data_dir, job.id), &report)
+        Ok(Ok(report)) => finish(&partial, &crate::vod::dir(&state.data_dir, job.id), &report)
             .await
             .map(|bytes| (report, bytes))
             .map_err(|e| format!("the on-demand copy could not be saved: {e}")),
@@ -156,7 +176,11 @@ async fn make_ladder(state: &AppState, job: &Queued) -> Result<(VodReport, u64),
 
 /// Writes the master playlist and moves the ladder into place; its size on disk.
 async fn finish(partial: &Path, dir: &Path, report: &VodReport) -> std::io::Result<u64> {
-    tokio::fs::write(partial.join("index.m3u8"), super::master::playlist(report)).await?;
+    tokio::fs::write(
+        partial.join("index.m3u8"),
+        crate::vod::master::playlist(report),
+    )
+    .await?;
     let _ = tokio::fs::remove_dir_all(dir).await;
     tokio::fs::rename(partial, dir).await?;
     let dir = dir.to_owned();

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::html::{Framing, Page, escape, json_for_script};
-use crate::api::state::AppState;
+use crate::app::AppState;
 use crate::db::services::Service;
 use crate::db::{media, mounts, services};
 
@@ -91,7 +91,7 @@ async fn service_config(state: &AppState, s: &Service, host: Option<&str>) -> sq
         state.links.host(host),
         state.links.icecast_port
     );
-    let radio = s.kind == "radio";
+    let radio = s.is_radio();
     let mut streams = Vec::new();
     if radio {
         streams.push(Stream {
@@ -106,9 +106,9 @@ async fn service_config(state: &AppState, s: &Service, host: Option<&str>) -> sq
         }
     }
     // A station has HLS when its plan transcodes and it has a ladder; a channel always.
-    let hls = (!radio || (s.transcode != 0 && s.transcode_json.is_some()))
+    let hls = (!radio || (s.limits.transcode && s.ladder.get().is_some()))
         .then(|| format!("{base}/hls/{}/index.m3u8", s.slug));
-    let dvr = crate::api::dvr::window(s).map(|_| format!("{base}/hls/{}/dvr.m3u8", s.slug));
+    let dvr = crate::domain::dvr::window(s).map(|_| format!("{base}/hls/{}/dvr.m3u8", s.slug));
     Ok(Config {
         kind: if radio { "radio" } else { "video" },
         name: s.name.clone(),

@@ -1,4 +1,6 @@
-//! What every request handler shares.
+//! The application's shared handles: the database, the engine, the links it hands out, the
+//! data folder and the queues the domain layer wakes. HTTP handlers get it as axum state;
+//! domain operations and background jobs take it too.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +10,7 @@ use url::Url;
 
 use crate::db::Db;
 
-/// Shared state of the HTTP server.
+/// The application's shared handles (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Db,
@@ -23,6 +25,8 @@ pub struct AppState {
     pub vod: Arc<crate::vod::Queue>,
     /// Which addresses customers' URLs (webhooks, relays) may reach.
     pub outbound: Arc<crate::outbound::Policy>,
+    /// When the server started (the admin dashboard's uptime).
+    pub started: std::time::Instant,
 }
 
 impl AppState {
@@ -40,6 +44,7 @@ impl AppState {
             links: Arc::new(links),
             ready: Arc::new(Readiness::default()),
             data_dir: Arc::new(data_dir),
+            started: std::time::Instant::now(),
         }
     }
 }

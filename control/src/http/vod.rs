@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::api::state::AppState;
+use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,7 +59,7 @@ async fn serve(state: &AppState, id: &str, rung: Option<&str>, file: &str) -> Re
             return (StatusCode::SERVICE_UNAVAILABLE, "try again\n").into_response();
         }
     }
-    let mut path = super::dir(&state.data_dir, id);
+    let mut path = crate::vod::dir(&state.data_dir, id);
     if let Some(r) = rung {
         path.push(r);
     }

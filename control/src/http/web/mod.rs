@@ -9,7 +9,7 @@ mod player;
 use axum::Router;
 use axum::routing::get;
 
-use crate::api::state::AppState;
+use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

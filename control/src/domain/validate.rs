@@ -1,8 +1,8 @@
-//! Field rules shared by the handlers. Each returns a 422 that names the field.
+//! Field rules of the domain. Each error is `Error::Invalid` and names the field.
 
-use super::error::{ApiError, ApiResult};
+use super::{Error, Result};
 
-pub fn username(v: &str) -> ApiResult<()> {
+pub fn username(v: &str) -> Result<()> {
     let ok_len = (3..=64).contains(&v.chars().count());
     let ok_chars = v
         .chars()
@@ -11,26 +11,24 @@ pub fn username(v: &str) -> ApiResult<()> {
     if ok_len && ok_chars && ok_start {
         Ok(())
     } else {
-        Err(ApiError::invalid(
+        Err(Error::invalid(
             "username must be 3-64 characters: letters, digits, '_', '.', '-', '@', starting with a letter or digit",
         ))
     }
 }
 
-pub fn password(v: &str) -> ApiResult<()> {
+pub fn password(v: &str) -> Result<()> {
     let n = v.chars().count();
     if n < 8 {
-        return Err(ApiError::invalid("password must be at least 8 characters"));
+        return Err(Error::invalid("password must be at least 8 characters"));
     }
     if n > 1024 {
-        return Err(ApiError::invalid(
-            "password must be at most 1024 characters",
-        ));
+        return Err(Error::invalid("password must be at most 1024 characters"));
     }
     Ok(())
 }
 
-pub fn email(v: &str) -> ApiResult<()> {
+pub fn email(v: &str) -> Result<()> {
     let ok = v.len() <= 254
         && !v.chars().any(|c| c.is_whitespace() || c.is_control())
         && v.split_once('@').is_some_and(|(local, domain)| {
@@ -39,16 +37,16 @@ pub fn email(v: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::invalid("email is not a valid address"))
+        Err(Error::invalid("email is not a valid address"))
     }
 }
 
 /// A display name (service, plan, API key): 1-100 characters after trimming, no control
 /// characters.
-pub fn name(field: &str, v: &str) -> ApiResult<String> {
+pub fn name(field: &str, v: &str) -> Result<String> {
     let t = v.trim();
     if t.is_empty() || t.chars().count() > 100 || t.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!(
+        return Err(Error::invalid(format!(
             "{field} must be 1-100 characters without control characters"
         )));
     }
@@ -57,19 +55,19 @@ pub fn name(field: &str, v: &str) -> ApiResult<String> {
 
 /// Slugs name mounts (`/<slug>` on the Icecast port) and HLS paths (`/hls/<slug>/…`), so
 /// they are lowercase letters, digits and inner hyphens, and avoid names the servers use.
-pub fn slug(v: &str) -> ApiResult<()> {
+pub fn slug(v: &str) -> Result<()> {
     let ok = (2..=63).contains(&v.len())
         && v.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !v.starts_with('-')
         && !v.ends_with('-');
     if !ok {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "slug must be 2-63 characters of lowercase letters, digits and inner hyphens",
         ));
     }
     if RESERVED_SLUGS.contains(&v) {
-        return Err(ApiError::invalid(format!("slug {v:?} is reserved")));
+        return Err(Error::invalid(format!("slug {v:?} is reserved")));
     }
     Ok(())
 }
@@ -98,11 +96,11 @@ pub fn slugify(name: &str) -> String {
 }
 
 /// An integer within a range.
-pub fn range(field: &str, v: i64, min: i64, max: i64) -> ApiResult<i64> {
+pub fn range(field: &str, v: i64, min: i64, max: i64) -> Result<i64> {
     if (min..=max).contains(&v) {
         Ok(v)
     } else {
-        Err(ApiError::invalid(format!(
+        Err(Error::invalid(format!(
             "{field} must be between {min} and {max}"
         )))
     }

@@ -1,0 +1,23 @@
+//! The domain layer: the business rules of the control plane, as functions that take the
+//! database (or a transaction) and the engine, write in one transaction per operation, and
+//! return a typed [`Error`]. HTTP handlers, background jobs, the engine's admission and the
+//! demo seeder call these; nothing here knows about HTTP.
+
+pub mod access;
+pub mod autodj;
+pub mod dvr;
+pub mod error;
+pub mod grant;
+pub mod ladder;
+pub mod media;
+pub mod mounts;
+pub mod provision;
+pub mod recordings;
+pub mod relays;
+pub mod restream;
+pub mod services;
+pub mod target_urls;
+pub mod users;
+pub mod validate;
+
+pub use error::{Error, Result};
