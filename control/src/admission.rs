@@ -180,9 +180,9 @@ impl DbAdmission {
         let Some(dj) = dj.filter(|_| ok) else {
             return Decision::deny(DenyReason::BadCredentials, "wrong username or password");
         };
-        let lifetime = if dj.scheduled_only != 0 {
-            let slots: Vec<schedule::Slot> = serde_json::from_str(&dj.schedule).unwrap_or_default();
-            match schedule::remaining(&slots, chrono::Utc::now()).and_then(|d| d.to_std().ok()) {
+        let lifetime = if dj.scheduled_only {
+            match schedule::remaining(dj.slots(), chrono::Utc::now()).and_then(|d| d.to_std().ok())
+            {
                 // The session ends with the slot.
                 Some(left) => Some(left),
                 None => {

@@ -208,6 +208,19 @@ impl Store {
         }
         Value::Object(out)
     }
+
+    /// Runs one statement on the database behind the server's back (a hand edit, a row an
+    /// older or newer build wrote).
+    pub async fn execute(&self, sql: &str) {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.database_url)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
 }
 
 impl Drop for Store {

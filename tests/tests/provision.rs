@@ -7,6 +7,26 @@
 use tidecast_tests::icecast::{ffmpeg_tone, wait_live};
 use tidecast_tests::*;
 
+/// Every table as it was, but the callers' own login bookkeeping (an API key's or session's
+/// last use): a refused provisioning leaves no user, service, credential, audit line or
+/// claimed client id behind.
+fn assert_unchanged(before: &Value, after: &Value, case: &str) {
+    let tables = before.as_object().unwrap();
+    assert!(
+        tables.contains_key("users") && tables.contains_key("audit_log"),
+        "{before}"
+    );
+    for (table, rows) in tables {
+        if matches!(table.as_str(), "api_keys" | "login_sessions") {
+            continue;
+        }
+        assert_eq!(
+            rows, &after[table],
+            "{table} changed by a refused provisioning ({case})"
+        );
+    }
+}
+
 both_backends! {
     async fn provisioning_is_idempotent_and_all_or_nothing(b: Backend) {
         let store = Store::new(b).await;
@@ -47,10 +67,19 @@ both_backends! {
         let (status, e) = srv.post("/api/v1/provision", &key, bad).await;
         assert_eq!(status, StatusCode::CONFLICT, "{e}");
         assert!(e["error"]["message"].as_str().unwrap().starts_with("service: "), "{e}");
-        let after = store.snapshot().await;
-        for table in ["users", "services", "provisions"] {
-            assert_eq!(before[table], after[table], "{table} changed by a refused provisioning");
-        }
+        assert_unchanged(&before, &store.snapshot().await, "a taken slug");
+        // A reseller over its plan: the customer is made, then the service step fails.
+        let (_, plan) = srv.post("/api/v1/reseller-plans", &admin, json!({"name": "full", "max_services": 0})).await;
+        srv.create_user(&admin, "tightreseller", "reseller", json!({"plan": plan["id"]})).await;
+        let reseller = srv.login("tightreseller", "tightreseller-password").await;
+        let before = store.snapshot().await;
+        let over = json!({"client_id": "whmcs-order-1003",
+            "customer": {"username": "overplan", "password": "overplan-password"},
+            "service": {"name": "Over", "kind": "video"}});
+        let (status, e) = srv.post("/api/v1/provision", &reseller, over).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e["error"]["message"].as_str().unwrap().starts_with("service: your plan allows 0 services"), "{e}");
+        assert_unchanged(&before, &store.snapshot().await, "a reseller over its plan");
         let (status, e) = srv.post("/api/v1/provision", &key, json!({"client_id": "x", "customer": {"username": "ab"}, "service": {}})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
         assert_eq!(store.snapshot().await["users"], before["users"]);

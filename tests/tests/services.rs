@@ -147,3 +147,41 @@ both_backends! {
         assert_eq!((status, p["max_services"].clone(), p["max_customers"].clone()), (StatusCode::OK, Value::Null, json!(2)));
     }
 }
+
+both_backends! {
+    async fn a_stored_setting_that_does_not_decode_is_reported_not_read_as_off(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        let admin = srv.admin_token().await;
+        let owner = srv.create_user(&admin, "owner", "customer", json!({})).await;
+        let tv = srv.create_service(&admin, owner, "Broken TV", "video").await;
+        let id = tv["id"].as_i64().unwrap();
+        let (_, stats) = srv.get(&format!("/api/v1/services/{id}/stats"), &admin).await;
+        assert_eq!(stats["problems"], json!([]), "{stats}");
+        // What a hand edit (or a newer build) might leave: not a ladder this build reads.
+        store
+            .execute(&format!(
+                "UPDATE services SET transcode = 1, transcode_json = '{{\"renditions\": \"all\"}}' WHERE id = {id}"
+            ))
+            .await;
+        let (status, stats) = srv.get(&format!("/api/v1/services/{id}/stats"), &admin).await;
+        assert_eq!(status, StatusCode::OK, "{stats}");
+        let problem = stats["problems"][0].as_str().unwrap_or_default().to_owned();
+        assert!(problem.starts_with("the stored transcoding ladder cannot be read"), "{stats}");
+        let (_, ladder) = srv.get(&format!("/api/v1/services/{id}/transcode"), &admin).await;
+        assert_eq!(ladder["problem"], json!(problem), "{ladder}");
+        let (_, system) = srv.get("/api/v1/system", &admin).await;
+        let listed = system["problems"].as_array().unwrap().iter().any(|p| {
+            p["service"] == id && p["kind"] == "unreadable_settings" && p["message"] == json!(problem)
+        });
+        assert!(listed, "{system}");
+        // Said once in the log, however often the row is read.
+        srv.get(&format!("/api/v1/services/{id}"), &admin).await;
+        assert_eq!(srv.logs().matches("the stored transcoding ladder cannot be read").count(), 1, "{}", srv.logs());
+        // Setting it again clears the problem.
+        let (status, _) = srv.call("PUT", &format!("/api/v1/services/{id}/transcode"), Some(&admin), Some(json!({}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, stats) = srv.get(&format!("/api/v1/services/{id}/stats"), &admin).await;
+        assert_eq!(stats["problems"], json!([]), "{stats}");
+    }
+}

@@ -37,9 +37,8 @@ impl From<&Dj> for DjView {
             service: d.service_id,
             username: d.username.clone(),
             priority: d.priority,
-            scheduled_only: d.scheduled_only != 0,
-            // Written by this module from validated slots; an unreadable value shows empty.
-            schedule: serde_json::from_str(&d.schedule).unwrap_or_default(),
+            scheduled_only: d.scheduled_only,
+            schedule: d.slots().to_vec(),
             created_at: rfc3339(d.created_at),
             updated_at: rfc3339(d.updated_at),
         }
@@ -68,7 +67,7 @@ pub struct PatchDj {
     schedule: Option<Vec<Slot>>,
 }
 
-fn check(username: &str, priority: i64, scheduled_only: bool, slots: &[Slot]) -> ApiResult<String> {
+fn check(username: &str, priority: i64, scheduled_only: bool, slots: &[Slot]) -> ApiResult<()> {
     validate::username(username)?;
     if username.eq_ignore_ascii_case("source") {
         return Err(ApiError::invalid(
@@ -87,7 +86,7 @@ fn check(username: &str, priority: i64, scheduled_only: bool, slots: &[Slot]) ->
             "scheduled_only needs at least one schedule slot",
         ));
     }
-    serde_json::to_string(slots).map_err(ApiError::internal)
+    Ok(())
 }
 
 /// The radio service `id` as the caller sees it.
@@ -114,7 +113,7 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateDj>,
 ) -> ApiResult<(StatusCode, Json<DjView>)> {
     let service = radio(&state, &caller, id).await?;
-    let schedule = check(
+    check(
         &body.username,
         body.priority,
         body.scheduled_only,
@@ -127,7 +126,7 @@ pub async fn create(
         password_hash: &hash,
         priority: body.priority,
         scheduled_only: body.scheduled_only,
-        schedule: &schedule,
+        schedule: &body.schedule,
     };
     let dj_id = djs::insert(state.db.pool(), service, &fields)
         .await
@@ -171,11 +170,9 @@ pub async fn patch(
         .ok_or_else(|| ApiError::not_found("DJ"))?;
     let username = body.username.unwrap_or_else(|| dj.username.clone());
     let priority = body.priority.unwrap_or(dj.priority);
-    let scheduled_only = body.scheduled_only.unwrap_or(dj.scheduled_only != 0);
-    let slots = body
-        .schedule
-        .unwrap_or_else(|| serde_json::from_str(&dj.schedule).unwrap_or_default());
-    let schedule = check(&username, priority, scheduled_only, &slots)?;
+    let scheduled_only = body.scheduled_only.unwrap_or(dj.scheduled_only);
+    let slots = body.schedule.unwrap_or_else(|| dj.slots().to_vec());
+    check(&username, priority, scheduled_only, &slots)?;
     let hash = match body.password {
         Some(pw) => {
             validate::password(&pw)?;
@@ -188,7 +185,7 @@ pub async fn patch(
         password_hash: &hash,
         priority,
         scheduled_only,
-        schedule: &schedule,
+        schedule: &slots,
     };
     djs::update(state.db.pool(), dj_id, &fields)
         .await

@@ -15,10 +15,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
-use crate::autodj::calendar::Calendar;
 use crate::db::playlists::{self, PlaylistFields, PlaylistRow};
 use crate::db::services::Service;
 use crate::db::{audit, media};
+use crate::model::calendar::Calendar;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, List, PathId, PathIds};
@@ -40,7 +40,7 @@ pub struct PlaylistView {
     folder: Option<String>,
     media: Vec<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    schedule: Option<serde_json::Value>,
+    schedule: Option<Calendar>,
     #[serde(skip_serializing_if = "Option::is_none")]
     every_n_songs: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,10 +109,7 @@ async fn view(state: &AppState, p: &PlaylistRow) -> ApiResult<PlaylistView> {
         weight: p.weight,
         folder: p.folder.clone(),
         media,
-        schedule: p
-            .schedule_json
-            .as_deref()
-            .and_then(|j| serde_json::from_str(j).ok()),
+        schedule: p.schedule.get().cloned(),
         every_n_songs: p.every_n_songs,
         every_n_minutes: p.every_n_minutes,
         at_minute: p.at_minute,
@@ -133,14 +130,14 @@ async fn station(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Servic
     Ok(service)
 }
 
-/// A checked playlist: its fields (schedule as JSON) and its tracks.
+/// A checked playlist: its fields and its tracks.
 struct Checked {
     name: String,
     kind: String,
     order: String,
     weight: i64,
     folder: Option<String>,
-    schedule: Option<String>,
+    schedule: Option<Calendar>,
     every: Option<i64>,
     minutes: Option<i64>,
     at_minute: Option<i64>,
@@ -158,7 +155,7 @@ impl Checked {
             play_order: &self.order,
             weight: self.weight,
             folder: self.folder.as_deref(),
-            schedule_json: self.schedule.as_deref(),
+            schedule: self.schedule.as_ref(),
             every_n_songs: self.every,
             every_n_minutes: self.minutes,
             at_minute: self.at_minute,
@@ -266,11 +263,7 @@ async fn check(state: &AppState, service: &Service, input: PlaylistInput) -> Api
         order: input.order,
         weight,
         folder,
-        schedule: input
-            .schedule
-            .map(|c| serde_json::to_string(&c))
-            .transpose()
-            .map_err(ApiError::internal)?,
+        schedule: input.schedule,
         every,
         minutes: input.every_n_minutes,
         at_minute: input.at_minute,

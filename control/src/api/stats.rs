@@ -100,6 +100,8 @@ pub struct StatsView {
     /// Its relay, if it has one running.
     #[serde(skip_serializing_if = "Option::is_none")]
     relay: Option<LinkView>,
+    /// Stored settings that cannot be read (and so are not in effect until set again).
+    problems: Vec<String>,
 }
 
 /// A restream target or relay as it runs.
@@ -234,6 +236,7 @@ pub async fn service(
         }
         v.targets = targets;
         v.relay = relay;
+        v.problems = service.problems();
         return Ok(Json(v));
     }
     let all = mounts(&state, id);
@@ -283,6 +286,7 @@ pub async fn service(
             .then(|| super::autodj::view(&state, &service)),
         targets,
         relay,
+        problems: service.problems(),
     }))
 }
 
@@ -340,6 +344,7 @@ fn video_stats(state: &AppState, slug: &str, totals: history::SessionTotals) -> 
         autodj: None,
         targets: Vec::new(),
         relay: None,
+        problems: Vec::new(),
     }
 }
 

@@ -48,7 +48,8 @@ struct Server {
 struct Problem {
     service: i64,
     name: String,
-    /// `dead_air`, `transcoder_drops`, `transcoder_slow` or `suspended`.
+    /// `dead_air`, `transcoder_drops`, `transcoder_restarts`, `suspended` or
+    /// `unreadable_settings`.
     kind: &'static str,
     message: String,
 }
@@ -80,6 +81,14 @@ pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<Jso
             || mounts.iter().any(|m| m.on_air.is_some())
         {
             live += 1;
+        }
+        for message in s.problems() {
+            problems.push(Problem {
+                service: s.id,
+                name: s.name.clone(),
+                kind: "unreadable_settings",
+                message,
+            });
         }
         if s.is_suspended() {
             problems.push(Problem {

@@ -9,11 +9,11 @@ use tidecast_engine::ServiceId;
 use tidecast_engine::admission::BoxFuture;
 use tidecast_engine::autodj::{Library, Track};
 
-use super::calendar::Calendar;
 use super::pick::{self, Item, Kind, Order, Play, Playlist, Trigger, Windows};
 use crate::db::media::MediaRow;
 use crate::db::playlists::{self, PlayRow, PlaylistRow};
 use crate::db::{Db, media, now, requests, services};
+use crate::model::calendar::Calendar;
 
 /// How far back repeat protection and interval counting look.
 const HISTORY_SECS: i64 = 3 * 60 * 60;
@@ -173,10 +173,8 @@ struct Loaded {
 
 /// A stored playlist as the picker sees it.
 fn as_playlist(p: &PlaylistRow, items: Vec<Item>, now: chrono::DateTime<chrono::Utc>) -> Playlist {
-    let calendar: Option<Calendar> = p
-        .schedule_json
-        .as_deref()
-        .and_then(|j| serde_json::from_str(j).ok());
+    // An unreadable calendar (reported where the row was read) schedules nothing.
+    let calendar: Option<Calendar> = p.schedule.get().cloned();
     let n = |v: i64| u32::try_from(v).unwrap_or(1);
     let kind = match (
         p.kind.as_str(),

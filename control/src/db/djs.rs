@@ -1,21 +1,66 @@
 //! DJs of a radio service.
 
+use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow};
 
 use super::{Db, now};
+use crate::model::Stored;
+use crate::schedule::Slot;
 
-/// A row of `djs`. `Debug` leaves out the password hash.
-#[derive(Clone, FromRow)]
+/// A DJ as stored. `Debug` leaves out the password hash.
+#[derive(Clone)]
 pub struct Dj {
     pub id: i64,
     pub service_id: i64,
     pub username: String,
     pub password_hash: String,
     pub priority: i64,
-    pub scheduled_only: i64,
-    pub schedule: String,
+    pub scheduled_only: bool,
+    /// The DJ's weekly slots (a schedule that cannot be read gives no slot, and is reported).
+    pub schedule: Stored<Vec<Slot>>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+#[derive(FromRow)]
+struct Row {
+    id: i64,
+    service_id: i64,
+    username: String,
+    password_hash: String,
+    priority: i64,
+    scheduled_only: i64,
+    schedule: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl<'r> FromRow<'r, AnyRow> for Dj {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        let r = Row::from_row(row)?;
+        Ok(Self {
+            schedule: Stored::decode(
+                &format!("DJ {} of service {}", r.username, r.service_id),
+                "DJ schedule",
+                Some(&r.schedule),
+            ),
+            id: r.id,
+            service_id: r.service_id,
+            username: r.username,
+            password_hash: r.password_hash,
+            priority: r.priority,
+            scheduled_only: r.scheduled_only != 0,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+impl Dj {
+    /// The DJ's slots: none when the stored schedule cannot be read.
+    pub fn slots(&self) -> &[Slot] {
+        self.schedule.get().map_or(&[], Vec::as_slice)
+    }
 }
 
 impl std::fmt::Debug for Dj {
@@ -29,6 +74,11 @@ impl std::fmt::Debug for Dj {
     }
 }
 
+/// Slots as the column stores them.
+fn slots_json(slots: &[Slot]) -> sqlx::Result<String> {
+    serde_json::to_string(slots).map_err(|e| sqlx::Error::Encode(e.into()))
+}
+
 const COLUMNS: &str = "id, service_id, username, password_hash, priority, scheduled_only, schedule, created_at, updated_at";
 
 /// A new DJ or a DJ's new values.
@@ -38,7 +88,7 @@ pub struct DjFields<'a> {
     pub password_hash: &'a str,
     pub priority: i64,
     pub scheduled_only: bool,
-    pub schedule: &'a str,
+    pub schedule: &'a [Slot],
 }
 
 pub async fn insert<'e, E: Executor<'e, Database = Any>>(
@@ -55,7 +105,7 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(d.password_hash)
     .bind(d.priority)
     .bind(i64::from(d.scheduled_only))
-    .bind(d.schedule)
+    .bind(slots_json(d.schedule)?)
     .bind(now())
     .fetch_one(exec)
     .await
@@ -75,7 +125,7 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
     .bind(d.password_hash)
     .bind(d.priority)
     .bind(i64::from(d.scheduled_only))
-    .bind(d.schedule)
+    .bind(slots_json(d.schedule)?)
     .bind(now())
     .execute(exec)
     .await?;

@@ -1,11 +1,14 @@
 //! AutoDJ playlists of a station and their tracks, and the plays AutoDJ made.
 
+use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow};
 
 use super::{Db, now};
+use crate::model::Stored;
+use crate::model::calendar::Calendar;
 
-/// A row of `playlists`.
-#[derive(Debug, Clone, FromRow)]
+/// A playlist as stored, its calendar decoded.
+#[derive(Debug, Clone)]
 pub struct PlaylistRow {
     pub id: i64,
     pub service_id: i64,
@@ -14,7 +17,8 @@ pub struct PlaylistRow {
     pub play_order: String,
     pub weight: i64,
     pub folder: Option<String>,
-    pub schedule_json: Option<String>,
+    /// Scheduled playlists: when they play.
+    pub schedule: Stored<Calendar>,
     pub every_n_songs: Option<i64>,
     pub every_n_minutes: Option<i64>,
     pub at_minute: Option<i64>,
@@ -23,6 +27,61 @@ pub struct PlaylistRow {
     pub enabled: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+#[derive(FromRow)]
+struct Raw {
+    id: i64,
+    service_id: i64,
+    name: String,
+    kind: String,
+    play_order: String,
+    weight: i64,
+    folder: Option<String>,
+    schedule_json: Option<String>,
+    every_n_songs: Option<i64>,
+    every_n_minutes: Option<i64>,
+    at_minute: Option<i64>,
+    interrupts: i64,
+    allow_requests: i64,
+    enabled: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl<'r> FromRow<'r, AnyRow> for PlaylistRow {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        let r = Raw::from_row(row)?;
+        Ok(Self {
+            schedule: Stored::decode(
+                &format!("playlist {} ({})", r.id, r.name),
+                "playlist calendar",
+                r.schedule_json.as_deref(),
+            ),
+            id: r.id,
+            service_id: r.service_id,
+            name: r.name,
+            kind: r.kind,
+            play_order: r.play_order,
+            weight: r.weight,
+            folder: r.folder,
+            every_n_songs: r.every_n_songs,
+            every_n_minutes: r.every_n_minutes,
+            at_minute: r.at_minute,
+            interrupts: r.interrupts,
+            allow_requests: r.allow_requests,
+            enabled: r.enabled,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// A calendar as the column stores it.
+fn calendar_json(c: Option<&Calendar>) -> sqlx::Result<Option<String>> {
+    c.map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| sqlx::Error::Encode(e.into()))
 }
 
 const COLUMNS: &str = "id, service_id, name, kind, play_order, weight, folder, schedule_json, \
@@ -37,7 +96,7 @@ pub struct PlaylistFields<'a> {
     pub play_order: &'a str,
     pub weight: i64,
     pub folder: Option<&'a str>,
-    pub schedule_json: Option<&'a str>,
+    pub schedule: Option<&'a Calendar>,
     pub every_n_songs: Option<i64>,
     pub every_n_minutes: Option<i64>,
     pub at_minute: Option<i64>,
@@ -65,7 +124,7 @@ pub async fn insert(
     .bind(p.play_order)
     .bind(p.weight)
     .bind(p.folder)
-    .bind(p.schedule_json)
+    .bind(calendar_json(p.schedule)?)
     .bind(p.every_n_songs)
     .bind(p.every_n_minutes)
     .bind(p.at_minute)
@@ -99,7 +158,7 @@ pub async fn update(
     .bind(p.play_order)
     .bind(p.weight)
     .bind(p.folder)
-    .bind(p.schedule_json)
+    .bind(calendar_json(p.schedule)?)
     .bind(p.every_n_songs)
     .bind(p.every_n_minutes)
     .bind(p.at_minute)

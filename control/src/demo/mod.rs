@@ -206,7 +206,7 @@ async fn radio(state: &AppState) -> anyhow::Result<()> {
                 play_order: "shuffle",
                 weight: 5,
                 folder: Some(FOLDER),
-                schedule_json: None,
+                schedule: None,
                 every_n_songs: None,
                 every_n_minutes: None,
                 at_minute: None,

@@ -4,6 +4,7 @@
 //! values (serde), and the OpenAPI document lists the allowed ones (schemars).
 
 pub mod autodj;
+pub mod calendar;
 pub mod dvr;
 pub mod ladder;
 pub mod relay;
