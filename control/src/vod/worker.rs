@@ -141,7 +141,7 @@ async fn make_ladder(state: &AppState, job: &Queued) -> Result<(VodReport, u64),
         }
     };
     let result = match report {
-        Ok(Ok(report)) => finish(&partial, &super::dir(&state.data_dir, job.id), &report)
+        Ok(Ok(report)) => finish(&partial, &super::dir(&state.data_dir, job.id))
             .await
             .map(|bytes| (report, bytes))
             .map_err(|e| format!("the on-demand copy could not be saved: {e}")),
@@ -154,9 +154,9 @@ async fn make_ladder(state: &AppState, job: &Queued) -> Result<(VodReport, u64),
     result
 }
 
-/// Writes the master playlist and moves the ladder into place; its size on disk.
-async fn finish(partial: &Path, dir: &Path, report: &VodReport) -> std::io::Result<u64> {
-    tokio::fs::write(partial.join("index.m3u8"), super::master::playlist(report)).await?;
+/// Moves the finished ladder (the transcoder wrote every playlist) into place; its size on
+/// disk.
+async fn finish(partial: &Path, dir: &Path) -> std::io::Result<u64> {
     let _ = tokio::fs::remove_dir_all(dir).await;
     tokio::fs::rename(partial, dir).await?;
     let dir = dir.to_owned();

@@ -105,7 +105,11 @@ fn parse_info(text: &str) -> Option<StreamInfo> {
     };
     let frame_rate = match f.next()? {
         "-" => None,
-        r => Some(r.parse::<f64>().ok().filter(|f| f.is_finite() && *f > 0.0)?),
+        r => Some(
+            r.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite() && *f > 0.0)?,
+        ),
     };
     let codecs = match f.next()? {
         "-" => String::new(),
@@ -388,7 +392,11 @@ impl Index {
 }
 
 /// Writes the index anew: a temporary file, synced, renamed over the old one.
-fn rewrite(dir: &Path, entries: &VecDeque<Entry>, info: Option<&StreamInfo>) -> std::io::Result<()> {
+fn rewrite(
+    dir: &Path,
+    entries: &VecDeque<Entry>,
+    info: Option<&StreamInfo>,
+) -> std::io::Result<()> {
     let tmp = dir.join(".index.tmp");
     {
         let mut f = File::create(&tmp)?;
@@ -537,8 +545,13 @@ mod tests {
         ix.append(seg(dir.path(), 1, 2000)).expect("append");
         let text = std::fs::read_to_string(dir.path().join(INDEX)).expect("index");
         assert_eq!(
-            text.lines().filter(|l| l.starts_with("stream ")).collect::<Vec<_>>(),
-            ["stream - - -", "stream 320x180 30.000 avc1.42C00D,mp4a.40.2"]
+            text.lines()
+                .filter(|l| l.starts_with("stream "))
+                .collect::<Vec<_>>(),
+            [
+                "stream - - -",
+                "stream 320x180 30.000 avc1.42C00D,mp4a.40.2"
+            ]
         );
         drop(ix);
         let (ix, repairs) = Index::open(dir.path()).expect("reopen");
@@ -546,7 +559,10 @@ mod tests {
         assert_eq!(ix.info(), Some(&info));
         // The reopen compacted the log: one line says it.
         let text = std::fs::read_to_string(dir.path().join(INDEX)).expect("index");
-        assert_eq!(text.lines().next(), Some("stream 320x180 30.000 avc1.42C00D,mp4a.40.2"));
+        assert_eq!(
+            text.lines().next(),
+            Some("stream 320x180 30.000 avc1.42C00D,mp4a.40.2")
+        );
         assert_eq!(text.lines().count(), 3);
         assert!(parse_info("640x x -").is_none());
     }

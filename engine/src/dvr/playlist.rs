@@ -43,11 +43,11 @@ pub struct Slice {
 }
 
 impl Slice {
-    fn from_ms(self) -> i64 {
+    fn start_ms(self) -> i64 {
         self.start.saturating_mul(1000)
     }
 
-    fn to_ms(self) -> i64 {
+    fn end_ms(self) -> i64 {
         self.end.map_or(i64::MAX, |e| e.saturating_mul(1000))
     }
 }
@@ -74,7 +74,11 @@ impl Archive {
             let entries = index.entries();
             let (first, last) = (entries.front()?, entries.back()?);
             let key = (first.seq, last.seq, entries.len(), self.is_recording());
-            let cached = self.lock_window().as_ref().filter(|w| w.key == key).cloned();
+            let cached = self
+                .lock_window()
+                .as_ref()
+                .filter(|w| w.key == key)
+                .cloned();
             if cached.is_some() {
                 return cached;
             }
@@ -98,10 +102,10 @@ impl Archive {
     /// ends once the slice's end is past `now_ms` (unix ms) or nothing records any more.
     pub fn slice_playlist(&self, slice: Slice, now_ms: i64) -> Option<String> {
         let index = self.read_index();
-        let entries = index.range(slice.from_ms(), slice.to_ms());
+        let entries = index.range(slice.start_ms(), slice.end_ms());
         entries.clone().next()?;
-        let ended = slice.end.is_some_and(|e| e.saturating_mul(1000) <= now_ms)
-            || !self.is_recording();
+        let ended =
+            slice.end.is_some_and(|e| e.saturating_mul(1000) <= now_ms) || !self.is_recording();
         Some(render(entries, ended))
     }
 
@@ -183,7 +187,7 @@ pub struct Rendition {
 /// `slice`, in the order given; each variant's bandwidth measured from what its archive
 /// holds there. `None` when none has any.
 pub fn master_playlist(renditions: &[Rendition], slice: Option<Slice>) -> Option<String> {
-    let (from_ms, to_ms) = slice.map_or((i64::MIN, i64::MAX), |s| (s.from_ms(), s.to_ms()));
+    let (from_ms, to_ms) = slice.map_or((i64::MIN, i64::MAX), |s| (s.start_ms(), s.end_ms()));
     let listed: Vec<(&Rendition, (u64, u64), StreamInfo)> = renditions
         .iter()
         .filter_map(|r| {
@@ -299,7 +303,7 @@ mod tests {
             (19_500, 2000, false),
         ];
         let a = archive(dir.path(), &segs, false);
-        let w = a.window_playlist(|b| Bytes::copy_from_slice(b)).expect("window");
+        let w = a.window_playlist(Bytes::copy_from_slice).expect("window");
         let text = String::from_utf8(w.plain.to_vec()).expect("utf-8");
         assert_eq!(
             text,
@@ -338,7 +342,7 @@ mod tests {
         let again = a.window_playlist(|_| unreachable!("rendered once"));
         assert!(again.is_some_and(|again| Arc::ptr_eq(&again, &w)));
         a.recording.store(true, Ordering::Relaxed);
-        let live = a.window_playlist(|b| Bytes::copy_from_slice(b)).expect("window");
+        let live = a.window_playlist(Bytes::copy_from_slice).expect("window");
         assert!(!String::from_utf8_lossy(&live.plain).contains("#EXT-X-ENDLIST"));
         assert!(a.holds(&format!("3-{}.ts", T0 + 12_500)));
         assert!(!a.holds(&format!("3-{}.ts", T0)));
@@ -383,7 +387,10 @@ mod tests {
         // Open (no end, still recording): the same segments from the start on, not ended.
         let open = Slice { start, end: None };
         let text = a.slice_playlist(open, T0 + 60_000).expect("slice");
-        assert!(text.ends_with(&format!("dvr/2-{}.m4s\n", T0 + 4000)), "{text}");
+        assert!(
+            text.ends_with(&format!("dvr/2-{}.m4s\n", T0 + 4000)),
+            "{text}"
+        );
         // An end still ahead does not end it either.
         let ahead = Slice {
             start,
@@ -402,9 +409,20 @@ mod tests {
 
     #[test]
     fn a_master_playlist_lists_the_recorded_renditions_with_what_they_carry() {
-        let dirs = [tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp")];
-        let source = archive(dirs[0].path(), &[(0, 2000, true), (2000, 2000, false)], false);
-        let rung = archive(dirs[1].path(), &[(0, 2000, true), (2000, 2000, false)], false);
+        let dirs = [
+            tempfile::tempdir().expect("tmp"),
+            tempfile::tempdir().expect("tmp"),
+        ];
+        let source = archive(
+            dirs[0].path(),
+            &[(0, 2000, true), (2000, 2000, false)],
+            false,
+        );
+        let rung = archive(
+            dirs[1].path(),
+            &[(0, 2000, true), (2000, 2000, false)],
+            false,
+        );
         source
             .index
             .write()

@@ -775,13 +775,134 @@ mod tests {
     use super::*;
 
     fn seg(duration: f64, discontinuity: bool) -> SegmentOut {
+        seg_at(0, duration, discontinuity)
+    }
+
+    /// A segment `ms` after 2026-11-18T11:06:40Z.
+    fn seg_at(ms: u64, duration: f64, discontinuity: bool) -> SegmentOut {
         SegmentOut {
             data: Bytes::from_static(b"ts"),
             duration,
-            started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000),
+            started_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_000 + ms),
             discontinuity,
             init: None,
         }
+    }
+
+    fn text(s: &LiveStream) -> String {
+        String::from_utf8(s.playlist().to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn a_live_ts_playlist() {
+        let s = LiveStream::new("tv", ServiceId(1), SegmentFormat::Ts);
+        s.push(seg_at(0, 2.0, false));
+        s.push(seg_at(2000, 2.0, false));
+        s.push(seg_at(4000, 2.6, false));
+        let e = s.epoch();
+        assert_eq!(
+            text(&s),
+            format!(
+                "#EXTM3U\n\
+                 #EXT-X-VERSION:3\n\
+                 #EXT-X-TARGETDURATION:3\n\
+                 #EXT-X-MEDIA-SEQUENCE:0\n\
+                 #EXT-X-DISCONTINUITY-SEQUENCE:0\n\
+                 #EXT-X-INDEPENDENT-SEGMENTS\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:40.000Z\n\
+                 #EXTINF:2.000,\n\
+                 {e}_0.ts\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:42.000Z\n\
+                 #EXTINF:2.000,\n\
+                 {e}_1.ts\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:44.000Z\n\
+                 #EXTINF:2.600,\n\
+                 {e}_2.ts\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_playlist_after_a_discontinuity_and_after_its_end() {
+        let s = LiveStream::new("tv", ServiceId(1), SegmentFormat::Ts);
+        s.push(seg_at(0, 2.0, false));
+        // The publisher came back 10 s later.
+        s.push(seg_at(12_000, 2.0, true));
+        {
+            let mut st = s.lock();
+            st.ended = true;
+            rerender(s.epoch, s.format, &mut st);
+        }
+        let e = s.epoch();
+        assert_eq!(
+            text(&s),
+            format!(
+                "#EXTM3U\n\
+                 #EXT-X-VERSION:3\n\
+                 #EXT-X-TARGETDURATION:2\n\
+                 #EXT-X-MEDIA-SEQUENCE:0\n\
+                 #EXT-X-DISCONTINUITY-SEQUENCE:0\n\
+                 #EXT-X-INDEPENDENT-SEGMENTS\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:40.000Z\n\
+                 #EXTINF:2.000,\n\
+                 {e}_0.ts\n\
+                 #EXT-X-DISCONTINUITY\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:52.000Z\n\
+                 #EXTINF:2.000,\n\
+                 {e}_1.ts\n\
+                 #EXT-X-ENDLIST\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_live_fmp4_ll_hls_playlist() {
+        let s = LiveStream::new("ll", ServiceId(1), SegmentFormat::Fmp4);
+        s.lock().part_target = Some(0.5);
+        s.lock().publisher = Some(1);
+        let part = |independent: bool, init: bool| PartOut {
+            data: Bytes::from_static(b"moof"),
+            duration: 0.5,
+            independent,
+            discontinuity: false,
+            init: init.then(|| Bytes::from_static(b"init")),
+        };
+        s.push_part(part(true, true));
+        s.push_part(part(false, false));
+        s.push(seg_at(0, 1.0, false));
+        s.push_part(part(true, false));
+        let e = s.epoch();
+        assert_eq!(
+            text(&s),
+            format!(
+                "#EXTM3U\n\
+                 #EXT-X-VERSION:7\n\
+                 #EXT-X-TARGETDURATION:2\n\
+                 #EXT-X-MEDIA-SEQUENCE:0\n\
+                 #EXT-X-DISCONTINUITY-SEQUENCE:0\n\
+                 #EXT-X-INDEPENDENT-SEGMENTS\n\
+                 #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500\n\
+                 #EXT-X-PART-INF:PART-TARGET=0.500\n\
+                 #EXT-X-MAP:URI=\"{e}_init0.mp4\"\n\
+                 #EXT-X-PART:DURATION=0.500,URI=\"{e}_0.0.m4s\",INDEPENDENT=YES\n\
+                 #EXT-X-PART:DURATION=0.500,URI=\"{e}_0.1.m4s\"\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:40.000Z\n\
+                 #EXTINF:1.000,\n\
+                 {e}_0.m4s\n\
+                 #EXT-X-PART:DURATION=0.500,URI=\"{e}_1.0.m4s\",INDEPENDENT=YES\n\
+                 #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{e}_1.1.m4s\"\n"
+            )
+        );
+        // Every name the playlist gives is served.
+        for name in [
+            format!("{e}_init0.mp4"),
+            format!("{e}_0.0.m4s"),
+            format!("{e}_0.m4s"),
+            format!("{e}_1.0.m4s"),
+        ] {
+            assert!(s.segment_by_name(&name).is_some(), "{name}");
+        }
+        assert!(s.segment_by_name(&format!("{e}_0.ts")).is_none());
     }
 
     #[test]

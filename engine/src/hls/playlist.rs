@@ -278,7 +278,10 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(rfc3339_millis(at(951_782_400_123)), "2000-02-29T00:00:00.123Z");
+        assert_eq!(
+            rfc3339_millis(at(951_782_400_123)),
+            "2000-02-29T00:00:00.123Z"
+        );
         assert_eq!(rfc3339_millis(at(0)), "1970-01-01T00:00:00.000Z");
     }
 

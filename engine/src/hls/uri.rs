@@ -345,10 +345,7 @@ mod tests {
         assert_eq!(DvrFile::parse(&dvr_init_file(12)), Some(DvrFile::Init(12)));
         assert_eq!(DvrFile::parse("init-x.mp4"), None);
         assert_eq!(DvrFile::parse("index.log"), None);
-        assert_eq!(
-            parse_vod_segment(&Uri::VodSegment(3).to_string()),
-            Some(3)
-        );
+        assert_eq!(parse_vod_segment(&Uri::VodSegment(3).to_string()), Some(3));
         assert_eq!(parse_vod_segment("x.ts"), None);
         assert_eq!(parse_vod_segment(".ts"), None);
         assert_eq!(parse_vod_segment("00003.m4s"), None);

@@ -145,7 +145,11 @@ mod tests {
             },
         };
         let text = master_playlist(&VodReport {
-            renditions: vec![rung("360p", 360, 800_000), silent, rung("720p", 720, 3_000_000)],
+            renditions: vec![
+                rung("360p", 360, 800_000),
+                silent,
+                rung("720p", 720, 3_000_000),
+            ],
             duration_s: 10.0,
         });
         assert_eq!(
