@@ -387,9 +387,26 @@ mod tests {
         // Open (no end, still recording): the same segments from the start on, not ended.
         let open = Slice { start, end: None };
         let text = a.slice_playlist(open, T0 + 60_000).expect("slice");
-        assert!(
-            text.ends_with(&format!("dvr/2-{}.m4s\n", T0 + 4000)),
-            "{text}"
+        assert_eq!(
+            text,
+            format!(
+                "#EXTM3U\n\
+                 #EXT-X-VERSION:7\n\
+                 #EXT-X-TARGETDURATION:2\n\
+                 #EXT-X-MEDIA-SEQUENCE:1\n\
+                 #EXT-X-INDEPENDENT-SEGMENTS\n\
+                 #EXT-X-MAP:URI=\"dvr/init-0.mp4\"\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-24T00:00:02.000Z\n\
+                 #EXTINF:2.000,\n\
+                 dvr/1-{t2}.m4s\n\
+                 #EXT-X-DISCONTINUITY\n\
+                 #EXT-X-MAP:URI=\"dvr/init-2.mp4\"\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-24T00:00:04.000Z\n\
+                 #EXTINF:2.000,\n\
+                 dvr/2-{t4}.m4s\n",
+                t2 = T0 + 2000,
+                t4 = T0 + 4000,
+            )
         );
         // An end still ahead does not end it either.
         let ahead = Slice {

@@ -986,6 +986,57 @@ mod tests {
     }
 
     #[test]
+    fn a_live_master_playlist_says_what_each_rung_carries() {
+        let s = LiveStream::new("fm", ServiceId(1), SegmentFormat::Ts);
+        s.set_variant(Variant {
+            name: "360p".into(),
+            order: 1,
+            bandwidth: 1_000_000,
+            average_bandwidth: 800_000,
+            info: StreamInfo {
+                resolution: Some((640, 360)),
+                codecs: "avc1.4D401E,mp4a.40.2".into(),
+                frame_rate: Some(30.0),
+            },
+        });
+        // An audio rung (a station's AAC ladder): no picture, so no size or frame rate.
+        s.set_variant(Variant {
+            name: "aac64".into(),
+            order: 2,
+            bandwidth: 70_000,
+            average_bandwidth: 67_200,
+            info: StreamInfo {
+                resolution: None,
+                codecs: "mp4a.40.2".into(),
+                frame_rate: None,
+            },
+        });
+        // A rung whose encoder has not said what it makes yet.
+        s.set_variant(Variant {
+            name: "240p".into(),
+            order: 3,
+            bandwidth: 400_000,
+            average_bandwidth: 350_000,
+            info: StreamInfo {
+                frame_rate: Some(29.97),
+                ..StreamInfo::default()
+            },
+        });
+        assert_eq!(
+            text(&s),
+            "#EXTM3U\n\
+             #EXT-X-VERSION:3\n\
+             #EXT-X-INDEPENDENT-SEGMENTS\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=1000000,AVERAGE-BANDWIDTH=800000,RESOLUTION=640x360,CODECS=\"avc1.4D401E,mp4a.40.2\",FRAME-RATE=30.000\n\
+             360p/index.m3u8\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=70000,AVERAGE-BANDWIDTH=67200,CODECS=\"mp4a.40.2\"\n\
+             aac64/index.m3u8\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=400000,AVERAGE-BANDWIDTH=350000,FRAME-RATE=29.970\n\
+             240p/index.m3u8\n"
+        );
+    }
+
+    #[test]
     fn sliding_window_keeps_numbering_and_counts_discontinuities() {
         let s = LiveStream::new("tv", ServiceId(1), SegmentFormat::Ts);
         for _ in 0..8 {
