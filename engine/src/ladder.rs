@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use crate::admission::{Limits, ServiceId};
 use crate::hls::live::{LiveStream, LiveStreams, Packaging, Variant};
+use crate::hls::playlist::StreamInfo;
 use crate::hls::rendition::RenditionStream;
 use crate::media::{Frame, StreamConfig};
 use crate::transcode::{
@@ -156,9 +157,11 @@ impl LadderPlan {
                     * 105
                     / 100,
                 average_bandwidth: average,
-                resolution: None,
-                codecs: String::new(),
-                frame_rate: config.video.as_ref().and_then(|v| v.fps),
+                // Resolution and codecs once the encoder says what it makes.
+                info: StreamInfo {
+                    frame_rate: config.video.as_ref().and_then(|v| v.fps),
+                    ..StreamInfo::default()
+                },
             };
             let stats = Arc::new(RenditionStats::default());
             claimed.push(Arc::clone(&stream));
@@ -244,16 +247,7 @@ impl LadderPlan {
             order: 0,
             bandwidth: estimate,
             average_bandwidth: estimate * 10 / 12,
-            resolution: config.video.as_ref().map(|v| (v.width, v.height)),
-            codecs: [
-                config.video.as_ref().map(|v| v.codec_string.clone()),
-                config.audio.as_ref().map(|a| a.codec_string()),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(","),
-            frame_rate: config.video.as_ref().and_then(|v| v.fps),
+            info: StreamInfo::of(config),
         };
         Some((stream, variant))
     }

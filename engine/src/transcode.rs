@@ -296,7 +296,9 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Clone)]
 pub struct VodJob {
     pub input: std::path::PathBuf,
-    /// Each rendition goes to `<output_dir>/<name>/index.m3u8` and its segments.
+    /// Each rendition goes to `<output_dir>/<name>/index.m3u8` and its segments, the master
+    /// playlist over them to `<output_dir>/index.m3u8` (all written by
+    /// [`crate::hls::vod`]).
     pub output_dir: std::path::PathBuf,
     /// Rungs above the source's height are left out (the lowest is kept, at most the
     /// source's size).
@@ -317,13 +319,11 @@ pub struct VodReport {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VodRendition {
     pub name: String,
-    pub width: u32,
-    pub height: u32,
     /// Bits per second: the busiest segment, and the whole.
     pub peak_bps: u64,
     pub average_bps: u64,
-    /// `CODECS` of the master playlist (`avc1.64001f,mp4a.40.2`).
-    pub codecs: String,
+    /// Its resolution, `CODECS` (`avc1.64001f,mp4a.40.2`) and frame rate.
+    pub info: crate::hls::playlist::StreamInfo,
 }
 
 /// Archived media to copy into one MP4 (a DVR recording).

@@ -404,6 +404,22 @@ async fn a_transcoded_service_records_every_rendition_within_its_disk_quota() {
     let uris: Vec<&str> = master.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(uris, ["source/dvr.m3u8", "180p/dvr.m3u8"], "{master}");
     assert!(master.contains("RESOLUTION=320x180"), "{master}");
+    // Every variant says what it carries, as live and VOD master playlists do (the archive
+    // noted it while recording).
+    for inf in master
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF:"))
+    {
+        for attr in [
+            "AVERAGE-BANDWIDTH=",
+            "RESOLUTION=",
+            "CODECS=\"avc1.",
+            ",mp4a.40.2\"",
+            "FRAME-RATE=30.000",
+        ] {
+            assert!(inf.contains(attr), "{attr} missing: {master}");
+        }
+    }
     for r in ["source", "180p"] {
         decodes_cleanly(&srv.url(&rendition(r)));
     }

@@ -146,6 +146,7 @@ async fn an_uploaded_video_plays_on_demand_in_every_rung_that_fits_it() {
             "{l}"
         );
         assert!(l.contains("AVERAGE-BANDWIDTH="), "{l}");
+        assert!(l.contains("FRAME-RATE=30.000"), "{l}");
     }
     let uris: Vec<&str> = master.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(uris, ["360p/index.m3u8", "240p/index.m3u8"]);

@@ -1,15 +1,25 @@
 //! On-demand video: an uploaded file decoded once (any codec FFmpeg reads) and encoded into
-//! each rung of a ladder (libx264 + AAC), each rung written by FFmpeg's own HLS muxer as a
-//! VOD playlist of MPEG-TS segments. Keyframes are forced on one grid for all rungs (every
-//! `segment_secs` of the source's time), so every rung cuts its segments at the same
-//! instants and players switch rungs cleanly.
+//! each rung of a ladder (libx264 + AAC). Each rung's frames go through the engine's
+//! packager, as a live rendition's do: it cuts MPEG-TS segments on keyframes (written to
+//! `00000.ts`, `00001.ts`, …) and says how long each is, and the engine's playlist writer
+//! makes the rung's VOD playlist and the ladder's master playlist from those durations.
+//! Keyframes are forced on one grid for all rungs (every `segment_secs` of the source's
+//! time), so every rung cuts its segments at the same instants and players switch rungs
+//! cleanly.
 
-use std::path::Path;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use ff::Rescale;
 use ffmpeg_next as ff;
-use tidecast_engine::media::TIMESCALE;
-use tidecast_engine::media::avc::AvcConfig;
+use tidecast_engine::SegmentFormat;
+use tidecast_engine::hls::packager::{Packager, SegmentOut};
+use tidecast_engine::hls::playlist::StreamInfo;
+use tidecast_engine::hls::vod::{self as vod_hls, VodSegment};
+use tidecast_engine::media::aac::AacConfig;
+use tidecast_engine::media::avc::{AvcConfig, annex_b_to_avcc};
+use tidecast_engine::media::{AudioConfig, Frame, StreamConfig, TIMESCALE, Track};
 use tidecast_engine::transcode::{RenditionSpec, TranscodeError, VodJob, VodRendition, VodReport};
 
 use crate::audio::Rechunker;
@@ -23,6 +33,9 @@ fn err(what: &'static str) -> impl Fn(ff::Error) -> TranscodeError {
     move |e| TranscodeError(format!("{what}: {e}"))
 }
 
+/// The AAC encoders' clock.
+const AUDIO_RATE: i32 = 48_000;
+
 /// One rung on its way to disk.
 struct Rung {
     spec: RenditionSpec,
@@ -30,11 +43,22 @@ struct Rung {
     graph: Option<ff::filter::Graph>,
     video: ff::encoder::Video,
     audio: Option<ff::encoder::Audio>,
-    octx: ff::format::context::Output,
-    /// Output stream time bases (video, audio), known once the header is written.
-    tbs: (ff::Rational, ff::Rational),
+    packager: Packager,
+    /// Its folder, and the segments written there so far.
+    dir: PathBuf,
+    segments: Vec<VodSegment>,
+    /// Encoded audio waiting until the video passes it: the packager cuts on video, so a
+    /// segment's audio must reach it before the keyframe that ends the segment.
+    audio_queue: VecDeque<Frame>,
+    /// Bytes the encoders made (the average bandwidth).
     bytes: u64,
-    codecs: String,
+    info: StreamInfo,
+}
+
+fn packaging(
+    what: &'static str,
+) -> impl Fn(tidecast_engine::hls::packager::PackError) -> TranscodeError {
+    move |e| TranscodeError(format!("{what}: {e}"))
 }
 
 pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodReport, TranscodeError> {
@@ -45,13 +69,12 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
             .best(ff::media::Type::Video)
             .ok_or_else(|| TranscodeError("the file has no video".into()))?;
         let rate = s.avg_frame_rate();
-        let fps = if rate.denominator() > 0 && rate.numerator() > 0 {
-            f64::from(rate)
-        } else {
-            30.0
-        };
-        (s.index(), s.time_base(), s.parameters(), fps)
+        let known = (rate.denominator() > 0 && rate.numerator() > 0).then(|| f64::from(rate));
+        (s.index(), s.time_base(), s.parameters(), known)
     };
+    // What the master playlist says is what the file says; the encoder's pacing needs a
+    // rate either way.
+    let (known_fps, fps) = (fps, fps.unwrap_or(30.0));
     let audio_in = ictx
         .streams()
         .best(ff::media::Type::Audio)
@@ -85,7 +108,7 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
             job,
             spec,
             (src_w, src_h),
-            fps,
+            (fps, known_fps),
             gop,
             audio_in.is_some(),
         )?);
@@ -99,7 +122,7 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
     let mut rechunk = Rechunker::new(
         ff::format::Sample::F32(ff::format::sample::Type::Planar),
         ff::ChannelLayout::STEREO,
-        48_000,
+        AUDIO_RATE as u32,
         rungs[0].audio.as_ref().map_or(1024, |a| a.frame_size()),
     );
     let mut next_key = 0i64;
@@ -251,27 +274,60 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
             a.send_eof().map_err(err("the AAC encoder"))?;
             drain_audio(&mut r)?;
         }
-        r.octx
-            .write_trailer()
-            .map_err(err("the HLS playlist could not be finished"))?;
-        let dir = job.output_dir.join(&r.spec.name);
+        // What audio is left goes into the last segment, which ends here.
+        while let Some(a) = r.audio_queue.pop_front() {
+            let seg = r
+                .packager
+                .push(&a)
+                .map_err(packaging("packaging the audio"))?;
+            write_segment(&mut r, seg)?;
+        }
+        let last = r.packager.finish().map_err(packaging("the last segment"))?;
+        write_segment(&mut r, last)?;
+        write_file(
+            &r.dir.join(vod_hls::PLAYLIST),
+            vod_hls::media_playlist(&r.segments).as_bytes(),
+        )?;
         let average_bps = (r.bytes as f64 * 8.0 / duration_s.max(0.001)) as u64;
         report.push(VodRendition {
-            peak_bps: peak_bps(&dir)
+            peak_bps: vod_hls::peak_bps(&r.segments)
                 .unwrap_or(average_bps * 12 / 10)
                 .max(average_bps),
             average_bps,
             name: r.spec.name.clone(),
-            width: r.size.0,
-            height: r.size.1,
-            codecs: r.codecs.clone(),
+            info: r.info,
         });
     }
-    progress(1.0);
-    Ok(VodReport {
+    let report = VodReport {
         renditions: report,
         duration_s,
-    })
+    };
+    write_file(
+        &job.output_dir.join(vod_hls::PLAYLIST),
+        vod_hls::master_playlist(&report).as_bytes(),
+    )?;
+    progress(1.0);
+    Ok(report)
+}
+
+fn write_file(path: &Path, data: &[u8]) -> Result<(), TranscodeError> {
+    std::fs::write(path, data).map_err(|e| TranscodeError(format!("{}: {e}", path.display())))
+}
+
+/// A segment the packager finished: its file, and its line for the playlist.
+fn write_segment(r: &mut Rung, seg: Option<SegmentOut>) -> Result<(), TranscodeError> {
+    let Some(seg) = seg else {
+        return Ok(());
+    };
+    write_file(
+        &r.dir.join(vod_hls::segment_file(r.segments.len())),
+        &seg.data,
+    )?;
+    r.segments.push(VodSegment {
+        duration: seg.duration,
+        bytes: seg.data.len() as u64,
+    });
+    Ok(())
 }
 
 /// The rungs for a source `src_h` lines high, highest first: those not above it, or the
@@ -306,7 +362,7 @@ fn open_rung(
     job: &VodJob,
     spec: RenditionSpec,
     src: (u32, u32),
-    fps: f64,
+    (fps, known_fps): (f64, Option<f64>),
     gop: u32,
     with_audio: bool,
 ) -> Result<Rung, TranscodeError> {
@@ -321,57 +377,49 @@ fn open_rung(
     let video = open_x264(&settings, size.0, size.1).map_err(err("the H.264 encoder"))?;
     let avc = AvcConfig::from_annex_b(&crate::ffi::extradata(&video))
         .map_err(|e| TranscodeError(format!("the H.264 encoder's parameter sets: {e}")))?;
-    let audio = if with_audio {
-        Some(open_aac(spec.audio_kbps.max(32)).map_err(err("the AAC encoder"))?)
+    let (audio, audio_config) = if with_audio {
+        let enc = open_aac(spec.audio_kbps.max(32)).map_err(err("the AAC encoder"))?;
+        let asc = Bytes::from(crate::ffi::extradata(&enc));
+        let aac = AacConfig::parse(&asc)
+            .map_err(|e| TranscodeError(format!("the AAC encoder's configuration: {e}")))?;
+        (Some(enc), Some(AudioConfig::Aac(aac)))
     } else {
-        None
+        (None, None)
     };
-    let codecs = if audio.is_some() {
-        format!("{},mp4a.40.2", avc.codec_string)
-    } else {
-        avc.codec_string.clone()
+    let config = StreamConfig {
+        video: Some(avc),
+        audio: audio_config,
     };
+    let info = StreamInfo {
+        resolution: Some(size),
+        frame_rate: known_fps.or(config.video.as_ref().and_then(|v| v.fps)),
+        ..StreamInfo::of(&config)
+    };
+    // Keyframes come only on the grid (one segment apart, give or take a frame): cutting
+    // at each of them keeps every rung's segments aligned, so the threshold sits a little
+    // below the segment length.
+    let packager = Packager::new(
+        config,
+        f64::from(job.segment_secs.max(1)) * 0.8,
+        false,
+        SegmentFormat::Ts,
+        None,
+    )
+    .map_err(packaging("packaging"))?;
     let dir = job.output_dir.join(&spec.name);
     std::fs::create_dir_all(&dir).map_err(|e| TranscodeError(format!("{}: {e}", dir.display())))?;
-    let mut octx =
-        ff::format::output_as(&dir.join("index.m3u8"), "hls").map_err(err("the HLS output"))?;
-    {
-        let mut ost = octx
-            .add_stream(ff::encoder::find(ff::codec::Id::None))
-            .map_err(err("the HLS output"))?;
-        ost.set_parameters(&video);
-        ost.set_time_base(timeline());
-    }
-    if let Some(a) = &audio {
-        let mut ost = octx
-            .add_stream(ff::encoder::find(ff::codec::Id::None))
-            .map_err(err("the HLS output"))?;
-        ost.set_parameters(a);
-        ost.set_time_base(ff::Rational(1, 48_000));
-    }
-    let mut options = ff::Dictionary::new();
-    options.set("hls_time", &job.segment_secs.max(1).to_string());
-    options.set("hls_playlist_type", "vod");
-    options.set("hls_list_size", "0");
-    options.set("hls_flags", "independent_segments");
-    options.set(
-        "hls_segment_filename",
-        &dir.join("%05d.ts").to_string_lossy(),
-    );
-    octx.write_header_with(options)
-        .map_err(err("the HLS output"))?;
-    let tb = |i: usize| octx.stream(i).map_or(timeline(), |s| s.time_base());
-    let tbs = (tb(0), if audio.is_some() { tb(1) } else { timeline() });
     Ok(Rung {
         spec,
         size,
         graph: None,
         video,
         audio,
-        octx,
-        tbs,
+        packager,
+        dir,
+        segments: Vec::new(),
+        audio_queue: VecDeque::new(),
         bytes: 0,
-        codecs,
+        info,
     })
 }
 
@@ -380,11 +428,11 @@ fn open_aac(kbps: u32) -> Result<ff::encoder::Audio, ff::Error> {
     let mut ctx = ff::codec::context::Context::new_with_codec(codec)
         .encoder()
         .audio()?;
-    ctx.set_rate(48_000);
+    ctx.set_rate(AUDIO_RATE);
     ctx.set_channel_layout(ff::ChannelLayout::STEREO);
     ctx.set_format(ff::format::Sample::F32(ff::format::sample::Type::Planar));
     ctx.set_bit_rate(kbps as usize * 1000);
-    ctx.set_time_base(ff::Rational::new(1, 48_000));
+    ctx.set_time_base(ff::Rational::new(1, AUDIO_RATE));
     ctx.set_flags(ff::codec::Flags::GLOBAL_HEADER);
     ctx.open_as(codec)
 }
@@ -427,49 +475,61 @@ fn encode_picture(
     drain_video(r)
 }
 
+/// The video encoder's packets (on the 90 kHz timeline) → AVCC frames → the packager, each
+/// after the audio it has passed.
 fn drain_video(r: &mut Rung) -> Result<(), TranscodeError> {
     let mut packet = ff::Packet::empty();
     while r.video.receive_packet(&mut packet).is_ok() {
-        r.bytes += packet.size() as u64;
-        packet.rescale_ts(timeline(), r.tbs.0);
-        packet.set_stream(0);
-        packet
-            .write_interleaved(&mut r.octx)
-            .map_err(err("writing a segment"))?;
+        let (Some(data), Some(pts)) = (packet.data(), packet.pts()) else {
+            continue;
+        };
+        r.bytes += data.len() as u64;
+        let frame = Frame {
+            track: Track::Video,
+            dts: packet.dts().unwrap_or(pts),
+            pts,
+            key: packet.is_key(),
+            data: annex_b_to_avcc(data),
+        };
+        while r.audio_queue.front().is_some_and(|a| a.dts <= frame.dts) {
+            if let Some(a) = r.audio_queue.pop_front() {
+                let seg = r
+                    .packager
+                    .push(&a)
+                    .map_err(packaging("packaging the audio"))?;
+                write_segment(r, seg)?;
+            }
+        }
+        let seg = r
+            .packager
+            .push(&frame)
+            .map_err(packaging("packaging the video"))?;
+        write_segment(r, seg)?;
     }
     Ok(())
 }
 
+/// The AAC encoder's packets → raw AAC frames on the 90 kHz timeline, queued for the
+/// video to pass them.
 fn drain_audio(r: &mut Rung) -> Result<(), TranscodeError> {
     let Some(enc) = r.audio.as_mut() else {
         return Ok(());
     };
     let mut packet = ff::Packet::empty();
     while enc.receive_packet(&mut packet).is_ok() {
-        r.bytes += packet.size() as u64;
-        packet.rescale_ts(ff::Rational(1, 48_000), r.tbs.1);
-        packet.set_stream(1);
-        packet
-            .write_interleaved(&mut r.octx)
-            .map_err(err("writing a segment"))?;
+        let (Some(data), Some(pts)) = (packet.data(), packet.pts()) else {
+            continue;
+        };
+        r.bytes += data.len() as u64;
+        let clock = ff::Rational(1, AUDIO_RATE);
+        let pts = pts.rescale(clock, timeline());
+        r.audio_queue.push_back(Frame {
+            track: Track::Audio,
+            dts: packet.dts().map_or(pts, |d| d.rescale(clock, timeline())),
+            pts,
+            key: true,
+            data: Bytes::copy_from_slice(data),
+        });
     }
     Ok(())
-}
-
-/// The busiest segment of a rendition's playlist, in bits per second.
-fn peak_bps(dir: &Path) -> Option<u64> {
-    let text = std::fs::read_to_string(dir.join("index.m3u8")).ok()?;
-    let mut duration = None;
-    let mut peak = 0u64;
-    for line in text.lines() {
-        if let Some(d) = line.strip_prefix("#EXTINF:") {
-            duration = d.trim_end_matches(',').parse::<f64>().ok();
-        } else if !line.starts_with('#') && !line.is_empty() {
-            let size = std::fs::metadata(dir.join(line)).ok()?.len();
-            if let Some(d) = duration.take().filter(|d| *d > 0.1) {
-                peak = peak.max((size as f64 * 8.0 / d) as u64);
-            }
-        }
-    }
-    (peak > 0).then_some(peak)
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tidecast_engine::ServiceId;
+use tidecast_engine::dvr::playlist::Rendition;
 use tidecast_engine::dvr::{Archive, Dvr, Retention};
 
 use crate::app::AppState;
@@ -146,19 +147,9 @@ pub fn existing(dvr: &Dvr, s: &Service, stream: &str) -> Result<Option<Arc<Archi
     })
 }
 
-/// A rendition of the service's ladder with an archive.
-#[derive(Debug)]
-pub struct Recorded {
-    pub name: String,
-    pub resolution: Option<(u32, u32)>,
-    /// What the ladder asks of it, for a variant the archive cannot measure yet.
-    pub kbps: u32,
-    pub archive: Arc<Archive>,
-}
-
 /// The renditions of the service's ladder that were recorded, highest first (the source,
 /// if offered, before them).
-pub fn renditions(dvr: &Dvr, s: &Service) -> Result<Vec<Recorded>> {
+pub fn renditions(dvr: &Dvr, s: &Service) -> Result<Vec<Rendition>> {
     let Some(spec) = super::ladder::engine_ladder(s) else {
         return Ok(Vec::new());
     };
@@ -182,11 +173,11 @@ pub fn renditions(dvr: &Dvr, s: &Service) -> Result<Vec<Recorded>> {
     let mut out = Vec::new();
     for (name, resolution, kbps) in source.into_iter().chain(rungs) {
         if let Some(archive) = existing(dvr, s, &format!("{}/{name}", s.slug))? {
-            out.push(Recorded {
+            out.push(Rendition {
                 name,
-                resolution,
-                kbps,
                 archive,
+                kbps,
+                resolution,
             });
         }
     }
@@ -197,18 +188,15 @@ pub fn renditions(dvr: &Dvr, s: &Service) -> Result<Vec<Recorded>> {
 /// it was recorded, else the highest rendition with segments there, else the service's own
 /// stream (no ladder).
 pub fn best_archive(dvr: &Dvr, s: &Service, from_ms: i64, to_ms: i64) -> Option<Arc<Archive>> {
-    let has = |a: &Archive| {
-        a.index
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .range(from_ms, to_ms)
-            .next()
-            .is_some()
-    };
     let recorded = renditions(dvr, s).ok()?;
     recorded
         .into_iter()
         .map(|r| r.archive)
-        .find(|a| has(a))
-        .or_else(|| existing(dvr, s, &s.slug).ok().flatten().filter(|a| has(a)))
+        .find(|a| a.has_segments_in(from_ms, to_ms))
+        .or_else(|| {
+            existing(dvr, s, &s.slug)
+                .ok()
+                .flatten()
+                .filter(|a| a.has_segments_in(from_ms, to_ms))
+        })
 }

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use tidecast_engine::hls::live::LiveStream;
+use tidecast_engine::hls::uri::{DVR_PLAYLIST, LiveItem, LiveName, MEDIA_PLAYLIST};
 use tidecast_engine::hls::viewers::ViewerKey;
 
 use crate::app::AppState;
@@ -124,7 +125,7 @@ async fn serve(
     req_headers: HeaderMap,
 ) -> Response {
     // `index.m3u8?start=&end=`: a slice of the DVR archive, live or not.
-    if file == "index.m3u8"
+    if file == MEDIA_PLAYLIST
         && let Some(q) = query.as_deref()
         && url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "start" || k == "end")
     {
@@ -179,11 +180,11 @@ async fn serve_rendition(
     req_headers: HeaderMap,
 ) -> Response {
     // The rendition's DVR window, or a slice of its archive.
-    if file == "dvr.m3u8" {
+    if file == DVR_PLAYLIST {
         return crate::http::dvr_hls::rendition_playlist(&state, &slug, &rendition, &req_headers)
             .await;
     }
-    if file == "index.m3u8"
+    if file == MEDIA_PLAYLIST
         && let Some(q) = query.as_deref()
         && url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "start" || k == "end")
     {
@@ -236,7 +237,7 @@ async fn serve_from(
         .and_then(|v| v.to_str().ok())
         .map(|a| a.chars().take(256).collect::<String>());
     let counts = method == Method::GET;
-    if file == "index.m3u8" {
+    if file == MEDIA_PLAYLIST {
         // LL-HLS blocking reload: answer once the segment (or part) asked for exists.
         if let Some(msn) = query_num(query.as_deref(), "_HLS_msn") {
             let part = query_num(query.as_deref(), "_HLS_part").and_then(|p| u32::try_from(p).ok());
@@ -327,7 +328,10 @@ async fn serve_from(
     // A part named by the playlist's preload hint is answered as soon as it is finished.
     if found.is_none()
         && let Some(pt) = stream.part_target()
-        && let Some((msn, index)) = part_name(&file)
+        && let Some(LiveName {
+            item: LiveItem::Part { msn, index },
+            ..
+        }) = LiveName::parse(&file)
         && msn <= stream.next_msn() + 1
     {
         wait_for(&stream, msn, Some(index), Duration::from_secs_f64(pt * 6.0)).await;
@@ -418,14 +422,6 @@ fn query_num(query: Option<&str>, name: &str) -> Option<u64> {
         .split('&')
         .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
         .and_then(|v| v.parse().ok())
-}
-
-/// `<epoch>_<msn>.<index>.m4s` → (msn, index).
-fn part_name(file: &str) -> Option<(u64, u32)> {
-    let stem = file.strip_suffix(".m4s")?;
-    let (_, rest) = stem.split_once('_')?;
-    let (msn, index) = rest.split_once('.')?;
-    Some((msn.parse().ok()?, index.parse().ok()?))
 }
 
 /// Waits (at most `limit`) until `stream` has segment `msn`, or its part `part`.

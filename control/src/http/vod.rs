@@ -21,7 +21,7 @@ async fn master(
     State(state): State<AppState>,
     Path((id, file)): Path<(String, String)>,
 ) -> Response {
-    if file != "index.m3u8" {
+    if file != tidecast_engine::hls::vod::PLAYLIST {
         return missing();
     }
     serve(&state, &id, None, &file).await
@@ -39,16 +39,15 @@ async fn serve(state: &AppState, id: &str, rung: Option<&str>, file: &str) -> Re
     let Ok(id) = id.parse::<i64>() else {
         return missing();
     };
-    let segment = file
-        .strip_suffix(".ts")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let segment = tidecast_engine::hls::uri::parse_vod_segment(file).is_some();
     let name_ok = |r: &str| {
         !r.is_empty()
             && r.len() <= 32
             && r.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
-    if !(file == "index.m3u8" || (segment && rung.is_some())) || !rung.is_none_or(name_ok) {
+    let playlist = file == tidecast_engine::hls::vod::PLAYLIST;
+    if !(playlist || (segment && rung.is_some())) || !rung.is_none_or(name_ok) {
         return missing();
     }
     match crate::db::vod::is_ready(&state.db, id).await {

@@ -161,7 +161,7 @@ async fn make_ladder(state: &AppState, job: &Queued) -> Result<(VodReport, u64),
         }
     };
     let result = match report {
-        Ok(Ok(report)) => finish(&partial, &crate::vod::dir(&state.data_dir, job.id), &report)
+        Ok(Ok(report)) => finish(&partial, &crate::vod::dir(&state.data_dir, job.id))
             .await
             .map(|bytes| (report, bytes))
             .map_err(|e| format!("the on-demand copy could not be saved: {e}")),
@@ -174,13 +174,9 @@ async fn make_ladder(state: &AppState, job: &Queued) -> Result<(VodReport, u64),
     result
 }
 
-/// Writes the master playlist and moves the ladder into place; its size on disk.
-async fn finish(partial: &Path, dir: &Path, report: &VodReport) -> std::io::Result<u64> {
-    tokio::fs::write(
-        partial.join("index.m3u8"),
-        crate::vod::master::playlist(report),
-    )
-    .await?;
+/// Moves the finished ladder (the transcoder wrote every playlist) into place; its size on
+/// disk.
+async fn finish(partial: &Path, dir: &Path) -> std::io::Result<u64> {
     let _ = tokio::fs::remove_dir_all(dir).await;
     tokio::fs::rename(partial, dir).await?;
     let dir = dir.to_owned();

@@ -5,8 +5,6 @@
 //! The queue is the `media` table itself (`vod_status`), so nothing queued is lost to a
 //! stop: a transcode the stop cut short starts again at the next start.
 
-pub mod master;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,7 +1,10 @@
 //! A DVR archive's index: what segments the folder holds, in time order.
 //!
 //! On disk it is `index.log`, one line per segment appended after the segment's file is
-//! written and synced: `seq start_ms duration_ms discontinuity file init`. Trimming the
+//! written and synced: `seq start_ms duration_ms discontinuity file init`; and, whenever it
+//! changes, a `stream <WxH|-> <fps|-> <codecs|->` line saying what the segments after it
+//! carry (what a master playlist says of the archive; archives from before it have none,
+//! and their master playlists leave those attributes out). Trimming the
 //! oldest segments appends `trim <seq>` (everything up to `seq` is gone) instead of writing
 //! the whole index again, so a 24-hour archive costs the same per segment as a minute's; the
 //! index is compacted once it holds more dead lines than live ones. A crash can only tear the
@@ -14,6 +17,8 @@ use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+
+use crate::hls::playlist::StreamInfo;
 
 /// The index file's name in an archive folder.
 pub const INDEX: &str = "index.log";
@@ -71,6 +76,52 @@ impl Entry {
     }
 }
 
+/// `stream <WxH|-> <fps|-> <codecs|->`.
+fn info_line(info: &StreamInfo) -> String {
+    let resolution = info
+        .resolution
+        .map_or("-".to_owned(), |(w, h)| format!("{w}x{h}"));
+    let fps = info
+        .frame_rate
+        .filter(|f| f.is_finite() && *f > 0.0)
+        .map_or("-".to_owned(), |f| format!("{f:.3}"));
+    let codecs = if info.codecs.is_empty() || info.codecs.contains(char::is_whitespace) {
+        "-"
+    } else {
+        &info.codecs
+    };
+    format!("stream {resolution} {fps} {codecs}\n")
+}
+
+/// Reads what [`info_line`] wrote (without `stream ` and the newline).
+fn parse_info(text: &str) -> Option<StreamInfo> {
+    let mut f = text.split(' ');
+    let resolution = match f.next()? {
+        "-" => None,
+        r => {
+            let (w, h) = r.split_once('x')?;
+            Some((w.parse().ok()?, h.parse().ok()?))
+        }
+    };
+    let frame_rate = match f.next()? {
+        "-" => None,
+        r => Some(
+            r.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite() && *f > 0.0)?,
+        ),
+    };
+    let codecs = match f.next()? {
+        "-" => String::new(),
+        c => c.to_owned(),
+    };
+    f.next().is_none().then_some(StreamInfo {
+        resolution,
+        codecs,
+        frame_rate,
+    })
+}
+
 /// A file name the index may name: no separators, no dots at the start.
 fn safe_name(name: &str) -> Option<&str> {
     (!name.is_empty()
@@ -102,6 +153,8 @@ pub struct Index {
     dead_lines: usize,
     /// Bytes of the segment and init files it holds.
     bytes: u64,
+    /// What the newest segments carry, if a recorder said.
+    info: Option<StreamInfo>,
 }
 
 /// Dead lines the log may hold before it is compacted (or as many as live ones, if more).
@@ -113,6 +166,7 @@ impl Index {
         std::fs::create_dir_all(dir)?;
         let mut repairs = Repairs::default();
         let mut entries: VecDeque<Entry> = VecDeque::new();
+        let mut info: Option<StreamInfo> = None;
         if let Ok(file) = File::open(dir.join(INDEX)) {
             let mut reader = BufReader::new(file);
             let mut line = String::new();
@@ -128,6 +182,13 @@ impl Index {
                     repairs.bad_lines += 1;
                     continue;
                 };
+                if let Some(rest) = text.strip_prefix("stream ") {
+                    match parse_info(rest) {
+                        Some(i) => info = Some(i),
+                        None => repairs.bad_lines += 1,
+                    }
+                    continue;
+                }
                 if let Some(seq) = text.strip_prefix("trim ").and_then(|t| t.parse().ok()) {
                     trimmed = Some(seq);
                     while entries.front().is_some_and(|e| e.seq <= seq) {
@@ -171,7 +232,7 @@ impl Index {
                 repairs.orphans_deleted += 1;
             }
         }
-        rewrite(dir, &entries)?;
+        rewrite(dir, &entries, info.as_ref())?;
         let log = OpenOptions::new().append(true).open(dir.join(INDEX))?;
         let inits: std::collections::HashSet<&str> =
             entries.iter().filter_map(|e| e.init.as_deref()).collect();
@@ -188,6 +249,7 @@ impl Index {
                 log,
                 dead_lines: 0,
                 bytes,
+                info,
             },
             repairs,
         ))
@@ -214,6 +276,32 @@ impl Index {
 
     pub fn entries(&self) -> &VecDeque<Entry> {
         &self.entries
+    }
+
+    /// What the newest segments carry, if a recorder said.
+    pub fn info(&self) -> Option<&StreamInfo> {
+        self.info.as_ref()
+    }
+
+    /// Records what the segments from now on carry (a line, only when it changed).
+    pub fn set_info(&mut self, info: &StreamInfo) -> std::io::Result<()> {
+        if self.info.as_ref() == Some(info) {
+            return Ok(());
+        }
+        let before = self.log.metadata()?.len();
+        if let Err(e) = self
+            .log
+            .write_all(info_line(info).as_bytes())
+            .and_then(|()| self.log.sync_data())
+        {
+            let _ = self.log.set_len(before);
+            return Err(e);
+        }
+        if self.info.is_some() {
+            self.dead_lines += 1;
+        }
+        self.info = Some(info.clone());
+        Ok(())
     }
 
     /// The number the next segment gets.
@@ -287,7 +375,7 @@ impl Index {
         }
         self.dead_lines += gone.len() + 1;
         if self.dead_lines > self.entries.len().max(COMPACT_AFTER) {
-            rewrite(&self.dir, &self.entries)?;
+            rewrite(&self.dir, &self.entries, self.info.as_ref())?;
             self.log = OpenOptions::new().append(true).open(self.dir.join(INDEX))?;
             self.dead_lines = 0;
         }
@@ -295,7 +383,7 @@ impl Index {
     }
 
     /// The segments that overlap `[from_ms, to_ms)`, in order.
-    pub fn range(&self, from_ms: i64, to_ms: i64) -> impl Iterator<Item = &Entry> {
+    pub fn range(&self, from_ms: i64, to_ms: i64) -> impl Iterator<Item = &Entry> + Clone {
         let first = self.entries.partition_point(|e| e.end_ms() <= from_ms);
         self.entries
             .range(first..)
@@ -304,11 +392,15 @@ impl Index {
 }
 
 /// Writes the index anew: a temporary file, synced, renamed over the old one.
-fn rewrite(dir: &Path, entries: &VecDeque<Entry>) -> std::io::Result<()> {
+fn rewrite(
+    dir: &Path,
+    entries: &VecDeque<Entry>,
+    info: Option<&StreamInfo>,
+) -> std::io::Result<()> {
     let tmp = dir.join(".index.tmp");
     {
         let mut f = File::create(&tmp)?;
-        let mut text = String::new();
+        let mut text = info.map(info_line).unwrap_or_default();
         for e in entries {
             text.push_str(&e.line());
         }
@@ -434,6 +526,45 @@ mod tests {
         let (ix, repairs) = Index::open(dir.path()).expect("reopen");
         assert_eq!(repairs, Repairs::default());
         assert_eq!(ix.entries().len(), 52);
+    }
+
+    #[test]
+    fn what_the_stream_carries_survives_a_reopen_and_a_compaction() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (mut ix, _) = Index::open(dir.path()).expect("open");
+        assert_eq!(ix.info(), None);
+        let info = StreamInfo {
+            resolution: Some((320, 180)),
+            codecs: "avc1.42C00D,mp4a.40.2".into(),
+            frame_rate: Some(30.0),
+        };
+        ix.set_info(&StreamInfo::default()).expect("info");
+        ix.append(seg(dir.path(), 0, 0)).expect("append");
+        ix.set_info(&info).expect("info");
+        ix.set_info(&info).expect("unchanged: no line");
+        ix.append(seg(dir.path(), 1, 2000)).expect("append");
+        let text = std::fs::read_to_string(dir.path().join(INDEX)).expect("index");
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("stream "))
+                .collect::<Vec<_>>(),
+            [
+                "stream - - -",
+                "stream 320x180 30.000 avc1.42C00D,mp4a.40.2"
+            ]
+        );
+        drop(ix);
+        let (ix, repairs) = Index::open(dir.path()).expect("reopen");
+        assert_eq!(repairs, Repairs::default());
+        assert_eq!(ix.info(), Some(&info));
+        // The reopen compacted the log: one line says it.
+        let text = std::fs::read_to_string(dir.path().join(INDEX)).expect("index");
+        assert_eq!(
+            text.lines().next(),
+            Some("stream 320x180 30.000 avc1.42C00D,mp4a.40.2")
+        );
+        assert_eq!(text.lines().count(), 3);
+        assert!(parse_info("640x x -").is_none());
     }
 
     #[test]

@@ -15,6 +15,7 @@
 
 pub mod export;
 pub mod index;
+pub mod playlist;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -25,7 +26,9 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use crate::admission::ServiceId;
+use crate::admission::{SegmentFormat, ServiceId};
+use crate::hls::playlist::StreamInfo;
+use crate::hls::uri;
 use index::{Entry, Index};
 
 /// Segments that may wait for the disk before the archive starts dropping them.
@@ -42,6 +45,8 @@ pub struct Archive {
     /// Held by the writer thread for its whole life: a publisher that comes back before the
     /// last one's queue is written waits its turn, so segments are indexed in order.
     writer: Mutex<()>,
+    /// The whole-window playlist as last rendered (see [`playlist`]).
+    window: Mutex<Option<Arc<playlist::Window>>>,
 }
 
 impl Archive {
@@ -82,8 +87,9 @@ pub struct Record {
     pub data: Bytes,
     /// fMP4: the init segment this segment starts using.
     pub init: Option<Bytes>,
-    /// `ts` or `m4s`.
-    pub ext: &'static str,
+    pub format: SegmentFormat,
+    /// What the segment carries, if known (kept for the archive's master playlists).
+    pub info: Option<StreamInfo>,
 }
 
 /// Hands a publishing stream's segments to its archive; dropping it ends the recording.
@@ -231,6 +237,7 @@ impl Dvr {
             recording: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             writer: Mutex::new(()),
+            window: Mutex::new(None),
         });
         map.insert(dir, Arc::clone(&archive));
         Ok(archive)
@@ -279,7 +286,7 @@ fn write_loop(dvr: &Dvr, archive: &Archive, rx: &mpsc::Receiver<Record>, retenti
             .unwrap_or_else(|p| p.into_inner())
             .next_seq();
         if let Some(bytes) = &r.init {
-            let name = format!("init-{seq}.mp4");
+            let name = uri::dvr_init_file(seq);
             match write_synced(&dir.join(&name), bytes) {
                 Ok(()) => {
                     init = Some(name);
@@ -298,11 +305,11 @@ fn write_loop(dvr: &Dvr, archive: &Archive, rx: &mpsc::Receiver<Record>, retenti
                 }
             }
         }
-        if r.ext == "m4s" && init.is_none() {
+        if r.format == SegmentFormat::Fmp4 && init.is_none() {
             archive.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let file = format!("{seq}-{start_ms}.{}", r.ext);
+        let file = uri::dvr_segment_file(seq, start_ms, r.format);
         if let Err(e) = write_synced(&dir.join(&file), &r.data) {
             // A half-written file would only be swept at the next open: it goes now.
             let _ = std::fs::remove_file(dir.join(&file));
@@ -322,6 +329,14 @@ fn write_loop(dvr: &Dvr, archive: &Archive, rx: &mpsc::Receiver<Record>, retenti
         };
         {
             let mut index = archive.index.write().unwrap_or_else(|p| p.into_inner());
+            // What the stream carries goes in before the segment that first carries it; if
+            // the line cannot be written the segment still is (its master playlist just
+            // says less).
+            if let Some(info) = &r.info
+                && let Err(e) = index.set_info(info)
+            {
+                tracing::warn!(archive = %dir.display(), "DVR: cannot note what the stream carries: {e}");
+            }
             let file = entry.file.clone();
             if let Err(e) = index.append(entry) {
                 let _ = std::fs::remove_file(dir.join(file));

@@ -7,7 +7,6 @@
 //! `#EXT-X-ENDLIST`; the stream is forgotten a while after that.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -15,6 +14,8 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::packager::{PartOut, SegmentOut};
+use super::playlist::{self, Kind, MediaHeader, MediaPlaylist, StreamInfo, VariantStream};
+use super::uri::{LiveItem, LiveName, RenditionPlaylist, Uri};
 use super::viewers::Viewers;
 use crate::admission::{Limits, SegmentFormat, ServiceId};
 use crate::media::StreamConfig;
@@ -87,6 +88,8 @@ struct State {
     ladder: Option<Arc<LadderReport>>,
     /// DVR: where finished segments also go while the publisher is on air.
     recorder: Option<crate::dvr::Recorder>,
+    /// What the stream's segments carry (for the master playlists of its DVR archive).
+    info: Option<StreamInfo>,
 }
 
 /// One rendition's line in a master playlist.
@@ -99,10 +102,8 @@ pub struct Variant {
     /// Peak and average bits per second.
     pub bandwidth: u64,
     pub average_bandwidth: u64,
-    pub resolution: Option<(u32, u32)>,
-    /// RFC 6381 codecs, e.g. `avc1.64001F,mp4a.40.2`.
-    pub codecs: String,
-    pub frame_rate: Option<f64>,
+    /// Resolution, codecs and frame rate, as far as known.
+    pub info: StreamInfo,
 }
 
 /// A stream's live HLS output.
@@ -165,6 +166,7 @@ impl LiveStream {
                 variants: Vec::new(),
                 ladder: None,
                 recorder: None,
+                info: None,
             }),
             latest: watch::Sender::new(0),
             viewers: Viewers::default(),
@@ -198,22 +200,19 @@ impl LiveStream {
         etag(self.epoch, &self.lock())
     }
 
-    /// The segment a name like `1795000000000_42.ts` (or `…_42.m4s`, or an fMP4 init
-    /// segment `…_init3.mp4`) refers to, if it is still kept.
+    /// The segment a name like `1795000000000_42.ts` (or `…_42.m4s`, an LL-HLS part
+    /// `…_42.1.m4s`, or an fMP4 init segment `…_init3.mp4`) refers to, if it is still kept.
     pub fn segment_by_name(&self, name: &str) -> Option<Bytes> {
-        let (stem, ext) = name.rsplit_once('.')?;
-        let (epoch, rest) = stem.split_once('_')?;
-        if epoch.parse::<u64>().ok()? != self.epoch {
+        let LiveName { epoch, item } = LiveName::parse(name)?;
+        if epoch != self.epoch {
             return None;
         }
-        match (ext, self.format) {
-            ("ts", SegmentFormat::Ts) => self.segment(rest.parse().ok()?),
-            ("m4s", SegmentFormat::Fmp4) => match rest.split_once('.') {
-                Some((msn, index)) => self.part(msn.parse().ok()?, index.parse().ok()?),
-                None => self.segment(rest.parse().ok()?),
-            },
-            ("mp4", SegmentFormat::Fmp4) => {
-                let version: u32 = rest.strip_prefix("init")?.parse().ok()?;
+        match item {
+            LiveItem::Segment { seq, format } if format == self.format => self.segment(seq),
+            LiveItem::Part { msn, index } if self.format == SegmentFormat::Fmp4 => {
+                self.part(msn, index)
+            }
+            LiveItem::Init { version } if self.format == SegmentFormat::Fmp4 => {
                 let st = self.lock();
                 st.inits
                     .iter()
@@ -312,6 +311,12 @@ impl LiveStream {
         self.lock().recorder = recorder;
     }
 
+    /// What the segments from now on carry: recorded with them, so the DVR archive's
+    /// master playlists can describe the stream once it is gone.
+    pub fn set_info(&self, info: StreamInfo) {
+        self.lock().info = Some(info);
+    }
+
     /// The ladder running for this stream's source (its counters), or none.
     pub fn set_ladder(&self, report: Option<Arc<LadderReport>>) {
         self.lock().ladder = report;
@@ -352,9 +357,8 @@ impl LiveStream {
         }
         let seq = st.next_seq;
         st.next_seq += 1;
-        // The target must cover every EXTINF as written (three decimals), rounded.
-        let written = (seg.duration * 1000.0).round() / 1000.0;
-        st.target = st.target.max(written.round().max(1.0) as u32);
+        // Only ever grows, as the spec requires of a live playlist.
+        st.target = playlist::target_duration([seg.duration], st.target);
         let new_init = seg.init.clone();
         if let Some(init) = seg.init {
             let version = st.inits.back().map_or(0, |(v, _)| v + 1);
@@ -371,10 +375,8 @@ impl LiveStream {
                 discontinuity: seg.discontinuity,
                 data: seg.data.clone(),
                 init: new_init,
-                ext: match self.format {
-                    SegmentFormat::Ts => "ts",
-                    SegmentFormat::Fmp4 => "m4s",
-                },
+                format: self.format,
+                info: st.info.clone(),
             });
         }
         st.segments.push_back(Segment {
@@ -536,125 +538,76 @@ fn rerender(epoch: u64, format: SegmentFormat, st: &mut State) {
     };
 }
 
-/// A master playlist: one `#EXT-X-STREAM-INF` per rendition, in ladder order.
+/// A master playlist: one variant per rendition, in ladder order.
 fn render_master(variants: &[Variant]) -> Bytes {
-    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-    for v in variants {
-        let _ = write!(
-            out,
-            "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={}",
-            v.bandwidth, v.average_bandwidth
-        );
-        if let Some((w, h)) = v.resolution {
-            let _ = write!(out, ",RESOLUTION={w}x{h}");
+    Bytes::from(playlist::master_playlist(variants.iter().map(|v| {
+        VariantStream {
+            uri: Uri::Rendition {
+                name: &v.name,
+                playlist: RenditionPlaylist::Media,
+            },
+            bandwidth: v.bandwidth,
+            average_bandwidth: Some(v.average_bandwidth),
+            info: &v.info,
         }
-        if !v.codecs.is_empty() {
-            let _ = write!(out, ",CODECS=\"{}\"", v.codecs);
-        }
-        if let Some(fps) = v.frame_rate.filter(|f| f.is_finite() && *f > 0.0) {
-            let _ = write!(out, ",FRAME-RATE={fps:.3}");
-        }
-        let _ = write!(out, "\n{}/index.m3u8\n", v.name);
-    }
-    Bytes::from(out)
+    })))
 }
 
-/// `2026-11-27T21:00:00.000Z`.
-pub fn rfc3339_millis(t: SystemTime) -> String {
-    let c = crate::civil::Civil::from(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        c.year, c.month, c.day, c.hour, c.minute, c.second, c.millis
-    )
-}
-
+/// The media playlist: the newest segments, and with LL-HLS the parts of the newest ones
+/// and of the segment in progress, then a hint of the next part.
 fn render(epoch: u64, format: SegmentFormat, st: &State) -> Bytes {
-    let listed: Vec<&Segment> = {
-        let skip = st.segments.len().saturating_sub(PLAYLIST_SEGMENTS);
-        st.segments.iter().skip(skip).collect()
+    let skip = st.segments.len().saturating_sub(PLAYLIST_SEGMENTS);
+    let listed = || st.segments.iter().skip(skip);
+    let header = MediaHeader {
+        format,
+        kind: Kind::Live,
+        target_duration: st.target,
+        media_sequence: listed().next().map_or(st.next_seq, |s| s.seq),
+        discontinuity_sequence: Some(st.disc_seq),
+        part_target: st.part_target,
     };
-    let mut out = String::with_capacity(256 + listed.len() * 96);
-    let first = listed.first().map_or(st.next_seq, |s| s.seq);
-    // fMP4 needs version 6 for EXT-X-MAP without I-frame playlists; 7 is what players
-    // expect of CMAF.
-    let (version, ext) = match format {
-        SegmentFormat::Ts => (3, "ts"),
-        SegmentFormat::Fmp4 => (7, "m4s"),
-    };
-    let _ = write!(
-        out,
-        "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
-        st.target, st.disc_seq
-    );
-    if let Some(pt) = st.part_target {
-        // Players hold back at least three parts; playlist requests may block for a part.
-        let _ = write!(
-            out,
-            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={:.3}\n#EXT-X-PART-INF:PART-TARGET={pt:.3}\n",
-            pt * 3.0
-        );
-    }
-    let write_parts = |out: &mut String, msn: u64| {
+    let mut out = MediaPlaylist::new(&header, PLAYLIST_SEGMENTS);
+    let init = |version: Option<u32>| version.map(|version| Uri::LiveInit { epoch, version });
+    let write_parts = |out: &mut MediaPlaylist<'_>, msn: u64| {
         for p in st.parts.iter().filter(|p| p.msn == msn) {
-            let _ = writeln!(
-                out,
-                "#EXT-X-PART:DURATION={:.3},URI=\"{epoch}_{}.{}.m4s\"{}",
-                p.duration,
-                p.msn,
-                p.index,
-                if p.independent {
-                    ",INDEPENDENT=YES"
-                } else {
-                    ""
-                }
-            );
+            out.part(&playlist::Part {
+                uri: Uri::LivePart {
+                    epoch,
+                    msn: p.msn,
+                    index: p.index,
+                },
+                duration: p.duration,
+                independent: p.independent,
+            });
         }
     };
-    let mut map = None;
-    for s in listed {
-        if s.discontinuity {
-            out.push_str("#EXT-X-DISCONTINUITY\n");
-        }
-        if s.init.is_some() && s.init != map {
-            if let Some(v) = s.init {
-                let _ = writeln!(out, "#EXT-X-MAP:URI=\"{epoch}_init{v}.mp4\"");
-            }
-            map = s.init;
-        }
+    for s in listed() {
+        out.begin_segment(s.discontinuity, init(s.init));
         write_parts(&mut out, s.seq);
-        let _ = write!(
-            out,
-            "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{:.3},\n{epoch}_{}.{ext}\n",
-            rfc3339_millis(s.started_at),
+        out.end_segment(
+            Some(s.started_at),
             s.duration,
-            s.seq
+            Uri::LiveSegment {
+                epoch,
+                seq: s.seq,
+                format,
+            },
         );
     }
     // The segment in progress: its parts so far, then a hint of the next one.
     if st.part_target.is_some() && !st.ended && st.publisher.is_some() {
         if let Some(first) = st.parts.iter().find(|p| p.msn == st.next_seq) {
-            if first.discontinuity && st.next_seq > 0 {
-                out.push_str("#EXT-X-DISCONTINUITY\n");
-            }
-            if first.init.is_some()
-                && first.init != map
-                && let Some(v) = first.init
-            {
-                let _ = writeln!(out, "#EXT-X-MAP:URI=\"{epoch}_init{v}.mp4\"");
-            }
+            out.begin_segment(first.discontinuity && st.next_seq > 0, init(first.init));
         }
         write_parts(&mut out, st.next_seq);
-        let next = st.parts.iter().filter(|p| p.msn == st.next_seq).count();
-        let _ = writeln!(
-            out,
-            "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{epoch}_{}.{next}.m4s\"",
-            st.next_seq
-        );
+        let next = st.parts.iter().filter(|p| p.msn == st.next_seq).count() as u32;
+        out.preload_hint(Uri::LivePart {
+            epoch,
+            msn: st.next_seq,
+            index: next,
+        });
     }
-    if st.ended {
-        out.push_str("#EXT-X-ENDLIST\n");
-    }
-    Bytes::from(out)
+    Bytes::from(out.finish(st.ended))
 }
 
 /// How a publisher's stream is packaged.
@@ -822,13 +775,134 @@ mod tests {
     use super::*;
 
     fn seg(duration: f64, discontinuity: bool) -> SegmentOut {
+        seg_at(0, duration, discontinuity)
+    }
+
+    /// A segment `ms` after 2026-11-18T11:06:40Z.
+    fn seg_at(ms: u64, duration: f64, discontinuity: bool) -> SegmentOut {
         SegmentOut {
             data: Bytes::from_static(b"ts"),
             duration,
-            started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000),
+            started_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_000 + ms),
             discontinuity,
             init: None,
         }
+    }
+
+    fn text(s: &LiveStream) -> String {
+        String::from_utf8(s.playlist().to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn a_live_ts_playlist() {
+        let s = LiveStream::new("tv", ServiceId(1), SegmentFormat::Ts);
+        s.push(seg_at(0, 2.0, false));
+        s.push(seg_at(2000, 2.0, false));
+        s.push(seg_at(4000, 2.6, false));
+        let e = s.epoch();
+        assert_eq!(
+            text(&s),
+            format!(
+                "#EXTM3U\n\
+                 #EXT-X-VERSION:3\n\
+                 #EXT-X-TARGETDURATION:3\n\
+                 #EXT-X-MEDIA-SEQUENCE:0\n\
+                 #EXT-X-DISCONTINUITY-SEQUENCE:0\n\
+                 #EXT-X-INDEPENDENT-SEGMENTS\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:40.000Z\n\
+                 #EXTINF:2.000,\n\
+                 {e}_0.ts\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:42.000Z\n\
+                 #EXTINF:2.000,\n\
+                 {e}_1.ts\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:44.000Z\n\
+                 #EXTINF:2.600,\n\
+                 {e}_2.ts\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_playlist_after_a_discontinuity_and_after_its_end() {
+        let s = LiveStream::new("tv", ServiceId(1), SegmentFormat::Ts);
+        s.push(seg_at(0, 2.0, false));
+        // The publisher came back 10 s later.
+        s.push(seg_at(12_000, 2.0, true));
+        {
+            let mut st = s.lock();
+            st.ended = true;
+            rerender(s.epoch, s.format, &mut st);
+        }
+        let e = s.epoch();
+        assert_eq!(
+            text(&s),
+            format!(
+                "#EXTM3U\n\
+                 #EXT-X-VERSION:3\n\
+                 #EXT-X-TARGETDURATION:2\n\
+                 #EXT-X-MEDIA-SEQUENCE:0\n\
+                 #EXT-X-DISCONTINUITY-SEQUENCE:0\n\
+                 #EXT-X-INDEPENDENT-SEGMENTS\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:40.000Z\n\
+                 #EXTINF:2.000,\n\
+                 {e}_0.ts\n\
+                 #EXT-X-DISCONTINUITY\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:52.000Z\n\
+                 #EXTINF:2.000,\n\
+                 {e}_1.ts\n\
+                 #EXT-X-ENDLIST\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_live_fmp4_ll_hls_playlist() {
+        let s = LiveStream::new("ll", ServiceId(1), SegmentFormat::Fmp4);
+        s.lock().part_target = Some(0.5);
+        s.lock().publisher = Some(1);
+        let part = |independent: bool, init: bool| PartOut {
+            data: Bytes::from_static(b"moof"),
+            duration: 0.5,
+            independent,
+            discontinuity: false,
+            init: init.then(|| Bytes::from_static(b"init")),
+        };
+        s.push_part(part(true, true));
+        s.push_part(part(false, false));
+        s.push(seg_at(0, 1.0, false));
+        s.push_part(part(true, false));
+        let e = s.epoch();
+        assert_eq!(
+            text(&s),
+            format!(
+                "#EXTM3U\n\
+                 #EXT-X-VERSION:7\n\
+                 #EXT-X-TARGETDURATION:2\n\
+                 #EXT-X-MEDIA-SEQUENCE:0\n\
+                 #EXT-X-DISCONTINUITY-SEQUENCE:0\n\
+                 #EXT-X-INDEPENDENT-SEGMENTS\n\
+                 #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500\n\
+                 #EXT-X-PART-INF:PART-TARGET=0.500\n\
+                 #EXT-X-MAP:URI=\"{e}_init0.mp4\"\n\
+                 #EXT-X-PART:DURATION=0.500,URI=\"{e}_0.0.m4s\",INDEPENDENT=YES\n\
+                 #EXT-X-PART:DURATION=0.500,URI=\"{e}_0.1.m4s\"\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:40.000Z\n\
+                 #EXTINF:1.000,\n\
+                 {e}_0.m4s\n\
+                 #EXT-X-PART:DURATION=0.500,URI=\"{e}_1.0.m4s\",INDEPENDENT=YES\n\
+                 #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{e}_1.1.m4s\"\n"
+            )
+        );
+        // Every name the playlist gives is served.
+        for name in [
+            format!("{e}_init0.mp4"),
+            format!("{e}_0.0.m4s"),
+            format!("{e}_0.m4s"),
+            format!("{e}_1.0.m4s"),
+        ] {
+            assert!(s.segment_by_name(&name).is_some(), "{name}");
+        }
+        assert!(s.segment_by_name(&format!("{e}_0.ts")).is_none());
     }
 
     #[test]
@@ -887,9 +961,11 @@ mod tests {
             order,
             bandwidth: 1_000_000,
             average_bandwidth: 800_000,
-            resolution: Some((640, 360)),
-            codecs: "avc1.4D401E,mp4a.40.2".into(),
-            frame_rate: Some(30.0),
+            info: StreamInfo {
+                resolution: Some((640, 360)),
+                codecs: "avc1.4D401E,mp4a.40.2".into(),
+                frame_rate: Some(30.0),
+            },
         };
         s.set_variant(v("360p", 2));
         s.set_variant(v("source", 0));
@@ -910,14 +986,53 @@ mod tests {
     }
 
     #[test]
-    fn dates() {
+    fn a_live_master_playlist_says_what_each_rung_carries() {
+        let s = LiveStream::new("fm", ServiceId(1), SegmentFormat::Ts);
+        s.set_variant(Variant {
+            name: "360p".into(),
+            order: 1,
+            bandwidth: 1_000_000,
+            average_bandwidth: 800_000,
+            info: StreamInfo {
+                resolution: Some((640, 360)),
+                codecs: "avc1.4D401E,mp4a.40.2".into(),
+                frame_rate: Some(30.0),
+            },
+        });
+        // An audio rung (a station's AAC ladder): no picture, so no size or frame rate.
+        s.set_variant(Variant {
+            name: "aac64".into(),
+            order: 2,
+            bandwidth: 70_000,
+            average_bandwidth: 67_200,
+            info: StreamInfo {
+                resolution: None,
+                codecs: "mp4a.40.2".into(),
+                frame_rate: None,
+            },
+        });
+        // A rung whose encoder has not said what it makes yet.
+        s.set_variant(Variant {
+            name: "240p".into(),
+            order: 3,
+            bandwidth: 400_000,
+            average_bandwidth: 350_000,
+            info: StreamInfo {
+                frame_rate: Some(29.97),
+                ..StreamInfo::default()
+            },
+        });
         assert_eq!(
-            rfc3339_millis(SystemTime::UNIX_EPOCH + Duration::from_millis(951_782_400_123)),
-            "2000-02-29T00:00:00.123Z"
-        );
-        assert_eq!(
-            rfc3339_millis(SystemTime::UNIX_EPOCH),
-            "1970-01-01T00:00:00.000Z"
+            text(&s),
+            "#EXTM3U\n\
+             #EXT-X-VERSION:3\n\
+             #EXT-X-INDEPENDENT-SEGMENTS\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=1000000,AVERAGE-BANDWIDTH=800000,RESOLUTION=640x360,CODECS=\"avc1.4D401E,mp4a.40.2\",FRAME-RATE=30.000\n\
+             360p/index.m3u8\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=70000,AVERAGE-BANDWIDTH=67200,CODECS=\"mp4a.40.2\"\n\
+             aac64/index.m3u8\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=400000,AVERAGE-BANDWIDTH=350000,FRAME-RATE=29.970\n\
+             240p/index.m3u8\n"
         );
     }
 

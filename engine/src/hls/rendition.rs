@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use crate::hls::live::{LiveStream, Variant};
 use crate::hls::packager::{Packager, SegmentOut};
+use crate::hls::playlist::StreamInfo;
 use crate::media::{Frame, StreamConfig};
 use crate::rtmp::tap::TapWriter;
 use crate::transcode::RenditionOutput;
@@ -100,17 +101,14 @@ impl RenditionOutput for RenditionStream {
             t.configure(&config);
         }
         let mut variant = self.variant.clone();
-        if let Some(v) = &config.video {
-            variant.resolution = Some((v.width, v.height));
-        }
-        variant.codecs = [
-            config.video.as_ref().map(|v| v.codec_string.clone()),
-            config.audio.as_ref().map(|a| a.codec_string()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(",");
+        let made = StreamInfo::of(&config);
+        // The frame rate stays the source's (the encoder's headers need not say it).
+        variant.info = StreamInfo {
+            resolution: made.resolution.or(variant.info.resolution),
+            codecs: made.codecs,
+            frame_rate: variant.info.frame_rate.or(made.frame_rate),
+        };
+        self.stream.set_info(variant.info.clone());
         if self.listed && variant != self.variant {
             self.master.set_variant(variant.clone());
         }

@@ -280,6 +280,7 @@ impl Publisher {
         if let (Some(p), Some(out)) = (self.packager.as_mut(), &self.out) {
             let seg = p.reconfigure(next.clone())?;
             deliver(out, p, seg);
+            out.set_info(crate::hls::playlist::StreamInfo::of(&next));
         }
         // A running ladder restarts with the new codecs (its renditions get a discontinuity).
         if self.ladder.is_some() {
@@ -362,6 +363,7 @@ impl Publisher {
             }
             self.list_variants();
             if let Some(out) = &self.out {
+                out.set_info(crate::hls::playlist::StreamInfo::of(&self.config));
                 self.resumed = out.has_segments();
                 self.packager = Some(Packager::new(
                     self.config.clone(),
