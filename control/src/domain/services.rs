@@ -13,7 +13,7 @@ use crate::db::users::{self, Role, User};
 use crate::db::{audit, is_unique_violation};
 use crate::model::{HlsFormat, Kind, Limits, Status, TargetKind, TargetKinds, TransferAction};
 
-use super::access::{managed_service, visible_service};
+use super::access::{managed_service, manages_service, visible_service};
 use super::{Error, Result, validate};
 
 /// Limits in a request: each field optional, unknown fields refused.
@@ -327,7 +327,7 @@ pub async fn patch(
     body: PatchService,
 ) -> Result<Service> {
     let (service, owner) = visible_service(state, caller, id).await?;
-    let manages = crate::domain::access::manages_service(&caller, &owner);
+    let manages = manages_service(caller, &owner);
     if let Some(kind) = body.kind
         && kind != service.kind
     {

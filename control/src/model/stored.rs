@@ -9,9 +9,10 @@ use std::sync::{Mutex, OnceLock};
 use serde::de::DeserializeOwned;
 
 /// A settings column as read.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Stored<T> {
     /// Never set (NULL): the defaults apply.
+    #[default]
     Unset,
     Set(T),
     /// Set, but the stored text does not decode (a hand edit, a downgrade).
@@ -25,12 +26,6 @@ pub struct Undecodable {
     /// What the column holds, in a user's words ("transcoding ladder").
     pub what: &'static str,
     pub error: String,
-}
-
-impl<T> Default for Stored<T> {
-    fn default() -> Self {
-        Self::Unset
-    }
 }
 
 impl<T> Stored<T> {
@@ -86,7 +81,9 @@ impl<T: serde::Serialize> Stored<T> {
 /// request, the log should say it once.
 fn first_sighting(owner: &str, what: &'static str, json: &str) -> bool {
     use std::hash::{Hash, Hasher};
-    static SEEN: OnceLock<Mutex<HashSet<(String, &'static str, u64)>>> = OnceLock::new();
+    /// (owner, column, hash of the text) already logged.
+    type Seen = HashSet<(String, &'static str, u64)>;
+    static SEEN: OnceLock<Mutex<Seen>> = OnceLock::new();
     let mut h = std::collections::hash_map::DefaultHasher::new();
     json.hash(&mut h);
     let key = (owner.to_owned(), what, h.finish());
