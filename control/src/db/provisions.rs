@@ -1,4 +1,4 @@
-//! Provisioning calls by client id (see `api::provision`).
+//! Provisioning calls by client id (see `domain::provision`).
 
 use sqlx::{Any, Executor, FromRow};
 

@@ -4,7 +4,7 @@ use sqlx::{Any, Executor, FromRow, Row};
 
 use super::{Db, now};
 
-/// What a user may do; see `crate::api::access` for the rules.
+/// What a user may do; see `crate::domain::access` for the rules.
 #[derive(
     schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize,
 )]
