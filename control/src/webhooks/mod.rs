@@ -176,7 +176,13 @@ async fn dispatch(
 ) {
     let slots = Arc::new(Semaphore::new(CONCURRENT));
     let mut pending: HashMap<i64, (Arc<AtomicUsize>, Arc<Semaphore>)> = HashMap::new();
-    while let Some(p) = rx.recv().await {
+    loop {
+        // At shutdown, events not taken yet are dropped (webhooks are best effort).
+        let next = tokio::select! {
+            p = rx.recv() => p,
+            () = shutdown.cancelled() => None,
+        };
+        let Some(p) = next else { break };
         let hook = match webhooks::get(&db, p.service_id).await {
             Ok(Some(h)) if h.wants(p.event) => h,
             Ok(_) => continue,
