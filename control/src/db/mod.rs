@@ -182,6 +182,15 @@ pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// The error of a row whose `column` holds a value this build does not know (the schema's
+/// CHECKs allow only known ones: a newer build's value, or a hand edit).
+pub fn unknown_value(column: &'static str, value: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.into(),
+        source: format!("unknown value {value:?}").into(),
+    }
+}
+
 /// Whether a database error is a unique-constraint violation (a duplicate name).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()

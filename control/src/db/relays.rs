@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 use sqlx::any::AnyRow;
 
-use super::{Db, now};
+use super::{Db, now, unknown_value as unknown};
 use crate::model::relay::{RelayMode, RtspTransport};
 
 #[derive(Clone)]
@@ -32,10 +32,6 @@ struct Row {
 impl<'r> FromRow<'r, AnyRow> for Relay {
     fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
         let r = Row::from_row(row)?;
-        let unknown = |column: &str, v: &str| sqlx::Error::ColumnDecode {
-            index: column.into(),
-            source: format!("unknown value {v:?}").into(),
-        };
         Ok(Self {
             mode: RelayMode::parse(&r.mode).ok_or_else(|| unknown("mode", &r.mode))?,
             rtsp_transport: RtspTransport::parse(&r.rtsp_transport)

@@ -7,7 +7,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow};
 
-use super::{Db, now};
+use super::{Db, now, unknown_value as unknown};
 use crate::model::autodj::AutoDjSettings;
 use crate::model::dvr::DvrSettings;
 use crate::model::ladder::Ladder;
@@ -114,15 +114,6 @@ struct Row {
     transfer_suspended: Option<String>,
     restream: String,
     relay: i64,
-}
-
-/// A column holding a value this build does not know (the schema's CHECKs allow only
-/// known ones; a newer build's value, or a hand edit).
-fn unknown(column: &'static str, value: &str) -> sqlx::Error {
-    sqlx::Error::ColumnDecode {
-        index: column.into(),
-        source: format!("unknown value {value:?}").into(),
-    }
 }
 
 impl<'r> FromRow<'r, AnyRow> for Service {

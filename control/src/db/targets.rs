@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 use sqlx::any::AnyRow;
 
-use super::{Db, now};
+use super::{Db, now, unknown_value};
 use crate::model::target::StoredVideo;
 use crate::model::{Stored, TargetKind};
 
@@ -58,10 +58,7 @@ struct Row {
 impl<'r> FromRow<'r, AnyRow> for Target {
     fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
         let r = Row::from_row(row)?;
-        let kind = TargetKind::parse(&r.kind).ok_or_else(|| sqlx::Error::ColumnDecode {
-            index: "kind".into(),
-            source: format!("unknown publish target kind {:?}", r.kind).into(),
-        })?;
+        let kind = TargetKind::parse(&r.kind).ok_or_else(|| unknown_value("kind", &r.kind))?;
         Ok(Self {
             video: Stored::decode(
                 &format!("publish target {}", r.id),

@@ -198,8 +198,6 @@ pub async fn create_in(
     caller: &Caller,
     body: CreateService,
 ) -> Result<Service> {
-    // A customer may create services for itself when the system settings allow it, with
-    // the default limits of the kind (its provider sets limits), inside its reseller's plan.
     let self_service = caller.role() == Role::Customer;
     if self_service {
         if !crate::db::site::load_in(&mut **tx)
