@@ -134,3 +134,20 @@ pub async fn delete(db: &Db, id: i64) -> sqlx::Result<()> {
         .await?;
     Ok(())
 }
+
+/// The service's mounts that fall back to `from` fall back to `to` instead (a renamed
+/// primary mount).
+pub async fn rename_fallback<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    service_id: i64,
+    from: &str,
+    to: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE mounts SET fallback = $3 WHERE service_id = $1 AND fallback = $2")
+        .bind(service_id)
+        .bind(from)
+        .bind(to)
+        .execute(exec)
+        .await?;
+    Ok(())
+}

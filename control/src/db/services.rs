@@ -515,3 +515,18 @@ pub async fn delete<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sq
         .await?;
     Ok(())
 }
+
+/// Sets (or with `None` clears) the mount a station's listeners move to while its primary
+/// mount has no source.
+pub async fn set_fallback<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+    fallback: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE services SET fallback = $2 WHERE id = $1")
+        .bind(id)
+        .bind(fallback)
+        .execute(exec)
+        .await?;
+    Ok(())
+}

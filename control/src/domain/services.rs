@@ -407,20 +407,11 @@ pub async fn patch(
     )
     .await?;
     if let Some(fb) = &fallback {
-        sqlx::query("UPDATE services SET fallback = $2 WHERE id = $1")
-            .bind(id)
-            .bind(fb.as_deref())
-            .execute(&mut *tx)
-            .await?;
+        services::set_fallback(&mut *tx, id, fb.as_deref()).await?;
     }
     if let Some(new_slug) = new_slug.as_ref().filter(|s| **s != service.slug) {
         // Mounts that fall back to the primary follow its new name.
-        sqlx::query("UPDATE mounts SET fallback = $3 WHERE service_id = $1 AND fallback = $2")
-            .bind(id)
-            .bind(&service.slug)
-            .bind(new_slug)
-            .execute(&mut *tx)
-            .await?;
+        crate::db::mounts::rename_fallback(&mut *tx, id, &service.slug, new_slug).await?;
     }
     audit(
         &mut *tx,
