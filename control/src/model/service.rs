@@ -181,7 +181,7 @@ impl TransferAction {
 }
 
 /// Where a publish target (restream) sends.
-#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     /// RTMP/RTMPS: YouTube, Twitch, Facebook, any RTMP server.
@@ -209,6 +209,18 @@ impl TargetKind {
 
     fn bit(self) -> u8 {
         1 << (self as u8)
+    }
+}
+
+/// Read by name, with an error that lists the kinds (an API client's typo is common).
+impl<'de> Deserialize<'de> for TargetKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Self::parse(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{name:?} is not a target kind this server sends to; kinds: rtmp, icecast, shoutcast"
+            ))
+        })
     }
 }
 
