@@ -128,7 +128,7 @@ pub async fn run(
         stop(),
     ));
     if let Some(pw) = demo_password {
-        crate::demo::start(state.clone(), rtmp_addr, pw, stop(), &tasks);
+        crate::demo::start(state.clone(), rtmp_addr, pw, shutdown.clone(), &tasks);
     }
     state.ready.set_ready();
     tracing::info!(http = %http_addr, rtmp = %rtmp_addr, icecast = %icecast_addr, "ready");

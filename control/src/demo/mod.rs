@@ -136,25 +136,33 @@ pub fn start(
 ) {
     let publishers = tasks.clone();
     tasks.spawn(async move {
-        if let Err(e) = radio(&state).await {
-            tracing::warn!("demo: the radio station could not start: {e:#}");
-        }
-        match clip(&state.data_dir).await {
-            Ok(path) => {
-                publishers.spawn(publisher::run(state.clone(), rtmp, path, shutdown));
+        let setup = async {
+            if let Err(e) = radio(&state).await {
+                tracing::warn!("demo: the radio station could not start: {e:#}");
             }
-            Err(e) => tracing::warn!("demo: the video clip could not be made: {e:#}"),
+            match clip(&state.data_dir).await {
+                Ok(path) => {
+                    // A client of our own RTMP port: it must leave when the server begins
+                    // to stop (the engine waits for its connections).
+                    publishers.spawn(publisher::run(state.clone(), rtmp, path, shutdown.clone()));
+                }
+                Err(e) => tracing::warn!("demo: the video clip could not be made: {e:#}"),
+            }
+            let base = state.links.http_base(None);
+            let listen = format!(
+                "http://{}:{}/{RADIO}",
+                state.links.host(None),
+                state.links.icecast_port
+            );
+            tracing::info!(
+                "demo ready — control panel {base}/ (log in as `{USER}`, password `{password}`), \
+                 radio player {base}/player/{RADIO}, stream {listen}, video player {base}/player/{TV}"
+            );
+        };
+        tokio::select! {
+            () = setup => {}
+            () = shutdown.cancelled() => {}
         }
-        let base = state.links.http_base(None);
-        let listen = format!(
-            "http://{}:{}/{RADIO}",
-            state.links.host(None),
-            state.links.icecast_port
-        );
-        tracing::info!(
-            "demo ready — control panel {base}/ (log in as `{USER}`, password `{password}`), \
-             radio player {base}/player/{RADIO}, stream {listen}, video player {base}/player/{TV}"
-        );
     });
 }
 
