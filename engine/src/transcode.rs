@@ -104,27 +104,46 @@ impl std::fmt::Debug for FeedJob {
     }
 }
 
-impl LadderSpec {
-    /// The rungs worth encoding for a source of `height` lines sending `source_kbps` of
-    /// video (when its encoder says, in its metadata): none above the source in size or
-    /// bitrate (an upscale, or more bits than came in, costs CPU and adds nothing). The
-    /// lowest rung is kept if every rung is above the source and there is no pass-through,
-    /// so the service still has output.
-    pub fn rungs_for(&self, height: u32, source_kbps: Option<u32>) -> Vec<RenditionSpec> {
-        let mut keep: Vec<RenditionSpec> = self
-            .renditions
-            .iter()
-            .filter(|r| r.height > 0 && r.height <= height)
-            .filter(|r| source_kbps.is_none_or(|k| k == 0 || r.video_kbps <= k))
-            .cloned()
-            .collect();
-        if keep.is_empty()
-            && !self.passthrough
-            && let Some(lowest) = self.renditions.iter().min_by_key(|r| r.height)
-        {
-            keep.push(lowest.clone());
+/// Which rungs of a ladder run for a live source, and which do not and why (worked out by
+/// [`crate::ladder::plan_rungs`]; shown by the control plane while the source is live).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RungPlan {
+    /// The rungs encoded, as they are encoded (a video bitrate above the source's is capped
+    /// at the source's), highest first.
+    pub running: Vec<RenditionSpec>,
+    pub skipped: Vec<SkippedRung>,
+}
+
+/// A rung of the ladder that does not run for the source on air.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRung {
+    pub name: String,
+    pub reason: SkipReason,
+}
+
+/// Why a rung does not run. Its `Display` is what the API shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Taller than the source: an upscale costs CPU and adds nothing.
+    AboveSource { source_height: u32 },
+    /// A video rung, and the source sends audio only.
+    NoVideo,
+    /// An audio-only rung (radio), and the source sends video.
+    AudioOnly,
+    /// Its stream (`<slug>/<rung>`) is held by another publisher.
+    StreamTaken,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AboveSource { source_height } => {
+                write!(f, "above the source's {source_height} lines")
+            }
+            Self::NoVideo => f.write_str("a video rendition, and the source has no video"),
+            Self::AudioOnly => f.write_str("an audio-only rendition, and the source has video"),
+            Self::StreamTaken => f.write_str("its stream is already being published"),
         }
-        keep
     }
 }
 
@@ -416,47 +435,5 @@ impl LadderStats {
 
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rung(name: &str, height: u32) -> RenditionSpec {
-        RenditionSpec {
-            name: name.into(),
-            width: 0,
-            height,
-            video_kbps: 1000,
-            audio_kbps: 128,
-        }
-    }
-
-    #[test]
-    fn rungs_above_the_source_are_skipped_but_never_all() {
-        let spec = LadderSpec {
-            renditions: vec![rung("1080p", 1080), rung("720p", 720), rung("360p", 360)],
-            passthrough: false,
-            watermark: None,
-            feeds: Vec::new(),
-        };
-        let names = |h, kbps| -> Vec<String> {
-            spec.rungs_for(h, kbps)
-                .into_iter()
-                .map(|r| r.name)
-                .collect()
-        };
-        assert_eq!(names(720, None), ["720p", "360p"]);
-        assert_eq!(names(1080, None), ["1080p", "720p", "360p"]);
-        assert_eq!(names(240, None), ["360p"]);
-        // Every rung asks 1000 kbit/s: a 600 kbit/s source keeps only the lowest.
-        assert_eq!(names(1080, Some(600)), ["360p"]);
-        assert_eq!(names(1080, Some(1000)), ["1080p", "720p", "360p"]);
-        let with_source = LadderSpec {
-            passthrough: true,
-            ..spec.clone()
-        };
-        assert!(with_source.rungs_for(240, None).is_empty());
     }
 }

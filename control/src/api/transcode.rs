@@ -5,7 +5,9 @@
 //! the plan's `max_bitrate_kbps`; `{"renditions":[]}` or `DELETE` turns transcoding off. A
 //! rendition `{"name":"source"}` offers the source as it arrives, next to the transcoded
 //! rungs. An explicit ladder the plan cannot carry is refused with a 422 that says why.
-//! A change applies from the next time the source connects.
+//! A change applies from the next time the source connects. While a source is live, `GET`
+//! also says which rungs run for it (a rung's bitrate is capped at the source's) and which
+//! are skipped, and why (`"live"`).
 
 use std::sync::Arc;
 
@@ -230,6 +232,52 @@ pub struct TranscodeView {
     total_kbps: u32,
     max_bitrate_kbps: i64,
     applies: &'static str,
+    /// While a source is live with a ladder: which rungs run and which are skipped, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<LiveRungs>,
+}
+
+/// The rungs the engine runs for the source on air.
+#[derive(Debug, Serialize)]
+struct LiveRungs {
+    running: Vec<RunningRung>,
+    skipped: Vec<SkippedRung>,
+}
+
+#[derive(Debug, Serialize)]
+struct RunningRung {
+    name: String,
+    /// As encoded: a rung's bitrate above the source's is capped at the source's.
+    video_kbps: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct SkippedRung {
+    name: String,
+    reason: String,
+}
+
+/// What the engine runs for `s`'s live source, if one is on air with a ladder.
+fn live_rungs(state: &AppState, s: &Service) -> Option<LiveRungs> {
+    let plan = state.engine.hls().get(&s.slug)?.rungs()?;
+    Some(LiveRungs {
+        running: plan
+            .running
+            .iter()
+            .map(|r| RunningRung {
+                name: r.name.clone(),
+                video_kbps: r.video_kbps,
+            })
+            .collect(),
+        skipped: plan
+            .skipped
+            .iter()
+            .map(|r| SkippedRung {
+                name: r.name.clone(),
+                reason: r.reason.to_string(),
+            })
+            .collect(),
+    })
 }
 
 /// Apple's HLS authoring guidance, rounded: what a service gets when it turns transcoding
@@ -462,6 +510,7 @@ fn view(s: &Service) -> TranscodeView {
         watermark: ladder.watermark,
         max_bitrate_kbps: s.max_bitrate_kbps,
         applies: "from the next time the source connects",
+        live: None,
     }
 }
 
@@ -471,7 +520,10 @@ pub async fn get(
     PathId(id): PathId,
 ) -> ApiResult<Json<TranscodeView>> {
     let (service, _) = visible_service(&state, &caller, id).await?;
-    Ok(Json(view(&service)))
+    Ok(Json(TranscodeView {
+        live: live_rungs(&state, &service),
+        ..view(&service)
+    }))
 }
 
 pub async fn put(
@@ -571,7 +623,10 @@ async fn save(
         .await?
         .ok_or_else(|| ApiError::not_found("service"))?;
     tx.commit().await?;
-    Ok(Json(view(&updated)))
+    Ok(Json(TranscodeView {
+        live: live_rungs(state, &updated),
+        ..view(&updated)
+    }))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use super::packager::{PartOut, SegmentOut};
 use super::viewers::Viewers;
 use crate::admission::{Limits, SegmentFormat, ServiceId};
 use crate::media::StreamConfig;
-use crate::transcode::LadderReport;
+use crate::transcode::{LadderReport, RungPlan};
 
 /// Segments listed in the live playlist.
 pub const PLAYLIST_SEGMENTS: usize = 6;
@@ -85,6 +85,8 @@ struct State {
     variants: Vec<Variant>,
     /// The transcoding ladder running for this stream's source, if one is.
     ladder: Option<Arc<LadderReport>>,
+    /// Which rungs of the service's ladder run for the source on air, and which not.
+    rungs: Option<Arc<RungPlan>>,
     /// DVR: where finished segments also go while the publisher is on air.
     recorder: Option<crate::dvr::Recorder>,
 }
@@ -164,6 +166,7 @@ impl LiveStream {
                 version: 0,
                 variants: Vec::new(),
                 ladder: None,
+                rungs: None,
                 recorder: None,
             }),
             latest: watch::Sender::new(0),
@@ -320,6 +323,18 @@ impl LiveStream {
     /// The counters of the ladder running for this stream's source, if one is.
     pub fn ladder(&self) -> Option<Arc<LadderReport>> {
         self.lock().ladder.clone()
+    }
+
+    /// Which rungs of the service's ladder run for the source on air, and which do not.
+    pub fn set_rungs(&self, plan: Option<Arc<RungPlan>>) {
+        self.lock().rungs = plan;
+    }
+
+    /// While a publisher is on air and a ladder was planned for it: which rungs run (at
+    /// which bitrate) and which are skipped, and why.
+    pub fn rungs(&self) -> Option<Arc<RungPlan>> {
+        let st = self.lock();
+        st.publisher.and(st.rungs.clone())
     }
 
     /// Whether the master playlist lists `name`.
@@ -767,6 +782,7 @@ impl LiveStreams {
             st.generation += 1;
             // The recording ends with the publisher (its writer finishes what is queued).
             st.recorder = None;
+            st.rungs = None;
             st.generation
         };
         let streams = Arc::clone(self);
