@@ -34,7 +34,7 @@ pub struct LadderPlan {
     /// DVR: the archives each rendition is recorded into, if the service records.
     pub dvr: Option<(Arc<crate::dvr::Dvr>, crate::dvr::Retention)>,
     /// Video: each rendition's tags go on to restream targets that chose it.
-    pub taps: Option<Arc<crate::rtmp::tap::Taps>>,
+    pub taps: Option<Arc<crate::tap::Taps>>,
 }
 
 /// A running ladder.
@@ -66,7 +66,7 @@ impl LadderPlan {
             .iter()
             .filter_map(|spec| {
                 let label = format!("transcoded from /{}", base.slug());
-                let output = crate::icecast::feed::MountFeed::attach(
+                let output = crate::mount::feed::MountFeed::attach(
                     mounts,
                     spec,
                     self.service_id,

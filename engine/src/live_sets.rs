@@ -16,7 +16,6 @@ use std::time::{Duration, SystemTime};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::Engine;
 use crate::admission::ServiceId;
 use crate::mount::Mount;
 
@@ -90,9 +89,16 @@ fn extension(content_type: &str) -> Option<&'static str> {
     }
 }
 
-/// Records live source `source` (named `label`) on `mount` while it is connected.
-pub fn record(engine: &Engine, mount: &Arc<Mount>, source: u64, label: &str, content_type: &str) {
-    let Some(sets) = engine.live_sets().cloned() else {
+/// Records live source `source` (named `label`) on `mount` while it is connected, into
+/// `sets` (none: this server keeps no live sets).
+pub fn record(
+    sets: Option<&LiveSets>,
+    mount: &Arc<Mount>,
+    source: u64,
+    label: &str,
+    content_type: &str,
+) {
+    let Some(sets) = sets.cloned() else {
         return;
     };
     let Some(ext) = extension(content_type) else {

@@ -269,7 +269,7 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug {
         &self,
         url: &str,
         options: &[(String, String)],
-        out: &mut dyn FnMut(crate::rtmp::tap::Tag) -> bool,
+        out: &mut dyn FnMut(crate::media::flv::Tag) -> bool,
     ) -> Result<(), TranscodeError> {
         let _ = (url, options, out);
         Err(TranscodeError("this transcoder cannot pull streams".into()))

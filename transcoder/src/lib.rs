@@ -102,7 +102,7 @@ impl Transcoder for FfmpegTranscoder {
         &self,
         url: &str,
         options: &[(String, String)],
-        out: &mut dyn FnMut(tidecast_engine::rtmp::tap::Tag) -> bool,
+        out: &mut dyn FnMut(tidecast_engine::media::flv::Tag) -> bool,
     ) -> Result<(), TranscodeError> {
         pull::pull(url, options, out)
     }

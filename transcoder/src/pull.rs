@@ -7,8 +7,8 @@
 use bytes::Bytes;
 use ffmpeg_next as ff;
 use tidecast_engine::media::avc::{AvcConfig, annex_b_to_avcc, annex_b_units};
+use tidecast_engine::media::flv::Tag;
 use tidecast_engine::media::flv::build;
-use tidecast_engine::rtmp::tap::Tag;
 use tidecast_engine::transcode::TranscodeError;
 
 use crate::ffi;

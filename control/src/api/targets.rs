@@ -443,7 +443,7 @@ fn start(state: &AppState, t: &Target, service: &Service) {
             };
             let (v, file) = stored_video(t).map_or_else(Default::default, |s| (s.settings, s.file));
             radio_video::start(
-                &state.engine,
+                &state.engine.restreaming(),
                 t.id,
                 service_id,
                 Arc::clone(transcoder),
@@ -466,7 +466,7 @@ fn start(state: &AppState, t: &Target, service: &Service) {
                 None => service.slug.clone(),
             };
             rtmp::start(
-                &state.engine,
+                &state.engine.restreaming(),
                 t.id,
                 service_id,
                 state.engine.taps().get(&stream),
@@ -475,7 +475,7 @@ fn start(state: &AppState, t: &Target, service: &Service) {
             );
         }
         ("shoutcast", _) => shoutcast::start(
-            &state.engine,
+            &state.engine.restreaming(),
             t.id,
             service_id,
             service.slug.clone(),
@@ -488,7 +488,7 @@ fn start(state: &AppState, t: &Target, service: &Service) {
             dialer,
         ),
         _ => icecast::start(
-            &state.engine,
+            &state.engine.restreaming(),
             t.id,
             service_id,
             service.slug.clone(),

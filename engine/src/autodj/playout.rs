@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::Engine;
 use crate::events::MountEvent;
-use crate::icecast::feed::MountFeed;
+use crate::mount::feed::MountFeed;
 use crate::mount::{Mount, StreamInfo};
 use crate::transcode::{AudioCodec, FeedJob, FeedSpec, PcmEncoder, TranscodeError, Transcoder};
 
@@ -283,7 +283,12 @@ impl Playout {
         };
         let encoder = self.transcoder.pcm_encoder(job, self.rate)?;
         // The station's HLS and extra mounts follow the primary, whoever is on it.
-        crate::radio_hls::ensure(&self.engine, &mount, grant, &info.content_type);
+        crate::radio_hls::ensure(
+            &self.engine.station_hls(),
+            &mount,
+            grant,
+            &info.content_type,
+        );
         Ok(Some(OnMount {
             mount,
             id,

@@ -337,6 +337,23 @@ impl LiveStream {
         st.publisher.and(st.rungs.clone())
     }
 
+    /// Ends the viewer sessions silent for longer than `idle` (all of them with zero) and
+    /// reports them to `events`.
+    pub fn end_viewers(&self, idle: Duration, events: &dyn crate::events::Events) {
+        for v in self.viewers.sweep(idle) {
+            tracing::debug!(stream = %self.slug, ip = %v.key.ip, bytes = v.bytes, "viewer left");
+            events.listener_ended(crate::events::ListenerSession {
+                service_id: self.service_id,
+                mount: self.slug.clone(),
+                ip: v.key.ip,
+                user_agent: v.key.user_agent,
+                started_at: v.started_at,
+                duration: v.duration,
+                bytes: v.bytes,
+            });
+        }
+    }
+
     /// Whether the master playlist lists `name`.
     pub fn has_variant(&self, name: &str) -> bool {
         self.lock().variants.iter().any(|v| v.name == name)

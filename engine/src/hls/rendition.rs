@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use crate::hls::live::{LiveStream, Variant};
 use crate::hls::packager::{Packager, SegmentOut};
 use crate::media::{Frame, StreamConfig};
-use crate::rtmp::tap::TapWriter;
+use crate::tap::TapWriter;
 use crate::transcode::RenditionOutput;
 
 /// Added to every timestamp an encoder hands back: its first decode times sit before the
@@ -67,7 +67,7 @@ impl RenditionStream {
     }
 
     /// Also hands its frames on to `tap` as FLV tags (for restream targets).
-    pub fn with_tap(mut self, tap: Option<Arc<crate::rtmp::tap::Tap>>) -> Self {
+    pub fn with_tap(mut self, tap: Option<Arc<crate::tap::Tap>>) -> Self {
         self.tap = tap.map(TapWriter::new);
         self
     }

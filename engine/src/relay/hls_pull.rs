@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::Pulled;
 use super::http::{HttpUrl, fetch};
 use super::ts::TsToTags;
-use crate::targets::Dialer;
+use crate::dial::Dialer;
 
 const MAX_PLAYLIST: usize = 1 << 20;
 const MAX_SEGMENT: usize = 64 << 20;

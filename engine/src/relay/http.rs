@@ -12,7 +12,7 @@ use base64::Engine as _;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::targets::{CONNECT_TIMEOUT, Dialer, Io};
+use crate::dial::{CONNECT_TIMEOUT, Dialer, Io};
 
 /// A response head may not be longer than this.
 const MAX_HEAD: usize = 16 * 1024;
@@ -200,7 +200,7 @@ async fn open_once(
     url: &HttpUrl,
     extra: &[(&str, &str)],
 ) -> Result<Response, String> {
-    let tcp = crate::targets::connect(dialer, &url.host, url.port).await?;
+    let tcp = crate::dial::connect(dialer, &url.host, url.port).await?;
     let peer = tcp
         .peer_addr()
         .map_err(|e| format!("the connection failed at once: {e}"))?;

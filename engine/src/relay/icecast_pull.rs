@@ -5,15 +5,16 @@
 use bytes::BytesMut;
 use tokio_util::sync::CancellationToken;
 
+use super::Context;
 use super::http::{HttpUrl, open};
-use crate::Engine;
 use crate::admission::{Decision, PublishRequest, ServiceId};
+use crate::dial::Dialer;
 use crate::icecast::source::{ACCEPTED_TYPES, serve, stream_info_with};
-use crate::targets::{Dialer, SharedStatus};
+use crate::targets::SharedStatus;
 
 /// Connects, takes the mount, and serves until the remote's stream ends or `stop` fires.
 pub async fn run(
-    engine: &Engine,
+    ctx: &Context,
     service: ServiceId,
     url: &HttpUrl,
     dialer: &dyn Dialer,
@@ -49,25 +50,34 @@ pub async fn run(
         service_id: service,
         from: url.display(),
     };
-    let grant = match engine.admission().admit_publish(&req).await {
+    let grant = match ctx.admission.admit_publish(&req).await {
         Decision::Allow(g) => g,
         Decision::Deny(d) => return Err(format!("not allowed: {}", d.message)),
     };
-    super::super::targets::connected(status);
+    crate::targets::connected(status);
     let mut conn = r.conn;
     let body: BytesMut = r.body;
-    serve(&mut conn, r.peer, &grant, info, b"", body, engine, stop)
-        .await
-        .map_err(|refusal| {
-            let text = String::from_utf8_lossy(&refusal).into_owned();
-            let why = text
-                .rsplit("\r\n\r\n")
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            format!("the mount refused the relay: {why}")
-        })?;
+    serve(
+        &mut conn,
+        r.peer,
+        &grant,
+        info,
+        b"",
+        body,
+        &ctx.sources,
+        stop,
+    )
+    .await
+    .map_err(|refusal| {
+        let text = String::from_utf8_lossy(&refusal).into_owned();
+        let why = text
+            .rsplit("\r\n\r\n")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        format!("the mount refused the relay: {why}")
+    })?;
     if stop.is_cancelled() {
         Ok(())
     } else {

@@ -3,18 +3,17 @@
 //! radio station pulls another Icecast or Shoutcast server's stream.
 //!
 //! What is pulled goes exactly where a pushed source goes: video as FLV tags through the
-//! same publisher as an RTMP push ([`crate::rtmp::claim`]: HLS, ladder, DVR, restream tap,
+//! same publisher as an RTMP push ([`crate::ingest`]: HLS, ladder, DVR, restream tap,
 //! sessions), radio onto the mount as an Icecast source ([`crate::icecast::source::serve`]).
 //! Admission asks the control plane like any publisher (`PublishRequest::Relay`).
 //!
 //! A relay runs always, or on demand: it waits until a player or listener asks
-//! ([`demand`]) and stops once nobody has watched or asked for a while. A failed or ended
+//! ([`crate::demand`]) and stops once nobody has watched or asked for a while. A failed or ended
 //! pull is retried with back-off. Every connection goes to an address the [`Dialer`]
 //! allows, checked after DNS on every connect (RTSP goes to FFmpeg through a proxy on
 //! loopback to the checked address, [`rtsp_proxy`], so FFmpeg makes no lookup and follows
 //! no redirect of its own).
 
-pub mod demand;
 mod hls_pull;
 pub mod http;
 mod icecast_pull;
@@ -29,10 +28,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::Engine;
-use crate::admission::{Decision, PublishRequest, ServiceId};
-use crate::rtmp::tap::Tag;
-use crate::targets::{Dialer, SharedStatus, State, lock};
+use crate::admission::{Admission, Decision, PublishRequest, ServiceId};
+use crate::dial::Dialer;
+use crate::icecast::source::Sources;
+use crate::ingest::Ingest;
+use crate::media::flv::Tag;
+use crate::targets::{SharedStatus, State, lock};
 use http::HttpUrl;
 use rtmp_pull::RtmpSource;
 
@@ -40,6 +41,24 @@ use rtmp_pull::RtmpSource;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// An on-demand relay stops after this long without viewers, listeners or requests.
 pub const ON_DEMAND_IDLE: Duration = Duration::from_secs(30);
+
+/// What relays use of the engine: admission (a relay asks like any publisher), the running
+/// relays and the demand for on-demand ones, the way into a video stream every source kind
+/// shares, and the way onto a radio mount a pushed source takes.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) admission: Arc<dyn Admission>,
+    pub(crate) relays: Arc<crate::targets::Targets>,
+    pub(crate) demand: Arc<crate::demand::Demand>,
+    pub(crate) ingest: Ingest,
+    pub(crate) sources: Sources,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("relay::Context").finish_non_exhaustive()
+    }
+}
 
 /// What a puller hands over.
 #[derive(Debug)]
@@ -202,28 +221,28 @@ enum Ended {
     Idle,
 }
 
-/// Starts `job` under `id` in [`Engine::relays`] (a running relay of the same id is
-/// replaced).
-pub fn start(engine: &Engine, id: i64, job: RelayJob, dialer: Arc<dyn Dialer>) {
-    let (cancel, status) = engine.relays().register(id, job.service);
+/// Starts `job` under `id` among the running relays ([`crate::Engine::relays`]; a running
+/// relay of the same id is replaced).
+pub fn start(ctx: &Context, id: i64, job: RelayJob, dialer: Arc<dyn Dialer>) {
+    let (cancel, status) = ctx.relays.register(id, job.service);
     // Registered before the task runs, so a replaced relay's task cannot register over it.
-    let slot = (job.mode == Mode::OnDemand).then(|| engine.demand().register(&job.stream));
-    let engine = engine.clone();
+    let slot = (job.mode == Mode::OnDemand).then(|| ctx.demand.register(&job.stream));
+    let ctx = ctx.clone();
     tokio::spawn(async move {
-        run(&engine, &job, &dialer, &status, &cancel, slot.as_ref()).await;
+        run(&ctx, &job, &dialer, &status, &cancel, slot.as_ref()).await;
         if let Some(slot) = &slot {
-            engine.demand().unregister(&job.stream, slot);
+            ctx.demand.unregister(&job.stream, slot);
         }
     });
 }
 
 async fn run(
-    engine: &Engine,
+    ctx: &Context,
     job: &RelayJob,
     dialer: &Arc<dyn Dialer>,
     status: &SharedStatus,
     cancel: &CancellationToken,
-    demand: Option<&Arc<demand::Slot>>,
+    demand: Option<&Arc<crate::demand::Slot>>,
 ) {
     let mut attempts = crate::targets::Attempts::default();
     loop {
@@ -248,9 +267,9 @@ async fn run(
         }
         attempts.begin(status);
         let pulled = if job.source.is_radio() {
-            radio(engine, job, dialer.as_ref(), status, cancel, demand).await
+            radio(ctx, job, dialer.as_ref(), status, cancel, demand).await
         } else {
-            video(engine, job, dialer, status, cancel, demand).await
+            video(ctx, job, dialer, status, cancel, demand).await
         };
         match pulled {
             Ok(Ended::Stopped) => return,
@@ -271,7 +290,7 @@ async fn run(
 }
 
 /// Whether an on-demand relay has had nobody for [`ON_DEMAND_IDLE`].
-fn idle(demand: Option<&Arc<demand::Slot>>, audience: usize, since: &mut Instant) -> bool {
+fn idle(demand: Option<&Arc<crate::demand::Slot>>, audience: usize, since: &mut Instant) -> bool {
     let Some(slot) = demand else {
         return false;
     };
@@ -287,12 +306,12 @@ fn idle(demand: Option<&Arc<demand::Slot>>, audience: usize, since: &mut Instant
 }
 
 async fn radio(
-    engine: &Engine,
+    ctx: &Context,
     job: &RelayJob,
     dialer: &dyn Dialer,
     status: &SharedStatus,
     cancel: &CancellationToken,
-    demand: Option<&Arc<demand::Slot>>,
+    demand: Option<&Arc<crate::demand::Slot>>,
 ) -> Result<Ended, String> {
     let Source::Icecast(url) = &job.source else {
         return Err("not a radio source".into());
@@ -301,7 +320,8 @@ async fn radio(
     // On demand: a watcher ends the pull once the mount has had no listener for a while.
     let watcher = demand.is_some().then(|| {
         let stop = stop.clone();
-        let engine = engine.clone();
+        let mounts = Arc::clone(&ctx.sources.mounts);
+        let hls = Arc::clone(&ctx.ingest.hls);
         let mount = job.stream.clone();
         let slot = demand.cloned();
         tokio::spawn(async move {
@@ -309,8 +329,8 @@ async fn radio(
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 // Icecast listeners and the station's HLS players both count.
-                let listeners = engine.mounts().get(&mount).map_or(0, |m| m.listeners())
-                    + engine.hls().get(&mount).map_or(0, |s| s.viewers.count());
+                let listeners = mounts.get(&mount).map_or(0, |m| m.listeners())
+                    + hls.get(&mount).map_or(0, |s| s.viewers.count());
                 if idle(slot.as_ref(), listeners, &mut since) {
                     stop.cancel();
                     return;
@@ -321,7 +341,7 @@ async fn radio(
             }
         })
     });
-    let r = icecast_pull::run(engine, job.service, url, dialer, status, &stop).await;
+    let r = icecast_pull::run(ctx, job.service, url, dialer, status, &stop).await;
     if let Some(w) = watcher {
         w.abort();
     }
@@ -335,7 +355,7 @@ async fn radio(
 /// Starts the puller for `source`; what it pulls arrives on the returned channel, its
 /// error (if it failed) from the handle.
 fn pull(
-    engine: &Engine,
+    ctx: &Context,
     source: &Source,
     dialer: &Arc<dyn Dialer>,
 ) -> (
@@ -355,7 +375,7 @@ fn pull(
             port,
             tcp,
         } => {
-            let transcoder = engine.transcoder().cloned();
+            let transcoder = ctx.ingest.transcoder.clone();
             tokio::spawn(async move {
                 let transcoder =
                     transcoder.ok_or("this server runs without FFmpeg: RTSP relays need it")?;
@@ -413,14 +433,14 @@ fn with_host(url: &str, at: &str) -> Result<String, String> {
 }
 
 async fn video(
-    engine: &Engine,
+    ctx: &Context,
     job: &RelayJob,
     dialer: &Arc<dyn Dialer>,
     status: &SharedStatus,
     cancel: &CancellationToken,
-    demand: Option<&Arc<demand::Slot>>,
+    demand: Option<&Arc<crate::demand::Slot>>,
 ) -> Result<Ended, String> {
-    let (mut rx, handle) = pull(engine, &job.source, dialer);
+    let (mut rx, handle) = pull(ctx, &job.source, dialer);
     let puller_error = |handle: tokio::task::JoinHandle<Result<(), String>>| async move {
         match handle.await {
             Ok(Err(e)) => e,
@@ -444,7 +464,7 @@ async fn video(
             handle.abort();
             return Ok(Ended::Stopped);
         }
-        got = tokio::time::timeout(crate::targets::CONNECT_TIMEOUT * 3, first) => match got {
+        got = tokio::time::timeout(crate::dial::CONNECT_TIMEOUT * 3, first) => match got {
             Ok(Some(x)) => x,
             Ok(None) => return Err(puller_error(handle).await),
             Err(_) => {
@@ -474,7 +494,7 @@ async fn video(
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(5), gather).await;
-    let expect = crate::rtmp::publisher::Expect {
+    let expect = crate::ingest::publisher::Expect {
         video: Some(has(&prelude, true)),
         audio: Some(has(&prelude, false)),
         video_kbps: None,
@@ -483,7 +503,7 @@ async fn video(
         service_id: job.service,
         from: job.source.display(),
     };
-    let grant = match engine.admission().admit_publish(&req).await {
+    let grant = match ctx.admission.admit_publish(&req).await {
         Decision::Allow(g) => g,
         Decision::Deny(d) => {
             handle.abort();
@@ -492,11 +512,11 @@ async fn video(
     };
     let remote = peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let who = format!("relay from {}", job.source.display());
-    let (mut publisher, session) = match crate::rtmp::claim::claim(engine, &grant, remote, &who) {
+    let (mut publisher, session) = match ctx.ingest.claim(&grant, remote, &who) {
         Ok(p) => p,
         Err(e) => {
             handle.abort();
-            return Err(e);
+            return Err(e.to_string());
         }
     };
     publisher.set_expected(expect);
@@ -512,7 +532,7 @@ async fn video(
                 () = cancel.cancelled() => break Ok(Ended::Stopped),
                 () = session.cancelled() => break Err("dropped by the control plane".to_owned()),
                 _ = check.tick() => {
-                    let viewers = engine.hls().get(&job.stream).map_or(0, |s| s.viewers.count());
+                    let viewers = ctx.ingest.hls.get(&job.stream).map_or(0, |s| s.viewers.count());
                     if idle(demand, viewers, &mut since) {
                         break Ok(Ended::Idle);
                     }
@@ -540,7 +560,7 @@ async fn video(
         }
         lock(status).bytes += len;
     };
-    crate::rtmp::claim::off_air(engine, publisher);
+    ctx.ingest.off_air(publisher);
     drop(session);
     match ended {
         Err(e) if e.is_empty() => Err(puller_error(handle).await),

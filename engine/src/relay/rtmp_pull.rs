@@ -6,9 +6,9 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::{IDLE_TIMEOUT, Pulled};
+use crate::dial::Dialer;
+use crate::media::flv::Tag;
 use crate::rtmp::client::{Connected, connect_app, flush, until};
-use crate::rtmp::tap::Tag;
-use crate::targets::Dialer;
 
 /// Where to play from.
 #[derive(Clone, PartialEq, Eq)]
@@ -74,7 +74,7 @@ pub async fn run(
         Ok::<_, String>((r, w, session, early, peer))
     };
     let (mut r, mut w, mut session, early, peer) =
-        tokio::time::timeout(crate::targets::CONNECT_TIMEOUT * 2, setup)
+        tokio::time::timeout(crate::dial::CONNECT_TIMEOUT * 2, setup)
             .await
             .map_err(|_| "the remote did not start playing within 20 s".to_owned())??;
     if tx.send(Pulled::Connected(peer)).await.is_err() {

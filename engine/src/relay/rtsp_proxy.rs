@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::targets::CONNECT_TIMEOUT;
+use crate::dial::CONNECT_TIMEOUT;
 
 /// Camera bytes scanned for a redirect: the RTSP answers before media (DESCRIBE, SETUP, PLAY)
 /// fit in far less.

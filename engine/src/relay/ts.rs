@@ -9,8 +9,8 @@ use mpeg2ts::ts::TsPacketReader;
 
 use crate::media::aac::adts_frame;
 use crate::media::avc::{AvcConfig, annex_b_to_avcc, annex_b_units};
+use crate::media::flv::Tag;
 use crate::media::flv::build;
-use crate::rtmp::tap::Tag;
 
 /// Carries the decoder configurations across segments, so headers are sent only when new.
 #[derive(Debug, Default)]

@@ -7,7 +7,7 @@ use rml_rtmp::sessions::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 
-use crate::targets::{Dialer, Io, WRITE_TIMEOUT};
+use crate::dial::{Dialer, Io, WRITE_TIMEOUT};
 
 /// The client side of the RTMP handshake; returns the bytes that came after it.
 pub async fn handshake(io: &mut Box<dyn Io>) -> Result<Vec<u8>, String> {
@@ -127,7 +127,7 @@ pub async fn connect_app(
     app: &str,
     tc_url: String,
 ) -> Result<(Connected, std::net::SocketAddr), String> {
-    let tcp = crate::targets::connect(dialer, host, port).await?;
+    let tcp = crate::dial::connect(dialer, host, port).await?;
     let peer = tcp
         .peer_addr()
         .map_err(|e| format!("the connection failed at once: {e}"))?;

@@ -12,54 +12,28 @@ pub mod rtmp;
 pub mod shoutcast;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::{BoxFuture, ServiceId};
+use crate::admission::ServiceId;
+/// Declared in [`crate::dial`] (relays dial too); named here for the control plane.
+pub use crate::dial::{Dialer, Io};
 
-/// A connection a target writes to: plain TCP, or TLS over it.
-pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
-
-/// Resolves a target's host to the addresses it may be reached at, or says why not; and
-/// (the engine has no TLS of its own) wraps a connection in TLS for `rtmps://`.
-pub trait Dialer: Send + Sync + 'static {
-    fn resolve<'a>(
-        &'a self,
-        host: &'a str,
-        port: u16,
-    ) -> BoxFuture<'a, Result<Vec<SocketAddr>, String>>;
-
-    /// TLS over `tcp`, the server's certificate checked for `host`.
-    fn tls<'a>(
-        &'a self,
-        host: &'a str,
-        tcp: TcpStream,
-    ) -> BoxFuture<'a, Result<Box<dyn Io>, String>> {
-        let _ = (host, tcp);
-        Box::pin(async { Err("this server makes no TLS connections".to_owned()) })
-    }
+/// What restream targets use of the engine: the running targets (their status) and the
+/// mounts a station's targets follow. (An RTMP target follows a [`crate::tap::Tap`] it is
+/// handed.)
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) targets: Arc<Targets>,
+    pub(crate) mounts: Arc<crate::mount::Mounts>,
 }
 
-/// A TCP connection to `host:port` at an address the dialer allows, trying each in turn.
-pub async fn connect(dialer: &dyn Dialer, host: &str, port: u16) -> Result<TcpStream, String> {
-    let addrs: Vec<SocketAddr> = dialer.resolve(host, port).await?;
-    let mut last = String::from("no address to connect to");
-    for addr in addrs {
-        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Ok(Err(e)) => last = format!("cannot connect to {addr}: {e}"),
-            Err(_) => last = format!("no answer from {addr} within {CONNECT_TIMEOUT:?}"),
-        }
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("targets::Context").finish_non_exhaustive()
     }
-    Err(last)
 }
 
 /// The pause after `failures` failed attempts in a row.
@@ -141,11 +115,6 @@ pub const BACKOFF: [Duration; 5] = [
     Duration::from_secs(10),
     Duration::from_secs(30),
 ];
-/// Connecting, and the remote's answer, each within this.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// A write the remote does not take within this is a lost connection.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// What a target is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {

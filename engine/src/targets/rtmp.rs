@@ -17,10 +17,11 @@ use tokio::io::{AsyncReadExt, WriteHalf};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::{CONNECT_TIMEOUT, Dialer, Io, SharedStatus, State, lock};
-use crate::Engine;
+use super::Context;
+use super::{SharedStatus, State, lock};
+use crate::dial::{CONNECT_TIMEOUT, Dialer, Io};
 use crate::rtmp::client::{Connected, connect_app, flush, until};
-use crate::rtmp::tap::Tap;
+use crate::tap::Tap;
 
 /// Where and with which key to publish.
 #[derive(Clone)]
@@ -67,14 +68,14 @@ enum Ended {
 
 /// Starts target `id`: what `tap` carries sent to `to`, until it is stopped.
 pub fn start(
-    engine: &Engine,
+    ctx: &Context,
     id: i64,
     service: crate::admission::ServiceId,
     tap: Arc<Tap>,
     to: RtmpTarget,
     dialer: Arc<dyn Dialer>,
 ) {
-    let (cancel, status) = engine.targets().register(id, service);
+    let (cancel, status) = ctx.targets.register(id, service);
     tokio::spawn(async move {
         run(id, &tap, &to, dialer.as_ref(), &status, &cancel).await;
     });
@@ -235,7 +236,7 @@ fn tag_ts(base: &mut Option<u32>, ts: u32) -> u32 {
 async fn send(
     session: &mut ClientSession,
     w: &mut WriteHalf<Box<dyn Io>>,
-    tag: &crate::rtmp::tap::Tag,
+    tag: &crate::media::flv::Tag,
     ts: u32,
 ) -> Result<(), String> {
     let data: Bytes = tag.data.clone();

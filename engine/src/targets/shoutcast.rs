@@ -9,9 +9,9 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::Dialer;
+use super::Context;
 use super::icecast::{Remote, query_value, start_remote};
-use crate::Engine;
+use crate::dial::Dialer;
 
 #[derive(Clone)]
 pub struct ShoutcastTarget {
@@ -45,14 +45,14 @@ impl ShoutcastTarget {
 
 /// Starts target `id`: `service`'s mount `mount` sent to `to`, until it is stopped.
 pub fn start(
-    engine: &Engine,
+    ctx: &Context,
     id: i64,
     service: crate::admission::ServiceId,
     mount: String,
     to: ShoutcastTarget,
     dialer: Arc<dyn Dialer>,
 ) {
-    start_remote(engine, id, service, mount, Remote::Shoutcast(to), dialer);
+    start_remote(ctx, id, service, mount, Remote::Shoutcast(to), dialer);
 }
 
 fn clean(s: &str) -> String {

@@ -82,7 +82,7 @@ pub struct Publisher {
     remote: std::net::SocketAddr,
     since: std::time::SystemTime,
     /// Where its tags go on to restream targets, as they came.
-    tap: Option<Arc<super::tap::Tap>>,
+    tap: Option<Arc<crate::tap::Tap>>,
     pub started: Instant,
     pub bytes_in: u64,
 }
@@ -144,7 +144,7 @@ impl Publisher {
     }
 
     /// Sends its tags on to `tap` (restream targets follow it).
-    pub fn with_tap(mut self, tap: Arc<super::tap::Tap>) -> Self {
+    pub fn with_tap(mut self, tap: Arc<crate::tap::Tap>) -> Self {
         tap.start(self.id);
         self.tap = Some(tap);
         self
@@ -152,7 +152,7 @@ impl Publisher {
 
     fn tap(&self, video: bool, data: &Bytes, ts: u32) {
         if let Some(tap) = &self.tap {
-            tap.send(super::tap::Tag {
+            tap.send(crate::media::flv::Tag {
                 video,
                 ts,
                 data: data.clone(),

@@ -20,6 +20,8 @@ use tokio::sync::{broadcast, watch};
 
 use crate::admission::{Limits, ServiceId};
 
+pub mod feed;
+
 /// How much recent audio a new listener gets at once.
 pub const BURST_BYTES: usize = 64 * 1024;
 /// Chunks kept in the ring; a listener further behind than this skips forward.
@@ -119,8 +121,6 @@ pub struct Mount {
     state: Mutex<State>,
     listeners: AtomicUsize,
     peak: AtomicUsize,
-    /// The Icecast listeners that keep up, written by one task per mount.
-    pub(crate) fanout: crate::icecast::listener::fanout::Slot,
 }
 
 /// What a new listener needs: the burst, its place in the ring, and the stream's headers.
@@ -180,7 +180,6 @@ impl Mount {
             }),
             listeners: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
-            fanout: Default::default(),
         }
     }
 

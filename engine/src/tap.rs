@@ -12,34 +12,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
 
+use crate::media::flv::Tag;
+
 /// Tags a target may fall behind by before it skips to the next keyframe (about 10 s of a
 /// 30 fps stream with audio).
 const CAPACITY: usize = 1024;
-
-/// One FLV tag body (VIDEODATA or AUDIODATA) and its RTMP timestamp.
-#[derive(Debug, Clone)]
-pub struct Tag {
-    pub video: bool,
-    /// Milliseconds, as the publisher sent it (a target rebases it).
-    pub ts: u32,
-    pub data: Bytes,
-}
-
-impl Tag {
-    /// A video keyframe (a target starts and resumes on one).
-    pub fn is_keyframe(&self) -> bool {
-        self.video && self.data.first().is_some_and(|b| b >> 4 == 1) && !self.is_header()
-    }
-
-    /// An AVC or AAC sequence header (decoder configuration).
-    pub fn is_header(&self) -> bool {
-        match (self.video, self.data.first(), self.data.get(1)) {
-            (true, Some(b), Some(0)) => b & 0x0f == 7,
-            (false, Some(b), Some(0)) => b >> 4 == 10,
-            _ => false,
-        }
-    }
-}
 
 #[derive(Debug, Default)]
 struct Headers {
@@ -259,14 +236,5 @@ mod tests {
         assert!(tap.follow().0.is_empty());
         tap.stop(2);
         assert!(!tap.is_live());
-    }
-
-    #[test]
-    fn keyframes_and_headers_are_told_apart() {
-        assert!(tag(true, &[0x17, 1, 0, 0, 0]).is_keyframe());
-        assert!(!tag(true, &[0x17, 0, 0, 0, 0]).is_keyframe());
-        assert!(tag(false, &[0xAF, 0, 0x12]).is_header());
-        assert!(!tag(false, &[0x2F, 0, 0x12]).is_header());
-        assert!(!tag(true, &[]).is_header());
     }
 }
