@@ -47,7 +47,8 @@ fn unix_ms(t: std::time::SystemTime) -> i64 {
 /// Files the engine's sets as their events come.
 pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<SetEvent>) {
     // Engine set id → recording row.
-    let mut rows: std::collections::HashMap<u64, i64> = std::collections::HashMap::new();
+    let mut rows: std::collections::HashMap<tidecast_engine::ids::SetId, i64> =
+        std::collections::HashMap::new();
     while let Some(event) = rx.recv().await {
         match event {
             SetEvent::Started(set) => match started(&state, &set).await {

@@ -27,7 +27,7 @@ const SILENCE: f32 = 0.003_16;
 pub fn watch(
     transcoder: Option<&Arc<dyn Transcoder>>,
     mount: &Arc<Mount>,
-    source: u64,
+    source: crate::ids::SourceId,
     label: &str,
     content_type: &str,
 ) {

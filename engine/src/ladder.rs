@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use crate::admission::{Limits, ServiceId};
 use crate::hls::live::{LiveStream, LiveStreams, Packaging, Variant};
 use crate::hls::rendition::RenditionStream;
+use crate::ids::PublisherId;
 use crate::media::{Frame, StreamConfig};
 use crate::transcode::{
     LadderInput, LadderJob, LadderReport, LadderSpec, LadderStats, RenditionJob, RenditionSpec,
@@ -81,7 +82,7 @@ impl LadderPlan {
             .collect()
     }
 
-    fn claim(&self, base: &LiveStream, id: u64, name: &str) -> Option<Arc<LiveStream>> {
+    fn claim(&self, base: &LiveStream, id: PublisherId, name: &str) -> Option<Arc<LiveStream>> {
         let key = format!("{}/{name}", base.slug());
         match self
             .streams
@@ -110,7 +111,7 @@ impl LadderPlan {
     pub fn start(
         &self,
         base: &Arc<LiveStream>,
-        id: u64,
+        id: PublisherId,
         config: &StreamConfig,
         source_kbps: Option<u32>,
         first_dts: i64,
@@ -219,7 +220,7 @@ impl LadderPlan {
     pub fn passthrough(
         &self,
         base: &Arc<LiveStream>,
-        id: u64,
+        id: PublisherId,
         config: &StreamConfig,
     ) -> Option<(Arc<LiveStream>, Variant)> {
         if !self.spec.passthrough {

@@ -22,6 +22,7 @@ pub mod dvr;
 pub mod events;
 pub mod hls;
 pub mod icecast;
+pub mod ids;
 pub mod ingest;
 pub mod ladder;
 pub mod listeners;

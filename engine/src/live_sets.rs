@@ -10,25 +10,23 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tokio::io::AsyncWriteExt;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::admission::ServiceId;
+use crate::ids::{SetId, SourceId};
 use crate::mount::Mount;
 
 /// Sets shorter than this (a DJ checking the connection) are not kept.
 pub const MIN_SET: Duration = Duration::from_secs(5);
 
-static NEXT_SET: AtomicU64 = AtomicU64::new(1);
-
 /// A set being recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetInfo {
     /// Unique in this process.
-    pub id: u64,
+    pub id: SetId,
     pub service_id: ServiceId,
     pub mount: String,
     /// Who is on air (`DJ alice`, `source`).
@@ -94,7 +92,7 @@ fn extension(content_type: &str) -> Option<&'static str> {
 pub fn record(
     sets: Option<&LiveSets>,
     mount: &Arc<Mount>,
-    source: u64,
+    source: SourceId,
     label: &str,
     content_type: &str,
 ) {
@@ -105,7 +103,7 @@ pub fn record(
         tracing::info!(mount = %mount.name(), "live set not recorded: {content_type} is not a format sets are kept in");
         return;
     };
-    let id = NEXT_SET.fetch_add(1, Ordering::Relaxed);
+    let id = SetId::new();
     let started_at = SystemTime::now();
     let stamp = started_at
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -162,7 +160,7 @@ pub fn record(
 /// Writes what `source` sends while it is on air; returns its time on air and the bytes.
 async fn write(
     mount: &Mount,
-    source: u64,
+    source: SourceId,
     path: &Path,
     headers: &[bytes::Bytes],
     mut rx: tokio::sync::broadcast::Receiver<bytes::Bytes>,

@@ -9,7 +9,6 @@
 //! grace period.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,9 +21,6 @@ use crate::media::mpa::{Framer, Kind};
 use crate::media::{AudioConfig, StreamConfig};
 use crate::mount::{Mount, Mounts};
 use crate::transcode::Transcoder;
-
-/// Publisher ids of radio HLS tasks: far above the RTMP publishers' (which count from 1).
-static NEXT_ID: AtomicU64 = AtomicU64::new(1 << 48);
 
 /// The stations whose radio HLS task runs, by mount name.
 #[derive(Debug, Default)]
@@ -117,7 +113,7 @@ async fn run(
     kind: Kind,
     lifetimes: Lifetimes,
 ) {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let id = crate::ids::PublisherId::new();
     let slug = mount.name().to_owned();
     let base = match hls.publish(
         &slug,

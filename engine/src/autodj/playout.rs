@@ -42,7 +42,7 @@ const PICK_RETRY: Duration = Duration::from_secs(3);
 /// AutoDJ's place on the mount: the feed (inside the encoder) and how to check it is on air.
 struct OnMount {
     mount: Arc<Mount>,
-    id: u64,
+    id: crate::ids::SourceId,
     encoder: Box<dyn PcmEncoder>,
     /// When this stretch on air began and how many frames went out since.
     clock: Option<(Instant, u64)>,

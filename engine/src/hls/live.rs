@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use super::packager::{PartOut, SegmentOut};
 use super::viewers::Viewers;
 use crate::admission::{Limits, SegmentFormat, ServiceId};
+use crate::ids::PublisherId;
 use crate::media::StreamConfig;
 use crate::transcode::{LadderReport, RungPlan};
 
@@ -67,7 +68,7 @@ struct State {
     target: u32,
     ended: bool,
     /// The publisher on air (a session id), if any.
-    publisher: Option<u64>,
+    publisher: Option<PublisherId>,
     /// Bumped on every publish and unpublish, so a late timer acts only if nothing changed.
     generation: u64,
     playlist: Bytes,
@@ -740,7 +741,7 @@ impl LiveStreams {
         &self,
         slug: &str,
         service_id: ServiceId,
-        id: u64,
+        id: PublisherId,
         limits: Limits,
         packaging: Packaging,
     ) -> Result<Arc<LiveStream>, AlreadyLive> {
@@ -789,7 +790,12 @@ impl LiveStreams {
 
     /// Publisher `id` left `stream`: after the grace period the playlist ends, and later
     /// the stream is forgotten, unless a publisher came back meanwhile.
-    pub fn unpublish(self: &Arc<Self>, stream: &Arc<LiveStream>, id: u64, lifetimes: Lifetimes) {
+    pub fn unpublish(
+        self: &Arc<Self>,
+        stream: &Arc<LiveStream>,
+        id: PublisherId,
+        lifetimes: Lifetimes,
+    ) {
         let generation = {
             let mut st = stream.lock();
             if st.publisher != Some(id) {
@@ -873,13 +879,25 @@ mod tests {
             part_target: None,
         };
         let s = streams
-            .publish("tv/360p", ServiceId(1), 7, Limits::default(), packaging)
+            .publish(
+                "tv/360p",
+                ServiceId(1),
+                PublisherId::test(7),
+                Limits::default(),
+                packaging,
+            )
             .expect("free");
         let old = s.claim();
         assert!(s.push_claimed(old, seg(2.0, false)));
         // The same publisher claims again (its ladder restarted): the old claim is stale.
         streams
-            .publish("tv/360p", ServiceId(1), 7, Limits::default(), packaging)
+            .publish(
+                "tv/360p",
+                ServiceId(1),
+                PublisherId::test(7),
+                Limits::default(),
+                packaging,
+            )
             .expect("its own");
         assert!(!s.push_claimed(old, seg(2.0, false)));
         assert!(s.push_claimed(s.claim(), seg(2.0, false)));
@@ -892,7 +910,7 @@ mod tests {
         // part it waited for sends LL-HLS players into stalls.
         let s = LiveStream::new("ll", ServiceId(1), SegmentFormat::Fmp4);
         s.lock().part_target = Some(0.333);
-        s.lock().publisher = Some(1);
+        s.lock().publisher = Some(PublisherId::test(1));
         let part = || PartOut {
             data: Bytes::from_static(b"moof"),
             duration: 0.333,

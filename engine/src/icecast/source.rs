@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -46,8 +45,6 @@ const CHUNK_BYTES: usize = 8192;
 const CHUNK_AGE: Duration = Duration::from_millis(500);
 /// The window over which a source's bitrate is measured against its plan.
 const BITRATE_WINDOW: Duration = Duration::from_secs(10);
-
-static NEXT_SOURCE: AtomicU64 = AtomicU64::new(1);
 
 /// What a source on a mount uses of the engine, whether it was pushed (`PUT`) or a radio
 /// relay pulled it: the mounts, the session registry, events, and what runs beside a
@@ -202,7 +199,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         return Err(response::error(403, "Forbidden", &msg));
     }
 
-    let id = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed);
+    let id = crate::ids::SourceId::new();
     let live = loop {
         let live = ctx
             .mounts
@@ -292,7 +289,7 @@ async fn pump<S: AsyncRead + Unpin>(
     sock: &mut S,
     buf: &mut BytesMut,
     live: &crate::mount::Mount,
-    id: u64,
+    id: crate::ids::SourceId,
     mut framing: Framing,
     max_kbps: u32,
     deadline: Option<tokio::time::Instant>,

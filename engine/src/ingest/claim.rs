@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::Ingest;
@@ -18,8 +17,6 @@ use crate::registry::{SessionGuard, SessionRole};
 /// LL-HLS part target: a third of a second (10 frames at 30 fps).
 const PART_SECS: f64 = 1.0 / 3.0;
 
-static NEXT_PUBLISHER: AtomicU64 = AtomicU64::new(1);
-
 impl Ingest {
     /// Claims `grant`'s stream for a new publisher from `remote`, shown as `who`. Refused
     /// while another publisher is on it.
@@ -29,7 +26,7 @@ impl Ingest {
         remote: SocketAddr,
         who: &str,
     ) -> Result<(Publisher, SessionGuard), AlreadyLive> {
-        let id = NEXT_PUBLISHER.fetch_add(1, Ordering::Relaxed);
+        let id = crate::ids::PublisherId::new();
         let packaging = Packaging {
             format: grant.hls.format,
             target_secs: grant.hls.segment_secs,

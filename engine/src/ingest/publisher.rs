@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use crate::hls::live::{Lifetimes, LiveStream, LiveStreams, SourceStatus};
 use crate::hls::packager::{Packager, SegmentOut};
+use crate::ids::PublisherId;
 use crate::ladder::{Ladder, LadderPlan};
 use crate::media::aac::AacConfig;
 use crate::media::avc::AvcConfig;
@@ -49,7 +50,7 @@ pub struct Expect {
 
 #[derive(Debug)]
 pub struct Publisher {
-    id: u64,
+    id: PublisherId,
     streams: Arc<LiveStreams>,
     /// The service's stream: source status, viewers, and (with a ladder) the master playlist.
     stream: Arc<LiveStream>,
@@ -89,7 +90,7 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn new(
-        id: u64,
+        id: PublisherId,
         streams: Arc<LiveStreams>,
         stream: Arc<LiveStream>,
         target_secs: f64,
@@ -470,11 +471,12 @@ mod tests {
 
     fn publisher() -> (Publisher, Arc<LiveStream>) {
         let streams = Arc::new(LiveStreams::default());
+        let id = PublisherId::new();
         let stream = streams
             .publish(
                 "cam",
                 ServiceId(1),
-                1,
+                id,
                 Limits::default(),
                 crate::hls::live::Packaging {
                     format: SegmentFormat::Ts,
@@ -484,7 +486,7 @@ mod tests {
             )
             .expect("free");
         let p = Publisher::new(
-            1,
+            id,
             streams,
             Arc::clone(&stream),
             2.0,
