@@ -6,6 +6,7 @@
 //! counts it); each rendition's encoded frames come back, on the transcoder's threads,
 //! through a [`RenditionOutput`] the engine supplies, which packages them as HLS.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -215,10 +216,65 @@ pub trait LadderInput: Send + Sync {
     }
 }
 
-/// Why a ladder could not start.
+/// Why transcoder work failed or could not start. Its `Display` is what logs and the UI
+/// show; the engine never parses it.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct TranscodeError(pub String);
+pub enum TranscodeError {
+    /// A step of the work failed in the media library doing it (FFmpeg, the loudness
+    /// meter): `what` says which step, `message` is the library's own words.
+    #[error("{what}: {message}")]
+    Failed {
+        what: Cow<'static, str>,
+        message: String,
+    },
+    /// The input cannot be used as it is (no audio, no picture, nothing to export).
+    #[error("{0}")]
+    Input(Cow<'static, str>),
+    /// This FFmpeg lacks what the work needs (an encoder, a filter).
+    #[error("{0}")]
+    Missing(Cow<'static, str>),
+    /// A file, folder or thread of the work's own could not be made.
+    #[error("{what}: {source}")]
+    Io {
+        what: Cow<'static, str>,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The work was stopped on purpose (why).
+    #[error("stopped: {0}")]
+    Stopped(&'static str),
+    /// This transcoder does not do that kind of work.
+    #[error("this transcoder cannot {0}")]
+    Unsupported(&'static str),
+}
+
+impl TranscodeError {
+    /// `what` failed in the media library, which said `message`.
+    pub fn failed(what: impl Into<Cow<'static, str>>, message: impl std::fmt::Display) -> Self {
+        Self::Failed {
+            what: what.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The input cannot be used: `why`.
+    pub fn input(why: impl Into<Cow<'static, str>>) -> Self {
+        Self::Input(why.into())
+    }
+
+    /// This FFmpeg lacks `what`.
+    pub fn missing(what: impl Into<Cow<'static, str>>) -> Self {
+        Self::Missing(what.into())
+    }
+
+    /// `what` of the work's own failed with `source`.
+    pub fn io(what: impl Into<Cow<'static, str>>, source: std::io::Error) -> Self {
+        Self::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
 
 /// The transcoder, as the engine sees it.
 /// A radio station drawn as video for a video platform: a picture (a still or a looping
@@ -257,9 +313,7 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug {
         out: Box<dyn RenditionOutput>,
     ) -> Result<Box<dyn RadioVideoInput>, TranscodeError> {
         let _ = (job, out);
-        Err(TranscodeError(
-            "this transcoder cannot draw radio as video".into(),
-        ))
+        Err(TranscodeError::Unsupported("draw radio as video"))
     }
 
     /// Opens `url` (an RTSP camera) with FFmpeg's demuxers and hands on its H.264 and AAC
@@ -272,7 +326,7 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug {
         out: &mut dyn FnMut(crate::media::flv::Tag) -> bool,
     ) -> Result<(), TranscodeError> {
         let _ = (url, options, out);
-        Err(TranscodeError("this transcoder cannot pull streams".into()))
+        Err(TranscodeError::Unsupported("pull streams"))
     }
 
     fn start(&self, job: LadderJob) -> Result<Box<dyn LadderInput>, TranscodeError>;

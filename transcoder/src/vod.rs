@@ -20,7 +20,7 @@ use crate::rendition::{Settings, open_x264, output_size};
 const MAX_BAD_PACKETS: u32 = 200;
 
 fn err(what: &'static str) -> impl Fn(ff::Error) -> TranscodeError {
-    move |e| TranscodeError(format!("{what}: {e}"))
+    move |e| TranscodeError::failed(what, e)
 }
 
 /// One rung on its way to disk.
@@ -43,7 +43,7 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
         let s = ictx
             .streams()
             .best(ff::media::Type::Video)
-            .ok_or_else(|| TranscodeError("the file has no video".into()))?;
+            .ok_or_else(|| TranscodeError::input("the file has no video"))?;
         let rate = s.avg_frame_rate();
         let fps = if rate.denominator() > 0 && rate.numerator() > 0 {
             f64::from(rate)
@@ -69,7 +69,7 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
     };
     let (src_w, src_h) = (vdec.width(), vdec.height());
     if src_w == 0 || src_h == 0 {
-        return Err(TranscodeError("the video has no picture size".into()));
+        return Err(TranscodeError::input("the video has no picture size"));
     }
     // What the container announces (0 when it does not say): progress, and the yardstick
     // of a file cut short.
@@ -91,7 +91,7 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
         )?);
     }
     if rungs.is_empty() {
-        return Err(TranscodeError("the ladder has no video rendition".into()));
+        return Err(TranscodeError::input("the ladder has no video rendition"));
     }
 
     let micro = ff::Rational(1, 1_000_000);
@@ -182,13 +182,13 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
 
     for (stream, packet) in ictx.packets() {
         if job.cancel.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(TranscodeError("stopped: the video was deleted".into()));
+            return Err(TranscodeError::Stopped("the video was deleted"));
         }
         if stream.index() == v_index {
             if vdec.send_packet(&packet).is_err() {
                 bad += 1;
                 if bad > MAX_BAD_PACKETS {
-                    return Err(TranscodeError(format!(
+                    return Err(TranscodeError::input(format!(
                         "the video does not decode ({bad} broken packets in a row)"
                     )));
                 }
@@ -230,15 +230,15 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
         }
     }
     if pictures == 0 {
-        return Err(TranscodeError(
-            "no picture of the video could be decoded".into(),
+        return Err(TranscodeError::input(
+            "no picture of the video could be decoded",
         ));
     }
     let duration_s = end as f64 / TIMESCALE as f64;
     let declared_s = declared_us as f64 / 1e6;
     // A file copied or uploaded only in part still has its header: it says how long it is.
     if declared_s > 0.0 && duration_s < declared_s * 0.9 - 1.0 {
-        return Err(TranscodeError(format!(
+        return Err(TranscodeError::input(format!(
             "the file ends after {duration_s:.1} s of the {declared_s:.1} s it announces: it looks \
              cut short; upload it again whole"
         )));
@@ -320,7 +320,7 @@ fn open_rung(
     };
     let video = open_x264(&settings, size.0, size.1).map_err(err("the H.264 encoder"))?;
     let avc = AvcConfig::from_annex_b(&crate::ffi::extradata(&video))
-        .map_err(|e| TranscodeError(format!("the H.264 encoder's parameter sets: {e}")))?;
+        .map_err(|e| TranscodeError::failed("the H.264 encoder's parameter sets", e))?;
     let audio = if with_audio {
         Some(open_aac(spec.audio_kbps.max(32)).map_err(err("the AAC encoder"))?)
     } else {
@@ -332,7 +332,7 @@ fn open_rung(
         avc.codec_string.clone()
     };
     let dir = job.output_dir.join(&spec.name);
-    std::fs::create_dir_all(&dir).map_err(|e| TranscodeError(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| TranscodeError::io(dir.display().to_string(), e))?;
     let mut octx =
         ff::format::output_as(&dir.join("index.m3u8"), "hls").map_err(err("the HLS output"))?;
     {
@@ -405,14 +405,14 @@ fn encode_picture(
     let shared = crate::ffi::share(picture).map_err(err("scaling"))?;
     graph
         .get("in")
-        .ok_or(TranscodeError("scaling: no input".into()))?
+        .ok_or(TranscodeError::missing("scaling: no input"))?
         .source()
         .add(&shared)
         .map_err(err("scaling"))?;
     let mut scaled = ff::frame::Video::empty();
     let mut sink = graph
         .get("out")
-        .ok_or(TranscodeError("scaling: no output".into()))?;
+        .ok_or(TranscodeError::missing("scaling: no output"))?;
     while sink.sink().frame(&mut scaled).is_ok() {
         scaled.set_pts(picture.pts());
         scaled.set_kind(if key {

@@ -5,8 +5,8 @@
 use bytes::BytesMut;
 use tokio_util::sync::CancellationToken;
 
-use super::Context;
 use super::http::{HttpUrl, open};
+use super::{Context, RelayError};
 use crate::admission::{Decision, PublishRequest, ServiceId};
 use crate::dial::Dialer;
 use crate::icecast::source::{ACCEPTED_TYPES, serve, stream_info_with};
@@ -20,7 +20,7 @@ pub async fn run(
     dialer: &dyn Dialer,
     status: &SharedStatus,
     stop: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), RelayError> {
     // No ICY metadata blocks: the bytes go on as audio. Titles come from the station.
     let r = open(dialer, url, &[("Icy-MetaData", "0")]).await?;
     let content_type = r
@@ -33,16 +33,16 @@ pub async fn run(
         .trim()
         .to_ascii_lowercase();
     if !ACCEPTED_TYPES.contains(&content_type.as_str()) {
-        return Err(format!(
-            "{} sends {content_type:?}, not a stream a radio mount takes (MP3, AAC, Ogg, WebM)",
-            url.display()
-        ));
+        return Err(RelayError::NotRadio {
+            url: url.display(),
+            content_type,
+        });
     }
     if r.head
         .header("transfer-encoding")
         .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
     {
-        return Err("the remote sends its stream chunked, which relays do not take".into());
+        return Err(RelayError::Chunked);
     }
     let head = r.head.clone();
     let info = stream_info_with(&|name| head.header(name), &content_type);
@@ -52,7 +52,7 @@ pub async fn run(
     };
     let grant = match ctx.admission.admit_publish(&req).await {
         Decision::Allow(g) => g,
-        Decision::Deny(d) => return Err(format!("not allowed: {}", d.message)),
+        Decision::Deny(d) => return Err(RelayError::NotAllowed(d.message)),
     };
     crate::targets::connected(status);
     let mut conn = r.conn;
@@ -76,11 +76,11 @@ pub async fn run(
             .unwrap_or("")
             .trim()
             .to_owned();
-        format!("the mount refused the relay: {why}")
+        RelayError::MountRefused(why)
     })?;
     if stop.is_cancelled() {
         Ok(())
     } else {
-        Err(format!("{} stopped sending", url.display()))
+        Err(RelayError::StoppedSending(url.display()))
     }
 }

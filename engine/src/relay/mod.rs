@@ -14,6 +14,7 @@
 //! loopback to the checked address, [`rtsp_proxy`], so FFmpeg makes no lookup and follows
 //! no redirect of its own).
 
+mod error;
 mod hls_pull;
 pub mod http;
 mod icecast_pull;
@@ -34,6 +35,7 @@ use crate::icecast::source::Sources;
 use crate::ingest::Ingest;
 use crate::media::flv::Tag;
 use crate::targets::{SharedStatus, State, lock};
+pub use error::{RelayError, UrlError};
 use http::HttpUrl;
 use rtmp_pull::RtmpSource;
 
@@ -88,8 +90,8 @@ pub enum Source {
 /// The parts of a URL: scheme, `user:pass` (if any), host, port, path and query.
 type UrlParts<'a> = (&'a str, Option<&'a str>, String, Option<u16>, &'a str);
 
-pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
-    let (scheme, rest) = url.split_once("://").ok_or("not a URL")?;
+pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, UrlError> {
+    let (scheme, rest) = url.split_once("://").ok_or(UrlError::NotUrl)?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
@@ -97,14 +99,14 @@ pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
     // What FFmpeg (and others) would read differently is refused, so the host checked is
     // the host connected to: `?`, `#` or `\` before the path, more than one `@`.
     if authority.contains(['?', '#', '\\']) || authority.matches('@').count() > 1 {
-        return Err("the address is ambiguous (?, # or \\ before the path, or two @)".into());
+        return Err(UrlError::Ambiguous);
     }
     let (auth, hostport) = match authority.split_once('@') {
         Some((a, h)) => (Some(a), h),
         None => (None, authority),
     };
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let (h, after) = v6.split_once(']').ok_or("an unclosed [ in the host")?;
+        let (h, after) = v6.split_once(']').ok_or(UrlError::UnclosedBracket)?;
         (h.to_owned(), after.strip_prefix(':'))
     } else {
         match hostport.rsplit_once(':') {
@@ -113,36 +115,37 @@ pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
         }
     };
     if host.is_empty() {
-        return Err("no host".into());
+        return Err(UrlError::NoHost);
     }
     let port = port
-        .map(|p| p.parse::<u16>().map_err(|_| format!("{p:?} is not a port")))
+        .map(|p| {
+            p.parse::<u16>()
+                .map_err(|_| UrlError::BadPort(p.to_owned()))
+        })
         .transpose()?;
     if url.chars().any(|c| c.is_control() || c == ' ') {
-        return Err("spaces or control characters in the URL".into());
+        return Err(UrlError::Spaces);
     }
     Ok((scheme, auth, host, port, path))
 }
 
 impl Source {
     /// A relay URL as a customer gives it; `rtsp_tcp` chooses RTSP's transport.
-    pub fn parse(url: &str, rtsp_tcp: bool) -> Result<Self, String> {
+    pub fn parse(url: &str, rtsp_tcp: bool) -> Result<Self, UrlError> {
         if url.len() > 2000 {
-            return Err("at most 2000 characters".into());
+            return Err(UrlError::TooLong);
         }
         let (scheme, auth, host, port, path) = split_url(url)?;
         match scheme {
             "rtmp" | "rtmps" => {
                 if auth.is_some() {
-                    return Err("no user or password in an RTMP URL".into());
+                    return Err(UrlError::RtmpCredentials);
                 }
                 let path = path.split('?').next().unwrap_or("").trim_matches('/');
                 let (app, name) = path
                     .rsplit_once('/')
                     .filter(|(a, n)| !a.is_empty() && !n.is_empty())
-                    .ok_or(
-                        "an RTMP URL names the application and the stream: rtmp://host/app/stream",
-                    )?;
+                    .ok_or(UrlError::RtmpPath)?;
                 let tls = scheme == "rtmps";
                 Ok(Self::Rtmp(RtmpSource {
                     host,
@@ -166,9 +169,7 @@ impl Source {
                     Ok(Self::Icecast(u))
                 }
             }
-            other => Err(format!(
-                "{other}:// is not a relay source: rtmp://, rtsp://, http(s)://….m3u8 or an http(s):// Icecast/Shoutcast stream"
-            )),
+            other => Err(UrlError::Scheme(other.to_owned())),
         }
     }
 
@@ -312,9 +313,9 @@ async fn radio(
     status: &SharedStatus,
     cancel: &CancellationToken,
     demand: Option<&Arc<crate::demand::Slot>>,
-) -> Result<Ended, String> {
+) -> Result<Ended, RelayError> {
     let Source::Icecast(url) = &job.source else {
-        return Err("not a radio source".into());
+        return Err(RelayError::WrongKind("radio"));
     };
     let stop = cancel.child_token();
     // On demand: a watcher ends the pull once the mount has had no listener for a while.
@@ -360,7 +361,7 @@ fn pull(
     dialer: &Arc<dyn Dialer>,
 ) -> (
     mpsc::Receiver<Pulled>,
-    tokio::task::JoinHandle<Result<(), String>>,
+    tokio::task::JoinHandle<Result<(), RelayError>>,
 ) {
     let (tx, rx) = mpsc::channel(512);
     let dialer = Arc::clone(dialer);
@@ -377,14 +378,13 @@ fn pull(
         } => {
             let transcoder = ctx.ingest.transcoder.clone();
             tokio::spawn(async move {
-                let transcoder =
-                    transcoder.ok_or("this server runs without FFmpeg: RTSP relays need it")?;
+                let transcoder = transcoder.ok_or(RelayError::NoFfmpeg)?;
                 let addr = dialer
                     .resolve(&host, port)
                     .await?
                     .first()
                     .copied()
-                    .ok_or("no address to connect to")?;
+                    .ok_or(crate::dial::DialError::NoAddress)?;
                 // FFmpeg reaches the checked address only through the proxy (no lookup, no
                 // redirect of its own).
                 let proxy = rtsp_proxy::Proxy::bind(addr).await?;
@@ -401,30 +401,28 @@ fn pull(
                     ("timeout".to_owned(), IDLE_TIMEOUT.as_micros().to_string()),
                 ];
                 let reader = tokio::task::spawn_blocking(move || {
-                    transcoder
-                        .pull(&url, &options, &mut |tag| {
-                            tx.blocking_send(Pulled::Tag(tag)).is_ok()
-                        })
-                        .map_err(|e| e.0)
+                    transcoder.pull(&url, &options, &mut |tag| {
+                        tx.blocking_send(Pulled::Tag(tag)).is_ok()
+                    })
                 });
                 // Whichever ends first: the reader, or the proxy (a redirect, the camera
                 // gone). Dropping the proxy closes FFmpeg's socket, which ends its thread.
                 tokio::select! {
-                    r = reader => r.map_err(|e| format!("the RTSP reader stopped: {e}"))?,
+                    r = reader => Ok(r.map_err(RelayError::ReaderTask)??),
                     r = proxy.run() => match r {
                         Err(e) => Err(e),
-                        Ok(()) => Err("the camera closed the connection".into()),
+                        Ok(()) => Err(RelayError::CameraClosed),
                     },
                 }
             })
         }
-        Source::Icecast(_) => tokio::spawn(async { Err("not a video source".to_owned()) }),
+        Source::Icecast(_) => tokio::spawn(async { Err(RelayError::WrongKind("video")) }),
     };
     (rx, handle)
 }
 
 /// `url` with its host and port replaced by `at` (credentials and path kept).
-fn with_host(url: &str, at: &str) -> Result<String, String> {
+fn with_host(url: &str, at: &str) -> Result<String, UrlError> {
     let (scheme, auth, _, _, path) = split_url(url)?;
     Ok(match auth {
         Some(a) => format!("{scheme}://{a}@{at}{path}"),
@@ -439,13 +437,13 @@ async fn video(
     status: &SharedStatus,
     cancel: &CancellationToken,
     demand: Option<&Arc<crate::demand::Slot>>,
-) -> Result<Ended, String> {
+) -> Result<Ended, RelayError> {
     let (mut rx, handle) = pull(ctx, &job.source, dialer);
-    let puller_error = |handle: tokio::task::JoinHandle<Result<(), String>>| async move {
+    let puller_error = |handle: tokio::task::JoinHandle<Result<(), RelayError>>| async move {
         match handle.await {
             Ok(Err(e)) => e,
-            Ok(Ok(())) => "the source ended".to_owned(),
-            Err(e) => format!("the relay's reader stopped: {e}"),
+            Ok(Ok(())) => RelayError::Ended,
+            Err(e) => RelayError::Reader(e),
         }
     };
     // Connected, and the first media, before the stream is claimed.
@@ -469,7 +467,7 @@ async fn video(
             Ok(None) => return Err(puller_error(handle).await),
             Err(_) => {
                 handle.abort();
-                return Err("no media within 30 s".into());
+                return Err(RelayError::NoFirstMedia(crate::dial::CONNECT_TIMEOUT * 3));
             }
         },
     };
@@ -507,7 +505,7 @@ async fn video(
         Decision::Allow(g) => g,
         Decision::Deny(d) => {
             handle.abort();
-            return Err(format!("not allowed: {}", d.message));
+            return Err(RelayError::NotAllowed(d.message));
         }
     };
     let remote = peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -516,7 +514,7 @@ async fn video(
         Ok(p) => p,
         Err(e) => {
             handle.abort();
-            return Err(e.to_string());
+            return Err(e.into());
         }
     };
     publisher.set_expected(expect);
@@ -525,26 +523,31 @@ async fn video(
     let mut last_media = Instant::now();
     let mut check = tokio::time::interval(Duration::from_secs(1));
     let mut prelude = prelude.into_iter();
+    let mut puller_done = false;
     let ended = loop {
         let tag = match prelude.next() {
             Some(t) => t,
             None => tokio::select! {
                 () = cancel.cancelled() => break Ok(Ended::Stopped),
-                () = session.cancelled() => break Err("dropped by the control plane".to_owned()),
+                () = session.cancelled() => break Err(RelayError::Dropped),
                 _ = check.tick() => {
                     let viewers = ctx.ingest.hls.get(&job.stream).map_or(0, |s| s.viewers.count());
                     if idle(demand, viewers, &mut since) {
                         break Ok(Ended::Idle);
                     }
                     if last_media.elapsed() >= IDLE_TIMEOUT {
-                        break Err(format!("no media for {} s", IDLE_TIMEOUT.as_secs()));
+                        break Err(RelayError::NoMedia(IDLE_TIMEOUT));
                     }
                     continue;
                 }
                 got = rx.recv() => match got {
                     Some(Pulled::Tag(t)) => t,
                     Some(Pulled::Connected(_)) => continue,
-                    None => break Err(String::new()),
+                    None => {
+                        // The puller ended: its own error says why.
+                        puller_done = true;
+                        break Err(RelayError::Ended);
+                    }
                 },
             },
         };
@@ -556,14 +559,14 @@ async fn video(
             publisher.audio(tag.data, tag.ts)
         };
         if let Err(e) = r {
-            break Err(format!("the source sent media we cannot use: {e}"));
+            break Err(RelayError::BadMedia(e));
         }
         lock(status).bytes += len;
     };
     ctx.ingest.off_air(publisher);
     drop(session);
     match ended {
-        Err(e) if e.is_empty() => Err(puller_error(handle).await),
+        Err(_) if puller_done => Err(puller_error(handle).await),
         other => {
             handle.abort();
             other

@@ -21,7 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::Context;
-use super::{SharedStatus, State, lock};
+use super::{SharedStatus, State, TargetError, lock};
 use crate::dial::{CONNECT_TIMEOUT, Dialer, WRITE_TIMEOUT};
 use crate::mount::{Mount, Mounts};
 
@@ -181,12 +181,10 @@ async fn push(
     dialer: &dyn Dialer,
     status: &SharedStatus,
     cancel: &CancellationToken,
-) -> Result<Ended, String> {
+) -> Result<Ended, TargetError> {
     let mut sock = crate::dial::connect(dialer, to.host(), to.source_port()).await?;
     // Titles go to the address that was checked and answered, not to a fresh lookup.
-    let remote = sock
-        .peer_addr()
-        .map_err(|e| format!("the connection failed at once: {e}"))?;
+    let remote = crate::dial::peer(&sock)?;
     let info = mount.info().unwrap_or_default();
     let login = async {
         match to {
@@ -196,11 +194,7 @@ async fn push(
     };
     match tokio::time::timeout(CONNECT_TIMEOUT, login).await {
         Ok(r) => r?,
-        Err(_) => {
-            return Err(format!(
-                "the remote did not answer within {CONNECT_TIMEOUT:?}"
-            ));
-        }
+        Err(_) => return Err(TargetError::NoAnswer),
     }
     tracing::info!(remote = %to.display(), "restream target connected");
     super::connected(status);
@@ -240,13 +234,11 @@ async fn push(
     }
 }
 
-async fn write(sock: &mut TcpStream, data: &[u8]) -> Result<(), String> {
+async fn write(sock: &mut TcpStream, data: &[u8]) -> Result<(), TargetError> {
     match tokio::time::timeout(WRITE_TIMEOUT, sock.write_all(data)).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("the connection was lost: {e}")),
-        Err(_) => Err(format!(
-            "the remote took nothing for {WRITE_TIMEOUT:?}; reconnecting"
-        )),
+        Ok(Err(e)) => Err(TargetError::Lost(e)),
+        Err(_) => Err(TargetError::Stalled),
     }
 }
 
@@ -301,7 +293,7 @@ async fn icecast_login(
     sock: &mut TcpStream,
     to: &IcecastTarget,
     info: &crate::mount::StreamInfo,
-) -> Result<(), String> {
+) -> Result<(), TargetError> {
     {
         let name = info.name.clone().unwrap_or_default();
         let clean = |s: &str| s.chars().filter(|c| !c.is_control()).collect::<String>();
@@ -338,19 +330,15 @@ async fn icecast_login(
         };
         let answer = match tokio::time::timeout(CONNECT_TIMEOUT, answer).await {
             Ok(Ok(a)) => a,
-            Ok(Err(e)) => return Err(format!("the connection failed during the handshake: {e}")),
-            Err(_) => {
-                return Err(format!(
-                    "the remote did not answer within {CONNECT_TIMEOUT:?}"
-                ));
-            }
+            Ok(Err(e)) => return Err(TargetError::HandshakeIo(e)),
+            Err(_) => return Err(TargetError::NoAnswer),
         };
         let first = answer.lines().next().unwrap_or("").trim().to_owned();
         if first.split_whitespace().nth(1) != Some("200") {
             return Err(if first.is_empty() {
-                "the remote closed the connection without an answer".into()
+                TargetError::ClosedWithoutAnswer
             } else {
-                format!("the remote refused the source: {first}")
+                TargetError::SourceRefused(first)
             });
         }
         Ok(())

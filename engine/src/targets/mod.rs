@@ -18,8 +18,45 @@ use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::ServiceId;
+use crate::dial::{CONNECT_TIMEOUT, WRITE_TIMEOUT};
 /// Declared in [`crate::dial`] (relays dial too); named here for the control plane.
 pub use crate::dial::{Dialer, Io};
+
+/// Why a target's connection failed or ended. Its `Display` is the target's last error as
+/// the UI shows it (never a password or stream key).
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error(transparent)]
+    Dial(#[from] crate::dial::DialError),
+    #[error(transparent)]
+    Rtmp(#[from] crate::rtmp::client::ClientError),
+    #[error("the remote did not answer within {CONNECT_TIMEOUT:?}")]
+    NoAnswer,
+    #[error("the connection failed during the handshake: {0}")]
+    HandshakeIo(#[source] std::io::Error),
+    #[error("the connection failed during the login: {0}")]
+    LoginIo(#[source] std::io::Error),
+    #[error("the remote closed the connection without an answer")]
+    ClosedWithoutAnswer,
+    /// The remote answered the source's login with something else than yes (its first line).
+    #[error("the remote refused the source: {0}")]
+    SourceRefused(String),
+    #[error("the remote refused the password")]
+    PasswordRefused,
+    #[error(
+        "the remote closed the connection after the password (a wrong password, or its stream is taken)"
+    )]
+    ClosedAfterPassword,
+    #[error("the connection was lost: {0}")]
+    Lost(#[source] std::io::Error),
+    #[error("the remote took nothing for {WRITE_TIMEOUT:?}; reconnecting")]
+    Stalled,
+    /// Radio as video: the station's format cannot be drawn (its content type).
+    #[error("the station sends {0}; radio as video takes MP3 or AAC")]
+    NotDrawable(String),
+    #[error("the picture could not be drawn: {0}")]
+    Drawing(#[source] crate::transcode::TranscodeError),
+}
 
 /// What restream targets use of the engine: the running targets (their status) and the
 /// mounts a station's targets follow. (An RTMP target follows a [`crate::tap::Tap`] it is
@@ -71,7 +108,7 @@ impl Attempts {
     pub(crate) async fn failed(
         &mut self,
         status: &SharedStatus,
-        why: String,
+        why: impl std::fmt::Display,
         cancel: &CancellationToken,
         log: impl FnOnce(&str, Duration),
     ) -> bool {
@@ -80,6 +117,7 @@ impl Attempts {
         }
         let wait = backoff(self.failures);
         self.failures += 1;
+        let why = why.to_string();
         log(&why, wait);
         failed(status, why);
         tokio::select! {

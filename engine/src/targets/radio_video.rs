@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Context;
 use super::rtmp::RtmpTarget;
-use super::{SharedStatus, lock};
+use super::{SharedStatus, TargetError, lock};
 use crate::dial::Dialer;
 use crate::media::AudioConfig;
 use crate::media::mpa::{Framer, Kind};
@@ -91,9 +91,7 @@ async fn draw(
         let Some(kind) = Kind::for_content_type(&content_type) else {
             {
                 let mut st = lock(status);
-                st.last_error = Some(format!(
-                    "the station sends {content_type}; radio as video takes MP3 or AAC"
-                ));
+                st.last_error = Some(TargetError::NotDrawable(content_type).to_string());
                 st.last_error_at = Some(std::time::SystemTime::now());
             }
             tokio::select! {
@@ -148,14 +146,19 @@ async fn draw(
                     let t = Arc::clone(transcoder);
                     let started = tokio::task::spawn_blocking(move || t.radio_video(job, out))
                         .await
-                        .unwrap_or_else(|e| Err(crate::transcode::TranscodeError(e.to_string())));
+                        .unwrap_or_else(|e| {
+                            Err(crate::transcode::TranscodeError::failed(
+                                "starting the encoder",
+                                e,
+                            ))
+                        });
                     match started {
                         Ok(e) => encoder = Some((config, e)),
                         Err(e) => {
                             refused = Some((config.clone(), std::time::Instant::now()));
                             tracing::warn!(mount = %picture.mount, "radio as video did not start: {e}");
                             let mut st = lock(status);
-                            st.last_error = Some(format!("the picture could not be drawn: {e}"));
+                            st.last_error = Some(TargetError::Drawing(e).to_string());
                             st.last_error_at = Some(std::time::SystemTime::now());
                         }
                     }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::Context;
 use super::{SharedStatus, State, lock};
 use crate::dial::{CONNECT_TIMEOUT, Dialer, Io};
-use crate::rtmp::client::{Connected, connect_app, flush, until};
+use crate::rtmp::client::{ClientError, Connected, connect_app, flush, until};
 use crate::tap::Tap;
 
 /// Where and with which key to publish.
@@ -130,7 +130,7 @@ async fn push(
     dialer: &dyn Dialer,
     status: &SharedStatus,
     cancel: &CancellationToken,
-) -> Result<Ended, String> {
+) -> Result<Ended, ClientError> {
     let publisher = *tap.watch().borrow();
     let setup = async {
         let (c, _) = connect_app(dialer, &to.host, to.port, to.tls, &to.app, to.display()).await?;
@@ -141,24 +141,24 @@ async fn push(
         } = c;
         let publish = session
             .request_publishing(to.key.clone(), PublishRequestType::Live)
-            .map_err(|e| format!("RTMP publish: {e}"))?;
+            .map_err(ClientError::request("publish"))?;
         flush(&mut w, vec![publish]).await?;
         until(&mut r, &mut w, &mut session, |e| match e {
             ClientSessionEvent::PublishRequestAccepted => Ok(true),
             // The stream key is never in the message.
-            ClientSessionEvent::UnhandleableOnStatusCode { code } => Err(format!(
-                "the remote refused to publish: {code} (check the stream key)"
-            )),
+            ClientSessionEvent::UnhandleableOnStatusCode { code } => {
+                Err(ClientError::PublishRefused(code.clone()))
+            }
             _ => Ok(false),
         })
         .await?;
-        Ok::<_, String>((r, w, session))
+        Ok::<_, ClientError>((r, w, session))
     };
     let (mut r, mut w, mut session) = tokio::select! {
         () = cancel.cancelled() => return Ok(Ended::Stopped),
         s = tokio::time::timeout(CONNECT_TIMEOUT * 2, setup) => match s {
             Ok(s) => s?,
-            Err(_) => return Err(format!("the remote did not accept the stream within {:?}", CONNECT_TIMEOUT * 2)),
+            Err(_) => return Err(ClientError::TooSlow { what: "accept the stream", within: CONNECT_TIMEOUT * 2 }),
         },
     };
     tracing::info!(remote = %to.display(), "RTMP target publishing");
@@ -194,19 +194,19 @@ async fn push(
             },
             // The remote's acknowledgements and pings are answered (rml_rtmp does it).
             n = r.read(&mut buf) => match n {
-                Ok(0) => return Err("the remote closed the connection".into()),
+                Ok(0) => return Err(ClientError::Closed),
                 Ok(n) => {
                     let results = session
                         .handle_input(&buf[..n])
-                        .map_err(|e| format!("the remote spoke RTMP we cannot read: {e}"))?;
+                        .map_err(ClientError::Unreadable)?;
                     for e in flush(&mut w, results).await? {
                         if let ClientSessionEvent::UnhandleableOnStatusCode { code } = e {
-                            return Err(format!("the remote stopped the stream: {code}"));
+                            return Err(ClientError::Stopped(code));
                         }
                     }
                     continue;
                 }
-                Err(e) => return Err(format!("the connection was lost: {e}")),
+                Err(e) => return Err(ClientError::Lost(e)),
             },
         };
         if tag.is_header() {
@@ -238,7 +238,7 @@ async fn send(
     w: &mut WriteHalf<Box<dyn Io>>,
     tag: &crate::media::flv::Tag,
     ts: u32,
-) -> Result<(), String> {
+) -> Result<(), ClientError> {
     let data: Bytes = tag.data.clone();
     let at = RtmpTimestamp::new(ts);
     let packet = if tag.video {
@@ -246,7 +246,7 @@ async fn send(
     } else {
         session.publish_audio_data(data, at, false)
     }
-    .map_err(|e| format!("RTMP: {e}"))?;
+    .map_err(ClientError::request("media packet"))?;
     flush(w, vec![packet]).await.map(drop)
 }
 
