@@ -143,7 +143,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Rescan(args) => {
             let config = args.resolve()?;
             init_logging(config.log_format);
-            tidecast_transcoder::FfmpegTranscoder::new().map_err(|e| anyhow::anyhow!(e.0))?;
+            tidecast_transcoder::FfmpegTranscoder::new().map_err(|e| anyhow::anyhow!(e))?;
             let db = tidecast_control::db::Db::connect(&config.database_url).await?;
             db.migrate().await?;
             let summary = tidecast_control::media::rescan::run(&db, &config.data).await?;

@@ -238,7 +238,10 @@ impl tidecast_engine::targets::Dialer for PolicyDialer {
         &'a self,
         host: &'a str,
         port: u16,
-    ) -> tidecast_engine::admission::BoxFuture<'a, Result<Vec<SocketAddr>, String>> {
+    ) -> tidecast_engine::admission::BoxFuture<
+        'a,
+        Result<Vec<SocketAddr>, tidecast_engine::dial::DialError>,
+    > {
         Box::pin(async move {
             self.0
                 .resolve_host(
@@ -248,7 +251,7 @@ impl tidecast_engine::targets::Dialer for PolicyDialer {
                     port,
                 )
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| tidecast_engine::dial::DialError::Resolve(e.to_string()))
         })
     }
 
@@ -258,22 +261,23 @@ impl tidecast_engine::targets::Dialer for PolicyDialer {
         tcp: tokio::net::TcpStream,
     ) -> tidecast_engine::admission::BoxFuture<
         'a,
-        Result<Box<dyn tidecast_engine::targets::Io>, String>,
+        Result<Box<dyn tidecast_engine::targets::Io>, tidecast_engine::dial::DialError>,
     > {
+        use tidecast_engine::dial::DialError;
         Box::pin(async move {
             use rustls_platform_verifier::ConfigVerifierExt as _;
             let config = rustls::ClientConfig::with_platform_verifier()
-                .map_err(|e| format!("TLS is not available: {e}"))?;
+                .map_err(|e| DialError::Tls(format!("TLS is not available: {e}")))?;
             let name = rustls::pki_types::ServerName::try_from(
                 host.trim_start_matches('[')
                     .trim_end_matches(']')
                     .to_owned(),
             )
-            .map_err(|e| format!("{host} is not a name TLS can check: {e}"))?;
+            .map_err(|e| DialError::Tls(format!("{host} is not a name TLS can check: {e}")))?;
             let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
                 .connect(name, tcp)
                 .await
-                .map_err(|e| format!("TLS with {host} failed: {e}"))?;
+                .map_err(|e| DialError::Tls(format!("TLS with {host} failed: {e}")))?;
             Ok(Box::new(tls) as Box<dyn tidecast_engine::targets::Io>)
         })
     }

@@ -72,7 +72,7 @@ pub async fn run(
         Ok(t) => engine = engine.with_transcoder(Arc::new(t)),
         // The server still does everything else; services with a ladder are served as
         // their sources arrive, with a log line at each publish.
-        Err(e) => tracing::warn!("{}", e.0),
+        Err(e) => tracing::warn!("{e}"),
     }
     let http = TcpListener::bind(config.http)
         .await

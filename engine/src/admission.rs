@@ -130,9 +130,17 @@ pub struct Grant {
     pub transcode: Option<std::sync::Arc<crate::transcode::LadderSpec>>,
     /// DVR: how much of the stream (or each rendition) to keep on disk, if the service
     /// records.
-    pub dvr: Option<crate::dvr::Retention>,
+    pub dvr: Option<Retention>,
     /// Radio: this source's time on air is recorded as a live set.
     pub record_set: bool,
+}
+
+/// DVR: what a service may keep, the last `window` of its streams in at most `max_bytes`
+/// (the archives are [`crate::dvr`]'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub window: Duration,
+    pub max_bytes: u64,
 }
 
 /// A video service's HLS packaging choices.

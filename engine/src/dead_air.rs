@@ -12,23 +12,28 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::Engine;
 use crate::media::AudioConfig;
 use crate::media::mpa::{Framer, Kind};
 use crate::mount::Mount;
-use crate::transcode::LevelMeter;
+use crate::transcode::{LevelMeter, Transcoder};
 
 /// How long a live source may be silent before it counts as dead air.
 pub const LIVE_THRESHOLD: Duration = Duration::from_secs(15);
 /// Peaks below this (−50 dBFS) are silence.
 const SILENCE: f32 = 0.003_16;
 
-/// Watches live source `source` (named `label`) on `mount` while it is connected.
-pub fn watch(engine: &Engine, mount: &Arc<Mount>, source: u64, label: &str, content_type: &str) {
-    let (Some(kind), Some(transcoder)) = (
-        Kind::for_content_type(content_type),
-        engine.transcoder().cloned(),
-    ) else {
+/// Watches live source `source` (named `label`) on `mount` while it is connected, with
+/// `transcoder`'s level meter (none: not watched).
+pub fn watch(
+    transcoder: Option<&Arc<dyn Transcoder>>,
+    mount: &Arc<Mount>,
+    source: crate::ids::SourceId,
+    label: &str,
+    content_type: &str,
+) {
+    let (Some(kind), Some(transcoder)) =
+        (Kind::for_content_type(content_type), transcoder.cloned())
+    else {
         return;
     };
     let mount = Arc::clone(mount);

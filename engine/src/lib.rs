@@ -16,10 +16,14 @@ pub mod admission;
 pub mod autodj;
 pub mod civil;
 pub mod dead_air;
+pub mod demand;
+pub mod dial;
 pub mod dvr;
 pub mod events;
 pub mod hls;
 pub mod icecast;
+pub mod ids;
+pub mod ingest;
 pub mod ladder;
 pub mod listeners;
 pub mod live_sets;
@@ -30,6 +34,7 @@ pub mod radio_hls;
 pub mod registry;
 pub mod relay;
 pub mod rtmp;
+pub mod tap;
 pub mod targets;
 pub mod traffic;
 pub mod transcode;
@@ -62,9 +67,9 @@ pub struct Engine {
     live_sets: Option<live_sets::LiveSets>,
     traffic: Arc<traffic::Traffic>,
     targets: Arc<targets::Targets>,
-    taps: Arc<rtmp::tap::Taps>,
+    taps: Arc<tap::Taps>,
     relays: Arc<targets::Targets>,
-    demand: Arc<relay::demand::Demand>,
+    demand: Arc<demand::Demand>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -104,8 +109,81 @@ impl Engine {
         }
     }
 
+    /// The way into a stream every source kind shares (claim, publisher): what it touches.
+    pub fn ingest(&self) -> ingest::Ingest {
+        ingest::Ingest {
+            hls: Arc::clone(&self.hls),
+            dvr: self.dvr.clone(),
+            registry: Arc::clone(&self.registry),
+            events: Arc::clone(&self.events),
+            taps: Arc::clone(&self.taps),
+            transcoder: self.transcoder.clone(),
+        }
+    }
+
+    /// What the RTMP port uses.
+    pub fn rtmp_port(&self) -> rtmp::Context {
+        rtmp::Context {
+            admission: Arc::clone(&self.admission),
+            logins: Arc::clone(&self.logins),
+            ingest: self.ingest(),
+        }
+    }
+
+    /// What a station's HLS ladder uses.
+    pub(crate) fn station_hls(&self) -> radio_hls::Context {
+        radio_hls::Context {
+            transcoder: self.transcoder.clone(),
+            hls: Arc::clone(&self.hls),
+            mounts: Arc::clone(&self.mounts),
+            running: Arc::clone(&self.radio_hls),
+        }
+    }
+
+    /// What a source on a mount uses (pushed or relayed).
+    pub(crate) fn sources(&self) -> icecast::source::Sources {
+        icecast::source::Sources {
+            mounts: Arc::clone(&self.mounts),
+            registry: Arc::clone(&self.registry),
+            events: Arc::clone(&self.events),
+            station_hls: self.station_hls(),
+            live_sets: self.live_sets.clone(),
+        }
+    }
+
+    /// What the Icecast port uses (its fan-out writers are its own).
+    pub fn icecast_port(&self) -> icecast::Context {
+        icecast::Context {
+            admission: Arc::clone(&self.admission),
+            logins: Arc::clone(&self.logins),
+            traffic: Arc::clone(&self.traffic),
+            demand: Arc::clone(&self.demand),
+            sources: self.sources(),
+            writers: Default::default(),
+        }
+    }
+
+    /// What relays use: hand it to [`relay::start`].
+    pub fn relaying(&self) -> relay::Context {
+        relay::Context {
+            admission: Arc::clone(&self.admission),
+            relays: Arc::clone(&self.relays),
+            demand: Arc::clone(&self.demand),
+            ingest: self.ingest(),
+            sources: self.sources(),
+        }
+    }
+
+    /// What restream targets use: hand it to `targets::*::start`.
+    pub fn restreaming(&self) -> targets::Context {
+        targets::Context {
+            targets: Arc::clone(&self.targets),
+            mounts: Arc::clone(&self.mounts),
+        }
+    }
+
     /// Every stream's FLV tags as its publisher sends them (restream targets follow them).
-    pub fn taps(&self) -> &Arc<rtmp::tap::Taps> {
+    pub fn taps(&self) -> &Arc<tap::Taps> {
         &self.taps
     }
 
@@ -115,7 +193,7 @@ impl Engine {
     }
 
     /// What players and listeners ask for, for on-demand relays.
-    pub fn demand(&self) -> &Arc<relay::demand::Demand> {
+    pub fn demand(&self) -> &Arc<demand::Demand> {
         &self.demand
     }
 
@@ -221,18 +299,7 @@ impl Engine {
     /// Ends the HLS viewer sessions of `stream` silent for longer than `idle` (all of them
     /// with zero) and reports them.
     pub fn end_viewers(&self, stream: &hls::live::LiveStream, idle: std::time::Duration) {
-        for v in stream.viewers.sweep(idle) {
-            tracing::debug!(stream = %stream.slug(), ip = %v.key.ip, bytes = v.bytes, "viewer left");
-            self.events.listener_ended(events::ListenerSession {
-                service_id: stream.service_id(),
-                mount: stream.slug().to_owned(),
-                ip: v.key.ip,
-                user_agent: v.key.user_agent,
-                started_at: v.started_at,
-                duration: v.duration,
-                bytes: v.bytes,
-            });
-        }
+        stream.end_viewers(idle, self.events.as_ref());
     }
 
     /// Live sessions by service.

@@ -70,8 +70,8 @@ impl BoundListeners {
     /// Accepts on every port until `shutdown` fires.
     pub async fn serve(self, engine: Engine, shutdown: CancellationToken) {
         tokio::join!(
-            crate::rtmp::serve(self.rtmp, engine.clone(), shutdown.clone()),
-            crate::icecast::serve(self.icecast, engine, shutdown),
+            crate::rtmp::serve(self.rtmp, engine.rtmp_port(), shutdown.clone()),
+            crate::icecast::serve(self.icecast, engine.icecast_port(), shutdown),
         );
     }
 }

@@ -10,26 +10,23 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tokio::io::AsyncWriteExt;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::Engine;
 use crate::admission::ServiceId;
+use crate::ids::{SetId, SourceId};
 use crate::mount::Mount;
 
 /// Sets shorter than this (a DJ checking the connection) are not kept.
 pub const MIN_SET: Duration = Duration::from_secs(5);
 
-static NEXT_SET: AtomicU64 = AtomicU64::new(1);
-
 /// A set being recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetInfo {
     /// Unique in this process.
-    pub id: u64,
+    pub id: SetId,
     pub service_id: ServiceId,
     pub mount: String,
     /// Who is on air (`DJ alice`, `source`).
@@ -90,16 +87,23 @@ fn extension(content_type: &str) -> Option<&'static str> {
     }
 }
 
-/// Records live source `source` (named `label`) on `mount` while it is connected.
-pub fn record(engine: &Engine, mount: &Arc<Mount>, source: u64, label: &str, content_type: &str) {
-    let Some(sets) = engine.live_sets().cloned() else {
+/// Records live source `source` (named `label`) on `mount` while it is connected, into
+/// `sets` (none: this server keeps no live sets).
+pub fn record(
+    sets: Option<&LiveSets>,
+    mount: &Arc<Mount>,
+    source: SourceId,
+    label: &str,
+    content_type: &str,
+) {
+    let Some(sets) = sets.cloned() else {
         return;
     };
     let Some(ext) = extension(content_type) else {
         tracing::info!(mount = %mount.name(), "live set not recorded: {content_type} is not a format sets are kept in");
         return;
     };
-    let id = NEXT_SET.fetch_add(1, Ordering::Relaxed);
+    let id = SetId::new();
     let started_at = SystemTime::now();
     let stamp = started_at
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -156,7 +160,7 @@ pub fn record(engine: &Engine, mount: &Arc<Mount>, source: u64, label: &str, con
 /// Writes what `source` sends while it is on air; returns its time on air and the bytes.
 async fn write(
     mount: &Mount,
-    source: u64,
+    source: SourceId,
     path: &Path,
     headers: &[bytes::Bytes],
     mut rx: tokio::sync::broadcast::Receiver<bytes::Bytes>,

@@ -9,22 +9,18 @@
 //! grace period.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::Engine;
 use crate::admission::{Grant, SegmentFormat};
-use crate::hls::live::{Lifetimes, Packaging};
+use crate::hls::live::{Lifetimes, LiveStreams, Packaging};
 use crate::ladder::{Ladder, LadderPlan};
 use crate::media::mpa::{Framer, Kind};
 use crate::media::{AudioConfig, StreamConfig};
-use crate::mount::Mount;
-
-/// Publisher ids of radio HLS tasks: far above the RTMP publishers' (which count from 1).
-static NEXT_ID: AtomicU64 = AtomicU64::new(1 << 48);
+use crate::mount::{Mount, Mounts};
+use crate::transcode::Transcoder;
 
 /// The stations whose radio HLS task runs, by mount name.
 #[derive(Debug, Default)]
@@ -46,29 +42,45 @@ impl Running {
     }
 }
 
+/// What a station's HLS uses of the engine: the transcoder, the HLS windows it packages
+/// into, the mounts its feeds go to, and which stations already run.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) transcoder: Option<Arc<dyn Transcoder>>,
+    pub(crate) hls: Arc<LiveStreams>,
+    pub(crate) mounts: Arc<Mounts>,
+    pub(crate) running: Arc<Running>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("radio_hls::Context").finish_non_exhaustive()
+    }
+}
+
 /// Starts the station's radio HLS if its ladder has audio rungs, the server has a
 /// transcoder and the source sends MP3 or AAC; does nothing if it already runs.
-pub fn ensure(engine: &Engine, mount: &Arc<Mount>, grant: &Grant, content_type: &str) {
+pub fn ensure(ctx: &Context, mount: &Arc<Mount>, grant: &Grant, content_type: &str) {
     let Some(spec) = grant.transcode.clone().filter(|_| grant.limits.transcode) else {
         return;
     };
     if !spec.renditions.iter().any(|r| r.height == 0) && spec.feeds.is_empty() {
         return;
     }
-    let Some(transcoder) = engine.transcoder().cloned() else {
+    let Some(transcoder) = ctx.transcoder.clone() else {
         return;
     };
     let Some(kind) = Kind::for_content_type(content_type) else {
         tracing::info!(mount = %mount.name(), "HLS for this station needs an MP3 or AAC source ({content_type} is not)");
         return;
     };
-    if !engine.radio_hls().claim(mount.name()) {
+    if !ctx.running.claim(mount.name()) {
         return;
     }
     let plan = LadderPlan {
         spec,
         transcoder,
-        streams: Arc::clone(engine.hls()),
+        streams: Arc::clone(&ctx.hls),
         service_id: grant.service_id,
         limits: grant.limits,
         packaging: Packaging {
@@ -76,7 +88,7 @@ pub fn ensure(engine: &Engine, mount: &Arc<Mount>, grant: &Grant, content_type: 
             target_secs: grant.hls.segment_secs,
             part_target: None,
         },
-        mounts: Some(Arc::clone(engine.mounts())),
+        mounts: Some(Arc::clone(&ctx.mounts)),
         // Radio keeps no DVR (its live sets are recorded to the media library instead).
         dvr: None,
         taps: None,
@@ -85,24 +97,25 @@ pub fn ensure(engine: &Engine, mount: &Arc<Mount>, grant: &Grant, content_type: 
         end_after: Duration::from_secs(grant.hls.end_after_secs.into()),
         ..Lifetimes::default()
     };
-    let engine = engine.clone();
+    let hls = Arc::clone(&ctx.hls);
+    let running = Arc::clone(&ctx.running);
     let mount = Arc::clone(mount);
     tokio::spawn(async move {
-        run(&engine, &mount, plan, kind, lifetimes).await;
-        engine.radio_hls().release(mount.name());
+        run(&hls, &mount, plan, kind, lifetimes).await;
+        running.release(mount.name());
     });
 }
 
 async fn run(
-    engine: &Engine,
+    hls: &Arc<LiveStreams>,
     mount: &Arc<Mount>,
     plan: LadderPlan,
     kind: Kind,
     lifetimes: Lifetimes,
 ) {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let id = crate::ids::PublisherId::new();
     let slug = mount.name().to_owned();
-    let base = match engine.hls().publish(
+    let base = match hls.publish(
         &slug,
         plan.service_id,
         id,
@@ -139,7 +152,7 @@ async fn run(
                             let kept = ladder.as_ref().map(Ladder::streams).unwrap_or_default();
                             for s in before {
                                 if !kept.iter().any(|k| Arc::ptr_eq(k, &s)) {
-                                    engine.hls().unpublish(&s, id, lifetimes);
+                                    hls.unpublish(&s, id, lifetimes);
                                 }
                             }
                             base.retain_variants(&ladder.as_ref().map(Ladder::names).unwrap_or_default());
@@ -169,8 +182,8 @@ async fn run(
     tracing::info!(mount = %slug, "station HLS stopped: no source");
     if let Some(l) = ladder.take() {
         for s in l.stop() {
-            engine.hls().unpublish(&s, id, lifetimes);
+            hls.unpublish(&s, id, lifetimes);
         }
     }
-    engine.hls().unpublish(&base, id, lifetimes);
+    hls.unpublish(&base, id, lifetimes);
 }

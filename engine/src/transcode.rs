@@ -6,6 +6,7 @@
 //! counts it); each rendition's encoded frames come back, on the transcoder's threads,
 //! through a [`RenditionOutput`] the engine supplies, which packages them as HLS.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,27 +105,46 @@ impl std::fmt::Debug for FeedJob {
     }
 }
 
-impl LadderSpec {
-    /// The rungs worth encoding for a source of `height` lines sending `source_kbps` of
-    /// video (when its encoder says, in its metadata): none above the source in size or
-    /// bitrate (an upscale, or more bits than came in, costs CPU and adds nothing). The
-    /// lowest rung is kept if every rung is above the source and there is no pass-through,
-    /// so the service still has output.
-    pub fn rungs_for(&self, height: u32, source_kbps: Option<u32>) -> Vec<RenditionSpec> {
-        let mut keep: Vec<RenditionSpec> = self
-            .renditions
-            .iter()
-            .filter(|r| r.height > 0 && r.height <= height)
-            .filter(|r| source_kbps.is_none_or(|k| k == 0 || r.video_kbps <= k))
-            .cloned()
-            .collect();
-        if keep.is_empty()
-            && !self.passthrough
-            && let Some(lowest) = self.renditions.iter().min_by_key(|r| r.height)
-        {
-            keep.push(lowest.clone());
+/// Which rungs of a ladder run for a live source, and which do not and why (worked out by
+/// [`crate::ladder::plan_rungs`]; shown by the control plane while the source is live).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RungPlan {
+    /// The rungs encoded, as they are encoded (a video bitrate above the source's is capped
+    /// at the source's), highest first.
+    pub running: Vec<RenditionSpec>,
+    pub skipped: Vec<SkippedRung>,
+}
+
+/// A rung of the ladder that does not run for the source on air.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRung {
+    pub name: String,
+    pub reason: SkipReason,
+}
+
+/// Why a rung does not run. Its `Display` is what the API shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Taller than the source: an upscale costs CPU and adds nothing.
+    AboveSource { source_height: u32 },
+    /// A video rung, and the source sends audio only.
+    NoVideo,
+    /// An audio-only rung (radio), and the source sends video.
+    AudioOnly,
+    /// Its stream (`<slug>/<rung>`) is held by another publisher.
+    StreamTaken,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AboveSource { source_height } => {
+                write!(f, "above the source's {source_height} lines")
+            }
+            Self::NoVideo => f.write_str("a video rendition, and the source has no video"),
+            Self::AudioOnly => f.write_str("an audio-only rendition, and the source has video"),
+            Self::StreamTaken => f.write_str("its stream is already being published"),
         }
-        keep
     }
 }
 
@@ -196,10 +216,65 @@ pub trait LadderInput: Send + Sync {
     }
 }
 
-/// Why a ladder could not start.
+/// Why transcoder work failed or could not start. Its `Display` is what logs and the UI
+/// show; the engine never parses it.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct TranscodeError(pub String);
+pub enum TranscodeError {
+    /// A step of the work failed in the media library doing it (FFmpeg, the loudness
+    /// meter): `what` says which step, `message` is the library's own words.
+    #[error("{what}: {message}")]
+    Failed {
+        what: Cow<'static, str>,
+        message: String,
+    },
+    /// The input cannot be used as it is (no audio, no picture, nothing to export).
+    #[error("{0}")]
+    Input(Cow<'static, str>),
+    /// This FFmpeg lacks what the work needs (an encoder, a filter).
+    #[error("{0}")]
+    Missing(Cow<'static, str>),
+    /// A file, folder or thread of the work's own could not be made.
+    #[error("{what}: {source}")]
+    Io {
+        what: Cow<'static, str>,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The work was stopped on purpose (why).
+    #[error("stopped: {0}")]
+    Stopped(&'static str),
+    /// This transcoder does not do that kind of work.
+    #[error("this transcoder cannot {0}")]
+    Unsupported(&'static str),
+}
+
+impl TranscodeError {
+    /// `what` failed in the media library, which said `message`.
+    pub fn failed(what: impl Into<Cow<'static, str>>, message: impl std::fmt::Display) -> Self {
+        Self::Failed {
+            what: what.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The input cannot be used: `why`.
+    pub fn input(why: impl Into<Cow<'static, str>>) -> Self {
+        Self::Input(why.into())
+    }
+
+    /// This FFmpeg lacks `what`.
+    pub fn missing(what: impl Into<Cow<'static, str>>) -> Self {
+        Self::Missing(what.into())
+    }
+
+    /// `what` of the work's own failed with `source`.
+    pub fn io(what: impl Into<Cow<'static, str>>, source: std::io::Error) -> Self {
+        Self::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
 
 /// The transcoder, as the engine sees it.
 /// A radio station drawn as video for a video platform: a picture (a still or a looping
@@ -238,9 +313,7 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug {
         out: Box<dyn RenditionOutput>,
     ) -> Result<Box<dyn RadioVideoInput>, TranscodeError> {
         let _ = (job, out);
-        Err(TranscodeError(
-            "this transcoder cannot draw radio as video".into(),
-        ))
+        Err(TranscodeError::Unsupported("draw radio as video"))
     }
 
     /// Opens `url` (an RTSP camera) with FFmpeg's demuxers and hands on its H.264 and AAC
@@ -250,10 +323,10 @@ pub trait Transcoder: Send + Sync + std::fmt::Debug {
         &self,
         url: &str,
         options: &[(String, String)],
-        out: &mut dyn FnMut(crate::rtmp::tap::Tag) -> bool,
+        out: &mut dyn FnMut(crate::media::flv::Tag) -> bool,
     ) -> Result<(), TranscodeError> {
         let _ = (url, options, out);
-        Err(TranscodeError("this transcoder cannot pull streams".into()))
+        Err(TranscodeError::Unsupported("pull streams"))
     }
 
     fn start(&self, job: LadderJob) -> Result<Box<dyn LadderInput>, TranscodeError>;
@@ -416,47 +489,5 @@ impl LadderStats {
 
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rung(name: &str, height: u32) -> RenditionSpec {
-        RenditionSpec {
-            name: name.into(),
-            width: 0,
-            height,
-            video_kbps: 1000,
-            audio_kbps: 128,
-        }
-    }
-
-    #[test]
-    fn rungs_above_the_source_are_skipped_but_never_all() {
-        let spec = LadderSpec {
-            renditions: vec![rung("1080p", 1080), rung("720p", 720), rung("360p", 360)],
-            passthrough: false,
-            watermark: None,
-            feeds: Vec::new(),
-        };
-        let names = |h, kbps| -> Vec<String> {
-            spec.rungs_for(h, kbps)
-                .into_iter()
-                .map(|r| r.name)
-                .collect()
-        };
-        assert_eq!(names(720, None), ["720p", "360p"]);
-        assert_eq!(names(1080, None), ["1080p", "720p", "360p"]);
-        assert_eq!(names(240, None), ["360p"]);
-        // Every rung asks 1000 kbit/s: a 600 kbit/s source keeps only the lowest.
-        assert_eq!(names(1080, Some(600)), ["360p"]);
-        assert_eq!(names(1080, Some(1000)), ["1080p", "720p", "360p"]);
-        let with_source = LadderSpec {
-            passthrough: true,
-            ..spec.clone()
-        };
-        assert!(with_source.rungs_for(240, None).is_empty());
     }
 }

@@ -58,7 +58,7 @@ async fn source_ends_with_its_slot() {
     let shutdown = CancellationToken::new();
     tokio::spawn(tidecast_engine::icecast::serve(
         listener,
-        engine.clone(),
+        engine.icecast_port(),
         shutdown.clone(),
     ));
 

@@ -430,6 +430,93 @@ async fn a_4_4_4_source_without_audio_still_gets_its_ladder() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rung_just_over_the_announced_bitrate_runs_capped_and_taller_rungs_are_reported() {
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(&srv, "Capped", json!({"transcode": true})).await;
+    put_ladder(
+        &srv,
+        &admin,
+        id,
+        json!({"renditions": [
+            {"name": "1080p", "height": 1080, "video_kbps": 2800},
+            {"name": "720p", "height": 720, "video_kbps": 2000},
+            {"name": "360p", "height": 360, "video_kbps": 800},
+        ]}),
+    )
+    .await;
+    let transcode = || async {
+        let (status, view) = srv
+            .call(
+                "GET",
+                &format!("/api/v1/services/{id}/transcode"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        view
+    };
+    let idle = transcode().await;
+    assert!(idle.get("live").is_none(), "no source yet: {idle}");
+
+    // A 720p source sent at `-b:v 2000k`: ffmpeg's FLV muxer announces bit_rate / 1024, just
+    // under the 720p rung's 2000 kbit/s.
+    let announced = (2_000_000.0f64 / 1024.0) as u64;
+    let publisher = ffmpeg_publish_sized(
+        &srv,
+        &key,
+        Publish {
+            seconds: 40,
+            gop_secs: 2,
+            bframes: false,
+        },
+        "1280x720",
+        "2000k",
+    );
+    // The 720p rung runs (once dropped for its bitrate, leaving only 360p).
+    wait_playlist(&srv, &format!("{slug}/720p"), 1, Duration::from_secs(40)).await;
+    let view = transcode().await;
+    let live = &view["live"];
+    assert_eq!(
+        live["running"],
+        json!([
+            {"name": "720p", "video_kbps": announced},
+            {"name": "360p", "video_kbps": 800},
+        ]),
+        "{view}"
+    );
+    assert_eq!(
+        live["skipped"],
+        json!([{"name": "1080p", "reason": "above the source's 720 lines"}]),
+        "{view}"
+    );
+    let (_, _, master) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
+    let master = String::from_utf8(master).unwrap();
+    assert!(!master.contains("1080p"), "{master}");
+    let (status, _, _) = srv
+        .fetch(&format!("/hls/{slug}/1080p/index.m3u8"), &[])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Once the source has gone, nothing is live.
+    drop(publisher);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let view = transcode().await;
+        if view.get("live").is_none() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still live after the source left: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_source_resolution_restarts_the_ladder_on_low_latency_renditions() {
     let store = Store::new(Backend::Sqlite).await;
     let srv = Server::start(&store).await;

@@ -10,7 +10,7 @@ use ffmpeg_next as ff;
 use tidecast_engine::transcode::TranscodeError;
 
 fn err(what: &'static str) -> impl Fn(ff::Error) -> TranscodeError {
-    move |e| TranscodeError(format!("demo media, {what}: {e}"))
+    move |e| TranscodeError::failed(format!("demo media, {what}"), e)
 }
 
 /// One demo track: a melody of `notes` (Hz, a note every half second) over `bass`.
@@ -49,7 +49,7 @@ fn track_sample(t: &DemoTrack, i: usize) -> f32 {
 pub fn render_track(out: &Path, t: &DemoTrack) -> Result<(), TranscodeError> {
     ff::init().map_err(err("FFmpeg"))?;
     let codec = ff::encoder::find_by_name("libmp3lame")
-        .ok_or_else(|| TranscodeError("this FFmpeg has no MP3 encoder (libmp3lame)".into()))?;
+        .ok_or_else(|| TranscodeError::missing("this FFmpeg has no MP3 encoder (libmp3lame)"))?;
     let mut ctx = ff::codec::context::Context::new_with_codec(codec)
         .encoder()
         .audio()
@@ -128,7 +128,7 @@ const CLIP_FPS: i32 = 30;
 pub fn render_clip(out: &Path, seconds: u32) -> Result<(), TranscodeError> {
     ff::init().map_err(err("FFmpeg"))?;
     let vcodec = ff::encoder::find_by_name("libx264")
-        .ok_or_else(|| TranscodeError("this FFmpeg has no H.264 encoder (libx264)".into()))?;
+        .ok_or_else(|| TranscodeError::missing("this FFmpeg has no H.264 encoder (libx264)"))?;
     let mut vctx = ff::codec::context::Context::new_with_codec(vcodec)
         .encoder()
         .video()
@@ -151,7 +151,7 @@ pub fn render_clip(out: &Path, seconds: u32) -> Result<(), TranscodeError> {
         .map_err(err("the H.264 encoder"))?;
 
     let acodec = ff::encoder::find(ff::codec::Id::AAC)
-        .ok_or_else(|| TranscodeError("this FFmpeg has no AAC encoder".into()))?;
+        .ok_or_else(|| TranscodeError::missing("this FFmpeg has no AAC encoder"))?;
     let mut actx = ff::codec::context::Context::new_with_codec(acodec)
         .encoder()
         .audio()

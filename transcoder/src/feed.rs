@@ -157,7 +157,7 @@ impl PcmEncoder for PcmFeed {
         self.samples += n as i64;
         self.feed
             .encode(&frame)
-            .map_err(|e| TranscodeError(format!("encoding {} failed: {e}", self.feed.mount)))
+            .map_err(|e| TranscodeError::failed(format!("encoding {} failed", self.feed.mount), e))
     }
 
     fn flush(&mut self) {

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use ffmpeg_next as ff;
 use tidecast_engine::media::{Frame, TIMESCALE, Track};
-use tidecast_engine::transcode::{LadderInput, LadderJob, LadderStats, Pace, RenditionStats};
+use tidecast_engine::transcode::{
+    LadderInput, LadderJob, LadderStats, Pace, RenditionStats, TranscodeError,
+};
 
 use crate::audio::AudioLadder;
 use crate::decode::{AudioDecoder, VideoDecoder};
@@ -135,10 +137,12 @@ impl Rung {
 
 /// Starts the ladder's threads. Fails only if a thread cannot be started or the source
 /// cannot be decoded at all (no decoder for it).
-pub fn start(job: LadderJob) -> Result<Input, String> {
-    let video = VideoDecoder::new(&job.source).map_err(|e| e.to_string())?;
+pub fn start(job: LadderJob) -> Result<Input, TranscodeError> {
+    let video = VideoDecoder::new(&job.source)?;
     if video.is_none() && job.source.audio.is_none() {
-        return Err("the source has neither video nor audio".into());
+        return Err(TranscodeError::input(
+            "the source has neither video nor audio",
+        ));
     }
     let (tx, rx) = sync_channel(INPUT_QUEUE);
     let name = format!("ladder {}", job.stream);
@@ -157,7 +161,7 @@ pub fn start(job: LadderJob) -> Result<Input, String> {
             let _ended = Ended(flag);
             decode_thread(job, rx)
         })
-        .map_err(|e| format!("cannot start the {name} thread: {e}"))?;
+        .map_err(|e| TranscodeError::io(format!("cannot start the {name} thread"), e))?;
     Ok(Input {
         tx,
         skip_to_key: false,

@@ -8,6 +8,7 @@
 mod audio;
 mod decode;
 pub mod demo;
+mod error;
 mod feed;
 mod ffi;
 mod ladder;
@@ -39,13 +40,13 @@ impl FfmpegTranscoder {
     /// Initialises FFmpeg's libraries (once) and checks that the encoders a ladder needs
     /// are there.
     pub fn new() -> Result<Self, TranscodeError> {
-        ffmpeg_next::init().map_err(|e| TranscodeError(format!("FFmpeg did not start: {e}")))?;
+        ffmpeg_next::init().map_err(|e| TranscodeError::failed("FFmpeg did not start", e))?;
         // FFmpeg's own log would go to stderr unstructured; problems reach our log through
         // the errors its calls return.
         ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Fatal);
         for (name, what) in [("libx264", "H.264 (libx264)"), ("aac", "AAC")] {
             if ffmpeg_next::encoder::find_by_name(name).is_none() {
-                return Err(TranscodeError(format!(
+                return Err(TranscodeError::missing(format!(
                     "this FFmpeg has no {what} encoder: transcoding is not available"
                 )));
             }
@@ -58,15 +59,13 @@ impl FfmpegTranscoder {
     /// Starts a ladder fed by the caller's own thread, which may wait for room
     /// ([`LadderFeed::push_wait`]): files and benchmarks, where every picture counts.
     pub fn start_feed(&self, job: LadderJob) -> Result<LadderFeed, TranscodeError> {
-        ladder::start(job).map_err(TranscodeError)
+        ladder::start(job)
     }
 }
 
 impl Transcoder for FfmpegTranscoder {
     fn start(&self, job: LadderJob) -> Result<Box<dyn LadderInput>, TranscodeError> {
-        ladder::start(job)
-            .map(|input| Box::new(input) as Box<dyn LadderInput>)
-            .map_err(TranscodeError)
+        ladder::start(job).map(|input| Box::new(input) as Box<dyn LadderInput>)
     }
 
     fn open_track(&self, path: &Path, rate: u32) -> Result<Box<dyn TrackReader>, TranscodeError> {
@@ -79,7 +78,7 @@ impl Transcoder for FfmpegTranscoder {
     ) -> Result<Box<dyn tidecast_engine::transcode::LevelMeter>, TranscodeError> {
         decode::Meter::new(audio)
             .map(|m| Box::new(m) as Box<dyn tidecast_engine::transcode::LevelMeter>)
-            .map_err(|e| TranscodeError(e.to_string()))
+            .map_err(TranscodeError::from)
     }
 
     fn vod(
@@ -102,7 +101,7 @@ impl Transcoder for FfmpegTranscoder {
         &self,
         url: &str,
         options: &[(String, String)],
-        out: &mut dyn FnMut(tidecast_engine::rtmp::tap::Tag) -> bool,
+        out: &mut dyn FnMut(tidecast_engine::media::flv::Tag) -> bool,
     ) -> Result<(), TranscodeError> {
         pull::pull(url, options, out)
     }
@@ -118,6 +117,6 @@ impl Transcoder for FfmpegTranscoder {
     fn pcm_encoder(&self, job: FeedJob, rate: u32) -> Result<Box<dyn PcmEncoder>, TranscodeError> {
         feed::PcmFeed::new(job, rate)
             .map(|f| Box::new(f) as Box<dyn PcmEncoder>)
-            .map_err(|e| TranscodeError(e.to_string()))
+            .map_err(TranscodeError::from)
     }
 }

@@ -7,8 +7,8 @@
 use bytes::Bytes;
 use ffmpeg_next as ff;
 use tidecast_engine::media::avc::{AvcConfig, annex_b_to_avcc, annex_b_units};
+use tidecast_engine::media::flv::Tag;
 use tidecast_engine::media::flv::build;
-use tidecast_engine::rtmp::tap::Tag;
 use tidecast_engine::transcode::TranscodeError;
 
 use crate::ffi;
@@ -51,7 +51,7 @@ pub fn pull(
     }
     // The URL may hold a camera's password: errors never quote it.
     let mut ictx = ff::format::input_with_dictionary(&url, dict)
-        .map_err(|e| TranscodeError(format!("the source did not open: {e}")))?;
+        .map_err(|e| TranscodeError::failed("the source did not open", e))?;
     let video = ictx.streams().best(ff::media::Type::Video).map(|s| {
         let id = s.parameters().id();
         (s.index(), s.time_base(), id, extradata(&s))
@@ -76,7 +76,7 @@ pub fn pull(
             Some(Track { index, base })
         }
         Some((_, _, id, _)) => {
-            return Err(TranscodeError(format!(
+            return Err(TranscodeError::input(format!(
                 "the source's video is {id:?}; relays take H.264"
             )));
         }
@@ -100,8 +100,8 @@ pub fn pull(
         None => None,
     };
     if v.is_none() && a.is_none() {
-        return Err(TranscodeError(
-            "the source has no H.264 video or AAC audio".into(),
+        return Err(TranscodeError::input(
+            "the source has no H.264 video or AAC audio",
         ));
     }
     let mut packet = ff::Packet::empty();
@@ -109,7 +109,7 @@ pub fn pull(
         match packet.read(&mut ictx) {
             Ok(()) => {}
             Err(ff::Error::Eof) => return Ok(()),
-            Err(e) => return Err(TranscodeError(format!("reading the source failed: {e}"))),
+            Err(e) => return Err(TranscodeError::failed("reading the source failed", e)),
         }
         let Some(data) = packet.data() else { continue };
         let index = packet.stream();

@@ -69,7 +69,7 @@ impl RadioVideoInput for Input {
 }
 
 fn err(what: &str) -> impl Fn(ff::Error) -> TranscodeError + '_ {
-    move |e| TranscodeError(format!("{what}: {e}"))
+    move |e| TranscodeError::failed(what.to_owned(), e)
 }
 
 /// The two lines of text, in files drawtext reads (no escaping of titles into a filter
@@ -86,7 +86,7 @@ impl Texts {
             NEXT_DIR.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir)
-            .map_err(|e| TranscodeError(format!("cannot make a folder for the text: {e}")))?;
+            .map_err(|e| TranscodeError::io("cannot make a folder for the text", e))?;
         let me = Self { dir };
         me.write("station.txt", station)?;
         me.write("title.txt", "")?;
@@ -111,7 +111,7 @@ impl Texts {
             clean
         };
         std::fs::write(self.path(name), clean)
-            .map_err(|e| TranscodeError(format!("cannot write the text: {e}")))
+            .map_err(|e| TranscodeError::io("cannot write the text", e))
     }
 }
 
@@ -150,7 +150,7 @@ impl Background {
         let stream = input
             .streams()
             .best(ff::media::Type::Video)
-            .ok_or_else(|| TranscodeError("the picture has no image in it".into()))?;
+            .ok_or_else(|| TranscodeError::input("the picture has no image in it"))?;
         let index = stream.index();
         let still = stream.frames() <= 1;
         let ctx = ff::codec::context::Context::from_parameters(stream.parameters())
@@ -160,10 +160,10 @@ impl Background {
             .video()
             .map_err(err("the picture's decoder"))?;
         let first = next_frame(&mut input, &mut decoder, index)?
-            .ok_or_else(|| TranscodeError("the picture has no image in it".into()))?;
+            .ok_or_else(|| TranscodeError::input("the picture has no image in it"))?;
         if first.width() > MAX_SIDE || first.height() > MAX_SIDE {
-            return Err(TranscodeError(
-                "the picture is over 8192 pixels a side".into(),
+            return Err(TranscodeError::input(
+                "the picture is over 8192 pixels a side",
             ));
         }
         if still {
@@ -273,20 +273,20 @@ impl Painter {
             self.graph = Some((g, key));
         }
         let Some((graph, _)) = self.graph.as_mut() else {
-            return Err(TranscodeError("the text overlay did not start".into()));
+            return Err(TranscodeError::missing("the text overlay did not start"));
         };
         let mut input = ffi::share(bg).map_err(err("the background"))?;
         input.set_pts(Some(0));
         graph
             .get("in")
-            .ok_or_else(|| TranscodeError("the text overlay has no input".into()))?
+            .ok_or_else(|| TranscodeError::missing("the text overlay has no input"))?
             .source()
             .add(&input)
             .map_err(err("the text overlay"))?;
         let mut out = ff::frame::Video::empty();
         graph
             .get("out")
-            .ok_or_else(|| TranscodeError("the text overlay has no output".into()))?
+            .ok_or_else(|| TranscodeError::missing("the text overlay has no output"))?
             .sink()
             .frame(&mut out)
             .map_err(err("the text overlay"))?;
@@ -315,7 +315,7 @@ impl Painter {
                     input.seek(0, ..).map_err(err("looping the clip"))?;
                     decoder.flush();
                     next_frame(input, decoder, *stream)?
-                        .ok_or_else(|| TranscodeError("the clip has no pictures".into()))?
+                        .ok_or_else(|| TranscodeError::input("the clip has no pictures"))?
                 }
             }),
             Background::Plain(_) | Background::Still(_) => None,
@@ -329,7 +329,7 @@ impl Painter {
                             ffi::share(f).map_err(err("the background"))?
                         }
                         Background::Clip { .. } => {
-                            return Err(TranscodeError("a clip has no still picture".into()));
+                            return Err(TranscodeError::input("a clip has no still picture"));
                         }
                     };
                     let drawn = self.draw(&bg)?;
@@ -337,7 +337,7 @@ impl Painter {
                 }
                 match &self.drawn {
                     Some(d) => ffi::share(d).map_err(err("the picture"))?,
-                    None => return Err(TranscodeError("the picture was not drawn".into())),
+                    None => return Err(TranscodeError::input("the picture was not drawn")),
                 }
             }
         };
@@ -358,8 +358,8 @@ pub fn start(
     out: Box<dyn RenditionOutput>,
 ) -> Result<Box<dyn RadioVideoInput>, TranscodeError> {
     if !job.width.is_multiple_of(2) || !job.height.is_multiple_of(2) || job.fps == 0 {
-        return Err(TranscodeError(
-            "the size must be even and the frame rate above 0".into(),
+        return Err(TranscodeError::input(
+            "the size must be even and the frame rate above 0",
         ));
     }
     let background = Background::open(job.background.as_deref(), job.width, job.height)?;
@@ -379,8 +379,8 @@ pub fn start(
         video: None,
         audio: Some(job.audio.clone()),
     })
-    .map_err(|e| TranscodeError(e.to_string()))?
-    .ok_or_else(|| TranscodeError("no audio to decode".into()))?;
+    .map_err(TranscodeError::from)?
+    .ok_or_else(|| TranscodeError::input("no audio to decode"))?;
     let aac = AudioLadder::new(
         job.audio.sample_rate(),
         channels(&job.audio),
@@ -412,7 +412,7 @@ pub fn start(
             }
             rendition.finish();
         })
-        .map_err(|e| TranscodeError(format!("cannot start a thread: {e}")))?;
+        .map_err(|e| TranscodeError::io("cannot start a thread", e))?;
     Ok(Box::new(Input { tx, dropped: 0 }))
 }
 
@@ -459,7 +459,7 @@ fn run(
             let key = pictures % i64::from(fps * KEYFRAME_SECS) == 0;
             rendition
                 .work(Work::Picture(picture, key))
-                .map_err(|e| TranscodeError(e.to_string()))?;
+                .map_err(TranscodeError::from)?;
             pictures += 1;
         }
     }

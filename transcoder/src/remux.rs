@@ -24,7 +24,7 @@ const FORMATS: &str = "mpegts,mov";
 const LOOKAHEAD: usize = 64;
 
 fn err(what: &'static str) -> impl Fn(ff::Error) -> TranscodeError {
-    move |e| TranscodeError(format!("{what}: {e}"))
+    move |e| TranscodeError::failed(what, e)
 }
 
 /// One output stream and where its input packets come from.
@@ -36,7 +36,7 @@ struct Out {
 pub fn remux(job: &RemuxJob, progress: &mut dyn FnMut(f64)) -> Result<RemuxReport, TranscodeError> {
     let pieces = split(&job.parts);
     let Some((first, _)) = pieces.first() else {
-        return Err(TranscodeError("nothing to export".into()));
+        return Err(TranscodeError::input("nothing to export"));
     };
     let probe = open(first)?;
     let mut octx =
@@ -58,7 +58,7 @@ pub fn remux(job: &RemuxJob, progress: &mut dyn FnMut(f64)) -> Result<RemuxRepor
     }
     drop(probe);
     if outs.is_empty() {
-        return Err(TranscodeError("the archive holds no audio or video".into()));
+        return Err(TranscodeError::input("the archive holds no audio or video"));
     }
     let mut options = ff::Dictionary::new();
     options.set("movflags", "+faststart");
@@ -206,7 +206,7 @@ fn open(files: &[&Path]) -> Result<ff::format::context::Input, TranscodeError> {
         let name = f
             .to_str()
             .filter(|s| !s.contains('|'))
-            .ok_or_else(|| TranscodeError(format!("{}: unusable file name", f.display())))?;
+            .ok_or_else(|| TranscodeError::input(format!("{}: unusable file name", f.display())))?;
         if i > 0 {
             url.push('|');
         }

@@ -56,7 +56,7 @@ pub(crate) fn open_file(path: &Path) -> Result<ff::format::context::Input, Trans
 }
 
 fn err(what: &str) -> impl Fn(ff::Error) -> TranscodeError + '_ {
-    move |e| TranscodeError(format!("{what}: {e}"))
+    move |e| TranscodeError::failed(what.to_owned(), e)
 }
 
 impl FileTrack {
@@ -66,7 +66,7 @@ impl FileTrack {
         let stream = input
             .streams()
             .best(ff::media::Type::Audio)
-            .ok_or_else(|| TranscodeError("the file has no audio".into()))?;
+            .ok_or_else(|| TranscodeError::input("the file has no audio"))?;
         let index = stream.index();
         let decoder = ff::codec::context::Context::from_parameters(stream.parameters())
             .and_then(|c| c.decoder().audio())
@@ -185,7 +185,7 @@ impl TrackReader for FileTrack {
                     self.draining = true;
                 }
                 Err(e) => {
-                    return Err(TranscodeError(format!("reading the file failed: {e}")));
+                    return Err(TranscodeError::failed("reading the file failed", e));
                 }
             }
         }
@@ -216,7 +216,7 @@ const SILENCE: f32 = 0.005_623;
 pub fn analyse(path: &Path) -> Result<Analysis, TranscodeError> {
     let mut track = FileTrack::open(path, ANALYSIS_RATE)?;
     let mut meter = ebur128::EbuR128::new(2, ANALYSIS_RATE, ebur128::Mode::I)
-        .map_err(|e| TranscodeError(format!("loudness meter: {e}")))?;
+        .map_err(|e| TranscodeError::failed("loudness meter", e))?;
     let block = (ANALYSIS_RATE / 100) as usize;
     let (mut frames, mut first, mut last) = (0usize, None, 0usize);
     let mut pcm = Vec::with_capacity(16_384);
@@ -225,9 +225,8 @@ pub fn analyse(path: &Path) -> Result<Analysis, TranscodeError> {
     let started = std::time::Instant::now();
     loop {
         if started.elapsed() > MAX_ANALYSIS || frames as u64 > MAX_FRAMES {
-            return Err(TranscodeError(
-                "the file is too long to import (over 12 hours, or it would not stop decoding)"
-                    .into(),
+            return Err(TranscodeError::input(
+                "the file is too long to import (over 12 hours, or it would not stop decoding)",
             ));
         }
         pcm.clear();
@@ -237,7 +236,7 @@ pub fn analyse(path: &Path) -> Result<Analysis, TranscodeError> {
         }
         meter
             .add_frames_f32(&pcm)
-            .map_err(|e| TranscodeError(format!("loudness meter: {e}")))?;
+            .map_err(|e| TranscodeError::failed("loudness meter", e))?;
         carry.extend_from_slice(&pcm);
         let whole = carry.len() / (block * 2) * block * 2;
         for chunk in carry[..whole].chunks_exact(block * 2) {
@@ -256,8 +255,8 @@ pub fn analyse(path: &Path) -> Result<Analysis, TranscodeError> {
     }
     frames += tail;
     if frames == 0 {
-        return Err(TranscodeError(
-            "no audio could be decoded from the file".into(),
+        return Err(TranscodeError::input(
+            "no audio could be decoded from the file",
         ));
     }
     let secs = |f: usize| f as f64 / f64::from(ANALYSIS_RATE);
@@ -427,6 +426,11 @@ mod tests {
         let path = dir.path().join("notes.mp3");
         std::fs::write(&path, b"this is not audio at all, just some text").expect("write");
         let e = analyse(&path).expect_err("refused");
-        assert!(!e.0.is_empty());
+        // FFmpeg's refusal to open it, or no audio in it: either way, said.
+        assert!(
+            matches!(e, TranscodeError::Failed { .. } | TranscodeError::Input(_)),
+            "{e:?}"
+        );
+        assert!(!e.to_string().is_empty());
     }
 }

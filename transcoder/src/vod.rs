@@ -30,7 +30,7 @@ use crate::rendition::{Settings, open_x264, output_size};
 const MAX_BAD_PACKETS: u32 = 200;
 
 fn err(what: &'static str) -> impl Fn(ff::Error) -> TranscodeError {
-    move |e| TranscodeError(format!("{what}: {e}"))
+    move |e| TranscodeError::failed(what, e)
 }
 
 /// The AAC encoders' clock.
@@ -58,7 +58,7 @@ struct Rung {
 fn packaging(
     what: &'static str,
 ) -> impl Fn(tidecast_engine::hls::packager::PackError) -> TranscodeError {
-    move |e| TranscodeError(format!("{what}: {e}"))
+    move |e| TranscodeError::failed(what, e)
 }
 
 pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodReport, TranscodeError> {
@@ -67,7 +67,7 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
         let s = ictx
             .streams()
             .best(ff::media::Type::Video)
-            .ok_or_else(|| TranscodeError("the file has no video".into()))?;
+            .ok_or_else(|| TranscodeError::input("the file has no video"))?;
         let rate = s.avg_frame_rate();
         let known = (rate.denominator() > 0 && rate.numerator() > 0).then(|| f64::from(rate));
         (s.index(), s.time_base(), s.parameters(), known)
@@ -92,7 +92,7 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
     };
     let (src_w, src_h) = (vdec.width(), vdec.height());
     if src_w == 0 || src_h == 0 {
-        return Err(TranscodeError("the video has no picture size".into()));
+        return Err(TranscodeError::input("the video has no picture size"));
     }
     // What the container announces (0 when it does not say): progress, and the yardstick
     // of a file cut short.
@@ -114,7 +114,7 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
         )?);
     }
     if rungs.is_empty() {
-        return Err(TranscodeError("the ladder has no video rendition".into()));
+        return Err(TranscodeError::input("the ladder has no video rendition"));
     }
 
     let micro = ff::Rational(1, 1_000_000);
@@ -205,13 +205,13 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
 
     for (stream, packet) in ictx.packets() {
         if job.cancel.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(TranscodeError("stopped: the video was deleted".into()));
+            return Err(TranscodeError::Stopped("the video was deleted"));
         }
         if stream.index() == v_index {
             if vdec.send_packet(&packet).is_err() {
                 bad += 1;
                 if bad > MAX_BAD_PACKETS {
-                    return Err(TranscodeError(format!(
+                    return Err(TranscodeError::input(format!(
                         "the video does not decode ({bad} broken packets in a row)"
                     )));
                 }
@@ -253,15 +253,15 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
         }
     }
     if pictures == 0 {
-        return Err(TranscodeError(
-            "no picture of the video could be decoded".into(),
+        return Err(TranscodeError::input(
+            "no picture of the video could be decoded",
         ));
     }
     let duration_s = end as f64 / TIMESCALE as f64;
     let declared_s = declared_us as f64 / 1e6;
     // A file copied or uploaded only in part still has its header: it says how long it is.
     if declared_s > 0.0 && duration_s < declared_s * 0.9 - 1.0 {
-        return Err(TranscodeError(format!(
+        return Err(TranscodeError::input(format!(
             "the file ends after {duration_s:.1} s of the {declared_s:.1} s it announces: it looks \
              cut short; upload it again whole"
         )));
@@ -311,7 +311,7 @@ pub fn transcode(job: &VodJob, progress: &mut dyn FnMut(f64)) -> Result<VodRepor
 }
 
 fn write_file(path: &Path, data: &[u8]) -> Result<(), TranscodeError> {
-    std::fs::write(path, data).map_err(|e| TranscodeError(format!("{}: {e}", path.display())))
+    std::fs::write(path, data).map_err(|e| TranscodeError::io(path.display().to_string(), e))
 }
 
 /// A segment the packager finished: its file, and its line for the playlist.
@@ -376,12 +376,12 @@ fn open_rung(
     };
     let video = open_x264(&settings, size.0, size.1).map_err(err("the H.264 encoder"))?;
     let avc = AvcConfig::from_annex_b(&crate::ffi::extradata(&video))
-        .map_err(|e| TranscodeError(format!("the H.264 encoder's parameter sets: {e}")))?;
+        .map_err(|e| TranscodeError::failed("the H.264 encoder's parameter sets", e))?;
     let (audio, audio_config) = if with_audio {
         let enc = open_aac(spec.audio_kbps.max(32)).map_err(err("the AAC encoder"))?;
         let asc = Bytes::from(crate::ffi::extradata(&enc));
         let aac = AacConfig::parse(&asc)
-            .map_err(|e| TranscodeError(format!("the AAC encoder's configuration: {e}")))?;
+            .map_err(|e| TranscodeError::failed("the AAC encoder's configuration", e))?;
         (Some(enc), Some(AudioConfig::Aac(aac)))
     } else {
         (None, None)
@@ -407,7 +407,7 @@ fn open_rung(
     )
     .map_err(packaging("packaging"))?;
     let dir = job.output_dir.join(&spec.name);
-    std::fs::create_dir_all(&dir).map_err(|e| TranscodeError(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| TranscodeError::io(dir.display().to_string(), e))?;
     Ok(Rung {
         spec,
         size,
@@ -453,14 +453,14 @@ fn encode_picture(
     let shared = crate::ffi::share(picture).map_err(err("scaling"))?;
     graph
         .get("in")
-        .ok_or(TranscodeError("scaling: no input".into()))?
+        .ok_or(TranscodeError::missing("scaling: no input"))?
         .source()
         .add(&shared)
         .map_err(err("scaling"))?;
     let mut scaled = ff::frame::Video::empty();
     let mut sink = graph
         .get("out")
-        .ok_or(TranscodeError("scaling: no output".into()))?;
+        .ok_or(TranscodeError::missing("scaling: no output"))?;
     while sink.sink().frame(&mut scaled).is_ok() {
         scaled.set_pts(picture.pts());
         scaled.set_kind(if key {

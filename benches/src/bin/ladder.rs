@@ -134,7 +134,7 @@ fn main() -> anyhow::Result<()> {
     }
     let source_pictures = frames.iter().filter(|f| f.track == Track::Video).count() as u64;
 
-    let transcoder = FfmpegTranscoder::new().map_err(|e| anyhow::anyhow!(e.0))?;
+    let transcoder = FfmpegTranscoder::new().map_err(|e| anyhow::anyhow!(e))?;
     let (done_tx, done_rx) = mpsc::channel();
     let mut counters = Vec::new();
     let mut renditions = Vec::new();
@@ -172,7 +172,7 @@ fn main() -> anyhow::Result<()> {
             pace: if live { Pace::Live } else { Pace::Batch },
             feeds: Vec::new(),
         })
-        .map_err(|e| anyhow::anyhow!(e.0))?;
+        .map_err(|e| anyhow::anyhow!(e))?;
 
     let cpu0 = cpu_seconds();
     let start = Instant::now();

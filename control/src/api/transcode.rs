@@ -1,5 +1,6 @@
 //! `/api/v1/services/{id}/transcode`: a service's adaptive-bitrate ladder (the rules are
-//! `domain::ladder`'s).
+//! `domain::ladder`'s). While a source is live, `GET` also says which rungs run for it (a
+//! rung's bitrate is capped at the source's) and which are skipped, and why (`"live"`).
 
 use axum::Json;
 use axum::extract::State;
@@ -31,9 +32,55 @@ pub struct TranscodeView {
     /// The stored ladder cannot be read (it is not used until set again).
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
+    /// While a source is live with a ladder: which rungs run and which are skipped, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<LiveRungs>,
 }
 
-fn view(s: &Service) -> TranscodeView {
+/// The rungs the engine runs for the source on air.
+#[derive(Debug, Serialize)]
+struct LiveRungs {
+    running: Vec<RunningRung>,
+    skipped: Vec<SkippedRung>,
+}
+
+#[derive(Debug, Serialize)]
+struct RunningRung {
+    name: String,
+    /// As encoded: a rung's bitrate above the source's is capped at the source's.
+    video_kbps: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct SkippedRung {
+    name: String,
+    reason: String,
+}
+
+/// What the engine runs for `s`'s live source, if one is on air with a ladder.
+fn live_rungs(state: &AppState, s: &Service) -> Option<LiveRungs> {
+    let plan = state.engine.hls().get(&s.slug)?.rungs()?;
+    Some(LiveRungs {
+        running: plan
+            .running
+            .iter()
+            .map(|r| RunningRung {
+                name: r.name.clone(),
+                video_kbps: r.video_kbps,
+            })
+            .collect(),
+        skipped: plan
+            .skipped
+            .iter()
+            .map(|r| SkippedRung {
+                name: r.name.clone(),
+                reason: r.reason.to_string(),
+            })
+            .collect(),
+    })
+}
+
+fn view(state: &AppState, s: &Service) -> TranscodeView {
     let ladder = s.ladder.get().cloned().unwrap_or_else(Ladder::default);
     let mut renditions = Vec::new();
     if ladder.source {
@@ -54,6 +101,7 @@ fn view(s: &Service) -> TranscodeView {
         max_bitrate_kbps: s.limits.max_bitrate_kbps,
         applies: "from the next time the source connects",
         problem: s.ladder.problem().map(ToString::to_string),
+        live: live_rungs(state, s),
     }
 }
 
@@ -63,7 +111,7 @@ pub async fn get(
     PathId(id): PathId,
 ) -> ApiResult<Json<TranscodeView>> {
     let (service, _) = visible_service(&state, &caller, id).await?;
-    Ok(Json(view(&service)))
+    Ok(Json(view(&state, &service)))
 }
 
 pub async fn put(
@@ -73,7 +121,7 @@ pub async fn put(
     ApiJson(body): ApiJson<TranscodeInput>,
 ) -> ApiResult<Json<TranscodeView>> {
     let updated = ladder::set(&state, &caller, id, body).await?;
-    Ok(Json(view(&updated)))
+    Ok(Json(view(&state, &updated)))
 }
 
 pub async fn delete(
@@ -82,5 +130,5 @@ pub async fn delete(
     PathId(id): PathId,
 ) -> ApiResult<Json<TranscodeView>> {
     let updated = ladder::clear(&state, &caller, id).await?;
-    Ok(Json(view(&updated)))
+    Ok(Json(view(&state, &updated)))
 }

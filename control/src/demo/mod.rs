@@ -191,7 +191,7 @@ async fn radio(state: &AppState) -> anyhow::Result<()> {
             let path = upload.path().to_owned();
             tokio::task::spawn_blocking(move || render_track(&path, &track))
                 .await?
-                .map_err(|e| anyhow::anyhow!(e.0))?;
+                .map_err(|e| anyhow::anyhow!(e))?;
             let sha = upload.hash_written().await?;
             let (row, _) = crate::domain::media::import(state, &s, FOLDER, &filename, &sha, upload)
                 .await
@@ -280,7 +280,7 @@ async fn clip(data: &Path) -> anyhow::Result<PathBuf> {
     let p = partial.clone();
     tokio::task::spawn_blocking(move || render_clip(&p, CLIP_SECONDS))
         .await?
-        .map_err(|e| anyhow::anyhow!(e.0))?;
+        .map_err(|e| anyhow::anyhow!(e))?;
     tokio::fs::rename(&partial, &path).await?;
     Ok(path)
 }

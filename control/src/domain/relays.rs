@@ -162,7 +162,7 @@ pub async fn reconcile(state: &AppState) {
         };
         tracing::info!(service = %service.slug, from = %source.display(), mode = r.mode.as_str(), "relay started");
         relay::start(
-            &state.engine,
+            &state.engine.relaying(),
             service.id,
             RelayJob {
                 service: tidecast_engine::ServiceId(service.id),

@@ -304,7 +304,7 @@ fn start(state: &AppState, t: &Target, service: &Service) {
                 .cloned()
                 .map_or_else(Default::default, |s| (s.settings, s.file));
             radio_video::start(
-                &state.engine,
+                &state.engine.restreaming(),
                 t.id,
                 service_id,
                 Arc::clone(transcoder),
@@ -327,7 +327,7 @@ fn start(state: &AppState, t: &Target, service: &Service) {
                 None => service.slug.clone(),
             };
             rtmp::start(
-                &state.engine,
+                &state.engine.restreaming(),
                 t.id,
                 service_id,
                 state.engine.taps().get(&stream),
@@ -336,7 +336,7 @@ fn start(state: &AppState, t: &Target, service: &Service) {
             );
         }
         (TargetKind::Shoutcast, _) => shoutcast::start(
-            &state.engine,
+            &state.engine.restreaming(),
             t.id,
             service_id,
             service.slug.clone(),
@@ -349,7 +349,7 @@ fn start(state: &AppState, t: &Target, service: &Service) {
             dialer,
         ),
         (TargetKind::Icecast, _) => icecast::start(
-            &state.engine,
+            &state.engine.restreaming(),
             t.id,
             service_id,
             service.slug.clone(),

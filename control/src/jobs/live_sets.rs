@@ -53,7 +53,8 @@ pub async fn run(
     stop: CancellationToken,
 ) {
     // Engine set id → recording row.
-    let mut rows: std::collections::HashMap<u64, i64> = std::collections::HashMap::new();
+    let mut rows: std::collections::HashMap<tidecast_engine::ids::SetId, i64> =
+        std::collections::HashMap::new();
     loop {
         // At shutdown (the engine has stopped by then) the events already sent are still
         // written: the sets it finished are kept.

@@ -55,7 +55,7 @@ pub fn inspect(path: &Path, filename: &str) -> Result<Inspected, String> {
         });
     }
     let analysis = tidecast_transcoder::analyse(path)
-        .map_err(|e| format!("its audio cannot be decoded ({})", e.0))?;
+        .map_err(|e| format!("its audio cannot be decoded ({e})"))?;
     let tags = read_tags(path, filename).unwrap_or_default();
     let pick = |mine: Option<String>, theirs: &Option<String>| {
         mine.filter(|t| !t.trim().is_empty())

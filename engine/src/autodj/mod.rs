@@ -161,7 +161,7 @@ impl AutoDj {
         let status = Arc::new(Mutex::new(Status::default()));
         let run = self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let playout = playout::Playout::new(
-            engine.clone(),
+            engine.sources(),
             config,
             transcoder,
             Arc::clone(&status),

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::Engine;
 use crate::events::MountEvent;
-use crate::icecast::feed::MountFeed;
+use crate::icecast::source::Sources;
+use crate::mount::feed::MountFeed;
 use crate::mount::{Mount, StreamInfo};
 use crate::transcode::{AudioCodec, FeedJob, FeedSpec, PcmEncoder, TranscodeError, Transcoder};
 
@@ -42,14 +42,16 @@ const PICK_RETRY: Duration = Duration::from_secs(3);
 /// AutoDJ's place on the mount: the feed (inside the encoder) and how to check it is on air.
 struct OnMount {
     mount: Arc<Mount>,
-    id: u64,
+    id: crate::ids::SourceId,
     encoder: Box<dyn PcmEncoder>,
     /// When this stretch on air began and how many frames went out since.
     clock: Option<(Instant, u64)>,
 }
 
 pub(super) struct Playout {
-    engine: Engine,
+    /// What a source on a mount uses (AutoDJ is one): mounts, sessions, events, the
+    /// station's HLS.
+    sources: Sources,
     config: StationConfig,
     transcoder: Arc<dyn Transcoder>,
     status: Arc<Mutex<Status>>,
@@ -77,7 +79,7 @@ pub(super) struct Playout {
 
 impl Playout {
     pub(super) fn new(
-        engine: Engine,
+        sources: Sources,
         config: StationConfig,
         transcoder: Arc<dyn Transcoder>,
         status: Arc<Mutex<Status>>,
@@ -91,7 +93,7 @@ impl Playout {
             44_100
         };
         Self {
-            engine,
+            sources,
             config,
             transcoder,
             status,
@@ -248,7 +250,7 @@ impl Playout {
     /// Joins the mount as its lowest-priority source; `None` while a live source has it.
     fn attach(&self) -> Result<Option<OnMount>, TranscodeError> {
         let grant = &self.config.grant;
-        let mounts = self.engine.mounts();
+        let mounts = &self.sources.mounts;
         let info = StreamInfo {
             content_type: self.config.codec.content_type().to_owned(),
             name: Some(self.config.name.clone()),
@@ -283,7 +285,7 @@ impl Playout {
         };
         let encoder = self.transcoder.pcm_encoder(job, self.rate)?;
         // The station's HLS and extra mounts follow the primary, whoever is on it.
-        crate::radio_hls::ensure(&self.engine, &mount, grant, &info.content_type);
+        crate::radio_hls::ensure(&self.sources.station_hls, &mount, grant, &info.content_type);
         Ok(Some(OnMount {
             mount,
             id,
@@ -293,7 +295,7 @@ impl Playout {
     }
 
     fn on_air_event(&self, mount: &Mount) {
-        self.engine.events().mount_event(MountEvent::OnAir {
+        self.sources.events.mount_event(MountEvent::OnAir {
             service_id: mount.service_id(),
             mount: mount.name().to_owned(),
             label: mount.status().on_air,
@@ -435,12 +437,12 @@ impl Playout {
         let title = track.display();
         mount.set_title(&title);
         let service = self.config.grant.service_id;
-        self.engine.events().mount_event(MountEvent::Title {
+        self.sources.events.mount_event(MountEvent::Title {
             service_id: service,
             mount: mount.name().to_owned(),
             title: title.clone(),
             at: SystemTime::now(),
-            listeners: self.engine.registry().listeners_on(service, mount.name()),
+            listeners: self.sources.registry.listeners_on(service, mount.name()),
         });
         tracing::info!(mount = %self.mount_name(), %title, "AutoDJ plays");
         // The library hears of it just before the next pick (which must see it).

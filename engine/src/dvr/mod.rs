@@ -22,7 +22,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, mpsc};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
@@ -64,12 +64,8 @@ impl Archive {
     }
 }
 
-/// What a service may keep: the last `window` of its streams, in at most `max_bytes`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retention {
-    pub window: Duration,
-    pub max_bytes: u64,
-}
+/// Declared with the grant that carries it (admission sits below the DVR).
+pub use crate::admission::Retention;
 
 /// The DVR archives of this server, under one root folder.
 #[derive(Debug)]

@@ -18,8 +18,9 @@ use super::playlist::{self, Kind, MediaHeader, MediaPlaylist, StreamInfo, Varian
 use super::uri::{LiveItem, LiveName, RenditionPlaylist, Uri};
 use super::viewers::Viewers;
 use crate::admission::{Limits, SegmentFormat, ServiceId};
+use crate::ids::PublisherId;
 use crate::media::StreamConfig;
-use crate::transcode::LadderReport;
+use crate::transcode::{LadderReport, RungPlan};
 
 /// Segments listed in the live playlist.
 pub const PLAYLIST_SEGMENTS: usize = 6;
@@ -68,7 +69,7 @@ struct State {
     target: u32,
     ended: bool,
     /// The publisher on air (a session id), if any.
-    publisher: Option<u64>,
+    publisher: Option<PublisherId>,
     /// Bumped on every publish and unpublish, so a late timer acts only if nothing changed.
     generation: u64,
     playlist: Bytes,
@@ -86,6 +87,8 @@ struct State {
     variants: Vec<Variant>,
     /// The transcoding ladder running for this stream's source, if one is.
     ladder: Option<Arc<LadderReport>>,
+    /// Which rungs of the service's ladder run for the source on air, and which not.
+    rungs: Option<Arc<RungPlan>>,
     /// DVR: where finished segments also go while the publisher is on air.
     recorder: Option<crate::dvr::Recorder>,
     /// What the stream's segments carry (for the master playlists of its DVR archive).
@@ -165,6 +168,7 @@ impl LiveStream {
                 version: 0,
                 variants: Vec::new(),
                 ladder: None,
+                rungs: None,
                 recorder: None,
                 info: None,
             }),
@@ -325,6 +329,35 @@ impl LiveStream {
     /// The counters of the ladder running for this stream's source, if one is.
     pub fn ladder(&self) -> Option<Arc<LadderReport>> {
         self.lock().ladder.clone()
+    }
+
+    /// Which rungs of the service's ladder run for the source on air, and which do not.
+    pub fn set_rungs(&self, plan: Option<Arc<RungPlan>>) {
+        self.lock().rungs = plan;
+    }
+
+    /// While a publisher is on air and a ladder was planned for it: which rungs run (at
+    /// which bitrate) and which are skipped, and why.
+    pub fn rungs(&self) -> Option<Arc<RungPlan>> {
+        let st = self.lock();
+        st.publisher.and(st.rungs.clone())
+    }
+
+    /// Ends the viewer sessions silent for longer than `idle` (all of them with zero) and
+    /// reports them to `events`.
+    pub fn end_viewers(&self, idle: Duration, events: &dyn crate::events::Events) {
+        for v in self.viewers.sweep(idle) {
+            tracing::debug!(stream = %self.slug, ip = %v.key.ip, bytes = v.bytes, "viewer left");
+            events.listener_ended(crate::events::ListenerSession {
+                service_id: self.service_id,
+                mount: self.slug.clone(),
+                ip: v.key.ip,
+                user_agent: v.key.user_agent,
+                started_at: v.started_at,
+                duration: v.duration,
+                bytes: v.bytes,
+            });
+        }
     }
 
     /// Whether the master playlist lists `name`.
@@ -661,7 +694,7 @@ impl LiveStreams {
         &self,
         slug: &str,
         service_id: ServiceId,
-        id: u64,
+        id: PublisherId,
         limits: Limits,
         packaging: Packaging,
     ) -> Result<Arc<LiveStream>, AlreadyLive> {
@@ -710,7 +743,12 @@ impl LiveStreams {
 
     /// Publisher `id` left `stream`: after the grace period the playlist ends, and later
     /// the stream is forgotten, unless a publisher came back meanwhile.
-    pub fn unpublish(self: &Arc<Self>, stream: &Arc<LiveStream>, id: u64, lifetimes: Lifetimes) {
+    pub fn unpublish(
+        self: &Arc<Self>,
+        stream: &Arc<LiveStream>,
+        id: PublisherId,
+        lifetimes: Lifetimes,
+    ) {
         let generation = {
             let mut st = stream.lock();
             if st.publisher != Some(id) {
@@ -720,6 +758,7 @@ impl LiveStreams {
             st.generation += 1;
             // The recording ends with the publisher (its writer finishes what is queued).
             st.recorder = None;
+            st.rungs = None;
             st.generation
         };
         let streams = Arc::clone(self);
@@ -859,7 +898,7 @@ mod tests {
     fn a_live_fmp4_ll_hls_playlist() {
         let s = LiveStream::new("ll", ServiceId(1), SegmentFormat::Fmp4);
         s.lock().part_target = Some(0.5);
-        s.lock().publisher = Some(1);
+        s.lock().publisher = Some(crate::ids::PublisherId::new());
         let part = |independent: bool, init: bool| PartOut {
             data: Bytes::from_static(b"moof"),
             duration: 0.5,
@@ -914,13 +953,25 @@ mod tests {
             part_target: None,
         };
         let s = streams
-            .publish("tv/360p", ServiceId(1), 7, Limits::default(), packaging)
+            .publish(
+                "tv/360p",
+                ServiceId(1),
+                PublisherId::test(7),
+                Limits::default(),
+                packaging,
+            )
             .expect("free");
         let old = s.claim();
         assert!(s.push_claimed(old, seg(2.0, false)));
         // The same publisher claims again (its ladder restarted): the old claim is stale.
         streams
-            .publish("tv/360p", ServiceId(1), 7, Limits::default(), packaging)
+            .publish(
+                "tv/360p",
+                ServiceId(1),
+                PublisherId::test(7),
+                Limits::default(),
+                packaging,
+            )
             .expect("its own");
         assert!(!s.push_claimed(old, seg(2.0, false)));
         assert!(s.push_claimed(s.claim(), seg(2.0, false)));
@@ -933,7 +984,7 @@ mod tests {
         // part it waited for sends LL-HLS players into stalls.
         let s = LiveStream::new("ll", ServiceId(1), SegmentFormat::Fmp4);
         s.lock().part_target = Some(0.333);
-        s.lock().publisher = Some(1);
+        s.lock().publisher = Some(PublisherId::test(1));
         let part = || PartOut {
             data: Bytes::from_static(b"moof"),
             duration: 0.333,

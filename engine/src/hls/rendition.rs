@@ -11,7 +11,7 @@ use crate::hls::live::{LiveStream, Variant};
 use crate::hls::packager::{Packager, SegmentOut};
 use crate::hls::playlist::StreamInfo;
 use crate::media::{Frame, StreamConfig};
-use crate::rtmp::tap::TapWriter;
+use crate::tap::TapWriter;
 use crate::transcode::RenditionOutput;
 
 /// Added to every timestamp an encoder hands back: its first decode times sit before the
@@ -68,7 +68,7 @@ impl RenditionStream {
     }
 
     /// Also hands its frames on to `tap` as FLV tags (for restream targets).
-    pub fn with_tap(mut self, tap: Option<Arc<crate::rtmp::tap::Tap>>) -> Self {
+    pub fn with_tap(mut self, tap: Option<Arc<crate::tap::Tap>>) -> Self {
         self.tap = tap.map(TapWriter::new);
         self
     }

@@ -8,8 +8,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::request::RequestHead;
-use super::{mount_name, response};
-use crate::Engine;
+use super::{Context, mount_name, response};
 use crate::admission::{Decision, DenyReason, PublishRequest};
 use crate::events::MountEvent;
 
@@ -21,7 +20,7 @@ fn xml(status: u16, reason: &str, message: &str, ok: bool) -> Vec<u8> {
     response::full(status, reason, "text/xml", body.as_bytes(), &[])
 }
 
-pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, engine: &Engine) {
+pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, ctx: &Context) {
     let Some(mount) = head.query_param("mount") else {
         let _ = sock
             .write_all(&xml(400, "Bad Request", "Missing parameter: mount", false))
@@ -45,7 +44,7 @@ pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, en
         return;
     };
     let name = mount_name(&mount).to_owned();
-    if engine.logins().refused_for(remote.ip()).is_some() {
+    if ctx.logins.refused_for(remote.ip()).is_some() {
         tracing::warn!(%remote, mount = %name, "metadata update refused: too many wrong passwords from this address");
         let _ = sock
             .write_all(&xml(
@@ -64,16 +63,16 @@ pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, en
         remote,
     };
     // The mount's source credentials (or a DJ's), else a server administrator's.
-    let (allowed, wrong_password) = match engine.admission().admit_publish(&req).await {
+    let (allowed, wrong_password) = match ctx.admission.admit_publish(&req).await {
         Decision::Allow(_) => (true, false),
         Decision::Deny(d) => {
-            let admin = engine.admission().is_admin(&username, &password).await;
+            let admin = ctx.admission.is_admin(&username, &password).await;
             (admin, !admin && d.reason == DenyReason::BadCredentials)
         }
     };
     if !allowed {
         if wrong_password {
-            engine.logins().failed(remote.ip());
+            ctx.logins.failed(remote.ip());
         }
         tracing::warn!(%remote, mount = %name, user = %username, "metadata update refused: wrong credentials");
         let _ = sock
@@ -81,7 +80,7 @@ pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, en
             .await;
         return;
     }
-    let Some(live) = engine.mounts().get(&name) else {
+    let Some(live) = ctx.mounts().get(&name) else {
         let _ = sock
             .write_all(&xml(404, "Not Found", "Source does not exist", false))
             .await;
@@ -100,12 +99,12 @@ pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, en
         .take(1024)
         .collect();
     live.set_title(&song);
-    engine.events().mount_event(MountEvent::Title {
+    ctx.events().mount_event(MountEvent::Title {
         service_id: live.service_id(),
         mount: name.clone(),
         title: song.clone(),
         at: std::time::SystemTime::now(),
-        listeners: engine.registry().listeners_on(live.service_id(), &name),
+        listeners: ctx.registry().listeners_on(live.service_id(), &name),
     });
     tracing::info!(mount = %name, title = %song, "now playing updated");
     let _ = sock

@@ -5,7 +5,6 @@
 //! body is the endless stream itself; so this port reads request heads with the sans-IO
 //! [`request`] parser and then hands the socket to the source or listener code.
 
-pub mod feed;
 pub mod icy;
 pub mod listener;
 pub mod metadata;
@@ -17,6 +16,7 @@ pub mod status;
 pub mod webm;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -25,21 +25,60 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::Engine;
+use crate::admission::Admission;
+use crate::demand::Demand;
+use crate::events::Events;
+use crate::login_guard::LoginGuard;
+use crate::mount::Mounts;
+use crate::registry::MountRegistry;
+use crate::traffic::Traffic;
 use request::{HeadError, RequestHead, parse_head};
 
 /// How long a client may take to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What the Icecast port uses of the engine: admission and the password guard, the mounts
+/// and what a source on one starts ([`source::Sources`]), bytes-sent counters, on-demand
+/// relays' demand, and the port's own fan-out writers.
+pub struct Context {
+    pub(crate) admission: Arc<dyn Admission>,
+    pub(crate) logins: Arc<LoginGuard>,
+    pub(crate) traffic: Arc<Traffic>,
+    pub(crate) demand: Arc<Demand>,
+    pub(crate) sources: source::Sources,
+    pub(crate) writers: listener::fanout::Writers,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("icecast::Context").finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    fn mounts(&self) -> &Arc<Mounts> {
+        &self.sources.mounts
+    }
+
+    fn events(&self) -> &Arc<dyn Events> {
+        &self.sources.events
+    }
+
+    fn registry(&self) -> &Arc<MountRegistry> {
+        &self.sources.registry
+    }
+}
+
 /// Accepts connections on the Icecast port until `shutdown` fires, then waits for every
 /// connection to finish (each one sees `shutdown` too), so their last events are reported.
-pub async fn serve(listener: TcpListener, engine: Engine, shutdown: CancellationToken) {
+pub async fn serve(listener: TcpListener, ctx: Context, shutdown: CancellationToken) {
+    let ctx = Arc::new(ctx);
     let connections = TaskTracker::new();
     crate::accept::until_shutdown("Icecast", listener, &shutdown, |sock, remote| {
         connections.spawn(handle(
             sock,
             remote,
-            engine.clone(),
+            Arc::clone(&ctx),
             shutdown.clone(),
             connections.clone(),
         ));
@@ -52,7 +91,7 @@ pub async fn serve(listener: TcpListener, engine: Engine, shutdown: Cancellation
 async fn handle(
     mut sock: TcpStream,
     remote: SocketAddr,
-    engine: Engine,
+    ctx: Arc<Context>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
@@ -92,15 +131,17 @@ async fn handle(
     // thousands of listener tasks do not carry the source's state.
     match (head.method.as_str(), head.path.as_str()) {
         ("PUT" | "SOURCE", _) => {
-            Box::pin(source::run(sock, remote, head, rest, engine, shutdown)).await
+            Box::pin(source::run(sock, remote, head, rest, &ctx, shutdown)).await
         }
-        ("GET" | "HEAD", "/status-json.xsl") => Box::pin(status::run(sock, &head, &engine)).await,
+        ("GET" | "HEAD", "/status-json.xsl") => {
+            Box::pin(status::run(sock, &head, ctx.mounts())).await
+        }
         ("GET", "/admin/metadata") | ("GET", "/admin/metadata.xsl") => {
-            Box::pin(metadata::run(sock, remote, &head, &engine)).await
+            Box::pin(metadata::run(sock, remote, &head, &ctx)).await
         }
         ("GET" | "HEAD", _) => {
             drop(rest);
-            Box::pin(listener::run(sock, remote, head, engine, shutdown, tasks)).await
+            Box::pin(listener::run(sock, remote, head, ctx, shutdown, tasks)).await
         }
         _ => {
             let _ = sock

@@ -2,7 +2,7 @@
 //! clients) with HTTP Basic credentials, then the stream itself until the source leaves.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -13,13 +13,13 @@ use tokio_util::sync::CancellationToken;
 use super::ogg::{HeaderTracker, PageKind, PageReader};
 use super::request::RequestHead;
 use super::webm::{ClusterReader, Unit};
-use super::{mount_name, response};
-use crate::Engine;
+use super::{Context, mount_name, response};
 use crate::admission::{Decision, DenyReason, PublishRequest};
-use crate::events::MountEvent;
+use crate::events::{Events, MountEvent};
+use crate::live_sets::LiveSets;
 use crate::media::mpa::{Cutter, Kind};
-use crate::mount::{AttachError, StreamInfo};
-use crate::registry::SessionRole;
+use crate::mount::{AttachError, Mounts, StreamInfo};
+use crate::registry::{MountRegistry, SessionRole};
 
 /// Content types a source may send (Icecast's list of what players can take). Raw FLAC
 /// is not here (nor in Icecast): players take FLAC in Ogg, which is.
@@ -46,14 +46,30 @@ const CHUNK_AGE: Duration = Duration::from_millis(500);
 /// The window over which a source's bitrate is measured against its plan.
 const BITRATE_WINDOW: Duration = Duration::from_secs(10);
 
-static NEXT_SOURCE: AtomicU64 = AtomicU64::new(1);
+/// What a source on a mount uses of the engine, whether it was pushed (`PUT`) or a radio
+/// relay pulled it: the mounts, the session registry, events, and what runs beside a
+/// station's source (its HLS ladder, the dead-air watch, live-set recording).
+#[derive(Clone)]
+pub struct Sources {
+    pub(crate) mounts: Arc<Mounts>,
+    pub(crate) registry: Arc<MountRegistry>,
+    pub(crate) events: Arc<dyn Events>,
+    pub(crate) station_hls: crate::radio_hls::Context,
+    pub(crate) live_sets: Option<LiveSets>,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources").finish_non_exhaustive()
+    }
+}
 
 pub async fn run(
     mut sock: TcpStream,
     remote: SocketAddr,
     head: RequestHead,
     buf: BytesMut,
-    engine: Engine,
+    ctx: &Context,
     shutdown: CancellationToken,
 ) {
     let mount = mount_name(&head.path).to_owned();
@@ -95,7 +111,7 @@ pub async fn run(
         let _ = sock.write_all(&response::basic_challenge()).await;
         return;
     };
-    if let Some(wait) = engine.logins().refused_for(remote.ip()) {
+    if let Some(wait) = ctx.logins.refused_for(remote.ip()) {
         tracing::warn!(%remote, %mount, "source refused: too many wrong passwords from this address");
         let msg = format!(
             "too many failed logins from your address; try again in {} s",
@@ -112,11 +128,11 @@ pub async fn run(
         password,
         remote,
     };
-    let grant = match engine.admission().admit_publish(&req).await {
+    let grant = match ctx.admission.admit_publish(&req).await {
         Decision::Allow(g) => g,
         Decision::Deny(d) => {
             if d.reason == DenyReason::BadCredentials {
-                engine.logins().failed(remote.ip());
+                ctx.logins.failed(remote.ip());
             }
             let (status, reason) = match d.reason {
                 DenyReason::NotFound => (404, "Not Found"),
@@ -145,7 +161,14 @@ pub async fn run(
         b"HTTP/1.0 200 OK\r\n\r\n"
     };
     if let Err(why) = serve(
-        &mut sock, remote, &grant, info, answer, buf, &engine, &shutdown,
+        &mut sock,
+        remote,
+        &grant,
+        info,
+        answer,
+        buf,
+        &ctx.sources,
+        &shutdown,
     )
     .await
     {
@@ -163,7 +186,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     info: StreamInfo,
     answer: &[u8],
     mut buf: BytesMut,
-    engine: &Engine,
+    ctx: &Sources,
     shutdown: &CancellationToken,
 ) -> Result<(), Vec<u8>> {
     let mount = grant.mount.clone();
@@ -176,10 +199,10 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         return Err(response::error(403, "Forbidden", &msg));
     }
 
-    let id = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed);
+    let id = crate::ids::SourceId::new();
     let live = loop {
-        let live = engine
-            .mounts()
+        let live = ctx
+            .mounts
             .get_or_create(&grant.mount, grant.service_id, grant.limits);
         live.set_fallback(grant.fallback.clone());
         match live.attach_source(id, grant.priority, &grant.label, info.clone(), grant.limits) {
@@ -188,18 +211,30 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             Err(AttachError::Closed) => continue,
             Err(AttachError::Busy(busy)) => {
                 tracing::warn!(%remote, %mount, "source refused: {busy}");
-                engine.mounts().remove_if_idle(&live);
+                ctx.mounts.remove_if_idle(&live);
                 return Err(response::error(403, "Forbidden", &busy.to_string()));
             }
         }
     };
     // The station's HLS (an audio-only ladder), if it has one and it is not running yet.
-    crate::radio_hls::ensure(engine, &live, grant, &info.content_type);
-    crate::dead_air::watch(engine, &live, id, &grant.label, &info.content_type);
+    crate::radio_hls::ensure(&ctx.station_hls, &live, grant, &info.content_type);
+    crate::dead_air::watch(
+        ctx.station_hls.transcoder.as_ref(),
+        &live,
+        id,
+        &grant.label,
+        &info.content_type,
+    );
     if grant.record_set {
-        crate::live_sets::record(engine, &live, id, &grant.label, &info.content_type);
+        crate::live_sets::record(
+            ctx.live_sets.as_ref(),
+            &live,
+            id,
+            &grant.label,
+            &info.content_type,
+        );
     }
-    let session = engine.registry().open_session(
+    let session = ctx.registry.open_session(
         grant.service_id,
         &grant.mount,
         SessionRole::Source,
@@ -208,11 +243,11 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     );
     if !answer.is_empty() && sock.write_all(answer).await.is_err() {
         live.detach_source(id);
-        engine.mounts().remove_if_idle(&live);
+        ctx.mounts.remove_if_idle(&live);
         return Ok(());
     }
     tracing::info!(%remote, mount = %grant.mount, who = %grant.label, priority = grant.priority, "source connected");
-    on_air(engine, &live);
+    on_air(ctx.events.as_ref(), &live);
 
     let deadline = grant.lifetime.map(|d| tokio::time::Instant::now() + d);
     let framing = if is_ogg(&content_type) {
@@ -227,9 +262,9 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     )
     .await;
     live.detach_source(id);
-    engine.mounts().remove_if_idle(&live);
+    ctx.mounts.remove_if_idle(&live);
     let next = live.status().on_air;
-    on_air(engine, &live);
+    on_air(ctx.events.as_ref(), &live);
     tracing::info!(
         %remote, mount = %grant.mount, who = %grant.label,
         "source disconnected: {ended}{}",
@@ -239,8 +274,8 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Tells the control plane who is on air now.
-fn on_air(engine: &Engine, live: &crate::mount::Mount) {
-    engine.events().mount_event(MountEvent::OnAir {
+fn on_air(events: &dyn Events, live: &crate::mount::Mount) {
+    events.mount_event(MountEvent::OnAir {
         service_id: live.service_id(),
         mount: live.name().to_owned(),
         label: live.status().on_air,
@@ -254,7 +289,7 @@ async fn pump<S: AsyncRead + Unpin>(
     sock: &mut S,
     buf: &mut BytesMut,
     live: &crate::mount::Mount,
-    id: u64,
+    id: crate::ids::SourceId,
     mut framing: Framing,
     max_kbps: u32,
     deadline: Option<tokio::time::Instant>,

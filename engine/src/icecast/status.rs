@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 
 use super::request::RequestHead;
 use super::response;
-use crate::Engine;
+use crate::mount::Mounts;
 
 fn iso8601(t: SystemTime) -> String {
     let c = crate::civil::Civil::from(t);
@@ -20,9 +20,8 @@ fn iso8601(t: SystemTime) -> String {
 }
 
 /// The status document for every live mount.
-pub fn document(engine: &Engine, host: &str) -> Value {
-    let sources: Vec<Value> = engine
-        .mounts()
+pub fn document(mounts: &Mounts, host: &str) -> Value {
+    let sources: Vec<Value> = mounts
         .all()
         .iter()
         .map(|m| m.status())
@@ -56,9 +55,9 @@ pub fn document(engine: &Engine, host: &str) -> Value {
     })
 }
 
-pub async fn run(mut sock: TcpStream, head: &RequestHead, engine: &Engine) {
+pub async fn run(mut sock: TcpStream, head: &RequestHead, mounts: &Mounts) {
     let host = head.header("host").unwrap_or("localhost").to_owned();
-    let body = document(engine, &host).to_string();
+    let body = document(mounts, &host).to_string();
     let mut answer = response::full(
         200,
         "OK",

@@ -4,6 +4,33 @@
 
 use bytes::Bytes;
 
+/// One FLV tag body (VIDEODATA or AUDIODATA) and its RTMP timestamp: what every source kind
+/// hands to the publisher (an RTMP push or pull, an RTSP camera through the transcoder, an
+/// HLS relay's MPEG-TS) and what restream targets send on.
+#[derive(Debug, Clone)]
+pub struct Tag {
+    pub video: bool,
+    /// Milliseconds, as the publisher sent it (a target rebases it).
+    pub ts: u32,
+    pub data: Bytes,
+}
+
+impl Tag {
+    /// A video keyframe (a target starts and resumes on one).
+    pub fn is_keyframe(&self) -> bool {
+        self.video && self.data.first().is_some_and(|b| b >> 4 == 1) && !self.is_header()
+    }
+
+    /// An AVC or AAC sequence header (decoder configuration).
+    pub fn is_header(&self) -> bool {
+        match (self.video, self.data.first(), self.data.get(1)) {
+            (true, Some(b), Some(0)) => b & 0x0f == 7,
+            (false, Some(b), Some(0)) => b >> 4 == 10,
+            _ => false,
+        }
+    }
+}
+
 /// What a video message carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VideoTag {
@@ -134,6 +161,23 @@ pub fn mp3_header(frame: &[u8]) -> Option<(u32, u8, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tag(video: bool, data: &'static [u8]) -> Tag {
+        Tag {
+            video,
+            ts: 0,
+            data: Bytes::from_static(data),
+        }
+    }
+
+    #[test]
+    fn keyframes_and_headers_are_told_apart() {
+        assert!(tag(true, &[0x17, 1, 0, 0, 0]).is_keyframe());
+        assert!(!tag(true, &[0x17, 0, 0, 0, 0]).is_keyframe());
+        assert!(tag(false, &[0xAF, 0, 0x12]).is_header());
+        assert!(!tag(false, &[0x2F, 0, 0x12]).is_header());
+        assert!(!tag(true, &[]).is_header());
+    }
 
     #[test]
     fn video_tags() {

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::Pulled;
 use super::http::{HttpUrl, fetch};
 use super::ts::TsToTags;
-use crate::targets::Dialer;
+use super::{Pulled, RelayError};
+use crate::dial::Dialer;
 
 const MAX_PLAYLIST: usize = 1 << 20;
 const MAX_SEGMENT: usize = 64 << 20;
@@ -50,9 +50,9 @@ fn best_variant(text: &str) -> Option<String> {
     best.map(|(_, uri)| uri)
 }
 
-fn media(text: &str) -> Result<Media, String> {
+fn media(text: &str) -> Result<Media, RelayError> {
     if !text.trim_start().starts_with("#EXTM3U") {
-        return Err("the URL is not an HLS playlist (no #EXTM3U)".into());
+        return Err(RelayError::NotPlaylist);
     }
     let mut m = Media {
         target: 6.0,
@@ -82,7 +82,7 @@ pub async fn run(
     dialer: &dyn Dialer,
     url: &HttpUrl,
     tx: mpsc::Sender<Pulled>,
-) -> Result<(), String> {
+) -> Result<(), RelayError> {
     let text = fetch(dialer, url, MAX_PLAYLIST).await?;
     let text = String::from_utf8_lossy(&text).into_owned();
     let (url, mut text) = match best_variant(&text) {
@@ -100,7 +100,7 @@ pub async fn run(
     loop {
         let m = media(&text)?;
         if m.fmp4 {
-            return Err("the HLS source is fMP4 (CMAF); relays take MPEG-TS HLS".into());
+            return Err(RelayError::Fmp4);
         }
         let start = next.unwrap_or_else(|| {
             m.sequence
@@ -121,7 +121,7 @@ pub async fn run(
                     .await?
                     .first()
                     .copied()
-                    .ok_or("no address")?;
+                    .ok_or(crate::dial::DialError::NoAddress)?;
                 if tx.send(Pulled::Connected(addr)).await.is_err() {
                     return Ok(());
                 }
@@ -136,7 +136,7 @@ pub async fn run(
         }
         let end = m.sequence.saturating_add(m.segments.len() as u64);
         if m.ended && next.unwrap_or(end) >= end {
-            return Err("the HLS source ended (#EXT-X-ENDLIST)".into());
+            return Err(RelayError::PlaylistEnded);
         }
         // A sequence that went backwards (the origin restarted): start again at the edge.
         if next.is_some_and(|n| n > end.saturating_add(10)) {
@@ -144,7 +144,7 @@ pub async fn run(
         }
         let stall = Duration::from_secs_f64(m.target.clamp(1.0, 30.0) * 3.0 + 10.0);
         if last_new.elapsed() > stall {
-            return Err(format!("no new segment for {} s", stall.as_secs()));
+            return Err(RelayError::NoNewSegment(stall));
         }
         tokio::time::sleep(Duration::from_secs_f64((m.target / 2.0).clamp(0.5, 5.0))).await;
         let t = fetch(dialer, &url, MAX_PLAYLIST).await?;

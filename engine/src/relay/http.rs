@@ -12,12 +12,51 @@ use base64::Engine as _;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::targets::{CONNECT_TIMEOUT, Dialer, Io};
+use super::UrlError;
+use crate::dial::{CONNECT_TIMEOUT, DialError, Dialer, Io};
 
 /// A response head may not be longer than this.
 const MAX_HEAD: usize = 16 * 1024;
 /// Redirects followed (each to an address the dialer allows).
 const MAX_REDIRECTS: usize = 3;
+
+/// Why a GET failed. Its `Display` is a relay's last error (never the URL's credentials
+/// or query: `url` fields hold [`HttpUrl::display`]).
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error(transparent)]
+    Dial(#[from] DialError),
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    #[error("{url} did not answer within {within:?}")]
+    NoAnswer {
+        url: String,
+        within: std::time::Duration,
+    },
+    #[error("a redirect without a Location")]
+    NoLocation,
+    #[error("{url} answered {status}")]
+    Status { url: String, status: u16 },
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("the connection was lost: {0}")]
+    Lost(#[source] std::io::Error),
+    #[error("the answer's head is over 16 KB")]
+    HeadTooLarge,
+    #[error("{0} closed the connection without an answer")]
+    NoResponse(String),
+    #[error("the answer is not HTTP")]
+    NotHttp,
+    #[error("{url} is over {} MB", max >> 20)]
+    TooLarge { url: String, max: usize },
+    #[error("{url} was not read within {within:?}")]
+    TooSlow {
+        url: String,
+        within: std::time::Duration,
+    },
+    #[error("a malformed chunked body")]
+    BadChunks,
+}
 
 /// An `http://` or `https://` URL, parsed.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,12 +77,12 @@ impl std::fmt::Debug for HttpUrl {
 }
 
 impl HttpUrl {
-    pub fn parse(url: &str) -> Result<Self, String> {
+    pub fn parse(url: &str) -> Result<Self, UrlError> {
         let (scheme, auth, host, port, path) = super::split_url(url)?;
         let tls = match scheme {
             "http" => false,
             "https" => true,
-            _ => return Err("not an http:// or https:// URL".into()),
+            _ => return Err(UrlError::NotHttp),
         };
         let path = path.split('#').next().unwrap_or("");
         Ok(Self {
@@ -77,7 +116,7 @@ impl HttpUrl {
 
     /// `reference` (a playlist's URI or a redirect's Location) resolved against this URL.
     /// Credentials stay only on the same server.
-    pub fn join(&self, reference: &str) -> Result<Self, String> {
+    pub fn join(&self, reference: &str) -> Result<Self, UrlError> {
         if reference.starts_with("http://") || reference.starts_with("https://") {
             let mut next = Self::parse(reference)?;
             if next.auth.is_none() && next.host == self.host && next.port == self.port {
@@ -99,7 +138,7 @@ impl HttpUrl {
             format!("{dir}{reference}")
         };
         if path.chars().any(|c| c.is_control() || c == ' ') {
-            return Err("spaces or control characters in a URI".into());
+            return Err(UrlError::SpacesInUri);
         }
         Ok(Self {
             path,
@@ -168,42 +207,39 @@ pub async fn open(
     dialer: &dyn Dialer,
     url: &HttpUrl,
     extra: &[(&str, &str)],
-) -> Result<Response, String> {
+) -> Result<Response, HttpError> {
     let mut url = url.clone();
     for _ in 0..=MAX_REDIRECTS {
         let r = tokio::time::timeout(CONNECT_TIMEOUT * 2, open_once(dialer, &url, extra))
             .await
-            .map_err(|_| {
-                format!(
-                    "{} did not answer within {:?}",
-                    url.display(),
-                    CONNECT_TIMEOUT * 2
-                )
+            .map_err(|_| HttpError::NoAnswer {
+                url: url.display(),
+                within: CONNECT_TIMEOUT * 2,
             })??;
         match r.head.status {
             301 | 302 | 303 | 307 | 308 => {
-                let to = r
-                    .head
-                    .header("location")
-                    .ok_or("a redirect without a Location")?;
+                let to = r.head.header("location").ok_or(HttpError::NoLocation)?;
                 url = url.join(&to)?;
             }
             200..=299 => return Ok(r),
-            s => return Err(format!("{} answered {s}", url.display())),
+            status => {
+                return Err(HttpError::Status {
+                    url: url.display(),
+                    status,
+                });
+            }
         }
     }
-    Err(format!("more than {MAX_REDIRECTS} redirects"))
+    Err(HttpError::TooManyRedirects)
 }
 
 async fn open_once(
     dialer: &dyn Dialer,
     url: &HttpUrl,
     extra: &[(&str, &str)],
-) -> Result<Response, String> {
-    let tcp = crate::targets::connect(dialer, &url.host, url.port).await?;
-    let peer = tcp
-        .peer_addr()
-        .map_err(|e| format!("the connection failed at once: {e}"))?;
+) -> Result<Response, HttpError> {
+    let tcp = crate::dial::connect(dialer, &url.host, url.port).await?;
+    let peer = crate::dial::peer(&tcp)?;
     let mut conn: Box<dyn Io> = if url.tls {
         dialer.tls(&url.host, tcp).await?
     } else {
@@ -232,7 +268,7 @@ async fn open_once(
     req.push_str("\r\n");
     conn.write_all(req.as_bytes())
         .await
-        .map_err(|e| format!("the connection was lost: {e}"))?;
+        .map_err(HttpError::Lost)?;
     let mut buf = BytesMut::with_capacity(4096);
     loop {
         if let Some(end) = find(&buf, b"\r\n\r\n") {
@@ -246,17 +282,11 @@ async fn open_once(
             });
         }
         if buf.len() > MAX_HEAD {
-            return Err("the answer's head is over 16 KB".into());
+            return Err(HttpError::HeadTooLarge);
         }
-        let n = conn
-            .read_buf(&mut buf)
-            .await
-            .map_err(|e| format!("the connection was lost: {e}"))?;
+        let n = conn.read_buf(&mut buf).await.map_err(HttpError::Lost)?;
         if n == 0 {
-            return Err(format!(
-                "{} closed the connection without an answer",
-                url.display()
-            ));
+            return Err(HttpError::NoResponse(url.display()));
         }
     }
 }
@@ -266,7 +296,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// An HTTP/1.x head, or Shoutcast's `ICY 200 OK` (read as HTTP/1.0).
-fn parse_head(raw: &[u8]) -> Result<Head, String> {
+fn parse_head(raw: &[u8]) -> Result<Head, HttpError> {
     let owned;
     let raw = if raw.starts_with(b"ICY ") {
         owned = [b"HTTP/1.0 ".as_slice(), &raw[4..]].concat();
@@ -278,7 +308,7 @@ fn parse_head(raw: &[u8]) -> Result<Head, String> {
     let mut res = httparse::Response::new(&mut headers);
     match res.parse(raw) {
         Ok(httparse::Status::Complete(_)) => {}
-        _ => return Err("the answer is not HTTP".into()),
+        _ => return Err(HttpError::NotHttp),
     }
     Ok(Head {
         status: res.code.unwrap_or(0),
@@ -296,7 +326,7 @@ fn parse_head(raw: &[u8]) -> Result<Head, String> {
 }
 
 /// The whole body of `GET url`, at most `max` bytes.
-pub async fn fetch(dialer: &dyn Dialer, url: &HttpUrl, max: usize) -> Result<Bytes, String> {
+pub async fn fetch(dialer: &dyn Dialer, url: &HttpUrl, max: usize) -> Result<Bytes, HttpError> {
     let Response {
         head,
         mut conn,
@@ -306,7 +336,10 @@ pub async fn fetch(dialer: &dyn Dialer, url: &HttpUrl, max: usize) -> Result<Byt
     let read_all = async {
         loop {
             if body.len() > max {
-                return Err(format!("{} is over {} MB", url.display(), max >> 20));
+                return Err(HttpError::TooLarge {
+                    url: url.display(),
+                    max,
+                });
             }
             if let Some(len) = head
                 .header("content-length")
@@ -316,10 +349,7 @@ pub async fn fetch(dialer: &dyn Dialer, url: &HttpUrl, max: usize) -> Result<Byt
                 body.truncate(len);
                 return Ok(());
             }
-            let n = conn
-                .read_buf(&mut body)
-                .await
-                .map_err(|e| format!("the connection was lost: {e}"))?;
+            let n = conn.read_buf(&mut body).await.map_err(HttpError::Lost)?;
             if n == 0 {
                 return Ok(());
             }
@@ -327,12 +357,9 @@ pub async fn fetch(dialer: &dyn Dialer, url: &HttpUrl, max: usize) -> Result<Byt
     };
     tokio::time::timeout(CONNECT_TIMEOUT * 3, read_all)
         .await
-        .map_err(|_| {
-            format!(
-                "{} was not read within {:?}",
-                url.display(),
-                CONNECT_TIMEOUT * 3
-            )
+        .map_err(|_| HttpError::TooSlow {
+            url: url.display(),
+            within: CONNECT_TIMEOUT * 3,
         })??;
     if head
         .header("transfer-encoding")
@@ -344,8 +371,8 @@ pub async fn fetch(dialer: &dyn Dialer, url: &HttpUrl, max: usize) -> Result<Byt
 }
 
 /// A chunked body (read to its end) as its data.
-fn dechunk(mut raw: &[u8]) -> Result<Bytes, String> {
-    let bad = || "a malformed chunked body".to_owned();
+fn dechunk(mut raw: &[u8]) -> Result<Bytes, HttpError> {
+    let bad = || HttpError::BadChunks;
     let mut out = BytesMut::with_capacity(raw.len());
     loop {
         let line_end = find(raw, b"\r\n").ok_or_else(bad)?;

@@ -6,20 +6,21 @@ use bytes::BytesMut;
 use tokio_util::sync::CancellationToken;
 
 use super::http::{HttpUrl, open};
-use crate::Engine;
+use super::{Context, RelayError};
 use crate::admission::{Decision, PublishRequest, ServiceId};
+use crate::dial::Dialer;
 use crate::icecast::source::{ACCEPTED_TYPES, serve, stream_info_with};
-use crate::targets::{Dialer, SharedStatus};
+use crate::targets::SharedStatus;
 
 /// Connects, takes the mount, and serves until the remote's stream ends or `stop` fires.
 pub async fn run(
-    engine: &Engine,
+    ctx: &Context,
     service: ServiceId,
     url: &HttpUrl,
     dialer: &dyn Dialer,
     status: &SharedStatus,
     stop: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), RelayError> {
     // No ICY metadata blocks: the bytes go on as audio. Titles come from the station.
     let r = open(dialer, url, &[("Icy-MetaData", "0")]).await?;
     let content_type = r
@@ -32,16 +33,16 @@ pub async fn run(
         .trim()
         .to_ascii_lowercase();
     if !ACCEPTED_TYPES.contains(&content_type.as_str()) {
-        return Err(format!(
-            "{} sends {content_type:?}, not a stream a radio mount takes (MP3, AAC, Ogg, WebM)",
-            url.display()
-        ));
+        return Err(RelayError::NotRadio {
+            url: url.display(),
+            content_type,
+        });
     }
     if r.head
         .header("transfer-encoding")
         .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
     {
-        return Err("the remote sends its stream chunked, which relays do not take".into());
+        return Err(RelayError::Chunked);
     }
     let head = r.head.clone();
     let info = stream_info_with(&|name| head.header(name), &content_type);
@@ -49,28 +50,37 @@ pub async fn run(
         service_id: service,
         from: url.display(),
     };
-    let grant = match engine.admission().admit_publish(&req).await {
+    let grant = match ctx.admission.admit_publish(&req).await {
         Decision::Allow(g) => g,
-        Decision::Deny(d) => return Err(format!("not allowed: {}", d.message)),
+        Decision::Deny(d) => return Err(RelayError::NotAllowed(d.message)),
     };
-    super::super::targets::connected(status);
+    crate::targets::connected(status);
     let mut conn = r.conn;
     let body: BytesMut = r.body;
-    serve(&mut conn, r.peer, &grant, info, b"", body, engine, stop)
-        .await
-        .map_err(|refusal| {
-            let text = String::from_utf8_lossy(&refusal).into_owned();
-            let why = text
-                .rsplit("\r\n\r\n")
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            format!("the mount refused the relay: {why}")
-        })?;
+    serve(
+        &mut conn,
+        r.peer,
+        &grant,
+        info,
+        b"",
+        body,
+        &ctx.sources,
+        stop,
+    )
+    .await
+    .map_err(|refusal| {
+        let text = String::from_utf8_lossy(&refusal).into_owned();
+        let why = text
+            .rsplit("\r\n\r\n")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        RelayError::MountRefused(why)
+    })?;
     if stop.is_cancelled() {
         Ok(())
     } else {
-        Err(format!("{} stopped sending", url.display()))
+        Err(RelayError::StoppedSending(url.display()))
     }
 }

@@ -3,18 +3,18 @@
 //! radio station pulls another Icecast or Shoutcast server's stream.
 //!
 //! What is pulled goes exactly where a pushed source goes: video as FLV tags through the
-//! same publisher as an RTMP push ([`crate::rtmp::claim`]: HLS, ladder, DVR, restream tap,
+//! same publisher as an RTMP push ([`crate::ingest`]: HLS, ladder, DVR, restream tap,
 //! sessions), radio onto the mount as an Icecast source ([`crate::icecast::source::serve`]).
 //! Admission asks the control plane like any publisher (`PublishRequest::Relay`).
 //!
 //! A relay runs always, or on demand: it waits until a player or listener asks
-//! ([`demand`]) and stops once nobody has watched or asked for a while. A failed or ended
+//! ([`crate::demand`]) and stops once nobody has watched or asked for a while. A failed or ended
 //! pull is retried with back-off. Every connection goes to an address the [`Dialer`]
 //! allows, checked after DNS on every connect (RTSP goes to FFmpeg through a proxy on
 //! loopback to the checked address, [`rtsp_proxy`], so FFmpeg makes no lookup and follows
 //! no redirect of its own).
 
-pub mod demand;
+mod error;
 mod hls_pull;
 pub mod http;
 mod icecast_pull;
@@ -29,10 +29,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::Engine;
-use crate::admission::{Decision, PublishRequest, ServiceId};
-use crate::rtmp::tap::Tag;
-use crate::targets::{Dialer, SharedStatus, State, lock};
+use crate::admission::{Admission, Decision, PublishRequest, ServiceId};
+use crate::dial::Dialer;
+use crate::icecast::source::Sources;
+use crate::ingest::Ingest;
+use crate::media::flv::Tag;
+use crate::targets::{SharedStatus, State, lock};
+pub use error::{RelayError, UrlError};
 use http::HttpUrl;
 use rtmp_pull::RtmpSource;
 
@@ -40,6 +43,24 @@ use rtmp_pull::RtmpSource;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// An on-demand relay stops after this long without viewers, listeners or requests.
 pub const ON_DEMAND_IDLE: Duration = Duration::from_secs(30);
+
+/// What relays use of the engine: admission (a relay asks like any publisher), the running
+/// relays and the demand for on-demand ones, the way into a video stream every source kind
+/// shares, and the way onto a radio mount a pushed source takes.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) admission: Arc<dyn Admission>,
+    pub(crate) relays: Arc<crate::targets::Targets>,
+    pub(crate) demand: Arc<crate::demand::Demand>,
+    pub(crate) ingest: Ingest,
+    pub(crate) sources: Sources,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("relay::Context").finish_non_exhaustive()
+    }
+}
 
 /// What a puller hands over.
 #[derive(Debug)]
@@ -69,8 +90,8 @@ pub enum Source {
 /// The parts of a URL: scheme, `user:pass` (if any), host, port, path and query.
 type UrlParts<'a> = (&'a str, Option<&'a str>, String, Option<u16>, &'a str);
 
-pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
-    let (scheme, rest) = url.split_once("://").ok_or("not a URL")?;
+pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, UrlError> {
+    let (scheme, rest) = url.split_once("://").ok_or(UrlError::NotUrl)?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
@@ -78,14 +99,14 @@ pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
     // What FFmpeg (and others) would read differently is refused, so the host checked is
     // the host connected to: `?`, `#` or `\` before the path, more than one `@`.
     if authority.contains(['?', '#', '\\']) || authority.matches('@').count() > 1 {
-        return Err("the address is ambiguous (?, # or \\ before the path, or two @)".into());
+        return Err(UrlError::Ambiguous);
     }
     let (auth, hostport) = match authority.split_once('@') {
         Some((a, h)) => (Some(a), h),
         None => (None, authority),
     };
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let (h, after) = v6.split_once(']').ok_or("an unclosed [ in the host")?;
+        let (h, after) = v6.split_once(']').ok_or(UrlError::UnclosedBracket)?;
         (h.to_owned(), after.strip_prefix(':'))
     } else {
         match hostport.rsplit_once(':') {
@@ -94,36 +115,37 @@ pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
         }
     };
     if host.is_empty() {
-        return Err("no host".into());
+        return Err(UrlError::NoHost);
     }
     let port = port
-        .map(|p| p.parse::<u16>().map_err(|_| format!("{p:?} is not a port")))
+        .map(|p| {
+            p.parse::<u16>()
+                .map_err(|_| UrlError::BadPort(p.to_owned()))
+        })
         .transpose()?;
     if url.chars().any(|c| c.is_control() || c == ' ') {
-        return Err("spaces or control characters in the URL".into());
+        return Err(UrlError::Spaces);
     }
     Ok((scheme, auth, host, port, path))
 }
 
 impl Source {
     /// A relay URL as a customer gives it; `rtsp_tcp` chooses RTSP's transport.
-    pub fn parse(url: &str, rtsp_tcp: bool) -> Result<Self, String> {
+    pub fn parse(url: &str, rtsp_tcp: bool) -> Result<Self, UrlError> {
         if url.len() > 2000 {
-            return Err("at most 2000 characters".into());
+            return Err(UrlError::TooLong);
         }
         let (scheme, auth, host, port, path) = split_url(url)?;
         match scheme {
             "rtmp" | "rtmps" => {
                 if auth.is_some() {
-                    return Err("no user or password in an RTMP URL".into());
+                    return Err(UrlError::RtmpCredentials);
                 }
                 let path = path.split('?').next().unwrap_or("").trim_matches('/');
                 let (app, name) = path
                     .rsplit_once('/')
                     .filter(|(a, n)| !a.is_empty() && !n.is_empty())
-                    .ok_or(
-                        "an RTMP URL names the application and the stream: rtmp://host/app/stream",
-                    )?;
+                    .ok_or(UrlError::RtmpPath)?;
                 let tls = scheme == "rtmps";
                 Ok(Self::Rtmp(RtmpSource {
                     host,
@@ -147,9 +169,7 @@ impl Source {
                     Ok(Self::Icecast(u))
                 }
             }
-            other => Err(format!(
-                "{other}:// is not a relay source: rtmp://, rtsp://, http(s)://….m3u8 or an http(s):// Icecast/Shoutcast stream"
-            )),
+            other => Err(UrlError::Scheme(other.to_owned())),
         }
     }
 
@@ -202,28 +222,28 @@ enum Ended {
     Idle,
 }
 
-/// Starts `job` under `id` in [`Engine::relays`] (a running relay of the same id is
-/// replaced).
-pub fn start(engine: &Engine, id: i64, job: RelayJob, dialer: Arc<dyn Dialer>) {
-    let (cancel, status) = engine.relays().register(id, job.service);
+/// Starts `job` under `id` among the running relays ([`crate::Engine::relays`]; a running
+/// relay of the same id is replaced).
+pub fn start(ctx: &Context, id: i64, job: RelayJob, dialer: Arc<dyn Dialer>) {
+    let (cancel, status) = ctx.relays.register(id, job.service);
     // Registered before the task runs, so a replaced relay's task cannot register over it.
-    let slot = (job.mode == Mode::OnDemand).then(|| engine.demand().register(&job.stream));
-    let engine = engine.clone();
+    let slot = (job.mode == Mode::OnDemand).then(|| ctx.demand.register(&job.stream));
+    let ctx = ctx.clone();
     tokio::spawn(async move {
-        run(&engine, &job, &dialer, &status, &cancel, slot.as_ref()).await;
+        run(&ctx, &job, &dialer, &status, &cancel, slot.as_ref()).await;
         if let Some(slot) = &slot {
-            engine.demand().unregister(&job.stream, slot);
+            ctx.demand.unregister(&job.stream, slot);
         }
     });
 }
 
 async fn run(
-    engine: &Engine,
+    ctx: &Context,
     job: &RelayJob,
     dialer: &Arc<dyn Dialer>,
     status: &SharedStatus,
     cancel: &CancellationToken,
-    demand: Option<&Arc<demand::Slot>>,
+    demand: Option<&Arc<crate::demand::Slot>>,
 ) {
     let mut attempts = crate::targets::Attempts::default();
     loop {
@@ -248,9 +268,9 @@ async fn run(
         }
         attempts.begin(status);
         let pulled = if job.source.is_radio() {
-            radio(engine, job, dialer.as_ref(), status, cancel, demand).await
+            radio(ctx, job, dialer.as_ref(), status, cancel, demand).await
         } else {
-            video(engine, job, dialer, status, cancel, demand).await
+            video(ctx, job, dialer, status, cancel, demand).await
         };
         match pulled {
             Ok(Ended::Stopped) => return,
@@ -271,7 +291,7 @@ async fn run(
 }
 
 /// Whether an on-demand relay has had nobody for [`ON_DEMAND_IDLE`].
-fn idle(demand: Option<&Arc<demand::Slot>>, audience: usize, since: &mut Instant) -> bool {
+fn idle(demand: Option<&Arc<crate::demand::Slot>>, audience: usize, since: &mut Instant) -> bool {
     let Some(slot) = demand else {
         return false;
     };
@@ -287,21 +307,22 @@ fn idle(demand: Option<&Arc<demand::Slot>>, audience: usize, since: &mut Instant
 }
 
 async fn radio(
-    engine: &Engine,
+    ctx: &Context,
     job: &RelayJob,
     dialer: &dyn Dialer,
     status: &SharedStatus,
     cancel: &CancellationToken,
-    demand: Option<&Arc<demand::Slot>>,
-) -> Result<Ended, String> {
+    demand: Option<&Arc<crate::demand::Slot>>,
+) -> Result<Ended, RelayError> {
     let Source::Icecast(url) = &job.source else {
-        return Err("not a radio source".into());
+        return Err(RelayError::WrongKind("radio"));
     };
     let stop = cancel.child_token();
     // On demand: a watcher ends the pull once the mount has had no listener for a while.
     let watcher = demand.is_some().then(|| {
         let stop = stop.clone();
-        let engine = engine.clone();
+        let mounts = Arc::clone(&ctx.sources.mounts);
+        let hls = Arc::clone(&ctx.ingest.hls);
         let mount = job.stream.clone();
         let slot = demand.cloned();
         tokio::spawn(async move {
@@ -309,8 +330,8 @@ async fn radio(
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 // Icecast listeners and the station's HLS players both count.
-                let listeners = engine.mounts().get(&mount).map_or(0, |m| m.listeners())
-                    + engine.hls().get(&mount).map_or(0, |s| s.viewers.count());
+                let listeners = mounts.get(&mount).map_or(0, |m| m.listeners())
+                    + hls.get(&mount).map_or(0, |s| s.viewers.count());
                 if idle(slot.as_ref(), listeners, &mut since) {
                     stop.cancel();
                     return;
@@ -321,7 +342,7 @@ async fn radio(
             }
         })
     });
-    let r = icecast_pull::run(engine, job.service, url, dialer, status, &stop).await;
+    let r = icecast_pull::run(ctx, job.service, url, dialer, status, &stop).await;
     if let Some(w) = watcher {
         w.abort();
     }
@@ -335,12 +356,12 @@ async fn radio(
 /// Starts the puller for `source`; what it pulls arrives on the returned channel, its
 /// error (if it failed) from the handle.
 fn pull(
-    engine: &Engine,
+    ctx: &Context,
     source: &Source,
     dialer: &Arc<dyn Dialer>,
 ) -> (
     mpsc::Receiver<Pulled>,
-    tokio::task::JoinHandle<Result<(), String>>,
+    tokio::task::JoinHandle<Result<(), RelayError>>,
 ) {
     let (tx, rx) = mpsc::channel(512);
     let dialer = Arc::clone(dialer);
@@ -355,16 +376,15 @@ fn pull(
             port,
             tcp,
         } => {
-            let transcoder = engine.transcoder().cloned();
+            let transcoder = ctx.ingest.transcoder.clone();
             tokio::spawn(async move {
-                let transcoder =
-                    transcoder.ok_or("this server runs without FFmpeg: RTSP relays need it")?;
+                let transcoder = transcoder.ok_or(RelayError::NoFfmpeg)?;
                 let addr = dialer
                     .resolve(&host, port)
                     .await?
                     .first()
                     .copied()
-                    .ok_or("no address to connect to")?;
+                    .ok_or(crate::dial::DialError::NoAddress)?;
                 // FFmpeg reaches the checked address only through the proxy (no lookup, no
                 // redirect of its own).
                 let proxy = rtsp_proxy::Proxy::bind(addr).await?;
@@ -381,30 +401,28 @@ fn pull(
                     ("timeout".to_owned(), IDLE_TIMEOUT.as_micros().to_string()),
                 ];
                 let reader = tokio::task::spawn_blocking(move || {
-                    transcoder
-                        .pull(&url, &options, &mut |tag| {
-                            tx.blocking_send(Pulled::Tag(tag)).is_ok()
-                        })
-                        .map_err(|e| e.0)
+                    transcoder.pull(&url, &options, &mut |tag| {
+                        tx.blocking_send(Pulled::Tag(tag)).is_ok()
+                    })
                 });
                 // Whichever ends first: the reader, or the proxy (a redirect, the camera
                 // gone). Dropping the proxy closes FFmpeg's socket, which ends its thread.
                 tokio::select! {
-                    r = reader => r.map_err(|e| format!("the RTSP reader stopped: {e}"))?,
+                    r = reader => Ok(r.map_err(RelayError::ReaderTask)??),
                     r = proxy.run() => match r {
                         Err(e) => Err(e),
-                        Ok(()) => Err("the camera closed the connection".into()),
+                        Ok(()) => Err(RelayError::CameraClosed),
                     },
                 }
             })
         }
-        Source::Icecast(_) => tokio::spawn(async { Err("not a video source".to_owned()) }),
+        Source::Icecast(_) => tokio::spawn(async { Err(RelayError::WrongKind("video")) }),
     };
     (rx, handle)
 }
 
 /// `url` with its host and port replaced by `at` (credentials and path kept).
-fn with_host(url: &str, at: &str) -> Result<String, String> {
+fn with_host(url: &str, at: &str) -> Result<String, UrlError> {
     let (scheme, auth, _, _, path) = split_url(url)?;
     Ok(match auth {
         Some(a) => format!("{scheme}://{a}@{at}{path}"),
@@ -413,19 +431,19 @@ fn with_host(url: &str, at: &str) -> Result<String, String> {
 }
 
 async fn video(
-    engine: &Engine,
+    ctx: &Context,
     job: &RelayJob,
     dialer: &Arc<dyn Dialer>,
     status: &SharedStatus,
     cancel: &CancellationToken,
-    demand: Option<&Arc<demand::Slot>>,
-) -> Result<Ended, String> {
-    let (mut rx, handle) = pull(engine, &job.source, dialer);
-    let puller_error = |handle: tokio::task::JoinHandle<Result<(), String>>| async move {
+    demand: Option<&Arc<crate::demand::Slot>>,
+) -> Result<Ended, RelayError> {
+    let (mut rx, handle) = pull(ctx, &job.source, dialer);
+    let puller_error = |handle: tokio::task::JoinHandle<Result<(), RelayError>>| async move {
         match handle.await {
             Ok(Err(e)) => e,
-            Ok(Ok(())) => "the source ended".to_owned(),
-            Err(e) => format!("the relay's reader stopped: {e}"),
+            Ok(Ok(())) => RelayError::Ended,
+            Err(e) => RelayError::Reader(e),
         }
     };
     // Connected, and the first media, before the stream is claimed.
@@ -444,12 +462,12 @@ async fn video(
             handle.abort();
             return Ok(Ended::Stopped);
         }
-        got = tokio::time::timeout(crate::targets::CONNECT_TIMEOUT * 3, first) => match got {
+        got = tokio::time::timeout(crate::dial::CONNECT_TIMEOUT * 3, first) => match got {
             Ok(Some(x)) => x,
             Ok(None) => return Err(puller_error(handle).await),
             Err(_) => {
                 handle.abort();
-                return Err("no media within 30 s".into());
+                return Err(RelayError::NoFirstMedia(crate::dial::CONNECT_TIMEOUT * 3));
             }
         },
     };
@@ -474,7 +492,7 @@ async fn video(
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(5), gather).await;
-    let expect = crate::rtmp::publisher::Expect {
+    let expect = crate::ingest::publisher::Expect {
         video: Some(has(&prelude, true)),
         audio: Some(has(&prelude, false)),
         video_kbps: None,
@@ -483,20 +501,20 @@ async fn video(
         service_id: job.service,
         from: job.source.display(),
     };
-    let grant = match engine.admission().admit_publish(&req).await {
+    let grant = match ctx.admission.admit_publish(&req).await {
         Decision::Allow(g) => g,
         Decision::Deny(d) => {
             handle.abort();
-            return Err(format!("not allowed: {}", d.message));
+            return Err(RelayError::NotAllowed(d.message));
         }
     };
     let remote = peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let who = format!("relay from {}", job.source.display());
-    let (mut publisher, session) = match crate::rtmp::claim::claim(engine, &grant, remote, &who) {
+    let (mut publisher, session) = match ctx.ingest.claim(&grant, remote, &who) {
         Ok(p) => p,
         Err(e) => {
             handle.abort();
-            return Err(e);
+            return Err(e.into());
         }
     };
     publisher.set_expected(expect);
@@ -505,26 +523,31 @@ async fn video(
     let mut last_media = Instant::now();
     let mut check = tokio::time::interval(Duration::from_secs(1));
     let mut prelude = prelude.into_iter();
+    let mut puller_done = false;
     let ended = loop {
         let tag = match prelude.next() {
             Some(t) => t,
             None => tokio::select! {
                 () = cancel.cancelled() => break Ok(Ended::Stopped),
-                () = session.cancelled() => break Err("dropped by the control plane".to_owned()),
+                () = session.cancelled() => break Err(RelayError::Dropped),
                 _ = check.tick() => {
-                    let viewers = engine.hls().get(&job.stream).map_or(0, |s| s.viewers.count());
+                    let viewers = ctx.ingest.hls.get(&job.stream).map_or(0, |s| s.viewers.count());
                     if idle(demand, viewers, &mut since) {
                         break Ok(Ended::Idle);
                     }
                     if last_media.elapsed() >= IDLE_TIMEOUT {
-                        break Err(format!("no media for {} s", IDLE_TIMEOUT.as_secs()));
+                        break Err(RelayError::NoMedia(IDLE_TIMEOUT));
                     }
                     continue;
                 }
                 got = rx.recv() => match got {
                     Some(Pulled::Tag(t)) => t,
                     Some(Pulled::Connected(_)) => continue,
-                    None => break Err(String::new()),
+                    None => {
+                        // The puller ended: its own error says why.
+                        puller_done = true;
+                        break Err(RelayError::Ended);
+                    }
                 },
             },
         };
@@ -536,14 +559,14 @@ async fn video(
             publisher.audio(tag.data, tag.ts)
         };
         if let Err(e) = r {
-            break Err(format!("the source sent media we cannot use: {e}"));
+            break Err(RelayError::BadMedia(e));
         }
         lock(status).bytes += len;
     };
-    crate::rtmp::claim::off_air(engine, publisher);
+    ctx.ingest.off_air(publisher);
     drop(session);
     match ended {
-        Err(e) if e.is_empty() => Err(puller_error(handle).await),
+        Err(_) if puller_done => Err(puller_error(handle).await),
         other => {
             handle.abort();
             other

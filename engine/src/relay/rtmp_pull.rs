@@ -5,10 +5,10 @@ use rml_rtmp::sessions::ClientSessionEvent;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
-use super::{IDLE_TIMEOUT, Pulled};
-use crate::rtmp::client::{Connected, connect_app, flush, until};
-use crate::rtmp::tap::Tag;
-use crate::targets::Dialer;
+use super::{IDLE_TIMEOUT, Pulled, RelayError};
+use crate::dial::Dialer;
+use crate::media::flv::Tag;
+use crate::rtmp::client::{ClientError, Connected, connect_app, flush, until};
 
 /// Where to play from.
 #[derive(Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub async fn run(
     dialer: &dyn Dialer,
     src: &RtmpSource,
     tx: mpsc::Sender<Pulled>,
-) -> Result<(), String> {
+) -> Result<(), RelayError> {
     let setup = async {
         let (c, peer) = connect_app(
             dialer,
@@ -61,22 +61,25 @@ pub async fn run(
         } = c;
         let play = session
             .request_playback(src.name.clone())
-            .map_err(|e| format!("RTMP play: {e}"))?;
+            .map_err(ClientError::request("play"))?;
         flush(&mut w, vec![play]).await?;
         let early = until(&mut r, &mut w, &mut session, |e| match e {
             ClientSessionEvent::PlaybackRequestAccepted => Ok(true),
             ClientSessionEvent::UnhandleableOnStatusCode { code } => {
-                Err(format!("the remote refused to play the stream: {code}"))
+                Err(ClientError::PlayRefused(code.clone()))
             }
             _ => Ok(false),
         })
         .await?;
-        Ok::<_, String>((r, w, session, early, peer))
+        Ok::<_, ClientError>((r, w, session, early, peer))
     };
     let (mut r, mut w, mut session, early, peer) =
-        tokio::time::timeout(crate::targets::CONNECT_TIMEOUT * 2, setup)
+        tokio::time::timeout(crate::dial::CONNECT_TIMEOUT * 2, setup)
             .await
-            .map_err(|_| "the remote did not start playing within 20 s".to_owned())??;
+            .map_err(|_| ClientError::TooSlow {
+                what: "start playing",
+                within: crate::dial::CONNECT_TIMEOUT * 2,
+            })??;
     if tx.send(Pulled::Connected(peer)).await.is_err() {
         return Ok(());
     }
@@ -98,7 +101,7 @@ pub async fn run(
                 ClientSessionEvent::UnhandleableOnStatusCode { code }
                     if code.contains("Unpublish") || code.contains("Stop") =>
                 {
-                    return Err(format!("the remote stream stopped ({code})"));
+                    return Err(ClientError::Stopped(code).into());
                 }
                 _ => continue,
             };
@@ -107,19 +110,14 @@ pub async fn run(
             }
         }
         let n = match tokio::time::timeout(IDLE_TIMEOUT, r.read(&mut buf)).await {
-            Ok(Ok(0)) => return Err("the remote closed the connection".into()),
+            Ok(Ok(0)) => return Err(ClientError::Closed.into()),
             Ok(Ok(n)) => n,
-            Ok(Err(e)) => return Err(format!("the connection was lost: {e}")),
-            Err(_) => {
-                return Err(format!(
-                    "no media for {} s (is the remote stream live?)",
-                    IDLE_TIMEOUT.as_secs()
-                ));
-            }
+            Ok(Err(e)) => return Err(ClientError::Lost(e).into()),
+            Err(_) => return Err(RelayError::RemoteSilent(IDLE_TIMEOUT)),
         };
         let results = session
             .handle_input(&buf[..n])
-            .map_err(|e| format!("the remote spoke RTMP we cannot read: {e}"))?;
+            .map_err(ClientError::Unreadable)?;
         pending = flush(&mut w, results).await?;
     }
 }

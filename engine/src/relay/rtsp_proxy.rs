@@ -12,7 +12,8 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::targets::CONNECT_TIMEOUT;
+use super::RelayError;
+use crate::dial::{CONNECT_TIMEOUT, DialError};
 
 /// Camera bytes scanned for a redirect: the RTSP answers before media (DESCRIBE, SETUP, PLAY)
 /// fit in far less.
@@ -26,35 +27,36 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub async fn bind(remote: SocketAddr) -> Result<Self, String> {
+    pub async fn bind(remote: SocketAddr) -> Result<Self, RelayError> {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
-            .map_err(|e| format!("cannot open a local port for the camera: {e}"))?;
+            .map_err(RelayError::ProxyPort)?;
         Ok(Self { listener, remote })
     }
 
     /// The loopback address FFmpeg connects to.
-    pub fn local(&self) -> Result<SocketAddr, String> {
-        self.listener
-            .local_addr()
-            .map_err(|e| format!("cannot open a local port for the camera: {e}"))
+    pub fn local(&self) -> Result<SocketAddr, RelayError> {
+        self.listener.local_addr().map_err(RelayError::ProxyPort)
     }
 
     /// Accepts FFmpeg's connection, connects to the camera, and moves bytes both ways until
     /// either side closes. `Err` says why it stopped early (a redirect, no connection).
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> Result<(), RelayError> {
         let (mut local, peer) = tokio::time::timeout(CONNECT_TIMEOUT * 3, self.listener.accept())
             .await
-            .map_err(|_| "the RTSP reader did not connect".to_owned())?
-            .map_err(|e| format!("the RTSP reader did not connect: {e}"))?;
+            .map_err(|_| RelayError::ReaderAbsent)?
+            .map_err(RelayError::ReaderConnect)?;
         drop(self.listener); // one connection: no second one, wherever FFmpeg was sent
         if !peer.ip().is_loopback() {
-            return Err("a connection from outside reached the camera proxy".into());
+            return Err(RelayError::Outsider);
         }
         let mut camera = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.remote))
             .await
-            .map_err(|_| format!("no answer from {} within {CONNECT_TIMEOUT:?}", self.remote))?
-            .map_err(|e| format!("cannot connect to {}: {e}", self.remote))?;
+            .map_err(|_| DialError::NoAnswer { addr: self.remote })?
+            .map_err(|source| DialError::Connect {
+                addr: self.remote,
+                source,
+            })?;
         let _ = camera.set_nodelay(true);
         let (mut lr, mut lw) = local.split();
         let (mut cr, mut cw) = camera.split();
@@ -64,19 +66,16 @@ impl Proxy {
             let mut seen = 0usize;
             let mut tail: Vec<u8> = Vec::new();
             loop {
-                let n = cr
-                    .read(&mut buf)
-                    .await
-                    .map_err(|e| format!("the camera connection was lost: {e}"))?;
+                let n = cr.read(&mut buf).await.map_err(RelayError::CameraLost)?;
                 if n == 0 {
-                    return Ok::<_, String>(());
+                    return Ok::<_, RelayError>(());
                 }
                 if seen < SCANNED {
                     // The last bytes of the previous read, so a status line split between
                     // two reads is still seen.
                     tail.extend_from_slice(&buf[..n]);
                     if redirects(&tail) {
-                        return Err("the camera redirects to another address; relays do not follow RTSP redirects (give its final address)".into());
+                        return Err(RelayError::Redirected);
                     }
                     let keep = tail.len().saturating_sub(16);
                     tail.drain(..keep);
@@ -84,11 +83,11 @@ impl Proxy {
                 }
                 lw.write_all(&buf[..n])
                     .await
-                    .map_err(|e| format!("the RTSP reader stopped: {e}"))?;
+                    .map_err(RelayError::ReaderStopped)?;
             }
         };
         tokio::select! {
-            r = up => r.map(drop).map_err(|e| format!("the RTSP reader stopped: {e}")),
+            r = up => r.map(drop).map_err(RelayError::ReaderStopped),
             r = down => r,
         }
     }
@@ -138,6 +137,6 @@ mod tests {
             .await
             .expect("write");
         let r = served.await.expect("join");
-        assert!(r.unwrap_err().contains("redirect"));
+        assert!(matches!(r, Err(RelayError::Redirected)), "{r:?}");
     }
 }

@@ -9,8 +9,8 @@ use mpeg2ts::ts::TsPacketReader;
 
 use crate::media::aac::adts_frame;
 use crate::media::avc::{AvcConfig, annex_b_to_avcc, annex_b_units};
+use crate::media::flv::Tag;
 use crate::media::flv::build;
-use crate::rtmp::tap::Tag;
 
 /// Carries the decoder configurations across segments, so headers are sent only when new.
 #[derive(Debug, Default)]
@@ -25,14 +25,14 @@ fn ms(ts90: u64) -> u32 {
 
 impl TsToTags {
     /// The tags of one whole segment, in the order its PES packets came.
-    pub fn segment(&mut self, data: &[u8]) -> Result<Vec<Tag>, String> {
+    pub fn segment(&mut self, data: &[u8]) -> Result<Vec<Tag>, super::RelayError> {
         let mut reader = PesPacketReader::new(TsPacketReader::new(data));
         let mut out = Vec::new();
         loop {
             let pes = match reader.read_pes_packet() {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
-                Err(e) => return Err(format!("a segment is not valid MPEG-TS: {e}")),
+                Err(e) => return Err(super::RelayError::BadSegment(e.to_string())),
             };
             let Some(pts) = pes.header.pts.map(|t| t.as_u64()) else {
                 continue;

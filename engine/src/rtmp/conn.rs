@@ -13,9 +13,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::publisher::{Expect, Publisher};
-use crate::Engine;
+use super::Context;
 use crate::admission::{Decision, DenyReason, PublishRequest};
+use crate::ingest::publisher::{Expect, Publisher};
 use crate::registry::SessionGuard;
 
 /// The handshake and the publish request must be done within this.
@@ -33,12 +33,12 @@ type Ended = String;
 pub async fn run(
     mut sock: TcpStream,
     remote: SocketAddr,
-    engine: Engine,
+    ctx: Context,
     shutdown: CancellationToken,
 ) {
     let mut conn = Conn {
         remote,
-        engine,
+        ctx,
         publishing: None,
         app: String::new(),
     };
@@ -51,7 +51,7 @@ pub async fn run(
         let slug = p.publisher.stream_slug().to_owned();
         let secs = p.publisher.started.elapsed().as_secs();
         let mb = p.publisher.bytes_in as f64 / 1e6;
-        super::claim::off_air(&conn.engine, p.publisher);
+        conn.ctx.ingest.off_air(p.publisher);
         tracing::info!(%remote, stream = %slug, "publisher disconnected after {secs} s ({mb:.1} MB): {why}");
     } else if !was_publishing {
         tracing::debug!(%remote, "RTMP connection closed: {why}");
@@ -66,7 +66,7 @@ struct Publishing {
 
 struct Conn {
     remote: SocketAddr,
-    engine: Engine,
+    ctx: Context,
     publishing: Option<Publishing>,
     app: String,
 }
@@ -305,7 +305,7 @@ impl Conn {
             tracing::warn!(%remote, "publish refused: a stream key of {} bytes", key.len());
             return Err(("NetStream.Publish.BadName", "invalid stream key".into()));
         }
-        if let Some(wait) = self.engine.logins().refused_for(remote.ip()) {
+        if let Some(wait) = self.ctx.logins.refused_for(remote.ip()) {
             tracing::warn!(%remote, "publish refused: too many wrong stream keys from this address");
             return Err((
                 "NetStream.Publish.Denied",
@@ -325,11 +325,11 @@ impl Conn {
             stream_key: key.to_owned(),
             remote,
         };
-        let grant = match self.engine.admission().admit_publish(&req).await {
+        let grant = match self.ctx.admission.admit_publish(&req).await {
             Decision::Allow(g) => g,
             Decision::Deny(d) => {
                 if d.reason == DenyReason::NotFound {
-                    self.engine.logins().failed(remote.ip());
+                    self.ctx.logins.failed(remote.ip());
                 }
                 // The key itself is a secret: never logged.
                 tracing::warn!(%remote, %app, "publish refused: {}", d.message);
@@ -342,10 +342,13 @@ impl Conn {
                 return Err((code, d.message));
             }
         };
-        let (publisher, session) =
-            super::claim::claim(&self.engine, &grant, remote, "RTMP publisher").map_err(|e| {
+        let (publisher, session) = self
+            .ctx
+            .ingest
+            .claim(&grant, remote, "RTMP publisher")
+            .map_err(|e| {
                 tracing::warn!(%remote, stream = %grant.mount, "publish refused: {e}");
-                ("NetStream.Publish.BadName", e)
+                ("NetStream.Publish.BadName", e.to_string())
             })?;
         Ok(Publishing { publisher, session })
     }

@@ -2,28 +2,45 @@
 //! their streams are packaged as HLS in the engine ([`crate::hls`]).
 //!
 //! rml_rtmp does the protocol (handshake, chunk streams, AMF0 commands) without I/O;
-//! [`conn`] owns the socket and feeds it, [`publisher`] turns media messages into segments.
+//! [`conn`] owns the socket and feeds it; a granted publisher takes its stream through
+//! [`crate::ingest`], which every source kind shares. [`client`] is the client side
+//! (restream targets publish with it, relays play).
 
-pub mod claim;
 pub mod client;
 pub mod conn;
-pub mod publisher;
-pub mod tap;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::Engine;
+use crate::admission::Admission;
+use crate::ingest::Ingest;
+use crate::login_guard::LoginGuard;
+
+/// What the RTMP port uses of the engine: admission of stream keys, the guard against key
+/// guessing, and the way into a stream every source kind shares.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) admission: Arc<dyn Admission>,
+    pub(crate) logins: Arc<LoginGuard>,
+    pub(crate) ingest: Ingest,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("rtmp::Context").finish_non_exhaustive()
+    }
+}
 
 /// Accepts RTMP connections until `shutdown` fires, then waits for each to end.
-pub async fn serve(listener: TcpListener, engine: Engine, shutdown: CancellationToken) {
+pub async fn serve(listener: TcpListener, ctx: Context, shutdown: CancellationToken) {
     let connections = TaskTracker::new();
-    connections.spawn(sweep_viewers(engine.clone(), shutdown.clone()));
+    connections.spawn(sweep_viewers(ctx.ingest.clone(), shutdown.clone()));
     crate::accept::until_shutdown("RTMP", listener, &shutdown, |sock, remote| {
-        connections.spawn(conn::run(sock, remote, engine.clone(), shutdown.clone()));
+        connections.spawn(conn::run(sock, remote, ctx.clone(), shutdown.clone()));
     })
     .await;
     connections.close();
@@ -32,7 +49,7 @@ pub async fn serve(listener: TcpListener, engine: Engine, shutdown: Cancellation
 
 /// Ends HLS viewer sessions that went quiet (two target durations without a request) and
 /// reports them; at shutdown, ends and reports all of them.
-async fn sweep_viewers(engine: Engine, shutdown: CancellationToken) {
+async fn sweep_viewers(ingest: Ingest, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -40,13 +57,13 @@ async fn sweep_viewers(engine: Engine, shutdown: CancellationToken) {
             () = shutdown.cancelled() => true,
             _ = tick.tick() => false,
         };
-        for stream in engine.hls().all() {
+        for stream in ingest.hls.all() {
             let idle = if stopping {
                 Duration::ZERO
             } else {
                 Duration::from_secs(2 * u64::from(stream.target_secs()))
             };
-            engine.end_viewers(&stream, idle);
+            stream.end_viewers(idle, ingest.events.as_ref());
         }
         if stopping {
             return;

@@ -20,9 +20,10 @@ use tokio::net::TcpStream;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::{CONNECT_TIMEOUT, Dialer, SharedStatus, State, WRITE_TIMEOUT, lock};
-use crate::Engine;
-use crate::mount::Mount;
+use super::Context;
+use super::{SharedStatus, State, TargetError, lock};
+use crate::dial::{CONNECT_TIMEOUT, Dialer, WRITE_TIMEOUT};
+use crate::mount::{Mount, Mounts};
 
 /// Where and as whom to send.
 #[derive(Clone)]
@@ -87,34 +88,34 @@ enum Ended {
 
 /// Starts target `id`: `service`'s mount `mount` sent to `to`, until it is stopped.
 pub fn start(
-    engine: &Engine,
+    ctx: &Context,
     id: i64,
     service: crate::admission::ServiceId,
     mount: String,
     to: IcecastTarget,
     dialer: Arc<dyn Dialer>,
 ) {
-    start_remote(engine, id, service, mount, Remote::Icecast(to), dialer);
+    start_remote(ctx, id, service, mount, Remote::Icecast(to), dialer);
 }
 
 /// Starts target `id`: `service`'s mount `mount` sent to `to`, until it is stopped.
 pub(crate) fn start_remote(
-    engine: &Engine,
+    ctx: &Context,
     id: i64,
     service: crate::admission::ServiceId,
     mount: String,
     to: Remote,
     dialer: Arc<dyn Dialer>,
 ) {
-    let (cancel, status) = engine.targets().register(id, service);
-    let engine = engine.clone();
+    let (cancel, status) = ctx.targets.register(id, service);
+    let mounts = Arc::clone(&ctx.mounts);
     tokio::spawn(async move {
-        run(&engine, id, &mount, &to, dialer.as_ref(), &status, &cancel).await;
+        run(&mounts, id, &mount, &to, dialer.as_ref(), &status, &cancel).await;
     });
 }
 
 async fn run(
-    engine: &Engine,
+    mounts: &Mounts,
     id: i64,
     mount_name: &str,
     to: &Remote,
@@ -124,7 +125,7 @@ async fn run(
 ) {
     let mut attempts = super::Attempts::default();
     loop {
-        let Some(mount) = wait_for_air(engine, mount_name, status, cancel).await else {
+        let Some(mount) = wait_for_air(mounts, mount_name, status, cancel).await else {
             return;
         };
         attempts.begin(status);
@@ -145,13 +146,13 @@ async fn run(
 
 /// The mount once something is on air on it (`None`: stopped).
 async fn wait_for_air(
-    engine: &Engine,
+    mounts: &Mounts,
     name: &str,
     status: &SharedStatus,
     cancel: &CancellationToken,
 ) -> Option<Arc<Mount>> {
     loop {
-        if let Some(m) = engine.mounts().get(name)
+        if let Some(m) = mounts.get(name)
             && m.status().on_air.is_some()
         {
             return Some(m);
@@ -180,12 +181,10 @@ async fn push(
     dialer: &dyn Dialer,
     status: &SharedStatus,
     cancel: &CancellationToken,
-) -> Result<Ended, String> {
-    let mut sock = super::connect(dialer, to.host(), to.source_port()).await?;
+) -> Result<Ended, TargetError> {
+    let mut sock = crate::dial::connect(dialer, to.host(), to.source_port()).await?;
     // Titles go to the address that was checked and answered, not to a fresh lookup.
-    let remote = sock
-        .peer_addr()
-        .map_err(|e| format!("the connection failed at once: {e}"))?;
+    let remote = crate::dial::peer(&sock)?;
     let info = mount.info().unwrap_or_default();
     let login = async {
         match to {
@@ -195,11 +194,7 @@ async fn push(
     };
     match tokio::time::timeout(CONNECT_TIMEOUT, login).await {
         Ok(r) => r?,
-        Err(_) => {
-            return Err(format!(
-                "the remote did not answer within {CONNECT_TIMEOUT:?}"
-            ));
-        }
+        Err(_) => return Err(TargetError::NoAnswer),
     }
     tracing::info!(remote = %to.display(), "restream target connected");
     super::connected(status);
@@ -239,13 +234,11 @@ async fn push(
     }
 }
 
-async fn write(sock: &mut TcpStream, data: &[u8]) -> Result<(), String> {
+async fn write(sock: &mut TcpStream, data: &[u8]) -> Result<(), TargetError> {
     match tokio::time::timeout(WRITE_TIMEOUT, sock.write_all(data)).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("the connection was lost: {e}")),
-        Err(_) => Err(format!(
-            "the remote took nothing for {WRITE_TIMEOUT:?}; reconnecting"
-        )),
+        Ok(Err(e)) => Err(TargetError::Lost(e)),
+        Err(_) => Err(TargetError::Stalled),
     }
 }
 
@@ -300,7 +293,7 @@ async fn icecast_login(
     sock: &mut TcpStream,
     to: &IcecastTarget,
     info: &crate::mount::StreamInfo,
-) -> Result<(), String> {
+) -> Result<(), TargetError> {
     {
         let name = info.name.clone().unwrap_or_default();
         let clean = |s: &str| s.chars().filter(|c| !c.is_control()).collect::<String>();
@@ -337,19 +330,15 @@ async fn icecast_login(
         };
         let answer = match tokio::time::timeout(CONNECT_TIMEOUT, answer).await {
             Ok(Ok(a)) => a,
-            Ok(Err(e)) => return Err(format!("the connection failed during the handshake: {e}")),
-            Err(_) => {
-                return Err(format!(
-                    "the remote did not answer within {CONNECT_TIMEOUT:?}"
-                ));
-            }
+            Ok(Err(e)) => return Err(TargetError::HandshakeIo(e)),
+            Err(_) => return Err(TargetError::NoAnswer),
         };
         let first = answer.lines().next().unwrap_or("").trim().to_owned();
         if first.split_whitespace().nth(1) != Some("200") {
             return Err(if first.is_empty() {
-                "the remote closed the connection without an answer".into()
+                TargetError::ClosedWithoutAnswer
             } else {
-                format!("the remote refused the source: {first}")
+                TargetError::SourceRefused(first)
             });
         }
         Ok(())

@@ -12,54 +12,65 @@ pub mod rtmp;
 pub mod shoutcast;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::{BoxFuture, ServiceId};
+use crate::admission::ServiceId;
+use crate::dial::{CONNECT_TIMEOUT, WRITE_TIMEOUT};
+/// Declared in [`crate::dial`] (relays dial too); named here for the control plane.
+pub use crate::dial::{Dialer, Io};
 
-/// A connection a target writes to: plain TCP, or TLS over it.
-pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
-
-/// Resolves a target's host to the addresses it may be reached at, or says why not; and
-/// (the engine has no TLS of its own) wraps a connection in TLS for `rtmps://`.
-pub trait Dialer: Send + Sync + 'static {
-    fn resolve<'a>(
-        &'a self,
-        host: &'a str,
-        port: u16,
-    ) -> BoxFuture<'a, Result<Vec<SocketAddr>, String>>;
-
-    /// TLS over `tcp`, the server's certificate checked for `host`.
-    fn tls<'a>(
-        &'a self,
-        host: &'a str,
-        tcp: TcpStream,
-    ) -> BoxFuture<'a, Result<Box<dyn Io>, String>> {
-        let _ = (host, tcp);
-        Box::pin(async { Err("this server makes no TLS connections".to_owned()) })
-    }
+/// Why a target's connection failed or ended. Its `Display` is the target's last error as
+/// the UI shows it (never a password or stream key).
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error(transparent)]
+    Dial(#[from] crate::dial::DialError),
+    #[error(transparent)]
+    Rtmp(#[from] crate::rtmp::client::ClientError),
+    #[error("the remote did not answer within {CONNECT_TIMEOUT:?}")]
+    NoAnswer,
+    #[error("the connection failed during the handshake: {0}")]
+    HandshakeIo(#[source] std::io::Error),
+    #[error("the connection failed during the login: {0}")]
+    LoginIo(#[source] std::io::Error),
+    #[error("the remote closed the connection without an answer")]
+    ClosedWithoutAnswer,
+    /// The remote answered the source's login with something else than yes (its first line).
+    #[error("the remote refused the source: {0}")]
+    SourceRefused(String),
+    #[error("the remote refused the password")]
+    PasswordRefused,
+    #[error(
+        "the remote closed the connection after the password (a wrong password, or its stream is taken)"
+    )]
+    ClosedAfterPassword,
+    #[error("the connection was lost: {0}")]
+    Lost(#[source] std::io::Error),
+    #[error("the remote took nothing for {WRITE_TIMEOUT:?}; reconnecting")]
+    Stalled,
+    /// Radio as video: the station's format cannot be drawn (its content type).
+    #[error("the station sends {0}; radio as video takes MP3 or AAC")]
+    NotDrawable(String),
+    #[error("the picture could not be drawn: {0}")]
+    Drawing(#[source] crate::transcode::TranscodeError),
 }
 
-/// A TCP connection to `host:port` at an address the dialer allows, trying each in turn.
-pub async fn connect(dialer: &dyn Dialer, host: &str, port: u16) -> Result<TcpStream, String> {
-    let addrs: Vec<SocketAddr> = dialer.resolve(host, port).await?;
-    let mut last = String::from("no address to connect to");
-    for addr in addrs {
-        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Ok(Err(e)) => last = format!("cannot connect to {addr}: {e}"),
-            Err(_) => last = format!("no answer from {addr} within {CONNECT_TIMEOUT:?}"),
-        }
+/// What restream targets use of the engine: the running targets (their status) and the
+/// mounts a station's targets follow. (An RTMP target follows a [`crate::tap::Tap`] it is
+/// handed.)
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) targets: Arc<Targets>,
+    pub(crate) mounts: Arc<crate::mount::Mounts>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("targets::Context").finish_non_exhaustive()
     }
-    Err(last)
 }
 
 /// The pause after `failures` failed attempts in a row.
@@ -97,7 +108,7 @@ impl Attempts {
     pub(crate) async fn failed(
         &mut self,
         status: &SharedStatus,
-        why: String,
+        why: impl std::fmt::Display,
         cancel: &CancellationToken,
         log: impl FnOnce(&str, Duration),
     ) -> bool {
@@ -106,6 +117,7 @@ impl Attempts {
         }
         let wait = backoff(self.failures);
         self.failures += 1;
+        let why = why.to_string();
         log(&why, wait);
         failed(status, why);
         tokio::select! {
@@ -141,11 +153,6 @@ pub const BACKOFF: [Duration; 5] = [
     Duration::from_secs(10),
     Duration::from_secs(30),
 ];
-/// Connecting, and the remote's answer, each within this.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// A write the remote does not take within this is a lost connection.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// What a target is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {

@@ -16,12 +16,13 @@ use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
+use super::Context;
 use super::rtmp::RtmpTarget;
-use super::{Dialer, SharedStatus, lock};
-use crate::Engine;
+use super::{SharedStatus, TargetError, lock};
+use crate::dial::Dialer;
 use crate::media::AudioConfig;
 use crate::media::mpa::{Framer, Kind};
-use crate::rtmp::tap::{Tap, TapOutput, TapWriter};
+use crate::tap::{Tap, TapOutput, TapWriter};
 use crate::transcode::{RadioVideoInput, RadioVideoJob, Transcoder};
 
 /// How the station is drawn.
@@ -43,7 +44,7 @@ const AUDIO_KBPS: u32 = 128;
 
 /// Starts target `id`: `picture` of `service`'s station sent to `to`, until it is stopped.
 pub fn start(
-    engine: &Engine,
+    ctx: &Context,
     id: i64,
     service: crate::admission::ServiceId,
     transcoder: Arc<dyn Transcoder>,
@@ -51,7 +52,7 @@ pub fn start(
     to: RtmpTarget,
     dialer: Arc<dyn Dialer>,
 ) {
-    let (cancel, status) = engine.targets().register(id, service);
+    let (cancel, status) = ctx.targets.register(id, service);
     let tap = Arc::new(Tap::default());
     {
         let (tap, cancel, status) = (Arc::clone(&tap), cancel.clone(), Arc::clone(&status));
@@ -59,15 +60,15 @@ pub fn start(
             super::rtmp::run(id, &tap, &to, dialer.as_ref(), &status, &cancel).await;
         });
     }
-    let engine = engine.clone();
+    let mounts = Arc::clone(&ctx.mounts);
     tokio::spawn(async move {
-        draw(&engine, &transcoder, &picture, &tap, &status, &cancel).await;
+        draw(&mounts, &transcoder, &picture, &tap, &status, &cancel).await;
     });
 }
 
 /// Follows the mount and keeps an encoder running while something is on air.
 async fn draw(
-    engine: &Engine,
+    mounts: &crate::mount::Mounts,
     transcoder: &Arc<dyn Transcoder>,
     picture: &Picture,
     tap: &Arc<Tap>,
@@ -76,7 +77,7 @@ async fn draw(
 ) {
     loop {
         let mount = loop {
-            if let Some(m) = engine.mounts().get(&picture.mount)
+            if let Some(m) = mounts.get(&picture.mount)
                 && m.status().on_air.is_some()
             {
                 break m;
@@ -90,9 +91,7 @@ async fn draw(
         let Some(kind) = Kind::for_content_type(&content_type) else {
             {
                 let mut st = lock(status);
-                st.last_error = Some(format!(
-                    "the station sends {content_type}; radio as video takes MP3 or AAC"
-                ));
+                st.last_error = Some(TargetError::NotDrawable(content_type).to_string());
                 st.last_error_at = Some(std::time::SystemTime::now());
             }
             tokio::select! {
@@ -147,14 +146,19 @@ async fn draw(
                     let t = Arc::clone(transcoder);
                     let started = tokio::task::spawn_blocking(move || t.radio_video(job, out))
                         .await
-                        .unwrap_or_else(|e| Err(crate::transcode::TranscodeError(e.to_string())));
+                        .unwrap_or_else(|e| {
+                            Err(crate::transcode::TranscodeError::failed(
+                                "starting the encoder",
+                                e,
+                            ))
+                        });
                     match started {
                         Ok(e) => encoder = Some((config, e)),
                         Err(e) => {
                             refused = Some((config.clone(), std::time::Instant::now()));
                             tracing::warn!(mount = %picture.mount, "radio as video did not start: {e}");
                             let mut st = lock(status);
-                            st.last_error = Some(format!("the picture could not be drawn: {e}"));
+                            st.last_error = Some(TargetError::Drawing(e).to_string());
                             st.last_error_at = Some(std::time::SystemTime::now());
                         }
                     }

@@ -17,10 +17,11 @@ use tokio::io::{AsyncReadExt, WriteHalf};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::{CONNECT_TIMEOUT, Dialer, Io, SharedStatus, State, lock};
-use crate::Engine;
-use crate::rtmp::client::{Connected, connect_app, flush, until};
-use crate::rtmp::tap::Tap;
+use super::Context;
+use super::{SharedStatus, State, lock};
+use crate::dial::{CONNECT_TIMEOUT, Dialer, Io};
+use crate::rtmp::client::{ClientError, Connected, connect_app, flush, until};
+use crate::tap::Tap;
 
 /// Where and with which key to publish.
 #[derive(Clone)]
@@ -67,14 +68,14 @@ enum Ended {
 
 /// Starts target `id`: what `tap` carries sent to `to`, until it is stopped.
 pub fn start(
-    engine: &Engine,
+    ctx: &Context,
     id: i64,
     service: crate::admission::ServiceId,
     tap: Arc<Tap>,
     to: RtmpTarget,
     dialer: Arc<dyn Dialer>,
 ) {
-    let (cancel, status) = engine.targets().register(id, service);
+    let (cancel, status) = ctx.targets.register(id, service);
     tokio::spawn(async move {
         run(id, &tap, &to, dialer.as_ref(), &status, &cancel).await;
     });
@@ -129,7 +130,7 @@ async fn push(
     dialer: &dyn Dialer,
     status: &SharedStatus,
     cancel: &CancellationToken,
-) -> Result<Ended, String> {
+) -> Result<Ended, ClientError> {
     let publisher = *tap.watch().borrow();
     let setup = async {
         let (c, _) = connect_app(dialer, &to.host, to.port, to.tls, &to.app, to.display()).await?;
@@ -140,24 +141,24 @@ async fn push(
         } = c;
         let publish = session
             .request_publishing(to.key.clone(), PublishRequestType::Live)
-            .map_err(|e| format!("RTMP publish: {e}"))?;
+            .map_err(ClientError::request("publish"))?;
         flush(&mut w, vec![publish]).await?;
         until(&mut r, &mut w, &mut session, |e| match e {
             ClientSessionEvent::PublishRequestAccepted => Ok(true),
             // The stream key is never in the message.
-            ClientSessionEvent::UnhandleableOnStatusCode { code } => Err(format!(
-                "the remote refused to publish: {code} (check the stream key)"
-            )),
+            ClientSessionEvent::UnhandleableOnStatusCode { code } => {
+                Err(ClientError::PublishRefused(code.clone()))
+            }
             _ => Ok(false),
         })
         .await?;
-        Ok::<_, String>((r, w, session))
+        Ok::<_, ClientError>((r, w, session))
     };
     let (mut r, mut w, mut session) = tokio::select! {
         () = cancel.cancelled() => return Ok(Ended::Stopped),
         s = tokio::time::timeout(CONNECT_TIMEOUT * 2, setup) => match s {
             Ok(s) => s?,
-            Err(_) => return Err(format!("the remote did not accept the stream within {:?}", CONNECT_TIMEOUT * 2)),
+            Err(_) => return Err(ClientError::TooSlow { what: "accept the stream", within: CONNECT_TIMEOUT * 2 }),
         },
     };
     tracing::info!(remote = %to.display(), "RTMP target publishing");
@@ -193,19 +194,19 @@ async fn push(
             },
             // The remote's acknowledgements and pings are answered (rml_rtmp does it).
             n = r.read(&mut buf) => match n {
-                Ok(0) => return Err("the remote closed the connection".into()),
+                Ok(0) => return Err(ClientError::Closed),
                 Ok(n) => {
                     let results = session
                         .handle_input(&buf[..n])
-                        .map_err(|e| format!("the remote spoke RTMP we cannot read: {e}"))?;
+                        .map_err(ClientError::Unreadable)?;
                     for e in flush(&mut w, results).await? {
                         if let ClientSessionEvent::UnhandleableOnStatusCode { code } = e {
-                            return Err(format!("the remote stopped the stream: {code}"));
+                            return Err(ClientError::Stopped(code));
                         }
                     }
                     continue;
                 }
-                Err(e) => return Err(format!("the connection was lost: {e}")),
+                Err(e) => return Err(ClientError::Lost(e)),
             },
         };
         if tag.is_header() {
@@ -235,9 +236,9 @@ fn tag_ts(base: &mut Option<u32>, ts: u32) -> u32 {
 async fn send(
     session: &mut ClientSession,
     w: &mut WriteHalf<Box<dyn Io>>,
-    tag: &crate::rtmp::tap::Tag,
+    tag: &crate::media::flv::Tag,
     ts: u32,
-) -> Result<(), String> {
+) -> Result<(), ClientError> {
     let data: Bytes = tag.data.clone();
     let at = RtmpTimestamp::new(ts);
     let packet = if tag.video {
@@ -245,7 +246,7 @@ async fn send(
     } else {
         session.publish_audio_data(data, at, false)
     }
-    .map_err(|e| format!("RTMP: {e}"))?;
+    .map_err(ClientError::request("media packet"))?;
     flush(w, vec![packet]).await.map(drop)
 }
 

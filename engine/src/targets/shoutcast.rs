@@ -9,9 +9,9 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::Dialer;
 use super::icecast::{Remote, query_value, start_remote};
-use crate::Engine;
+use super::{Context, TargetError};
+use crate::dial::Dialer;
 
 #[derive(Clone)]
 pub struct ShoutcastTarget {
@@ -45,14 +45,14 @@ impl ShoutcastTarget {
 
 /// Starts target `id`: `service`'s mount `mount` sent to `to`, until it is stopped.
 pub fn start(
-    engine: &Engine,
+    ctx: &Context,
     id: i64,
     service: crate::admission::ServiceId,
     mount: String,
     to: ShoutcastTarget,
     dialer: Arc<dyn Dialer>,
 ) {
-    start_remote(engine, id, service, mount, Remote::Shoutcast(to), dialer);
+    start_remote(ctx, id, service, mount, Remote::Shoutcast(to), dialer);
 }
 
 fn clean(s: &str) -> String {
@@ -64,14 +64,14 @@ pub(crate) async fn login(
     sock: &mut TcpStream,
     to: &ShoutcastTarget,
     info: &crate::mount::StreamInfo,
-) -> Result<(), String> {
+) -> Result<(), TargetError> {
     let pass = match to.stream_id {
         Some(sid) => format!("{}:#{sid}\r\n", to.password),
         None => format!("{}\r\n", to.password),
     };
     sock.write_all(pass.as_bytes())
         .await
-        .map_err(|e| format!("the connection failed during the login: {e}"))?;
+        .map_err(TargetError::LoginIo)?;
     // The answer is a line or two: `OK2\r\nicy-caps:11\r\n\r\n`, or `invalid password`.
     let mut buf = vec![0u8; 512];
     let mut got = 0;
@@ -79,7 +79,7 @@ pub(crate) async fn login(
         let n = sock
             .read(&mut buf[got..])
             .await
-            .map_err(|e| format!("the connection failed during the login: {e}"))?;
+            .map_err(TargetError::LoginIo)?;
         if n == 0 {
             break;
         }
@@ -95,11 +95,11 @@ pub(crate) async fn login(
     let first = answer.lines().next().unwrap_or("").trim();
     if first != "OK2" {
         return Err(if first.is_empty() {
-            "the remote closed the connection after the password (a wrong password, or its stream is taken)".into()
+            TargetError::ClosedAfterPassword
         } else if first.to_ascii_lowercase().contains("password") {
-            "the remote refused the password".into()
+            TargetError::PasswordRefused
         } else {
-            format!("the remote refused the source: {first}")
+            TargetError::SourceRefused(first.to_owned())
         });
     }
     let mut head = format!(
@@ -115,7 +115,7 @@ pub(crate) async fn login(
     head.push_str("\r\n");
     sock.write_all(head.as_bytes())
         .await
-        .map_err(|e| format!("the connection failed during the login: {e}"))
+        .map_err(TargetError::LoginIo)
 }
 
 /// `GET /admin.cgi?…&mode=updinfo&song=…` on the listener port.

@@ -16,8 +16,8 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::super::Context;
 use super::super::icy::{self, Interleaver, Piece};
-use crate::Engine;
 use crate::events::ListenerSession;
 use crate::mount::Mount;
 use crate::registry::SessionGuard;
@@ -38,7 +38,8 @@ pub(crate) struct Conn {
 
 /// What a listener needs only now and then.
 pub(crate) struct Ctx {
-    pub engine: Engine,
+    /// The Icecast port it came in on.
+    pub port: Arc<Context>,
     pub shutdown: CancellationToken,
     /// Where the listener's tasks (and its mount's writer) are spawned, so a shutdown waits
     /// for them to report.
@@ -150,9 +151,9 @@ impl Conn {
         let ctx = self.ctx;
         let mount = &ctx.primary;
         mount.unsubscribe();
-        ctx.engine.mounts().remove_if_idle(mount);
+        ctx.port.mounts().remove_if_idle(mount);
         tracing::debug!(remote = %ctx.remote, mount = %mount.name(), bytes = self.bytes, skipped = self.skipped, "listener left: {why}");
-        ctx.engine.events().listener_ended(ListenerSession {
+        ctx.port.events().listener_ended(ListenerSession {
             service_id: mount.service_id(),
             mount: mount.name().to_owned(),
             ip: ctx.remote.ip(),

@@ -13,7 +13,7 @@
 //!
 //! [`stream`]: super::stream
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -31,28 +31,36 @@ use crate::mount::Mount;
 /// to make it look.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
 
-/// A mount's way to its writer: the writer's inbox while one runs.
+/// The port's writers, at most one per mount: each one's inbox, by the address of the
+/// mount it serves. A writer holds its mount until it has taken its own entry out (under
+/// this lock), so an address here never names a newer mount made at the same place.
 #[derive(Default)]
-pub(crate) struct Slot(Mutex<Option<mpsc::UnboundedSender<Conn>>>);
+pub(crate) struct Writers(Mutex<HashMap<usize, mpsc::UnboundedSender<Conn>>>);
 
-impl std::fmt::Debug for Slot {
+impl std::fmt::Debug for Writers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("fanout::Slot")
+        f.write_str("fanout::Writers")
     }
 }
 
-impl Slot {
-    fn lock(&self) -> MutexGuard<'_, Option<mpsc::UnboundedSender<Conn>>> {
+impl Writers {
+    fn lock(&self) -> MutexGuard<'_, HashMap<usize, mpsc::UnboundedSender<Conn>>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// A mount's key among the writers.
+fn key(mount: &Arc<Mount>) -> usize {
+    Arc::as_ptr(mount) as usize
 }
 
 /// Hands a listener that has caught up with its own mount to that mount's writer, starting
 /// the writer if none runs.
 pub(crate) fn park(conn: Conn) {
     let mount = Arc::clone(&conn.ctx.primary);
-    let mut slot = mount.fanout.lock();
-    let conn = match slot.as_ref() {
+    let port = Arc::clone(&conn.ctx.port);
+    let mut writers = port.writers.lock();
+    let conn = match writers.get(&key(&mount)) {
         Some(tx) => match tx.send(conn) {
             Ok(()) => return,
             Err(back) => back.0,
@@ -64,9 +72,15 @@ pub(crate) fn park(conn: Conn) {
     let shutdown = conn.ctx.shutdown.clone();
     // Cannot fail: the receiver is right here.
     let _ = tx.send(conn);
-    *slot = Some(tx);
-    drop(slot);
-    tasks.spawn(write_loop(mount, inbox, tasks.clone(), shutdown));
+    writers.insert(key(&mount), tx);
+    drop(writers);
+    tasks.spawn(write_loop(
+        mount,
+        Arc::clone(&port),
+        inbox,
+        tasks.clone(),
+        shutdown,
+    ));
 }
 
 /// What to do with a listener after writing to it.
@@ -79,6 +93,7 @@ enum After {
 
 async fn write_loop(
     mount: Arc<Mount>,
+    port: Arc<super::super::Context>,
     mut inbox: mpsc::UnboundedReceiver<Conn>,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -100,7 +115,7 @@ async fn write_loop(
                 for c in conns.drain(..) {
                     c.finish("server shutting down");
                 }
-                *mount.fanout.lock() = None;
+                port.writers.lock().remove(&key(&mount));
                 return;
             }
             Some(c) = inbox.recv() => conns.push(c),
@@ -121,11 +136,11 @@ async fn write_loop(
         if conns.is_empty() {
             // Stop when nobody is left, unless someone is being handed over right now
             // (parking holds the slot's lock while it sends).
-            let mut slot = mount.fanout.lock();
+            let mut writers = port.writers.lock();
             match inbox.try_recv() {
                 Ok(c) => conns.push(c),
                 Err(_) => {
-                    *slot = None;
+                    writers.remove(&key(&mount));
                     return;
                 }
             }

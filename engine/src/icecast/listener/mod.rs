@@ -24,8 +24,7 @@ use tokio_util::task::TaskTracker;
 
 use super::icy::{self, Interleaver};
 use super::request::RequestHead;
-use super::{mount_name, response};
-use crate::Engine;
+use super::{Context, mount_name, response};
 use crate::admission::{Decision, PlayRequest};
 use crate::mount::{JoinError, Mount, StreamInfo};
 use crate::registry::SessionRole;
@@ -57,23 +56,23 @@ fn stream_headers(info: &StreamInfo, metaint: Option<usize>) -> Vec<u8> {
 }
 
 /// The live mount a listener of `mount` should hear now: itself, else its live fallback.
-fn audible(engine: &Engine, mount: &Mount) -> Option<Arc<Mount>> {
+fn audible(ctx: &Context, mount: &Mount) -> Option<Arc<Mount>> {
     if mount.has_source() {
-        return engine.mounts().get(mount.name());
+        return ctx.mounts().get(mount.name());
     }
-    let fb = engine.mounts().get(&mount.fallback()?)?;
+    let fb = ctx.mounts().get(&mount.fallback()?)?;
     fb.has_source().then_some(fb)
 }
 
 /// The mount a listener asked for. A mount without a source is prepared (without a source)
 /// when admission says it has a live fallback, so its listeners can wait there.
 async fn find_mount(
-    engine: &Engine,
+    ctx: &Context,
     name: &str,
     remote: SocketAddr,
     agent: Option<&str>,
 ) -> Option<Arc<Mount>> {
-    if let Some(m) = engine.mounts().get(name) {
+    if let Some(m) = ctx.mounts().get(name) {
         return Some(m);
     }
     let req = PlayRequest {
@@ -81,12 +80,12 @@ async fn find_mount(
         remote,
         user_agent: agent.map(str::to_owned),
     };
-    let Decision::Allow(grant) = engine.admission().admit_play(&req).await else {
+    let Decision::Allow(grant) = ctx.admission.admit_play(&req).await else {
         return None;
     };
     let fallback = grant.fallback?;
-    engine.mounts().get(&fallback).filter(|f| f.has_source())?;
-    let m = engine
+    ctx.mounts().get(&fallback).filter(|f| f.has_source())?;
+    let m = ctx
         .mounts()
         .get_or_create(name, grant.service_id, grant.limits);
     m.set_fallback(Some(fallback));
@@ -97,7 +96,7 @@ pub async fn run(
     mut sock: TcpStream,
     remote: SocketAddr,
     head: RequestHead,
-    engine: Engine,
+    ctx: Arc<Context>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
@@ -111,9 +110,9 @@ pub async fn run(
     drop(head);
     let not_found = || response::error(404, "Not Found", "no such mount, or it is not live");
     // An on-demand relay starts on the first listener, who waits a moment for it.
-    if engine.demand().touch(name) {
+    if ctx.demand.touch(name) {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
-        while engine
+        while ctx
             .mounts()
             .get(name)
             .is_none_or(|m| m.status().on_air.is_none())
@@ -126,13 +125,13 @@ pub async fn run(
     let mut tries = 0;
     let (live, sub, info, metaint) = loop {
         tries += 1;
-        let Some(live) = Box::pin(find_mount(&engine, name, remote, agent.as_deref())).await else {
+        let Some(live) = Box::pin(find_mount(&ctx, name, remote, agent.as_deref())).await else {
             let _ = sock.write_all(&not_found()).await;
             return;
         };
-        let Some(info) = audible(&engine, &live).and_then(|m| m.info()) else {
+        let Some(info) = audible(&ctx, &live).and_then(|m| m.info()) else {
             let _ = sock.write_all(&not_found()).await;
-            engine.mounts().remove_if_idle(&live);
+            ctx.mounts().remove_if_idle(&live);
             return;
         };
         // Ogg and WebM carry their titles in-band; like Icecast, no ICY blocks in them.
@@ -140,7 +139,7 @@ pub async fn run(
             .then_some(icy::DEFAULT_METAINT);
         if is_head {
             let _ = sock.write_all(&stream_headers(&info, metaint)).await;
-            engine.mounts().remove_if_idle(&live);
+            ctx.mounts().remove_if_idle(&live);
             return;
         }
         match live.subscribe() {
@@ -148,29 +147,27 @@ pub async fn run(
             Err(JoinError::Closed) if tries < 3 => continue,
             Err(JoinError::NoSource | JoinError::Closed) => {
                 let _ = sock.write_all(&not_found()).await;
-                engine.mounts().remove_if_idle(&live);
+                ctx.mounts().remove_if_idle(&live);
                 return;
             }
             Err(JoinError::Full(max)) => {
                 tracing::info!(%remote, mount = %name, "listener refused: the mount is full ({max} listeners)");
-                engine
-                    .events()
-                    .mount_event(crate::events::MountEvent::Full {
-                        service_id: live.service_id(),
-                        mount: name.to_owned(),
-                        limit: max,
-                        at: std::time::SystemTime::now(),
-                    });
+                ctx.events().mount_event(crate::events::MountEvent::Full {
+                    service_id: live.service_id(),
+                    mount: name.to_owned(),
+                    limit: max,
+                    at: std::time::SystemTime::now(),
+                });
                 let msg = format!("this station is full ({max} listeners); try again later");
                 let _ = sock
                     .write_all(&response::error(503, "Service Unavailable", &msg))
                     .await;
-                engine.mounts().remove_if_idle(&live);
+                ctx.mounts().remove_if_idle(&live);
                 return;
             }
         }
     };
-    let session = engine.registry().open_session(
+    let session = ctx.registry().open_session(
         live.service_id(),
         name,
         SessionRole::Listener,
@@ -188,8 +185,8 @@ pub async fn run(
         bytes: 0,
         skipped: 0,
         ctx: Box::new(Ctx {
-            sent: engine.traffic().counter(live.service_id()),
-            engine,
+            sent: ctx.traffic.counter(live.service_id()),
+            port: ctx,
             shutdown,
             tasks,
             primary: live,

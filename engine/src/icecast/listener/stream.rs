@@ -137,7 +137,7 @@ struct Reconsider<'a> {
 
 impl Reconsider<'_> {
     fn apply(&mut self, conn: &mut Conn, pending: &mut VecDeque<Bytes>) {
-        match audible(&conn.ctx.engine, self.primary) {
+        match audible(&conn.ctx.port, self.primary) {
             Some(next) => {
                 *self.grace = None;
                 if !Arc::ptr_eq(&next, self.hearing) {

@@ -3,16 +3,13 @@
 //! connecting to that mount itself takes over, and hands back when it leaves).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
 use crate::admission::{Limits, ServiceId};
+use crate::ids::SourceId;
 use crate::mount::{Mount, MountBusy, Mounts, StreamInfo};
 use crate::transcode::{FeedOutput, FeedSpec};
-
-/// Source ids of feeds: far above the Icecast sources' (which count from 1).
-static NEXT_ID: AtomicU64 = AtomicU64::new(1 << 56);
 
 /// The priority a feed holds on its mount: below every login (DJs are 1..=100).
 const FEED_PRIORITY: u8 = 0;
@@ -22,7 +19,7 @@ const FEED_PRIORITY: u8 = 0;
 pub struct MountFeed {
     mounts: Arc<Mounts>,
     mount: Arc<Mount>,
-    id: u64,
+    id: SourceId,
     headers: Vec<Bytes>,
 }
 
@@ -66,7 +63,7 @@ impl MountFeed {
         label: &str,
         soft: bool,
     ) -> Result<Self, MountBusy> {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let id = SourceId::new();
         loop {
             let live = mounts.get_or_create(mount, service_id, limits);
             let attached = if soft {
@@ -99,7 +96,7 @@ impl MountFeed {
     }
 
     /// Its source id on the mount.
-    pub fn id(&self) -> u64 {
+    pub fn id(&self) -> SourceId {
         self.id
     }
 }

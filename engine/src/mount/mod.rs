@@ -19,6 +19,9 @@ use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
 
 use crate::admission::{Limits, ServiceId};
+use crate::ids::SourceId;
+
+pub mod feed;
 
 /// How much recent audio a new listener gets at once.
 pub const BURST_BYTES: usize = 64 * 1024;
@@ -45,7 +48,7 @@ pub struct StreamInfo {
 /// A connected source's place on the mount.
 #[derive(Debug, Clone)]
 struct SourceSlot {
-    id: u64,
+    id: SourceId,
     priority: u8,
     label: String,
     info: StreamInfo,
@@ -58,7 +61,7 @@ struct SourceSlot {
 #[derive(Debug)]
 struct State {
     sources: Vec<SourceSlot>,
-    on_air: Option<u64>,
+    on_air: Option<SourceId>,
     burst: VecDeque<Bytes>,
     burst_len: usize,
     title: Arc<str>,
@@ -78,7 +81,7 @@ struct State {
     received: u64,
     /// A source waiting to go on air while the soft source on air fades out, until when it
     /// waits at most, and its audio meanwhile (played from its start once on air).
-    takeover: Option<(u64, Instant)>,
+    takeover: Option<(SourceId, Instant)>,
     takeover_buf: Vec<Bytes>,
     takeover_len: usize,
     /// The title sequence when the takeover began: a title set after it (the live source's
@@ -119,8 +122,6 @@ pub struct Mount {
     state: Mutex<State>,
     listeners: AtomicUsize,
     peak: AtomicUsize,
-    /// The Icecast listeners that keep up, written by one task per mount.
-    pub(crate) fanout: crate::icecast::listener::fanout::Slot,
 }
 
 /// What a new listener needs: the burst, its place in the ring, and the stream's headers.
@@ -180,7 +181,6 @@ impl Mount {
             }),
             listeners: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
-            fanout: Default::default(),
         }
     }
 
@@ -201,7 +201,7 @@ impl Mount {
     /// source's; otherwise it is refused.
     pub fn attach_source(
         &self,
-        id: u64,
+        id: SourceId,
         priority: u8,
         label: &str,
         info: StreamInfo,
@@ -215,7 +215,7 @@ impl Mount {
     /// [`Mount::hand_over`].
     pub fn attach_soft_source(
         &self,
-        id: u64,
+        id: SourceId,
         priority: u8,
         label: &str,
         info: StreamInfo,
@@ -226,7 +226,7 @@ impl Mount {
 
     fn attach(
         &self,
-        id: u64,
+        id: SourceId,
         priority: u8,
         label: &str,
         info: StreamInfo,
@@ -277,14 +277,14 @@ impl Mount {
     }
 
     /// Whether a source is waiting to take over from soft source `id`.
-    pub fn takeover_pending(&self, id: u64) -> bool {
+    pub fn takeover_pending(&self, id: SourceId) -> bool {
         let st = self.lock();
         st.on_air == Some(id) && st.takeover.is_some()
     }
 
     /// The soft source `id` has faded out: the waiting source goes on air, from the start of
     /// what it sent meanwhile.
-    pub fn hand_over(&self, id: u64) {
+    pub fn hand_over(&self, id: SourceId) {
         let mut st = self.lock();
         if st.on_air != Some(id) {
             return;
@@ -297,7 +297,7 @@ impl Mount {
     }
 
     /// Puts the waiting source `next` on air with the audio it sent while waiting.
-    fn take_over(&self, st: &mut State, next: u64) {
+    fn take_over(&self, st: &mut State, next: SourceId) {
         st.takeover = None;
         let title = (st.title_seq != st.takeover_title_seq).then(|| Arc::clone(&st.title));
         self.go_on_air(st, next);
@@ -313,7 +313,7 @@ impl Mount {
     }
 
     /// Disconnects a source; the highest-priority source left (if any) goes on air at once.
-    pub fn detach_source(&self, id: u64) {
+    pub fn detach_source(&self, id: SourceId) {
         let mut st = self.lock();
         st.sources.retain(|s| s.id != id);
         if st.takeover.is_some_and(|(t, _)| t == id) {
@@ -362,7 +362,7 @@ impl Mount {
         self.tx.subscribe()
     }
 
-    fn go_on_air(&self, st: &mut State, id: u64) {
+    fn go_on_air(&self, st: &mut State, id: SourceId) {
         st.on_air = Some(id);
         // A new voice: listeners get the title block again at their next metadata point.
         st.title = Arc::from("");
@@ -385,7 +385,7 @@ impl Mount {
 
     /// Source `id` starts a new chain of its stream (an Ogg beginning-of-stream page): the
     /// burst restarts with it, so a new listener never gets pages of the previous chain.
-    pub fn begin_chain(&self, id: u64) {
+    pub fn begin_chain(&self, id: SourceId) {
         let mut st = self.lock();
         if let Some(slot) = st.sources.iter_mut().find(|s| s.id == id) {
             slot.headers.clear();
@@ -401,7 +401,7 @@ impl Mount {
     /// records its headers so far, `page` included, for listeners who join later or hear
     /// this source take over. One lock for both, so a handover in between can neither lose
     /// nor repeat the page. Header pages go to the ring but not into the burst.
-    pub fn publish_header(&self, id: u64, headers: Vec<Bytes>, page: Bytes) {
+    pub fn publish_header(&self, id: SourceId, headers: Vec<Bytes>, page: Bytes) {
         let mut st = self.lock();
         if let Some(slot) = st.sources.iter_mut().find(|s| s.id == id) {
             slot.headers = headers.clone();
@@ -414,7 +414,7 @@ impl Mount {
 
     /// Publishes a chunk from source `id`. Returns whether the source is on air (a standby
     /// source's audio is dropped).
-    pub fn publish(&self, id: u64, chunk: Bytes) -> bool {
+    pub fn publish(&self, id: SourceId, chunk: Bytes) -> bool {
         let mut st = self.lock();
         if st.on_air != Some(id) {
             let Some((waiting, until)) = st.takeover.filter(|(t, _)| *t == id) else {
@@ -458,7 +458,7 @@ impl Mount {
     }
 
     /// Whether `id` is the source on air.
-    pub fn is_on_air(&self, id: u64) -> bool {
+    pub fn is_on_air(&self, id: SourceId) -> bool {
         self.lock().on_air == Some(id)
     }
 
@@ -478,11 +478,10 @@ impl Mount {
         if st.closed {
             return Err(JoinError::Closed);
         }
-        let on_air = match st.on_air {
-            Some(id) => id,
-            None if st.fallback.is_some() => 0,
-            None => return Err(JoinError::NoSource),
-        };
+        // Without a source on air, a listener may still wait here for its fallback.
+        if st.on_air.is_none() && st.fallback.is_none() {
+            return Err(JoinError::NoSource);
+        }
         let max = st.limits.max_listeners as usize;
         let now = self.listeners.load(Ordering::Relaxed);
         if now >= max {
@@ -493,7 +492,7 @@ impl Mount {
         let info = st
             .sources
             .iter()
-            .find(|s| s.id == on_air)
+            .find(|s| Some(s.id) == st.on_air)
             .map(|s| s.info.clone())
             .unwrap_or_default();
         Ok(Subscription {
@@ -560,7 +559,7 @@ impl Mount {
     }
 
     /// Whether source `id` is connected (on air or on standby).
-    pub fn has_source_id(&self, id: u64) -> bool {
+    pub fn has_source_id(&self, id: SourceId) -> bool {
         self.lock().sources.iter().any(|s| s.id == id)
     }
 
@@ -662,41 +661,71 @@ mod tests {
     #[test]
     fn priorities_and_handover() {
         let m = Mount::new("jazz", ServiceId(1), limits());
-        m.attach_source(1, 10, "dj low", StreamInfo::default(), limits())
-            .expect("first source");
-        assert!(m.publish(1, Bytes::from_static(b"low")));
+        m.attach_source(
+            SourceId::test(1),
+            10,
+            "dj low",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("first source");
+        assert!(m.publish(SourceId::test(1), Bytes::from_static(b"low")));
         // Equal priority is refused; higher takes over and the lower waits on standby.
         assert!(
-            m.attach_source(2, 10, "dj same", StreamInfo::default(), limits())
-                .is_err()
+            m.attach_source(
+                SourceId::test(2),
+                10,
+                "dj same",
+                StreamInfo::default(),
+                limits()
+            )
+            .is_err()
         );
-        m.attach_source(3, 60, "dj high", StreamInfo::default(), limits())
-            .expect("higher takes over");
-        assert!(!m.publish(1, Bytes::from_static(b"dropped")));
-        assert!(m.publish(3, Bytes::from_static(b"high")));
+        m.attach_source(
+            SourceId::test(3),
+            60,
+            "dj high",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("higher takes over");
+        assert!(!m.publish(SourceId::test(1), Bytes::from_static(b"dropped")));
+        assert!(m.publish(SourceId::test(3), Bytes::from_static(b"high")));
         // High leaves: low resumes at once.
-        m.detach_source(3);
-        assert!(m.is_on_air(1));
-        m.detach_source(1);
+        m.detach_source(SourceId::test(3));
+        assert!(m.is_on_air(SourceId::test(1)));
+        m.detach_source(SourceId::test(1));
         assert!(!m.has_source());
     }
 
     #[test]
     fn a_soft_source_fades_out_before_a_live_one_takes_over() {
         let m = Mount::new("radio", ServiceId(1), limits());
-        m.attach_soft_source(1, 0, "AutoDJ", StreamInfo::default(), limits())
-            .expect("autodj");
+        m.attach_soft_source(
+            SourceId::test(1),
+            0,
+            "AutoDJ",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("autodj");
         let (_, mut rx) = m.follow();
-        assert!(m.publish(1, Bytes::from_static(b"music")));
-        m.attach_source(2, 50, "source", StreamInfo::default(), limits())
-            .expect("live");
+        assert!(m.publish(SourceId::test(1), Bytes::from_static(b"music")));
+        m.attach_source(
+            SourceId::test(2),
+            50,
+            "source",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("live");
         // The live source waits: its audio is kept, AutoDJ still plays (its fade).
-        assert!(m.is_on_air(1) && m.takeover_pending(1));
-        assert!(m.publish(2, Bytes::from_static(b"hello")));
-        assert!(m.publish(1, Bytes::from_static(b"fade")));
-        m.hand_over(1);
-        assert!(m.is_on_air(2) && !m.takeover_pending(1));
-        assert!(m.publish(2, Bytes::from_static(b"world")));
+        assert!(m.is_on_air(SourceId::test(1)) && m.takeover_pending(SourceId::test(1)));
+        assert!(m.publish(SourceId::test(2), Bytes::from_static(b"hello")));
+        assert!(m.publish(SourceId::test(1), Bytes::from_static(b"fade")));
+        m.hand_over(SourceId::test(1));
+        assert!(m.is_on_air(SourceId::test(2)) && !m.takeover_pending(SourceId::test(1)));
+        assert!(m.publish(SourceId::test(2), Bytes::from_static(b"world")));
         let heard: Vec<Bytes> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
         assert_eq!(
             heard,
@@ -704,34 +733,58 @@ mod tests {
                 .map(|b: &'static str| Bytes::from_static(b.as_bytes()))
         );
         // AutoDJ no longer reaches listeners.
-        assert!(!m.publish(1, Bytes::from_static(b"late")));
+        assert!(!m.publish(SourceId::test(1), Bytes::from_static(b"late")));
     }
 
     #[test]
     fn a_title_sent_while_waiting_to_take_over_is_kept() {
         let m = Mount::new("radio", ServiceId(1), limits());
-        m.attach_soft_source(1, 0, "AutoDJ", StreamInfo::default(), limits())
-            .expect("autodj");
+        m.attach_soft_source(
+            SourceId::test(1),
+            0,
+            "AutoDJ",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("autodj");
         m.set_title("AutoDJ song");
-        m.attach_source(2, 50, "source", StreamInfo::default(), limits())
-            .expect("live");
+        m.attach_source(
+            SourceId::test(2),
+            50,
+            "source",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("live");
         m.set_title("Live show");
-        m.hand_over(1);
+        m.hand_over(SourceId::test(1));
         assert_eq!(&*m.title().0, "Live show");
     }
 
     #[test]
     fn a_soft_source_that_never_hands_over_is_taken_over_after_the_wait() {
         let m = Mount::new("radio", ServiceId(1), limits());
-        m.attach_soft_source(1, 0, "AutoDJ", StreamInfo::default(), limits())
-            .expect("autodj");
-        m.attach_source(2, 50, "source", StreamInfo::default(), limits())
-            .expect("live");
-        assert!(m.publish(2, Bytes::from_static(b"early")));
+        m.attach_soft_source(
+            SourceId::test(1),
+            0,
+            "AutoDJ",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("autodj");
+        m.attach_source(
+            SourceId::test(2),
+            50,
+            "source",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("live");
+        assert!(m.publish(SourceId::test(2), Bytes::from_static(b"early")));
         std::thread::sleep(SOFT_HANDOVER + Duration::from_millis(50));
         let (_, mut rx) = m.follow();
-        assert!(m.publish(2, Bytes::from_static(b"now")));
-        assert!(m.is_on_air(2));
+        assert!(m.publish(SourceId::test(2), Bytes::from_static(b"now")));
+        assert!(m.is_on_air(SourceId::test(2)));
         let heard: Vec<Bytes> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
         assert_eq!(
             heard,
@@ -739,21 +792,39 @@ mod tests {
         );
         // And a soft source leaving while one waits puts the waiting one on air.
         let m = Mount::new("radio2", ServiceId(1), limits());
-        m.attach_soft_source(1, 0, "AutoDJ", StreamInfo::default(), limits())
-            .expect("autodj");
-        m.attach_source(2, 50, "source", StreamInfo::default(), limits())
-            .expect("live");
-        m.detach_source(1);
-        assert!(m.is_on_air(2));
+        m.attach_soft_source(
+            SourceId::test(1),
+            0,
+            "AutoDJ",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("autodj");
+        m.attach_source(
+            SourceId::test(2),
+            50,
+            "source",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("live");
+        m.detach_source(SourceId::test(1));
+        assert!(m.is_on_air(SourceId::test(2)));
     }
 
     #[test]
     fn burst_and_ring() {
         let m = Mount::new("jazz", ServiceId(1), limits());
-        m.attach_source(1, 50, "source", StreamInfo::default(), limits())
-            .expect("source");
+        m.attach_source(
+            SourceId::test(1),
+            50,
+            "source",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("source");
         for i in 0..40u8 {
-            m.publish(1, Bytes::from(vec![i; 4096]));
+            m.publish(SourceId::test(1), Bytes::from(vec![i; 4096]));
         }
         let mut sub = m.subscribe().expect("joins");
         let burst: usize = sub.burst.iter().map(Bytes::len).sum();
@@ -762,7 +833,7 @@ mod tests {
             "burst of {burst} bytes"
         );
         assert_eq!(sub.burst.last().map(|b| b[0]), Some(39));
-        m.publish(1, Bytes::from_static(b"next"));
+        m.publish(SourceId::test(1), Bytes::from_static(b"next"));
         assert_eq!(
             sub.rx.try_recv().expect("ring"),
             Bytes::from_static(b"next")
@@ -772,21 +843,27 @@ mod tests {
     #[test]
     fn header_pages_reach_each_listener_once() {
         let m = Mount::new("ogg", ServiceId(1), limits());
-        m.attach_source(1, 50, "source", StreamInfo::default(), limits())
-            .expect("source");
+        m.attach_source(
+            SourceId::test(1),
+            50,
+            "source",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("source");
         let mut early = m.subscribe().expect("joins");
         let h1 = Bytes::from_static(b"OggS-bos");
         // Large header pages (cover art in the comments) past the burst size.
         let big: Vec<Bytes> = (0..24u8).map(|i| Bytes::from(vec![i; 4096])).collect();
-        m.begin_chain(1);
-        m.publish_header(1, vec![h1.clone()], h1.clone());
+        m.begin_chain(SourceId::test(1));
+        m.publish_header(SourceId::test(1), vec![h1.clone()], h1.clone());
         let mut headers = vec![h1.clone()];
         for page in &big {
             headers.push(page.clone());
-            m.publish_header(1, headers.clone(), page.clone());
+            m.publish_header(SourceId::test(1), headers.clone(), page.clone());
         }
         for i in 0..20u8 {
-            m.publish(1, Bytes::from(vec![100 + i; 4096]));
+            m.publish(SourceId::test(1), Bytes::from(vec![100 + i; 4096]));
         }
         // A listener already there got each header page once, from the ring.
         let mut got = Vec::new();
@@ -809,18 +886,30 @@ mod tests {
     #[test]
     fn standby_source_takes_over_with_its_headers() {
         let m = Mount::new("ogg", ServiceId(1), limits());
-        m.attach_source(1, 10, "low", StreamInfo::default(), limits())
-            .expect("low");
-        m.attach_source(2, 60, "high", StreamInfo::default(), limits())
-            .expect("high");
+        m.attach_source(
+            SourceId::test(1),
+            10,
+            "low",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("low");
+        m.attach_source(
+            SourceId::test(2),
+            60,
+            "high",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("high");
         let mut rx = m.subscribe().expect("joins").rx;
         // The standby source's headers are recorded, not sent.
         let h = Bytes::from_static(b"OggS-low-bos");
-        m.begin_chain(1);
-        m.publish_header(1, vec![h.clone()], h.clone());
+        m.begin_chain(SourceId::test(1));
+        m.publish_header(SourceId::test(1), vec![h.clone()], h.clone());
         assert!(rx.try_recv().is_err());
         // When high leaves, low's headers go out first, once.
-        m.detach_source(2);
+        m.detach_source(SourceId::test(2));
         assert_eq!(rx.try_recv().ok(), Some(h));
         assert!(rx.try_recv().is_err());
     }
@@ -831,7 +920,13 @@ mod tests {
         let m = mounts.get_or_create("jazz", ServiceId(1), limits());
         mounts.remove_if_idle(&m);
         assert_eq!(
-            m.attach_source(1, 50, "late", StreamInfo::default(), limits()),
+            m.attach_source(
+                SourceId::test(1),
+                50,
+                "late",
+                StreamInfo::default(),
+                limits()
+            ),
             Err(AttachError::Closed)
         );
         assert_eq!(m.subscribe().err(), Some(JoinError::Closed));
@@ -839,7 +934,13 @@ mod tests {
         assert!(!Arc::ptr_eq(&m, &fresh));
         assert!(
             fresh
-                .attach_source(1, 50, "late", StreamInfo::default(), limits())
+                .attach_source(
+                    SourceId::test(1),
+                    50,
+                    "late",
+                    StreamInfo::default(),
+                    limits()
+                )
                 .is_ok()
         );
     }
@@ -848,8 +949,14 @@ mod tests {
     fn full_and_no_source() {
         let m = Mount::new("jazz", ServiceId(1), limits());
         assert_eq!(m.subscribe().err(), Some(JoinError::NoSource));
-        m.attach_source(1, 50, "source", StreamInfo::default(), limits())
-            .expect("source");
+        m.attach_source(
+            SourceId::test(1),
+            50,
+            "source",
+            StreamInfo::default(),
+            limits(),
+        )
+        .expect("source");
         let _a = m.subscribe().expect("1");
         let _b = m.subscribe().expect("2");
         assert_eq!(m.subscribe().err(), Some(JoinError::Full(2)));

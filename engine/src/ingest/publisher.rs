@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use crate::hls::live::{Lifetimes, LiveStream, LiveStreams, SourceStatus};
 use crate::hls::packager::{Packager, SegmentOut};
+use crate::ids::PublisherId;
 use crate::ladder::{Ladder, LadderPlan};
 use crate::media::aac::AacConfig;
 use crate::media::avc::AvcConfig;
@@ -49,7 +50,7 @@ pub struct Expect {
 
 #[derive(Debug)]
 pub struct Publisher {
-    id: u64,
+    id: PublisherId,
     streams: Arc<LiveStreams>,
     /// The service's stream: source status, viewers, and (with a ladder) the master playlist.
     stream: Arc<LiveStream>,
@@ -82,14 +83,14 @@ pub struct Publisher {
     remote: std::net::SocketAddr,
     since: std::time::SystemTime,
     /// Where its tags go on to restream targets, as they came.
-    tap: Option<Arc<super::tap::Tap>>,
+    tap: Option<Arc<crate::tap::Tap>>,
     pub started: Instant,
     pub bytes_in: u64,
 }
 
 impl Publisher {
     pub fn new(
-        id: u64,
+        id: PublisherId,
         streams: Arc<LiveStreams>,
         stream: Arc<LiveStream>,
         target_secs: f64,
@@ -144,7 +145,7 @@ impl Publisher {
     }
 
     /// Sends its tags on to `tap` (restream targets follow it).
-    pub fn with_tap(mut self, tap: Arc<super::tap::Tap>) -> Self {
+    pub fn with_tap(mut self, tap: Arc<crate::tap::Tap>) -> Self {
         tap.start(self.id);
         self.tap = Some(tap);
         self
@@ -152,7 +153,7 @@ impl Publisher {
 
     fn tap(&self, video: bool, data: &Bytes, ts: u32) {
         if let Some(tap) = &self.tap {
-            tap.send(super::tap::Tag {
+            tap.send(crate::media::flv::Tag {
                 video,
                 ts,
                 data: data.clone(),
@@ -472,11 +473,12 @@ mod tests {
 
     fn publisher() -> (Publisher, Arc<LiveStream>) {
         let streams = Arc::new(LiveStreams::default());
+        let id = PublisherId::new();
         let stream = streams
             .publish(
                 "cam",
                 ServiceId(1),
-                1,
+                id,
                 Limits::default(),
                 crate::hls::live::Packaging {
                     format: SegmentFormat::Ts,
@@ -486,7 +488,7 @@ mod tests {
             )
             .expect("free");
         let p = Publisher::new(
-            1,
+            id,
             streams,
             Arc::clone(&stream),
             2.0,

@@ -12,34 +12,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
 
+use crate::ids::PublisherId;
+use crate::media::flv::Tag;
+
 /// Tags a target may fall behind by before it skips to the next keyframe (about 10 s of a
 /// 30 fps stream with audio).
 const CAPACITY: usize = 1024;
-
-/// One FLV tag body (VIDEODATA or AUDIODATA) and its RTMP timestamp.
-#[derive(Debug, Clone)]
-pub struct Tag {
-    pub video: bool,
-    /// Milliseconds, as the publisher sent it (a target rebases it).
-    pub ts: u32,
-    pub data: Bytes,
-}
-
-impl Tag {
-    /// A video keyframe (a target starts and resumes on one).
-    pub fn is_keyframe(&self) -> bool {
-        self.video && self.data.first().is_some_and(|b| b >> 4 == 1) && !self.is_header()
-    }
-
-    /// An AVC or AAC sequence header (decoder configuration).
-    pub fn is_header(&self) -> bool {
-        match (self.video, self.data.first(), self.data.get(1)) {
-            (true, Some(b), Some(0)) => b & 0x0f == 7,
-            (false, Some(b), Some(0)) => b >> 4 == 10,
-            _ => false,
-        }
-    }
-}
 
 #[derive(Debug, Default)]
 struct Headers {
@@ -52,8 +30,8 @@ struct Headers {
 pub struct Tap {
     tx: broadcast::Sender<Tag>,
     headers: Mutex<Headers>,
-    /// The publisher on it (0: none).
-    on: watch::Sender<u64>,
+    /// The publisher on it.
+    on: watch::Sender<Option<PublisherId>>,
 }
 
 impl Default for Tap {
@@ -61,7 +39,7 @@ impl Default for Tap {
         Self {
             tx: broadcast::Sender::new(CAPACITY),
             headers: Mutex::default(),
-            on: watch::Sender::new(0),
+            on: watch::Sender::new(None),
         }
     }
 }
@@ -72,17 +50,17 @@ impl Tap {
     }
 
     /// Publisher `id` starts on it: earlier sequence headers no longer apply.
-    pub(crate) fn start(&self, id: u64) {
+    pub(crate) fn start(&self, id: PublisherId) {
         *self.headers() = Headers::default();
-        self.on.send_replace(id);
+        self.on.send_replace(Some(id));
     }
 
     /// Publisher `id` left (a later publisher's start is not undone).
-    pub(crate) fn stop(&self, id: u64) {
+    pub(crate) fn stop(&self, id: PublisherId) {
         self.on.send_if_modified(|on| {
-            let mine = *on == id;
+            let mine = *on == Some(id);
             if mine {
-                *on = 0;
+                *on = None;
             }
             mine
         });
@@ -104,11 +82,11 @@ impl Tap {
 
     /// Whether a publisher is on it.
     pub fn is_live(&self) -> bool {
-        *self.on.borrow() != 0
+        self.on.borrow().is_some()
     }
 
     /// Changes whenever a publisher starts or stops.
-    pub fn watch(&self) -> watch::Receiver<u64> {
+    pub fn watch(&self) -> watch::Receiver<Option<PublisherId>> {
         self.on.subscribe()
     }
 
@@ -136,19 +114,16 @@ impl Tap {
     }
 }
 
-/// Publisher ids for taps written by encoders (far above RTMP publishers' ids).
-static NEXT_WRITER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 56);
-
 /// Encoded frames (a ladder rung, radio drawn as video) written to a tap as FLV tags.
 #[derive(Debug)]
 pub struct TapWriter {
     tap: Arc<Tap>,
-    id: u64,
+    id: PublisherId,
 }
 
 impl TapWriter {
     pub fn new(tap: Arc<Tap>) -> Self {
-        let id = NEXT_WRITER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = PublisherId::new();
         Self { tap, id }
     }
 
@@ -242,7 +217,8 @@ mod tests {
     #[test]
     fn followers_get_the_headers_then_what_follows() {
         let tap = Tap::default();
-        tap.start(1);
+        let (one, two) = (PublisherId::new(), PublisherId::new());
+        tap.start(one);
         tap.send(tag(true, &[0x17, 0, 0, 0, 0, 1, 2]));
         tap.send(tag(false, &[0xAF, 0, 0x12, 0x10]));
         tap.send(tag(true, &[0x17, 1, 0, 0, 0, 9])); // before anyone follows: gone
@@ -253,20 +229,11 @@ mod tests {
         let next = rx.try_recv().expect("a tag");
         assert!(!next.is_keyframe() && !next.is_header());
         // A new publisher's headers replace the old ones; an old publisher's stop is ignored.
-        tap.start(2);
-        tap.stop(1);
+        tap.start(two);
+        tap.stop(one);
         assert!(tap.is_live());
         assert!(tap.follow().0.is_empty());
-        tap.stop(2);
+        tap.stop(two);
         assert!(!tap.is_live());
-    }
-
-    #[test]
-    fn keyframes_and_headers_are_told_apart() {
-        assert!(tag(true, &[0x17, 1, 0, 0, 0]).is_keyframe());
-        assert!(!tag(true, &[0x17, 0, 0, 0, 0]).is_keyframe());
-        assert!(tag(false, &[0xAF, 0, 0x12]).is_header());
-        assert!(!tag(false, &[0x2F, 0, 0x12]).is_header());
-        assert!(!tag(true, &[]).is_header());
     }
 }
