@@ -8,3 +8,6 @@ pub mod packager;
 pub mod rendition;
 pub mod ts;
 pub mod viewers;
+
+#[cfg(test)]
+pub(crate) mod testing;
