@@ -334,8 +334,8 @@ mod tests {
 
     use super::*;
     use crate::hls::testing::{aac_config, aac_frames, av_config, check_golden, video};
-    use crate::media::fixtures::{self as fx, FRAME_TICKS};
     use crate::media::TIMESCALE;
+    use crate::media::fixtures::{self as fx, FRAME_TICKS};
 
     /// The runs of one GOP (three pictures from `start`) and its audio.
     fn gop_runs(pictures: &[fx::Picture], start: i64) -> Vec<Run> {
@@ -418,7 +418,12 @@ mod tests {
                 // The data offset counts from the moof's first byte.
                 let at = moof_start + trun.data_offset.expect("data offset") as usize;
                 let bytes: Vec<u8> = run.samples.iter().flat_map(|s| s.data.to_vec()).collect();
-                assert_eq!(data[at..at + bytes.len()], bytes[..], "track {}", run.track_id);
+                assert_eq!(
+                    data[at..at + bytes.len()],
+                    bytes[..],
+                    "track {}",
+                    run.track_id
+                );
                 let entries: Vec<_> = (0..trun.samples.len())
                     .map(|i| trun.samples.get(i).expect("entry"))
                     .collect();

@@ -121,7 +121,10 @@ pub(crate) fn check_golden(name: &str, actual: &[u8]) {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Where byte `at` of a golden file is, in the container's own terms.
@@ -130,11 +133,10 @@ fn locate(name: &str, data: &[u8], at: usize) -> String {
         let packet = at / 188;
         let pid = data
             .get(packet * 188 + 1..packet * 188 + 3)
-            .map(|p| u16::from_be_bytes([p[0] & 0x1F, p[1]]));
-        return format!(
-            "packet {packet}, byte {} of it, PID {pid:#x?}",
-            at % 188
-        );
+            .map_or("?".to_owned(), |p| {
+                format!("{:#x}", u16::from_be_bytes([p[0] & 0x1F, p[1]]))
+            });
+        return format!("packet {packet}, byte {} of it, PID {pid}", at % 188);
     }
     box_path(data, at, 0)
 }
@@ -146,8 +148,8 @@ fn box_path(data: &[u8], at: usize, base: usize) -> String {
     ];
     let mut pos = 0;
     while pos + 8 <= data.len() {
-        let size = u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]])
-            as usize;
+        let size =
+            u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
         let kind = &data[pos + 4..pos + 8];
         if size < 8 {
             break;

@@ -258,8 +258,8 @@ mod tests {
 
     use super::*;
     use crate::hls::testing::{aac, aac_frames, avc, check_golden, interleave};
-    use crate::media::fixtures::{self as fx, FRAME_TICKS};
     use crate::media::Frame;
+    use crate::media::fixtures::{self as fx, FRAME_TICKS};
 
     /// Writes `segments` (each a list of frames) the way the packager does: tables first,
     /// pictures in Annex-B, AAC behind ADTS headers. Returns each segment's bytes.
@@ -279,7 +279,8 @@ mod tests {
                             adts.into()
                         }
                     };
-                    m.write_pes(f.track, f.dts, f.pts, f.key, &data).expect("PES");
+                    m.write_pes(f.track, f.dts, f.pts, f.key, &data)
+                        .expect("PES");
                 }
                 assert_eq!(m.pending() % 188, 0);
                 m.take()
@@ -328,7 +329,11 @@ mod tests {
         for (i, s) in segments.iter().enumerate() {
             for (pid, cc) in read_back(s).counters {
                 if let Some(prev) = last.insert(pid, cc) {
-                    assert_eq!(cc, (prev + 1) % 16, "segment {i}: PID {pid:#x} skipped a count");
+                    assert_eq!(
+                        cc,
+                        (prev + 1) % 16,
+                        "segment {i}: PID {pid:#x} skipped a count"
+                    );
                 }
             }
         }
@@ -375,7 +380,10 @@ mod tests {
 
     #[test]
     fn audio_only_carries_the_pcr_on_the_audio() {
-        let segments = [aac_frames(0, 6 * fx::AAC_TICKS), aac_frames(6 * fx::AAC_TICKS, 9 * fx::AAC_TICKS)];
+        let segments = [
+            aac_frames(0, 6 * fx::AAC_TICKS),
+            aac_frames(6 * fx::AAC_TICKS, 9 * fx::AAC_TICKS),
+        ];
         let out = mux(
             Program {
                 video: false,
@@ -389,7 +397,10 @@ mod tests {
         let seen = read_back(&out[1]);
         assert_eq!(seen.pids, [0, PMT_PID, AUDIO_PID, AUDIO_PID, AUDIO_PID]);
         assert_eq!(seen.pcrs.len(), 3);
-        assert!(seen.random_access.len() == 3, "every audio frame is a random access point");
+        assert!(
+            seen.random_access.len() == 3,
+            "every audio frame is a random access point"
+        );
     }
 
     #[test]
