@@ -133,7 +133,10 @@ pub fn two_gops(dts: i64) -> Vec<Picture> {
 /// is an IDR and P/B pairs and no picture is shown after the next IDR). The slices repeat the
 /// fixture's, so only the first GOP decodes cleanly: for tests of timing, not of decoding.
 pub fn pictures(dts: i64, count: usize, gop: usize) -> Vec<Picture> {
-    assert!(!gop.is_multiple_of(2), "a GOP of IDR + P/B pairs has an odd length");
+    assert!(
+        !gop.is_multiple_of(2),
+        "a GOP of IDR + P/B pairs has an odd length"
+    );
     (0..count)
         .map(|i| {
             let at = dts + i as i64 * FRAME_TICKS;
