@@ -192,6 +192,8 @@ async fn a_source_reaches_its_listeners_with_burst_and_titles() {
     })
     .await;
     assert_eq!(burst, (0..100).collect::<Vec<_>>());
+    assert_eq!(srv.engine.registry().listeners_on(SERVICE, MOUNT), 2);
+    assert_eq!(srv.engine.open_sessions().len(), 2);
 
     // A title, as an encoder sets it beside its stream.
     let (_, status) = request(
