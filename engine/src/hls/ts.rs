@@ -397,10 +397,8 @@ mod tests {
         let seen = read_back(&out[1]);
         assert_eq!(seen.pids, [0, PMT_PID, AUDIO_PID, AUDIO_PID, AUDIO_PID]);
         assert_eq!(seen.pcrs.len(), 3);
-        assert!(
-            seen.random_access.len() == 3,
-            "every audio frame is a random access point"
-        );
+        // Every audio frame is a random access point.
+        assert_eq!(seen.random_access, [AUDIO_PID; 3]);
     }
 
     #[test]
