@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Server, Value};
+use crate::{Server, Value, eventually_blocking, secs, within};
 
 /// A radio service and its source password.
 pub async fn radio(srv: &Server, name: &str, limits: Value) -> (i64, String, String) {
@@ -112,8 +112,8 @@ pub fn ffmpeg_tone(
 
 /// Waits until `/status-json.xsl` lists `mount` with a source.
 pub fn wait_live(srv: &Server, mount: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let wait = within(secs(10)).every(Duration::from_millis(100)).logs(srv);
+    eventually_blocking(wait, format!("{mount} to go live"), || {
         let (head, body) = raw_get(
             srv,
             "/status-json.xsl",
@@ -122,15 +122,11 @@ pub fn wait_live(srv: &Server, mount: &str) {
             Duration::from_secs(2),
         );
         if head.contains("200 OK") && body_str(&body).contains(&format!("/{mount}\"")) {
-            return;
+            Ok(())
+        } else {
+            Err(head)
         }
-        assert!(
-            Instant::now() < deadline,
-            "{mount} never went live:\n{}",
-            srv.logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    });
 }
 
 pub fn body_str(b: &[u8]) -> String {

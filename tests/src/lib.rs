@@ -19,6 +19,9 @@ pub mod icecast;
 pub mod media;
 pub mod peers;
 pub mod rtmp;
+pub mod wait;
+
+pub use wait::{Wait, eventually, eventually_blocking, poll, poll_blocking, secs, within};
 
 /// Creates a customer `<name>-owner` and a service of `kind` for it (as the admin);
 /// returns the service as the API answered.
@@ -374,14 +377,11 @@ impl Server {
     /// Waits (up to `within`) for a log line containing `needle`: the log is read from
     /// the server's stderr by a thread and may trail what the server did.
     pub fn wait_log(&self, needle: &str, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.logs().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.logs().contains(needle)
+        let wait = wait::within(within).every(Duration::from_millis(20));
+        poll_blocking(wait, || {
+            self.logs().contains(needle).then_some(()).ok_or(())
+        })
+        .is_ok()
     }
 
     /// Sends SIGTERM and waits for a clean exit; returns the exit status.
@@ -399,16 +399,13 @@ impl Server {
             .arg("-TERM")
             .arg(child.id().to_string())
             .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
+        let wait = within(secs(20)).every(Duration::from_millis(20));
+        match poll_blocking(wait, || child.try_wait().unwrap().ok_or(())) {
+            Ok(status) => status,
+            Err(()) => {
                 let _ = child.kill();
                 panic!("tidecast did not stop within 20 s of SIGTERM");
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

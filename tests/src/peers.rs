@@ -7,10 +7,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::Value;
 use crate::icecast::Proc;
+use crate::{Value, eventually_blocking, secs, within};
 
 /// A running icecast2 with source password [`Icecast2::PASSWORD`].
 #[derive(Debug)]
@@ -104,15 +104,11 @@ impl Icecast2 {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         self.proc = Some(Proc(cmd.spawn().unwrap()));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "icecast2 did not start: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let wait = within(secs(10)).every(Duration::from_millis(50));
+        eventually_blocking(wait, "icecast2 to start", || {
+            std::net::TcpStream::connect(("127.0.0.1", self.port))
+                .map_err(|e| format!("{e}; its log: {}", self.log()))
+        });
     }
 
     /// `host:port`, as the listener helpers take it.
@@ -339,20 +335,15 @@ http {{
             .spawn()
             .unwrap();
         self.proc = Some(Proc(child));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.rtmp)).is_err()
-            || std::net::TcpStream::connect(("127.0.0.1", self.http)).is_err()
-            || self
-                .rtmps
-                .is_some_and(|p| std::net::TcpStream::connect(("127.0.0.1", p)).is_err())
-        {
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not start: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let wait = within(secs(10)).every(Duration::from_millis(50));
+        let ports = [Some(self.rtmp), Some(self.http), self.rtmps];
+        eventually_blocking(wait, "nginx to listen on all its ports", || {
+            for port in ports.into_iter().flatten() {
+                std::net::TcpStream::connect(("127.0.0.1", port))
+                    .map_err(|e| format!("port {port}: {e}; its log: {}", self.log()))?;
+            }
+            Ok::<_, String>(())
+        });
     }
 
     pub fn log(&self) -> String {
@@ -397,13 +388,11 @@ impl RtspCamera {
             .spawn()
             .unwrap();
         self.proc = Some(Proc(child));
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the RTSP camera did not start (scripts/test.sh installs GStreamer's RTSP server)"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let wait = within(secs(15)).every(Duration::from_millis(50));
+        eventually_blocking(
+            wait,
+            "the RTSP camera to start (scripts/test.sh installs GStreamer's RTSP server)",
+            || std::net::TcpStream::connect(("127.0.0.1", self.port)),
+        );
     }
 }

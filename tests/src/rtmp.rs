@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::icecast::Proc;
-use crate::{Server, StatusCode, Value};
+use crate::{Server, StatusCode, Value, eventually, wait};
 
 /// Creates a video service; returns (id, slug, stream key).
 pub async fn video(srv: &Server, name: &str, limits: Value) -> (i64, String, String) {
@@ -82,20 +82,17 @@ fn publish_picture(srv: &Server, key: &str, p: Publish, picture: &str, bitrate: 
 
 /// Polls until the stream's playlist lists at least `n` segments; returns it.
 pub async fn wait_playlist(srv: &Server, slug: &str, n: usize, within: Duration) -> String {
-    let deadline = Instant::now() + within;
-    loop {
+    let what = format!("a playlist of {slug} with {n} segments");
+    eventually(wait::within(within).logs(srv), what, async || {
         let (status, _, body) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
         let text = String::from_utf8_lossy(&body).into_owned();
         if status == StatusCode::OK && segments_of(&text).len() >= n {
-            return text;
+            Ok(text)
+        } else {
+            Err(format!("{status} {text}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "no playlist with {n} segments within {within:?}: {status} {text}\n{}",
-            srv.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }
 
 /// The segment URIs of a media playlist, with their `#EXTINF` durations.
@@ -389,21 +386,16 @@ pub async fn wait_discontinuity(
     after: usize,
     within: Duration,
 ) -> String {
-    let deadline = Instant::now() + within;
-    loop {
+    let what = format!("a discontinuity in {stream} with {after} segments after it");
+    let wait = wait::within(within).every(Duration::from_millis(300));
+    eventually(wait, what, async || {
         let p = wait_playlist(srv, stream, 1, within).await;
         let behind = p
             .split("#EXT-X-DISCONTINUITY\n")
             .nth(1)
             .map(segments_of)
             .unwrap_or_default();
-        if behind.len() >= after {
-            return p;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no discontinuity within {within:?}: {p}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+        if behind.len() >= after { Ok(p) } else { Err(p) }
+    })
+    .await
 }

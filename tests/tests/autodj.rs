@@ -75,15 +75,10 @@ both_backends! {
         // The video's on-demand copy is made in the background: let it finish, so the
         // database holds still for the comparisons below.
         let clip = item("clip.mp4")["id"].as_i64().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        eventually(within(secs(60)), "the clip's VOD to finish", async || {
             let vod = tidecast_tests::media::item(&srv, &owner, id, clip).await["vod"]["status"].clone();
-            if vod == "ready" || vod == "failed" {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the clip's VOD never finished: {vod}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            if vod == "ready" || vod == "failed" { Ok(()) } else { Err(vod) }
+        }).await;
 
         // The same bytes again: not stored twice.
         let files_before = library_files(&store);
@@ -437,11 +432,13 @@ async fn autodj_crossfades_tracks_with_titles_in_order() {
         (StatusCode::OK, Some(false)),
         "{st}"
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while status_of(&srv, &slug).is_some() {
-        assert!(Instant::now() < deadline, "the mount stayed up after stop");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let wait = within(secs(5)).every(Duration::from_millis(100));
+    eventually_blocking(wait, "the mount to go after stop", || {
+        match status_of(&srv, &slug) {
+            Some(status) => Err(status),
+            None => Ok(()),
+        }
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,33 +460,33 @@ async fn a_live_source_takes_over_and_autodj_resumes() {
     std::thread::sleep(Duration::from_secs(3));
     // The station's own login (priority 50) goes live with a 1 kHz tone for 5 s.
     let mut live = ffmpeg_tone(&srv, &slug, "source", &pw, false, 5, "Live Show", 1000);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let (_, st) = srv
-            .get(&format!("/api/v1/services/{id}/autodj"), &owner)
-            .await;
-        if st["on_air"] == false {
-            break;
-        }
-        assert!(Instant::now() < deadline, "AutoDJ never yielded: {st}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let status = format!("/api/v1/services/{id}/autodj");
+    let every_50_ms = |w: Wait<'static>| w.every(Duration::from_millis(50));
+    eventually(
+        every_50_ms(within(secs(5))),
+        "AutoDJ to yield",
+        async || {
+            let (_, st) = srv.get(&status, &owner).await;
+            if st["on_air"] == false {
+                Ok(())
+            } else {
+                Err(st)
+            }
+        },
+    )
+    .await;
     live.wait().unwrap();
     // Back within a second of the live source leaving.
-    let left = Instant::now();
-    loop {
-        let (_, st) = srv
-            .get(&format!("/api/v1/services/{id}/autodj"), &owner)
-            .await;
+    let resumed = every_50_ms(within(Duration::from_millis(1500)));
+    eventually(resumed, "AutoDJ to resume", async || {
+        let (_, st) = srv.get(&status, &owner).await;
         if st["on_air"] == true && st["now_playing"].is_object() {
-            break;
+            Ok(())
+        } else {
+            Err(st)
         }
-        assert!(
-            left.elapsed() < Duration::from_millis(1500),
-            "AutoDJ did not resume: {st}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     let (pcm, errors) = listener.join().unwrap();
     // Handovers on frame boundaries: the listener's decoder never sees a broken frame.
     assert!(
@@ -825,23 +822,24 @@ async fn dead_air_from_a_live_source_shows_in_stats() {
             .unwrap(),
     );
     wait_live(&srv, &slug);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let wait = within(secs(30))
+        .every(Duration::from_millis(500))
+        .logs(&srv);
+    let stats = eventually(wait, "dead air to be reported", async || {
         let (_, stats) = srv
             .get(&format!("/api/v1/services/{id}/stats"), &admin)
             .await;
-        let m = &stats["mounts"][0];
-        if m["dead_air_events"].as_u64().unwrap_or(0) >= 1 {
-            assert!(m["silent_for_s"].as_u64().unwrap() >= 15, "{stats}");
-            break;
+        if stats["mounts"][0]["dead_air_events"].as_u64().unwrap_or(0) >= 1 {
+            Ok(stats)
+        } else {
+            Err(stats)
         }
-        assert!(
-            Instant::now() < deadline,
-            "no dead air reported: {stats}\n{}",
-            srv.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    })
+    .await;
+    assert!(
+        stats["mounts"][0]["silent_for_s"].as_u64().unwrap() >= 15,
+        "{stats}"
+    );
     assert!(srv.wait_log("dead air: ", Duration::from_secs(1)));
 }
 
@@ -956,16 +954,19 @@ async fn autodj_feeds_the_extra_mounts_and_the_station_hls() {
         "the AAC mount is silent"
     );
     // And the station plays over HLS (its AAC ladder).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let wait = within(secs(20))
+        .every(Duration::from_millis(300))
+        .logs(&srv);
+    eventually(wait, "the station's HLS master playlist", async || {
         let (status, _, body) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
-        if status == StatusCode::OK && String::from_utf8_lossy(&body).contains("#EXT-X-STREAM-INF")
-        {
-            break;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        if status == StatusCode::OK && text.contains("#EXT-X-STREAM-INF") {
+            Ok(())
+        } else {
+            Err(format!("{status} {text}"))
         }
-        assert!(Instant::now() < deadline, "no station HLS\n{}", srv.logs());
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

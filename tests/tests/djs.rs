@@ -18,16 +18,13 @@ fn on_air_name(srv: &Server, mount: &str) -> Option<String> {
 }
 
 fn wait_on_air(srv: &Server, mount: &str, name: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while on_air_name(srv, mount).as_deref() != Some(name) {
-        assert!(
-            Instant::now() < deadline,
-            "{name} never went on air (now: {:?})\n{}",
-            on_air_name(srv, mount),
-            srv.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let wait = within(secs(10)).every(Duration::from_millis(50)).logs(srv);
+    eventually_blocking(wait, format!("{name} on air"), || {
+        match on_air_name(srv, mount) {
+            Some(now) if now == name => Ok(()),
+            now => Err(format!("on air: {now:?}")),
+        }
+    });
 }
 
 both_backends! {

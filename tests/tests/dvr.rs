@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use tidecast_tests::rtmp::*;
 use tidecast_tests::*;
@@ -32,6 +32,23 @@ fn dated(playlist: &str) -> Vec<(i64, f64)> {
 async fn dvr_playlist(srv: &Server, slug: &str) -> (StatusCode, String) {
     let (status, _, body) = srv.fetch(&format!("/hls/{slug}/dvr.m3u8"), &[]).await;
     (status, String::from_utf8(body).unwrap())
+}
+
+/// The DVR window once it has ended: the writer finished what the publisher left queued.
+async fn ended_window(srv: &Server, slug: &str) -> String {
+    eventually(
+        within(secs(10)).logs(srv),
+        "the archive to end",
+        async || {
+            let (status, p) = dvr_playlist(srv, slug).await;
+            if status == StatusCode::OK && p.contains("#EXT-X-ENDLIST") {
+                Ok(p)
+            } else {
+                Err(format!("{status} {p}"))
+            }
+        },
+    )
+    .await
 }
 
 /// ffmpeg reads a playlist (or file) to the end without a complaint. Frames keep their own
@@ -140,20 +157,7 @@ async fn the_archive_plays_back_and_survives_a_crash() {
     );
     publisher.wait().unwrap();
     let t1 = unix_ms();
-    // The writer finishes what the publisher left queued.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let playlist = loop {
-        let (status, p) = dvr_playlist(&srv, &slug).await;
-        if status == StatusCode::OK && p.contains("#EXT-X-ENDLIST") {
-            break p;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the archive never ended: {p}\n{}",
-            srv.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let playlist = ended_window(&srv, &slug).await;
     let segs = dated(&playlist);
     assert!(segs.len() >= 5, "{playlist}");
     // Program dates run with the wall clock, each segment after the last.
@@ -260,19 +264,20 @@ async fn the_archive_plays_back_and_survives_a_crash() {
         },
     );
     again.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, p) = dvr_playlist(&srv, &slug).await;
-        if dated(&p).len() > segs.len() + 1 && p.contains("#EXT-X-ENDLIST") {
-            assert!(p.contains("#EXT-X-DISCONTINUITY"), "{p}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the second session was not archived: {p}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let p = eventually(
+        within(secs(10)),
+        "the second session to be archived",
+        async || {
+            let (_, p) = dvr_playlist(&srv, &slug).await;
+            if dated(&p).len() > segs.len() + 1 && p.contains("#EXT-X-ENDLIST") {
+                Ok(p)
+            } else {
+                Err(p)
+            }
+        },
+    )
+    .await;
+    assert!(p.contains("#EXT-X-DISCONTINUITY"), "{p}");
     // An export across both sessions: one timeline, the break between them left out.
     let (_, p) = dvr_playlist(&srv, &slug).await;
     let all = dated(&p);
@@ -379,21 +384,18 @@ async fn a_transcoded_service_records_every_rendition_within_its_disk_quota() {
     publisher.wait().unwrap();
     let t1 = unix_ms();
     let rendition = |r: &str| format!("/hls/{slug}/{r}/dvr.m3u8");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    let what = "the renditions' archives to end";
+    eventually(within(secs(15)).logs(&srv), what, async || {
         let (_, _, a) = srv.fetch(&rendition("source"), &[]).await;
         let (_, _, b) = srv.fetch(&rendition("180p"), &[]).await;
-        let ended = |p: &[u8]| String::from_utf8_lossy(p).contains("#EXT-X-ENDLIST");
-        if ended(&a) && ended(&b) {
-            break;
+        let (a, b) = (String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+        if a.contains("#EXT-X-ENDLIST") && b.contains("#EXT-X-ENDLIST") {
+            Ok(())
+        } else {
+            Err(format!("source:\n{a}\n180p:\n{b}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the renditions' archives never ended\n{}",
-            srv.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await;
 
     // The window is a master playlist over the renditions' archives.
     let (status, master) = dvr_playlist(&srv, &slug).await;
@@ -478,16 +480,16 @@ async fn a_transcoded_service_records_every_rendition_within_its_disk_quota() {
 /// The recording once its export ended.
 async fn finished(srv: &Server, token: &str, recordings: &str, rec: &Value) -> Value {
     let rid = rec["id"].as_i64().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually(within(secs(30)), "the export to end", async || {
         let (status, r) = srv.get(&format!("{recordings}/{rid}"), token).await;
         assert_eq!(status, StatusCode::OK, "{r}");
         if r["status"] != "exporting" {
-            return r;
+            Ok(r)
+        } else {
+            Err(r)
         }
-        assert!(Instant::now() < deadline, "the export never ended: {r}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }
 
 /// The duration of a library item.
@@ -572,15 +574,7 @@ async fn a_span_of_the_archive_exports_to_an_mp4_in_the_library() {
         },
     );
     publisher.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let segs = loop {
-        let (_, p) = dvr_playlist(&srv, &slug).await;
-        if p.contains("#EXT-X-ENDLIST") {
-            break dated(&p);
-        }
-        assert!(Instant::now() < deadline, "the archive never ended: {p}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let segs = dated(&ended_window(&srv, &slug).await);
     assert!(segs.len() >= 6, "{segs:?}");
 
     // Bad requests change nothing.
@@ -795,15 +789,7 @@ async fn a_full_disk_stops_the_archive_not_the_live_stream() {
 
     // What was archived before the disk filled up is whole: it plays, every file in the
     // folder is one the index names, and a restart finds nothing to repair.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let archived = loop {
-        let (_, p) = dvr_playlist(&srv, &slug).await;
-        if p.contains("#EXT-X-ENDLIST") {
-            break p;
-        }
-        assert!(Instant::now() < deadline, "the archive never ended: {p}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let archived = ended_window(&srv, &slug).await;
     let segs = dated(&archived);
     assert!(segs.len() >= 4, "{archived}");
     decodes_cleanly(&srv.url(&format!("/hls/{slug}/dvr.m3u8")));
@@ -860,20 +846,17 @@ async fn hls_js_seeks_two_minutes_back_in_the_dvr_window_and_returns_to_live() {
         },
     );
     // Two minutes and a bit in the window before the viewer arrives.
-    let deadline = Instant::now() + Duration::from_secs(200);
-    loop {
+    let wait = within(secs(200)).every(secs(2)).logs(&srv);
+    eventually(wait, "135 s in the DVR window", async || {
         let (status, pl) = dvr_playlist(&srv, &slug).await;
         let span: f64 = dated(&pl).iter().map(|(_, d)| d).sum();
         if status == StatusCode::OK && span >= 135.0 {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{status} {span} s"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "{status} {span} s\n{}",
-            srv.logs()
-        );
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
+    })
+    .await;
     let run = play_in_chromium(
         &srv.url(&format!("/hls/{slug}/dvr.m3u8")),
         &["--seek-back", "120", "--seconds", "3"],

@@ -204,16 +204,13 @@ both_backends! {
         assert!(head.starts_with("HTTP/1.0 200"), "{head}");
         s.write_all(&[0xff, 0xfb, 0x90, 0x44, 0x00, 0x01]).unwrap();
         drop(s);
-        let mut silent = TcpStream::connect(&srv.icecast).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            silent.write_all(format!("PUT /{mount} HTTP/1.1\r\nAuthorization: Basic {}\r\nContent-Type: audio/mpeg\r\n\r\n", b64(&format!("source:{pw}"))).as_bytes()).unwrap();
-            let (head, _) = read_response(&mut silent, 0, Duration::from_millis(500));
-            if head.starts_with("HTTP/1.0 200") { break; }
-            assert!(Instant::now() < deadline, "the mount stayed busy after its source vanished: {head}");
-            silent = TcpStream::connect(&srv.icecast).unwrap();
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let wait = within(secs(5)).every(Duration::from_millis(100));
+        let mut silent = eventually_blocking(wait, "the mount to be free after its source vanished", || {
+            let mut s = TcpStream::connect(&srv.icecast).unwrap();
+            s.write_all(format!("PUT /{mount} HTTP/1.1\r\nAuthorization: Basic {}\r\nContent-Type: audio/mpeg\r\n\r\n", b64(&format!("source:{pw}"))).as_bytes()).unwrap();
+            let (head, _) = read_response(&mut s, 0, Duration::from_millis(500));
+            if head.starts_with("HTTP/1.0 200") { Ok(s) } else { Err(head) }
+        });
         let mut buf = [0u8; 16];
         silent.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let n = silent.read(&mut buf).unwrap_or(0);
@@ -255,11 +252,9 @@ both_backends! {
         let (_, mount, pw) = radio(&srv, "Greedy", json!({"max_bitrate_kbps": 64})).await;
         let mut src = ffmpeg_source(&srv, &mount, "source", &pw, false, 60);
         wait_live(&srv, &mount);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while src.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "a source over its bitrate was never cut");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        eventually_blocking(within(secs(20)), "a source over its bitrate to be cut", || {
+            src.try_wait().unwrap().ok_or("still sending")
+        });
         assert!(srv.wait_log("over the plan's 64 kbps", Duration::from_secs(2)), "{}", srv.logs());
     }
 

@@ -5,30 +5,30 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tidecast_tests::icecast::*;
 use tidecast_tests::*;
 
 /// The station's recordings once none is `recording` any more (at least `n` of them).
 async fn settled(srv: &Server, token: &str, id: i64, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, list) = srv
-            .get(&format!("/api/v1/services/{id}/recordings"), token)
-            .await;
-        assert_eq!(status, StatusCode::OK, "{list}");
-        let list = list["items"].as_array().unwrap().clone();
-        if list.len() >= n && list.iter().all(|r| r["status"] != "recording") {
-            return list;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the sets were never filed: {list:?}\n{}",
-            srv.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        within(secs(30)).logs(srv),
+        "the sets to be filed",
+        async || {
+            let (status, list) = srv
+                .get(&format!("/api/v1/services/{id}/recordings"), token)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{list}");
+            let items = list["items"].as_array().unwrap().clone();
+            if items.len() >= n && items.iter().all(|r| r["status"] != "recording") {
+                Ok(items)
+            } else {
+                Err(list)
+            }
+        },
+    )
+    .await
 }
 
 use tidecast_tests::media::item;

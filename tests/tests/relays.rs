@@ -9,7 +9,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tidecast_tests::icecast::*;
 use tidecast_tests::media::{level, listen_pcm};
@@ -19,39 +19,26 @@ use tidecast_tests::*;
 
 /// Polls the relay until it is in `want`; returns it.
 async fn relay_state(srv: &Server, token: &str, id: i64, want: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
+    let wait = wait::within(within).logs(srv);
+    eventually(wait, format!("the relay to be {want}"), async || {
         let (_, r) = srv
             .get(&format!("/api/v1/services/{id}/relay"), token)
             .await;
-        if r["state"] == want {
-            return r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the relay is not {want} after {within:?}: {r}\n{}",
-            srv.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        if r["state"] == want { Ok(r) } else { Err(r) }
+    })
+    .await
 }
 
 /// Polls the service's stats until it is off air (its relay stopped feeding it).
 async fn wait_off_air(srv: &Server, token: &str, id: i64, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
+    let what = "the service to be off air after its relay stopped";
+    eventually(wait::within(within), what, async || {
         let (_, st) = srv
             .get(&format!("/api/v1/services/{id}/stats"), token)
             .await;
-        if st["live"] == false {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still live after the relay stopped: {st}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        if st["live"] == false { Ok(()) } else { Err(st) }
+    })
+    .await;
 }
 
 /// The live window of `slug` decodes cleanly and has video of `width` and audio.

@@ -88,11 +88,11 @@ both_backends! {
         let chrome = ffmpeg_listener(&srv, &mount,
             "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36", 6);
         let second = tokio::spawn(listener_from_second_address(srv.icecast.clone().leak(), mount.clone().leak(), 5));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while listeners_of(&srv, &mount) < 3 {
-            assert!(Instant::now() < deadline, "three listeners never connected");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let wait = within(secs(10)).every(Duration::from_millis(100));
+        eventually(wait, "three listeners", async || {
+            let n = listeners_of(&srv, &mount);
+            if n >= 3 { Ok(()) } else { Err(format!("{n} listeners")) }
+        }).await;
         // A DJ's software sends a title that is a spreadsheet formula, while all three listen.
         set_title(&srv, &mount, &pw, FORMULA);
         second.await.unwrap();
@@ -101,16 +101,11 @@ both_backends! {
         }
 
         let base = format!("/api/v1/services/{id}/stats/report");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let report = loop {
+        let report = eventually(within(secs(15)), "the three sessions to be stored", async || {
             let (status, r) = srv.get(&base, &owner).await;
             assert_eq!(status, StatusCode::OK, "{r}");
-            if r["summary"]["sessions"] == 3 {
-                break r;
-            }
-            assert!(Instant::now() < deadline, "the three sessions were not stored: {r}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
+            if r["summary"]["sessions"] == 3 { Ok(r) } else { Err(r) }
+        }).await;
         let s = &report["summary"];
         assert_eq!(s["peak_listeners"], 3, "{report}");
         assert_eq!(s["unique_listeners"], 2, "two addresses: {report}");

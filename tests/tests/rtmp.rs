@@ -277,18 +277,16 @@ async fn reconnect_continues_numbering_after_a_discontinuity() {
             bframes: false,
         },
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let after = loop {
-        let p = wait_playlist(&srv, &slug, 1, Duration::from_secs(20)).await;
+    let wait = within(secs(20)).every(Duration::from_millis(300));
+    let after = eventually(wait, "a discontinuity after the reconnect", async || {
+        let p = wait_playlist(&srv, &slug, 1, secs(20)).await;
         if p.contains("#EXT-X-DISCONTINUITY\n") && p.matches("#EXTINF").count() >= 6 {
-            break p;
+            Ok(p)
+        } else {
+            Err(p)
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no discontinuity after the reconnect: {p}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    })
+    .await;
     let seqs: Vec<u64> = segments_of(&after)
         .iter()
         .map(|(u, _)| {
@@ -425,20 +423,18 @@ async fn viewers_are_counted_and_the_source_is_described() {
 
     // They stop polling: after two target durations their sessions end and are stored,
     // with the bytes actually sent.
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let stats = loop {
+    let wait = within(secs(15)).every(Duration::from_millis(300));
+    let stats = eventually(wait, "the viewer sessions to end", async || {
         let (_, stats) = srv
             .get(&format!("/api/v1/services/{id}/stats"), &admin)
             .await;
         if stats["listeners"] == 0 && stats["sessions_24h"] == 3 {
-            break stats;
+            Ok(stats)
+        } else {
+            Err(stats)
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "viewer sessions did not end: {stats}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    })
+    .await;
     assert!(
         stats["bytes_sent_24h"].as_i64().unwrap() > 2 * 10_000,
         "{stats}"
@@ -660,19 +656,16 @@ async fn segment_lengths_follow_settings_and_keyframes() {
     );
     // The tuned publisher finishes: its playlist ends about a second later.
     let _ = tuned.0.wait();
-    let deadline = std::time::Instant::now() + Duration::from_secs(6);
-    loop {
+    eventually(within(secs(6)), "#EXT-X-ENDLIST", async || {
         let (_, _, body) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
-        if String::from_utf8_lossy(&body).contains("#EXT-X-ENDLIST") {
-            break;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        if text.contains("#EXT-X-ENDLIST") {
+            Ok(())
+        } else {
+            Err(text)
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no #EXT-X-ENDLIST: {}",
-            String::from_utf8_lossy(&body)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await;
     let p = wait_playlist(&srv, &slow_slug, 2, Duration::from_secs(30)).await;
     assert_eq!(tag(&p, "#EXT-X-TARGETDURATION"), Some("10"), "{p}");
     let first = segments_of(&p)[0].1;

@@ -5,17 +5,14 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tidecast_tests::icecast::*;
 use tidecast_tests::*;
 
-async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// Waits up to 10 s, looking every 100 ms.
+fn ten_seconds() -> Wait<'static> {
+    within(secs(10)).every(Duration::from_millis(100))
 }
 
 both_backends! {
@@ -63,9 +60,9 @@ both_backends! {
         assert_eq!(public["now_playing"]["title"], "Artist B - Second", "{public}");
         assert_eq!(public["listeners"], 1);
         // Titles reach the history through the statistics writer (batched each second).
-        wait_for("title history", || async {
+        eventually(ten_seconds(), "title history", async || {
             let (_, p) = srv.call("GET", &public_path, None, None).await;
-            p["history"][0]["title"] == "Artist A - First"
+            if p["history"][0]["title"] == "Artist A - First" { Ok(()) } else { Err(p) }
         }).await;
         let text = srv.call("GET", &public_path, None, None).await.1.to_string();
         assert!(!text.contains(&pw) && !text.contains("password"), "{text}");
@@ -80,8 +77,9 @@ both_backends! {
         // The listener leaves: its session is stored with its user agent and bytes.
         std::thread::sleep(Duration::from_secs(1));
         drop(listener);
-        wait_for("a stored listener session", || async {
-            srv.get(&stats_path, &owner).await.1["sessions_24h"] == 1
+        eventually(ten_seconds(), "a stored listener session", async || {
+            let (_, st) = srv.get(&stats_path, &owner).await;
+            if st["sessions_24h"] == 1 { Ok(()) } else { Err(st) }
         }).await;
         let (_, after) = srv.get(&stats_path, &owner).await;
         assert!(after["bytes_sent_24h"].as_i64().unwrap() > 16_000, "{after}");

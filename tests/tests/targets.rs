@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tidecast_tests::icecast::*;
 use tidecast_tests::media::{level, listen_pcm};
@@ -13,19 +13,33 @@ use tidecast_tests::peers::Icecast2;
 use tidecast_tests::*;
 
 async fn target(srv: &Server, token: &str, path: &str, want: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let (_, list) = srv.get(path, token).await;
-        let t = list[0].clone();
-        if t["state"] == want {
-            return t;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the target is not {want} after {within:?}: {list}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        wait::within(within),
+        format!("the target to be {want}"),
+        async || {
+            let (_, list) = srv.get(path, token).await;
+            let t = list[0].clone();
+            if t["state"] == want { Ok(t) } else { Err(list) }
+        },
+    )
+    .await
+}
+
+/// Waits until the remote Icecast shows `title` on a source.
+async fn remote_title(ice: &Icecast2, title: &str) {
+    eventually(
+        within(secs(10)),
+        format!("{title:?} on the remote"),
+        async || {
+            let sources = ice.sources().await;
+            if sources.iter().any(|s| s["title"] == title) {
+                Ok(())
+            } else {
+                Err(format!("{sources:?}"))
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,21 +140,7 @@ async fn a_station_restreams_to_a_remote_icecast_and_reconnects() {
     assert!(pcm.len() > 44_100 * 2, "{} samples: {errors}", pcm.len());
     assert!(errors.trim().is_empty(), "{errors}");
     assert!(level(&pcm, 440.0, 44_100.0) > 0.1, "the tone is not there");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let sources = ice.sources().await;
-        if sources
-            .iter()
-            .any(|s| s["title"] == "Relay Artist - Relay Song")
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no title on the remote: {sources:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    remote_title(&ice, "Relay Artist - Relay Song").await;
 
     // The remote goes away: the target says so and keeps trying; it comes back: live again.
     ice.stop();
@@ -198,11 +198,19 @@ async fn a_station_restreams_to_a_remote_icecast_and_reconnects() {
             .0,
         StatusCode::NO_CONTENT
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ice.sources().await.is_empty() {
-        assert!(Instant::now() < deadline, "the remote still has the source");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        within(secs(10)),
+        "the remote to lose the source",
+        async || {
+            let sources = ice.sources().await;
+            if sources.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{sources:?}"))
+            }
+        },
+    )
+    .await;
     assert!(
         !srv.logs().contains(Icecast2::PASSWORD),
         "the password is in the log"
@@ -230,23 +238,20 @@ fn probe_rtmp(url: &str) -> Result<Value, String> {
 
 /// The codecs of a live RTMP URL's streams, sorted, once it plays with video of `width`.
 fn rtmp_codecs(url: &str, width: u64) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = probe_rtmp(url);
-        if let Ok(v) = &got {
-            let streams = v["streams"].as_array().cloned().unwrap_or_default();
-            if streams.iter().any(|s| s["width"] == width) {
-                let mut codecs: Vec<String> = streams
-                    .iter()
-                    .map(|s| s["codec_name"].as_str().unwrap_or("").to_owned())
-                    .collect();
-                codecs.sort();
-                return codecs;
-            }
+    let wait = within(secs(30)).every(Duration::from_millis(500));
+    eventually_blocking(wait, format!("{url} to play"), || {
+        let v = probe_rtmp(url)?;
+        let streams = v["streams"].as_array().cloned().unwrap_or_default();
+        if !streams.iter().any(|s| s["width"] == width) {
+            return Err(v.to_string());
         }
-        assert!(Instant::now() < deadline, "{url} does not play: {got:?}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+        let mut codecs: Vec<String> = streams
+            .iter()
+            .map(|s| s["codec_name"].as_str().unwrap_or("").to_owned())
+            .collect();
+        codecs.sort();
+        Ok(codecs)
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -453,21 +458,7 @@ async fn a_station_restreams_to_shoutcast() {
     assert!(pcm.len() > 44_100 * 2, "{} samples: {errors}", pcm.len());
     assert!(level(&pcm, 440.0, 44_100.0) > 0.1, "the tone is not there");
     set_title(&srv, &mount, &pw, "Shout Artist - Shout Song");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let sources = ice.sources().await;
-        if sources
-            .iter()
-            .any(|s| s["title"] == "Shout Artist - Shout Song")
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no title on the remote: {sources:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    remote_title(&ice, "Shout Artist - Shout Song").await;
 
     // A wrong password: said in the target's state, retried.
     let (_, t2) = srv
@@ -478,8 +469,7 @@ async fn a_station_restreams_to_shoutcast() {
             Some(json!({"kind": "shoutcast", "url": format!("shoutcast://:wrong@127.0.0.1:{}", ice.shoutcast_port)})),
         )
         .await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    let t = eventually(within(secs(15)), "the target to retry", async || {
         let (_, list) = srv.get(&path, &owner).await;
         let t = list
             .as_array()
@@ -489,15 +479,16 @@ async fn a_station_restreams_to_shoutcast() {
             .unwrap()
             .clone();
         if t["state"] == "retrying" {
-            assert!(
-                t["last_error"].as_str().unwrap().contains("password"),
-                "{t}"
-            );
-            break;
+            Ok(t)
+        } else {
+            Err(t)
         }
-        assert!(Instant::now() < deadline, "{t}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await;
+    assert!(
+        t["last_error"].as_str().unwrap().contains("password"),
+        "{t}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -807,8 +798,9 @@ async fn a_channel_restreams_over_rtmps_with_the_certificate_checked() {
             ..Publish::default()
         },
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let wait = within(secs(30)).every(Duration::from_millis(300));
+    let what = "the right name live and the wrong one retrying";
+    let bad = eventually(wait, what, async || {
         let (_, list) = srv.get(&path, &owner).await;
         let by = |id: &Value| {
             list.as_array()
@@ -820,12 +812,13 @@ async fn a_channel_restreams_over_rtmps_with_the_certificate_checked() {
         };
         let (good, bad) = (by(&t["id"]), by(&t2["id"]));
         if good["state"] == "live" && bad["state"] == "retrying" {
-            assert!(bad["last_error"].as_str().unwrap().contains("TLS"), "{bad}");
-            break;
+            Ok(bad)
+        } else {
+            Err(list)
         }
-        assert!(Instant::now() < deadline, "{list}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    })
+    .await;
+    assert!(bad["last_error"].as_str().unwrap().contains("TLS"), "{bad}");
     // What went through TLS arrives: nginx plays it (plain RTMP behind its TLS port).
     let remote = format!("rtmp://127.0.0.1:{}/live/secure", nginx.rtmp);
     assert_eq!(rtmp_codecs(&remote, 320), ["aac", "h264"]);

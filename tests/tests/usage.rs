@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tidecast_tests::icecast::{ffmpeg_tone, raw_get, wait_live};
 use tidecast_tests::*;
@@ -21,13 +21,14 @@ async fn sql(store: &Store, q: &str) {
 }
 
 async fn wait_status(srv: &Server, token: &str, id: i64, want: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let became = poll(within(secs(20)), async || {
         let (_, s) = srv.get(&format!("/api/v1/services/{id}"), token).await;
-        if s["status"] == want {
-            return s;
-        }
-        if Instant::now() > deadline {
+        if s["status"] == want { Ok(s) } else { Err(s) }
+    })
+    .await;
+    match became {
+        Ok(s) => s,
+        Err(s) => {
             let (_, u) = srv
                 .get(&format!("/api/v1/services/{id}/usage"), token)
                 .await;
@@ -36,7 +37,6 @@ async fn wait_status(srv: &Server, token: &str, id: i64, want: &str) -> Value {
                 srv.logs()
             );
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -86,15 +86,10 @@ both_backends! {
         assert!(audit.contains("over its monthly transfer"), "{audit}");
         let (head, _) = raw_get(&srv, &format!("/{}", pws[0].0), &[], 1000, Duration::from_secs(1));
         assert!(!head.contains("200 OK"), "a suspended station still serves: {head}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
+        eventually(within(secs(20)), "the transfer limit to be exceeded", async || {
             let (_, u) = srv.get(&format!("/api/v1/services/{}/usage", ids[1]), &admin).await;
-            if u["transfer"]["exceeded"] == true {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{u}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            if u["transfer"]["exceeded"] == true { Ok(()) } else { Err(u) }
+        }).await;
         tokio::time::sleep(Duration::from_secs(6)).await;
         let (_, s) = srv.get(&format!("/api/v1/services/{}", ids[1]), &admin).await;
         assert_eq!(s["status"], "active", "report only: {s}");

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tidecast_tests::media::{ffmpeg, item, upload};
 use tidecast_tests::rtmp::{probe, segments_of, tag, video};
@@ -51,24 +51,38 @@ fn clip(dir: &Path, name: &str, secs: u32) -> std::path::PathBuf {
 /// The media item `mid` once its on-demand copy is no longer queued or transcoding; the
 /// progress values seen on the way.
 async fn settled(srv: &Server, token: &str, service: i64, mid: i64) -> (Value, Vec<f64>) {
-    let deadline = Instant::now() + Duration::from_secs(180);
     let mut seen = Vec::new();
-    loop {
+    let wait = within(secs(180))
+        .every(Duration::from_millis(250))
+        .logs(srv);
+    let item = eventually(wait, "the video to be transcoded", async || {
         let item = item(srv, token, service, mid).await;
         let vod = &item["vod"];
         if let Some(p) = vod["progress"].as_f64() {
             seen.push(p);
         }
         if vod["status"] == "ready" || vod["status"] == "failed" {
-            return (item, seen);
+            Ok(item)
+        } else {
+            Err(item)
         }
-        assert!(
-            Instant::now() < deadline,
-            "the video was never transcoded: {item}\n{}",
-            srv.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    })
+    .await;
+    (item, seen)
+}
+
+/// Waits until the worker writes the video's ladder into `partial`.
+async fn started_transcoding(srv: &Server, partial: &Path) {
+    let wait = within(secs(60)).every(Duration::from_millis(50)).logs(srv);
+    let what = format!("the transcoder to write {}", partial.display());
+    eventually(wait, what, async || {
+        if partial.exists() {
+            Ok(())
+        } else {
+            Err("nothing yet")
+        }
+    })
+    .await;
 }
 
 async fn text(srv: &Server, path: &str) -> (StatusCode, String) {
@@ -289,16 +303,8 @@ async fn a_video_cut_short_says_so_and_a_restart_finishes_the_queue() {
     let (status, up) = upload(&srv, &owner, id, &[&long]).await;
     assert_eq!(status, StatusCode::CREATED, "{up}");
     let mid = up["items"][0]["id"].as_i64().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !store
-        .data_dir()
-        .join("vod")
-        .join(format!("{mid}.partial"))
-        .exists()
-    {
-        assert!(Instant::now() < deadline, "{}", srv.logs());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let partial = store.data_dir().join("vod").join(format!("{mid}.partial"));
+    started_transcoding(&srv, &partial).await;
     srv.kill();
     let srv = Server::start(&store).await;
     assert!(
@@ -323,11 +329,7 @@ async fn a_video_cut_short_says_so_and_a_restart_finishes_the_queue() {
     assert_eq!(status, StatusCode::CREATED, "{up}");
     let mid = up["items"][0]["id"].as_i64().unwrap();
     let partial = store.data_dir().join("vod").join(format!("{mid}.partial"));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !partial.exists() {
-        assert!(Instant::now() < deadline, "{}", srv.logs());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    started_transcoding(&srv, &partial).await;
     let (status, _) = srv
         .call(
             "DELETE",
@@ -342,12 +344,13 @@ async fn a_video_cut_short_says_so_and_a_restart_finishes_the_queue() {
         "{}",
         srv.logs()
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while partial.exists() || store.data_dir().join("vod").join(mid.to_string()).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the deleted video's ladder stayed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let ladder = store.data_dir().join("vod").join(mid.to_string());
+    let wait = within(secs(10)).every(Duration::from_millis(100));
+    eventually(wait, "the deleted video's ladder to go", async || {
+        match [&partial, &ladder].into_iter().find(|p| p.exists()) {
+            Some(p) => Err(format!("{} is still there", p.display())),
+            None => Ok(()),
+        }
+    })
+    .await;
 }

@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used)]
 
 use tidecast_tests::media::tone_file;
-use tidecast_tests::{ADMIN_PASSWORD, Backend, Server, StatusCode, Store, browser, json};
+use tidecast_tests::{
+    ADMIN_PASSWORD, Backend, Server, StatusCode, Store, browser, eventually, json, secs, within,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_and_customers_run_everything_from_the_browser() {
@@ -440,16 +442,17 @@ async fn demo_seeds_a_station_and_a_channel_that_play() {
     );
 
     // The channel is live through the engine, with a ladder and DVR.
-    let mut master = String::new();
-    for _ in 0..100 {
+    let what = "the demo channel's master playlist of two variants";
+    eventually(within(secs(20)), what, async || {
         let (status, _, body) = srv.fetch("/hls/demo-tv/index.m3u8", &[]).await;
-        master = String::from_utf8_lossy(&body).into_owned();
+        let master = String::from_utf8_lossy(&body).into_owned();
         if status == StatusCode::OK && master.matches("#EXT-X-STREAM-INF").count() == 2 {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{status} {master}"))
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(master.matches("#EXT-X-STREAM-INF").count(), 2, "{master}");
+    })
+    .await;
     let (_, np) = srv
         .call("GET", "/api/v1/public/demo-tv/nowplaying", None, None)
         .await;
@@ -580,20 +583,19 @@ async fn bad_input_in_the_browser_gives_clear_messages_and_changes_nothing() {
     assert_eq!(media["total"], 1, "{media}");
     assert_eq!(media["items"][0]["title"], "Good");
     let incoming = store.data_dir().join("media").join(".incoming");
-    let mut left = usize::MAX;
-    for _ in 0..100 {
-        left = std::fs::read_dir(&incoming).map(|d| d.count()).unwrap_or(0);
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        left,
-        0,
-        "a cancelled upload left files in {}",
+    let what = format!(
+        "no file left in {} by the cancelled upload",
         incoming.display()
     );
+    eventually(
+        within(secs(10)).every(Duration::from_millis(100)),
+        what,
+        async || match std::fs::read_dir(&incoming).map(|d| d.count()).unwrap_or(0) {
+            0 => Ok(()),
+            left => Err(format!("{left} files")),
+        },
+    )
+    .await;
     let (_, services) = srv.get("/api/v1/services", &token).await;
     assert_eq!(services["total"], 3, "{services}");
 }

@@ -110,23 +110,20 @@ impl Receiver {
     }
 
     async fn wait_for(&self, event: &str, n: usize, within: Duration) -> Vec<Hit> {
-        let deadline = Instant::now() + within;
-        loop {
+        let wait = wait::within(within).every(Duration::from_millis(100));
+        eventually(wait, format!("{n} {event} webhooks"), async || {
             let got: Vec<Hit> = self
                 .hits()
                 .into_iter()
                 .filter(|h| h.body["event"] == event)
                 .collect();
             if got.len() >= n {
-                return got;
+                Ok(got)
+            } else {
+                Err(format!("{:?}", self.hits()))
             }
-            assert!(
-                Instant::now() < deadline,
-                "no {event} webhook ({n}) within {within:?}: {:?}",
-                self.hits()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 }
 

@@ -12,3 +12,6 @@ pub mod ts;
 pub mod uri;
 pub mod viewers;
 pub mod vod;
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -504,3 +504,308 @@ fn runs(f: &mut Fragments, config: &StreamConfig, next_start: i64, last_step: i6
     }
     runs
 }
+
+#[cfg(test)]
+mod tests {
+    //! Where segments and LL-HLS parts are cut, as exact lists, for frame sequences that
+    //! exercise each rule: keyframe spacing against the target duration, audio-only streams,
+    //! a clock jump, a codec change, parts, and a stream without keyframes.
+
+    use mp4_atom::{Decode, Moof, Styp};
+
+    use super::*;
+    use crate::hls::testing::{aac_config, aac_frames, av_config, interleave, video};
+    use crate::media::aac::AacConfig;
+    use crate::media::fixtures::{self as fx, FRAME_TICKS};
+
+    /// What happens to the packager, in order.
+    #[derive(Debug)]
+    enum Step {
+        Frame(Frame),
+        /// The publisher's clock jumped before the next frame.
+        Jump,
+        /// A new sequence header.
+        Codec(StreamConfig),
+        /// The publisher left.
+        Finish,
+    }
+
+    /// `count` pictures from `dts` (an IDR every `gop`) with their audio.
+    fn av(dts: i64, count: usize, gop: usize) -> Vec<Step> {
+        let pictures = fx::pictures(dts, count, gop);
+        let end = dts + count as i64 * FRAME_TICKS;
+        interleave(&pictures, aac_frames(dts, end))
+            .into_iter()
+            .map(Step::Frame)
+            .collect()
+    }
+
+    /// One line per part and segment handed out, parts before the segment they belong to
+    /// (as the publisher delivers them): `segment 2.000 s`, flags after the duration.
+    /// Also checks that an LL-HLS segment is its parts, concatenated.
+    fn cuts(p: &mut Packager, steps: Vec<Step>) -> (Vec<String>, Vec<SegmentOut>) {
+        let mut log = Vec::new();
+        let mut segments = Vec::new();
+        let mut parts: Vec<u8> = Vec::new();
+        for step in steps {
+            let seg = match step {
+                Step::Frame(f) => p.push(&f),
+                Step::Jump => p.clock_jumped(),
+                Step::Codec(c) => p.reconfigure(c),
+                Step::Finish => p.finish(),
+            }
+            .expect("packaged");
+            for part in p.take_parts() {
+                let mut line = format!("  part {:.3} s", part.duration);
+                for (on, flag) in [
+                    (part.independent, " independent"),
+                    (part.discontinuity, " discontinuity"),
+                    (part.init.is_some(), " init"),
+                ] {
+                    if on {
+                        line.push_str(flag);
+                    }
+                }
+                log.push(line);
+                parts.extend_from_slice(&part.data);
+            }
+            if let Some(seg) = seg {
+                let mut line = format!("segment {:.3} s", seg.duration);
+                for (on, flag) in [
+                    (seg.discontinuity, " discontinuity"),
+                    (seg.init.is_some(), " init"),
+                ] {
+                    if on {
+                        line.push_str(flag);
+                    }
+                }
+                log.push(line);
+                if !parts.is_empty() {
+                    assert_eq!(seg.data[..], parts[..], "a segment is its parts");
+                    parts.clear();
+                }
+                segments.push(seg);
+            }
+        }
+        (log, segments)
+    }
+
+    fn packager(config: StreamConfig, format: SegmentFormat, part: Option<f64>) -> Packager {
+        Packager::new(config, 2.0, false, format, part).expect("packager")
+    }
+
+    /// Each run's `tfdt` in an fMP4 segment, by track.
+    fn tfdts(segment: &[u8]) -> Vec<(u32, u64)> {
+        let mut buf = segment;
+        Styp::decode(&mut buf).expect("styp");
+        let moof = Moof::decode(&mut buf).expect("moof");
+        moof.traf
+            .iter()
+            .map(|t| {
+                let tfdt = t.tfdt.as_ref().expect("tfdt");
+                (t.tfhd.track_id, tfdt.base_media_decode_time)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keyframes_every_second_make_segments_of_the_target() {
+        // Two pictures before the first IDR are dropped: a segment starts where a player can.
+        let mut steps: Vec<Step> = fx::pictures(-2 * FRAME_TICKS, 2, 3)
+            .iter()
+            .map(|p| {
+                Step::Frame(Frame {
+                    key: false,
+                    ..video(p)
+                })
+            })
+            .collect();
+        steps.extend(av(0, 150, 25));
+        steps.push(Step::Finish);
+        let (log, segments) = cuts(&mut packager(av_config(), SegmentFormat::Ts, None), steps);
+        assert_eq!(
+            log,
+            ["segment 2.000 s", "segment 2.000 s", "segment 2.000 s"]
+        );
+        // Each TS segment starts with a PAT: sync byte, payload start, PID 0.
+        for s in &segments {
+            assert_eq!(s.data[..3], [0x47, 0x40, 0x00]);
+        }
+    }
+
+    #[test]
+    fn keyframes_further_apart_than_the_target_set_the_length() {
+        // An IDR every 3 s: a segment cannot end before the next one.
+        let mut steps = av(0, 175, 75);
+        steps.push(Step::Finish);
+        let (log, _) = cuts(&mut packager(av_config(), SegmentFormat::Ts, None), steps);
+        assert_eq!(
+            log,
+            ["segment 3.000 s", "segment 3.000 s", "segment 1.000 s"]
+        );
+        // An IDR every 1.16 s: the first one at least 2 s in, so 2.32 s each.
+        let mut steps = av(0, 145, 29);
+        steps.push(Step::Finish);
+        let (log, _) = cuts(&mut packager(av_config(), SegmentFormat::Ts, None), steps);
+        assert_eq!(
+            log,
+            ["segment 2.320 s", "segment 2.320 s", "segment 1.160 s"]
+        );
+    }
+
+    #[test]
+    fn audio_only_cuts_at_the_first_frame_past_the_target() {
+        // 2 s is 93.75 AAC frames: each segment is 94 of them.
+        let mut steps: Vec<Step> = aac_frames(0, 200 * fx::AAC_TICKS)
+            .into_iter()
+            .map(Step::Frame)
+            .collect();
+        steps.push(Step::Finish);
+        let (log, _) = cuts(&mut packager(aac_config(), SegmentFormat::Ts, None), steps);
+        assert_eq!(
+            log,
+            ["segment 2.005 s", "segment 2.005 s", "segment 0.256 s"]
+        );
+    }
+
+    #[test]
+    fn fmp4_audio_runs_on_a_clock_of_whole_frames() {
+        // Timestamps as RTMP carries them, in whole milliseconds (21 or 22 ms apart): the
+        // durations in the playlist follow them (frame 94 is at 2005 ms, 188 at 4010 ms,
+        // the last, 199, at 4245 ms and 21 ms long), but the second segment's audio starts
+        // exactly 94 frames after the first's in the media, not at 2005 ms.
+        let mut steps: Vec<Step> = (0..200i64)
+            .map(|i| {
+                let t = (i * 1024 * 1000 / 48_000) * 90;
+                Step::Frame(Frame {
+                    track: Track::Audio,
+                    dts: t,
+                    pts: t,
+                    key: true,
+                    data: Bytes::from_static(fx::AAC_SILENT),
+                })
+            })
+            .collect();
+        steps.push(Step::Finish);
+        let (log, segments) = cuts(
+            &mut packager(aac_config(), SegmentFormat::Fmp4, None),
+            steps,
+        );
+        assert_eq!(
+            log,
+            ["segment 2.005 s init", "segment 2.005 s", "segment 0.256 s"]
+        );
+        let starts: Vec<_> = segments.iter().map(|s| tfdts(&s.data)).collect();
+        assert_eq!(
+            starts,
+            [
+                [(AUDIO_TRACK, 0)],
+                [(AUDIO_TRACK, 94 * 1024)],
+                [(AUDIO_TRACK, 188 * 1024)]
+            ]
+        );
+    }
+
+    #[test]
+    fn a_clock_jump_ends_the_segment_and_the_next_one_is_a_discontinuity() {
+        // 1.52 s of stream, then the clock jumps: the publisher's timeline carries on 1 ms
+        // after the last frame, from an IDR.
+        let mut steps = av(0, 38, 25);
+        steps.push(Step::Jump);
+        let resumed = 38 * FRAME_TICKS + 90;
+        steps.extend(av(resumed, 100, 25));
+        steps.push(Step::Finish);
+        let (log, segments) = cuts(&mut packager(av_config(), SegmentFormat::Fmp4, None), steps);
+        assert_eq!(
+            log,
+            [
+                "segment 1.520 s init",
+                "segment 2.000 s discontinuity",
+                "segment 2.000 s",
+            ]
+        );
+        // The video's tfdt follows the new timeline; the audio is anchored again on it.
+        assert_eq!(
+            tfdts(&segments[0].data),
+            [(VIDEO_TRACK, 0), (AUDIO_TRACK, 0)]
+        );
+        let audio_at = (resumed + fx::AAC_TICKS - 1) / fx::AAC_TICKS * fx::AAC_TICKS;
+        assert_eq!(
+            tfdts(&segments[1].data),
+            [
+                (VIDEO_TRACK, resumed as u64),
+                (AUDIO_TRACK, (audio_at * 48_000 / TIMESCALE) as u64)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_codec_change_ends_the_segment_and_brings_a_new_init() {
+        let mut steps = av(0, 75, 25);
+        let mut stereo = av_config();
+        let asc = Bytes::from_static(&[0x12, 0x10]); // AAC-LC, 44.1 kHz, stereo
+        stereo.audio = Some(AudioConfig::Aac(AacConfig::parse(&asc).expect("ASC")));
+        steps.push(Step::Codec(stereo));
+        steps.extend(av(75 * FRAME_TICKS, 75, 25));
+        steps.push(Step::Finish);
+        let (log, _) = cuts(&mut packager(av_config(), SegmentFormat::Fmp4, None), steps);
+        assert_eq!(
+            log,
+            [
+                "segment 2.000 s init",
+                "segment 1.000 s",
+                "segment 2.000 s discontinuity init",
+                "segment 1.000 s",
+            ]
+        );
+    }
+
+    #[test]
+    fn ll_hls_parts_end_at_the_first_picture_past_a_third_of_a_second() {
+        // Parts of 9 pictures (0.36 s); a segment's last part ends where the segment does.
+        let mut steps = av(0, 100, 25);
+        steps.push(Step::Finish);
+        let mut p = Packager::new(av_config(), 2.0, true, SegmentFormat::Fmp4, Some(1.0 / 3.0))
+            .expect("packager");
+        let (log, _) = cuts(&mut p, steps);
+        assert_eq!(
+            log,
+            [
+                "  part 0.360 s independent discontinuity init",
+                "  part 0.360 s",
+                "  part 0.360 s",
+                "  part 0.360 s",
+                "  part 0.360 s",
+                "  part 0.200 s",
+                "segment 2.000 s discontinuity",
+                "  part 0.360 s independent",
+                "  part 0.360 s",
+                "  part 0.360 s",
+                "  part 0.360 s",
+                "  part 0.360 s",
+                "  part 0.200 s",
+                "segment 2.000 s",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stream_without_keyframes_is_refused_after_30_s() {
+        let mut p = packager(av_config(), SegmentFormat::Ts, None);
+        let pictures = fx::pictures(0, 800, 3);
+        let mut result = Ok(None);
+        for (i, pic) in pictures.iter().enumerate() {
+            result = p.push(&Frame {
+                key: i == 0,
+                ..video(pic)
+            });
+            if result.is_err() {
+                break;
+            }
+        }
+        match result {
+            Err(PackError::NoKeyframe(secs)) => assert_eq!(secs, 30),
+            other => panic!("a segment grew without bound: {other:?}"),
+        }
+    }
+}

@@ -244,3 +244,185 @@ impl TsMuxer {
         self.writer.stream().len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The muxer's bytes for fixed input, against golden files (`engine/tests/golden/ts/`),
+    //! and read back packet by packet for what players check: continuity counters running on
+    //! across segments, PAT/PMT first, the PCR ahead of the decode times by [`PCR_LEAD`],
+    //! random access marked on IDR pictures.
+
+    use std::collections::HashMap;
+
+    use mpeg2ts::ts::{ReadTsPacket, TsPacketReader};
+
+    use super::*;
+    use crate::hls::testing::{aac, aac_frames, avc, check_golden, interleave};
+    use crate::media::Frame;
+    use crate::media::fixtures::{self as fx, FRAME_TICKS};
+
+    /// Writes `segments` (each a list of frames) the way the packager does: tables first,
+    /// pictures in Annex-B, AAC behind ADTS headers. Returns each segment's bytes.
+    fn mux(program: Program, segments: &[Vec<Frame>]) -> Vec<bytes::Bytes> {
+        let (avc, aac) = (avc(), aac());
+        let mut m = TsMuxer::new(program);
+        segments
+            .iter()
+            .map(|frames| {
+                m.write_tables().expect("tables");
+                for f in frames {
+                    let data = match f.track {
+                        Track::Video => avc.to_annex_b(&f.data, f.key).expect("AVCC"),
+                        Track::Audio => {
+                            let mut adts = aac.adts_header(f.data.len()).to_vec();
+                            adts.extend_from_slice(&f.data);
+                            adts.into()
+                        }
+                    };
+                    m.write_pes(f.track, f.dts, f.pts, f.key, &data)
+                        .expect("PES");
+                }
+                assert_eq!(m.pending() % 188, 0);
+                m.take()
+            })
+            .collect()
+    }
+
+    /// What a reader sees in one segment.
+    #[derive(Debug, Default)]
+    struct Seen {
+        /// PIDs in packet order.
+        pids: Vec<u16>,
+        /// (PID, continuity counter) of every packet.
+        counters: Vec<(u16, u8)>,
+        /// (PCR in 90 kHz units, the DTS (or PTS) of the PES it rides with).
+        pcrs: Vec<(u64, u64)>,
+        /// PIDs of PES starts marked as random access points.
+        random_access: Vec<u16>,
+    }
+
+    fn read_back(segment: &[u8]) -> Seen {
+        let mut r = TsPacketReader::new(segment);
+        let mut seen = Seen::default();
+        while let Some(p) = r.read_ts_packet().expect("a valid TS packet") {
+            let pid = p.header.pid.as_u16();
+            seen.pids.push(pid);
+            seen.counters
+                .push((pid, p.header.continuity_counter.as_u8()));
+            if let Some(TsPayload::PesStart(pes)) = &p.payload {
+                let af = p.adaptation_field.as_ref();
+                if af.is_some_and(|a| a.random_access_indicator) {
+                    seen.random_access.push(pid);
+                }
+                if let Some(pcr) = af.and_then(|a| a.pcr) {
+                    let t = pes.header.dts.or(pes.header.pts).expect("a timestamp");
+                    seen.pcrs.push((pcr.as_u64() / 300, t.as_u64()));
+                }
+            }
+        }
+        seen
+    }
+
+    /// Each PID's counter goes up by one per packet, modulo 16, across all `segments`.
+    fn assert_continuous(segments: &[bytes::Bytes]) {
+        let mut last: HashMap<u16, u8> = HashMap::new();
+        for (i, s) in segments.iter().enumerate() {
+            for (pid, cc) in read_back(s).counters {
+                if let Some(prev) = last.insert(pid, cc) {
+                    assert_eq!(
+                        cc,
+                        (prev + 1) % 16,
+                        "segment {i}: PID {pid:#x} skipped a count"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn video_and_aac_in_two_segments() {
+        let pictures = fx::two_gops(0);
+        let gop = 3 * FRAME_TICKS;
+        let segments: Vec<Vec<Frame>> = pictures
+            .chunks(3)
+            .zip([0, gop])
+            .map(|(p, start)| interleave(p, aac_frames(start, start + gop)))
+            .collect();
+        let out = mux(
+            Program {
+                video: true,
+                audio: Some(StreamType::AdtsAac),
+            },
+            &segments,
+        );
+        check_golden("ts/video_aac.ts", &out.concat());
+
+        assert_continuous(&out);
+        for s in &out {
+            let seen = read_back(s);
+            // PAT, PMT, then the IDR picture, which a player may start on.
+            assert_eq!(seen.pids[..3], [0, PMT_PID, VIDEO_PID]);
+            assert_eq!(seen.random_access, [VIDEO_PID]);
+            // The PCR rides on the video only, 100 ms ahead of each decode time.
+            assert_eq!(seen.pcrs.len(), 3);
+            for (pcr, dts) in seen.pcrs {
+                assert_eq!(pcr + PCR_LEAD as u64, dts);
+            }
+        }
+        // The 258-byte IDR slice continues in a second packet.
+        let video_packets = read_back(&out[0])
+            .pids
+            .iter()
+            .filter(|&&p| p == VIDEO_PID)
+            .count();
+        assert_eq!(video_packets, 4);
+    }
+
+    #[test]
+    fn audio_only_carries_the_pcr_on_the_audio() {
+        let segments = [
+            aac_frames(0, 6 * fx::AAC_TICKS),
+            aac_frames(6 * fx::AAC_TICKS, 9 * fx::AAC_TICKS),
+        ];
+        let out = mux(
+            Program {
+                video: false,
+                audio: Some(StreamType::AdtsAac),
+            },
+            &segments,
+        );
+        check_golden("ts/aac_only.ts", &out.concat());
+
+        assert_continuous(&out);
+        let seen = read_back(&out[1]);
+        assert_eq!(seen.pids, [0, PMT_PID, AUDIO_PID, AUDIO_PID, AUDIO_PID]);
+        assert_eq!(seen.pcrs.len(), 3);
+        // Every audio frame is a random access point.
+        assert_eq!(seen.random_access, [AUDIO_PID; 3]);
+    }
+
+    #[test]
+    fn timestamps_wrap_at_33_bits() {
+        // 26.5 hours into a stream the 33-bit clock wraps: the PTS starts again from zero
+        // while the PCR, 100 ms earlier, has not wrapped yet. Neither is an error.
+        let dts = (1 << 33) - OFFSET;
+        let mut m = TsMuxer::new(Program {
+            video: false,
+            audio: Some(StreamType::AdtsAac),
+        });
+        m.write_tables().expect("tables");
+        m.write_pes(Track::Audio, dts + 90, dts + 90, true, &[0xFF; 8])
+            .expect("wraps");
+        let seen = read_back(&m.take());
+        assert_eq!(seen.pcrs, [((1 << 33) + 90 - PCR_LEAD as u64, 90)]);
+    }
+
+    #[test]
+    fn an_audio_frame_over_64_kb_is_refused() {
+        let mut m = TsMuxer::new(Program {
+            video: false,
+            audio: Some(StreamType::Mpeg1Audio),
+        });
+        assert!(m.write_pes(Track::Audio, 0, 0, true, &[0; 70_000]).is_err());
+    }
+}

@@ -8,6 +8,11 @@ pub mod clock;
 pub mod flv;
 pub mod mpa;
 
+// The test media, shared with the in-process tests in engine/tests/.
+#[cfg(test)]
+#[path = "../../tests/common/media.rs"]
+pub(crate) mod fixtures;
+
 use bytes::Bytes;
 
 /// The timescale of every timestamp in a [`Frame`]: MPEG-TS's 90 kHz clock.
