@@ -92,7 +92,7 @@ impl LadderPlan {
             Ok(s) => {
                 if let Some((dvr, retention)) = &self.dvr {
                     match dvr.recorder(self.service_id, &key, *retention) {
-                        Ok(r) => s.set_recorder(Some(r)),
+                        Ok(r) => s.set_recorder(Some(Box::new(r))),
                         Err(e) => {
                             tracing::error!(stream = %key, "DVR not recording this rendition (live is not affected): {e}");
                         }

@@ -396,7 +396,7 @@ pub struct VodRendition {
     pub peak_bps: u64,
     pub average_bps: u64,
     /// Its resolution, `CODECS` (`avc1.64001f,mp4a.40.2`) and frame rate.
-    pub info: crate::hls::playlist::StreamInfo,
+    pub info: crate::media::StreamInfo,
 }
 
 /// Archived media to copy into one MP4 (a DVR recording).

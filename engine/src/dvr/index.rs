@@ -18,7 +18,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use crate::hls::playlist::StreamInfo;
+use crate::media::StreamInfo;
 
 /// The index file's name in an archive folder.
 pub const INDEX: &str = "index.log";

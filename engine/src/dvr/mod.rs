@@ -24,10 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::time::SystemTime;
 
-use bytes::Bytes;
-
 use crate::admission::{SegmentFormat, ServiceId};
-use crate::hls::playlist::StreamInfo;
 use crate::hls::uri;
 use index::{Entry, Index};
 
@@ -74,19 +71,8 @@ pub struct Dvr {
     archives: Mutex<HashMap<PathBuf, Arc<Archive>>>,
 }
 
-/// A finished segment for the archive.
-#[derive(Debug)]
-pub struct Record {
-    pub started_at: SystemTime,
-    pub duration: f64,
-    pub discontinuity: bool,
-    pub data: Bytes,
-    /// fMP4: the init segment this segment starts using.
-    pub init: Option<Bytes>,
-    pub format: SegmentFormat,
-    /// What the segment carries, if known (kept for the archive's master playlists).
-    pub info: Option<StreamInfo>,
-}
+/// A segment on its way to the archive (declared by the live window, which hands them over).
+pub use crate::hls::live::SegmentRecord as Record;
 
 /// Hands a publishing stream's segments to its archive; dropping it ends the recording.
 #[derive(Debug)]
@@ -95,9 +81,9 @@ pub struct Recorder {
     archive: Arc<Archive>,
 }
 
-impl Recorder {
+impl crate::hls::live::SegmentSink for Recorder {
     /// Queues a segment for the archive; never waits.
-    pub fn record(&self, record: Record) {
+    fn record(&self, record: Record) {
         if self.tx.try_send(record).is_err() {
             let n = self.archive.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {

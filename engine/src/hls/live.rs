@@ -22,6 +22,26 @@ use crate::ids::PublisherId;
 use crate::media::StreamConfig;
 use crate::transcode::{LadderReport, RungPlan};
 
+/// A finished segment as an archive keeps it.
+#[derive(Debug, Clone)]
+pub struct SegmentRecord {
+    pub started_at: SystemTime,
+    pub duration: f64,
+    pub discontinuity: bool,
+    pub data: Bytes,
+    /// fMP4: the init segment this segment starts using.
+    pub init: Option<Bytes>,
+    pub format: SegmentFormat,
+    /// What the segment carries, if known (kept for the archive's master playlists).
+    pub info: Option<StreamInfo>,
+}
+
+/// Where a live stream's finished segments also go (the DVR's recorder). Declared here so
+/// the live window knows no archive; `record` must never wait.
+pub trait SegmentSink: Send + Sync + std::fmt::Debug {
+    fn record(&self, segment: SegmentRecord);
+}
+
 /// Segments listed in the live playlist.
 pub const PLAYLIST_SEGMENTS: usize = 6;
 /// Segments kept after they leave the playlist, for players that fetched it just before.
@@ -90,7 +110,7 @@ struct State {
     /// Which rungs of the service's ladder run for the source on air, and which not.
     rungs: Option<Arc<RungPlan>>,
     /// DVR: where finished segments also go while the publisher is on air.
-    recorder: Option<crate::dvr::Recorder>,
+    recorder: Option<Box<dyn SegmentSink>>,
     /// What the stream's segments carry (for the master playlists of its DVR archive).
     info: Option<StreamInfo>,
 }
@@ -311,7 +331,7 @@ impl LiveStream {
     }
 
     /// Records this stream's segments into a DVR archive (until the publisher leaves).
-    pub fn set_recorder(&self, recorder: Option<crate::dvr::Recorder>) {
+    pub fn set_recorder(&self, recorder: Option<Box<dyn SegmentSink>>) {
         self.lock().recorder = recorder;
     }
 
@@ -402,7 +422,7 @@ impl LiveStream {
         }
         let init = st.inits.back().map(|(v, _)| *v);
         if let Some(recorder) = &st.recorder {
-            recorder.record(crate::dvr::Record {
+            recorder.record(SegmentRecord {
                 started_at: seg.started_at,
                 duration: seg.duration,
                 discontinuity: seg.discontinuity,

@@ -25,7 +25,7 @@ use std::time::SystemTime;
 
 use super::uri::Uri;
 use crate::admission::SegmentFormat;
-use crate::media::StreamConfig;
+pub use crate::media::StreamInfo;
 
 /// Whether a media playlist may still change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,35 +191,6 @@ impl<'a> MediaPlaylist<'a> {
             self.out.push_str("#EXT-X-ENDLIST\n");
         }
         self.out
-    }
-}
-
-/// What a variant stream carries, as a master playlist describes it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StreamInfo {
-    /// Width × height of the pictures (none: audio only, or not known).
-    pub resolution: Option<(u32, u32)>,
-    /// RFC 6381 codecs, e.g. `avc1.64001F,mp4a.40.2` (empty: not known).
-    pub codecs: String,
-    /// Pictures per second (none: audio only, or not known).
-    pub frame_rate: Option<f64>,
-}
-
-impl StreamInfo {
-    /// What a stream of `config` carries.
-    pub fn of(config: &StreamConfig) -> Self {
-        Self {
-            resolution: config.video.as_ref().map(|v| (v.width, v.height)),
-            codecs: [
-                config.video.as_ref().map(|v| v.codec_string.clone()),
-                config.audio.as_ref().map(|a| a.codec_string()),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(","),
-            frame_rate: config.video.as_ref().and_then(|v| v.fps),
-        }
     }
 }
 

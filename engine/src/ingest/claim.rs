@@ -40,7 +40,7 @@ impl Ingest {
         let dvr = grant.dvr.zip(self.dvr.clone());
         if let Some((retention, dvr)) = &dvr {
             match dvr.recorder(grant.service_id, &grant.mount, *retention) {
-                Ok(r) => stream.set_recorder(Some(r)),
+                Ok(r) => stream.set_recorder(Some(Box::new(r))),
                 Err(e) => {
                     tracing::error!(stream = %grant.mount, "DVR not recording (live is not affected): {e}");
                 }

@@ -73,3 +73,32 @@ pub struct StreamConfig {
     pub video: Option<avc::AvcConfig>,
     pub audio: Option<AudioConfig>,
 }
+
+/// What a variant stream carries, as a master playlist describes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamInfo {
+    /// Width × height of the pictures (none: audio only, or not known).
+    pub resolution: Option<(u32, u32)>,
+    /// RFC 6381 codecs, e.g. `avc1.64001F,mp4a.40.2` (empty: not known).
+    pub codecs: String,
+    /// Pictures per second (none: audio only, or not known).
+    pub frame_rate: Option<f64>,
+}
+
+impl StreamInfo {
+    /// What a stream of `config` carries.
+    pub fn of(config: &StreamConfig) -> Self {
+        Self {
+            resolution: config.video.as_ref().map(|v| (v.width, v.height)),
+            codecs: [
+                config.video.as_ref().map(|v| v.codec_string.clone()),
+                config.audio.as_ref().map(|a| a.codec_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(","),
+            frame_rate: config.video.as_ref().and_then(|v| v.fps),
+        }
+    }
+}
