@@ -11,6 +11,7 @@ pub mod grant;
 pub mod ladder;
 pub mod media;
 pub mod mounts;
+pub mod playlists;
 pub mod provision;
 pub mod recordings;
 pub mod relays;
