@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod autodj;
+pub mod djs;
 pub mod dvr;
 pub mod error;
 pub mod grant;
