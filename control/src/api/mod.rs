@@ -119,7 +119,7 @@ pub fn routes() -> openapi::Routes {
         .get("/services/{id}/stats/report", reports::all, doc("Statistics report: summary, mounts, user agents, tracks", "statistics").query(RANGE))
         .get("/services/{id}/stats/report/{name}", reports::one, doc("One report (summary, mounts, user_agents, tracks, listeners, sessions) as JSON or CSV", "statistics").query(REPORT))
         .get("/services/{id}/webhook", webhooks::get, doc("The service's webhook (null when none)", "webhooks"))
-        .put("/services/{id}/webhook", webhooks::put, doc("Set the webhook: URL, secret, events", "webhooks").body::<webhooks::Input>())
+        .put("/services/{id}/webhook", webhooks::put, doc("Set the webhook: URL, secret, events", "webhooks").body::<crate::domain::webhooks::Input>())
         .delete("/services/{id}/webhook", webhooks::delete, doc("Remove the webhook", "webhooks").no_content())
         .post("/services/{id}/webhook/test", webhooks::test, doc("Send a test event now and say how it went", "webhooks"))
         .get("/restream/presets", targets::presets, doc("Ingest URLs of YouTube, Twitch and Facebook, as defaults for RTMP targets", "restream"))

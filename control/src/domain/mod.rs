@@ -21,5 +21,6 @@ pub mod services;
 pub mod target_urls;
 pub mod users;
 pub mod validate;
+pub mod webhooks;
 
 pub use error::{Error, Result};
