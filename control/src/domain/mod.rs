@@ -12,6 +12,7 @@ pub mod grant;
 pub mod ladder;
 pub mod media;
 pub mod mounts;
+pub mod plans;
 pub mod playlists;
 pub mod provision;
 pub mod recordings;
