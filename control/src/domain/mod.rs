@@ -19,6 +19,7 @@ pub mod recordings;
 pub mod relays;
 pub mod restream;
 pub mod services;
+pub mod site;
 pub mod target_urls;
 pub mod users;
 pub mod validate;
