@@ -135,7 +135,7 @@ pub fn routes() -> openapi::Routes {
         .get("/public/{slug}/nowplaying", stats::nowplaying, doc("Now playing, next, history, listeners (public, cacheable)", "public").public())
         .get("/public/{slug}/cover", stats::public_cover, doc("Cover art of the track playing (public)", "public").public().responds("image/*"))
         .get("/public/{slug}/requests", requests::list, doc("Tracks listeners may request (public)", "public").public())
-        .post("/public/{slug}/requests", requests::create, doc("Request a track (public, rate-limited)", "public").public().body::<requests::RequestInput>().created())
+        .post("/public/{slug}/requests", requests::create, doc("Request a track (public, rate-limited)", "public").public().body::<crate::domain::requests::RequestInput>().created())
         .post("/services/{id}/mounts", mounts::create, doc("Add an extra mount", "radio").body::<crate::domain::mounts::CreateMount>().created())
         .get("/services/{id}/mounts", mounts::list, doc("The station's mounts", "radio"))
         .patch("/services/{id}/mounts/{mount}", mounts::patch, doc("Change a mount", "radio").body::<crate::domain::mounts::PatchMount>())

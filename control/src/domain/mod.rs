@@ -17,6 +17,7 @@ pub mod playlists;
 pub mod provision;
 pub mod recordings;
 pub mod relays;
+pub mod requests;
 pub mod restream;
 pub mod services;
 pub mod site;
