@@ -9,6 +9,7 @@ pub mod djs;
 pub mod dvr;
 pub mod error;
 pub mod grant;
+pub mod keys;
 pub mod ladder;
 pub mod media;
 pub mod mounts;
