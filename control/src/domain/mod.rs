@@ -11,6 +11,7 @@ pub mod error;
 pub mod grant;
 pub mod keys;
 pub mod ladder;
+pub mod login;
 pub mod media;
 pub mod mounts;
 pub mod plans;
