@@ -102,6 +102,7 @@ impl From<crate::domain::Error> for ApiError {
             E::Gone(m) => Self::new(StatusCode::GONE, "gone", m),
             E::NotArchived(m) => Self::new(StatusCode::NOT_FOUND, "not_archived", m),
             E::OverQuota(m) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "over_quota", m),
+            E::TooMany(m) => Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", m),
             E::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
             E::Busy => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,

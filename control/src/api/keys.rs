@@ -1,21 +1,19 @@
-//! `/api/v1/api-keys`: long-lived bearer tokens for scripts and billing systems.
+//! `/api/v1/api-keys`: long-lived bearer tokens for scripts and billing systems (the rules
+//! are `domain::keys`').
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::auth::caller::API_KEY_PREFIX;
-use crate::auth::{Caller, secret};
-use crate::db::audit;
-use crate::db::tokens::{self, ApiKey};
-use crate::db::users::Role;
-
-use super::error::{ApiError, ApiResult};
-use super::extract::{List, OptionalJson, Page, PathId};
 use crate::app::AppState;
-use crate::domain::validate;
+use crate::auth::Caller;
+use crate::db::tokens::ApiKey;
+use crate::domain::keys::{self as domain, CreateKey};
 use crate::time::rfc3339;
+
+use super::error::ApiResult;
+use super::extract::{List, OptionalJson, Page, PathId};
 
 #[derive(Debug, Serialize)]
 pub struct KeyView {
@@ -43,12 +41,6 @@ impl From<&ApiKey> for KeyView {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct CreateKey {
-    name: Option<String>,
-}
-
 #[derive(Debug, Serialize)]
 pub struct CreatedKey {
     #[serde(flatten)]
@@ -62,36 +54,12 @@ pub async fn create(
     caller: Caller,
     OptionalJson(body): OptionalJson<CreateKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
-    let name = match body.name {
-        Some(n) => validate::name("name", &n)?,
-        None => "API key".to_owned(),
-    };
-    let key = secret::token(API_KEY_PREFIX);
-    let prefix: String = key.chars().take(API_KEY_PREFIX.len() + 6).collect();
-    let id = tokens::insert_api_key(
-        &state.db,
-        caller.id(),
-        &name,
-        &prefix,
-        &secret::digest(&key),
-    )
-    .await?;
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
-        "api_key.create",
-        &format!("api key {id} ({prefix}…)"),
-    )
-    .await?;
-    tracing::info!(user = %caller.user.username, key = %prefix, "API key created");
-    let stored = tokens::api_key_by_id(&state.db, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("API key"))?;
+    let made = domain::create(&state, &caller, body).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {
-            view: KeyView::from(&stored),
-            key,
+            view: KeyView::from(&made.stored),
+            key: made.key,
         }),
     ))
 }
@@ -102,8 +70,7 @@ pub async fn list(
     caller: Caller,
     page: Page,
 ) -> ApiResult<Json<List<KeyView>>> {
-    let user = (caller.role() != Role::Admin).then(|| caller.id());
-    let (items, total) = tokens::list_api_keys(&state.db, user, page.limit, page.offset).await?;
+    let (items, total) = domain::list(&state, &caller, page.limit, page.offset).await?;
     Ok(Json(List {
         items: items.iter().map(KeyView::from).collect(),
         total,
@@ -115,18 +82,6 @@ pub async fn revoke(
     caller: Caller,
     PathId(id): PathId,
 ) -> ApiResult<StatusCode> {
-    let key = tokens::api_key_by_id(&state.db, id)
-        .await?
-        .filter(|k| k.user_id == caller.id() || caller.role() == Role::Admin)
-        .ok_or_else(|| ApiError::not_found("API key"))?;
-    tokens::revoke_api_key(&state.db, key.id).await?;
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
-        "api_key.revoke",
-        &format!("api key {id} ({}…)", key.prefix),
-    )
-    .await?;
-    tracing::info!(user = %caller.user.username, key = %key.prefix, "API key revoked");
+    domain::revoke(&state, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

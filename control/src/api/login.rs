@@ -1,4 +1,7 @@
-//! `POST /api/v1/login` and `POST /api/v1/logout`: bearer tokens for people.
+//! `POST /api/v1/login`, `POST /api/v1/logout` and `POST /api/v1/users/{id}/login-as`:
+//! sessions for people. The credential check and the sessions are `domain::login`'s; this
+//! side hands a session to the client: a bearer token in the answer, or (the web UI) an
+//! HttpOnly cookie plus its CSRF value.
 
 use std::net::SocketAddr;
 
@@ -8,22 +11,16 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::caller::{Credential, SESSION_COOKIE, SESSION_PREFIX, csrf_for};
-use crate::auth::{Caller, password, secret};
-use crate::db::{now, tokens, users};
-
-use super::error::{ApiError, ApiResult};
-use super::extract::ApiJson;
-use super::users::UserView;
 use crate::app::AppState;
+use crate::auth::Caller;
+use crate::auth::caller::{SESSION_COOKIE, csrf_for};
+use crate::db::users::User;
+use crate::domain::login::{self as domain, Refused, Session, SessionKind};
 use crate::time::rfc3339;
 
-/// How long a login token lasts.
-const SESSION_SECONDS: i64 = 7 * 24 * 3600;
-/// How long a browser session lasts (the UI asks to log in again after it).
-const COOKIE_SESSION_SECONDS: i64 = 12 * 3600;
-/// How long a session made by "log in as" lasts.
-const LOGIN_AS_SECONDS: i64 = 2 * 3600;
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, PathId};
+use super::users::UserView;
 
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,31 +45,23 @@ pub struct LoginResponse {
     user: UserView,
 }
 
-/// A new session for `user`: a bearer token in the answer, or (`cookie`) an HttpOnly
-/// cookie plus its CSRF value.
-pub async fn start_session(
-    state: &AppState,
-    user: &crate::db::users::User,
-    cookie: bool,
-    seconds: i64,
-) -> ApiResult<Response> {
-    let token = secret::token(SESSION_PREFIX);
-    let expires_at = now() + seconds;
-    tokens::insert_session(&state.db, user.id, &secret::digest(&token), expires_at).await?;
+/// Hands `session` of `user` to the client: a bearer token in the answer, or (`cookie`) an
+/// HttpOnly cookie plus its CSRF value.
+fn answer(state: &AppState, user: &User, session: Session, cookie: bool) -> Response {
     let mut body = LoginResponse {
         token: None,
         token_type: if cookie { "Cookie" } else { "Bearer" },
-        expires_at: rfc3339(expires_at),
+        expires_at: rfc3339(session.expires_at),
         csrf: None,
         user: UserView::from(user),
     };
     if !cookie {
-        body.token = Some(token);
-        return Ok(Json(body).into_response());
+        body.token = Some(session.token);
+        return Json(body).into_response();
     }
-    body.csrf = Some(csrf_for(&token));
-    let set = session_cookie(state, &token, seconds);
-    Ok(([(header::SET_COOKIE, set)], Json(body)).into_response())
+    body.csrf = Some(csrf_for(&session.token));
+    let set = session_cookie(state, &session.token, session.seconds);
+    ([(header::SET_COOKIE, set)], Json(body)).into_response()
 }
 
 fn session_cookie(state: &AppState, token: &str, max_age: i64) -> String {
@@ -92,72 +81,41 @@ pub async fn login(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    // Over-long input is refused before it reaches the (deliberately slow) hash.
-    if body.username.len() > 256 || body.password.len() > 1024 {
-        return Err(ApiError::unauthorized("wrong username or password"));
-    }
-    let user = users::by_username(state.db.pool(), &body.username).await?;
-    let ok = password::verify(
-        body.password,
-        user.as_ref().map(|u| u.password_hash.clone()),
-    )
-    .await;
-    let Some(user) = user.filter(|_| ok) else {
-        tracing::warn!(username = %body.username, %remote, "login failed: wrong username or password");
-        return Err(ApiError::unauthorized("wrong username or password"));
-    };
-    let seconds = if body.cookie {
-        COOKIE_SESSION_SECONDS
+    let kind = if body.cookie {
+        SessionKind::Browser
     } else {
-        SESSION_SECONDS
+        SessionKind::Token
     };
-    let resp = start_session(&state, &user, body.cookie, seconds).await?;
+    let (user, session) = match domain::login(&state, &body.username, body.password, kind).await? {
+        Ok(logged_in) => logged_in,
+        Err(refused) => {
+            if refused == Refused::WrongCredentials {
+                tracing::warn!(username = %body.username, %remote, "login failed: wrong username or password");
+            }
+            return Err(ApiError::unauthorized("wrong username or password"));
+        }
+    };
     tracing::info!(username = %user.username, %remote, "logged in");
-    Ok(resp)
+    Ok(answer(&state, &user, session, body.cookie))
 }
 
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    match caller.credential {
-        Credential::Session(id) => {
-            tokens::revoke_session(&state.db, id).await?;
-            if caller.csrf.is_some() {
-                let clear = session_cookie(&state, "", 0);
-                return Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response());
-            }
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }
-        Credential::ApiKey(_) => Err(ApiError::invalid(
-            "this request used an API key; revoke keys with DELETE /api/v1/api-keys/{id}",
-        )),
+    domain::logout(&state, &caller).await?;
+    if caller.csrf.is_some() {
+        let clear = session_cookie(&state, "", 0);
+        return Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response());
     }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST /api/v1/users/{id}/login-as`: an admin (or a reseller, for its own customers)
-/// opens a short session as that user to see what they see. Written to the audit log.
+/// opens a short session as that user to see what they see (a cookie session when the
+/// caller uses one). Written to the audit log.
 pub async fn login_as(
     State(state): State<AppState>,
     caller: Caller,
-    super::extract::PathId(id): super::extract::PathId,
+    PathId(id): PathId,
 ) -> ApiResult<Response> {
-    let target = crate::domain::access::visible_user(&state, &caller, id).await?;
-    if target.id == caller.id() {
-        return Err(ApiError::invalid("you are already logged in as yourself"));
-    }
-    if target.role() == crate::db::users::Role::Admin {
-        return Err(ApiError::forbidden("nobody may log in as an admin"));
-    }
-    if caller.role() == crate::db::users::Role::Customer {
-        return Err(ApiError::forbidden(
-            "only admins and resellers may log in as a customer",
-        ));
-    }
-    crate::db::audit(
-        state.db.pool(),
-        Some(caller.id()),
-        "user.login_as",
-        &format!("user {} ({})", target.id, target.username),
-    )
-    .await?;
-    tracing::info!(by = %caller.user.username, target = %target.username, "logged in as another user");
-    start_session(&state, &target, caller.csrf.is_some(), LOGIN_AS_SECONDS).await
+    let (target, session) = domain::login_as(&state, &caller, id).await?;
+    Ok(answer(&state, &target, session, caller.csrf.is_some()))
 }

@@ -5,32 +5,20 @@
 //! none: not an error for a page that asks), `DELETE` removes it,
 //! `POST …/webhook/test` sends a `test` event now and answers how it went. The URL must be
 //! http(s) and reach an address the server may reach (`outbound`); it is checked here and
-//! again at every delivery.
+//! again at every delivery. The rules are `domain::webhooks`'.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Serialize;
 
-use crate::auth::Caller;
-use crate::auth::secret::{random_b64, token};
-use crate::db::{audit, now, webhooks};
-use crate::webhooks::{EVENTS, deliver};
-
-use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, PathId};
 use crate::app::AppState;
-use crate::domain::access::visible_service;
+use crate::auth::Caller;
+use crate::db::webhooks::Webhook;
+use crate::domain::webhooks::{self as domain, Input};
 
-#[derive(schemars::JsonSchema, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "WebhookInput")]
-pub struct Input {
-    url: String,
-    secret: Option<String>,
-    events: Option<Vec<String>>,
-}
+use super::error::ApiResult;
+use super::extract::{ApiJson, PathId};
 
 #[derive(Debug, Serialize)]
 pub struct View {
@@ -52,7 +40,7 @@ pub struct Last {
     at: Option<i64>,
 }
 
-fn view(h: webhooks::Webhook) -> View {
+fn view(h: Webhook) -> View {
     View {
         events: h.events.split(',').map(str::to_owned).collect(),
         last: h.last_at.map(|at| Last {
@@ -73,8 +61,7 @@ pub async fn get(
     caller: Caller,
     PathId(id): PathId,
 ) -> ApiResult<Json<Option<View>>> {
-    let (service, _) = visible_service(&state, &caller, id).await?;
-    Ok(Json(webhooks::get(&state.db, service.id).await?.map(view)))
+    Ok(Json(domain::get(&state, &caller, id).await?.map(view)))
 }
 
 pub async fn put(
@@ -83,76 +70,7 @@ pub async fn put(
     PathId(id): PathId,
     ApiJson(body): ApiJson<Input>,
 ) -> ApiResult<Json<View>> {
-    let (service, _) = visible_service(&state, &caller, id).await?;
-    let url = body.url.trim();
-    if url.len() > 2000 {
-        return Err(ApiError::invalid("url: at most 2000 characters"));
-    }
-    let parsed =
-        reqwest::Url::parse(url).map_err(|e| ApiError::invalid(format!("url: not a URL ({e})")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ApiError::invalid(
-            "url: must start with https:// (or http://)",
-        ));
-    }
-    state
-        .outbound
-        .resolve(&parsed)
-        .await
-        .map_err(|e| ApiError::invalid(format!("url: {e}")))?;
-    let secret = match body.secret {
-        Some(s) if !(16..=200).contains(&s.chars().count()) => {
-            return Err(ApiError::invalid("secret: 16 to 200 characters"));
-        }
-        Some(s) if s.chars().any(char::is_control) => {
-            return Err(ApiError::invalid("secret: no control characters"));
-        }
-        Some(s) => s,
-        None => random_b64(32),
-    };
-    let events = body
-        .events
-        .unwrap_or_else(|| EVENTS.iter().map(|e| (*e).to_owned()).collect());
-    if events.is_empty() {
-        return Err(ApiError::invalid(
-            "events: name at least one (or DELETE the webhook)",
-        ));
-    }
-    if let Some(bad) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
-        return Err(ApiError::invalid(format!(
-            "events: {bad:?} is not one of {}",
-            EVENTS.join(", ")
-        )));
-    }
-    let mut events: Vec<&str> = EVENTS
-        .iter()
-        .copied()
-        .filter(|e| events.iter().any(|x| x == e))
-        .collect();
-    events.dedup();
-    webhooks::put(
-        &state.db,
-        service.id,
-        parsed.as_str(),
-        &secret,
-        &events.join(","),
-    )
-    .await?;
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
-        "webhook.set",
-        &format!(
-            "service {} webhook to {}",
-            service.id,
-            parsed.host_str().unwrap_or("")
-        ),
-    )
-    .await?;
-    let hook = webhooks::get(&state.db, service.id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
-    Ok(Json(view(hook)))
+    Ok(Json(view(domain::put(&state, &caller, id, body).await?)))
 }
 
 pub async fn delete(
@@ -160,17 +78,7 @@ pub async fn delete(
     caller: Caller,
     PathId(id): PathId,
 ) -> ApiResult<StatusCode> {
-    let (service, _) = visible_service(&state, &caller, id).await?;
-    if !webhooks::delete(&state.db, service.id).await? {
-        return Err(ApiError::not_found("webhook"));
-    }
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
-        "webhook.delete",
-        &format!("service {} webhook", service.id),
-    )
-    .await?;
+    domain::delete(&state, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -186,35 +94,9 @@ pub async fn test(
     caller: Caller,
     PathId(id): PathId,
 ) -> ApiResult<Json<TestResult>> {
-    let (service, _) = visible_service(&state, &caller, id).await?;
-    let hook = webhooks::get(&state.db, service.id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
-    let delivery = token("whd");
-    let body = json!({
-        "id": delivery,
-        "event": "test",
-        "at": now(),
-        "service": { "id": service.id, "slug": service.slug, "name": service.name, "kind": service.kind },
-        "data": { "message": "A test from Tidecast: this webhook works." },
-    })
-    .to_string();
-    let result = deliver::attempt(
-        &state.outbound,
-        &hook.url,
-        &hook.secret,
-        "test",
-        &delivery,
-        body.as_bytes(),
-    )
-    .await;
-    let (status, error) = match &result {
-        Ok(()) => ("delivered", None),
-        Err(e) => ("failed", Some(e.clone())),
-    };
-    webhooks::record(&state.db, service.id, "test", status, error.as_deref()).await?;
+    let outcome = domain::test(&state, &caller, id).await?;
     Ok(Json(TestResult {
-        delivered: result.is_ok(),
-        error,
+        delivered: outcome.delivered,
+        error: outcome.error,
     }))
 }

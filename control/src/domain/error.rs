@@ -33,6 +33,9 @@ pub enum Error {
     /// A part the operation needs is missing on this server (e.g. FFmpeg's libraries).
     #[error("{0}")]
     Unavailable(String),
+    /// The caller has asked too often (a listener's song requests); it may ask again later.
+    #[error("{0}")]
+    TooMany(String),
     /// The database is saturated; the caller may retry.
     #[error("the database is busy; try again")]
     Busy,
@@ -80,6 +83,7 @@ impl Error {
             Self::OverPlan(m) => Self::OverPlan(f(&m)),
             Self::Gone(m) => Self::Gone(f(&m)),
             Self::OverQuota(m) => Self::OverQuota(f(&m)),
+            Self::TooMany(m) => Self::TooMany(f(&m)),
             other => other,
         }
     }

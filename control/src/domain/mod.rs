@@ -5,19 +5,27 @@
 
 pub mod access;
 pub mod autodj;
+pub mod djs;
 pub mod dvr;
 pub mod error;
 pub mod grant;
+pub mod keys;
 pub mod ladder;
+pub mod login;
 pub mod media;
 pub mod mounts;
+pub mod plans;
+pub mod playlists;
 pub mod provision;
 pub mod recordings;
 pub mod relays;
+pub mod requests;
 pub mod restream;
 pub mod services;
+pub mod site;
 pub mod target_urls;
 pub mod users;
 pub mod validate;
+pub mod webhooks;
 
 pub use error::{Error, Result};
