@@ -177,10 +177,13 @@ pub async fn list(
     Ok((items, total))
 }
 
-pub async fn delete(db: &Db, id: i64) -> sqlx::Result<()> {
+pub async fn delete<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    id: i64,
+) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM djs WHERE id = $1")
         .bind(id)
-        .execute(db.pool())
+        .execute(exec)
         .await?;
     Ok(())
 }

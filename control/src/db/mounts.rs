@@ -34,8 +34,8 @@ pub async fn name_taken<'e, E: Executor<'e, Database = Any>>(
     Ok(n > 0)
 }
 
-pub async fn insert(
-    db: &Db,
+pub async fn insert<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
     service_id: i64,
     name: &str,
     format: &str,
@@ -52,7 +52,7 @@ pub async fn insert(
     .bind(bitrate)
     .bind(fallback)
     .bind(now())
-    .fetch_one(db.pool())
+    .fetch_one(exec)
     .await
 }
 
@@ -82,8 +82,8 @@ pub async fn for_service(db: &Db, service_id: i64) -> sqlx::Result<Vec<MountRow>
     .await
 }
 
-pub async fn update(
-    db: &Db,
+pub async fn update<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
     id: i64,
     format: &str,
     bitrate: i64,
@@ -95,7 +95,7 @@ pub async fn update(
         .bind(bitrate)
         .bind(fallback)
         .bind(now())
-        .execute(db.pool())
+        .execute(exec)
         .await?;
     Ok(())
 }

@@ -32,7 +32,10 @@ pub struct PlanFields {
 const COLUMNS: &str =
     "id, name, max_customers, max_services, max_listeners, max_disk_mb, created_at, updated_at";
 
-pub async fn insert(db: &Db, p: &PlanFields) -> sqlx::Result<i64> {
+pub async fn insert<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    p: &PlanFields,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO reseller_plans (name, max_customers, max_services, max_listeners, max_disk_mb, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
@@ -43,7 +46,7 @@ pub async fn insert(db: &Db, p: &PlanFields) -> sqlx::Result<i64> {
     .bind(p.max_listeners)
     .bind(p.max_disk_mb)
     .bind(now())
-    .fetch_one(db.pool())
+    .fetch_one(exec)
     .await
 }
 
@@ -82,7 +85,11 @@ pub async fn list(
 }
 
 /// Replaces a plan's name and limits.
-pub async fn update(db: &Db, id: i64, p: &PlanFields) -> sqlx::Result<()> {
+pub async fn update<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    id: i64,
+    p: &PlanFields,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE reseller_plans SET name = $2, max_customers = $3, max_services = $4, \
            max_listeners = $5, max_disk_mb = $6, updated_at = $7 WHERE id = $1",
@@ -94,23 +101,29 @@ pub async fn update(db: &Db, id: i64, p: &PlanFields) -> sqlx::Result<()> {
     .bind(p.max_listeners)
     .bind(p.max_disk_mb)
     .bind(now())
-    .execute(db.pool())
+    .execute(exec)
     .await?;
     Ok(())
 }
 
 /// How many resellers are on a plan.
-pub async fn users_on(db: &Db, id: i64) -> sqlx::Result<i64> {
+pub async fn users_on<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    id: i64,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE plan_id = $1")
         .bind(id)
-        .fetch_one(db.pool())
+        .fetch_one(exec)
         .await
 }
 
-pub async fn delete(db: &Db, id: i64) -> sqlx::Result<()> {
+pub async fn delete<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    id: i64,
+) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM reseller_plans WHERE id = $1")
         .bind(id)
-        .execute(db.pool())
+        .execute(exec)
         .await?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! AutoDJ playlists of a station and their tracks, and the plays AutoDJ made.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, FromRow};
+use sqlx::{Any, Executor, FromRow, Transaction};
 
 use super::{Db, now};
 use crate::model::Stored;
@@ -105,14 +105,13 @@ pub struct PlaylistFields<'a> {
     pub enabled: bool,
 }
 
-/// Saves a new playlist with its tracks, in one transaction.
+/// Saves a new playlist with its tracks, inside the caller's transaction.
 pub async fn insert(
-    db: &Db,
+    tx: &mut Transaction<'_, Any>,
     service_id: i64,
     p: &PlaylistFields<'_>,
     media: &[i64],
 ) -> sqlx::Result<i64> {
-    let mut tx = db.pool().begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO playlists (service_id, name, kind, play_order, weight, folder, schedule_json, \
          every_n_songs, every_n_minutes, at_minute, interrupts, allow_requests, enabled, created_at, \
@@ -132,22 +131,21 @@ pub async fn insert(
     .bind(i64::from(p.allow_requests))
     .bind(i64::from(p.enabled))
     .bind(now())
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
-    set_items(&mut tx, id, media).await?;
-    tx.commit().await?;
+    set_items(tx, id, media).await?;
     Ok(id)
 }
 
-/// Replaces a playlist's fields (and, when given, its tracks) in one transaction.
+/// Replaces a playlist's fields (and, when given, its tracks), inside the caller's
+/// transaction.
 pub async fn update(
-    db: &Db,
+    tx: &mut Transaction<'_, Any>,
     service_id: i64,
     id: i64,
     p: &PlaylistFields<'_>,
     media: Option<&[i64]>,
 ) -> sqlx::Result<bool> {
-    let mut tx = db.pool().begin().await?;
     let done = sqlx::query(
         "UPDATE playlists SET name = $1, kind = $2, play_order = $3, weight = $4, folder = $5, \
          schedule_json = $6, every_n_songs = $7, every_n_minutes = $8, at_minute = $9, interrupts = $10, \
@@ -168,7 +166,7 @@ pub async fn update(
     .bind(now())
     .bind(id)
     .bind(service_id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     if done.rows_affected() == 0 {
         return Ok(false);
@@ -176,11 +174,10 @@ pub async fn update(
     if let Some(media) = media {
         sqlx::query("DELETE FROM playlist_items WHERE playlist_id = $1")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        set_items(&mut tx, id, media).await?;
+        set_items(tx, id, media).await?;
     }
-    tx.commit().await?;
     Ok(true)
 }
 
@@ -231,11 +228,15 @@ pub async fn items(db: &Db, playlist_id: i64) -> sqlx::Result<Vec<i64>> {
     .await
 }
 
-pub async fn delete(db: &Db, service_id: i64, id: i64) -> sqlx::Result<bool> {
+pub async fn delete<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    service_id: i64,
+    id: i64,
+) -> sqlx::Result<bool> {
     let done = sqlx::query("DELETE FROM playlists WHERE id = $1 AND service_id = $2")
         .bind(id)
         .bind(service_id)
-        .execute(db.pool())
+        .execute(exec)
         .await?;
     Ok(done.rows_affected() > 0)
 }

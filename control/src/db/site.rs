@@ -23,7 +23,12 @@ pub async fn announcements(db: &Db) -> sqlx::Result<Vec<Announcement>> {
     .await
 }
 
-pub async fn announce(db: &Db, message: &str, level: &str, author: i64) -> sqlx::Result<i64> {
+pub async fn announce<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    message: &str,
+    level: &str,
+    author: i64,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO announcements (message, level, author_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
@@ -31,14 +36,17 @@ pub async fn announce(db: &Db, message: &str, level: &str, author: i64) -> sqlx:
     .bind(level)
     .bind(author)
     .bind(now())
-    .fetch_one(db.pool())
+    .fetch_one(exec)
     .await
 }
 
-pub async fn withdraw(db: &Db, id: i64) -> sqlx::Result<bool> {
+pub async fn withdraw<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    id: i64,
+) -> sqlx::Result<bool> {
     let r = sqlx::query("DELETE FROM announcements WHERE id = $1")
         .bind(id)
-        .execute(db.pool())
+        .execute(exec)
         .await?;
     Ok(r.rows_affected() > 0)
 }

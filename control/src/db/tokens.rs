@@ -18,8 +18,8 @@ pub struct ApiKey {
 }
 
 /// Stores a new login session; returns its id.
-pub async fn insert_session(
-    db: &Db,
+pub async fn insert_session<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
     user_id: i64,
     token_hash: &str,
     expires_at: i64,
@@ -31,7 +31,7 @@ pub async fn insert_session(
     .bind(token_hash)
     .bind(now())
     .bind(expires_at)
-    .fetch_one(db.pool())
+    .fetch_one(exec)
     .await
 }
 
@@ -61,8 +61,8 @@ pub async fn revoke_user_sessions<'e, E: sqlx::Executor<'e, Database = sqlx::Any
     Ok(())
 }
 
-pub async fn insert_api_key(
-    db: &Db,
+pub async fn insert_api_key<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
     user_id: i64,
     name: &str,
     prefix: &str,
@@ -76,7 +76,7 @@ pub async fn insert_api_key(
     .bind(prefix)
     .bind(key_hash)
     .bind(now())
-    .fetch_one(db.pool())
+    .fetch_one(exec)
     .await
 }
 
@@ -122,11 +122,14 @@ pub async fn api_key_by_id(db: &Db, id: i64) -> sqlx::Result<Option<ApiKey>> {
         .await
 }
 
-pub async fn revoke_api_key(db: &Db, id: i64) -> sqlx::Result<()> {
+pub async fn revoke_api_key<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    id: i64,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
         .bind(id)
         .bind(now())
-        .execute(db.pool())
+        .execute(exec)
         .await?;
     Ok(())
 }

@@ -37,8 +37,8 @@ pub async fn get(db: &Db, service_id: i64) -> sqlx::Result<Option<Webhook>> {
 }
 
 /// Creates or replaces the service's webhook (its delivery record starts again).
-pub async fn put(
-    db: &Db,
+pub async fn put<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
     service_id: i64,
     url: &str,
     secret: &str,
@@ -56,15 +56,18 @@ pub async fn put(
     .bind(secret)
     .bind(events)
     .bind(t)
-    .execute(db.pool())
+    .execute(exec)
     .await?;
     Ok(())
 }
 
-pub async fn delete(db: &Db, service_id: i64) -> sqlx::Result<bool> {
+pub async fn delete<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    service_id: i64,
+) -> sqlx::Result<bool> {
     let r = sqlx::query("DELETE FROM webhooks WHERE service_id = $1")
         .bind(service_id)
-        .execute(db.pool())
+        .execute(exec)
         .await?;
     Ok(r.rows_affected() > 0)
 }

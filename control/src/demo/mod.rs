@@ -205,8 +205,9 @@ async fn radio(state: &AppState) -> anyhow::Result<()> {
         .iter()
         .any(|p| p.name == PLAYLIST);
     if !has_playlist {
+        let mut tx = state.db.pool().begin().await?;
         playlists::insert(
-            &state.db,
+            &mut tx,
             s.id,
             &playlists::PlaylistFields {
                 name: PLAYLIST,
@@ -225,6 +226,7 @@ async fn radio(state: &AppState) -> anyhow::Result<()> {
             &[],
         )
         .await?;
+        tx.commit().await?;
     }
     if !state
         .engine

@@ -176,14 +176,16 @@ pub async fn patch(
 pub async fn delete(state: &AppState, caller: &Caller, id: i64, dj_id: i64) -> Result<()> {
     let service = radio(state, caller, id).await?;
     let dj = dj(state, service, dj_id).await?;
-    djs::delete(&state.db, dj.id).await?;
+    let mut tx = state.db.pool().begin().await?;
+    djs::delete(&mut *tx, dj.id).await?;
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "dj.delete",
         &format!("dj {dj_id} ({}) of service {service}", dj.username),
     )
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -38,21 +38,17 @@ pub async fn create(state: &AppState, caller: &Caller, body: CreateKey) -> Resul
     };
     let key = secret::token(API_KEY_PREFIX);
     let prefix: String = key.chars().take(API_KEY_PREFIX.len() + 6).collect();
-    let id = tokens::insert_api_key(
-        &state.db,
-        caller.id(),
-        &name,
-        &prefix,
-        &secret::digest(&key),
-    )
-    .await?;
+    let mut tx = state.db.pool().begin().await?;
+    let id = tokens::insert_api_key(&mut *tx, caller.id(), &name, &prefix, &secret::digest(&key))
+        .await?;
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "api_key.create",
         &format!("api key {id} ({prefix}…)"),
     )
     .await?;
+    tx.commit().await?;
     tracing::info!(user = %caller.user.username, key = %prefix, "API key created");
     let stored = tokens::api_key_by_id(&state.db, id)
         .await?
@@ -77,14 +73,16 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
         .await?
         .filter(|k| k.user_id == caller.id() || caller.role() == Role::Admin)
         .ok_or(Error::NotFound("API key"))?;
-    tokens::revoke_api_key(&state.db, key.id).await?;
+    let mut tx = state.db.pool().begin().await?;
+    tokens::revoke_api_key(&mut *tx, key.id).await?;
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "api_key.revoke",
         &format!("api key {id} ({}…)", key.prefix),
     )
     .await?;
+    tx.commit().await?;
     tracing::info!(user = %caller.user.username, key = %key.prefix, "API key revoked");
     Ok(())
 }

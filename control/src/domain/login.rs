@@ -47,12 +47,17 @@ pub struct Session {
     pub seconds: i64,
 }
 
-/// Starts a session of `kind` for `user`.
-async fn start_session(state: &AppState, user: &User, kind: SessionKind) -> Result<Session> {
+/// Starts a session of `kind` for `user` (through `exec`: the pool, or the transaction that
+/// also writes its audit line).
+async fn start_session<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    user: &User,
+    kind: SessionKind,
+) -> Result<Session> {
     let token = secret::token(SESSION_PREFIX);
     let seconds = kind.seconds();
     let expires_at = now() + seconds;
-    tokens::insert_session(&state.db, user.id, &secret::digest(&token), expires_at).await?;
+    tokens::insert_session(exec, user.id, &secret::digest(&token), expires_at).await?;
     Ok(Session {
         token,
         expires_at,
@@ -89,7 +94,7 @@ pub async fn login(
     let Some(user) = user.filter(|_| ok) else {
         return Ok(Err(Refused::WrongCredentials));
     };
-    let session = start_session(state, &user, kind).await?;
+    let session = start_session(state.db.pool(), &user, kind).await?;
     Ok(Ok((user, session)))
 }
 
@@ -118,14 +123,16 @@ pub async fn login_as(state: &AppState, caller: &Caller, id: i64) -> Result<(Use
             "only admins and resellers may log in as a customer",
         ));
     }
+    let mut tx = state.db.pool().begin().await?;
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "user.login_as",
         &format!("user {} ({})", target.id, target.username),
     )
     .await?;
+    let session = start_session(&mut *tx, &target, SessionKind::LoginAs).await?;
+    tx.commit().await?;
     tracing::info!(by = %caller.user.username, target = %target.username, "logged in as another user");
-    let session = start_session(state, &target, SessionKind::LoginAs).await?;
     Ok((target, session))
 }

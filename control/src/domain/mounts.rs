@@ -105,22 +105,16 @@ pub async fn create(
         return Err(Error::conflict(format!("mount /{name} is taken")));
     }
     let fallback = body.fallback.as_deref().map(|f| f.trim_start_matches('/'));
-    let mid = mounts::insert(
-        &state.db,
-        id,
-        &name,
-        body.format.as_str(),
-        bitrate,
-        fallback,
-    )
-    .await?;
+    let mut tx = state.db.pool().begin().await?;
+    let mid = mounts::insert(&mut *tx, id, &name, body.format.as_str(), bitrate, fallback).await?;
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "mount.create",
         &format!("mount {mid} (/{name}) of service {id}"),
     )
     .await?;
+    tx.commit().await?;
     mount(state, id, mid).await
 }
 
@@ -143,15 +137,17 @@ pub async fn patch(
         check_fallback(state, &service, &row.name, fb).await?;
     }
     let fallback = fallback.as_deref().map(|f| f.trim_start_matches('/'));
-    mounts::update(&state.db, mid, &format, bitrate, fallback).await?;
+    let mut tx = state.db.pool().begin().await?;
+    mounts::update(&mut *tx, mid, &format, bitrate, fallback).await?;
     push_fallback(state, &row.name, fallback);
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "mount.update",
         &format!("mount {mid} (/{}) of service {id}", row.name),
     )
     .await?;
+    tx.commit().await?;
     mount(state, id, mid).await
 }
 

@@ -76,7 +76,8 @@ pub async fn create(state: &AppState, caller: &Caller, body: CreatePlan) -> Resu
         max_listeners: body.max_listeners,
         max_disk_mb: body.max_disk_mb,
     })?;
-    let id = plans::insert(&state.db, &fields).await.map_err(|e| {
+    let mut tx = state.db.pool().begin().await?;
+    let id = plans::insert(&mut *tx, &fields).await.map_err(|e| {
         if crate::db::is_unique_violation(&e) {
             Error::conflict(format!("a plan named {:?} exists", fields.name))
         } else {
@@ -84,12 +85,13 @@ pub async fn create(state: &AppState, caller: &Caller, body: CreatePlan) -> Resu
         }
     })?;
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "plan.create",
         &format!("plan {id} ({})", fields.name),
     )
     .await?;
+    tx.commit().await?;
     reload(state, id).await
 }
 
@@ -134,14 +136,16 @@ pub async fn patch(state: &AppState, caller: &Caller, id: i64, body: PatchPlan) 
         max_listeners: body.max_listeners.unwrap_or(plan.max_listeners),
         max_disk_mb: body.max_disk_mb.unwrap_or(plan.max_disk_mb),
     })?;
-    plans::update(&state.db, id, &fields).await?;
+    let mut tx = state.db.pool().begin().await?;
+    plans::update(&mut *tx, id, &fields).await?;
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "plan.update",
         &format!("plan {id}"),
     )
     .await?;
+    tx.commit().await?;
     reload(state, id).await
 }
 
@@ -149,20 +153,22 @@ pub async fn patch(state: &AppState, caller: &Caller, id: i64, body: PatchPlan) 
 pub async fn delete(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
     visible(state, caller, id).await?;
     admin_only(caller)?;
-    let users = plans::users_on(&state.db, id).await?;
+    let mut tx = state.db.pool().begin().await?;
+    let users = plans::users_on(&mut *tx, id).await?;
     if users > 0 {
         return Err(Error::conflict(format!(
             "{users} reseller(s) are on this plan; move them first"
         )));
     }
-    plans::delete(&state.db, id).await?;
+    plans::delete(&mut *tx, id).await?;
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "plan.delete",
         &format!("plan {id}"),
     )
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 

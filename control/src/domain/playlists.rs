@@ -268,16 +268,16 @@ pub async fn create(
 ) -> Result<PlaylistRow> {
     let service = station(state, caller, id).await?;
     let c = check(state, &service, input).await?;
-    // `db::playlists::insert` writes the playlist and its tracks in a transaction of its
-    // own; the audit line follows it.
-    let pid = playlists::insert(&state.db, id, &c.fields(), &c.media).await?;
+    let mut tx = state.db.pool().begin().await?;
+    let pid = playlists::insert(&mut tx, id, &c.fields(), &c.media).await?;
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "playlist.create",
         &format!("playlist {pid} ({}) of service {id}", c.name),
     )
     .await?;
+    tx.commit().await?;
     reload(state, id, pid).await
 }
 
@@ -303,32 +303,36 @@ pub async fn replace(
 ) -> Result<PlaylistRow> {
     let service = station(state, caller, id).await?;
     let c = check(state, &service, input).await?;
-    if !playlists::update(&state.db, id, pid, &c.fields(), Some(&c.media)).await? {
+    let mut tx = state.db.pool().begin().await?;
+    if !playlists::update(&mut tx, id, pid, &c.fields(), Some(&c.media)).await? {
         return Err(Error::NotFound("playlist"));
     }
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "playlist.update",
         &format!("playlist {pid} ({}) of service {id}", c.name),
     )
     .await?;
+    tx.commit().await?;
     reload(state, id, pid).await
 }
 
 /// Deletes a playlist of station `id`.
 pub async fn delete(state: &AppState, caller: &Caller, id: i64, pid: i64) -> Result<()> {
     station(state, caller, id).await?;
-    if !playlists::delete(&state.db, id, pid).await? {
+    let mut tx = state.db.pool().begin().await?;
+    if !playlists::delete(&mut *tx, id, pid).await? {
         return Err(Error::NotFound("playlist"));
     }
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "playlist.delete",
         &format!("playlist {pid} of service {id}"),
     )
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -88,14 +88,16 @@ pub async fn announce(
 ) -> Result<Announcement> {
     admin_only(caller)?;
     let message = message(&body.message)?;
-    let id = site::announce(&state.db, message, body.level.as_str(), caller.id()).await?;
+    let mut tx = state.db.pool().begin().await?;
+    let id = site::announce(&mut *tx, message, body.level.as_str(), caller.id()).await?;
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "announcement.create",
         &format!("announcement {id}"),
     )
     .await?;
+    tx.commit().await?;
     Ok(Announcement {
         id,
         message: message.to_owned(),
@@ -108,16 +110,18 @@ pub async fn announce(
 /// Withdraws an announcement (admins).
 pub async fn withdraw(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
     admin_only(caller)?;
-    if !site::withdraw(&state.db, id).await? {
+    let mut tx = state.db.pool().begin().await?;
+    if !site::withdraw(&mut *tx, id).await? {
         return Err(Error::NotFound("announcement"));
     }
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "announcement.delete",
         &format!("announcement {id}"),
     )
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -98,9 +98,10 @@ pub async fn put(state: &AppState, caller: &Caller, id: i64, body: Input) -> Res
         .map_err(|e| Error::invalid(format!("url: {e}")))?;
     let secret = secret(body.secret)?;
     let events = events(body.events)?;
-    webhooks::put(&state.db, service.id, parsed.as_str(), &secret, &events).await?;
+    let mut tx = state.db.pool().begin().await?;
+    webhooks::put(&mut *tx, service.id, parsed.as_str(), &secret, &events).await?;
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "webhook.set",
         &format!(
@@ -110,6 +111,7 @@ pub async fn put(state: &AppState, caller: &Caller, id: i64, body: Input) -> Res
         ),
     )
     .await?;
+    tx.commit().await?;
     webhooks::get(&state.db, service.id)
         .await?
         .ok_or(Error::NotFound("webhook"))
@@ -118,16 +120,18 @@ pub async fn put(state: &AppState, caller: &Caller, id: i64, body: Input) -> Res
 /// Removes the webhook of service `id`.
 pub async fn delete(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
     let (service, _) = visible_service(state, caller, id).await?;
-    if !webhooks::delete(&state.db, service.id).await? {
+    let mut tx = state.db.pool().begin().await?;
+    if !webhooks::delete(&mut *tx, service.id).await? {
         return Err(Error::NotFound("webhook"));
     }
     audit(
-        state.db.pool(),
+        &mut *tx,
         Some(caller.id()),
         "webhook.delete",
         &format!("service {} webhook", service.id),
     )
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
