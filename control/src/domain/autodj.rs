@@ -16,7 +16,7 @@ use crate::db::{audit, playlists};
 use crate::model::autodj::{AudioFormat, AutoDjSettings};
 
 use super::access::visible_service;
-use super::{Error, Result};
+use super::{Error, Result, audit_now};
 
 /// The station's settings in effect: the stored ones, else the defaults for its plan.
 pub fn settings(s: &Service) -> AutoDjSettings {
@@ -186,9 +186,9 @@ pub async fn restart(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
     run(state, &s)
         .await
         .map_err(|e| Error::conflict(format!("AutoDJ did not start again: {e}")))?;
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
+    audit_now(
+        state,
+        caller,
         "autodj.restart",
         &format!("service {id} ({})", s.slug),
     )

@@ -8,12 +8,11 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::{Caller, password};
-use crate::db::audit;
 use crate::db::djs::{self, Dj, DjFields};
 use crate::schedule::{self, Slot};
 
 use super::access::visible_service;
-use super::{Error, Result, validate};
+use super::{Error, Result, commit_audited, validate};
 
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,14 +104,13 @@ pub async fn create(state: &AppState, caller: &Caller, id: i64, body: CreateDj) 
     let dj_id = djs::insert(&mut *tx, service, &fields)
         .await
         .map_err(|e| conflict_on_duplicate(e, &body.username))?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "dj.create",
         &format!("dj {dj_id} ({}) of service {service}", body.username),
     )
     .await?;
-    tx.commit().await?;
     dj(state, service, dj_id).await
 }
 
@@ -161,14 +159,13 @@ pub async fn patch(
     djs::update(&mut *tx, dj_id, &fields)
         .await
         .map_err(|e| conflict_on_duplicate(e, &username))?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "dj.update",
         &format!("dj {dj_id} of service {service}"),
     )
     .await?;
-    tx.commit().await?;
     dj(state, service, dj_id).await
 }
 
@@ -178,14 +175,13 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64, dj_id: i64) -> R
     let dj = dj(state, service, dj_id).await?;
     let mut tx = state.db.pool().begin().await?;
     djs::delete(&mut *tx, dj.id).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "dj.delete",
         &format!("dj {dj_id} ({}) of service {service}", dj.username),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -15,13 +15,12 @@ use tidecast_engine::dvr::{Archive, Dvr, Retention};
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::db::audit;
 use crate::db::services::{self, Service};
 use crate::model::Kind;
 use crate::model::dvr::DvrSettings;
 
 use super::access::visible_service;
-use super::{Error, Result};
+use super::{Error, Result, audit_in};
 
 /// What a request sets.
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
@@ -116,9 +115,9 @@ pub async fn turn_off(state: &AppState, caller: &Caller, id: i64) -> Result<Serv
 async fn save(state: &AppState, caller: &Caller, s: &Service, st: &DvrSettings) -> Result<Service> {
     let mut tx = state.db.pool().begin().await?;
     services::set_dvr(&mut *tx, s.id, Some(st)).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    audit_in(
+        &mut tx,
+        caller,
         "service.dvr",
         &format!(
             "service {} ({}): {}",

@@ -10,11 +10,10 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::caller::API_KEY_PREFIX;
 use crate::auth::{Caller, secret};
-use crate::db::audit;
 use crate::db::tokens::{self, ApiKey};
 use crate::db::users::Role;
 
-use super::{Error, Result, validate};
+use super::{Error, Result, commit_audited, validate};
 
 /// What a request may set (everything optional: an empty body is a key named "API key").
 #[derive(Debug, Deserialize, Default)]
@@ -41,14 +40,13 @@ pub async fn create(state: &AppState, caller: &Caller, body: CreateKey) -> Resul
     let mut tx = state.db.pool().begin().await?;
     let id = tokens::insert_api_key(&mut *tx, caller.id(), &name, &prefix, &secret::digest(&key))
         .await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "api_key.create",
         &format!("api key {id} ({prefix}…)"),
     )
     .await?;
-    tx.commit().await?;
     tracing::info!(user = %caller.user.username, key = %prefix, "API key created");
     let stored = tokens::api_key_by_id(&state.db, id)
         .await?
@@ -75,14 +73,13 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
         .ok_or(Error::NotFound("API key"))?;
     let mut tx = state.db.pool().begin().await?;
     tokens::revoke_api_key(&mut *tx, key.id).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "api_key.revoke",
         &format!("api key {id} ({}…)", key.prefix),
     )
     .await?;
-    tx.commit().await?;
     tracing::info!(user = %caller.user.username, key = %key.prefix, "API key revoked");
     Ok(())
 }

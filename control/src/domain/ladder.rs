@@ -16,12 +16,11 @@ use tidecast_engine::transcode::{LadderSpec, RenditionSpec, WatermarkSpec};
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::db::audit;
 use crate::db::services::{self, Service};
 use crate::model::ladder::{Ladder, Rendition, SOURCE, Watermark, default_rungs, total_kbps};
 
 use super::access::visible_service;
-use super::{Error, Result};
+use super::{Error, Result, audit_in};
 
 /// More rungs than this cost more CPU than any player gains from.
 const MAX_RUNGS: usize = 6;
@@ -401,9 +400,9 @@ async fn save(
     } else {
         "turned off"
     };
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    audit_in(
+        &mut tx,
+        caller,
         "service.transcode",
         &format!("service {id}: ladder {what}"),
     )

@@ -11,10 +11,10 @@ use crate::app::AppState;
 use crate::auth::caller::{Credential, SESSION_PREFIX};
 use crate::auth::{Caller, password, secret};
 use crate::db::users::{self, Role, User};
-use crate::db::{audit, now, tokens};
+use crate::db::{now, tokens};
 
 use super::access::visible_user;
-use super::{Error, Result};
+use super::{Error, Result, audit_in};
 
 /// What a session is for; it decides how long the session lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,9 +124,9 @@ pub async fn login_as(state: &AppState, caller: &Caller, id: i64) -> Result<(Use
         ));
     }
     let mut tx = state.db.pool().begin().await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    audit_in(
+        &mut tx,
+        caller,
         "user.login_as",
         &format!("user {} ({})", target.id, target.username),
     )

@@ -5,14 +5,13 @@
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::db::audit;
 use crate::db::media::{self, MediaRow, NewMedia};
 use crate::db::services::Service;
 use crate::media::inspect::{Inspected, inspect};
 use crate::media::store::{self, Upload};
 
 use super::access::visible_service;
-use super::{Error, Result};
+use super::{Error, Result, audit_now};
 
 /// The library's size limit for `service`'s owner, in bytes.
 pub fn quota_bytes(service: &Service) -> u64 {
@@ -287,9 +286,9 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64, mid: i64) -> Res
         return Err(Error::NotFound("media item"));
     }
     remove_files(state, &m).await;
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
+    audit_now(
+        state,
+        caller,
         "media.delete",
         &format!("media {mid} ({}) of user {}", m.filename, service.owner_id),
     )

@@ -29,3 +29,43 @@ pub mod validate;
 pub mod webhooks;
 
 pub use error::{Error, Result};
+
+use sqlx::{Any, Transaction};
+
+use crate::app::AppState;
+use crate::auth::Caller;
+
+/// Adds the audit line "`caller` did `action` to `subject`" inside `tx`.
+pub(crate) async fn audit_in(
+    tx: &mut Transaction<'_, Any>,
+    caller: &Caller,
+    action: &str,
+    subject: &str,
+) -> Result<()> {
+    crate::db::audit(&mut **tx, Some(caller.id()), action, subject).await?;
+    Ok(())
+}
+
+/// Adds the audit line and commits `tx`: the operation and its record land together.
+pub(crate) async fn commit_audited(
+    mut tx: Transaction<'_, Any>,
+    caller: &Caller,
+    action: &str,
+    subject: &str,
+) -> Result<()> {
+    audit_in(&mut tx, caller, action, subject).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds an audit line on its own, for an operation that wrote nothing else to the database
+/// (it acted on the engine, or its own write is a single statement before this one).
+pub(crate) async fn audit_now(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    subject: &str,
+) -> Result<()> {
+    crate::db::audit(state.db.pool(), Some(caller.id()), action, subject).await?;
+    Ok(())
+}

@@ -11,13 +11,12 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::db::audit;
 use crate::db::mounts::{self, MountRow};
 use crate::db::services::Service;
 use crate::time::double_option;
 
 use super::access::visible_service;
-use super::{Error, Result, validate};
+use super::{Error, Result, commit_audited, validate};
 
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,14 +106,13 @@ pub async fn create(
     let fallback = body.fallback.as_deref().map(|f| f.trim_start_matches('/'));
     let mut tx = state.db.pool().begin().await?;
     let mid = mounts::insert(&mut *tx, id, &name, body.format.as_str(), bitrate, fallback).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "mount.create",
         &format!("mount {mid} (/{name}) of service {id}"),
     )
     .await?;
-    tx.commit().await?;
     mount(state, id, mid).await
 }
 
@@ -140,14 +138,13 @@ pub async fn patch(
     let mut tx = state.db.pool().begin().await?;
     mounts::update(&mut *tx, mid, &format, bitrate, fallback).await?;
     push_fallback(state, &row.name, fallback);
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "mount.update",
         &format!("mount {mid} (/{}) of service {id}", row.name),
     )
     .await?;
-    tx.commit().await?;
     mount(state, id, mid).await
 }
 
@@ -166,14 +163,13 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64, mid: i64) -> Res
         .bind(mid)
         .execute(&mut *tx)
         .await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "mount.delete",
         &format!("mount {mid} (/{}) of service {id}", row.name),
     )
     .await?;
-    tx.commit().await?;
     if service.fallback.as_deref() == Some(row.name.as_str()) {
         push_fallback(state, &service.slug, None);
     }

@@ -7,12 +7,11 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::db::audit;
 use crate::db::plans::{self, Plan, PlanFields};
 use crate::db::users::Role;
 use crate::time::double_option;
 
-use super::{Error, Result, validate};
+use super::{Error, Result, commit_audited, validate};
 
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,14 +83,13 @@ pub async fn create(state: &AppState, caller: &Caller, body: CreatePlan) -> Resu
             e.into()
         }
     })?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "plan.create",
         &format!("plan {id} ({})", fields.name),
     )
     .await?;
-    tx.commit().await?;
     reload(state, id).await
 }
 
@@ -138,14 +136,7 @@ pub async fn patch(state: &AppState, caller: &Caller, id: i64, body: PatchPlan) 
     })?;
     let mut tx = state.db.pool().begin().await?;
     plans::update(&mut *tx, id, &fields).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
-        "plan.update",
-        &format!("plan {id}"),
-    )
-    .await?;
-    tx.commit().await?;
+    commit_audited(tx, caller, "plan.update", &format!("plan {id}")).await?;
     reload(state, id).await
 }
 
@@ -161,14 +152,7 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
         )));
     }
     plans::delete(&mut *tx, id).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
-        "plan.delete",
-        &format!("plan {id}"),
-    )
-    .await?;
-    tx.commit().await?;
+    commit_audited(tx, caller, "plan.delete", &format!("plan {id}")).await?;
     Ok(())
 }
 

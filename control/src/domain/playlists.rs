@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::db::media;
 use crate::db::playlists::{self, PlaylistFields, PlaylistRow};
 use crate::db::services::Service;
-use crate::db::{audit, media};
 use crate::model::calendar::Calendar;
 
 use super::access::visible_service;
-use super::{Error, Result};
+use super::{Error, Result, commit_audited};
 
 /// Tracks a playlist may list.
 const MAX_TRACKS: usize = 10_000;
@@ -270,14 +270,13 @@ pub async fn create(
     let c = check(state, &service, input).await?;
     let mut tx = state.db.pool().begin().await?;
     let pid = playlists::insert(&mut tx, id, &c.fields(), &c.media).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "playlist.create",
         &format!("playlist {pid} ({}) of service {id}", c.name),
     )
     .await?;
-    tx.commit().await?;
     reload(state, id, pid).await
 }
 
@@ -307,14 +306,13 @@ pub async fn replace(
     if !playlists::update(&mut tx, id, pid, &c.fields(), Some(&c.media)).await? {
         return Err(Error::NotFound("playlist"));
     }
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "playlist.update",
         &format!("playlist {pid} ({}) of service {id}", c.name),
     )
     .await?;
-    tx.commit().await?;
     reload(state, id, pid).await
 }
 
@@ -325,14 +323,13 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64, pid: i64) -> Res
     if !playlists::delete(&mut *tx, id, pid).await? {
         return Err(Error::NotFound("playlist"));
     }
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "playlist.delete",
         &format!("playlist {pid} of service {id}"),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -13,10 +13,10 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::services::Service;
 use crate::db::users::{Role, User};
-use crate::db::{audit, is_unique_violation, provisions};
+use crate::db::{is_unique_violation, provisions};
 
 use super::access::{visible_service, visible_user};
-use super::{Error, Result, services, users};
+use super::{Error, Result, audit_in, services, users};
 
 /// What a provisioning call made (or made earlier, when `replayed`).
 #[derive(Debug)]
@@ -113,9 +113,9 @@ pub async fn provision(
         .map_err(|e| e.prefixed("service: "))?;
     provisions::set_user(&mut *tx, row, user.id).await?;
     provisions::set_service(&mut *tx, row, made.id).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    audit_in(
+        &mut tx,
+        caller,
         "provision.create",
         &format!("user {} and service {} for {client_id:?}", user.id, made.id),
     )

@@ -12,11 +12,11 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::recordings::{self, Recording};
 use crate::db::services::Service;
-use crate::db::{audit, media, services};
+use crate::db::{media, services};
 use crate::media::store::{self, Upload};
 
 use super::access::visible_service;
-use super::{Error, Result};
+use super::{Error, Result, audit_now};
 
 /// The longest span one export may take.
 const MAX_SPAN_S: i64 = 24 * 3600;
@@ -85,9 +85,9 @@ pub async fn export_span(
     }
     let rid =
         recordings::insert(&state.db, s.id, "export", span, "exporting", &title, None).await?;
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
+    audit_now(
+        state,
+        caller,
         "recording.export",
         &format!("service {} ({}) recording {rid}: {title}", s.id, s.slug),
     )
@@ -274,9 +274,9 @@ pub async fn set_record_sets(
 ) -> Result<()> {
     let s = station(state, caller, id).await?;
     services::set_record_sets(&state.db, s.id, input.record_sets).await?;
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
+    audit_now(
+        state,
+        caller,
         "service.record_sets",
         &format!("service {} ({}): {}", s.id, s.slug, input.record_sets),
     )

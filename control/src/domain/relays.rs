@@ -11,14 +11,14 @@ use tidecast_engine::relay::{self, Mode, RelayJob, Source};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::relays::{self, Relay};
+use crate::db::services;
 use crate::db::services::Service;
-use crate::db::{audit, services};
 use crate::model::Kind;
 use crate::model::relay::{RelayMode, RtspTransport};
 use crate::outbound::PolicyDialer;
 
 use super::access::visible_service;
-use super::{Error, Result};
+use super::{Error, Result, audit_now};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -79,9 +79,9 @@ pub async fn set(
         .await
         .map_err(|e| Error::invalid(format!("url: {e}")))?;
     relays::set(&state.db, service.id, url, mode, transport).await?;
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
+    audit_now(
+        state,
+        caller,
         "relay.set",
         &format!(
             "service {} relays {} ({})",
@@ -106,9 +106,9 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
     if !relays::delete(&state.db, service.id).await? {
         return Err(Error::NotFound("relay"));
     }
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
+    audit_now(
+        state,
+        caller,
         "relay.delete",
         &format!("service {}", service.id),
     )

@@ -15,16 +15,16 @@ use tidecast_engine::targets::shoutcast::{self, ShoutcastTarget};
 
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::db::services;
 use crate::db::services::Service;
 use crate::db::targets::{self, NewTarget, Target};
-use crate::db::{audit, services};
 use crate::model::target::{StoredVideo, VideoSettings};
 use crate::model::{Kind, TargetKind};
 use crate::outbound::PolicyDialer;
 
 use super::access::visible_service;
 use super::target_urls;
-use super::{Error, Result};
+use super::{Error, Result, audit_now};
 
 /// Targets one service may have.
 const MAX_PER_SERVICE: usize = 10;
@@ -213,9 +213,9 @@ pub async fn create(
     )
     .await?;
     // The address only: never the password or key.
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
+    audit_now(
+        state,
+        caller,
         "target.create",
         &format!(
             "service {} {kind} target {tid} to {}:{}{}",
@@ -238,9 +238,9 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64, tid: i64) -> Res
     if !targets::delete(&state.db, service.id, tid).await? {
         return Err(Error::NotFound("target"));
     }
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
+    audit_now(
+        state,
+        caller,
         "target.delete",
         &format!("service {} target {tid}", service.id),
     )

@@ -14,7 +14,7 @@ use crate::db::{audit, is_unique_violation};
 use crate::model::{HlsFormat, Kind, Limits, Status, TargetKind, TargetKinds, TransferAction};
 
 use super::access::{managed_service, manages_service, visible_service};
-use super::{Error, Result, validate};
+use super::{Error, Result, audit_in, audit_now, commit_audited, validate};
 
 /// Limits in a request: each field optional, unknown fields refused.
 #[derive(schemars::JsonSchema, Debug, Default, Deserialize)]
@@ -293,9 +293,9 @@ pub async fn create_in(
             e.into()
         }
     })?;
-    audit(
-        &mut **tx,
-        Some(caller.id()),
+    audit_in(
+        tx,
+        caller,
         "service.create",
         &format!("service {id} ({slug})"),
     )
@@ -413,13 +413,7 @@ pub async fn patch(
         // Mounts that fall back to the primary follow its new name.
         crate::db::mounts::rename_fallback(&mut *tx, id, &service.slug, new_slug).await?;
     }
-    audit(
-        &mut *tx,
-        Some(caller.id()),
-        "service.update",
-        &format!("service {id}"),
-    )
-    .await?;
+    audit_in(&mut tx, caller, "service.update", &format!("service {id}")).await?;
     let updated = services::by_id(&mut *tx, id)
         .await?
         .ok_or_else(|| Error::NotFound("service"))?;
@@ -450,7 +444,6 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
         &format!("service {id} ({})", service.slug),
     )
     .await?;
-    tx.commit().await?;
     let dropped = state
         .engine
         .end_service(ServiceId(id), "the service was deleted");
@@ -526,14 +519,13 @@ pub async fn rotate_credentials(state: &AppState, caller: &Caller, id: i64) -> R
         &secret::stream_key(),
     )
     .await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "service.rotate_credentials",
         &format!("service {id} ({})", service.slug),
     )
     .await?;
-    tx.commit().await?;
     let dropped = state
         .engine
         .registry()
@@ -550,9 +542,9 @@ pub async fn stop_source(state: &AppState, caller: &Caller, id: i64) -> Result<u
         .engine
         .registry()
         .drop_sources(ServiceId(s.id), "the source was stopped through the API");
-    audit(
-        state.db.pool(),
-        Some(caller.id()),
+    audit_now(
+        state,
+        caller,
         "service.source_stop",
         &format!("service {id} ({})", s.slug),
     )

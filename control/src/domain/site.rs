@@ -9,12 +9,12 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::db::now;
 use crate::db::site::{self, Announcement};
 use crate::db::users::Role;
-use crate::db::{audit, now};
 use crate::model::site::{RETENTION_DAYS, SiteSettings};
 
-use super::{Error, Result, validate};
+use super::{Error, Result, commit_audited, validate};
 
 /// Longest announcement, in characters.
 const MAX_MESSAGE: usize = 2000;
@@ -90,14 +90,13 @@ pub async fn announce(
     let message = message(&body.message)?;
     let mut tx = state.db.pool().begin().await?;
     let id = site::announce(&mut *tx, message, body.level.as_str(), caller.id()).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "announcement.create",
         &format!("announcement {id}"),
     )
     .await?;
-    tx.commit().await?;
     Ok(Announcement {
         id,
         message: message.to_owned(),
@@ -114,14 +113,13 @@ pub async fn withdraw(state: &AppState, caller: &Caller, id: i64) -> Result<()> 
     if !site::withdraw(&mut *tx, id).await? {
         return Err(Error::NotFound("announcement"));
     }
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "announcement.delete",
         &format!("announcement {id}"),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -171,14 +169,7 @@ pub async fn put_settings(
     if let Some(days) = days {
         site::put_setting(&mut *tx, "stats_retention_days", &days.to_string()).await?;
     }
-    audit(
-        &mut *tx,
-        Some(caller.id()),
-        "settings.update",
-        "system settings",
-    )
-    .await?;
-    tx.commit().await?;
+    commit_audited(tx, caller, "settings.update", "system settings").await?;
     settings(state).await
 }
 

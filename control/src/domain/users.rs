@@ -8,11 +8,11 @@ use crate::app::AppState;
 use crate::auth::caller::Credential;
 use crate::auth::{Caller, password};
 use crate::db::users::{self, NewUser, Role, User, UserChanges};
-use crate::db::{audit, plans, services, tokens};
+use crate::db::{plans, services, tokens};
 use crate::time::double_option;
 
 use super::access::visible_user;
-use super::{Error, Result, validate};
+use super::{Error, Result, audit_in, commit_audited, validate};
 
 /// A new account.
 #[derive(schemars::JsonSchema, Debug, Clone, Deserialize)]
@@ -134,9 +134,9 @@ pub async fn create_in(
             e.into()
         }
     })?;
-    audit(
-        &mut **tx,
-        Some(caller.id()),
+    audit_in(
+        tx,
+        caller,
         "user.create",
         &format!("user {id} ({})", input.username),
     )
@@ -209,13 +209,7 @@ pub async fn patch(state: &AppState, caller: &Caller, id: i64, input: PatchUser)
             _ => None,
         };
         tokens::revoke_user_sessions(&mut *tx, id, keep).await?;
-        audit(
-            &mut *tx,
-            Some(caller.id()),
-            "user.password",
-            &format!("user {id}"),
-        )
-        .await?;
+        audit_in(&mut tx, caller, "user.password", &format!("user {id}")).await?;
     }
     let user = users::by_id(&mut *tx, id)
         .await?
@@ -255,14 +249,13 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
         ));
     }
     users::delete(&mut *tx, id).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "user.delete",
         &format!("user {id} ({})", target.username),
     )
     .await?;
-    tx.commit().await?;
     // Their media library went with them in the database; its files go too.
     let files = state.data_dir.join("media").join(id.to_string());
     if files.is_dir()

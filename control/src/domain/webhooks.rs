@@ -12,12 +12,12 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::secret::{random_b64, token};
+use crate::db::now;
 use crate::db::webhooks::{self, Webhook};
-use crate::db::{audit, now};
 use crate::webhooks::{EVENTS, deliver};
 
 use super::access::visible_service;
-use super::{Error, Result};
+use super::{Error, Result, commit_audited};
 
 /// What a request sets.
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
@@ -100,9 +100,9 @@ pub async fn put(state: &AppState, caller: &Caller, id: i64, body: Input) -> Res
     let events = events(body.events)?;
     let mut tx = state.db.pool().begin().await?;
     webhooks::put(&mut *tx, service.id, parsed.as_str(), &secret, &events).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "webhook.set",
         &format!(
             "service {} webhook to {}",
@@ -111,7 +111,6 @@ pub async fn put(state: &AppState, caller: &Caller, id: i64, body: Input) -> Res
         ),
     )
     .await?;
-    tx.commit().await?;
     webhooks::get(&state.db, service.id)
         .await?
         .ok_or(Error::NotFound("webhook"))
@@ -124,14 +123,13 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
     if !webhooks::delete(&mut *tx, service.id).await? {
         return Err(Error::NotFound("webhook"));
     }
-    audit(
-        &mut *tx,
-        Some(caller.id()),
+    commit_audited(
+        tx,
+        caller,
         "webhook.delete",
         &format!("service {} webhook", service.id),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
