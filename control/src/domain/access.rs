@@ -84,3 +84,19 @@ pub async fn managed_service(
     }
     Ok((service, owner))
 }
+
+/// Loads a service the caller may see that is of `kind` (else `Invalid` with `why`: the
+/// feature is for the other kind).
+pub async fn service_of_kind(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    kind: crate::model::Kind,
+    why: &str,
+) -> Result<Service> {
+    let (service, _) = visible_service(state, caller, id).await?;
+    if service.kind != kind {
+        return Err(Error::invalid(why));
+    }
+    Ok(service)
+}

@@ -13,9 +13,11 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::services::{self, Service};
 use crate::db::{audit, playlists};
+use crate::model::Kind;
 use crate::model::autodj::{AudioFormat, AutoDjSettings};
 
-use super::access::visible_service;
+use super::access::{service_of_kind, visible_service};
+use super::services::commit_and_reload;
 use super::{Error, Result, audit_now};
 
 /// The station's settings in effect: the stored ones, else the defaults for its plan.
@@ -56,11 +58,14 @@ fn start_error(e: AutoDjError) -> Error {
 
 /// A radio service the caller sees.
 pub async fn station(state: &AppState, caller: &Caller, id: i64) -> Result<Service> {
-    let (service, _) = visible_service(state, caller, id).await?;
-    if !service.is_radio() {
-        return Err(Error::invalid("AutoDJ is for radio services"));
-    }
-    Ok(service)
+    service_of_kind(
+        state,
+        caller,
+        id,
+        Kind::Radio,
+        "AutoDJ is for radio services",
+    )
+    .await
 }
 
 async fn save(
@@ -79,11 +84,7 @@ async fn save(
         &format!("service {} ({})", s.id, s.slug),
     )
     .await?;
-    let updated = services::by_id(&mut *tx, s.id)
-        .await?
-        .ok_or(Error::NotFound("service"))?;
-    tx.commit().await?;
-    Ok(updated)
+    commit_and_reload(tx, s.id).await
 }
 
 /// Changes the settings (applied at once if it runs).

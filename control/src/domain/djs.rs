@@ -9,9 +9,10 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::{Caller, password};
 use crate::db::djs::{self, Dj, DjFields};
+use crate::model::Kind;
 use crate::schedule::{self, Slot};
 
-use super::access::visible_service;
+use super::access::service_of_kind;
 use super::{Error, Result, commit_audited, validate};
 
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
@@ -60,11 +61,8 @@ fn check(username: &str, priority: i64, scheduled_only: bool, slots: &[Slot]) ->
 
 /// The radio service `id` as the caller sees it.
 pub async fn radio(state: &AppState, caller: &Caller, id: i64) -> Result<i64> {
-    let (service, _) = visible_service(state, caller, id).await?;
-    if !service.is_radio() {
-        return Err(Error::invalid("DJs are for radio services"));
-    }
-    Ok(service.id)
+    let service = service_of_kind(state, caller, id, Kind::Radio, "DJs are for radio services");
+    Ok(service.await?.id)
 }
 
 /// A taken DJ name is said as such (the unique index decides, so two requests cannot race).

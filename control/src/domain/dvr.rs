@@ -19,7 +19,8 @@ use crate::db::services::{self, Service};
 use crate::model::Kind;
 use crate::model::dvr::DvrSettings;
 
-use super::access::visible_service;
+use super::access::service_of_kind;
+use super::services::commit_and_reload;
 use super::{Error, Result, audit_in};
 
 /// What a request sets.
@@ -61,11 +62,7 @@ pub fn retention(s: &Service) -> Option<Retention> {
 
 /// A video service the caller sees.
 pub async fn video(state: &AppState, caller: &Caller, id: i64) -> Result<Service> {
-    let (s, _) = visible_service(state, caller, id).await?;
-    if s.kind != Kind::Video {
-        return Err(Error::invalid("DVR is for video services"));
-    }
-    Ok(s)
+    service_of_kind(state, caller, id, Kind::Video, "DVR is for video services").await
 }
 
 /// Turns the DVR on (with a window, at most the plan's) or off.
@@ -127,11 +124,7 @@ async fn save(state: &AppState, caller: &Caller, s: &Service, st: &DvrSettings) 
         ),
     )
     .await?;
-    let updated = services::by_id(&mut *tx, s.id)
-        .await?
-        .ok_or(Error::NotFound("service"))?;
-    tx.commit().await?;
-    Ok(updated)
+    commit_and_reload(tx, s.id).await
 }
 
 /// A stream's archive if it was ever recorded (nothing is created by looking).

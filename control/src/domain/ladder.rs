@@ -20,6 +20,7 @@ use crate::db::services::{self, Service};
 use crate::model::ladder::{Ladder, Rendition, SOURCE, Watermark, default_rungs, total_kbps};
 
 use super::access::visible_service;
+use super::services::commit_and_reload;
 use super::{Error, Result, audit_in};
 
 /// More rungs than this cost more CPU than any player gains from.
@@ -407,11 +408,7 @@ async fn save(
         &format!("service {id}: ladder {what}"),
     )
     .await?;
-    let updated = services::by_id(&mut *tx, id)
-        .await?
-        .ok_or(Error::NotFound("service"))?;
-    tx.commit().await?;
-    Ok(updated)
+    commit_and_reload(tx, id).await
 }
 
 fn is_png(path: &std::path::Path) -> bool {

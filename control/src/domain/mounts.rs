@@ -13,9 +13,10 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::mounts::{self, MountRow};
 use crate::db::services::Service;
+use crate::model::Kind;
 use crate::time::double_option;
 
-use super::access::visible_service;
+use super::access::service_of_kind;
 use super::{Error, Result, commit_audited, validate};
 
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
@@ -58,11 +59,14 @@ impl Format {
 
 /// The radio service `id` as the caller sees it.
 pub async fn radio(state: &AppState, caller: &Caller, id: i64) -> Result<Service> {
-    let (service, _) = visible_service(state, caller, id).await?;
-    if !service.is_radio() {
-        return Err(Error::invalid("mounts are for radio services"));
-    }
-    Ok(service)
+    service_of_kind(
+        state,
+        caller,
+        id,
+        Kind::Radio,
+        "mounts are for radio services",
+    )
+    .await
 }
 
 /// An extra mount's bitrate: within the service's limit, and at most 320 kbps.

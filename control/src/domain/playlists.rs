@@ -14,9 +14,10 @@ use crate::auth::Caller;
 use crate::db::media;
 use crate::db::playlists::{self, PlaylistFields, PlaylistRow};
 use crate::db::services::Service;
+use crate::model::Kind;
 use crate::model::calendar::Calendar;
 
-use super::access::visible_service;
+use super::access::service_of_kind;
 use super::{Error, Result, commit_audited};
 
 /// Tracks a playlist may list.
@@ -108,11 +109,14 @@ fn yes() -> bool {
 
 /// The radio station `id` as the caller sees it.
 pub async fn station(state: &AppState, caller: &Caller, id: i64) -> Result<Service> {
-    let (service, _) = visible_service(state, caller, id).await?;
-    if !service.is_radio() {
-        return Err(Error::invalid("playlists are for radio services"));
-    }
-    Ok(service)
+    service_of_kind(
+        state,
+        caller,
+        id,
+        Kind::Radio,
+        "playlists are for radio services",
+    )
+    .await
 }
 
 /// A checked playlist: its fields and its tracks.

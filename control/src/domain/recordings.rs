@@ -14,8 +14,9 @@ use crate::db::recordings::{self, Recording};
 use crate::db::services::Service;
 use crate::db::{media, services};
 use crate::media::store::{self, Upload};
+use crate::model::Kind;
 
-use super::access::visible_service;
+use super::access::{service_of_kind, visible_service};
 use super::{Error, Result, audit_now};
 
 /// The longest span one export may take.
@@ -256,13 +257,8 @@ pub struct SettingsInput {
 }
 
 pub async fn station(state: &AppState, caller: &Caller, id: i64) -> Result<Service> {
-    let (s, _) = visible_service(state, caller, id).await?;
-    if !s.is_radio() {
-        return Err(Error::invalid(
-            "recording live sets is for radio stations; a video service exports from its DVR",
-        ));
-    }
-    Ok(s)
+    let why = "recording live sets is for radio stations; a video service exports from its DVR";
+    service_of_kind(state, caller, id, Kind::Radio, why).await
 }
 
 /// Turns recording a station's live sets on or off (from the next source that connects).

@@ -560,3 +560,13 @@ pub fn is_live(state: &AppState, s: &Service) -> bool {
         .count(ServiceId(s.id), SessionRole::Source)
         > 0
 }
+
+/// Commits `tx` and answers service `id` as it now is (read back inside the transaction,
+/// so the answer shows exactly what was written).
+pub(crate) async fn commit_and_reload(mut tx: Transaction<'_, Any>, id: i64) -> Result<Service> {
+    let updated = services::by_id(&mut *tx, id)
+        .await?
+        .ok_or(Error::NotFound("service"))?;
+    tx.commit().await?;
+    Ok(updated)
+}
