@@ -437,13 +437,8 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
     let (service, owner) = managed_service(state, caller, id).await?;
     let mut tx = state.db.pool().begin().await?;
     services::delete(&mut *tx, id).await?;
-    audit(
-        &mut *tx,
-        Some(caller.id()),
-        "service.delete",
-        &format!("service {id} ({})", service.slug),
-    )
-    .await?;
+    let subject = format!("service {id} ({})", service.slug);
+    commit_audited(tx, caller, "service.delete", &subject).await?;
     let dropped = state
         .engine
         .end_service(ServiceId(id), "the service was deleted");
