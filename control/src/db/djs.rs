@@ -40,7 +40,7 @@ impl<'r> FromRow<'r, AnyRow> for Dj {
         let r = Row::from_row(row)?;
         Ok(Self {
             schedule: Stored::decode(
-                &format!("DJ {} of service {}", r.username, r.service_id),
+                || format!("DJ {} of service {}", r.username, r.service_id),
                 "DJ schedule",
                 Some(&r.schedule),
             ),

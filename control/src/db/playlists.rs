@@ -54,7 +54,7 @@ impl<'r> FromRow<'r, AnyRow> for PlaylistRow {
         let r = Raw::from_row(row)?;
         Ok(Self {
             schedule: Stored::decode(
-                &format!("playlist {} ({})", r.id, r.name),
+                || format!("playlist {} ({})", r.id, r.name),
                 "playlist calendar",
                 r.schedule_json.as_deref(),
             ),

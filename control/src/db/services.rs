@@ -119,7 +119,7 @@ struct Row {
 impl<'r> FromRow<'r, AnyRow> for Service {
     fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
         let r = Row::from_row(row)?;
-        let owner = format!("service {} ({})", r.id, r.slug);
+        let owner = || format!("service {} ({})", r.id, r.slug);
         Ok(Self {
             kind: Kind::parse(&r.kind).ok_or_else(|| unknown("kind", &r.kind))?,
             status: Status::parse(&r.status).ok_or_else(|| unknown("status", &r.status))?,
@@ -143,9 +143,9 @@ impl<'r> FromRow<'r, AnyRow> for Service {
                     .ok_or_else(|| unknown("hls_format", &r.hls_format))?,
                 low_latency: r.hls_low_latency != 0,
             },
-            ladder: Stored::decode(&owner, "transcoding ladder", r.transcode_json.as_deref()),
-            autodj: Stored::decode(&owner, "AutoDJ settings", r.autodj_json.as_deref()),
-            dvr: Stored::decode(&owner, "DVR settings", r.dvr_json.as_deref()),
+            ladder: Stored::decode(owner, "transcoding ladder", r.transcode_json.as_deref()),
+            autodj: Stored::decode(owner, "AutoDJ settings", r.autodj_json.as_deref()),
+            dvr: Stored::decode(owner, "DVR settings", r.dvr_json.as_deref()),
             record_sets: r.record_sets != 0,
             id: r.id,
             owner_id: r.owner_id,

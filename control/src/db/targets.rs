@@ -61,7 +61,7 @@ impl<'r> FromRow<'r, AnyRow> for Target {
         let kind = TargetKind::parse(&r.kind).ok_or_else(|| unknown_value("kind", &r.kind))?;
         Ok(Self {
             video: Stored::decode(
-                &format!("publish target {}", r.id),
+                || format!("publish target {}", r.id),
                 "picture settings",
                 r.video_json.as_deref(),
             ),

@@ -30,7 +30,7 @@ impl<'r> FromRow<'r, AnyRow> for Queued {
             path: row.try_get("path")?,
             filename: row.try_get("filename")?,
             rungs: Stored::decode(
-                &format!("media {id}"),
+                || format!("media {id}"),
                 "on-demand ladder",
                 ladder.as_deref(),
             ),

@@ -47,9 +47,10 @@ impl<T> Stored<T> {
 }
 
 impl<T: DeserializeOwned> Stored<T> {
-    /// Decodes `json`, the column holding `what` of `owner` (e.g. "service 7"). A failure is
-    /// logged the first time this process meets that value.
-    pub fn decode(owner: &str, what: &'static str, json: Option<&str>) -> Self {
+    /// Decodes `json`, the column holding `what` of `owner()` (e.g. "service 7"; named only
+    /// when it fails: rows are decoded on every list request). A failure is logged the first
+    /// time this process meets that value.
+    pub fn decode(owner: impl FnOnce() -> String, what: &'static str, json: Option<&str>) -> Self {
         let Some(json) = json else {
             return Self::Unset;
         };
@@ -60,7 +61,8 @@ impl<T: DeserializeOwned> Stored<T> {
                     what,
                     error: e.to_string(),
                 };
-                if first_sighting(owner, what, json) {
+                let owner = owner();
+                if first_sighting(&owner, what, json) {
                     tracing::error!(%owner, "{problem}");
                 }
                 Self::Undecodable(problem)
@@ -106,14 +108,18 @@ mod tests {
     #[test]
     fn null_set_and_broken_are_told_apart() {
         assert_eq!(
-            Stored::<S>::decode("service 1", "test", None),
+            Stored::<S>::decode(|| "service 1".into(), "test", None),
             Stored::Unset
         );
         assert_eq!(
-            Stored::<S>::decode("service 1", "test", Some(r#"{"on":true}"#)).get(),
+            Stored::<S>::decode(|| "service 1".into(), "test", Some(r#"{"on":true}"#)).get(),
             Some(&S { on: true })
         );
-        let broken = Stored::<S>::decode("service 1", "test settings", Some(r#"{"on":"yes"}"#));
+        let broken = Stored::<S>::decode(
+            || "service 1".into(),
+            "test settings",
+            Some(r#"{"on":"yes"}"#),
+        );
         assert!(broken.get().is_none());
         let p = broken.problem().expect("a problem");
         assert!(
