@@ -4,6 +4,11 @@
 //! The engine asks; this decides from the service's row: does the mount or stream key
 //! exist, do the credentials match, is the service suspended, which limits apply.
 
+mod remember;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use tidecast_engine::admission::BoxFuture;
 use tidecast_engine::{
     Admission, Decision, DenyReason, Grant, PlayRequest, PublishRequest, ServiceId,
@@ -25,11 +30,21 @@ fn allow(s: &Service, target: &Target, label: &str) -> Decision {
 #[derive(Debug, Clone)]
 pub struct DbAdmission {
     db: Db,
+    /// The last answer for each mount a listener asked for, so listeners keep being admitted
+    /// while the database is away (nothing about a service can change then). Bounded by the
+    /// number of mounts that exist.
+    known: Arc<Mutex<HashMap<String, (Service, Target)>>>,
+    /// Publish answers, likewise (see [`remember`]).
+    remembered: Arc<remember::Remembered>,
 }
 
 impl DbAdmission {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            known: Arc::default(),
+            remembered: Arc::default(),
+        }
     }
 }
 
@@ -41,13 +56,36 @@ fn unavailable(err: sqlx::Error) -> Decision {
     )
 }
 
+fn is_unavailable(d: &Decision) -> bool {
+    matches!(d, Decision::Deny(denial) if denial.reason == DenyReason::Unavailable)
+}
+
 /// `/jazz`, `jazz` → `jazz`.
 fn mount_slug(mount: &str) -> &str {
     mount.trim_start_matches('/')
 }
 
 impl DbAdmission {
+    /// Publish admission: from the database, or while it is away from what it last said
+    /// about the same credentials (an encoder reconnecting, a title update); credentials it
+    /// never saw are refused at once rather than after the pool's wait.
     async fn publish(&self, req: &PublishRequest) -> Decision {
+        if self.db.health().is_up() {
+            let decision = self.publish_from_db(req).await;
+            if !is_unavailable(&decision) {
+                self.remembered.publish_checked(req, &decision);
+                return decision;
+            }
+        }
+        self.remembered.publish(req).unwrap_or_else(|| {
+            Decision::deny(
+                DenyReason::Unavailable,
+                "the server cannot check credentials right now (its database is away); try again",
+            )
+        })
+    }
+
+    async fn publish_from_db(&self, req: &PublishRequest) -> Decision {
         match req {
             PublishRequest::Rtmp {
                 app, stream_key, ..
@@ -214,13 +252,41 @@ impl DbAdmission {
     }
 
     async fn play(&self, req: &PlayRequest) -> Decision {
-        match self.resolve(mount_slug(&req.mount)).await {
+        match self.resolve_for_listener(mount_slug(&req.mount)).await {
             Err(e) => unavailable(e),
             Ok(None) => Decision::deny(DenyReason::NotFound, format!("no mount {}", req.mount)),
             Ok(Some((s, _))) if s.is_suspended() => {
                 Decision::deny(DenyReason::Suspended, "the service is suspended")
             }
             Ok(Some((s, target))) => allow(&s, &target, "listener"),
+        }
+    }
+
+    /// [`Self::resolve`], remembered: while the database is away (known to the health
+    /// monitor, or failing now), a mount that resolved before resolves as it did then.
+    async fn resolve_for_listener(&self, name: &str) -> sqlx::Result<Option<(Service, Target)>> {
+        let fresh = if self.db.health().is_up() {
+            self.resolve(name).await
+        } else {
+            Err(sqlx::Error::PoolTimedOut)
+        };
+        let Ok(mut known) = self.known.lock() else {
+            return fresh;
+        };
+        match fresh {
+            Ok(Some(found)) => {
+                known.insert(name.to_owned(), found.clone());
+                Ok(Some(found))
+            }
+            Ok(None) => {
+                known.remove(name);
+                Ok(None)
+            }
+            Err(e) if crate::db::health::is_connection_error(&e) => match known.get(name) {
+                Some(found) => Ok(Some(found.clone())),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
         }
     }
 

@@ -27,6 +27,8 @@ pub struct AppState {
     pub outbound: Arc<crate::outbound::Policy>,
     /// When the server started (the admin dashboard's uptime).
     pub started: std::time::Instant,
+    /// Statistics rows kept on disk while the database is away (`/healthz` shows it).
+    pub spooled: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             ready: Arc::new(Readiness::default()),
             data_dir: Arc::new(data_dir),
             started: std::time::Instant::now(),
+            spooled: Arc::default(),
         }
     }
 }

@@ -43,7 +43,15 @@ pub async fn run(
 
     // Statistics are written until after the engine stops, so the last sessions are kept.
     let stats_stop = CancellationToken::new();
-    let (recorder, stats_task) = Recorder::spawn(db.clone(), stats_stop.clone());
+    let spooled = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (recorder, stats_task) = Recorder::spawn(
+        db.clone(),
+        &config.data.join("spool").join("statistics"),
+        Arc::clone(&spooled),
+        stats_stop.clone(),
+    );
+    // Stops with the statistics writer: both outlive the jobs and the engine.
+    let db_monitor = tokio::spawn(crate::db::health::monitor(db.clone(), stats_stop.clone()));
     let outbound = Arc::new(crate::outbound::Policy::new(config.relay_allow.clone()));
     // Every background loop runs on this tracker and stops on `jobs_stop`; both are waited
     // for after the engine stops and before the database closes.
@@ -98,6 +106,7 @@ pub async fn run(
         config.data.clone(),
     );
     state.outbound = outbound;
+    state.spooled = spooled;
     let app = crate::http::router(state.clone()).layer(TraceLayer::new_for_http());
 
     let engine_task = tokio::spawn(media.serve(engine, shutdown.clone()));
@@ -152,6 +161,7 @@ pub async fn run(
     if tokio::time::timeout(DRAIN, stats_task).await.is_err() {
         tracing::warn!("statistics were still being written after {DRAIN:?}; some may be lost");
     }
+    let _ = db_monitor.await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

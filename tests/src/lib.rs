@@ -18,6 +18,7 @@ pub mod browser;
 pub mod icecast;
 pub mod media;
 pub mod peers;
+pub mod pg;
 pub mod rtmp;
 pub mod wait;
 
@@ -155,6 +156,18 @@ impl Store {
                     pg_name: Some(name),
                 }
             }
+        }
+    }
+
+    /// A store on a PostgreSQL database the test manages itself (see [`pg`]); nothing is
+    /// dropped when the store goes.
+    pub fn on_postgres(database_url: String) -> Self {
+        install_tls();
+        Self {
+            backend: Backend::Postgres,
+            dir: tempfile::tempdir().unwrap(),
+            database_url,
+            pg_name: None,
         }
     }
 

@@ -12,6 +12,7 @@ macro_rules! sql {
 }
 
 pub mod djs;
+pub mod health;
 pub mod history;
 pub mod media;
 pub mod mounts;
@@ -49,6 +50,7 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    health: std::sync::Arc<health::Health>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -101,7 +103,11 @@ impl Db {
             .connect(&url)
             .await
             .with_context(|| format!("cannot open database {}", crate::config::redact_url(&url)))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            health: Default::default(),
+        })
     }
 
     /// Brings the schema up to date; safe to run at every start.
@@ -138,6 +144,11 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Whether the database answers (see [`health`]).
+    pub fn health(&self) -> &health::Health {
+        &self.health
     }
 
     pub fn backend(&self) -> Backend {

@@ -102,6 +102,10 @@ impl From<sqlx::Error> for Error {
         if matches!(err, sqlx::Error::PoolTimedOut) {
             return Self::Busy;
         }
+        if crate::db::health::is_connection_error(&err) {
+            tracing::warn!("database unreachable: {err}");
+            return Self::Unavailable("the database is unreachable; try again shortly".into());
+        }
         Self::Internal(err.into())
     }
 }

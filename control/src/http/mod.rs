@@ -2,6 +2,7 @@
 //! the web UI and players, `/metrics` and `/healthz`. Everything here only extracts a
 //! request, asks the domain layer or the engine, and presents the answer.
 
+pub mod db_gate;
 pub mod dvr_hls;
 pub mod hls;
 pub mod metrics;
@@ -51,21 +52,31 @@ pub fn router(state: AppState) -> Router {
             .get(media::list)
             .layer(DefaultBodyLimit::disable()),
     );
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::metrics))
+    // Everything that reads the database answers 503 at once while it is away; health,
+    // metrics and live HLS do not need it and keep answering.
+    let needs_database = Router::new()
         .merge(uploads)
         .nest("/api/v1", api)
         .merge(dvr_hls::router())
         .merge(vod::router())
-        .merge(hls::router())
         .merge(web::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            db_gate::require_database,
+        ));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics))
+        .merge(needs_database)
+        .merge(hls::router())
         // After routing, so each request is counted under its route template.
         .route_layer(axum::middleware::from_fn(track::track))
         .with_state(state)
 }
 
-/// 200 once every listener is bound and the database answers; 503 otherwise.
+/// 200 once every listener is bound and the database answers; 503 otherwise, at once, with
+/// the part that is down: `{"status":"ok"|"starting"|"degraded","database":"up"|"down",
+/// "statistics_spooled":N}`.
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     if !state.ready.is_ready() {
         return (
@@ -73,19 +84,18 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
             Json(json!({ "status": "starting" })),
         );
     }
-    match sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(state.db.pool())
-        .await
-    {
-        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
-        Err(e) => {
-            tracing::warn!("health check: database unreachable: {e}");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "database unreachable" })),
-            )
-        }
-    }
+    let up = state.db.health().is_up();
+    let body = json!({
+        "status": if up { "ok" } else { "degraded" },
+        "database": if up { "up" } else { "down" },
+        "statistics_spooled": state.spooled.load(std::sync::atomic::Ordering::Relaxed),
+    });
+    let status = if up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
 }
 
 async fn api_not_found(uri: Uri) -> ApiError {

@@ -4,5 +4,6 @@
 pub mod csv;
 pub mod recorder;
 pub mod rollup;
+pub mod spool;
 
 pub use recorder::Recorder;
