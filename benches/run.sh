@@ -39,6 +39,10 @@
 #                            10 targets) vs an `ffmpeg -c copy` relay, and a radio station drawn as
 #                            720p30 video vs the ffmpeg CLI doing the same drawing and encoding
 #                            (options go to benches/restream/restream.py, e.g. --runs 3 --secs 20)
+#   benches/run.sh soak      an hour of churn (listeners, viewers, DJ handovers, AutoDJ skips, a publisher
+#                            coming and going, uploads, API writes) against the release binary: memory,
+#                            file descriptors, threads and tasks after the first ten minutes
+#                            (TIDECAST_SOAK_SECS, default 3600; figures in benches/results/soak-*.json)
 # api needs PostgreSQL like the tests; scripts/test.sh sets it up (or set TIDECAST_TEST_POSTGRES).
 # icecast installs icecast2 and ffmpeg (root or sudo); run as root, it starts icecast2 as user icecast2.
 # rtmp installs nginx, libnginx-mod-rtmp, ffmpeg and wrk (root or sudo); it runs nginx in the
@@ -59,13 +63,14 @@ case "$what" in
     autodj) apt_ensure icecast2 liquidsoap ffmpeg ;;
     dvr) apt_ensure ffmpeg ;;
     stats) ;;
+    soak) apt_ensure ffmpeg ;;
     restream) apt_ensure nginx-light libnginx-mod-rtmp ffmpeg ;;
     glass) apt_ensure nginx libnginx-mod-rtmp ffmpeg chromium
            command -v node >/dev/null || apt_ensure nodejs npm
            [ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser ;;
-    *) echo "unknown benchmark: $what (try: api, icecast, rtmp, glass, transcode, autodj, dvr, stats, restream)" >&2; exit 2 ;;
+    *) echo "unknown benchmark: $what (try: api, icecast, rtmp, glass, transcode, autodj, dvr, stats, restream, soak)" >&2; exit 2 ;;
 esac
-if [ "$what" = rtmp ] || [ "$what" = glass ] || [ "$what" = autodj ] || [ "$what" = dvr ] || [ "$what" = restream ]; then
+if [ "$what" = rtmp ] || [ "$what" = glass ] || [ "$what" = autodj ] || [ "$what" = dvr ] || [ "$what" = restream ] || [ "$what" = soak ]; then
     cargo build --release --locked -p tidecast-control --bin tidecast   # needs no bench binary
 elif [ "$what" = transcode ]; then
     cargo build --release --locked -p tidecast-benches --bin ladder     # the transcoder alone
@@ -85,4 +90,9 @@ case "$what" in
     dvr) python3 benches/dvr/dvr.py "${@:2}" ;;
     stats) ./target/release/stats_rollup "${@:2}" ;;
     restream) python3 benches/restream/restream.py "${@:2}" ;;
+    # The soak is the CI test run long (cargo test: nextest would stop it after 10 minutes).
+    soak) mkdir -p benches/results
+          TIDECAST_SOAK_SECS="${TIDECAST_SOAK_SECS:-3600}" \
+          TIDECAST_SOAK_REPORT="$PWD/benches/results/soak-$(date -u +%Y%m%dT%H%M%SZ).json" \
+              cargo test --locked -p tidecast-tests --test soak -- --nocapture ;;
 esac

@@ -35,6 +35,7 @@ pub mod media;
 pub mod memory;
 pub mod model;
 pub mod outbound;
+pub mod process;
 pub mod schedule;
 pub mod server;
 pub mod stats;

@@ -364,6 +364,7 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Response 
         &[],
         f64::from(pool.options().get_max_connections()),
     );
+    expose_process(&mut m, &state);
     for r in crate::http::track::snapshot() {
         let status = r.status.to_string();
         let labels = [
@@ -410,4 +411,46 @@ mod tests {
              # HELP b_total second\n# TYPE b_total counter\nb_total 2\n"
         );
     }
+}
+
+/// The process's own resources (Prometheus's standard `process_*` names where they exist)
+/// and the database's reachability.
+fn expose_process(m: &mut Exposition, state: &AppState) {
+    let r = crate::process::Resources::read();
+    let figures = [
+        (
+            "process_resident_memory_bytes",
+            "Resident memory",
+            r.resident_bytes,
+        ),
+        (
+            "process_open_fds",
+            "Open file descriptors (sockets included)",
+            r.open_fds,
+        ),
+        (
+            "process_max_fds",
+            "The soft limit on open file descriptors",
+            r.max_fds,
+        ),
+        ("process_threads", "Operating-system threads", r.threads),
+        ("tidecast_runtime_tasks", "Async tasks alive", r.tasks),
+    ];
+    for (name, help, value) in figures {
+        if let Some(v) = value {
+            m.gauge(name, help, &[], v as f64);
+        }
+    }
+    m.gauge(
+        "tidecast_database_up",
+        "1 while the database answers its once-a-second ping",
+        &[],
+        f64::from(u8::from(state.db.health().is_up())),
+    );
+    m.gauge(
+        "tidecast_statistics_spooled",
+        "Statistics rows kept on disk until the database takes them",
+        &[],
+        state.spooled.load(std::sync::atomic::Ordering::Relaxed) as f64,
+    );
 }
