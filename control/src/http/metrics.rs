@@ -395,24 +395,6 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Response 
     resp
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn families_are_grouped_and_labels_escaped() {
-        let mut m = Exposition::default();
-        m.gauge("a", "first", &[("x", "1")], 1.0);
-        m.counter("b_total", "second", &[], 2.0);
-        m.gauge("a", "first", &[("x", "quote\" back\\ nl\n")], 3.5);
-        assert_eq!(
-            m.render(),
-            "# HELP a first\n# TYPE a gauge\na{x=\"1\"} 1\na{x=\"quote\\\" back\\\\ nl\\n\"} 3.5\n\
-             # HELP b_total second\n# TYPE b_total counter\nb_total 2\n"
-        );
-    }
-}
-
 /// The process's own resources (Prometheus's standard `process_*` names where they exist)
 /// and the database's reachability.
 fn expose_process(m: &mut Exposition, state: &AppState) {
@@ -453,4 +435,22 @@ fn expose_process(m: &mut Exposition, state: &AppState) {
         &[],
         state.spooled.load(std::sync::atomic::Ordering::Relaxed) as f64,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_are_grouped_and_labels_escaped() {
+        let mut m = Exposition::default();
+        m.gauge("a", "first", &[("x", "1")], 1.0);
+        m.counter("b_total", "second", &[], 2.0);
+        m.gauge("a", "first", &[("x", "quote\" back\\ nl\n")], 3.5);
+        assert_eq!(
+            m.render(),
+            "# HELP a first\n# TYPE a gauge\na{x=\"1\"} 1\na{x=\"quote\\\" back\\\\ nl\\n\"} 3.5\n\
+             # HELP b_total second\n# TYPE b_total counter\nb_total 2\n"
+        );
+    }
 }
