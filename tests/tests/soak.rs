@@ -220,7 +220,7 @@ async fn churn_leaves_memory_fds_threads_and_tasks_flat() {
                 Arc::clone(&done),
             );
         }
-        if tick % 3 == 0 {
+        if tick.is_multiple_of(3) {
             let hold = Duration::from_secs(5 + tick % 10);
             viewer(
                 srv.url(&format!("/hls/{channel}/")),
@@ -229,8 +229,12 @@ async fn churn_leaves_memory_fds_threads_and_tasks_flat() {
             );
         }
         // DJs: alice and bob take turns, 20 s on, 10 s off (AutoDJ between them).
-        if dj.as_ref().is_none_or(|(_, until)| Instant::now() > *until) && tick % 30 == 0 {
-            let name = if (tick / 30) % 2 == 0 { "alice" } else { "bob" };
+        if dj.as_ref().is_none_or(|(_, until)| Instant::now() > *until) && tick.is_multiple_of(30) {
+            let name = if (tick / 30).is_multiple_of(2) {
+                "alice"
+            } else {
+                "bob"
+            };
             let proc = ffmpeg_tone(
                 &srv,
                 &station,
@@ -261,14 +265,14 @@ async fn churn_leaves_memory_fds_threads_and_tasks_flat() {
             publisher = Some((p, Instant::now() + Duration::from_secs(30)));
             bump(&done.publishes);
         }
-        if tick % 15 == 0 {
+        if tick.is_multiple_of(15) {
             let (status, _) = autodj(&srv, &owner, station_id, "skip").await;
             if status.is_success() {
                 bump(&done.skips);
             }
         }
         // Uploads and deletions: the library holds at most three of them.
-        if tick % 20 == 0 {
+        if tick.is_multiple_of(20) {
             let file = &uploads[(tick / 20) as usize % uploads.len()];
             let (status, up) = upload(&srv, &owner, station_id, &[file.as_path()]).await;
             if status == StatusCode::CREATED {
@@ -308,7 +312,7 @@ async fn churn_leaves_memory_fds_threads_and_tasks_flat() {
             bump(&done.api_failures);
             eprintln!("PATCH service: {status} {body}");
         }
-        if tick % 5 == 0 {
+        if tick.is_multiple_of(5) {
             samples.push(sample(&srv, &admin, start).await);
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
