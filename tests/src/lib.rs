@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub mod browser;
+pub mod disk;
 pub mod icecast;
 pub mod media;
 pub mod peers;

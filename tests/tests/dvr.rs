@@ -7,6 +7,7 @@
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
+use tidecast_tests::disk::SmallDisk;
 use tidecast_tests::rtmp::*;
 use tidecast_tests::*;
 
@@ -710,32 +711,6 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
-}
-
-/// A small tmpfs mounted over a folder for the test's life: a disk that fills up.
-struct SmallDisk(std::path::PathBuf);
-
-impl SmallDisk {
-    fn mount(dir: &std::path::Path, size: &str) -> Self {
-        std::fs::create_dir_all(dir).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "this test mounts a small tmpfs to fill a disk and must run as root: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self(dir.to_owned())
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
 }
 
 fn media_sequence(playlist: &str) -> u64 {

@@ -1,5 +1,5 @@
 //! Real faults under real load: the database stopped while a radio station and a live video
-//! channel are on air with their audience.
+//! channel are on air with their audience; the media disk full.
 //!
 //! The database is a PostgreSQL server of the test's own ([`tidecast_tests::pg`]), stopped
 //! and started as an operator would; the shared test server is never touched.
@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tidecast_tests::disk::SmallDisk;
 use tidecast_tests::icecast::{ffmpeg_source, radio, set_title, wait_live};
+use tidecast_tests::media::{tone_file, upload};
 use tidecast_tests::pg::PrivatePostgres;
 use tidecast_tests::rtmp::{Publish, ffmpeg_publish, segments_of, video, wait_playlist};
 use tidecast_tests::*;
@@ -300,4 +302,58 @@ async fn database_outage_keeps_media_flowing_and_loses_no_statistics() {
         .get(&format!("/api/v1/services/{video_id}"), &admin)
         .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// The media disk fills up: an upload is refused with 507 and leaves nothing behind, live
+/// audio goes on, and once there is room again the same upload is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_media_disk_refuses_uploads_with_507_and_live_goes_on() {
+    let store = Store::new(Backend::Sqlite).await;
+    let media = store.data_dir().join("media");
+    let _disk = SmallDisk::mount(&media, "1m");
+    let srv = Server::start(&store).await;
+    let (id, station, pw) = radio(&srv, "fulldisk-fm", json!({"disk_quota_mb": 100})).await;
+    let owner = srv
+        .login("fulldisk-fm-owner", "fulldisk-fm-owner-password")
+        .await;
+    let _source = ffmpeg_source(&srv, &station, "source", &pw, false, 120);
+    wait_live(&srv, &station);
+    // Most of the disk taken by something else (another tenant's library, a backup).
+    let filler = media.join("filler.bin");
+    std::fs::write(&filler, vec![0u8; 900 * 1024]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let song = tone_file(
+        dir.path(),
+        "long.mp3",
+        440,
+        20.0,
+        (0.0, 0.0),
+        ("Long", "Disk", "Full"),
+    );
+    assert!(std::fs::metadata(&song).unwrap().len() > 200 * 1024);
+    let before = store.snapshot().await;
+
+    let (status, body) = upload(&srv, &owner, id, &[song.as_path()]).await;
+    assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{body}");
+    assert_eq!(body["error"]["code"], "insufficient_storage", "{body}");
+    assert_eq!(
+        before["media"],
+        store.snapshot().await["media"],
+        "a refused upload stored a row"
+    );
+    let left: Vec<_> = std::fs::read_dir(media.join(".incoming"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "a refused upload left files: {left:?}");
+    // Live audio is not on that disk's path: a listener still hears the station.
+    let (head, bytes) =
+        tidecast_tests::icecast::raw_get(&srv, &format!("/{station}"), &[], 64 * 1024, secs(5));
+    assert!(
+        head.contains("200 OK") && bytes.len() >= 16 * 1024,
+        "{head}"
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    let (status, body) = upload(&srv, &owner, id, &[song.as_path()]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }

@@ -104,6 +104,7 @@ impl From<crate::domain::Error> for ApiError {
             E::OverQuota(m) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "over_quota", m),
             E::TooMany(m) => Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", m),
             E::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
+            E::NoSpace(m) => Self::new(StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage", m),
             E::Busy => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -111,6 +112,12 @@ impl From<crate::domain::Error> for ApiError {
             ),
             E::Internal(e) => Self::internal(e),
         }
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(err: std::io::Error) -> Self {
+        crate::domain::Error::io(err).into()
     }
 }
 

@@ -254,9 +254,7 @@ async fn receive(
         let used =
             u64::try_from(crate::db::media::bytes_used(state.db.pool(), service.owner_id).await?)
                 .unwrap_or(0);
-        let mut upload = Upload::create(&state.data_dir)
-            .await
-            .map_err(ApiError::internal)?;
+        let mut upload = Upload::create(&state.data_dir).await?;
         // Bytes of uploads in progress count too, so parallel uploads cannot each fill the
         // same free space.
         let mut held = Reservation::new(service.owner_id);
@@ -265,12 +263,12 @@ async fn receive(
             if upload.size + n > MAX_FILE_BYTES || !held.grow(n, used, quota) {
                 return Err(over_quota(&filename, used, quota).into());
             }
-            upload.write(&chunk).await.map_err(ApiError::internal)?;
+            upload.write(&chunk).await?;
         }
         if upload.size == 0 {
             return Err(ApiError::invalid(format!("{filename}: the file is empty")));
         }
-        let sha = upload.finish().await.map_err(ApiError::internal)?;
+        let sha = upload.finish().await?;
         let (row, duplicate) = import(state, service, folder, &filename, &sha, upload).await?;
         if duplicate {
             imported.items.push(view(&row, true));

@@ -36,6 +36,9 @@ pub enum Error {
     /// The caller has asked too often (a listener's song requests); it may ask again later.
     #[error("{0}")]
     TooMany(String),
+    /// The server's disk is full: a file could not be written, and nothing was stored.
+    #[error("{0}")]
+    NoSpace(String),
     /// The database is saturated; the caller may retry.
     #[error("the database is busy; try again")]
     Busy,
@@ -63,6 +66,21 @@ impl Error {
 
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         Self::Internal(err.into())
+    }
+
+    /// A file operation's failure: a full disk (or quota) is the operator's to fix and the
+    /// caller's to know about; anything else is internal.
+    pub fn io(err: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        if matches!(
+            err.kind(),
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded
+        ) {
+            tracing::error!("the server's disk is full: {err}");
+            Self::NoSpace("the server's disk is full; nothing was stored".into())
+        } else {
+            Self::internal(err)
+        }
     }
 
     /// The same error with `prefix` before its message (which part of a combined request).

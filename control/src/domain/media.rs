@@ -100,7 +100,7 @@ async fn store_file(
     upload
         .keep_as(&state.data_dir, &path)
         .await
-        .map_err(Error::internal)?;
+        .map_err(Error::io)?;
     let cover_path = match &found.cover {
         Some((bytes, ext)) => {
             let rel = format!("media/{owner}/{sha}.cover.{ext}");
