@@ -887,3 +887,136 @@ async fn hls_js_seeks_two_minutes_back_in_the_dvr_window_and_returns_to_live() {
     );
     assert_eq!(report["after"], "", "{report}");
 }
+
+/// SIGKILL while an upload streams in, an export runs and the DVR writes: after the restart
+/// nothing is half there — no upload remnant, no library file without its row nor row
+/// without its file, no export stuck, and every archived segment is one the index names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_an_upload_an_export_and_a_dvr_write_leaves_no_orphans() {
+    use std::io::Write as _;
+
+    let store = Store::new(Backend::Sqlite).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    let (id, slug, key) = video(&srv, "Crashy", json!({"dvr_minutes": 10})).await;
+    enable_dvr(&srv, &admin, id, 10).await;
+    let owner = srv.login("Crashy-owner", "Crashy-owner-password").await;
+    let _publisher = ffmpeg_publish(
+        &srv,
+        &key,
+        Publish {
+            seconds: 120,
+            gop_secs: 1,
+            bframes: false,
+        },
+    );
+    let archived = eventually(
+        within(secs(40)).logs(&srv),
+        "six archived segments",
+        async || {
+            let (status, p) = dvr_playlist(&srv, &slug).await;
+            if status == StatusCode::OK && dated(&p).len() >= 6 {
+                Ok(p)
+            } else {
+                Err(p)
+            }
+        },
+    )
+    .await;
+    let segs = dated(&archived);
+
+    // An upload whose body is half sent when the server dies.
+    let mut upload = std::net::TcpStream::connect(&srv.http).unwrap();
+    let boundary = "crashboundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.mp3\"\r\nContent-Type: audio/mpeg\r\n\r\n"
+    );
+    write!(
+        upload,
+        "POST /api/v1/services/{id}/media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {owner}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n{head}",
+        head.len() + 10_000_000
+    )
+    .unwrap();
+    upload.write_all(&vec![0xAA; 256 * 1024]).unwrap();
+    let incoming = store.data_dir().join("media").join(".incoming");
+    eventually(within(secs(10)), "the upload to be on disk", async || {
+        let n = std::fs::read_dir(&incoming).map(|d| d.count()).unwrap_or(0);
+        if n > 0 { Ok(()) } else { Err(n) }
+    })
+    .await;
+    // An export of the archive so far, killed as it starts.
+    let from = segs[0].0 / 1000 + 1;
+    let to = segs[segs.len() - 1].0 / 1000;
+    let recordings = format!("/api/v1/services/{id}/recordings");
+    let (status, rec) = srv
+        .post(&recordings, &owner, json!({"from": from, "to": to}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{rec}");
+    srv.kill();
+    drop(upload);
+
+    let srv = Server::start(&store).await;
+    // The export runs again (or failed with a reason): never stuck.
+    let rec = finished(&srv, &owner, &recordings, &rec).await;
+    assert!(rec["status"] == "done" || rec["error"].is_string(), "{rec}");
+    // Let the on-demand copy of the export settle, so the folders hold still.
+    if let Some(mid) = rec["media_id"].as_i64() {
+        eventually(
+            within(secs(60)),
+            "the export's on-demand copy",
+            async || {
+                let vod = tidecast_tests::media::item(&srv, &owner, id, mid).await["vod"]["status"]
+                    .clone();
+                if vod == "ready" || vod == "failed" || vod.is_null() {
+                    Ok(())
+                } else {
+                    Err(vod)
+                }
+            },
+        )
+        .await;
+    }
+    let snapshot = store.snapshot().await;
+    let rows = snapshot["media"].as_array().cloned().unwrap_or_default();
+    let known: std::collections::BTreeSet<String> = rows
+        .iter()
+        .flat_map(|r| [r["path"].as_str(), r["cover_path"].as_str()])
+        .flatten()
+        .map(|p| store.data_dir().join(p).display().to_string())
+        .collect();
+    let files: Vec<String> = walk(&store.data_dir().join("media"))
+        .into_iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(
+        files.iter().all(|f| known.contains(f)),
+        "library files without a row after the crash: {files:?}\nrows: {known:?}"
+    );
+    for f in &known {
+        assert!(
+            std::path::Path::new(f).exists(),
+            "a row whose file is gone: {f}"
+        );
+    }
+    // The archive: what the index names and what is on disk agree.
+    let folder = store
+        .data_dir()
+        .join("dvr")
+        .join(id.to_string())
+        .join(&slug);
+    let (status, after) = dvr_playlist(&srv, &slug).await;
+    assert_eq!(status, StatusCode::OK);
+    let on_disk = walk(&folder)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "ts"))
+        .count();
+    assert!(
+        dated(&after).len() >= segs.len(),
+        "archived segments lost: {after}"
+    );
+    assert_eq!(
+        on_disk,
+        dated(&after).len(),
+        "segment files the index does not name:\n{after}"
+    );
+}
