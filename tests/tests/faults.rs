@@ -177,6 +177,16 @@ async fn database_outage_keeps_media_flowing_and_loses_no_statistics() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
     eprintln!("API answer while the database is down: {api_latency:?}");
+    // A person opening the panel is told in a sentence.
+    let (status, headers, page) = srv.fetch("/", &[]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(String::from_utf8_lossy(&page).contains("Live streams are not affected"));
 
     // While it is away: listeners leave (their sessions end), a new one joins, the source
     // changes its title (its login was checked before the outage).

@@ -20,12 +20,25 @@ pub async fn require_database(State(state): State<AppState>, req: Request, next:
     if state.db.health().is_up() {
         return next.run(req).await;
     }
-    let mut resp = ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "database_unavailable",
-        "the database is unreachable; live streams go on, and this request can be tried again shortly",
-    )
-    .into_response();
+    const MESSAGE: &str = "the database is unreachable; live streams go on, and this request can be tried again shortly";
+    // API clients get the API's JSON error; a person opening the panel or a player page
+    // gets a sentence, not JSON.
+    let mut resp = if req.uri().path().starts_with("/api/") {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            MESSAGE,
+        )
+        .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "This page is unavailable for a moment: the server's database is unreachable. \
+             Live streams are not affected; try again shortly.\n",
+        )
+            .into_response()
+    };
     resp.headers_mut().insert(
         header::RETRY_AFTER,
         HeaderValue::from_static(RETRY_AFTER_SECS),
