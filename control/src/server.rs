@@ -134,6 +134,7 @@ pub async fn run(
     tasks.spawn(crate::stats::rollup::run(
         state.db.clone(),
         state.engine.clone(),
+        Arc::clone(&state.spooled),
         stop(),
     ));
     if let Some(pw) = demo_password {

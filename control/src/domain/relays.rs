@@ -140,12 +140,18 @@ pub async fn reconcile(state: &AppState) {
     };
     let mut wanted = HashMap::new();
     for r in rows {
+        // As for targets: a failed read settles nothing this pass (see restream::reconcile).
+        let service = match services::by_id(state.db.pool(), r.service_id).await {
+            Ok(Some(s)) => s,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!("relays not checked: {e}");
+                return;
+            }
+        };
         // A suspended service, or a plan without relays, pulls nothing (admission would
         // refuse it anyway, after the customer's server was reached).
-        if let Ok(Some(service)) = services::by_id(state.db.pool(), r.service_id).await
-            && service.limits.relay
-            && !service.is_suspended()
-        {
+        if service.limits.relay && !service.is_suspended() {
             wanted.insert(r.service_id, (signature(&r, &service.slug), r, service));
         }
     }

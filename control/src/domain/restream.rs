@@ -267,8 +267,15 @@ pub async fn reconcile(state: &AppState) {
     };
     let mut wanted = HashMap::new();
     for t in rows {
-        let Ok(Some(service)) = services::by_id(state.db.pool(), t.service_id).await else {
-            continue;
+        // A read that fails must not look like "no longer wanted": the database going
+        // away mid-pass would stop every restream. Settle nothing this pass.
+        let service = match services::by_id(state.db.pool(), t.service_id).await {
+            Ok(Some(s)) => s,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!("publish targets not checked: {e}");
+                return;
+            }
         };
         if service.limits.restream.allows(t.kind) {
             wanted.insert(t.id, (signature(&t, &service), t, service));

@@ -14,8 +14,11 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 /// Reconciles until `stop` fires.
 pub async fn run(state: AppState, stop: CancellationToken) {
     loop {
-        restream::reconcile(&state).await;
-        relays::reconcile(&state).await;
+        // While the database is away what runs keeps running; nothing is reconciled.
+        if state.db.health().is_up() {
+            restream::reconcile(&state).await;
+            relays::reconcile(&state).await;
+        }
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(RECONCILE_EVERY) => {}

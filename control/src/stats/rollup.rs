@@ -353,13 +353,23 @@ pub async fn service_steps(
 
 /// Rolls up every finished hour not rolled yet, then deletes what is past the retention
 /// now and then. Runs until the process ends.
-pub async fn run(db: Db, engine: Engine, stop: tokio_util::sync::CancellationToken) {
+///
+/// An hour is rolled up for good, so nothing is rolled while the database is away or while
+/// sessions of an outage are still spooled (`spooled`, see [`super::spool`]): they belong
+/// to hours not rolled yet.
+pub async fn run(
+    db: Db,
+    engine: Engine,
+    spooled: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: tokio_util::sync::CancellationToken,
+) {
     let mut last_prune: Option<std::time::Instant> = None;
     while !stop.is_cancelled() {
-        if let Err(e) = catch_up(&db, &engine, now()).await {
+        let ready = db.health().is_up() && spooled.load(std::sync::atomic::Ordering::Relaxed) == 0;
+        if ready && let Err(e) = catch_up(&db, &engine, now()).await {
             tracing::warn!("statistics rollup failed (retried in {TICK:?}): {e}");
         }
-        if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+        if ready && last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
             last_prune = Some(std::time::Instant::now());
             let days = match crate::db::site::load(&db).await {
                 Ok(s) => s.stats_retention_days,
