@@ -204,14 +204,11 @@ async fn one_address_cannot_take_every_connection() {
     let _source = ffmpeg_source(&srv, &mount, "source", &pw, false, 120);
     wait_live(&srv, &mount);
     let (_, slug, key) = video(&srv, "capped-video", json!({})).await;
-    let _publisher = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 120,
-            ..Publish::default()
-        },
-    );
+    let two_minutes = Publish {
+        seconds: 120,
+        ..Publish::default()
+    };
+    let _publisher = ffmpeg_publish(&srv, &key, two_minutes);
     let playlist = wait_playlist(&srv, &slug, 1, secs(30)).await;
     let admin = srv.admin_token().await;
 
