@@ -295,7 +295,8 @@ mod tests {
         let path = dir.path().join("tidecast.toml");
         std::fs::write(
             &path,
-            "data = \"/srv/tc\"\nhttp = \"127.0.0.1:9000\"\nrelay_allow = [\"10.0.0.0/8\"]\ndemo = true\n",
+            "data = \"/srv/tc\"\nhttp = \"127.0.0.1:9000\"\nrelay_allow = [\"10.0.0.0/8\"]\ndemo = true\n\
+             max_connections_per_address = 21000\nmax_connections = 30000\n",
         )
         .expect("write");
         let args = ServeArgs {
@@ -308,6 +309,8 @@ mod tests {
         assert_eq!(cfg.database_url, "sqlite:///srv/tc/tidecast.db");
         assert_eq!(cfg.http.to_string(), "0.0.0.0:9100");
         assert!(cfg.demo);
+        assert_eq!(cfg.max_connections_per_address, 21_000);
+        assert_eq!(cfg.max_connections, Some(30_000));
         assert_eq!(
             cfg.relay_allow,
             vec!["10.0.0.0/8".parse::<IpNet>().expect("cidr")]
