@@ -53,7 +53,20 @@ pub struct ServeArgs {
     /// Log format: `text` for people, `json` for log collectors [default: text].
     #[arg(long, env = "TIDECAST_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Open connections over all ports (HTTP, Icecast, RTMP) together [default: the file
+    /// descriptor limit minus a reserve for files and the database].
+    #[arg(long, env = "TIDECAST_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Open connections one address may hold over all ports together (IPv6: one /64)
+    /// [default: 256].
+    #[arg(long, env = "TIDECAST_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
+    pub max_connections_per_address: Option<usize>,
 }
+
+/// Connections one address may hold by default: a browser opens up to six per host and a
+/// player one or two, so this leaves room for a few dozen people behind one NAT while one
+/// address cannot take more than a sliver of the descriptors. Loopback load tests raise it.
+pub const DEFAULT_MAX_PER_ADDRESS: usize = 256;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -89,6 +102,10 @@ struct FileConfig {
     demo: Option<bool>,
     #[serde(alias = "log-format")]
     log_format: Option<LogFormat>,
+    #[serde(alias = "max-connections")]
+    max_connections: Option<usize>,
+    #[serde(alias = "max-connections-per-address")]
+    max_connections_per_address: Option<usize>,
 }
 
 /// The resolved configuration the server runs with.
@@ -103,6 +120,9 @@ pub struct Config {
     pub relay_allow: Vec<IpNet>,
     pub demo: bool,
     pub log_format: LogFormat,
+    /// `None`: derived from the file descriptor limit at start (`crate::nofile`).
+    pub max_connections: Option<usize>,
+    pub max_connections_per_address: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -117,6 +137,11 @@ impl std::fmt::Debug for Config {
             .field("relay_allow", &self.relay_allow)
             .field("demo", &self.demo)
             .field("log_format", &self.log_format)
+            .field("max_connections", &self.max_connections)
+            .field(
+                "max_connections_per_address",
+                &self.max_connections_per_address,
+            )
             .finish()
     }
 }
@@ -185,6 +210,14 @@ impl ServeArgs {
             .filter(|s| !s.is_empty())
             .map(parse_cidr)
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let max_connections = self.max_connections.or(file.max_connections);
+        let max_connections_per_address = self
+            .max_connections_per_address
+            .or(file.max_connections_per_address)
+            .unwrap_or(DEFAULT_MAX_PER_ADDRESS);
+        if max_connections == Some(0) || max_connections_per_address == 0 {
+            bail!("--max-connections and --max-connections-per-address must be at least 1");
+        }
         Ok(Config {
             data,
             database_url,
@@ -195,6 +228,8 @@ impl ServeArgs {
             relay_allow,
             demo: self.demo.or(file.demo).unwrap_or(false),
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            max_connections,
+            max_connections_per_address,
         })
     }
 }
@@ -250,6 +285,8 @@ mod tests {
         assert_eq!(cfg.rtmp.to_string(), "0.0.0.0:1935");
         assert_eq!(cfg.icecast.to_string(), "0.0.0.0:8000");
         assert!(!cfg.demo && cfg.relay_allow.is_empty() && cfg.public_url.is_none());
+        assert_eq!(cfg.max_connections, None);
+        assert_eq!(cfg.max_connections_per_address, DEFAULT_MAX_PER_ADDRESS);
     }
 
     #[test]
@@ -258,7 +295,8 @@ mod tests {
         let path = dir.path().join("tidecast.toml");
         std::fs::write(
             &path,
-            "data = \"/srv/tc\"\nhttp = \"127.0.0.1:9000\"\nrelay_allow = [\"10.0.0.0/8\"]\ndemo = true\n",
+            "data = \"/srv/tc\"\nhttp = \"127.0.0.1:9000\"\nrelay_allow = [\"10.0.0.0/8\"]\ndemo = true\n\
+             max_connections_per_address = 21000\nmax_connections = 30000\n",
         )
         .expect("write");
         let args = ServeArgs {
@@ -271,6 +309,8 @@ mod tests {
         assert_eq!(cfg.database_url, "sqlite:///srv/tc/tidecast.db");
         assert_eq!(cfg.http.to_string(), "0.0.0.0:9100");
         assert!(cfg.demo);
+        assert_eq!(cfg.max_connections_per_address, 21_000);
+        assert_eq!(cfg.max_connections, Some(30_000));
         assert_eq!(
             cfg.relay_allow,
             vec!["10.0.0.0/8".parse::<IpNet>().expect("cidr")]
@@ -305,6 +345,11 @@ mod tests {
         assert!(args.resolve().is_err());
         let args = ServeArgs {
             public_url: Some("ftp://x".into()),
+            ..Default::default()
+        };
+        assert!(args.resolve().is_err());
+        let args = ServeArgs {
+            max_connections_per_address: Some(0),
             ..Default::default()
         };
         assert!(args.resolve().is_err());

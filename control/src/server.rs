@@ -1,10 +1,10 @@
 //! `tidecast serve`: opens the database, binds every port, serves until a signal.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tidecast_engine::conn_cap::{CapConfig, ConnCap};
 use tidecast_engine::{BoundListeners, Engine, ListenerConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +21,24 @@ use crate::stats::Recorder;
 /// How long in-flight HTTP requests get to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// The connection caps every port shares: the soft open-file limit raised to the hard one
+/// first, and the overall cap derived from it unless configured.
+fn connection_cap(config: &Config) -> Arc<ConnCap> {
+    let nofile = crate::nofile::raise();
+    let total = config
+        .max_connections
+        .unwrap_or_else(|| crate::nofile::connection_budget(nofile));
+    let per_address = config.max_connections_per_address;
+    let files = nofile.map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
+    tracing::info!(
+        open_files = %files,
+        max_connections = total,
+        max_connections_per_address = per_address,
+        "open-file limit {files}; connections capped at {total} in all, {per_address} per address"
+    );
+    ConnCap::new(CapConfig { per_address, total })
+}
+
 /// Runs the server until `shutdown` fires.
 pub async fn run(
     config: Config,
@@ -28,6 +46,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     tracing::info!(config = ?config, "starting Tidecast {}", env!("CARGO_PKG_VERSION"));
+    let cap = connection_cap(&config);
     std::fs::create_dir_all(&config.data)
         .with_context(|| format!("cannot create the data folder {}", config.data.display()))?;
 
@@ -89,7 +108,8 @@ pub async fn run(
         rtmp: config.rtmp,
         icecast: config.icecast,
     })
-    .await?;
+    .await?
+    .with_cap(Arc::clone(&cap));
     let http_addr = http.local_addr()?;
     let rtmp_addr = media.rtmp_addr()?;
     let icecast_addr = media.icecast_addr()?;
@@ -111,14 +131,7 @@ pub async fn run(
 
     let engine_task = tokio::spawn(media.serve(engine, shutdown.clone()));
     let http_shutdown = shutdown.clone();
-    let http_task = tokio::spawn(async move {
-        axum::serve(
-            http,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(http_shutdown.cancelled_owned())
-        .await
-    });
+    let http_task = tokio::spawn(crate::http::serve::serve(http, app, cap, http_shutdown));
     crate::domain::autodj::resume_all(&state).await;
     crate::domain::recordings::resume(&state).await;
     crate::jobs::live_sets::resume(&state).await;
@@ -145,12 +158,8 @@ pub async fn run(
 
     shutdown.cancelled().await;
     tracing::info!("shutting down: finishing requests in flight");
-    match tokio::time::timeout(DRAIN, http_task).await {
-        Ok(Ok(Err(e))) => tracing::warn!("HTTP server ended with an error: {e}"),
-        Ok(_) => {}
-        Err(_) => {
-            tracing::warn!("some HTTP requests did not finish within {DRAIN:?}; closing them")
-        }
+    if tokio::time::timeout(DRAIN, http_task).await.is_err() {
+        tracing::warn!("some HTTP requests did not finish within {DRAIN:?}; closing them")
     }
     let _ = tokio::time::timeout(DRAIN, engine_task).await;
     jobs_stop.cancel();

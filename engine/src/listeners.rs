@@ -3,15 +3,18 @@
 //! Binding is split from serving so the binary can bind every port first (and fail fast,
 //! with the address in the error, if one is taken) and only then report itself healthy.
 //! The protocol servers plug into [`BoundListeners::serve`]: RTMP publishers on one port,
-//! Icecast sources and listeners on the other.
+//! Icecast sources and listeners on the other. Both take their connections' slots from one
+//! [`ConnCap`] (shared with the control plane's HTTP port when it passes its own).
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::Engine;
+use crate::conn_cap::ConnCap;
 
 /// Where the engine listens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +38,7 @@ pub struct BindError {
 pub struct BoundListeners {
     rtmp: TcpListener,
     icecast: TcpListener,
+    cap: Arc<ConnCap>,
 }
 
 impl BoundListeners {
@@ -54,7 +58,17 @@ impl BoundListeners {
                 addr: cfg.icecast,
                 source,
             })?;
-        Ok(Self { rtmp, icecast })
+        Ok(Self {
+            rtmp,
+            icecast,
+            cap: ConnCap::unlimited(),
+        })
+    }
+
+    /// Serves both ports under `cap` (unlimited unless set).
+    pub fn with_cap(mut self, cap: Arc<ConnCap>) -> Self {
+        self.cap = cap;
+        self
     }
 
     /// The RTMP address actually bound (differs from the config with port 0).
@@ -70,8 +84,13 @@ impl BoundListeners {
     /// Accepts on every port until `shutdown` fires.
     pub async fn serve(self, engine: Engine, shutdown: CancellationToken) {
         tokio::join!(
-            crate::rtmp::serve(self.rtmp, engine.rtmp_port(), shutdown.clone()),
-            crate::icecast::serve(self.icecast, engine.icecast_port(), shutdown),
+            crate::rtmp::serve(
+                self.rtmp,
+                engine.rtmp_port(),
+                Arc::clone(&self.cap),
+                shutdown.clone()
+            ),
+            crate::icecast::serve(self.icecast, engine.icecast_port(), self.cap, shutdown),
         );
     }
 }

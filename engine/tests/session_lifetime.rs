@@ -59,6 +59,7 @@ async fn source_ends_with_its_slot() {
     tokio::spawn(tidecast_engine::icecast::serve(
         listener,
         engine.icecast_port(),
+        tidecast_engine::conn_cap::ConnCap::unlimited(),
         shutdown.clone(),
     ));
 

@@ -383,6 +383,11 @@ impl Server {
         format!("http://{}{path}", self.http)
     }
 
+    /// The server's process id (to change its resource limits with `prlimit`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Every log line so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().join("\n")

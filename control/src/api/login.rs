@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::caller::{SESSION_COOKIE, csrf_for};
+use crate::auth::throttle::LOGINS;
 use crate::db::users::User;
 use crate::domain::login::{self as domain, Refused, Session, SessionKind};
+use crate::logsafe::Escaped;
 use crate::time::rfc3339;
 
 use super::error::{ApiError, ApiResult};
@@ -86,17 +88,38 @@ pub async fn login(
     } else {
         SessionKind::Token
     };
-    let (user, session) = match domain::login(&state, &body.username, body.password, kind).await? {
-        Ok(logged_in) => logged_in,
-        Err(refused) => {
-            if refused == Refused::WrongCredentials {
-                tracing::warn!(username = %body.username, %remote, "login failed: wrong username or password");
-            }
-            return Err(ApiError::unauthorized("wrong username or password"));
+    let username = &body.username;
+    let refused = match domain::login(&state, remote.ip(), username, body.password, kind).await? {
+        Ok((user, session)) => {
+            tracing::info!(username = %Escaped(&user.username), %remote, "logged in");
+            return Ok(answer(&state, &user, session, body.cookie));
         }
+        Err(refused) => refused,
     };
-    tracing::info!(username = %user.username, %remote, "logged in");
-    Ok(answer(&state, &user, session, body.cookie))
+    // One line per address per minute, with a count: a flood of guesses must not flood
+    // the log (nor bury other lines in it).
+    let logged = || LOGINS.log_due(remote.ip());
+    match refused {
+        Refused::TooLong => Err(ApiError::unauthorized("wrong username or password")),
+        Refused::WrongCredentials => {
+            if let Some(n) = logged() {
+                tracing::warn!(username = %Escaped(username), %remote, failures = n, "login failed: wrong username or password ({n} failed or refused login(s) from this address since its last line)");
+            }
+            Err(ApiError::unauthorized("wrong username or password"))
+        }
+        Refused::Throttled(wait) => {
+            if let Some(n) = logged() {
+                tracing::warn!(username = %Escaped(username), %remote, failures = n, "login refused: too many attempts from this address ({n} failed or refused login(s) from it since its last line)");
+            }
+            let secs = wait.seconds();
+            let error = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!("too many login attempts; try again in {secs} s"),
+            );
+            Ok(([(header::RETRY_AFTER, secs.to_string())], error).into_response())
+        }
+    }
 }
 
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {

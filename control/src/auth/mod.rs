@@ -3,5 +3,6 @@
 pub mod caller;
 pub mod password;
 pub mod secret;
+pub mod throttle;
 
 pub use caller::Caller;

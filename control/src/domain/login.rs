@@ -5,10 +5,14 @@
 //!
 //! Invariants: only a SHA-256 digest of a session token is stored; a wrong username and a
 //! wrong password are answered alike, after the same (deliberately slow) hash; nobody logs
-//! in as an admin or as themselves, and customers log in as nobody.
+//! in as an admin or as themselves, and customers log in as nobody; a login the throttle
+//! refuses (`auth::throttle`) is refused before the database or the hash is asked.
+
+use std::net::IpAddr;
 
 use crate::app::AppState;
 use crate::auth::caller::{Credential, SESSION_PREFIX};
+use crate::auth::throttle::{LOGINS, RetryAfter};
 use crate::auth::{Caller, password, secret};
 use crate::db::users::{self, Role, User};
 use crate::db::{now, tokens};
@@ -65,7 +69,8 @@ async fn start_session<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     })
 }
 
-/// Why a login was refused. Both are answered alike ("wrong username or password").
+/// Why a login was refused. The first two are answered alike ("wrong username or
+/// password").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
     /// The username or password is longer than any stored one can be: refused before it
@@ -73,11 +78,16 @@ pub enum Refused {
     TooLong,
     /// No such user, or the password does not match (which one is not said).
     WrongCredentials,
+    /// Too many attempts from this address (or on this account from it) lately: not
+    /// checked at all; try again after the given time.
+    Throttled(RetryAfter),
 }
 
-/// Checks a username and password: the user and a new session of `kind`, or why not.
+/// Checks a username and password from `remote`: the user and a new session of `kind`,
+/// or why not.
 pub async fn login(
     state: &AppState,
+    remote: IpAddr,
     username: &str,
     given_password: String,
     kind: SessionKind,
@@ -85,6 +95,10 @@ pub async fn login(
     if username.len() > 256 || given_password.len() > 1024 {
         return Ok(Err(Refused::TooLong));
     }
+    let attempt = match LOGINS.begin(remote, username) {
+        Ok(attempt) => attempt,
+        Err(wait) => return Ok(Err(Refused::Throttled(wait))),
+    };
     let user = users::by_username(state.db.pool(), username).await?;
     let ok = password::verify(
         given_password,
@@ -92,8 +106,10 @@ pub async fn login(
     )
     .await;
     let Some(user) = user.filter(|_| ok) else {
+        LOGINS.failed(attempt);
         return Ok(Err(Refused::WrongCredentials));
     };
+    LOGINS.succeeded(attempt);
     let session = start_session(state.db.pool(), &user, kind).await?;
     Ok(Ok((user, session)))
 }

@@ -5,7 +5,9 @@
 pub mod db_gate;
 pub mod dvr_hls;
 pub mod hls;
+pub mod limits;
 pub mod metrics;
+pub mod serve;
 pub mod track;
 pub mod vod;
 pub mod web;
@@ -18,7 +20,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use tower::limit::ConcurrencyLimitLayer;
 
 use crate::api::error::ApiError;
 use crate::api::{extract, media, openapi};
@@ -42,8 +43,12 @@ pub fn router(state: AppState) -> Router {
         // the API's JSON shape.
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BYTES + 1))
         // Requests queue here, first come first served, rather than inside the database
-        // pool: under load sqlx's pool lets some waiters starve for seconds.
-        .layer(ConcurrencyLimitLayer::new(state.db.api_concurrency()));
+        // pool (under load sqlx's pool lets some waiters starve for seconds): one queue for
+        // the whole API, entered once the body is in (`limits`).
+        .layer(axum::middleware::from_fn_with_state(
+            limits::ApiQueue::new(state.db.api_concurrency()),
+            limits::after_body,
+        ));
     // Uploads stream for as long as they take: outside the API's queue (they would hold a
     // slot for minutes) and without its body limit (the library quota bounds them).
     let uploads = Router::new().route(

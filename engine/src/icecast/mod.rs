@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admission::Admission;
+use crate::conn_cap::{ConnCap, ConnPermit};
 use crate::demand::Demand;
 use crate::events::Events;
 use crate::login_guard::LoginGuard;
@@ -71,26 +72,41 @@ impl Context {
 
 /// Accepts connections on the Icecast port until `shutdown` fires, then waits for every
 /// connection to finish (each one sees `shutdown` too), so their last events are reported.
-pub async fn serve(listener: TcpListener, ctx: Context, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    ctx: Context,
+    cap: Arc<ConnCap>,
+    shutdown: CancellationToken,
+) {
     let ctx = Arc::new(ctx);
     let connections = TaskTracker::new();
-    crate::accept::until_shutdown("Icecast", listener, &shutdown, |sock, remote| {
-        connections.spawn(handle(
-            sock,
-            remote,
-            Arc::clone(&ctx),
-            shutdown.clone(),
-            connections.clone(),
-        ));
-    })
+    crate::accept::until_shutdown(
+        "Icecast",
+        listener,
+        &cap,
+        &shutdown,
+        |sock, remote, slot| {
+            connections.spawn(handle(
+                sock,
+                remote,
+                slot,
+                Arc::clone(&ctx),
+                shutdown.clone(),
+                connections.clone(),
+            ));
+        },
+    )
     .await;
     connections.close();
     connections.wait().await;
 }
 
+/// `slot` is the connection's place under the caps: held until the socket closes, which for
+/// a listener is after this task hands it to its mount's writer.
 async fn handle(
     mut sock: TcpStream,
     remote: SocketAddr,
+    slot: ConnPermit,
     ctx: Arc<Context>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -141,7 +157,10 @@ async fn handle(
         }
         ("GET" | "HEAD", _) => {
             drop(rest);
-            Box::pin(listener::run(sock, remote, head, ctx, shutdown, tasks)).await
+            Box::pin(listener::run(
+                sock, remote, slot, head, ctx, shutdown, tasks,
+            ))
+            .await
         }
         _ => {
             let _ = sock

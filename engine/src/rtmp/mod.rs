@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admission::Admission;
+use crate::conn_cap::ConnCap;
 use crate::ingest::Ingest;
 use crate::login_guard::LoginGuard;
 
@@ -36,11 +37,20 @@ impl std::fmt::Debug for Context {
 }
 
 /// Accepts RTMP connections until `shutdown` fires, then waits for each to end.
-pub async fn serve(listener: TcpListener, ctx: Context, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    ctx: Context,
+    cap: Arc<ConnCap>,
+    shutdown: CancellationToken,
+) {
     let connections = TaskTracker::new();
     connections.spawn(sweep_viewers(ctx.ingest.clone(), shutdown.clone()));
-    crate::accept::until_shutdown("RTMP", listener, &shutdown, |sock, remote| {
-        connections.spawn(conn::run(sock, remote, ctx.clone(), shutdown.clone()));
+    crate::accept::until_shutdown("RTMP", listener, &cap, &shutdown, |sock, remote, slot| {
+        let conn = conn::run(sock, remote, ctx.clone(), shutdown.clone());
+        connections.spawn(async move {
+            conn.await;
+            drop(slot);
+        });
     })
     .await;
     connections.close();

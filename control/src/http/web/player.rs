@@ -69,7 +69,7 @@ async fn service_page(
         Ok(Some(s)) => s,
         Ok(None) => return not_found("There is no station or channel at this address."),
         Err(e) => {
-            tracing::warn!("player page for {slug}: {e}");
+            tracing::warn!("player page for {}: {e}", crate::logsafe::Escaped(&slug));
             return (StatusCode::SERVICE_UNAVAILABLE, "try again in a moment").into_response();
         }
     };
@@ -77,7 +77,7 @@ async fn service_page(
     let config = match service_config(&state, &service, host).await {
         Ok(c) => c,
         Err(e) => {
-            tracing::warn!("player page for {slug}: {e}");
+            tracing::warn!("player page for {}: {e}", crate::logsafe::Escaped(&slug));
             return (StatusCode::SERVICE_UNAVAILABLE, "try again in a moment").into_response();
         }
     };

@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use super::super::Context;
 use super::super::icy::{self, Interleaver, Piece};
+use crate::conn_cap::ConnPermit;
 use crate::events::ListenerSession;
 use crate::mount::Mount;
 use crate::registry::SessionGuard;
@@ -50,6 +51,8 @@ pub(crate) struct Ctx {
     /// The service's bytes-sent counter (`Engine::traffic`).
     pub sent: Arc<std::sync::atomic::AtomicU64>,
     pub remote: SocketAddr,
+    /// Its place under the connection caps, freed when the listener is dropped.
+    pub _slot: ConnPermit,
     pub agent: Option<String>,
     pub started_at: SystemTime,
     pub started: Instant,

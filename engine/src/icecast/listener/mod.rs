@@ -26,6 +26,7 @@ use super::icy::{self, Interleaver};
 use super::request::RequestHead;
 use super::{Context, mount_name, response};
 use crate::admission::{Decision, PlayRequest};
+use crate::conn_cap::ConnPermit;
 use crate::mount::{JoinError, Mount, StreamInfo};
 use crate::registry::SessionRole;
 use conn::{Conn, Ctx, Icy};
@@ -95,6 +96,7 @@ async fn find_mount(
 pub async fn run(
     mut sock: TcpStream,
     remote: SocketAddr,
+    slot: ConnPermit,
     head: RequestHead,
     ctx: Arc<Context>,
     shutdown: CancellationToken,
@@ -192,6 +194,7 @@ pub async fn run(
             primary: live,
             session,
             remote,
+            _slot: slot,
             agent,
             started_at: SystemTime::now(),
             started: Instant::now(),
