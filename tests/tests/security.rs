@@ -80,3 +80,146 @@ both_backends! {
         assert!(fields[0].1.starts_with("Yazoo - Don't Go") && fields[0].1.contains("StreamUrl"), "{fields:?}");
     }
 }
+
+both_backends! {
+    async fn suspended_reseller_changes_nothing_until_an_admin_lifts_it(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        let admin = srv.admin_token().await;
+        let res = srv.create_user(&admin, "resl", "reseller", json!({})).await;
+        let reseller = srv.login("resl", "resl-password").await;
+        let cust = srv.create_user(&reseller, "rcust", "customer", json!({})).await;
+        let svc = srv.create_service(&reseller, cust, "Reseller FM", "radio").await;
+        let sid = svc["id"].as_i64().unwrap();
+        let customer = srv.login("rcust", "rcust-password").await;
+
+        let (status, body) = srv.post(&format!("/api/v1/users/{res}/suspend"), &admin, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let before = store.snapshot().await;
+
+        // The finding: the suspended reseller lifted its own suspension and kept creating.
+        for (method, path, body) in [
+            ("POST", format!("/api/v1/users/{cust}/unsuspend"), json!({})),
+            ("POST", format!("/api/v1/services/{sid}/unsuspend"), json!({})),
+            ("POST", "/api/v1/services".to_owned(), json!({"owner": cust, "name": "Another FM", "kind": "radio"})),
+            ("POST", "/api/v1/users".to_owned(), json!({"username": "rcust2", "password": "rcust2-password"})),
+            ("PATCH", format!("/api/v1/users/{res}"), json!({"email": "r@example.com"})),
+            ("PATCH", format!("/api/v1/services/{sid}"), json!({"name": "Renamed FM"})),
+            ("POST", "/api/v1/api-keys".to_owned(), json!({"name": "escape hatch"})),
+            ("DELETE", format!("/api/v1/services/{sid}"), Value::Null),
+        ] {
+            let body = (!body.is_null()).then_some(body);
+            let (status, answer) = srv.call(method, &path, Some(&reseller), body).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "suspended reseller: {method} {path}: {answer}");
+            assert!(answer["error"]["message"].as_str().unwrap().contains("suspended"), "{answer}");
+        }
+        // Its customer is suspended with it; both still read.
+        let (status, answer) = srv.call("PATCH", &format!("/api/v1/services/{sid}"), Some(&customer), Some(json!({"name": "Renamed FM"}))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains("reseller's account is suspended"), "{answer}");
+        assert_eq!(srv.get("/api/v1/services", &reseller).await.1["total"], 1);
+        assert_eq!(srv.get(&format!("/api/v1/services/{sid}"), &customer).await.0, StatusCode::OK);
+        assert_eq!(srv.get("/api/v1/me", &reseller).await.1["status"], "suspended");
+        // Nothing changed.
+        let after = store.snapshot().await;
+        for table in ["users", "services", "api_keys"] {
+            assert_eq!(before[table], after[table], "{table} changed while the reseller was suspended");
+        }
+        assert_eq!(srv.get(&format!("/api/v1/services/{sid}"), &admin).await.1["status"], "suspended");
+
+        // An admin lifts it; the reseller works again.
+        let (status, body) = srv.post(&format!("/api/v1/users/{res}/unsuspend"), &admin, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(srv.get("/api/v1/me", &reseller).await.1["status"], "active");
+        let (status, body) = srv.post("/api/v1/services", &reseller, json!({"owner": cust, "name": "Another FM", "kind": "radio"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+
+        // A reseller lifts a suspension it made, not one an admin made.
+        assert_eq!(srv.post(&format!("/api/v1/users/{cust}/suspend"), &reseller, json!({})).await.0, StatusCode::OK);
+        assert_eq!(srv.post(&format!("/api/v1/users/{cust}/unsuspend"), &reseller, json!({})).await.0, StatusCode::OK);
+        assert_eq!(srv.post(&format!("/api/v1/users/{cust}/suspend"), &admin, json!({})).await.0, StatusCode::OK);
+        let (status, body) = srv.post(&format!("/api/v1/users/{cust}/unsuspend"), &reseller, json!({})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        let (status, body) = srv.post(&format!("/api/v1/services/{sid}/unsuspend"), &reseller, json!({})).await;
+        assert_eq!(status, StatusCode::CONFLICT, "one service of a suspended account: {body}");
+        // A suspended user may still log out.
+        assert_eq!(srv.call("POST", "/api/v1/logout", Some(&customer), None).await.0, StatusCode::NO_CONTENT);
+    }
+
+    async fn stolen_tokens_cannot_keep_or_take_the_account(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        let admin = srv.admin_token().await;
+        let id = srv.create_user(&admin, "alice", "customer", json!({})).await;
+        let laptop = srv.login("alice", "alice-password").await;
+        let phone = srv.login("alice", "alice-password").await;
+        let (status, made) = srv.post("/api/v1/api-keys", &laptop, json!({"name": "billing"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let key = made["key"].as_str().unwrap().to_owned();
+
+        // An API key mints no keys.
+        let (status, body) = srv.post("/api/v1/api-keys", &key, json!({"name": "another"})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("API key"), "{body}");
+        assert_eq!(srv.get("/api/v1/api-keys", &laptop).await.1["total"], 1);
+
+        let path = format!("/api/v1/users/{id}");
+        // One's own password: the current one is asked for, and a key cannot change it.
+        let (status, body) = srv.call("PATCH", &path, Some(&laptop), Some(json!({"password": "stolen-pass-1"}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("current_password"), "{body}");
+        let (status, body) = srv.call("PATCH", &path, Some(&laptop), Some(json!({"password": "stolen-pass-1", "current_password": "a-guess-123"}))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        let (status, body) = srv.call("PATCH", &path, Some(&key), Some(json!({"password": "stolen-pass-1", "current_password": "alice-password"}))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        srv.login("alice", "alice-password").await;
+
+        // The owner changes it: other sessions end, keys keep working unless asked.
+        let (status, body) = srv.call("PATCH", &path, Some(&laptop), Some(json!({"password": "new-pass-1", "current_password": "alice-password"}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!((body["sessions_ended"].as_i64(), body["api_keys_revoked"].as_i64()), (Some(2), Some(0)), "{body}");
+        assert_eq!(srv.get("/api/v1/me", &phone).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(srv.get("/api/v1/me", &key).await.0, StatusCode::OK);
+        let (status, body) = srv.call("PATCH", &path, Some(&laptop), Some(json!({"password": "new-pass-2", "current_password": "new-pass-1", "revoke_api_keys": true}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!((body["sessions_ended"].as_i64(), body["api_keys_revoked"].as_i64()), (Some(0), Some(1)), "{body}");
+        assert_eq!(srv.get("/api/v1/me", &key).await.0, StatusCode::UNAUTHORIZED, "the revoked key still works");
+        assert_eq!(srv.get("/api/v1/me", &laptop).await.0, StatusCode::OK);
+        // An admin resets someone else's password without knowing it.
+        let (status, body) = srv.call("PATCH", &path, Some(&admin), Some(json!({"password": "reset-pass-1"}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("password_hash").is_none());
+        srv.login("alice", "reset-pass-1").await;
+        // A body without a password shows no counts.
+        let (_, body) = srv.call("PATCH", &path, Some(&admin), Some(json!({"email": "a@example.com"}))).await;
+        assert!(body.get("sessions_ended").is_none(), "{body}");
+    }
+
+    async fn names_cannot_hide_direction_overrides(b: Backend) {
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        let admin = srv.admin_token().await;
+        let owner = srv.create_user(&admin, "bidi", "customer", json!({})).await;
+        let svc = srv.create_service(&admin, owner, "Plain FM", "radio").await;
+        let sid = svc["id"].as_i64().unwrap();
+        let before = store.snapshot().await;
+        for (method, path, body) in [
+            ("POST", "/api/v1/services".to_owned(), json!({"owner": owner, "name": "Jazz\u{202E}MF", "kind": "radio"})),
+            ("PATCH", format!("/api/v1/services/{sid}"), json!({"name": "Jazz\u{2066}FM\u{2069}"})),
+            ("POST", "/api/v1/api-keys".to_owned(), json!({"name": "key\u{200F}"})),
+            ("POST", "/api/v1/reseller-plans".to_owned(), json!({"name": "Gold\u{202D}"})),
+            ("POST", format!("/api/v1/services/{sid}/playlists"), json!({"name": "Night\u{202E}", "kind": "rotation", "order": "shuffle", "media": []})),
+        ] {
+            let (status, answer) = srv.call(method, &path, Some(&admin), Some(body)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path}: {answer}");
+            assert!(answer["error"]["message"].as_str().unwrap().contains("U+"), "{answer}");
+        }
+        let after = store.snapshot().await;
+        for table in ["services", "api_keys", "reseller_plans", "playlists"] {
+            assert_eq!(before[table], after[table], "{table} changed");
+        }
+        // Letters of any script, and emoji joined with U+200D, are fine.
+        let (status, body) = srv.call("PATCH", &format!("/api/v1/services/{sid}"), Some(&admin), Some(json!({"name": "راديو \u{1F468}\u{200D}\u{1F469}"}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}

@@ -9,9 +9,10 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::app::AppState;
-use crate::auth::caller::{self, Caller, Credential};
+use crate::auth::caller::{self, Caller, Credential, Suspension};
 use crate::auth::secret;
 use crate::db::{now, tokens, users};
+use crate::domain::access;
 
 /// Largest JSON body the API accepts.
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
@@ -223,6 +224,34 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let caller = resolve(parts, state).await?;
+        // A suspended account reads but changes nothing: one rule, for every route.
+        if !parts.method.is_safe() {
+            access::may_change(&caller)?;
+        }
+        Ok(caller)
+    }
+}
+
+/// A caller whose account may be suspended and who may still act: only for ending one's
+/// own session (`POST /logout`), which a suspended user must be able to do.
+#[derive(Debug, Clone)]
+pub struct EvenSuspended(pub Caller);
+
+impl FromRequestParts<AppState> for EvenSuspended {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        resolve(parts, state).await.map(EvenSuspended)
+    }
+}
+
+/// The caller behind the request's bearer token or session cookie.
+async fn resolve(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    {
         let (token, csrf) = match parts.headers.get(axum::http::header::AUTHORIZATION) {
             Some(header) => {
                 let token = header
@@ -265,31 +294,35 @@ impl FromRequestParts<AppState> for Caller {
         };
         let token = token.as_str();
         let hash = secret::digest(token);
-        let (user, credential) = if token.starts_with(caller::API_KEY_PREFIX) {
-            let (key_id, last_used, user) = users::by_api_key_hash(&state.db, &hash)
-                .await?
-                .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
+        let (user, credential, reseller_suspended) = if token.starts_with(caller::API_KEY_PREFIX) {
+            let (key_id, last_used, user, reseller_suspended) =
+                users::by_api_key_hash(&state.db, &hash)
+                    .await?
+                    .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
             // Record use at most once a minute: a billing system's burst of calls must not
             // turn into a burst of writes.
             if last_used.is_none_or(|t| now() - t >= 60) {
                 tokens::touch_api_key(&state.db, key_id).await?;
             }
-            (user, Credential::ApiKey(key_id))
+            (user, Credential::ApiKey(key_id), reseller_suspended)
         } else {
-            let (session_id, user) =
-                users::by_session_hash(&state.db, &hash)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::unauthorized(
-                            "the token is unknown, expired or revoked; log in again",
-                        )
-                    })?;
-            (user, Credential::Session(session_id))
+            let (session_id, user, reseller_suspended) = users::by_session_hash(&state.db, &hash)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::unauthorized("the token is unknown, expired or revoked; log in again")
+                })?;
+            (user, Credential::Session(session_id), reseller_suspended)
+        };
+        let suspension = if user.suspended_by().is_some() {
+            Some(Suspension::Own)
+        } else {
+            reseller_suspended.then_some(Suspension::Reseller)
         };
         Ok(Caller {
             user,
             credential,
             csrf,
+            suspension,
         })
     }
 }

@@ -19,7 +19,7 @@ use crate::domain::login::{self as domain, Refused, Session, SessionKind};
 use crate::time::rfc3339;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, PathId};
+use super::extract::{ApiJson, EvenSuspended, PathId};
 use super::users::UserView;
 
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
@@ -99,7 +99,10 @@ pub async fn login(
     Ok(answer(&state, &user, session, body.cookie))
 }
 
-pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub async fn logout(
+    State(state): State<AppState>,
+    EvenSuspended(caller): EvenSuspended,
+) -> ApiResult<Response> {
     domain::logout(&state, &caller).await?;
     if caller.csrf.is_some() {
         let clear = session_cookie(&state, "", 0);

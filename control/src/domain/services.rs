@@ -488,8 +488,22 @@ pub async fn set_status(
 }
 
 /// Suspends or unsuspends a service the caller manages.
+/// A service of a suspended account stays suspended until the account's suspension is lifted
+/// (an admin may still lift the service alone).
 pub async fn suspend(state: &AppState, caller: &Caller, id: i64, suspend: bool) -> Result<Service> {
-    let (service, _) = managed_service(state, caller, id).await?;
+    let (service, owner) = managed_service(state, caller, id).await?;
+    if !suspend && caller.role() != crate::db::users::Role::Admin {
+        let reseller = match owner.reseller_id {
+            Some(r) => crate::db::users::by_id(state.db.pool(), r).await?,
+            None => None,
+        };
+        if owner.suspended_by().is_some() || reseller.is_some_and(|r| r.suspended_by().is_some()) {
+            return Err(Error::conflict(format!(
+                "the account {} is suspended; lift its suspension (POST /api/v1/users/{}/unsuspend) rather than one service's",
+                owner.username, owner.id
+            )));
+        }
+    }
     set_status(state, &service, suspend, Some(caller.id()), None).await?;
     tracing::info!(by = %caller.user.username, slug = %service.slug, "service {}", if suspend { "suspended" } else { "unsuspended" });
     reload(state, id).await
