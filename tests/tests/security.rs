@@ -223,3 +223,45 @@ both_backends! {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 }
+
+both_backends! {
+    async fn files_the_library_lost_track_of_are_moved_aside_at_start(b: Backend) {
+        use tidecast_tests::media::{item_ids, tone_file, upload};
+        let store = Store::new(b).await;
+        let srv = Server::start(&store).await;
+        let svc = new_service(&srv, "library", "radio", json!({})).await;
+        let (sid, owner) = (svc["id"].as_i64().unwrap(), svc["owner"].as_i64().unwrap());
+        let admin = srv.admin_token().await;
+        let tone = tone_file(store.dir.path(), "kept.mp3", 440, 2.0, (0.0, 0.0), ("Kept", "Artist", "Album"));
+        let (status, up) = upload(&srv, &admin, sid, &[tone.as_path()]).await;
+        assert_eq!(status, StatusCode::CREATED, "{up}");
+        assert_eq!(item_ids(&up).len(), 1);
+        assert_eq!(srv.stop().code(), Some(0));
+
+        // What a crash between the rename into the library and the row's insert leaves: a
+        // file nobody refers to, older than the grace period.
+        let folder = store.data_dir().join("media").join(owner.to_string());
+        let tracked: Vec<_> = std::fs::read_dir(&folder).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(!tracked.is_empty());
+        let orphan = folder.join(format!("{}.mp3", "ab".repeat(32)));
+        std::fs::copy(&tone, &orphan).unwrap();
+        let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+        std::fs::File::options().write(true).open(&orphan).unwrap().set_modified(two_hours_ago).unwrap();
+        let fresh = folder.join(format!("{}.mp3", "cd".repeat(32)));
+        std::fs::copy(&tone, &fresh).unwrap();
+
+        let srv = Server::start(&store).await;
+        assert!(!orphan.exists(), "the untracked file is still in the library");
+        let found = store.data_dir().join("media").join("lost+found").join(owner.to_string()).join(orphan.file_name().unwrap());
+        assert!(found.is_file(), "the untracked file was not moved to lost+found");
+        assert!(fresh.is_file(), "a file within the grace period was moved");
+        for f in &tracked {
+            assert!(folder.join(f).is_file(), "a tracked file was moved: {f:?}");
+        }
+        assert!(srv.logs().contains("lost+found"), "the move was not logged");
+        // The library still plays its item.
+        let (status, list) = srv.get(&format!("/api/v1/services/{sid}/media"), &srv.admin_token().await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(list["total"], 1, "{list}");
+    }
+}
