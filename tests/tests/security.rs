@@ -65,9 +65,13 @@ both_backends! {
     async fn icy_title_cannot_forge_fields(b: Backend) {
         let store = Store::new(b).await;
         let srv = Server::start(&store).await;
-        let (_, mount, pw) = radio(&srv, "ForgeFM", json!({})).await;
+        let (id, mount, pw) = radio(&srv, "ForgeFM", json!({})).await;
+        let admin = srv.admin_token().await;
+        let on_air = || async { srv.get(&format!("/api/v1/services/{id}"), &admin).await.1["on_air"].clone() };
+        assert_eq!(on_air().await, "offline");
         let _src = ffmpeg_source(&srv, &mount, "source", &pw, false, 30);
         wait_live(&srv, &mount);
+        assert_eq!(on_air().await, "live", "a live source is what listeners get");
         let title = "Yazoo - Don't Go';StreamUrl='http://evil.example/';";
         set_title(&srv, &mount, &pw, title);
         let (head, body) = raw_get(&srv, &format!("/{mount}"), &["Icy-MetaData: 1"], 20_000, Duration::from_secs(5));
