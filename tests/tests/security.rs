@@ -213,13 +213,14 @@ both_backends! {
             ("POST", "/api/v1/api-keys".to_owned(), json!({"name": "key\u{200F}"})),
             ("POST", "/api/v1/reseller-plans".to_owned(), json!({"name": "Gold\u{202D}"})),
             ("POST", format!("/api/v1/services/{sid}/playlists"), json!({"name": "Night\u{202E}", "kind": "rotation", "order": "shuffle", "media": []})),
+            ("POST", "/api/v1/announcements".to_owned(), json!({"message": "Maintenance\non \u{2067}Sunday\u{2069}"})),
         ] {
             let (status, answer) = srv.call(method, &path, Some(&admin), Some(body)).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path}: {answer}");
             assert!(answer["error"]["message"].as_str().unwrap().contains("U+"), "{answer}");
         }
         let after = store.snapshot().await;
-        for table in ["services", "api_keys", "reseller_plans", "playlists"] {
+        for table in ["services", "api_keys", "reseller_plans", "playlists", "announcements"] {
             assert_eq!(before[table], after[table], "{table} changed");
         }
         // Letters of any script, and emoji joined with U+200D, are fine.
