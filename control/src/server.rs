@@ -95,6 +95,9 @@ pub async fn run(
         dvr.sweep_exports();
     }
     crate::vod::sweep(&config.data);
+    if let Err(e) = crate::media::orphans::sweep(&db, &config.data).await {
+        tracing::warn!("the media library was not checked for files left by a crash: {e:#}");
+    }
     match tidecast_transcoder::FfmpegTranscoder::new() {
         Ok(t) => engine = engine.with_transcoder(Arc::new(t)),
         // The server still does everything else; services with a ladder are served as

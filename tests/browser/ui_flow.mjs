@@ -89,6 +89,20 @@ try {
     await alice.getByRole('button', { name: 'Skip track' }).waitFor();
     await run.shot(alice, 'radio-overview');
   });
+  await run.step('a station on AutoDJ shows as on air, not offline, on its page, the list and the dashboard', async () => {
+    const onAir = { page: null, list: null, dashboard: null };
+    await alice.getByRole('heading', { name: /Alice FM/ }).getByText('● AutoDJ').waitFor({ timeout: 20000 });
+    onAir.page = await alice.getByRole('heading', { name: /Alice FM/ }).locator('.badge').textContent();
+    await alice.goto(`${base}/#/services`);
+    const row = alice.getByRole('row', { name: /Alice FM/ });
+    await row.getByText('● AutoDJ').waitFor({ timeout: 20000 });
+    onAir.list = await row.locator('.badge').first().textContent();
+    await alice.goto(`${base}/#/`);
+    const tile = alice.locator('.service-tile', { hasText: 'Alice FM' });
+    await tile.getByText('● AutoDJ').waitFor({ timeout: 20000 });
+    onAir.dashboard = await tile.locator('.badge').textContent();
+    run.facts.radio_on_air = onAir;
+  });
   await run.step('the audio player plays the station', async () => {
     const p = run.watch(await alice.context().newPage(), 'listener');
     await p.goto(`${base}/player/${radio.slug}`);
@@ -219,6 +233,31 @@ try {
     run.facts.bob.leaked = await bob.getByText('Alice FM').count();
     run.consoleErrors.splice(before);
     await run.shot(bob, 'second-customer-denied');
+  });
+  await run.step('a customer changes its password: the current one is asked for, and it may revoke its API keys', async () => {
+    const bob = run.watch(await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage(), 'bob');
+    await login(bob, base, ...cfg.bob);
+    await bob.goto(`${base}/#/account`);
+    await bob.getByLabel('Name', { exact: true }).fill('billing');
+    await bob.getByRole('button', { name: 'Create key' }).click();
+    await bob.getByText('Copy it now').waitFor();
+    const fill = async (current) => {
+      await bob.getByLabel('Current password').fill(current);
+      await bob.getByLabel('New password').fill('bob-new-password');
+      await bob.getByLabel('Again').fill('bob-new-password');
+    };
+    await run.refusals(async () => {
+      await fill('not-my-password');
+      await bob.getByRole('button', { name: 'Change password' }).click();
+      await bob.getByText('current_password is wrong').waitFor();
+    });
+    await fill(cfg.bob[1]);
+    await bob.getByLabel(/Also revoke all my API keys/).check();
+    await bob.getByRole('button', { name: 'Change password' }).click();
+    await bob.getByText(/Password changed; .* and 1 API key revoked\./).waitFor();
+    const keys = await apiGet(bob, '/api-keys');
+    run.facts.bob_keys_revoked = keys.body.items.filter((k) => k.revoked_at).length;
+    await run.shot(bob, 'password-changed');
   });
   await run.step('the admin dashboard shows the live services', async () => {
     await admin.goto(`${base}/#/`);

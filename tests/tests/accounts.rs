@@ -112,7 +112,7 @@ both_backends! {
         let laptop = srv.login("carol", "carol-password").await;
         let phone = srv.login("carol", "carol-password").await;
         let (status, body) = srv
-            .call("PATCH", &format!("/api/v1/users/{id}"), Some(&laptop), Some(json!({"password": "new-password-9"})))
+            .call("PATCH", &format!("/api/v1/users/{id}"), Some(&laptop), Some(json!({"password": "new-password-9", "current_password": "carol-password"})))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(srv.get("/api/v1/me", &laptop).await.0, StatusCode::OK, "the session that changed it stays");

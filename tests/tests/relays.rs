@@ -439,6 +439,9 @@ async fn a_station_relays_a_remote_icecast_mount() {
     let _remote = remote_source(&ice);
     relay_state(&srv, &owner, id, "live", Duration::from_secs(60)).await;
     wait_live(&srv, &mount);
+    // What listeners get is the relay, and the service says so.
+    let svc = srv.get(&format!("/api/v1/services/{id}"), &owner).await.1;
+    assert_eq!(svc["on_air"], "relay", "{svc}");
     let (pcm, errors) = listen_pcm(&srv.icecast, &mount, 2);
     assert!(
         level(&pcm, 660.0, 44_100.0) > 0.1,
@@ -459,4 +462,6 @@ async fn a_station_relays_a_remote_icecast_mount() {
         "{off}"
     );
     wait_off_air(&srv, &owner, id, Duration::from_secs(15)).await;
+    let svc = srv.get(&format!("/api/v1/services/{id}"), &owner).await.1;
+    assert_eq!(svc["on_air"], "offline", "{svc}");
 }

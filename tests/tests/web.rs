@@ -59,6 +59,13 @@ async fn admin_and_customers_run_everything_from_the_browser() {
         "{names:?}"
     );
     let radio = report["radio"]["id"].as_i64().unwrap();
+    // The station on AutoDJ is on air, as the API says and as the pages showed.
+    let (_, station) = srv.get(&format!("/api/v1/services/{radio}"), &alice).await;
+    assert_eq!(station["on_air"], "autodj", "{station}");
+    for (place, badge) in report["radio_on_air"].as_object().unwrap() {
+        assert_eq!(badge, "● AutoDJ", "the {place} showed {badge}");
+    }
+    assert_eq!(report["bob_keys_revoked"], 1, "{report}");
     let (_, media) = srv
         .get(&format!("/api/v1/services/{radio}/media"), &alice)
         .await;

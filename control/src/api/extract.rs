@@ -9,9 +9,10 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::app::AppState;
-use crate::auth::caller::{self, Caller, Credential};
+use crate::auth::caller::{self, Caller, Credential, Suspension};
 use crate::auth::secret;
 use crate::db::{now, tokens, users};
+use crate::domain::access;
 
 /// Largest JSON body the API accepts.
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
@@ -223,73 +224,103 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let (token, csrf) = match parts.headers.get(axum::http::header::AUTHORIZATION) {
-            Some(header) => {
-                let token = header
-                    .to_str()
-                    .ok()
-                    .and_then(|h| {
-                        h.strip_prefix("Bearer ")
-                            .or_else(|| h.strip_prefix("bearer "))
-                    })
-                    .map(str::trim)
-                    .ok_or_else(|| {
-                        ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
-                    })?;
-                (token.to_owned(), None)
-            }
-            None => {
-                let token = caller::cookie_token(&parts.headers).ok_or_else(|| {
-                    ApiError::unauthorized("missing Authorization: Bearer <token> header")
+        let caller = resolve(parts, state).await?;
+        // A suspended account reads but changes nothing: one rule, for every route.
+        if !parts.method.is_safe() {
+            access::may_change(&caller)?;
+        }
+        Ok(caller)
+    }
+}
+
+/// A caller whose account may be suspended and who may still act: only for ending one's
+/// own session (`POST /logout`), which a suspended user must be able to do.
+#[derive(Debug, Clone)]
+pub struct EvenSuspended(pub Caller);
+
+impl FromRequestParts<AppState> for EvenSuspended {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        resolve(parts, state).await.map(EvenSuspended)
+    }
+}
+
+/// The caller behind the request's bearer token or session cookie.
+async fn resolve(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let (token, csrf) = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+        Some(header) => {
+            let token = header
+                .to_str()
+                .ok()
+                .and_then(|h| {
+                    h.strip_prefix("Bearer ")
+                        .or_else(|| h.strip_prefix("bearer "))
+                })
+                .map(str::trim)
+                .ok_or_else(|| {
+                    ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
                 })?;
-                if !token.starts_with(caller::SESSION_PREFIX) {
-                    return Err(ApiError::unauthorized(
-                        "the session cookie is not valid; log in again",
+            (token.to_owned(), None)
+        }
+        None => {
+            let token = caller::cookie_token(&parts.headers).ok_or_else(|| {
+                ApiError::unauthorized("missing Authorization: Bearer <token> header")
+            })?;
+            if !token.starts_with(caller::SESSION_PREFIX) {
+                return Err(ApiError::unauthorized(
+                    "the session cookie is not valid; log in again",
+                ));
+            }
+            let csrf = caller::csrf_for(&token);
+            if !parts.method.is_safe() {
+                let sent = parts
+                    .headers
+                    .get(caller::CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if !secret::equal(sent, &csrf) {
+                    return Err(ApiError::forbidden(
+                        "this request did not come from a Tidecast page (missing or wrong X-CSRF-Token); reload the page",
                     ));
                 }
-                let csrf = caller::csrf_for(&token);
-                if !parts.method.is_safe() {
-                    let sent = parts
-                        .headers
-                        .get(caller::CSRF_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    if !secret::equal(sent, &csrf) {
-                        return Err(ApiError::forbidden(
-                            "this request did not come from a Tidecast page (missing or wrong X-CSRF-Token); reload the page",
-                        ));
-                    }
-                }
-                (token, Some(csrf))
             }
-        };
-        let token = token.as_str();
-        let hash = secret::digest(token);
-        let (user, credential) = if token.starts_with(caller::API_KEY_PREFIX) {
-            let (key_id, last_used, user) = users::by_api_key_hash(&state.db, &hash)
+            (token, Some(csrf))
+        }
+    };
+    let token = token.as_str();
+    let hash = secret::digest(token);
+    let (user, credential, reseller_suspended) = if token.starts_with(caller::API_KEY_PREFIX) {
+        let (key_id, last_used, user, reseller_suspended) =
+            users::by_api_key_hash(&state.db, &hash)
                 .await?
                 .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
-            // Record use at most once a minute: a billing system's burst of calls must not
-            // turn into a burst of writes.
-            if last_used.is_none_or(|t| now() - t >= 60) {
-                tokens::touch_api_key(&state.db, key_id).await?;
-            }
-            (user, Credential::ApiKey(key_id))
-        } else {
-            let (session_id, user) =
-                users::by_session_hash(&state.db, &hash)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::unauthorized(
-                            "the token is unknown, expired or revoked; log in again",
-                        )
-                    })?;
-            (user, Credential::Session(session_id))
-        };
-        Ok(Caller {
-            user,
-            credential,
-            csrf,
-        })
-    }
+        // Record use at most once a minute: a billing system's burst of calls must not
+        // turn into a burst of writes.
+        if last_used.is_none_or(|t| now() - t >= 60) {
+            tokens::touch_api_key(&state.db, key_id).await?;
+        }
+        (user, Credential::ApiKey(key_id), reseller_suspended)
+    } else {
+        let (session_id, user, reseller_suspended) = users::by_session_hash(&state.db, &hash)
+            .await?
+            .ok_or_else(|| {
+                ApiError::unauthorized("the token is unknown, expired or revoked; log in again")
+            })?;
+        (user, Credential::Session(session_id), reseller_suspended)
+    };
+    let suspension = if user.suspended_by().is_some() {
+        Some(Suspension::Own)
+    } else {
+        reseller_suspended.then_some(Suspension::Reseller)
+    };
+    Ok(Caller {
+        user,
+        credential,
+        csrf,
+        suspension,
+    })
 }

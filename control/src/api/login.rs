@@ -21,7 +21,7 @@ use crate::logsafe::Escaped;
 use crate::time::rfc3339;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, PathId};
+use super::extract::{ApiJson, EvenSuspended, PathId};
 use super::users::UserView;
 
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
@@ -122,7 +122,10 @@ pub async fn login(
     }
 }
 
-pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub async fn logout(
+    State(state): State<AppState>,
+    EvenSuspended(caller): EvenSuspended,
+) -> ApiResult<Response> {
     domain::logout(&state, &caller).await?;
     if caller.csrf.is_some() {
         let clear = session_cookie(&state, "", 0);

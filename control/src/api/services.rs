@@ -49,6 +49,9 @@ pub struct ServiceView {
     status: Status,
     /// Whether a source is on air right now.
     live: bool,
+    /// What listeners and viewers get right now: `live` (a source or DJ), `relay`, `autodj`
+    /// (a station's AutoDJ) or `offline`.
+    on_air: services::OnAir,
     owner: i64,
     limits: Limits,
     publish: Publish,
@@ -130,6 +133,7 @@ pub fn view(state: &AppState, headers: &HeaderMap, s: &Service) -> ServiceView {
         kind: s.kind,
         status: s.status,
         live: services::is_live(state, s),
+        on_air: services::on_air(state, s),
         owner: s.owner_id,
         limits: s.limits,
         publish,

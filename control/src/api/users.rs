@@ -27,6 +27,8 @@ pub struct UserView {
     pub plan: Option<i64>,
     /// The reseller a customer belongs to.
     pub reseller: Option<i64>,
+    /// `active`, or `suspended` (by an admin or its reseller: it may read, not change).
+    pub status: &'static str,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -40,6 +42,11 @@ impl From<&User> for UserView {
             role: u.role(),
             plan: u.plan_id,
             reseller: u.reseller_id,
+            status: if u.suspended_by().is_some() {
+                "suspended"
+            } else {
+                "active"
+            },
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
         }
@@ -106,14 +113,28 @@ pub async fn me(caller: Caller) -> Json<MeView> {
     })
 }
 
+/// A user after a PATCH; a password change also says what it ended.
+#[derive(Debug, Serialize)]
+pub struct PatchedView {
+    #[serde(flatten)]
+    user: UserView,
+    /// With a new password: `sessions_ended` and `api_keys_revoked` (API keys keep working
+    /// unless the request asked `"revoke_api_keys": true`).
+    #[serde(flatten)]
+    password: Option<users::PasswordChange>,
+}
+
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
     ApiJson(body): ApiJson<PatchUser>,
-) -> ApiResult<Json<UserView>> {
-    let user = users::patch(&state, &caller, id, body).await?;
-    Ok(Json(UserView::from(&user)))
+) -> ApiResult<Json<PatchedView>> {
+    let done = users::patch(&state, &caller, id, body).await?;
+    Ok(Json(PatchedView {
+        user: UserView::from(&done.user),
+        password: done.password,
+    }))
 }
 
 pub async fn delete(

@@ -30,7 +30,7 @@ pub fn csrf_for(token: &str) -> String {
 /// logged-out one makes no failing request).
 pub async fn cookie_session(db: &Db, headers: &axum::http::HeaderMap) -> Option<(User, String)> {
     let token = cookie_token(headers).filter(|t| t.starts_with(SESSION_PREFIX))?;
-    let (_, user) = users::by_session_hash(db, &secret::digest(&token))
+    let (_, user, _) = users::by_session_hash(db, &secret::digest(&token))
         .await
         .ok()
         .flatten()?;
@@ -57,6 +57,15 @@ pub enum Credential {
     ApiKey(i64),
 }
 
+/// Why a caller's account is suspended (see `domain::access::may_change`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suspension {
+    /// The account itself.
+    Own,
+    /// The reseller the customer belongs to.
+    Reseller,
+}
+
 /// The authenticated user behind a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -64,6 +73,8 @@ pub struct Caller {
     pub credential: Credential,
     /// For a cookie session: the CSRF value its pages must send (shown by `GET /me`).
     pub csrf: Option<String>,
+    /// Set when the account, or its reseller's, is suspended: it may read, not change.
+    pub suspension: Option<Suspension>,
 }
 
 impl Caller {

@@ -206,6 +206,18 @@ pub async fn page_all(db: &Db, after_id: i64, limit: i64) -> sqlx::Result<Vec<Me
     .await
 }
 
+/// Every file the library's rows refer to (media files and their cover art), relative to
+/// the data folder: what the start-up sweep keeps.
+pub async fn all_paths(db: &Db) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as("SELECT path, cover_path FROM media")
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .flat_map(|(path, cover)| std::iter::once(path).chain(cover))
+        .collect())
+}
+
 pub async fn count_all(db: &Db) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM media")
         .fetch_one(db.pool())

@@ -44,13 +44,13 @@ pub async fn revoke_session(db: &Db, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Revokes every login session of a user but `keep` (after a password change).
+/// Revokes every login session of a user but `keep` (after a password change); how many.
 pub async fn revoke_user_sessions<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     exec: E,
     user_id: i64,
     keep: Option<i64>,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
         "UPDATE login_sessions SET revoked_at = $3 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
     )
     .bind(user_id)
@@ -58,7 +58,22 @@ pub async fn revoke_user_sessions<'e, E: sqlx::Executor<'e, Database = sqlx::Any
     .bind(now())
     .execute(exec)
     .await?;
-    Ok(())
+    Ok(done.rows_affected())
+}
+
+/// Revokes every live API key of a user (a password change that asks for it); how many.
+pub async fn revoke_user_api_keys<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    user_id: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE api_keys SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now())
+    .execute(exec)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn insert_api_key<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(

@@ -46,6 +46,8 @@ pub struct User {
     pub plan_id: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Who suspended the account (`admin` or `reseller`); `NULL` while it is active.
+    suspended_by: Option<String>,
 }
 
 impl std::fmt::Debug for User {
@@ -61,6 +63,11 @@ impl std::fmt::Debug for User {
 impl User {
     pub fn role(&self) -> Role {
         Role::parse(&self.role)
+    }
+
+    /// The role of whoever suspended this account itself, if it is suspended.
+    pub fn suspended_by(&self) -> Option<Role> {
+        self.suspended_by.as_deref().map(Role::parse)
     }
 }
 
@@ -85,10 +92,10 @@ pub struct NewUser<'a> {
     pub plan_id: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "id, username, password_hash, email, role, reseller_id, plan_id, created_at, updated_at";
+const COLUMNS: &str = "id, username, password_hash, email, role, reseller_id, plan_id, created_at, \
+    updated_at, suspended_by";
 const PREFIXED: &str = "u.id, u.username, u.password_hash, u.email, u.role, u.reseller_id, u.plan_id, \
-    u.created_at, u.updated_at";
+    u.created_at, u.updated_at, u.suspended_by";
 
 pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     exec: E,
@@ -120,29 +127,45 @@ pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
         .await
 }
 
-/// The user behind a live login session (not revoked, not expired), with the session's id.
-/// One query: this runs on every authenticated request.
-pub async fn by_session_hash(db: &Db, token_hash: &str) -> sqlx::Result<Option<(i64, User)>> {
+/// The user behind a live login session (not revoked, not expired), with the session's id
+/// and whether the user's reseller is suspended (its customers are suspended with it). One
+/// query: this runs on every authenticated request.
+pub async fn by_session_hash(db: &Db, token_hash: &str) -> sqlx::Result<Option<(i64, User, bool)>> {
     let row = sqlx::query(sql!(
-        "SELECT {PREFIXED}, ls.id AS session_id FROM login_sessions ls JOIN users u ON u.id = ls.user_id \
+        "SELECT {PREFIXED}, ls.id AS session_id, r.suspended_by AS reseller_suspended_by \
+         FROM login_sessions ls JOIN users u ON u.id = ls.user_id LEFT JOIN users r ON r.id = u.reseller_id \
          WHERE ls.token_hash = $1 AND ls.revoked_at IS NULL AND ls.expires_at > $2"
     ))
     .bind(token_hash)
     .bind(now())
     .fetch_optional(db.pool())
     .await?;
-    row.map(|r| Ok((r.try_get("session_id")?, User::from_row(&r)?)))
-        .transpose()
+    row.map(|r| {
+        Ok((
+            r.try_get("session_id")?,
+            User::from_row(&r)?,
+            reseller_suspended(&r)?,
+        ))
+    })
+    .transpose()
 }
 
-/// The user behind a live API key, with the key's id and when it was last used.
+fn reseller_suspended(r: &sqlx::any::AnyRow) -> sqlx::Result<bool> {
+    Ok(r.try_get::<Option<String>, _>("reseller_suspended_by")?
+        .is_some())
+}
+
+/// The user behind a live API key, with the key's id, when it was last used, and whether
+/// the user's reseller is suspended.
 pub async fn by_api_key_hash(
     db: &Db,
     key_hash: &str,
-) -> sqlx::Result<Option<(i64, Option<i64>, User)>> {
+) -> sqlx::Result<Option<(i64, Option<i64>, User, bool)>> {
     let row = sqlx::query(sql!(
-        "SELECT {PREFIXED}, k.id AS key_id, k.last_used_at AS key_last_used FROM api_keys k \
-         JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
+        "SELECT {PREFIXED}, k.id AS key_id, k.last_used_at AS key_last_used, \
+         r.suspended_by AS reseller_suspended_by FROM api_keys k \
+         JOIN users u ON u.id = k.user_id LEFT JOIN users r ON r.id = u.reseller_id \
+         WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
     ))
     .bind(key_hash)
     .fetch_optional(db.pool())
@@ -152,9 +175,25 @@ pub async fn by_api_key_hash(
             r.try_get("key_id")?,
             r.try_get("key_last_used")?,
             User::from_row(&r)?,
+            reseller_suspended(&r)?,
         ))
     })
     .transpose()
+}
+
+/// Suspends an account (`by`: the role of who did it) or, with `None`, lifts its suspension.
+pub async fn set_suspended<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: i64,
+    by: Option<Role>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET suspended_by = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(by.map(Role::as_str))
+        .bind(now())
+        .execute(exec)
+        .await?;
+    Ok(())
 }
 
 /// Usernames are unique regardless of case.

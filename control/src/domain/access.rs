@@ -7,13 +7,33 @@
 //!
 //! An object the caller may not see is answered exactly like a missing one (404), so nobody
 //! learns what other tenants have.
+//!
+//! A suspended account (or a customer of a suspended reseller) sees what it saw but changes
+//! nothing — not even its own suspension — until whoever may lift it does
+//! ([`may_change`], applied to every request that is not a read).
 
 use crate::auth::Caller;
+use crate::auth::caller::Suspension;
 use crate::db::services::{self, Service};
 use crate::db::users::{self, Role, User};
 
 use super::{Error, Result};
 use crate::app::AppState;
+
+/// Refuses any change by a suspended caller: reads stay allowed, so a suspended customer
+/// still sees its services and statistics, but a suspended reseller cannot unsuspend its
+/// customers or their services, create anything, or change its own account.
+pub fn may_change(caller: &Caller) -> Result<()> {
+    match caller.suspension {
+        None => Ok(()),
+        Some(Suspension::Own) => Err(Error::forbidden(
+            "your account is suspended: you can look but not change anything until the suspension is lifted",
+        )),
+        Some(Suspension::Reseller) => Err(Error::forbidden(
+            "your reseller's account is suspended: you can look but not change anything until the suspension is lifted",
+        )),
+    }
+}
 
 /// Whether `caller` may see `target`.
 pub fn sees_user(caller: &Caller, target: &User) -> bool {

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::caller::API_KEY_PREFIX;
+use crate::auth::caller::{API_KEY_PREFIX, Credential};
 use crate::auth::{Caller, secret};
 use crate::db::tokens::{self, ApiKey};
 use crate::db::users::Role;
@@ -29,8 +29,14 @@ pub struct Created {
     pub key: String,
 }
 
-/// Makes an API key for the caller.
+/// Makes an API key for the caller. Only a login may: a key that could mint keys would let
+/// whoever stole one keep access after it is revoked.
 pub async fn create(state: &AppState, caller: &Caller, body: CreateKey) -> Result<Created> {
+    if matches!(caller.credential, Credential::ApiKey(_)) {
+        return Err(Error::forbidden(
+            "an API key cannot create API keys; log in with your password to make one",
+        ));
+    }
     let name = match body.name {
         Some(n) => validate::name("name", &n)?,
         None => "API key".to_owned(),

@@ -11,7 +11,7 @@ use crate::media::inspect::{Inspected, inspect};
 use crate::media::store::{self, Upload};
 
 use super::access::visible_service;
-use super::{Error, Result, audit_now};
+use super::{Error, Result, audit_now, validate};
 
 /// The library's size limit for `service`'s owner, in bytes.
 pub fn quota_bytes(service: &Service) -> u64 {
@@ -230,7 +230,9 @@ pub async fn patch(
             Some(v) if v.chars().count() > 255 || v.chars().any(char::is_control) => Err(
                 Error::invalid(format!("{name}: at most 255 characters on one line")),
             ),
-            Some(v) => Ok(v.trim().to_owned()),
+            // Empty clears a tag (an empty title is refused below).
+            Some(v) if v.trim().is_empty() => Ok(String::new()),
+            Some(v) => validate::text(name, &v, 255),
         }
     };
     let title = tag("title", input.title, &m.title)?;

@@ -199,10 +199,7 @@ fn check_triggers(input: &PlaylistInput) -> Result<()> {
 }
 
 async fn check(state: &AppState, service: &Service, input: PlaylistInput) -> Result<Checked> {
-    let name = input.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::invalid("name: 1 to 100 characters"));
-    }
+    let name = super::validate::name("name", &input.name)?;
     let weight = input.weight.unwrap_or(3);
     if !(1..=25).contains(&weight) {
         return Err(Error::invalid("weight must be between 1 and 25"));

@@ -186,6 +186,14 @@ pub async fn set_account_status(
         Role::Reseller => ServiceScope::Reseller(target.id),
         Role::Admin => return Err(Error::invalid("admins have no services to suspend")),
     };
+    if !suspend && target.suspended_by() == Some(Role::Admin) && caller.role() != Role::Admin {
+        return Err(Error::forbidden(
+            "an admin suspended this account; only an admin can lift the suspension",
+        ));
+    }
+    // The account first: from here on it can change nothing, even if a service below fails.
+    crate::db::users::set_suspended(state.db.pool(), target.id, suspend.then(|| caller.role()))
+        .await?;
     let (all, _) = crate::db::services::list(&state.db, scope, None, i64::MAX, 0).await?;
     let mut changed = Vec::new();
     for s in all {

@@ -59,10 +59,7 @@ pub async fn export_span(
     }
     let title = match input.title.as_deref().map(str::trim) {
         Some("") => return Err(Error::invalid("title: empty")),
-        Some(t) if t.chars().count() > 200 => {
-            return Err(Error::invalid("title: at most 200 characters"));
-        }
-        Some(t) => store::display_name(t),
+        Some(t) => store::display_name(&super::validate::text("title", t, 200)?),
         None => default_title(&s, input.from),
     };
     let span = (input.from * 1000, input.to * 1000);

@@ -488,8 +488,22 @@ pub async fn set_status(
 }
 
 /// Suspends or unsuspends a service the caller manages.
+/// A service of a suspended account stays suspended until the account's suspension is lifted
+/// (an admin may still lift the service alone).
 pub async fn suspend(state: &AppState, caller: &Caller, id: i64, suspend: bool) -> Result<Service> {
-    let (service, _) = managed_service(state, caller, id).await?;
+    let (service, owner) = managed_service(state, caller, id).await?;
+    if !suspend && caller.role() != Role::Admin {
+        let reseller = match owner.reseller_id {
+            Some(r) => users::by_id(state.db.pool(), r).await?,
+            None => None,
+        };
+        if owner.suspended_by().is_some() || reseller.is_some_and(|r| r.suspended_by().is_some()) {
+            return Err(Error::conflict(format!(
+                "the account {} is suspended; lift its suspension (POST /api/v1/users/{}/unsuspend) rather than one service's",
+                owner.username, owner.id
+            )));
+        }
+    }
     set_status(state, &service, suspend, Some(caller.id()), None).await?;
     tracing::info!(by = %caller.user.username, slug = %service.slug, "service {}", if suspend { "suspended" } else { "unsuspended" });
     reload(state, id).await
@@ -545,6 +559,46 @@ pub async fn stop_source(state: &AppState, caller: &Caller, id: i64) -> Result<u
     )
     .await?;
     Ok(dropped)
+}
+
+/// What listeners and viewers of a service get right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnAir {
+    /// A live source: the service's own encoder or a DJ.
+    Live,
+    /// A relay pulling another server's stream.
+    Relay,
+    /// A station's AutoDJ, with no live source connected.
+    Autodj,
+    /// Nothing (or the service is suspended).
+    Offline,
+}
+
+/// What is on air for `s`: a live source or a relay (both are source sessions; a relay is
+/// the only one while it alone is connected), else a station's AutoDJ, else nothing.
+pub fn on_air(state: &AppState, s: &Service) -> OnAir {
+    if s.is_suspended() {
+        return OnAir::Offline;
+    }
+    let id = ServiceId(s.id);
+    let sources = state.engine.registry().count(id, SessionRole::Source);
+    let relaying = state
+        .engine
+        .relays()
+        .status(s.id)
+        .is_some_and(|st| st.state == tidecast_engine::targets::State::Live);
+    match sources {
+        1 if relaying => return OnAir::Relay,
+        0 => {}
+        _ => return OnAir::Live,
+    }
+    let autodj = state.engine.autodj().status(id).is_some_and(|st| st.on_air);
+    if autodj {
+        OnAir::Autodj
+    } else {
+        OnAir::Offline
+    }
 }
 
 /// Whether a source is on air for `s` right now.

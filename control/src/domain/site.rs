@@ -77,6 +77,16 @@ fn message(text: &str) -> Result<&str> {
             "message: at most {MAX_MESSAGE} characters"
         )));
     }
+    // Lines are fine; what would make it display other than it reads is not.
+    if let Some(c) = message
+        .chars()
+        .find(|c| !matches!(c, '\n' | '\r' | '\t') && super::validate::hidden(*c))
+    {
+        return Err(Error::invalid(format!(
+            "message: U+{:04X} is an invisible control or formatting character (such as a right-to-left override); remove it",
+            u32::from(c)
+        )));
+    }
     Ok(message)
 }
 

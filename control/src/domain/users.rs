@@ -162,18 +162,78 @@ pub async fn caller_plan(
 #[serde(deny_unknown_fields)]
 pub struct PatchUser {
     pub password: Option<String>,
+    /// Required to change one's own password (not when an admin or reseller resets
+    /// someone else's): a stolen session alone cannot lock the owner out.
+    pub current_password: Option<String>,
+    /// With a new password: also revoke every API key of the account (default `false`).
+    pub revoke_api_keys: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub plan: Option<Option<i64>>,
 }
 
+/// What a password change ended besides the old password.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct PasswordChange {
+    /// Login sessions ended (every one but the caller's own).
+    pub sessions_ended: u64,
+    /// API keys revoked (only with `"revoke_api_keys": true`; otherwise they keep working).
+    pub api_keys_revoked: u64,
+}
+
+/// An account after a change, and what a password change ended.
+#[derive(Debug)]
+pub struct Patched {
+    pub user: User,
+    pub password: Option<PasswordChange>,
+}
+
+/// Checks that `caller` may set `target`'s password: one's own needs the current password
+/// and a login (an API key may not), someone else's is a reset by whoever manages them.
+async fn may_set_password(caller: &Caller, target: &User, input: &PatchUser) -> Result<()> {
+    if target.id != caller.id() {
+        if input.current_password.is_some() {
+            return Err(Error::invalid(
+                "current_password is only for changing your own password",
+            ));
+        }
+        return Ok(());
+    }
+    if matches!(caller.credential, Credential::ApiKey(_)) {
+        return Err(Error::forbidden(
+            "an API key cannot change its own account's password; log in with the password to change it",
+        ));
+    }
+    let Some(current) = input.current_password.clone() else {
+        return Err(Error::invalid(
+            "current_password is required to change your own password",
+        ));
+    };
+    if !password::verify(current, Some(target.password_hash.clone())).await {
+        tracing::warn!(user = %target.username, "password change refused: the current password was wrong");
+        return Err(Error::forbidden("current_password is wrong"));
+    }
+    Ok(())
+}
+
 /// Changes a password, email or (admins) a reseller's plan. A changed password ends every
-/// other login of that user (the caller's own session survives when it changes its own).
-pub async fn patch(state: &AppState, caller: &Caller, id: i64, input: PatchUser) -> Result<User> {
+/// other login of that user (the caller's own session survives when it changes its own),
+/// and with `revoke_api_keys` every API key of the user too.
+pub async fn patch(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    input: PatchUser,
+) -> Result<Patched> {
     let target = visible_user(state, caller, id).await?;
     if let Some(pw) = &input.password {
         validate::password(pw)?;
+        may_set_password(caller, &target, &input).await?;
+    } else if input.current_password.is_some() || input.revoke_api_keys.is_some() {
+        return Err(Error::invalid(
+            "current_password and revoke_api_keys go with a new password; revoke one key with DELETE /api/v1/api-keys/{id}",
+        ));
     }
     if let Some(Some(email)) = &input.email {
         validate::email(email)?;
@@ -203,22 +263,43 @@ pub async fn patch(state: &AppState, caller: &Caller, id: i64, input: PatchUser)
     };
     let mut tx = state.db.pool().begin().await?;
     users::update(&mut *tx, id, &changes).await?;
+    let mut change = None;
     if password_changed {
         let keep = match caller.credential {
             Credential::Session(sid) if caller.id() == id => Some(sid),
             _ => None,
         };
-        tokens::revoke_user_sessions(&mut *tx, id, keep).await?;
-        audit_in(&mut tx, caller, "user.password", &format!("user {id}")).await?;
+        let sessions_ended = tokens::revoke_user_sessions(&mut *tx, id, keep).await?;
+        let api_keys_revoked = if input.revoke_api_keys == Some(true) {
+            tokens::revoke_user_api_keys(&mut *tx, id).await?
+        } else {
+            0
+        };
+        audit_in(
+            &mut tx,
+            caller,
+            "user.password",
+            &format!(
+                "user {id}: {sessions_ended} sessions ended, {api_keys_revoked} API keys revoked"
+            ),
+        )
+        .await?;
+        change = Some(PasswordChange {
+            sessions_ended,
+            api_keys_revoked,
+        });
     }
     let user = users::by_id(&mut *tx, id)
         .await?
         .ok_or(Error::NotFound("user"))?;
     tx.commit().await?;
-    if password_changed {
-        tracing::info!(by = %caller.user.username, user = %target.username, "password changed; other logins ended");
+    if let Some(c) = change {
+        tracing::info!(by = %caller.user.username, user = %target.username, sessions_ended = c.sessions_ended, api_keys_revoked = c.api_keys_revoked, "password changed; other logins ended");
     }
-    Ok(user)
+    Ok(Patched {
+        user,
+        password: change,
+    })
 }
 
 /// Deletes an account that owns no services and (a reseller) has no customers; its media

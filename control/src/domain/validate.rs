@@ -41,16 +41,49 @@ pub fn email(v: &str) -> Result<()> {
     }
 }
 
-/// A display name (service, plan, API key): 1-100 characters after trimming, no control
-/// characters.
+/// A display name (service, plan, playlist, API key, site): 1-100 characters after
+/// trimming, nothing hidden (see [`hidden`]).
 pub fn name(field: &str, v: &str) -> Result<String> {
+    text(field, v, 100)
+}
+
+/// A line of text shown to others (a name or title): 1-`max` characters after trimming,
+/// without control characters or invisible format characters that make it display other
+/// than it reads.
+pub fn text(field: &str, v: &str, max: usize) -> Result<String> {
     let t = v.trim();
-    if t.is_empty() || t.chars().count() > 100 || t.chars().any(char::is_control) {
+    if t.is_empty() || t.chars().count() > max {
         return Err(Error::invalid(format!(
-            "{field} must be 1-100 characters without control characters"
+            "{field} must be 1-{max} characters"
+        )));
+    }
+    if let Some(c) = t.chars().find(|c| hidden(*c)) {
+        return Err(Error::invalid(format!(
+            "{field} contains U+{:04X}, an invisible control or formatting character (such as a right-to-left override) that would make it display differently from what it is; remove it",
+            u32::from(c)
         )));
     }
     Ok(t.to_owned())
+}
+
+/// Characters a name may not hold: controls (Unicode Cc), line and paragraph separators
+/// (Zl, Zp), and format characters (Cf) — among them the bidi embeddings, overrides and
+/// isolates U+202A–U+202E and U+2066–U+2069 that can make "evil<U+202E>gpj.exe"
+/// display as "evilexe.jpg", the marks U+200E/U+200F, zero-width spaces and the BOM. The zero-width
+/// joiner and non-joiner (U+200C, U+200D) stay allowed: emoji sequences and Persian or
+/// Indic writing need them.
+pub fn hidden(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
+    if matches!(c, '\u{200C}' | '\u{200D}') {
+        return false;
+    }
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
 }
 
 /// Slugs name mounts (`/<slug>` on the Icecast port) and HLS paths (`/hls/<slug>/…`), so
@@ -134,5 +167,39 @@ mod tests {
         assert!(password("12345678").is_ok() && password("1234567").is_err());
         assert_eq!(name("name", "  Jazz  ").ok().as_deref(), Some("Jazz"));
         assert!(name("name", "").is_err() && name("name", "a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn names_hide_nothing() {
+        for bad in [
+            "evil\u{202E}gpj.exe",
+            "a\u{202A}b",
+            "a\u{202B}b",
+            "a\u{202C}b",
+            "a\u{202D}b",
+            "a\u{2066}b",
+            "a\u{2067}b",
+            "a\u{2068}b",
+            "a\u{2069}b",
+            "a\u{200E}b",
+            "a\u{200F}b",
+            "a\u{200B}b",
+            "a\u{FEFF}b",
+            "a\u{2028}b",
+            "a\u{0085}b",
+            "a\u{061C}b",
+        ] {
+            let err = name("name", bad).expect_err(bad);
+            assert!(err.to_string().contains("U+"), "{err}");
+        }
+        for good in [
+            "Jazz FM",
+            "Ràdio Ñandú",
+            "راديو",
+            "\u{1F468}\u{200D}\u{1F469} Family",
+            "می\u{200C}خواهم",
+        ] {
+            assert_eq!(name("name", good).ok().as_deref(), Some(good));
+        }
     }
 }

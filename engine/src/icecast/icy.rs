@@ -10,11 +10,15 @@ use bytes::Bytes;
 /// Icecast's default interval between metadata blocks.
 pub const DEFAULT_METAINT: usize = 16_000;
 
-/// The metadata block for a title: `StreamTitle='…';`, padded to a multiple of 16 bytes.
-/// Single quotes inside the title are kept (players read up to `';`), and the title is cut
-/// so the block stays within the 255 × 16 bytes the length byte can express.
+/// The metadata block for a title: `StreamTitle='…';`, padded to a multiple of 16 bytes,
+/// and cut so the block stays within the 255 × 16 bytes the length byte can express.
+///
+/// Neither Icecast nor SHOUTcast escape anything here, and players (ffmpeg, VLC, mpv) read
+/// a value up to the first `';`. A lone `'` is harmless and kept ("Don't Go"), but a title
+/// holding `';` would end the value early and let the rest of it forge fields such as
+/// `StreamUrl='…'`: [`safe_title`] breaks that sequence.
 pub fn block(title: &str) -> Bytes {
-    let mut text = format!("StreamTitle='{title}';");
+    let mut text = format!("StreamTitle='{}';", safe_title(title));
     let max = 255 * 16;
     if text.len() > max {
         let mut cut = max - 2;
@@ -30,6 +34,22 @@ pub fn block(title: &str) -> Bytes {
     out.extend_from_slice(text.as_bytes());
     out.resize(1 + blocks * 16, 0);
     Bytes::from(out)
+}
+
+/// A title as it may stand between `StreamTitle='` and `';`: a quote followed by `;` becomes
+/// the typographic apostrophe (U+2019), and control characters (a NUL ends the block for C
+/// parsers) are dropped.
+pub fn safe_title(title: &str) -> String {
+    let mut out = String::with_capacity(title.len());
+    let mut chars = title.chars().filter(|c| !c.is_control()).peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' && chars.peek() == Some(&';') {
+            out.push('\u{2019}');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The "no change" block.
@@ -100,6 +120,27 @@ mod tests {
                 .ends_with("';")
         );
         assert_eq!(&empty_block()[..], &[0]);
+    }
+
+    #[test]
+    fn titles_cannot_forge_fields() {
+        for (title, shown) in [
+            ("Yazoo - Don't Go", "Yazoo - Don't Go"),
+            (
+                "x';StreamUrl='http://evil.example/';",
+                "x\u{2019};StreamUrl='http://evil.example/\u{2019};",
+            ),
+            ("ends with a quote'", "ends with a quote'"),
+            ("a\0b\r\nc", "abc"),
+            ("'';;", "'\u{2019};;"),
+        ] {
+            let b = block(title);
+            let text = std::str::from_utf8(&b[1..]).expect("UTF-8");
+            let text = text.trim_end_matches('\0');
+            assert_eq!(text, format!("StreamTitle='{shown}';"), "{title:?}");
+            // Players end a value at the first `';`: it must be the block's last.
+            assert_eq!(text.matches("';").count(), 1, "{text:?}");
+        }
     }
 
     #[test]

@@ -62,30 +62,35 @@ pub async fn run(mut sock: TcpStream, remote: SocketAddr, head: &RequestHead, ct
         password: password.clone(),
         remote,
     };
-    // The mount's source credentials (or a DJ's), else a server administrator's.
+    // The mount's source credentials (or a DJ's), else a server administrator's. Every
+    // credential that matched nothing counts against the address, whether or not the mount
+    // exists: otherwise a missing mount is a free, unthrottled test of the admin password.
     let (allowed, wrong_password) = match ctx.admission.admit_publish(&req).await {
         Decision::Allow(_) => (true, false),
         Decision::Deny(d) => {
             let admin = ctx.admission.is_admin(&username, &password).await;
-            (admin, !admin && d.reason == DenyReason::BadCredentials)
+            let unmatched = matches!(d.reason, DenyReason::BadCredentials | DenyReason::NotFound);
+            (admin, !admin && unmatched)
         }
     };
-    if !allowed {
-        if wrong_password {
-            ctx.logins.failed(remote.ip());
-        }
-        tracing::warn!(%remote, mount = %name, user = %username, "metadata update refused: wrong credentials");
-        let _ = sock
-            .write_all(&xml(401, "Unauthorized", "Authentication failed", false))
-            .await;
-        return;
+    if wrong_password {
+        ctx.logins.failed(remote.ip());
     }
+    // A mount without a source answers the same whatever the password, so the answer says
+    // nothing about the credentials.
     let Some(live) = ctx.mounts().get(&name) else {
         let _ = sock
             .write_all(&xml(404, "Not Found", "Source does not exist", false))
             .await;
         return;
     };
+    if !allowed {
+        tracing::warn!(%remote, mount = %name, user = %username, "metadata update refused: wrong credentials");
+        let _ = sock
+            .write_all(&xml(401, "Unauthorized", "Authentication failed", false))
+            .await;
+        return;
+    }
     // Icecast takes `song`, or `artist` and `title` separately.
     let song = head.query_param("song").unwrap_or_else(|| {
         match (head.query_param("artist"), head.query_param("title")) {

@@ -141,9 +141,15 @@ export function Badge({ kind = 'muted', children }) {
   return <span class={`badge badge-${kind}`}>{children}</span>;
 }
 
-export function LiveBadge({ live, suspended }) {
+/** What listeners get: a service's `on_air` (`live`, `relay`, `autodj`, `offline`). */
+export function LiveBadge({ onAir, suspended }) {
   if (suspended) return <Badge kind="warn">Suspended</Badge>;
-  return live ? <Badge kind="live">● Live</Badge> : <Badge>Offline</Badge>;
+  switch (onAir) {
+    case 'live': return <Badge kind="live">● Live</Badge>;
+    case 'relay': return <Badge kind="live">● Relay</Badge>;
+    case 'autodj': return <Badge kind="live">● AutoDJ</Badge>;
+    default: return <Badge>Offline</Badge>;
+  }
 }
 
 export function Empty({ children }) {

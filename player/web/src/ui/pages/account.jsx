@@ -13,13 +13,20 @@ export function Account({ me }) {
       <Card title="Password">
         <Form reset submit="Change password" onSubmit={async (v) => {
           if (v.password !== v.again) throw new Error('The two passwords differ.');
-          await patch(`/users/${me.id}`, { password: v.password });
-          toast('Password changed.');
+          const done = await patch(`/users/${me.id}`, { password: v.password, current_password: v.current_password, revoke_api_keys: v.revoke_api_keys });
+          const ended = `${done.sessions_ended} other login${done.sessions_ended === 1 ? '' : 's'} ended`;
+          toast(v.revoke_api_keys
+            ? `Password changed; ${ended} and ${done.api_keys_revoked} API key${done.api_keys_revoked === 1 ? '' : 's'} revoked.`
+            : `Password changed; ${ended}. Your API keys still work.`);
+          if (v.revoke_api_keys) keys.reload();
         }}>
+          <Field label="Current password"><input name="current_password" type="password" required maxLength={1024} autocomplete="current-password" /></Field>
           <div class="grid2">
             <Field label="New password" hint="At least 8 characters"><input name="password" type="password" required minLength={8} maxLength={1024} autocomplete="new-password" /></Field>
             <Field label="Again"><input name="again" type="password" required minLength={8} maxLength={1024} autocomplete="new-password" /></Field>
           </div>
+          <label class="check"><input name="revoke_api_keys" type="checkbox" /> Also revoke all my API keys (scripts and billing systems that use them stop working)</label>
+          <p class="muted">Your other logins end either way; this one stays.</p>
         </Form>
       </Card>
       <Card title="API keys" >

@@ -95,7 +95,7 @@ function ServicesSummary({ me }) {
               <a href={`#/services/${s.id}`} class="service-tile">
                 <span class={`kind kind-${s.kind}`}>{s.kind === 'radio' ? 'Radio' : 'Video'}</span>
                 <strong>{s.name}</strong>
-                <LiveBadge live={s.live} suspended={s.status === 'suspended'} />
+                <LiveBadge onAir={s.on_air} suspended={s.status === 'suspended'} />
               </a>
             </li>
           ))}

@@ -38,7 +38,7 @@ export function ServicePage({ me, id, tab = 'overview' }) {
       <div class="page-head">
         <div>
           <a class="crumb" href="#/services">Services</a>
-          <h1>{s.name} <LiveBadge live={s.live} suspended={s.status === 'suspended'} /></h1>
+          <h1>{s.name} <LiveBadge onAir={s.on_air} suspended={s.status === 'suspended'} /></h1>
         </div>
         <a class="btn" href={s.urls.player} target="_blank" rel="noopener">Open player</a>
       </div>

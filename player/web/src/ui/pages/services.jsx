@@ -25,7 +25,7 @@ export function Services({ me }) {
                 <td><a href={`#/services/${s.id}`}>{s.name}</a></td>
                 <td>{s.kind === 'radio' ? 'Radio' : 'Video'}</td>
                 {me.role !== 'customer' && <td>{owners[s.owner] || `#${s.owner}`}</td>}
-                <td><LiveBadge live={s.live} suspended={s.status === 'suspended'} /></td>
+                <td><LiveBadge onAir={s.on_air} suspended={s.status === 'suspended'} /></td>
                 <td><code>{s.slug}</code></td>
               </tr>
             ))}
