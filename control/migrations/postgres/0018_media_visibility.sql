@@ -1,0 +1,28 @@
+-- On-demand items get an unguessable public id (the one in their player and HLS URLs; the
+-- integer id stays internal) and a visibility: `public`, `unlisted` (plays by its URL,
+-- listed nowhere) or `private` (plays only for its owner's panel or through a signed,
+-- expiring URL). The key those URLs are signed with is kept here too.
+-- Keep in step with ../sqlite/0018_media_visibility.sql.
+
+-- 128 random bits as 32 lowercase hex digits (the server mints new ones the same way):
+-- gen_random_uuid (PostgreSQL 13+, strong random) gives 122 bits each, so two go through
+-- SHA-256 and the first 128 bits are kept.
+ALTER TABLE media ADD COLUMN public_id TEXT;
+UPDATE media SET public_id = substr(encode(sha256(convert_to(
+    gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')), 'hex'), 1, 32);
+CREATE UNIQUE INDEX media_public_id ON media (public_id);
+
+-- Uploads were reachable by their URL before: they stay so (unlisted). DVR exports and
+-- live sets are private from now on, as new ones start.
+ALTER TABLE media ADD COLUMN visibility TEXT NOT NULL DEFAULT 'unlisted'
+    CHECK (visibility IN ('public', 'unlisted', 'private'));
+UPDATE media SET visibility = 'private'
+    WHERE id IN (SELECT media_id FROM recordings WHERE media_id IS NOT NULL);
+
+-- Server secrets by purpose (`vod_urls`: the HMAC-SHA256 key of signed on-demand URLs),
+-- made at first use. Never shown by the API nor logged.
+CREATE TABLE server_secrets (
+    purpose    TEXT PRIMARY KEY,
+    secret     TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
