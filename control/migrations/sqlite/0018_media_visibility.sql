@@ -19,7 +19,8 @@ UPDATE media SET visibility = 'private'
 -- Server secrets by purpose (`vod_urls`: the HMAC-SHA256 key of signed on-demand URLs),
 -- made at first use. Never shown by the API nor logged.
 CREATE TABLE server_secrets (
-    purpose    TEXT PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    purpose    TEXT NOT NULL UNIQUE,
     secret     TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
