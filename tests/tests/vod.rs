@@ -238,16 +238,7 @@ async fn an_uploaded_video_plays_on_demand_in_every_rung_that_fits_it(b: Backend
     assert!((cuts[0][n - 1] - cuts[1][n - 1]).abs() <= 10, "{cuts:?}");
 
     // ffmpeg plays the whole ladder over HTTP from the master playlist.
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-v", "error", "-i", &srv.url(&master_path)])
-        .args(["-map", "0:v:0", "-map", "0:a:0", "-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    plays_whole(&srv.url(&master_path));
     let dur = probe(
         Path::new(&srv.url(&format!("/hls/vod/{pid}/360p/index.m3u8"))),
         &["-show_entries", "format=duration", "-of", "csv=p=0"],
@@ -382,6 +373,23 @@ async fn a_video_cut_short_says_so_and_a_restart_finishes_the_queue() {
     .await;
 }
 
+/// ffmpeg decodes the first video and audio of every segment `url` leads to, without error.
+fn plays_whole(url: &str) {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-i", url])
+        .args(["-map", "0:v:0", "-map", "0:a:0", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{url}: {err}");
+}
+
+/// `PATCH`es an item's visibility as `token`.
+async fn set_visibility(srv: &Server, token: &str, item: &str, v: &str) -> (StatusCode, Value) {
+    let body = json!({ "visibility": v });
+    srv.call("PATCH", item, Some(token), Some(body)).await
+}
+
 /// The 360p rung's segment names, from its playlist.
 async fn segs_of(srv: &Server, pid: &str) -> Vec<String> {
     let (status, pl) = text(srv, &format!("/hls/vod/{pid}/360p/index.m3u8")).await;
@@ -417,23 +425,9 @@ async fn private_plays_only_for_its_owner_or_a_signed_url(
 ) {
     let owner = srv.login("Vodtv-owner", "Vodtv-owner-password").await;
     let item_path = format!("/api/v1/services/{id}/media/{mid}");
-    let (status, body) = srv
-        .call(
-            "PATCH",
-            &item_path,
-            Some(&owner),
-            Some(json!({"visibility": "secret"})),
-        )
-        .await;
+    let (status, body) = set_visibility(srv, &owner, &item_path, "secret").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, body) = srv
-        .call(
-            "PATCH",
-            &item_path,
-            Some(&owner),
-            Some(json!({"visibility": "private"})),
-        )
-        .await;
+    let (status, body) = set_visibility(srv, &owner, &item_path, "private").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["visibility"], "private", "{body}");
 
@@ -556,16 +550,7 @@ async fn private_plays_only_for_its_owner_or_a_signed_url(
         "{page}"
     );
     // ffmpeg, a real player, plays the whole signed ladder from the URL as handed out.
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-v", "error", "-i", url])
-        .args(["-map", "0:v:0", "-map", "0:a:0", "-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    plays_whole(url);
 
     // The signature holds only for this item, as made: a changed one, one moved to another
     // expiry, one on the integer id, or none at all on a segment get nothing.
@@ -615,14 +600,7 @@ async fn private_plays_only_for_its_owner_or_a_signed_url(
     }
 
     // Public again: it plays for anyone by its public id (still not by the integer one).
-    let (status, body) = srv
-        .call(
-            "PATCH",
-            &item_path,
-            Some(&owner),
-            Some(json!({"visibility": "public"})),
-        )
-        .await;
+    let (status, body) = set_visibility(srv, &owner, &item_path, "public").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = text(srv, &urls[2]).await;
     assert_eq!(status, StatusCode::OK);
