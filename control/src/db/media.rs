@@ -120,7 +120,7 @@ pub async fn by_id(db: &Db, owner_id: i64, id: i64) -> sqlx::Result<Option<Media
     .await
 }
 
-/// Any owner's item: for public pages that show only what is public (a ready VOD ladder).
+/// Any owner's item by its integer id: the owner's side only (playback checks who asks).
 pub async fn any_by_id(db: &Db, id: i64) -> sqlx::Result<Option<MediaRow>> {
     sqlx::query_as(sql!("SELECT {COLUMNS} FROM media WHERE id = $1"))
         .bind(id)
