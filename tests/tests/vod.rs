@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tidecast_tests::media::{ffmpeg, item, upload};
+use tidecast_tests::media::{ffmpeg, item, multipart, tone_file, upload};
 use tidecast_tests::rtmp::{probe, segments_of, tag, video};
 use tidecast_tests::*;
 
@@ -543,8 +543,11 @@ async fn private_plays_only_for_its_owner_or_a_signed_url(
         assert_eq!(status, StatusCode::OK, "{u}");
         assert!(!body.is_empty() && h["cache-control"].to_str().unwrap().starts_with("private"));
     }
-    let (status, page) = text(srv, path_of(link["player_url"].as_str().unwrap())).await;
+    let player = path_of(link["player_url"].as_str().unwrap());
+    let (status, h, page) = srv.fetch(player, &[]).await;
+    let page = String::from_utf8_lossy(&page);
     assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(h["cache-control"], "private, no-cache");
     assert!(
         page.contains(&format!("/hls/vod/{pid}/index.m3u8?{query}")),
         "{page}"
@@ -598,6 +601,34 @@ async fn private_plays_only_for_its_owner_or_a_signed_url(
         assert_eq!(status, StatusCode::FORBIDDEN, "{url}: {body}");
         assert!(body.contains("expired"), "{body}");
     }
+
+    // An upload may say who watches it; only the three values are taken.
+    let dir = tempfile::tempdir().unwrap();
+    let tone = tone_file(dir.path(), "t.mp3", 440, 1.0, (0.0, 0.0), ("T", "A", "B"));
+    let (ct, body) = multipart(&[("file", Some("t.mp3"), std::fs::read(&tone).unwrap())]);
+    let media = format!("/api/v1/services/{id}/media");
+    let headers = [("content-type", ct.as_str())];
+    let (status, up) = srv
+        .raw(
+            "POST",
+            &format!("{media}?visibility=everyone"),
+            Some(&owner),
+            &headers,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{up}");
+    let (status, up) = srv
+        .raw(
+            "POST",
+            &format!("{media}?visibility=private"),
+            Some(&owner),
+            &headers,
+            body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    assert_eq!(up["items"][0]["visibility"], "private", "{up}");
 
     // Public again: it plays for anyone by its public id (still not by the integer one).
     let (status, body) = set_visibility(srv, &owner, &item_path, "public").await;

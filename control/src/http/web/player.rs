@@ -133,8 +133,12 @@ async fn vod(
 ) -> Response {
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let viewer = async || crate::http::vod::viewer(&mut parts, &state).await;
-    let (item, carry) = match playback(&state, &id, &query, viewer).await {
-        Ok(Playback::Play { item, carry, .. }) => (item, carry),
+    let (item, carry, shared) = match playback(&state, &id, &query, viewer).await {
+        Ok(Playback::Play {
+            item,
+            carry,
+            shared,
+        }) => (item, carry, shared),
         Ok(Playback::Hidden) => {
             return not_found("There is no video at this address (or it is not ready yet).");
         }
@@ -163,7 +167,15 @@ async fn vod(
         hlsjs: super::asset_url("hls.js"),
         vod: true,
     };
-    render(&item.title, config, embed)
+    let mut page = render(&item.title, config, embed);
+    if !shared {
+        // A private video's page (with its signature, if any) is for this viewer only.
+        page.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("private, no-cache"),
+        );
+    }
+    page
 }
 
 fn render(name: &str, config: Config, embed: bool) -> Response {
