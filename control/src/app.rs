@@ -23,6 +23,8 @@ pub struct AppState {
     pub library: Arc<crate::autodj::library::DbLibrary>,
     /// Wakes the on-demand video worker.
     pub vod: Arc<crate::vod::Queue>,
+    /// The key of signed on-demand URLs.
+    pub vod_keys: Arc<crate::vod::signed::Keys>,
     /// Which addresses customers' URLs (webhooks, relays) may reach.
     pub outbound: Arc<crate::outbound::Policy>,
     /// When the server started (the admin dashboard's uptime).
@@ -42,6 +44,7 @@ impl AppState {
             db,
             engine,
             vod: crate::vod::Queue::new(),
+            vod_keys: Arc::default(),
             outbound: Arc::default(),
             links: Arc::new(links),
             ready: Arc::new(Readiness::default()),

@@ -668,6 +668,8 @@ async fn a_span_of_the_archive_exports_to_an_mp4_in_the_library() {
         .unwrap_or_else(|| panic!("{mid} not in {items}"));
     assert_eq!(item["folder"], "Recordings", "{item}");
     assert_eq!(item["title"], "Best bits", "{item}");
+    // The owner's until shared: private, its URL of no use to anyone else.
+    assert_eq!(item["visibility"], "private", "{item}");
     let expected: f64 = segs
         .iter()
         .filter(|(at, d)| (*at as f64 + d * 1000.0) > rf * 1000.0 && (*at as f64) < rt * 1000.0)

@@ -148,6 +148,8 @@ async fn live_sets_are_recorded_into_the_library() {
     assert!((7.0..10.0).contains(&span), "{kept}");
     let media = item(&srv, &owner, id, kept["media_id"].as_i64().unwrap()).await;
     assert_eq!(media["folder"], "Live sets", "{media}");
+    // The station's until its owner shares it.
+    assert_eq!(media["visibility"], "private", "{media}");
     let secs = media["duration_s"].as_f64().unwrap();
     assert!((7.0..9.5).contains(&secs), "{media}");
     // The file decodes whole: cut on frame boundaries, nothing broken.

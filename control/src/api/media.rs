@@ -7,11 +7,15 @@
 //! is refused with a 422 naming it. The request is all or nothing: on any refusal, files
 //! already imported by it are taken out again. A file already in the library (same SHA-256)
 //! is not stored twice: the existing item comes back with `"duplicate": true`.
+//!
+//! Videos get an on-demand copy, addressed by the item's `public_id`; an upload is
+//! `unlisted` unless `?visibility=` says otherwise (see `model::media::Visibility`), and
+//! `…/signed-url` hands out an expiring URL that plays it whatever its visibility.
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Multipart, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -19,8 +23,9 @@ use crate::auth::Caller;
 use crate::db::audit;
 use crate::db::media::MediaRow;
 use crate::db::services::Service;
-use crate::domain::media::{self, MediaPatch, Reservation, import, over_quota};
+use crate::domain::media::{self, MediaPatch, Origin, Reservation, import, over_quota};
 use crate::media::store::{self, Upload};
+use crate::model::media::Visibility;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{List, Page, PathId, PathIds};
@@ -38,6 +43,10 @@ const MAX_FOLDER_BYTES: usize = 1024;
 #[derive(Debug, Serialize)]
 pub struct MediaView {
     id: i64,
+    /// The id in its player and HLS URLs (unguessable; the integer id is not a URL).
+    public_id: String,
+    /// Who may play its on-demand copy: `public`, `unlisted` or `private`.
+    visibility: Visibility,
     filename: String,
     folder: String,
     kind: String,
@@ -72,13 +81,17 @@ pub struct VodView {
     /// Why it failed, in the user's words.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
-    /// Its master playlist (served once `ready`).
+    /// Its master playlist (served once `ready`, to whom `visibility` allows).
     hls_path: String,
+    /// Its player page.
+    player_path: String,
 }
 
 fn view(m: &MediaRow, duplicate: bool) -> MediaView {
     MediaView {
         id: m.id,
+        public_id: m.public_id.clone(),
+        visibility: m.visibility,
         filename: m.filename.clone(),
         folder: m.folder.clone(),
         kind: m.kind.clone(),
@@ -96,7 +109,8 @@ fn view(m: &MediaRow, duplicate: bool) -> MediaView {
             status: status.clone(),
             progress: m.vod_progress_permille as f64 / 1000.0,
             error: m.vod_error.clone(),
-            hls_path: format!("/hls/vod/{}/index.m3u8", m.id),
+            hls_path: format!("/hls/vod/{}/index.m3u8", m.public_id),
+            player_path: format!("/player/vod/{}", m.public_id),
         }),
         status: "ready",
         duplicate,
@@ -143,6 +157,7 @@ pub async fn upload(
 ) -> ApiResult<(StatusCode, Json<List<MediaView>>)> {
     let (service, _) = visible_service(&state, &caller, id).await?;
     let mut folder = query_folder(&uri)?;
+    let visibility = query_visibility(&uri)?;
     let mut imported = Imported {
         state: &state,
         owner: service.owner_id,
@@ -150,7 +165,14 @@ pub async fn upload(
         items: Vec::new(),
         done: false,
     };
-    let result = receive(&state, &service, &mut multipart, &mut folder, &mut imported).await;
+    let result = receive(
+        &state,
+        &service,
+        &mut multipart,
+        (&mut folder, visibility),
+        &mut imported,
+    )
+    .await;
     if let Err(e) = result {
         imported.undo().await;
         imported.done = true;
@@ -211,11 +233,24 @@ fn query_folder(uri: &axum::http::Uri) -> ApiResult<String> {
     store::clean_folder(&given).map_err(ApiError::invalid)
 }
 
+/// `?visibility=` of an upload; unlisted when not given.
+fn query_visibility(uri: &axum::http::Uri) -> ApiResult<Visibility> {
+    let query = uri.query().unwrap_or_default();
+    match url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "visibility") {
+        None => Ok(Visibility::default()),
+        Some((_, v)) => Visibility::parse(&v).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "visibility {v:?}: one of \"public\", \"unlisted\", \"private\""
+            ))
+        }),
+    }
+}
+
 async fn receive(
     state: &AppState,
     service: &Service,
     multipart: &mut Multipart,
-    folder: &mut String,
+    (folder, visibility): (&mut String, Visibility),
     imported: &mut Imported<'_>,
 ) -> ApiResult<()> {
     let quota = media::quota_bytes(service);
@@ -269,7 +304,12 @@ async fn receive(
             return Err(ApiError::invalid(format!("{filename}: the file is empty")));
         }
         let sha = upload.finish().await?;
-        let (row, duplicate) = import(state, service, folder, &filename, &sha, upload).await?;
+        let origin = Origin {
+            folder,
+            filename: &filename,
+            visibility,
+        };
+        let (row, duplicate) = import(state, service, origin, &sha, upload).await?;
         if duplicate {
             imported.items.push(view(&row, true));
             continue;
@@ -377,4 +417,41 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     media::delete(&state, &caller, id, mid).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A URL that plays an item whatever its visibility, until `expires_at`.
+#[derive(Debug, Serialize)]
+pub struct SignedUrlView {
+    /// The master playlist, signed (players pass the signature on by themselves).
+    url: String,
+    /// The player page, signed.
+    player_url: String,
+    expires_at: String,
+}
+
+/// `GET|POST …/media/{mid}/signed-url?ttl=<seconds>` (default an hour, at most a week).
+pub async fn signed_url(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathIds(id, mid): PathIds,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> ApiResult<Json<SignedUrlView>> {
+    let query = uri.query().unwrap_or_default();
+    let ttl = match url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "ttl") {
+        None => None,
+        Some((_, v)) => Some(
+            v.parse::<i64>()
+                .map_err(|_| ApiError::invalid(format!("ttl {v:?}: a number of seconds")))?,
+        ),
+    };
+    let link = media::signed_link(&state, &caller, id, mid, ttl).await?;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let base = state.links.http_base(host);
+    let (pid, q) = (&link.public_id, link.signed.query());
+    Ok(Json(SignedUrlView {
+        url: format!("{base}/hls/vod/{pid}/index.m3u8?{q}"),
+        player_url: format!("{base}/player/vod/{pid}?{q}"),
+        expires_at: rfc3339(link.signed.expires),
+    }))
 }

@@ -65,6 +65,19 @@ const MEDIA_PAGE: &[(&str, &str, &str)] = &[
     ("offset", "integer", "skip this many"),
     ("folder", "string", "one folder (\"\" for the top)"),
 ];
+const UPLOAD: &[(&str, &str, &str)] = &[
+    ("folder", "string", "the folder to put the files in"),
+    (
+        "visibility",
+        "string",
+        "who may play videos' on-demand copies: public, unlisted (default) or private",
+    ),
+];
+const SIGNED_URL: &[(&str, &str, &str)] = &[(
+    "ttl",
+    "integer",
+    "seconds the URL plays for (default 3600, at most 604800)",
+)];
 const PERIOD: &[(&str, &str, &str)] = &[(
     "period",
     "string",
@@ -144,12 +157,14 @@ pub fn routes() -> openapi::Routes {
         .get("/services/{id}/djs", djs::list, doc("The station's DJs", "radio"))
         .patch("/services/{id}/djs/{dj}", djs::patch, doc("Change a DJ", "radio").body::<crate::domain::djs::PatchDj>())
         .delete("/services/{id}/djs/{dj}", djs::delete, doc("Remove a DJ", "radio").no_content())
-        .documented("post", "/services/{id}/media", doc("Upload media files (multipart, several at once)", "media").multipart().created())
+        .documented("post", "/services/{id}/media", doc("Upload media files (multipart, several at once)", "media").multipart().query(UPLOAD).created())
         .documented("get", "/services/{id}/media", doc("The media library", "media").query(MEDIA_PAGE))
         .get("/services/{id}/media/{mid}", media::get, doc("One media item", "media"))
-        .patch("/services/{id}/media/{mid}", media::patch, doc("Edit tags or move to a folder", "media").body::<crate::domain::media::MediaPatch>())
+        .patch("/services/{id}/media/{mid}", media::patch, doc("Edit tags or visibility, or move to a folder", "media").body::<crate::domain::media::MediaPatch>())
         .delete("/services/{id}/media/{mid}", media::delete, doc("Delete a media item", "media").no_content())
         .get("/services/{id}/media/{mid}/cover", media::cover, doc("A media item's cover art", "media").responds("image/*"))
+        .get("/services/{id}/media/{mid}/signed-url", media::signed_url, doc("An expiring URL that plays a video whatever its visibility: {\"url\",\"player_url\",\"expires_at\"}", "media").query(SIGNED_URL))
+        .post("/services/{id}/media/{mid}/signed-url", media::signed_url, doc("The same as GET (for clients that mint links with POST)", "media").query(SIGNED_URL))
         .post("/services/{id}/playlists", playlists::create, doc("Create a playlist", "autodj").body::<crate::domain::playlists::PlaylistInput>().created())
         .get("/services/{id}/playlists", playlists::list, doc("The station's playlists", "autodj"))
         .get("/services/{id}/playlists/{pid}", playlists::get, doc("One playlist", "autodj"))

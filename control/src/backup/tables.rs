@@ -38,6 +38,7 @@ pub const TABLES: &[&str] = &[
     "webhooks",
     "publish_targets",
     "relays",
+    "server_secrets",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 use sqlx::{Any, Executor, FromRow};
 
 use super::{Db, now};
+use crate::model::media::Visibility;
 
 /// A row of `media`.
 #[derive(Debug, Clone, FromRow)]
@@ -30,11 +31,29 @@ pub struct MediaRow {
     pub vod_status: Option<String>,
     pub vod_progress_permille: i64,
     pub vod_error: Option<String>,
+    /// The id its player and HLS URLs carry (see [`new_public_id`]).
+    pub public_id: String,
+    #[sqlx(try_from = "String")]
+    pub visibility: Visibility,
+}
+
+/// A new public id: 128 random bits as 32 lowercase hex digits, as migration 0018 made
+/// them for the items that were there before.
+pub fn new_public_id() -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `s` is spelled like a public id (anything else is not looked up).
+pub fn is_public_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 const COLUMNS: &str = "id, owner_id, folder, filename, path, sha256, size_bytes, kind, title, \
      artist, album, duration_ms, bitrate_kbps, loudness_mlufs, cue_in_ms, cue_out_ms, cover_path, created_at, \
-     vod_status, vod_progress_permille, vod_error";
+     vod_status, vod_progress_permille, vod_error, public_id, visibility";
 
 /// A file ready to be recorded (its bytes already in place).
 #[derive(Debug, Clone)]
@@ -55,6 +74,7 @@ pub struct NewMedia<'a> {
     pub cue_in_ms: i64,
     pub cue_out_ms: i64,
     pub cover_path: Option<&'a str>,
+    pub visibility: Visibility,
 }
 
 pub async fn insert<'e, E: Executor<'e, Database = Any>>(
@@ -63,8 +83,9 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO media (owner_id, folder, filename, path, sha256, size_bytes, kind, title, \
-         artist, album, duration_ms, bitrate_kbps, loudness_mlufs, cue_in_ms, cue_out_ms, cover_path, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+         artist, album, duration_ms, bitrate_kbps, loudness_mlufs, cue_in_ms, cue_out_ms, cover_path, created_at, \
+         public_id, visibility) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
     )
     .bind(m.owner_id)
     .bind(m.folder)
@@ -83,6 +104,8 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(m.cue_out_ms)
     .bind(m.cover_path)
     .bind(now())
+    .bind(new_public_id())
+    .bind(m.visibility.as_str())
     .fetch_one(exec)
     .await
 }
@@ -97,10 +120,18 @@ pub async fn by_id(db: &Db, owner_id: i64, id: i64) -> sqlx::Result<Option<Media
     .await
 }
 
-/// Any owner's item: for public pages that show only what is public (a ready VOD ladder).
+/// Any owner's item by its integer id: the owner's side only (playback checks who asks).
 pub async fn any_by_id(db: &Db, id: i64) -> sqlx::Result<Option<MediaRow>> {
     sqlx::query_as(sql!("SELECT {COLUMNS} FROM media WHERE id = $1"))
         .bind(id)
+        .fetch_optional(db.pool())
+        .await
+}
+
+/// An item by its public id, whoever owns it (playback decides who may see it).
+pub async fn by_public_id(db: &Db, public_id: &str) -> sqlx::Result<Option<MediaRow>> {
+    sqlx::query_as(sql!("SELECT {COLUMNS} FROM media WHERE public_id = $1"))
+        .bind(public_id)
         .fetch_optional(db.pool())
         .await
 }
@@ -252,6 +283,22 @@ pub async fn update_measured(db: &Db, id: i64, m: &Measured<'_>) -> sqlx::Result
     .execute(db.pool())
     .await?;
     Ok(())
+}
+
+/// Sets who may play an item.
+pub async fn set_visibility(
+    db: &Db,
+    owner_id: i64,
+    id: i64,
+    visibility: Visibility,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE media SET visibility = $1 WHERE id = $2 AND owner_id = $3")
+        .bind(visibility.as_str())
+        .bind(id)
+        .bind(owner_id)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 /// Edits what a customer may change about a file: its tags and its folder.

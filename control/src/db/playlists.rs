@@ -291,7 +291,7 @@ pub async fn tracks(db: &Db, playlist_id: i64) -> sqlx::Result<Vec<super::media:
         "SELECT m.id, m.owner_id, m.folder, m.filename, m.path, m.sha256, m.size_bytes, m.kind, \
          m.title, m.artist, m.album, m.duration_ms, m.bitrate_kbps, m.loudness_mlufs, m.cue_in_ms, \
          m.cue_out_ms, m.cover_path, m.created_at, \
-         m.vod_status, m.vod_progress_permille, m.vod_error FROM playlist_items i JOIN media m ON m.id = i.media_id \
+         m.vod_status, m.vod_progress_permille, m.vod_error, m.public_id, m.visibility FROM playlist_items i JOIN media m ON m.id = i.media_id \
          WHERE i.playlist_id = $1 ORDER BY i.position",
     )
     .bind(playlist_id)

@@ -115,12 +115,21 @@ pub async fn requeue_interrupted(db: &Db) -> sqlx::Result<u64> {
     Ok(done.rows_affected())
 }
 
-/// Whether video `id` (anyone's: the URLs are public, like a live stream's) has its ladder.
-pub async fn is_ready(db: &Db, id: i64) -> sqlx::Result<bool> {
-    let status: Option<Option<String>> =
-        sqlx::query_scalar("SELECT vod_status FROM media WHERE id = $1")
-            .bind(id)
-            .fetch_optional(db.pool())
-            .await?;
-    Ok(status.flatten().as_deref() == Some("ready"))
+/// The server's secret for `purpose`, made (256 random bits) and stored at the first call.
+pub async fn server_secret(db: &Db, purpose: &str) -> sqlx::Result<String> {
+    // Two servers on one database (or two first requests) may both try: the first insert
+    // wins and both read the same secret back.
+    sqlx::query(
+        "INSERT INTO server_secrets (purpose, secret, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (purpose) DO NOTHING",
+    )
+    .bind(purpose)
+    .bind(crate::auth::secret::random_b64(32))
+    .bind(super::now())
+    .execute(db.pool())
+    .await?;
+    sqlx::query_scalar("SELECT secret FROM server_secrets WHERE purpose = $1")
+        .bind(purpose)
+        .fetch_one(db.pool())
+        .await
 }

@@ -193,7 +193,12 @@ async fn radio(state: &AppState) -> anyhow::Result<()> {
                 .await?
                 .map_err(|e| anyhow::anyhow!(e))?;
             let sha = upload.hash_written().await?;
-            let (row, _) = crate::domain::media::import(state, &s, FOLDER, &filename, &sha, upload)
+            let origin = crate::domain::media::Origin {
+                folder: FOLDER,
+                filename: &filename,
+                visibility: crate::model::media::Visibility::default(),
+            };
+            let (row, _) = crate::domain::media::import(state, &s, origin, &sha, upload)
                 .await
                 .map_err(anyhow::Error::from)?;
             tracing::info!("demo: made track {} of 3, {filename}", i + 1);

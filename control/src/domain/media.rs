@@ -1,7 +1,13 @@
 //! A customer's media library: importing a finished upload (inspected, stored once by its
 //! SHA-256, queued for an on-demand ladder when it is a video), the quota uploads reserve as
-//! their bytes arrive, tag edits and deletion. Uploads through the API, recordings, live
-//! sets and the demo all import through here.
+//! their bytes arrive, tag and visibility edits, deletion, and who may play an item's
+//! on-demand copy. Uploads through the API, recordings, live sets and the demo all import
+//! through here.
+//!
+//! Playback invariants: an item is addressed by its public id (an integer id plays only
+//! for the owner's side, so ids cannot be walked); a `private` item plays only for a
+//! caller who sees its owner (the owner, its reseller, an admin) or with a valid signature;
+//! whatever may not play is answered as missing, so nothing confirms an id exists.
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -9,8 +15,10 @@ use crate::db::media::{self, MediaRow, NewMedia};
 use crate::db::services::Service;
 use crate::media::inspect::{Inspected, inspect};
 use crate::media::store::{self, Upload};
+use crate::model::media::Visibility;
+use crate::vod::signed::{self, Signed};
 
-use super::access::visible_service;
+use super::access::{sees_user, visible_service};
 use super::{Error, Result, audit_now, validate};
 
 /// The library's size limit for `service`'s owner, in bytes.
@@ -51,17 +59,25 @@ pub async fn remove_files(state: &AppState, m: &MediaRow) {
     }
 }
 
+/// Where a file comes from: what it may be named and who may play it at first.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub folder: &'a str,
+    pub filename: &'a str,
+    pub visibility: Visibility,
+}
+
 /// Adds a finished upload (its SHA-256 `sha`) to a customer's library: inspected (a file
 /// that does not decode is a 422 naming it), moved into place and recorded. `true` with
-/// the row when the library already had the same bytes.
+/// the row when the library already had the same bytes (as it was: its visibility too).
 pub async fn import(
     state: &AppState,
     service: &Service,
-    folder: &str,
-    filename: &str,
+    origin: Origin<'_>,
     sha: &str,
     upload: Upload,
 ) -> Result<(MediaRow, bool)> {
+    let filename = origin.filename;
     let owner = service.owner_id;
     if let Some(existing) = media::by_hash(&state.db, owner, sha).await? {
         tracing::info!(
@@ -80,7 +96,7 @@ pub async fn import(
             tracing::info!(owner, "{filename:?} refused: {why}");
             Error::invalid(format!("{filename}: {why}"))
         })?;
-    store_file(state, service, folder, filename, sha, upload, found).await
+    store_file(state, service, origin, sha, upload, found).await
 }
 
 /// Moves an inspected upload into the library and records it; `true` with the row when the
@@ -88,12 +104,16 @@ pub async fn import(
 async fn store_file(
     state: &AppState,
     service: &Service,
-    folder: &str,
-    filename: &str,
+    origin: Origin<'_>,
     sha: &str,
     upload: Upload,
     found: Inspected,
 ) -> Result<(MediaRow, bool)> {
+    let Origin {
+        folder,
+        filename,
+        visibility,
+    } = origin;
     let owner = service.owner_id;
     let size = i64::try_from(upload.size).unwrap_or(i64::MAX);
     let path = store::library_path(owner, sha, &store::safe_ext(filename));
@@ -131,6 +151,7 @@ async fn store_file(
         cue_in_ms: found.cue_in_ms,
         cue_out_ms: found.cue_out_ms,
         cover_path: cover_path.as_deref(),
+        visibility,
     };
     let id = match media::insert(state.db.pool(), &new).await {
         Ok(id) => id,
@@ -202,7 +223,7 @@ impl Drop for Reservation {
     }
 }
 
-/// A tag or folder edit.
+/// A tag, folder or visibility edit.
 #[derive(schemars::JsonSchema, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MediaPatch {
@@ -210,9 +231,11 @@ pub struct MediaPatch {
     pub artist: Option<String>,
     pub album: Option<String>,
     pub folder: Option<String>,
+    /// Who may play its on-demand copy.
+    pub visibility: Option<Visibility>,
 }
 
-/// Edits an item's tags or moves it to another folder.
+/// Edits an item's tags or visibility, or moves it to another folder.
 pub async fn patch(
     state: &AppState,
     caller: &Caller,
@@ -255,6 +278,18 @@ pub async fn patch(
         &folder,
     )
     .await?;
+    if let Some(v) = input.visibility
+        && v != m.visibility
+    {
+        media::set_visibility(&state.db, service.owner_id, mid, v).await?;
+        audit_now(
+            state,
+            caller,
+            "media.visibility",
+            &format!("media {mid} ({}) is now {}", m.filename, v.as_str()),
+        )
+        .await?;
+    }
     let m = media::by_id(&state.db, service.owner_id, mid)
         .await?
         .ok_or_else(|| Error::NotFound("media item"))?;
@@ -302,4 +337,126 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64, mid: i64) -> Res
         m.filename
     );
     Ok(())
+}
+
+/// How long a signed URL lasts unless asked otherwise, and at most.
+pub const SIGNED_TTL_DEFAULT_S: i64 = 3600;
+pub const SIGNED_TTL_MAX_S: i64 = 7 * 24 * 3600;
+
+/// A URL that plays an item whatever its visibility, until `expires` (unix seconds).
+#[derive(Debug, Clone)]
+pub struct SignedLink {
+    pub public_id: String,
+    pub signed: Signed,
+}
+
+/// Signs item `mid` of service `id`'s owner for `ttl_s` seconds (the caller must see the
+/// service: another tenant's item is not found).
+pub async fn signed_link(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    mid: i64,
+    ttl_s: Option<i64>,
+) -> Result<SignedLink> {
+    let ttl = ttl_s.unwrap_or(SIGNED_TTL_DEFAULT_S);
+    if !(1..=SIGNED_TTL_MAX_S).contains(&ttl) {
+        return Err(Error::invalid(format!(
+            "ttl: between 1 and {SIGNED_TTL_MAX_S} seconds (a week)"
+        )));
+    }
+    let (service, _) = visible_service(state, caller, id).await?;
+    let m = media::by_id(&state.db, service.owner_id, mid)
+        .await?
+        .ok_or_else(|| Error::NotFound("media item"))?;
+    if m.vod_status.is_none() {
+        return Err(Error::invalid(format!(
+            "{} has no on-demand copy (only videos do)",
+            m.filename
+        )));
+    }
+    let key = state.vod_keys.get(&state.db).await?;
+    let signed = signed::sign(key, &m.public_id, crate::db::now() + ttl);
+    Ok(SignedLink {
+        public_id: m.public_id,
+        signed,
+    })
+}
+
+/// What a request for an on-demand item (its player page, playlists, segments) gets.
+#[derive(Debug)]
+pub enum Playback {
+    /// It plays. `carry`: the signature the playlists pass on to the player's next
+    /// requests; `shared`: anyone may play it, so caches may keep it.
+    Play {
+        item: Box<MediaRow>,
+        carry: Option<Signed>,
+        shared: bool,
+    },
+    /// A signature of ours for this item whose time is past.
+    Expired,
+    /// Not there, not ready, or not for this request (all answered alike).
+    Hidden,
+}
+
+/// Whether the on-demand copy of the item addressed by `id` (its public id; or its integer
+/// id, for the owner's side only) plays for a request with `query`. `viewer` is asked
+/// only when it matters: who is logged in, if anyone.
+pub async fn playback(
+    state: &AppState,
+    id: &str,
+    query: &str,
+    viewer: impl AsyncFnOnce() -> Option<Caller>,
+) -> Result<Playback> {
+    let by_public_id = media::is_public_id(id);
+    let item = if by_public_id {
+        media::by_public_id(&state.db, id).await?
+    } else {
+        match id.parse::<i64>() {
+            Ok(n) if n > 0 => media::any_by_id(&state.db, n).await?,
+            _ => None,
+        }
+    };
+    let Some(item) = item.filter(|m| m.vod_status.as_deref() == Some("ready")) else {
+        return Ok(Playback::Hidden);
+    };
+    if by_public_id && item.visibility != Visibility::Private {
+        return Ok(Playback::Play {
+            item: Box::new(item),
+            carry: None,
+            shared: true,
+        });
+    }
+    // A signature counts only on the public id it was made for.
+    let signature = Signed::from_query(query).filter(|_| by_public_id);
+    let mut expired = false;
+    if let Some(s) = signature {
+        let key = state.vod_keys.get(&state.db).await?;
+        match signed::check(key, &item.public_id, &s, crate::db::now()) {
+            signed::Check::Valid => {
+                return Ok(Playback::Play {
+                    item: Box::new(item),
+                    carry: Some(s),
+                    shared: false,
+                });
+            }
+            signed::Check::Expired => expired = true,
+            signed::Check::Wrong => {}
+        }
+    }
+    if let Some(caller) = viewer().await {
+        let owner = crate::db::users::by_id(state.db.pool(), item.owner_id).await?;
+        if owner.is_some_and(|o| sees_user(&caller, &o)) {
+            return Ok(Playback::Play {
+                item: Box::new(item),
+                carry: None,
+                shared: false,
+            });
+        }
+    }
+    Ok(if expired {
+        Playback::Expired
+    } else {
+        Playback::Hidden
+    })
 }

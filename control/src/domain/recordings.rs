@@ -209,7 +209,13 @@ async fn export(
         media_s / secs.max(0.001)
     );
     let filename = format!("{title}.mp4");
-    let (row, _) = crate::domain::media::import(state, s, FOLDER, &filename, &sha, upload)
+    // An export of the archive is the owner's until the owner shares it.
+    let origin = crate::domain::media::Origin {
+        folder: FOLDER,
+        filename: &filename,
+        visibility: crate::model::media::Visibility::Private,
+    };
+    let (row, _) = crate::domain::media::import(state, s, origin, &sha, upload)
         .await
         .map_err(|e| e.to_string())?;
     Ok(row.id)

@@ -189,7 +189,13 @@ async fn import(
     }
     let at = chrono::DateTime::<chrono::Utc>::from(started_at).format("%Y-%m-%d %H-%M");
     let filename = store::display_name(&format!("{label} {at} UTC.{ext}"));
-    let (row, _) = crate::domain::media::import(state, &service, FOLDER, &filename, &sha, upload)
+    // A DJ's set is the station's until its owner shares it.
+    let origin = crate::domain::media::Origin {
+        folder: FOLDER,
+        filename: &filename,
+        visibility: crate::model::media::Visibility::Private,
+    };
+    let (row, _) = crate::domain::media::import(state, &service, origin, &sha, upload)
         .await
         .map_err(|e| e.to_string())?;
     Ok(row.id)

@@ -7,6 +7,7 @@ pub mod autodj;
 pub mod calendar;
 pub mod dvr;
 pub mod ladder;
+pub mod media;
 pub mod relay;
 pub mod service;
 pub mod site;

@@ -1,6 +1,7 @@
 //! On-demand video: every video in a media library is transcoded, one at a time in the
 //! background, into an HLS ladder under `<data>/vod/<media id>/` and served at
-//! `/hls/vod/<media id>/index.m3u8`.
+//! `/hls/vod/<public id>/index.m3u8` to whom its visibility allows (`signed`: the URLs
+//! that let anyone play a private one for a while).
 //!
 //! The queue is the `media` table itself (`vod_status`), so nothing queued is lost to a
 //! stop: a transcode the stop cut short starts again at the next start.
@@ -10,6 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
+
+pub mod signed;
 
 /// Wakes the worker when a video joins the queue; stops the one it is on when deleted.
 #[derive(Debug, Default)]

@@ -23,7 +23,7 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use super::uri::Uri;
+use super::uri::{Query, Uri};
 use crate::admission::SegmentFormat;
 pub use crate::media::StreamInfo;
 
@@ -227,6 +227,31 @@ pub fn master_playlist<'a>(variants: impl IntoIterator<Item = VariantStream<'a>>
     out
 }
 
+/// A playlist this writer wrote (a VOD rung's or master, kept on disk), with `query` on
+/// every URI it carries: the URI lines and the quoted `URI="…"` attributes (`EXT-X-MAP`,
+/// parts, preload hints). Everything else is left as written.
+pub fn with_query(playlist: &str, query: Query<'_>) -> String {
+    let mut out = String::with_capacity(playlist.len() + playlist.len() / 4);
+    for line in playlist.lines() {
+        if line.is_empty() || line.starts_with('#') {
+            let quoted = line.split_once("URI=\"").and_then(|(head, rest)| {
+                let (uri, tail) = rest.split_once('"')?;
+                Some((head, uri, tail))
+            });
+            match quoted {
+                Some((head, uri, tail)) => {
+                    let _ = write!(out, "{head}URI=\"{}\"{tail}", query.add_to(uri));
+                }
+                None => out.push_str(line),
+            }
+        } else {
+            out.push_str(&query.add_to(line));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// `2026-11-27T21:00:00.000Z`.
 pub fn rfc3339_millis(t: SystemTime) -> String {
     let c = crate::civil::Civil::from(t);
@@ -263,6 +288,34 @@ mod tests {
         assert_eq!(target_duration([2.4996], 0), 3);
         assert_eq!(target_duration([1.0], 4), 4);
         assert_eq!(target_duration([], 0), 1);
+    }
+
+    #[test]
+    fn a_query_reaches_every_uri_and_nothing_else() {
+        let q = Query::new("expires=9&sig=xyz").unwrap();
+        let text = "#EXTM3U\n\
+                    #EXT-X-VERSION:7\n\
+                    #EXT-X-MAP:URI=\"7_init1.mp4\"\n\
+                    #EXT-X-PART:DURATION=0.500,URI=\"7_3.0.m4s\",INDEPENDENT=YES\n\
+                    #EXTINF:4.000,\n\
+                    7_3.m4s\n\
+                    #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"7_4.0.m4s\"\n\
+                    #EXT-X-STREAM-INF:BANDWIDTH=1,CODECS=\"avc1.64001f\"\n\
+                    180p/index.m3u8?start=100\n\
+                    #EXT-X-ENDLIST\n";
+        assert_eq!(
+            with_query(text, q),
+            "#EXTM3U\n\
+             #EXT-X-VERSION:7\n\
+             #EXT-X-MAP:URI=\"7_init1.mp4?expires=9&sig=xyz\"\n\
+             #EXT-X-PART:DURATION=0.500,URI=\"7_3.0.m4s?expires=9&sig=xyz\",INDEPENDENT=YES\n\
+             #EXTINF:4.000,\n\
+             7_3.m4s?expires=9&sig=xyz\n\
+             #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"7_4.0.m4s?expires=9&sig=xyz\"\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=1,CODECS=\"avc1.64001f\"\n\
+             180p/index.m3u8?start=100&expires=9&sig=xyz\n\
+             #EXT-X-ENDLIST\n"
+        );
     }
 
     #[test]

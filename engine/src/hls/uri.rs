@@ -94,6 +94,28 @@ impl fmt::Display for DvrSliceQuery {
     }
 }
 
+/// A query every URI of a playlist carries on (a signed URL's `expires=…&sig=…`, so that
+/// the requests a player makes from the playlist are signed as the playlist's was).
+///
+/// Only URL-unreserved characters, `=`, `&` and `%` escapes: nothing that could end a line
+/// or a quoted attribute of the playlist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Query<'a>(&'a str);
+
+impl<'a> Query<'a> {
+    /// `None` for an empty query or one with a character a playlist could not carry as is.
+    pub fn new(query: &'a str) -> Option<Self> {
+        let ok = |b: u8| b.is_ascii_alphanumeric() || b"-._~=&%".contains(&b);
+        (!query.is_empty() && query.bytes().all(ok)).then_some(Self(query))
+    }
+
+    /// `uri` with the query added (after `&` when it has one already).
+    pub fn add_to(self, uri: &str) -> String {
+        let sep = if uri.contains('?') { '&' } else { '?' };
+        format!("{uri}{sep}{}", self.0)
+    }
+}
+
 /// The file extension of a segment in `format`.
 pub fn segment_extension(format: SegmentFormat) -> &'static str {
     match format {
@@ -349,5 +371,18 @@ mod tests {
         assert_eq!(parse_vod_segment("x.ts"), None);
         assert_eq!(parse_vod_segment(".ts"), None);
         assert_eq!(parse_vod_segment("00003.m4s"), None);
+    }
+
+    #[test]
+    fn a_query_is_added_after_what_a_uri_has() {
+        let q = Query::new("expires=5&sig=a-b_c").unwrap();
+        assert_eq!(q.add_to("00001.ts"), "00001.ts?expires=5&sig=a-b_c");
+        assert_eq!(
+            q.add_to("180p/index.m3u8?start=100"),
+            "180p/index.m3u8?start=100&expires=5&sig=a-b_c"
+        );
+        for bad in ["", "a\nb", "a\"b", "a b", "a#b", "a,b"] {
+            assert_eq!(Query::new(bad), None, "{bad:?}");
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! `/player/<slug>` (a full page), `/embed/<slug>` (for an iframe) and the same for an
-//! on-demand video at `/player/vod/<media id>`. The page carries the player's config as
-//! JSON; `player.js` builds the audio or video player from it.
+//! on-demand video at `/player/vod/<public id>` (shown to whom its visibility allows, as
+//! its playlists are; a signed page passes its signature on to the playlist URL). The page
+//! carries the player's config as JSON; `player.js` builds the audio or video player from it.
 
 use axum::extract::{Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -10,7 +12,8 @@ use serde::Serialize;
 use super::html::{Framing, Page, escape, json_for_script};
 use crate::app::AppState;
 use crate::db::services::Service;
-use crate::db::{media, mounts, services};
+use crate::db::{mounts, services};
+use crate::domain::media::{Playback, playback};
 
 #[derive(Debug, Serialize)]
 struct Stream {
@@ -42,12 +45,12 @@ pub async fn embed(state: State<AppState>, headers: HeaderMap, slug: Path<String
     service_page(state, headers, slug, true).await
 }
 
-pub async fn vod_page(state: State<AppState>, id: Path<String>) -> Response {
-    vod(state, id, false).await
+pub async fn vod_page(state: State<AppState>, id: Path<String>, parts: Parts) -> Response {
+    vod(state, id, parts, false).await
 }
 
-pub async fn vod_embed(state: State<AppState>, id: Path<String>) -> Response {
-    vod(state, id, true).await
+pub async fn vod_embed(state: State<AppState>, id: Path<String>, parts: Parts) -> Response {
+    vod(state, id, parts, true).await
 }
 
 fn not_found(what: &str) -> Response {
@@ -122,30 +125,57 @@ async fn service_config(state: &AppState, s: &Service, host: Option<&str>) -> sq
     })
 }
 
-async fn vod(State(state): State<AppState>, Path(id): Path<String>, embed: bool) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        return not_found("There is no video at this address.");
-    };
-    let item = match media::any_by_id(&state.db, id).await {
-        Ok(Some(m)) if m.vod_status.as_deref() == Some("ready") => m,
-        Ok(_) => return not_found("There is no video at this address (or it is not ready yet)."),
+async fn vod(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    mut parts: Parts,
+    embed: bool,
+) -> Response {
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let viewer = async || crate::http::vod::viewer(&mut parts, &state).await;
+    let (item, carry, shared) = match playback(&state, &id, &query, viewer).await {
+        Ok(Playback::Play {
+            item,
+            carry,
+            shared,
+        }) => (item, carry, shared),
+        Ok(Playback::Hidden) => {
+            return not_found("There is no video at this address (or it is not ready yet).");
+        }
+        Ok(Playback::Expired) => {
+            return (
+                StatusCode::FORBIDDEN,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "This link to a private video has expired: ask its owner for a new one.\n",
+            )
+                .into_response();
+        }
         Err(e) => {
-            tracing::warn!("VOD player page for {id}: {e}");
+            tracing::warn!("VOD player page for {id:?}: {e}");
             return (StatusCode::SERVICE_UNAVAILABLE, "try again in a moment").into_response();
         }
     };
+    let signed = carry.map(|s| format!("?{}", s.query())).unwrap_or_default();
     let config = Config {
         kind: "video",
         name: item.title.clone(),
         slug: String::new(),
-        hls: Some(format!("/hls/vod/{id}/index.m3u8")),
+        hls: Some(format!("/hls/vod/{}/index.m3u8{signed}", item.public_id)),
         dvr: None,
         streams: Vec::new(),
         nowplaying: None,
         hlsjs: super::asset_url("hls.js"),
         vod: true,
     };
-    render(&item.title, config, embed)
+    let mut page = render(&item.title, config, embed);
+    if !shared {
+        // A private video's page (with its signature, if any) is for this viewer only.
+        page.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("private, no-cache"),
+        );
+    }
+    page
 }
 
 fn render(name: &str, config: Config, embed: bool) -> Response {

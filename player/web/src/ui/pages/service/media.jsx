@@ -1,7 +1,8 @@
-// The media library: uploads with a progress bar per file, folders, tags, delete, quota.
+// The media library: uploads with a progress bar per file, folders, tags, delete, quota,
+// and for videos who may watch them (public, unlisted, private) and links to share.
 import { useState, useRef } from 'preact/hooks';
-import { get, patch, del, upload } from '../../api.js';
-import { Card, Confirm, Empty, ErrorBox, Form, Field, Badge, useLoad, useToast, useInterval } from '../../components.jsx';
+import { get, post, patch, del, upload } from '../../api.js';
+import { Action, Card, Confirm, Copy, Empty, ErrorBox, Form, Field, Badge, useLoad, useToast, useInterval } from '../../components.jsx';
 import { bytes, duration } from '../../format.js';
 
 const MEDIA_EXT = /\.(mp3|m4a|aac|mp4|m4v|mov|mkv|webm|ogg|oga|opus|flac|wav|aif|aiff|wma|ts|flv|avi)$/i;
@@ -47,7 +48,7 @@ export function Media({ service: s }) {
                   <td>
                     {m.has_cover && <img class="thumb" src={`/api/v1/services/${s.id}/media/${m.id}/cover`} alt="" loading="lazy" />}
                     {m.title}
-                    {m.vod && <VodState vod={m.vod} id={m.id} />}
+                    {m.vod && <VodState service={s} item={m} onChange={all.reload} />}
                   </td>
                   <td>{m.artist}</td>
                   <td>{duration(m.duration_s)}</td>
@@ -68,10 +69,40 @@ export function Media({ service: s }) {
   );
 }
 
-function VodState({ vod, id }) {
-  if (vod.status === 'ready') return <> <Badge kind="ok">On demand</Badge> <a href={`/player/vod/${id}`} target="_blank" rel="noopener">Watch</a></>;
+const VISIBILITY = {
+  public: 'Public',
+  unlisted: 'Unlisted (anyone with the link)',
+  private: 'Private (you, or a link that expires)',
+};
+
+function VodState({ service: s, item: m, onChange }) {
+  const { vod } = m;
+  const toast = useToast();
+  const [shared, setShared] = useState(null);
+  const who = (
+    <select value={m.visibility} aria-label={`Who may watch ${m.title}`} onChange={async (e) => {
+      const visibility = e.currentTarget.value;
+      try {
+        await patch(`/services/${s.id}/media/${m.id}`, { visibility });
+        setShared(null);
+        onChange();
+      } catch (err) { toast(err.message || String(err), 'error'); }
+    }}>
+      {Object.entries(VISIBILITY).map(([v, label]) => <option key={v} value={v}>{label}</option>)}
+    </select>
+  );
   if (vod.status === 'failed') return <> <Badge kind="warn">Not playable</Badge> <span class="warn-text">{vod.error}</span></>;
-  return <> <Badge>{vod.status === 'queued' ? 'Waiting to transcode' : `Transcoding ${Math.round(vod.progress * 100)}%`}</Badge></>;
+  if (vod.status !== 'ready') return <> <Badge>{vod.status === 'queued' ? 'Waiting to transcode' : `Transcoding ${Math.round(vod.progress * 100)}%`}</Badge> {who}</>;
+  return (
+    <>
+      {' '}<Badge kind="ok">On demand</Badge> <a href={vod.player_path} target="_blank" rel="noopener">Watch</a> {who}
+      {m.visibility === 'private' && (
+        <Action class="btn small" onClick={async () => setShared(await post(`/services/${s.id}/media/${m.id}/signed-url?ttl=86400`))}>Link for 24 hours</Action>
+      )}
+      {m.visibility !== 'private' && <Copy label="Link" value={`${location.origin}${vod.player_path}`} />}
+      {shared && <Copy label={`Link until ${new Date(shared.expires_at).toLocaleString()}`} value={shared.player_url} />}
+    </>
+  );
 }
 
 function EditTags({ service: s, item, onDone }) {
