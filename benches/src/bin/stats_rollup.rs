@@ -76,12 +76,17 @@ async fn fresh(backend: Backend, n: i64) -> (Store, Db) {
 
 /// (a): seconds to store 10,000 sessions through the Recorder, and to roll up their hour.
 async fn ingest(backend: Backend) -> (f64, f64, i64) {
-    let (_store, db) = fresh(backend, INGEST_SERVICES).await;
+    let (store, db) = fresh(backend, INGEST_SERVICES).await;
     // Sessions that ended in the last finished hour, each up to 50 minutes long.
     let now = tidecast_control::db::now();
     let hour = (now / HOUR - 1) * HOUR;
     let stop = CancellationToken::new();
-    let (recorder, task) = Recorder::spawn(db.clone(), stop.clone());
+    let (recorder, task) = Recorder::spawn(
+        db.clone(),
+        &store.data_dir().join("spool"),
+        Default::default(),
+        stop.clone(),
+    );
     let started = Instant::now();
     for i in 0..LISTENERS {
         let i64i = i as i64;
