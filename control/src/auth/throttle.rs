@@ -138,6 +138,10 @@ impl LoginThrottle {
     /// May `ip` try a password for `username` now? Takes the attempt's tokens if so.
     pub fn begin(&self, ip: IpAddr, username: &str) -> Result<Attempt, RetryAfter> {
         let address = address_key(ip);
+        // Usernames match case-insensitively (`db::users::by_username`): "Admin" and
+        // "admin" are one account to count.
+        let username = username.to_lowercase();
+        let username = username.as_str();
         let now = Instant::now();
         let mut counts = self.lock();
         let counts = &mut *counts;
@@ -277,6 +281,23 @@ mod tests {
         t.failed(t.begin(attacker, "bob").expect("other account"));
         let real = t.begin(ip("192.0.2.50"), "admin").expect("clean address");
         t.succeeded(real);
+    }
+
+    #[test]
+    fn an_account_is_counted_whatever_the_case() {
+        let t = LoginThrottle::default();
+        for i in 0..=ACCOUNT_UNDER_ATTACK as usize {
+            let name = if i % 2 == 0 { "Admin" } else { "aDMIN" };
+            t.failed(
+                t.begin(ip(&format!("203.0.113.{i}")), name)
+                    .expect("first try"),
+            );
+        }
+        let attacker = ip("203.0.113.1");
+        for _ in 0..PAIR_BURST as usize {
+            t.failed(t.begin(attacker, "ADMIN").expect("pair budget"));
+        }
+        assert!(t.begin(attacker, "admin").is_err());
     }
 
     #[test]
