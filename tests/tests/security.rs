@@ -123,7 +123,10 @@ both_backends! {
         assert!(answer["error"]["message"].as_str().unwrap().contains("reseller's account is suspended"), "{answer}");
         assert_eq!(srv.get("/api/v1/services", &reseller).await.1["total"], 1);
         assert_eq!(srv.get(&format!("/api/v1/services/{sid}"), &customer).await.0, StatusCode::OK);
-        assert_eq!(srv.get("/api/v1/me", &reseller).await.1["status"], "suspended");
+        let me = srv.get("/api/v1/me", &reseller).await.1;
+        assert_eq!((me["status"].as_str(), me["suspended"].as_str()), (Some("suspended"), Some("account")), "{me}");
+        let me = srv.get("/api/v1/me", &customer).await.1;
+        assert_eq!((me["status"].as_str(), me["suspended"].as_str()), (Some("active"), Some("reseller")), "{me}");
         // Nothing changed.
         let after = store.snapshot().await;
         for table in ["users", "services", "api_keys"] {
@@ -134,7 +137,9 @@ both_backends! {
         // An admin lifts it; the reseller works again.
         let (status, body) = srv.post(&format!("/api/v1/users/{res}/unsuspend"), &admin, json!({})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(srv.get("/api/v1/me", &reseller).await.1["status"], "active");
+        let me = srv.get("/api/v1/me", &reseller).await.1;
+        assert_eq!(me["status"], "active");
+        assert!(me.get("suspended").is_none(), "{me}");
         let (status, body) = srv.post("/api/v1/services", &reseller, json!({"owner": cust, "name": "Another FM", "kind": "radio"})).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
 
