@@ -111,8 +111,10 @@ fn special(ip: IpAddr) -> Option<&'static str> {
 
 /// IPv4 ranges that are not ordinary public unicast: IANA's "IPv4 Special-Purpose Address
 /// Registry" (https://www.iana.org/assignments/iana-ipv4-special-registry/, RFC 6890 and
-/// its updates) minus the entries marked globally reachable (AS112, AMT), plus multicast
-/// (224.0.0.0/4, from the multicast registry). Most specific first, so the kind says the
+/// its updates) minus the blocks marked globally reachable (AS112 192.31.196.0/24 and
+/// 192.175.48.0/24, AMT 192.52.193.0/24), plus multicast (224.0.0.0/4, from the multicast
+/// registry). 192.0.0.0/24 is refused whole: its two reachable anycast addresses (PCP,
+/// TURN) are nothing a customer's URL needs. Most specific first, so the kind says the
 /// narrowest reason.
 const V4_SPECIAL: &[([u8; 4], u8, &str)] = &[
     ([0, 0, 0, 0], 8, "unspecified"),
@@ -135,7 +137,9 @@ const V4_SPECIAL: &[([u8; 4], u8, &str)] = &[
 
 /// IPv6 ranges that are not ordinary public unicast: IANA's "IPv6 Special-Purpose Address
 /// Registry" (https://www.iana.org/assignments/iana-ipv6-special-registry/) minus the
-/// globally reachable entries, plus multicast and the deprecated site-local range. Ranges
+/// globally reachable blocks outside 2001::/23 (AS112 2620:4f:8000::/48), plus multicast
+/// and the deprecated site-local range. 2001::/23 (IETF protocol assignments) is refused
+/// whole, like 192.0.0.0/24: its reachable entries are anycast and overlay services. Ranges
 /// that embed an IPv4 address (::/96, 64:ff9b::/96, 2002::/16) are judged by that address in
 /// [`special_v6`] first; anything outside global unicast 2000::/3 is reserved.
 const V6_SPECIAL: &[(u128, u8, &str)] = &[

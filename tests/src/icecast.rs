@@ -282,6 +282,23 @@ pub fn ffmpeg_container(
 /// Sets the title on `mount` the way a source's software does (`/admin/metadata` with the
 /// source's login), percent-encoding everything but letters and digits.
 pub fn set_title(srv: &Server, mount: &str, pw: &str, title: &str) {
+    let (_, reply) = metadata_update(srv, mount, "source", pw, title);
+    assert!(
+        body_str(&reply).contains("<return>1</return>"),
+        "{}",
+        body_str(&reply)
+    );
+}
+
+/// `GET /admin/metadata?mount=/<mount>&mode=updinfo&song=<title>` with Basic
+/// `user:password`: the response head and body.
+pub fn metadata_update(
+    srv: &Server,
+    mount: &str,
+    user: &str,
+    password: &str,
+    title: &str,
+) -> (String, Vec<u8>) {
     let q: String = title
         .bytes()
         .map(|b| {
@@ -292,19 +309,14 @@ pub fn set_title(srv: &Server, mount: &str, pw: &str, title: &str) {
             }
         })
         .collect();
-    let (_, reply) = raw_get(
+    raw_get(
         srv,
         &format!("/admin/metadata?mount=/{mount}&mode=updinfo&song={q}"),
         &[&format!(
             "Authorization: Basic {}",
-            b64(&format!("source:{pw}"))
+            b64(&format!("{user}:{password}"))
         )],
         1,
-        Duration::from_secs(2),
-    );
-    assert!(
-        body_str(&reply).contains("<return>1</return>"),
-        "{}",
-        body_str(&reply)
-    );
+        Duration::from_secs(5),
+    )
 }

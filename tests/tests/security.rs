@@ -9,18 +9,9 @@ use std::time::Duration;
 use tidecast_tests::icecast::*;
 use tidecast_tests::*;
 
-/// `GET /admin/metadata` on the Icecast port with Basic `user:password`: the status line.
-fn metadata_update(srv: &Server, mount: &str, user: &str, password: &str, song: &str) -> String {
-    let (head, _) = raw_get(
-        srv,
-        &format!("/admin/metadata?mount=/{mount}&mode=updinfo&song={song}"),
-        &[&format!(
-            "Authorization: Basic {}",
-            b64(&format!("{user}:{password}"))
-        )],
-        1,
-        Duration::from_secs(5),
-    );
+/// `/admin/metadata` on the Icecast port with Basic `user:password`: the status line.
+fn status_line(srv: &Server, mount: &str, user: &str, password: &str) -> String {
+    let (head, _) = metadata_update(srv, mount, user, password, "x");
     head.lines().next().unwrap_or_default().to_owned()
 }
 
@@ -47,18 +38,18 @@ both_backends! {
         let (_, mount, _pw) = radio(&srv, "Guarded", json!({})).await;
         // On a mount that has no source, the right admin password and a wrong one get the same
         // answer: the reply is no oracle for the password.
-        let right = metadata_update(&srv, "no-such-mount", "admin", ADMIN_PASSWORD, "x");
-        let wrong = metadata_update(&srv, "no-such-mount", "admin", "wrong-guess-0", "x");
+        let right = status_line(&srv, "no-such-mount", "admin", ADMIN_PASSWORD);
+        let wrong = status_line(&srv, "no-such-mount", "admin", "wrong-guess-0");
         assert_eq!(right, wrong, "right and wrong admin password answered differently on a missing mount");
         assert!(!right.contains(" 200 "), "{right}");
         // Every wrong guess counts, mount or no mount: after the guard's ten failures the
         // address is refused outright, on the missing mount and on the real one alike.
         let mut statuses = Vec::new();
         for i in 1..12 {
-            statuses.push(metadata_update(&srv, "no-such-mount", "admin", &format!("wrong-guess-{i}"), "x"));
+            statuses.push(status_line(&srv, "no-such-mount", "admin", &format!("wrong-guess-{i}")));
         }
         assert!(statuses.last().unwrap().contains(" 429 "), "guesses on a missing mount were not throttled: {statuses:?}");
-        let status = metadata_update(&srv, &mount, "admin", "wrong-guess-x", "x");
+        let status = status_line(&srv, &mount, "admin", "wrong-guess-x");
         assert!(status.contains(" 429 "), "the address that guessed is not refused on a real mount: {status}");
     }
 
@@ -123,7 +114,10 @@ both_backends! {
         assert!(answer["error"]["message"].as_str().unwrap().contains("reseller's account is suspended"), "{answer}");
         assert_eq!(srv.get("/api/v1/services", &reseller).await.1["total"], 1);
         assert_eq!(srv.get(&format!("/api/v1/services/{sid}"), &customer).await.0, StatusCode::OK);
-        assert_eq!(srv.get("/api/v1/me", &reseller).await.1["status"], "suspended");
+        let me = srv.get("/api/v1/me", &reseller).await.1;
+        assert_eq!((me["status"].as_str(), me["suspended"].as_str()), (Some("suspended"), Some("account")), "{me}");
+        let me = srv.get("/api/v1/me", &customer).await.1;
+        assert_eq!((me["status"].as_str(), me["suspended"].as_str()), (Some("active"), Some("reseller")), "{me}");
         // Nothing changed.
         let after = store.snapshot().await;
         for table in ["users", "services", "api_keys"] {
@@ -134,7 +128,9 @@ both_backends! {
         // An admin lifts it; the reseller works again.
         let (status, body) = srv.post(&format!("/api/v1/users/{res}/unsuspend"), &admin, json!({})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(srv.get("/api/v1/me", &reseller).await.1["status"], "active");
+        let me = srv.get("/api/v1/me", &reseller).await.1;
+        assert_eq!(me["status"], "active");
+        assert!(me.get("suspended").is_none(), "{me}");
         let (status, body) = srv.post("/api/v1/services", &reseller, json!({"owner": cust, "name": "Another FM", "kind": "radio"})).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
 

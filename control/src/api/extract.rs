@@ -312,11 +312,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
             })?;
         (user, Credential::Session(session_id), reseller_suspended)
     };
-    let suspension = if user.suspended_by().is_some() {
-        Some(Suspension::Own)
-    } else {
-        reseller_suspended.then_some(Suspension::Reseller)
-    };
+    let suspension = Suspension::of(&user, reseller_suspended);
     Ok(Caller {
         user,
         credential,

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 
 use crate::auth::Caller;
+use crate::auth::caller::Suspension;
 use crate::db::users::{Role, User, UserScope};
 use crate::db::{plans, services};
 use crate::domain::users::{self, CreateUser, PatchUser};
@@ -95,22 +96,28 @@ pub struct MeView {
     /// Cookie sessions (the web UI): the `X-CSRF-Token` value for changes.
     #[serde(skip_serializing_if = "Option::is_none")]
     csrf: Option<String>,
+    /// While the caller may read but not change anything: `account` (its own suspension)
+    /// or `reseller` (its reseller's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suspended: Option<Suspension>,
 }
 
 impl MeView {
-    pub fn new(user: &User, csrf: Option<String>) -> Self {
+    pub fn new(user: &User, csrf: Option<String>, suspended: Option<Suspension>) -> Self {
         Self {
             user: UserView::from(user),
             csrf,
+            suspended,
         }
     }
 }
 
 pub async fn me(caller: Caller) -> Json<MeView> {
-    Json(MeView {
-        user: UserView::from(&caller.user),
-        csrf: caller.csrf.clone(),
-    })
+    Json(MeView::new(
+        &caller.user,
+        caller.csrf.clone(),
+        caller.suspension,
+    ))
 }
 
 /// A user after a PATCH; a password change also says what it ended.

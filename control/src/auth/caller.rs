@@ -25,16 +25,20 @@ pub fn csrf_for(token: &str) -> String {
     secret::digest(&format!("csrf:{token}"))
 }
 
-/// The web UI's page asks this before it renders: the user of a valid cookie session
-/// and the session's CSRF value, so a logged-in page needs no extra request (and a
-/// logged-out one makes no failing request).
-pub async fn cookie_session(db: &Db, headers: &axum::http::HeaderMap) -> Option<(User, String)> {
+/// The web UI's page asks this before it renders: the user of a valid cookie session,
+/// the session's CSRF value and whether the account is suspended, so a logged-in page needs
+/// no extra request (and a logged-out one makes no failing request).
+pub async fn cookie_session(
+    db: &Db,
+    headers: &axum::http::HeaderMap,
+) -> Option<(User, String, Option<Suspension>)> {
     let token = cookie_token(headers).filter(|t| t.starts_with(SESSION_PREFIX))?;
-    let (_, user, _) = users::by_session_hash(db, &secret::digest(&token))
+    let (_, user, reseller_suspended) = users::by_session_hash(db, &secret::digest(&token))
         .await
         .ok()
         .flatten()?;
-    Some((user, csrf_for(&token)))
+    let suspension = Suspension::of(&user, reseller_suspended);
+    Some((user, csrf_for(&token), suspension))
 }
 
 /// The session token in the request's `Cookie` header, if any.
@@ -58,12 +62,25 @@ pub enum Credential {
 }
 
 /// Why a caller's account is suspended (see `domain::access::may_change`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Suspension {
     /// The account itself.
+    #[serde(rename = "account")]
     Own,
     /// The reseller the customer belongs to.
     Reseller,
+}
+
+impl Suspension {
+    /// A user's suspension: its own, else its reseller's (`reseller_suspended`).
+    pub fn of(user: &User, reseller_suspended: bool) -> Option<Self> {
+        if user.suspended_by().is_some() {
+            Some(Self::Own)
+        } else {
+            reseller_suspended.then_some(Self::Reseller)
+        }
+    }
 }
 
 /// The authenticated user behind a request.

@@ -15,7 +15,7 @@ use crate::auth::caller::cookie_session;
 pub async fn ui(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let me = cookie_session(&state.db, &headers)
         .await
-        .map(|(user, csrf)| MeView::new(&user, Some(csrf)));
+        .map(|(user, csrf, suspended)| MeView::new(&user, Some(csrf), suspended));
     Page {
         title: "Tidecast",
         body_class: "tc-ui",

@@ -87,6 +87,11 @@ function Shell({ me, site, onLogout, onSite }) {
           <button type="button" class="btn small" onClick={onLogout}>Log out</button>
         </div>
       </header>
+      {me.suspended && (
+        <p class="suspended-banner" role="status">
+          {me.suspended === 'reseller' ? 'Your reseller\'s account is suspended' : 'Your account is suspended'}: you can look around, but nothing can be changed until the suspension is lifted.
+        </p>
+      )}
       <main class="content" id="main">{page}</main>
     </div>
   );

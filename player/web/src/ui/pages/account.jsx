@@ -18,7 +18,7 @@ export function Account({ me }) {
           toast(v.revoke_api_keys
             ? `Password changed; ${ended} and ${done.api_keys_revoked} API key${done.api_keys_revoked === 1 ? '' : 's'} revoked.`
             : `Password changed; ${ended}. Your API keys still work.`);
-          if (v.revoke_api_keys) keys.reload();
+          if (v.revoke_api_keys) { setMade(null); keys.reload(); }
         }}>
           <Field label="Current password"><input name="current_password" type="password" required maxLength={1024} autocomplete="current-password" /></Field>
           <div class="grid2">
@@ -30,7 +30,7 @@ export function Account({ me }) {
         </Form>
       </Card>
       <Card title="API keys" >
-        <p class="muted">For scripts and billing systems: send <code>Authorization: Bearer &lt;key&gt;</code> to <code>/api/v1</code>. A key can do what you can.</p>
+        <p class="muted">For scripts and billing systems: send <code>Authorization: Bearer &lt;key&gt;</code> to <code>/api/v1</code>. A key can do what you can, except make keys or change your password.</p>
         <Form reset submit="Create key" onSubmit={async (v) => { const k = await post('/api-keys', { name: v.name }); setMade(k.key); keys.reload(); }}>
           <Field label="Name"><input name="name" required maxLength={100} placeholder="WHMCS" /></Field>
         </Form>

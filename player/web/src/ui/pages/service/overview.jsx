@@ -22,7 +22,7 @@ export function Overview({ service: s, reload }) {
           )}
           {st && <Source st={st} kind={s.kind} />}
         </Card>
-        {s.kind === 'radio' && <AutoDj service={s} stats={st} onChange={stats.reload} />}
+        {s.kind === 'radio' && <AutoDj service={s} stats={st} onChange={() => { stats.reload(); reload(); }} />}
         <ListenerChart service={s} />
         <Usage service={s} />
       </div>
