@@ -122,27 +122,20 @@ pub async fn insert(db: &Db, service_id: i64, t: &NewTarget<'_>) -> sqlx::Result
 }
 
 pub async fn of_service(db: &Db, service_id: i64) -> sqlx::Result<Vec<Target>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM publish_targets WHERE service_id = $1 ORDER BY id"
-    )))
-    .bind(service_id)
-    .fetch_all(db.pool())
-    .await
+    let select = sql!("SELECT {COLUMNS} FROM publish_targets WHERE service_id = $1 ORDER BY id");
+    super::rows(db.pool(), select, &[service_id]).await
 }
 
 pub async fn all(db: &Db) -> sqlx::Result<Vec<Target>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM publish_targets ORDER BY id"
-    )))
-    .fetch_all(db.pool())
+    super::rows(
+        db.pool(),
+        sql!("SELECT {COLUMNS} FROM publish_targets ORDER BY id"),
+        &[],
+    )
     .await
 }
 
 pub async fn delete(db: &Db, service_id: i64, id: i64) -> sqlx::Result<bool> {
-    let r = sqlx::query("DELETE FROM publish_targets WHERE id = $1 AND service_id = $2")
-        .bind(id)
-        .bind(service_id)
-        .execute(db.pool())
-        .await?;
-    Ok(r.rows_affected() > 0)
+    let key = [("id", id), ("service_id", service_id)];
+    super::delete_where(db.pool(), "publish_targets", &key).await
 }
