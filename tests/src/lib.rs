@@ -474,6 +474,18 @@ impl Server {
         self.call("POST", path, Some(token), Some(body)).await
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call("PUT", path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call("PATCH", path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call("DELETE", path, Some(token), None).await
+    }
+
     /// Logs in and returns the token; panics on failure.
     pub async fn login(&self, username: &str, password: &str) -> String {
         let (status, body) = self

@@ -82,12 +82,7 @@ async fn the_archive_plays_back_and_survives_a_crash() {
     let (id, slug, key) = video(&srv, "Archive", json!({"dvr_minutes": 10})).await;
     let dvr = format!("/api/v1/services/{id}/dvr");
     let (status, e) = srv
-        .call(
-            "PUT",
-            &dvr,
-            Some(&admin),
-            Some(json!({"enabled": true, "window_minutes": 11})),
-        )
+        .put(&dvr, &admin, json!({"enabled": true, "window_minutes": 11}))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     // More bad settings: a zero window, unknown fields, a plan without DVR, a radio station.
@@ -115,30 +110,22 @@ async fn the_archive_plays_back_and_survives_a_crash() {
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
     ] {
-        let (status, e) = srv
-            .call("PUT", &path, Some(&admin), Some(body.clone()))
-            .await;
+        let (status, e) = srv.put(&path, &admin, body.clone()).await;
         assert!(
             status == want || status == StatusCode::BAD_REQUEST,
             "{path} {body} → {status} {e}"
         );
     }
     let (status, v) = srv
-        .call(
-            "PUT",
-            &dvr,
-            Some(&admin),
-            Some(json!({"enabled": true, "window_minutes": 5})),
-        )
+        .put(&dvr, &admin, json!({"enabled": true, "window_minutes": 5}))
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["enabled"], true);
     let (status, _) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(&admin),
-            Some(json!({"hls": {"segment_seconds": 2}})),
+            &admin,
+            json!({"hls": {"segment_seconds": 2}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -309,20 +296,18 @@ async fn the_archive_plays_back_and_survives_a_crash() {
 /// Sets a service's DVR as the admin; it must be accepted.
 async fn enable_dvr(srv: &Server, admin: &str, id: i64, minutes: u32) {
     let (status, v) = srv
-        .call(
-            "PUT",
+        .put(
             &format!("/api/v1/services/{id}/dvr"),
-            Some(admin),
-            Some(json!({"enabled": true, "window_minutes": minutes})),
+            admin,
+            json!({"enabled": true, "window_minutes": minutes}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let (status, v) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(admin),
-            Some(json!({"hls": {"segment_seconds": 2}})),
+            admin,
+            json!({"hls": {"segment_seconds": 2}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -357,14 +342,13 @@ async fn a_transcoded_service_records_every_rendition_within_its_disk_quota() {
     )
     .await;
     let (status, v) = srv
-        .call(
-            "PUT",
+        .put(
             &format!("/api/v1/services/{id}/transcode"),
-            Some(&admin),
-            Some(json!({"renditions": [
+            &admin,
+            json!({"renditions": [
                 {"name": "source"},
                 {"name": "180p", "width": 320, "height": 180, "video_kbps": 200, "audio_kbps": 64},
-            ]})),
+            ]}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");

@@ -589,11 +589,10 @@ async fn segment_lengths_follow_settings_and_keyframes() {
     // A 4 s target, and a playlist that ends 1 s after the publisher leaves.
     let (id, slug, key) = video(&srv, "Tuned", json!({})).await;
     let (status, svc) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(&admin),
-            Some(json!({"hls": {"segment_seconds": 4, "end_after_seconds": 1}})),
+            &admin,
+            json!({"hls": {"segment_seconds": 4, "end_after_seconds": 1}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{svc}");
@@ -607,12 +606,7 @@ async fn segment_lengths_follow_settings_and_keyframes() {
         json!({"hls": {"format": "mp4"}}),
     ] {
         let (status, body) = srv
-            .call(
-                "PATCH",
-                &format!("/api/v1/services/{id}"),
-                Some(&admin),
-                Some(bad),
-            )
+            .patch(&format!("/api/v1/services/{id}"), &admin, bad)
             .await;
         assert!(
             status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST,
@@ -621,11 +615,10 @@ async fn segment_lengths_follow_settings_and_keyframes() {
     }
     let (radio_id, _, _) = icecast::radio(&srv, "NoHls", json!({})).await;
     let (status, _) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{radio_id}"),
-            Some(&admin),
-            Some(json!({"hls": {"segment_seconds": 4}})),
+            &admin,
+            json!({"hls": {"segment_seconds": 4}}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -679,11 +672,10 @@ async fn fmp4_segments_decode_cleanly() {
     let admin = srv.admin_token().await;
     let (id, slug, key) = video(&srv, "Cmaf", json!({})).await;
     let (status, svc) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(&admin),
-            Some(json!({"hls": {"format": "fmp4"}})),
+            &admin,
+            json!({"hls": {"format": "fmp4"}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{svc}");
@@ -790,20 +782,18 @@ async fn low_latency_parts_and_blocking_reload() {
     let (id, slug, key) = video(&srv, "LowLat", json!({})).await;
     // LL-HLS parts are CMAF fragments: refused on TS.
     let (status, _) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(&admin),
-            Some(json!({"hls": {"low_latency": true}})),
+            &admin,
+            json!({"hls": {"low_latency": true}}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, svc) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(&admin),
-            Some(json!({"hls": {"format": "fmp4", "low_latency": true}})),
+            &admin,
+            json!({"hls": {"format": "fmp4", "low_latency": true}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{svc}");
@@ -952,11 +942,10 @@ async fn hls_js_plays_ts_and_low_latency_fmp4_in_chromium() {
     let (_, ts_slug, ts_key) = video(&srv, "BrowserTs", json!({})).await;
     let (id, ll_slug, ll_key) = video(&srv, "BrowserLl", json!({})).await;
     let (status, _) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(&admin),
-            Some(json!({"hls": {"format": "fmp4", "low_latency": true}})),
+            &admin,
+            json!({"hls": {"format": "fmp4", "low_latency": true}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);

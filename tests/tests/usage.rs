@@ -110,12 +110,12 @@ both_backends! {
             assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {e}");
         }
         for limits in [json!({"transfer_gb": -1}), json!({"transfer_gb": "lots"}), json!({"transfer_action": "delete"})] {
-            let (status, e) = srv.call("PATCH", &format!("/api/v1/services/{}", ids[1]), Some(&admin), Some(json!({"limits": limits}))).await;
+            let (status, e) = srv.patch(&format!("/api/v1/services/{}", ids[1]), &admin, json!({"limits": limits})).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{limits}: {e}");
         }
 
         // A new month: the suspension the limit made is lifted (with a new allowance).
-        let (status, _) = srv.call("PATCH", &format!("/api/v1/services/{}", ids[0]), Some(&admin), Some(json!({"limits": {"transfer_gb": 10}}))).await;
+        let (status, _) = srv.patch(&format!("/api/v1/services/{}", ids[0]), &admin, json!({"limits": {"transfer_gb": 10}})).await;
         assert_eq!(status, StatusCode::OK);
         sql(&store, &format!("UPDATE services SET transfer_suspended = '2000-01' WHERE id = {}", ids[0])).await;
         wait_status(&srv, &admin, ids[0], "active").await;
