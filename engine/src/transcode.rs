@@ -97,13 +97,7 @@ pub struct FeedJob {
     pub output: Box<dyn FeedOutput>,
 }
 
-impl std::fmt::Debug for FeedJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FeedJob")
-            .field("spec", &self.spec)
-            .finish_non_exhaustive()
-    }
-}
+crate::debug_fields!(FeedJob { spec, .. });
 
 /// Which rungs of a ladder run for a live source, and which do not and why (worked out by
 /// [`crate::ladder::plan_rungs`]; shown by the control plane while the source is live).
@@ -168,13 +162,7 @@ pub struct RenditionJob {
     pub stats: Arc<RenditionStats>,
 }
 
-impl std::fmt::Debug for RenditionJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RenditionJob")
-            .field("spec", &self.spec)
-            .finish_non_exhaustive()
-    }
-}
+crate::debug_fields!(RenditionJob { spec, .. });
 
 /// What a ladder needs to start.
 #[derive(Debug)]

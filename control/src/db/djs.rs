@@ -63,16 +63,13 @@ impl Dj {
     }
 }
 
-impl std::fmt::Debug for Dj {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dj")
-            .field("id", &self.id)
-            .field("service_id", &self.service_id)
-            .field("username", &self.username)
-            .field("priority", &self.priority)
-            .finish_non_exhaustive()
-    }
-}
+tidecast_engine::debug_fields!(Dj {
+    id,
+    service_id,
+    username,
+    priority,
+    ..
+});
 
 /// Slots as the column stores them.
 fn slots_json(slots: &[Slot]) -> sqlx::Result<String> {

@@ -45,15 +45,12 @@ impl<'r> FromRow<'r, AnyRow> for Relay {
     }
 }
 
-impl std::fmt::Debug for Relay {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Relay")
-            .field("id", &self.id)
-            .field("service_id", &self.service_id)
-            .field("mode", &self.mode)
-            .finish_non_exhaustive()
-    }
-}
+tidecast_engine::debug_fields!(Relay {
+    id,
+    service_id,
+    mode,
+    ..
+});
 
 const COLUMNS: &str = "id, service_id, url, mode, rtsp_transport, created_at, updated_at";
 

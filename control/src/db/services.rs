@@ -46,16 +46,13 @@ pub struct Service {
     pub transfer_suspended: Option<String>,
 }
 
-impl std::fmt::Debug for Service {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service")
-            .field("id", &self.id)
-            .field("slug", &self.slug)
-            .field("kind", &self.kind)
-            .field("status", &self.status)
-            .finish_non_exhaustive()
-    }
-}
+tidecast_engine::debug_fields!(Service {
+    id,
+    slug,
+    kind,
+    status,
+    ..
+});
 
 impl Service {
     pub fn is_suspended(&self) -> bool {

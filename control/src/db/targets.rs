@@ -27,17 +27,14 @@ pub struct Target {
     pub video: Stored<StoredVideo>,
 }
 
-impl std::fmt::Debug for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Target")
-            .field("id", &self.id)
-            .field("service_id", &self.service_id)
-            .field("kind", &self.kind)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .finish_non_exhaustive()
-    }
-}
+tidecast_engine::debug_fields!(Target {
+    id,
+    service_id,
+    kind,
+    host,
+    port,
+    ..
+});
 
 #[derive(FromRow)]
 struct Row {

@@ -48,15 +48,12 @@ pub struct User {
     pub updated_at: i64,
 }
 
-impl std::fmt::Debug for User {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User")
-            .field("id", &self.id)
-            .field("username", &self.username)
-            .field("role", &self.role)
-            .finish_non_exhaustive()
-    }
-}
+tidecast_engine::debug_fields!(User {
+    id,
+    username,
+    role,
+    ..
+});
 
 impl User {
     pub fn role(&self) -> Role {

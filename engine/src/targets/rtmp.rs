@@ -35,17 +35,13 @@ pub struct RtmpTarget {
     pub tls: bool,
 }
 
-impl std::fmt::Debug for RtmpTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RtmpTarget")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("app", &self.app)
-            .field("key", &"<redacted>")
-            .field("tls", &self.tls)
-            .finish()
-    }
-}
+crate::debug_fields!(RtmpTarget {
+    host,
+    port,
+    app,
+    key: redacted,
+    tls
+});
 
 impl RtmpTarget {
     /// The address without the key, for logs and lists.
