@@ -240,28 +240,7 @@ fn icy_titles(icecast: &str, mount: &str, secs: u64) -> Vec<String> {
         .trim()
         .parse()
         .unwrap();
-    let mut out: Vec<String> = Vec::new();
-    let mut i = head_end;
-    loop {
-        i += metaint;
-        let Some(&len) = data.get(i) else { break };
-        let end = i + 1 + usize::from(len) * 16;
-        if end > data.len() {
-            break;
-        }
-        let text = String::from_utf8_lossy(&data[i + 1..end])
-            .trim_end_matches('\0')
-            .to_owned();
-        if let Some(t) = text
-            .strip_prefix("StreamTitle='")
-            .and_then(|t| t.split("';").next())
-            && out.last().map(String::as_str) != Some(t)
-        {
-            out.push(t.to_owned());
-        }
-        i = end;
-    }
-    out
+    stream_titles(&data, metaint)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

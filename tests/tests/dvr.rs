@@ -133,15 +133,7 @@ async fn the_archive_plays_back_and_survives_a_crash() {
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing recorded yet");
 
     let t0 = unix_ms();
-    let mut publisher = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 13,
-            gop_secs: 1,
-            bframes: false,
-        },
-    );
+    let mut publisher = ffmpeg_publish(&srv, &key, Publish::secs(13).no_bframes());
     publisher.wait().unwrap();
     let t1 = unix_ms();
     let playlist = ended_window(&srv, &slug).await;
@@ -241,15 +233,7 @@ async fn the_archive_plays_back_and_survives_a_crash() {
     );
 
     // A second session is appended after a break.
-    let mut again = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 5,
-            gop_secs: 1,
-            bframes: false,
-        },
-    );
+    let mut again = ffmpeg_publish(&srv, &key, Publish::secs(5).no_bframes());
     again.wait().unwrap();
     let p = eventually(
         within(secs(10)),
@@ -356,15 +340,7 @@ async fn a_transcoded_service_records_every_rendition_within_its_disk_quota() {
 
     // About 1.4 MB of source and rendition for a 1 MB quota.
     let t0 = unix_ms();
-    let mut publisher = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 18,
-            gop_secs: 1,
-            bframes: false,
-        },
-    );
+    let mut publisher = ffmpeg_publish(&srv, &key, Publish::secs(18).no_bframes());
     publisher.wait().unwrap();
     let t1 = unix_ms();
     let rendition = |r: &str| format!("/hls/{slug}/{r}/dvr.m3u8");
@@ -548,15 +524,7 @@ async fn a_span_of_the_archive_exports_to_an_mp4_in_the_library() {
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list, json!({"items": [], "total": 0}));
 
-    let mut publisher = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 16,
-            gop_secs: 1,
-            bframes: true,
-        },
-    );
+    let mut publisher = ffmpeg_publish(&srv, &key, Publish::secs(16));
     publisher.wait().unwrap();
     let segs = dated(&ended_window(&srv, &slug).await);
     assert!(segs.len() >= 6, "{segs:?}");
@@ -740,15 +708,7 @@ async fn a_full_disk_stops_the_archive_not_the_live_stream() {
     let (id, slug, key) = video(&srv, "Fulldisk", json!({"dvr_minutes": 10})).await;
     enable_dvr(&srv, &admin, id, 10).await;
     // About 50 kB a second: the 512 kB disk is full after some 10 s.
-    let mut publisher = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 24,
-            gop_secs: 1,
-            bframes: false,
-        },
-    );
+    let mut publisher = ffmpeg_publish(&srv, &key, Publish::secs(24).no_bframes());
     assert!(
         srv.wait_log("DVR: cannot write", Duration::from_secs(22)),
         "the disk never filled up\n{}",
@@ -820,15 +780,7 @@ async fn hls_js_seeks_two_minutes_back_in_the_dvr_window_and_returns_to_live() {
     let admin = srv.admin_token().await;
     let (id, slug, key) = video(&srv, "Seekbar", json!({"dvr_minutes": 10})).await;
     enable_dvr(&srv, &admin, id, 5).await;
-    let _pub = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 240,
-            gop_secs: 1,
-            bframes: true,
-        },
-    );
+    let _pub = ffmpeg_publish(&srv, &key, Publish::secs(240));
     // Two minutes and a bit in the window before the viewer arrives.
     let wait = within(secs(200)).every(secs(2)).logs(&srv);
     eventually(wait, "135 s in the DVR window", async || {

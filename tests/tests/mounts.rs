@@ -11,35 +11,6 @@ use std::time::{Duration, Instant};
 use tidecast_tests::icecast::*;
 use tidecast_tests::*;
 
-/// Every `StreamTitle` an ICY listener has seen so far, in order.
-fn titles(data: &[u8], metaint: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut i = data
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(data.len(), |p| p + 4);
-    loop {
-        i += metaint;
-        let Some(&len) = data.get(i) else { break };
-        let end = i + 1 + usize::from(len) * 16;
-        if end > data.len() {
-            break;
-        }
-        let text = String::from_utf8_lossy(&data[i + 1..end])
-            .trim_end_matches('\0')
-            .to_owned();
-        if let Some(t) = text
-            .strip_prefix("StreamTitle='")
-            .and_then(|t| t.split("';").next())
-            && out.last() != Some(&t.to_owned())
-        {
-            out.push(t.to_owned());
-        }
-        i = end;
-    }
-    out
-}
-
 both_backends! {
     async fn mount_api(b: Backend) {
         let store = Store::new(b).await;
@@ -135,7 +106,7 @@ both_backends! {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         assert!(!reader.join().unwrap(), "the listener was disconnected");
 
-        let seen = titles(&data.lock().unwrap(), 16_000);
+        let seen = stream_titles(&data.lock().unwrap(), 16_000);
         let backup_main_backup = seen.iter().position(|t| t == "Backup Song")
             .and_then(|a| seen[a..].iter().position(|t| t == "Main Song").map(|b| a + b))
             .and_then(|b| seen[b..].iter().position(|t| t == "Backup Song"));

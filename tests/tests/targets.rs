@@ -337,14 +337,7 @@ async fn a_channel_restreams_to_rtmp_and_reconnects() {
     target(&srv, &owner, &path, "waiting", Duration::from_secs(5)).await;
 
     // The channel goes live: "YouTube" gets it as it was sent (no re-encode: same size).
-    let _publisher = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 300,
-            ..Publish::default()
-        },
-    );
+    let _publisher = ffmpeg_publish(&srv, &key, Publish::secs(300));
     target(&srv, &owner, &path, "live", Duration::from_secs(20)).await;
     let remote = format!("rtmp://127.0.0.1:{}/live/{remote_key}", nginx.rtmp);
     assert_eq!(rtmp_codecs(&remote, 320), ["aac", "h264"]);
@@ -480,16 +473,7 @@ async fn a_chosen_rendition_is_restreamed() {
     assert_eq!(status, StatusCode::CREATED, "{t}");
     assert_eq!(t["rendition"], "240p");
     // A 480p source; the target sends the 240p rung the ladder makes of it.
-    let _publisher = ffmpeg_publish_sized(
-        &srv,
-        &key,
-        Publish {
-            seconds: 300,
-            ..Publish::default()
-        },
-        "854x480",
-        "1200k",
-    );
+    let _publisher = ffmpeg_publish_sized(&srv, &key, Publish::secs(300), "854x480", "1200k");
     target(&srv, &owner, &path, "live", Duration::from_secs(40)).await;
     let remote = format!("rtmp://127.0.0.1:{}/live/low", nginx.rtmp);
     assert_eq!(rtmp_codecs(&remote, 426), ["aac", "h264"]);
@@ -728,14 +712,7 @@ async fn a_channel_restreams_over_rtmps_with_the_certificate_checked() {
         .post(&path, &owner, json!({"kind": "rtmp", "url": format!("rtmps://127.0.0.1:{rtmps}/live"), "key": "wrong-name"}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{t2}");
-    let _publisher = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 120,
-            ..Publish::default()
-        },
-    );
+    let _publisher = ffmpeg_publish(&srv, &key, Publish::secs(120));
     let wait = within(secs(30)).every(Duration::from_millis(300));
     let what = "the right name live and the wrong one retrying";
     let bad = eventually(wait, what, async || {

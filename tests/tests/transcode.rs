@@ -89,17 +89,7 @@ async fn ladder_renditions_decode_align_and_are_listed_in_a_master_playlist() {
     assert_eq!(ladder["enabled"], true);
 
     // A 480p source: the 720p rung is above it and is skipped.
-    let _pub = ffmpeg_publish_sized(
-        &srv,
-        &key,
-        Publish {
-            seconds: 40,
-            gop_secs: 2,
-            bframes: true,
-        },
-        "854x480",
-        "1200k",
-    );
+    let _pub = ffmpeg_publish_sized(&srv, &key, Publish::secs(40).gop(2), "854x480", "1200k");
     let r360 = wait_playlist(&srv, &format!("{slug}/360p"), 6, Duration::from_secs(40)).await;
 
     // The master playlist: the source first, then the rungs highest first, each with its
@@ -319,17 +309,7 @@ async fn hls_js_switches_down_the_ladder_when_bandwidth_drops() {
         ]}),
     )
     .await;
-    let _pub = ffmpeg_publish_sized(
-        &srv,
-        &key,
-        Publish {
-            seconds: 90,
-            gop_secs: 2,
-            bframes: true,
-        },
-        "854x480",
-        "1500k",
-    );
+    let _pub = ffmpeg_publish_sized(&srv, &key, Publish::secs(90).gop(2), "854x480", "1500k");
     wait_playlist(&srv, &format!("{slug}/180p"), 3, Duration::from_secs(30)).await;
     // hls.js climbs to 480p on the loopback, then the page's network is capped at
     // 700 kbit/s: it must step down to 180p and keep playing.
@@ -457,11 +437,7 @@ async fn a_rung_just_over_the_announced_bitrate_runs_capped_and_taller_rungs_are
     let publisher = ffmpeg_publish_sized(
         &srv,
         &key,
-        Publish {
-            seconds: 40,
-            gop_secs: 2,
-            bframes: false,
-        },
+        Publish::secs(40).gop(2).no_bframes(),
         "1280x720",
         "2000k",
     );
