@@ -46,13 +46,7 @@ crate::debug_fields!(RtmpTarget {
 impl RtmpTarget {
     /// The address without the key, for logs and lists.
     pub fn display(&self) -> String {
-        format!(
-            "rtmp{}://{}:{}/{}",
-            if self.tls { "s" } else { "" },
-            self.host,
-            self.port,
-            self.app
-        )
+        crate::rtmp::client::server_url(self.tls, &self.host, self.port, &self.app)
     }
 }
 
