@@ -231,31 +231,22 @@ type Sql = AssertSqlSafe<String>;
 pub(crate) trait Decoded: for<'r> FromRow<'r, AnyRow> + Send + Unpin {}
 impl<T: for<'r> FromRow<'r, AnyRow> + Send + Unpin> Decoded for T {}
 
-/// `select` (this crate's SQL, see [`sql!`]) with its `$1`, `$2`, … bound to `args` in order:
-/// the reads of the modules here that take only ids share it.
-fn select<'q, T: Decoded>(
+/// `select` (this crate's SQL, see [`sql!`]) with its `$1`, `$2`, … bound to `args` in order,
+/// ready to fetch: the reads of the modules here that take only ids start from it.
+pub(crate) fn select<'q, T: Decoded>(
     select: Sql,
     args: &[i64],
 ) -> sqlx::query::QueryAs<'q, Any, T, <Any as sqlx::Database>::Arguments> {
     args.iter().fold(sqlx::query_as(select), |q, &a| q.bind(a))
 }
 
-/// The row `select` finds with `args`, if any.
+/// The row `select` finds with `args`, if any (a read by a unique key).
 pub(crate) async fn row<'e, T: Decoded>(
     exec: impl Executor<'e, Database = Any>,
     select: Sql,
     args: &[i64],
 ) -> sqlx::Result<Option<T>> {
     self::select(select, args).fetch_optional(exec).await
-}
-
-/// Every row `select` finds with `args`.
-pub(crate) async fn rows<'e, T: Decoded>(
-    exec: impl Executor<'e, Database = Any>,
-    select: Sql,
-    args: &[i64],
-) -> sqlx::Result<Vec<T>> {
-    self::select(select, args).fetch_all(exec).await
 }
 
 /// A listing the API pages through: `SELECT {columns} FROM {from} WHERE {filter} ORDER BY

@@ -70,7 +70,9 @@ pub async fn by_name(db: &Db, name: &str) -> sqlx::Result<Option<MountRow>> {
 
 pub async fn for_service(db: &Db, service_id: i64) -> sqlx::Result<Vec<MountRow>> {
     let select = sql!("SELECT {COLUMNS} FROM mounts WHERE service_id = $1 ORDER BY id");
-    super::rows(db.pool(), select, &[service_id]).await
+    super::select(select, &[service_id])
+        .fetch_all(db.pool())
+        .await
 }
 
 pub async fn update<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(

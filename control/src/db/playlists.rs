@@ -206,7 +206,9 @@ pub async fn by_id(db: &Db, service_id: i64, id: i64) -> sqlx::Result<Option<Pla
 
 pub async fn for_service(db: &Db, service_id: i64) -> sqlx::Result<Vec<PlaylistRow>> {
     let select = sql!("SELECT {COLUMNS} FROM playlists WHERE service_id = $1 ORDER BY id");
-    super::rows(db.pool(), select, &[service_id]).await
+    super::select(select, &[service_id])
+        .fetch_all(db.pool())
+        .await
 }
 
 /// A playlist's tracks in order (media ids).

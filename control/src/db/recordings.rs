@@ -60,7 +60,9 @@ pub async fn by_id(db: &Db, service_id: i64, id: i64) -> sqlx::Result<Option<Rec
 pub async fn list(db: &Db, service_id: i64) -> sqlx::Result<Vec<Recording>> {
     let select =
         sql!("SELECT {COLUMNS} FROM recordings WHERE service_id = $1 ORDER BY id DESC LIMIT 500");
-    super::rows(db.pool(), select, &[service_id]).await
+    super::select(select, &[service_id])
+        .fetch_all(db.pool())
+        .await
 }
 
 /// Recordings a stop of the server interrupted, oldest first.

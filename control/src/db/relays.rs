@@ -60,12 +60,9 @@ pub async fn of_service(db: &Db, service_id: i64) -> sqlx::Result<Option<Relay>>
 }
 
 pub async fn all(db: &Db) -> sqlx::Result<Vec<Relay>> {
-    super::rows(
-        db.pool(),
-        sql!("SELECT {COLUMNS} FROM relays ORDER BY id"),
-        &[],
-    )
-    .await
+    super::select(sql!("SELECT {COLUMNS} FROM relays ORDER BY id"), &[])
+        .fetch_all(db.pool())
+        .await
 }
 
 /// Sets the service's relay (replacing one it had).

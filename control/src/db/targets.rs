@@ -120,15 +120,17 @@ pub async fn insert(db: &Db, service_id: i64, t: &NewTarget<'_>) -> sqlx::Result
 
 pub async fn of_service(db: &Db, service_id: i64) -> sqlx::Result<Vec<Target>> {
     let select = sql!("SELECT {COLUMNS} FROM publish_targets WHERE service_id = $1 ORDER BY id");
-    super::rows(db.pool(), select, &[service_id]).await
+    super::select(select, &[service_id])
+        .fetch_all(db.pool())
+        .await
 }
 
 pub async fn all(db: &Db) -> sqlx::Result<Vec<Target>> {
-    super::rows(
-        db.pool(),
+    super::select(
         sql!("SELECT {COLUMNS} FROM publish_targets ORDER BY id"),
         &[],
     )
+    .fetch_all(db.pool())
     .await
 }
 
