@@ -207,22 +207,6 @@ class Procs(bl.Sampler):
         return sorted(out)
 
 
-def stop_all(procs, grace=10.0):
-    """SIGTERM each process we started (by PID), then SIGKILL what is left after `grace` s."""
-    procs = [p for p in procs if p is not None and p.poll() is None]
-    for p in procs:
-        try:
-            os.kill(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    end = time.monotonic() + grace
-    for p in procs:
-        try:
-            p.wait(max(0.1, end - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            bl.stop(p, grace=0.1)
-
-
 # ---------------------------------------------------------------- the two sides
 
 class Liquidsoap:
@@ -237,23 +221,7 @@ class Liquidsoap:
         self.liqs = []
 
     def setup(self, n):
-        if not bl.port_free(self.port):
-            raise RuntimeError(f"port {self.port} is busy (another icecast?)")
-        bl.fresh_dir(self.dir)
-        os.makedirs(os.path.join(self.dir, "log"))
-        conf = os.path.join(self.dir, "icecast.xml")
-        with open(ICECAST_XML) as f:
-            xml = f.read().replace("@DIR@", self.dir)
-        with open(conf, "w") as f:
-            f.write(xml)
-        if os.geteuid() == 0:
-            # icecast refuses root; setpriv execs icecast2 in place, so the PID is icecast's own
-            subprocess.run(["chown", "-R", "icecast2:icecast", self.dir], check=True)
-            cmd = ["setpriv", "--reuid=icecast2", "--regid=icecast", "--init-groups", "icecast2", "-c", conf]
-        else:
-            cmd = ["icecast2", "-c", conf]
-        self.ice = bl.start(cmd, log=os.path.join(self.dir, "icecast-stdout.log"))
-        bl.wait_port(self.port, proc=self.ice)
+        self.ice = bl.start_icecast2(self.dir, ICECAST_XML, self.port, "icecast-stdout.log")
         self.liqs = []
         return {}
 
@@ -291,7 +259,7 @@ class Liquidsoap:
         return len(bad), bad[:5]
 
     def stop(self):
-        stop_all(self.liqs)
+        bl.stop_all(self.liqs)
         bl.stop(self.ice)
         self.ice = None
 
@@ -389,20 +357,7 @@ class Tidecast:
                 "server_alive": self.proc.poll() is None}
 
     def log_problems(self):
-        """(count, first few) of log lines at WARN or ERROR (the server logs at warn)"""
-        bad = []
-        try:
-            with open(os.path.join(self.dir, "tidecast.log"), errors="replace") as f:
-                for ln in f:
-                    try:
-                        level = str(json.loads(ln).get("level", "")).upper()
-                    except ValueError:
-                        level = "NOTJSON"
-                    if level in ("WARN", "ERROR", "NOTJSON"):
-                        bad.append(ln.strip()[:400])
-        except OSError:
-            pass
-        return len(bad), bad[:5]
+        return bl.tidecast_log_problems(os.path.join(self.dir, "tidecast.log"), 5)
 
     def stop(self):
         bl.stop(self.proc)
@@ -668,18 +623,7 @@ def table(summ, cfg, started, results_path):
 
 
 def report(path):
-    rows, cfg = [], None
-    with open(path) as f:
-        for line in f:
-            js = json.loads(line)
-            if js["scenario"] == "config":
-                cfg = js
-            elif js["scenario"] == "autodj_cell":
-                rows.append(js)
-    if cfg is None:
-        sys.exit(f"{path}: no config line; not an autodj.py results file")
-    m = re.match(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)", os.path.basename(path))
-    started = f"{m[1]}-{m[2]}-{m[3]} {m[4]}:{m[5]}" if m else "?"
+    rows, cfg, _, started = bl.read_results(path, ("autodj_cell",), "autodj.py")
     print(table(summarise(rows), cfg, started, os.path.abspath(path)))
 
 

@@ -127,18 +127,7 @@ class Server:
                "--rtmp", f"127.0.0.1:{RTMP_PORT}", "--icecast", f"127.0.0.1:{ICECAST_PORT}",
                "--log-format", "json"]
         self.proc = bl.start(cmd, log=self.log_path, env=env, preexec_fn=lambda: bl.raise_nofile(NOFILE))
-        end = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"tidecast exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                if bl.http("GET", f"http://127.0.0.1:{HTTP_PORT}/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > end:
-                raise RuntimeError("tidecast /healthz not ready after 60 s")
-            time.sleep(0.1)
+        bl.wait_healthz(self.proc, f"http://127.0.0.1:{HTTP_PORT}", self.log_path)
         bl.wait_port(RTMP_PORT, proc=self.proc)
         self.token = bl.api("POST", f"{self.api}/login", {"username": "admin", "password": self.password})["token"]
         if fresh:
@@ -354,14 +343,7 @@ def write_cost_run(work, dvr_on, a, run):
             live += status == 200
         metrics = s.metrics()
     finally:
-        for p in ps:
-            if p.poll() is None:
-                try:
-                    os.kill(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for p in ps:
-            bl.stop(p, grace=5.0)
+        bl.stop_all(ps, grace=5.0)
         alive_at_end = s.proc is not None and s.proc.poll() is None
         s.stop()
     archived = []

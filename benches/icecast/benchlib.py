@@ -200,6 +200,23 @@ def stop(p, grace=10.0):
         p.wait(5)
 
 
+def stop_all(procs, grace=10.0):
+    """SIGTERM each process we started (by PID) at once, then SIGKILL what is left after
+    `grace` s: many processes stop in one grace period, not one after another."""
+    procs = [p for p in procs if p is not None and p.poll() is None]
+    for p in procs:
+        try:
+            os.kill(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    end = time.monotonic() + grace
+    for p in procs:
+        try:
+            p.wait(max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            stop(p, grace=0.1)
+
+
 def wait_port(port, host=LOOPBACK, timeout=15.0, proc=None):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -317,27 +334,96 @@ def start_tidecast(binary, work_dir, http_port, rtmp_port, icecast_port, nofile=
            # open-file limit (minus 1,024 kept for files): 20,000 listeners need `nofile`
            # (and the hard limit) over 21,100.
            "--max-connections-per-address", "1000000", *extra_args]
-    proc = start(cmd, log=os.path.join(work_dir, "tidecast.log"), env=env,
-                 preexec_fn=lambda: raise_nofile(nofile))
+    log_path = os.path.join(work_dir, "tidecast.log")
+    proc = start(cmd, log=log_path, env=env, preexec_fn=lambda: raise_nofile(nofile))
     base = f"http://127.0.0.1:{http_port}"
-    end = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"tidecast exited with {proc.returncode}; see {work_dir}/tidecast.log")
-        try:
-            status, _ = http("GET", f"{base}/healthz", timeout=2)
-            if status == 200:
-                break
-        except OSError:
-            pass
-        if time.monotonic() > end:
-            raise RuntimeError("tidecast /healthz not ready after 60 s")
-        time.sleep(0.1)
+    wait_healthz(proc, base, log_path)
     api_base = f"{base}/api/v1"
     token = api("POST", f"{api_base}/login", {"username": "admin", "password": admin_pw})["token"]
     owner = api("POST", f"{api_base}/users",
                 {"username": "bench", "password": "bench-password", "role": "customer"}, token)["id"]
     return proc, api_base, token, owner
+
+
+def wait_healthz(proc, base, log_path, timeout=60.0):
+    """Waits until the tidecast server `proc` at `base` answers /healthz; raises when it exits
+    first (see `log_path`) or is not ready within `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"tidecast exited with {proc.returncode}; see {log_path}")
+        try:
+            if http("GET", f"{base}/healthz", timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > end:
+            raise RuntimeError(f"tidecast /healthz not ready after {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def tidecast_log_problems(log_path, keep):
+    """(count, first `keep`) of the server's JSON log lines at WARN or ERROR, or not JSON at
+    all (the benchmarks run it at warn, so any line is worth a look)."""
+    bad = []
+    try:
+        with open(log_path, errors="replace") as f:
+            for ln in f:
+                try:
+                    level = str(json.loads(ln).get("level", "")).upper()
+                except ValueError:
+                    level = "NOTJSON"
+                if level in ("WARN", "ERROR", "NOTJSON"):
+                    bad.append(ln.strip()[:400])
+    except OSError:
+        pass
+    return len(bad), bad[:keep]
+
+
+def start_icecast2(folder, template, port, log, **kw):
+    """Starts icecast2 on a fresh `folder` with the config `template` (its @DIR@ replaced by
+    the folder) and waits for `port`. As root it runs as the package's user (icecast refuses
+    root); setpriv execs icecast2 in place, so the process's PID is icecast's own."""
+    if not port_free(port):
+        raise RuntimeError(f"port {port} is busy (another icecast?)")
+    fresh_dir(folder)
+    os.makedirs(os.path.join(folder, "log"))
+    conf = os.path.join(folder, "icecast.xml")
+    with open(template) as f:
+        xml = f.read().replace("@DIR@", folder)
+    with open(conf, "w") as f:
+        f.write(xml)
+    if os.geteuid() == 0:
+        subprocess.run(["chown", "-R", "icecast2:icecast", folder], check=True)
+        cmd = ["setpriv", "--reuid=icecast2", "--regid=icecast", "--init-groups", "icecast2", "-c", conf]
+    else:
+        cmd = ["icecast2", "-c", conf]
+    proc = start(cmd, log=os.path.join(folder, log), **kw)
+    wait_port(port, proc=proc)
+    return proc
+
+
+def read_results(path, scenarios, what):
+    """An earlier results file read back for its tables: (rows of `scenarios`, the config
+    line, the cores it ran on, when it started as "YYYY-MM-DD HH:MM"). Exits when the file
+    has no config line (it is not a `what` results file)."""
+    import re
+    import sys
+    rows, cfg, cpus = [], None, "?"
+    with open(path) as f:
+        for line in f:
+            js = json.loads(line)
+            if js["scenario"] == "config":
+                cfg = js
+            elif js["scenario"] == "versions":
+                cpus = js.get("cpus", "?")
+            elif js["scenario"] in scenarios:
+                rows.append(js)
+    if cfg is None:
+        sys.exit(f"{path}: no config line; not a {what} results file")
+    m = re.match(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)", os.path.basename(path))
+    started = f"{m[1]}-{m[2]}-{m[3]} {m[4]}:{m[5]}" if m else "?"
+    return rows, cfg, cpus, started
 
 
 def versions(tidecast_bin, repo, packages=()):

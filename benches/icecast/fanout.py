@@ -43,7 +43,6 @@ import json
 import os
 import platform
 import pwd
-import re
 import secrets
 import shutil
 import signal
@@ -93,25 +92,8 @@ class Icecast2:
         self.proc = None
 
     def start(self):
-        if not bl.port_free(self.port):
-            raise RuntimeError(f"port {self.port} is busy (another icecast?)")
-        fresh_dir(self.dir)
-        os.makedirs(os.path.join(self.dir, "log"))
-        conf = os.path.join(self.dir, "icecast.xml")
-        with open(ICECAST_XML) as f:
-            xml = f.read().replace("@DIR@", self.dir)
-        with open(conf, "w") as f:
-            f.write(xml)
-        if os.geteuid() == 0:
-            # icecast refuses root: run it as the package's user. setpriv execs icecast2 in
-            # place, so proc.pid is icecast's own PID.
-            subprocess.run(["chown", "-R", "icecast2:icecast", self.dir], check=True)
-            cmd = ["setpriv", "--reuid=icecast2", "--regid=icecast", "--init-groups", "icecast2", "-c", conf]
-        else:
-            cmd = ["icecast2", "-c", conf]
-        self.proc = bl.start(cmd, log=os.path.join(self.dir, "stdout.log"),
-                             preexec_fn=lambda: bl.raise_nofile(NOFILE))
-        bl.wait_port(self.port, proc=self.proc)
+        self.proc = bl.start_icecast2(self.dir, ICECAST_XML, self.port, "stdout.log",
+                                      preexec_fn=lambda: bl.raise_nofile(NOFILE))
 
     def stop(self):
         bl.stop(self.proc)
@@ -375,20 +357,7 @@ def table(rows, cfg, started, results_path, cpus):
 
 def report(path):
     """Print the table of an earlier results file again."""
-    rows, cfg, cpus = [], None, "?"
-    with open(path) as f:
-        for line in f:
-            js = json.loads(line)
-            if js["scenario"] == "config":
-                cfg = js
-            elif js["scenario"] == "versions":
-                cpus = js.get("cpus", "?")
-            elif js["scenario"] == "icecast_fanout":
-                rows.append(js)
-    if cfg is None:
-        sys.exit(f"{path}: no config line; not a fanout.py results file")
-    m = re.match(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)", os.path.basename(path))
-    started = f"{m[1]}-{m[2]}-{m[3]} {m[4]}:{m[5]}" if m else "?"
+    rows, cfg, cpus, started = bl.read_results(path, ("icecast_fanout",), "fanout.py")
     print(table(rows, cfg, started, os.path.abspath(path), cpus))
 
 

@@ -44,7 +44,6 @@ and stopped by its PID, like every other child.
 import argparse
 import datetime
 import http.client
-import json
 import os
 import re
 import resource
@@ -190,21 +189,7 @@ class Tidecast:
         return None  # segments live in the process's memory (in its RSS): 6 listed + 3 kept
 
     def log_problems(self):
-        """(count, first few) of log lines at WARN or ERROR (the server logs at warn)"""
-        bad = []
-        try:
-            with open(os.path.join(self.dir, "tidecast.log"), errors="replace") as f:
-                for ln in f:
-                    try:
-                        js = json.loads(ln)
-                        level = str(js.get("level", "")).upper()
-                    except ValueError:
-                        level = "NOTJSON"
-                    if level in ("WARN", "ERROR", "NOTJSON"):
-                        bad.append(ln.strip()[:400])
-        except OSError:
-            pass
-        return len(bad), bad[:3]
+        return bl.tidecast_log_problems(os.path.join(self.dir, "tidecast.log"), 3)
 
     def stop(self):
         bl.stop(self.proc)
@@ -267,18 +252,6 @@ def pusher(media, url, progress=False, log_path=None):
             if log_path:
                 err.close()
     return bl.start(cmd, log=log_path)
-
-
-def stop_all(ps):
-    """SIGTERM every publisher first, then reap each (SIGKILL after the grace period)"""
-    for p in ps:
-        if p.poll() is None:
-            try:
-                os.kill(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    for p in ps:
-        bl.stop(p, grace=5.0)
 
 
 # ---------------------------------------------------------------- (a) latency
@@ -403,7 +376,7 @@ def publishers_run(server, streams, media, window, warm, ffmpeg_log):
         i1 = {st.name: last_index(h, st) for st in streams}
         alive = sum(p.poll() is None for p in ps)
     finally:
-        stop_all(ps)
+        bl.stop_all(ps, grace=5.0)
         h.close()
     made = [i1[st.name] - i0[st.name] if i0[st.name] >= 0 and i1[st.name] >= 0 else 0 for st in streams]
     expect = window / 2.0
@@ -729,20 +702,10 @@ def tables(rows, cfg, started, results_path, cpus):
 
 
 def report(path):
-    rows, cfg, cpus = [], None, "?"
-    with open(path) as f:
-        for line in f:
-            js = json.loads(line)
-            if js["scenario"] == "config":
-                cfg = js
-            elif js["scenario"] == "versions":
-                cpus = js.get("cpus", "?")
-            elif js["scenario"] in ("rtmp_hls_latency", "rtmp_publishers", "hls_fetch"):
-                rows.append(js)
-    if cfg is None or "lat_secs" not in cfg:
+    scenarios = ("rtmp_hls_latency", "rtmp_publishers", "hls_fetch")
+    rows, cfg, cpus, started = bl.read_results(path, scenarios, "hls.py")
+    if "lat_secs" not in cfg:
         sys.exit(f"{path}: no config line of hls.py; not an RTMP benchmark results file")
-    m = re.match(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)", os.path.basename(path))
-    started = f"{m[1]}-{m[2]}-{m[3]} {m[4]}:{m[5]}" if m else "?"
     print(tables(rows, cfg, started, os.path.abspath(path), cpus))
 
 

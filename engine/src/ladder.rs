@@ -375,6 +375,16 @@ mod tests {
         }
     }
 
+    /// 1080p, 720p and 360p, no passthrough.
+    fn three_rungs() -> LadderSpec {
+        let rungs = vec![
+            rung("1080p", 1080, 4000),
+            rung("720p", 720, 2000),
+            rung("360p", 360, 800),
+        ];
+        spec(rungs, false)
+    }
+
     /// A video source of `height` lines (the plan reads nothing else of it).
     fn video(height: u32) -> StreamConfig {
         StreamConfig {
@@ -408,14 +418,7 @@ mod tests {
 
     #[test]
     fn a_rung_a_little_over_the_announced_bitrate_runs_capped() {
-        let s = spec(
-            vec![
-                rung("1080p", 1080, 4000),
-                rung("720p", 720, 2000),
-                rung("360p", 360, 800),
-            ],
-            false,
-        );
+        let s = three_rungs();
         // `-b:v 2000k` is announced in FLV metadata as 2_000_000 / 1024 bit/s.
         let plan = plan_rungs(&s, &video(720), Some(1953));
         assert_eq!(running(&plan), [("720p", 1953), ("360p", 800)]);
@@ -442,14 +445,7 @@ mod tests {
 
     #[test]
     fn rungs_above_the_source_are_skipped_but_never_all() {
-        let s = spec(
-            vec![
-                rung("1080p", 1080, 4000),
-                rung("720p", 720, 2000),
-                rung("360p", 360, 800),
-            ],
-            false,
-        );
+        let s = three_rungs();
         let plan = plan_rungs(&s, &video(240), Some(300));
         assert_eq!(running(&plan), [("360p", 300)]);
         assert_eq!(

@@ -17,6 +17,7 @@ pub mod autodj;
 pub mod civil;
 pub mod conn_cap;
 pub mod dead_air;
+mod debug_fields;
 pub mod demand;
 pub mod dial;
 pub mod dvr;
@@ -74,13 +75,7 @@ pub struct Engine {
     demand: Arc<demand::Demand>,
 }
 
-impl std::fmt::Debug for Engine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("registry", &self.registry)
-            .finish_non_exhaustive()
-    }
-}
+crate::debug_fields!(Engine { registry, .. });
 
 impl Engine {
     /// An engine that asks `admission` before it lets anyone publish or listen, and reports

@@ -206,26 +206,18 @@ impl Taps {
 mod tests {
     use super::*;
 
-    fn tag(video: bool, data: &'static [u8]) -> Tag {
-        Tag {
-            video,
-            ts: 0,
-            data: Bytes::from_static(data),
-        }
-    }
-
     #[test]
     fn followers_get_the_headers_then_what_follows() {
         let tap = Tap::default();
         let (one, two) = (PublisherId::new(), PublisherId::new());
         tap.start(one);
-        tap.send(tag(true, &[0x17, 0, 0, 0, 0, 1, 2]));
-        tap.send(tag(false, &[0xAF, 0, 0x12, 0x10]));
-        tap.send(tag(true, &[0x17, 1, 0, 0, 0, 9])); // before anyone follows: gone
+        tap.send(Tag::test(true, &[0x17, 0, 0, 0, 0, 1, 2]));
+        tap.send(Tag::test(false, &[0xAF, 0, 0x12, 0x10]));
+        tap.send(Tag::test(true, &[0x17, 1, 0, 0, 0, 9])); // before anyone follows: gone
         let (first, mut rx) = tap.follow();
         assert_eq!(first.len(), 2);
         assert!(first.iter().all(Tag::is_header) && first[0].video);
-        tap.send(tag(true, &[0x27, 1, 0, 0, 0, 9]));
+        tap.send(Tag::test(true, &[0x27, 1, 0, 0, 0, 9]));
         let next = rx.try_recv().expect("a tag");
         assert!(!next.is_keyframe() && !next.is_header());
         // A new publisher's headers replace the old ones; an old publisher's stop is ignored.

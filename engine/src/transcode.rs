@@ -97,13 +97,7 @@ pub struct FeedJob {
     pub output: Box<dyn FeedOutput>,
 }
 
-impl std::fmt::Debug for FeedJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FeedJob")
-            .field("spec", &self.spec)
-            .finish_non_exhaustive()
-    }
-}
+crate::debug_fields!(FeedJob { spec, .. });
 
 /// Which rungs of a ladder run for a live source, and which do not and why (worked out by
 /// [`crate::ladder::plan_rungs`]; shown by the control plane while the source is live).
@@ -168,13 +162,7 @@ pub struct RenditionJob {
     pub stats: Arc<RenditionStats>,
 }
 
-impl std::fmt::Debug for RenditionJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RenditionJob")
-            .field("spec", &self.spec)
-            .finish_non_exhaustive()
-    }
-}
+crate::debug_fields!(RenditionJob { spec, .. });
 
 /// What a ladder needs to start.
 #[derive(Debug)]
@@ -471,6 +459,37 @@ pub struct LadderReport {
     pub renditions: Vec<(String, Arc<RenditionStats>)>,
 }
 
+impl LadderReport {
+    /// Seconds since the ladder started (never 0, so rates can divide by it).
+    pub fn running_secs(&self) -> f64 {
+        self.started.elapsed().as_secs_f64().max(0.001)
+    }
+
+    /// Source pictures decoded per second since the ladder started.
+    pub fn input_fps(&self) -> f64 {
+        LadderStats::get(&self.stats.frames_in) as f64 / self.running_secs()
+    }
+
+    /// Source seconds per second of the busiest stage's work (the decoder or a rendition):
+    /// above 1 the ladder keeps up with a live source; 0 before it has done any work.
+    pub fn speed(&self) -> f64 {
+        let media_secs = LadderStats::get(&self.stats.media_time) as f64 / 90_000.0;
+        let busiest = self
+            .renditions
+            .iter()
+            .map(|(_, r)| LadderStats::get(&r.busy_ns))
+            .chain([LadderStats::get(&self.stats.busy_ns)])
+            .max()
+            .unwrap_or(0) as f64
+            / 1e9;
+        if busiest > 0.0 {
+            media_secs / busiest
+        } else {
+            0.0
+        }
+    }
+}
+
 /// Counters of one rendition.
 #[derive(Debug, Default)]
 pub struct RenditionStats {
@@ -489,5 +508,46 @@ impl LadderStats {
 
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(
+        media_secs: u64,
+        decoder_busy_secs: u64,
+        rendition_busy_secs: &[u64],
+    ) -> LadderReport {
+        let stats = LadderStats::default();
+        LadderStats::add(&stats.media_time, media_secs * 90_000);
+        LadderStats::add(&stats.busy_ns, decoder_busy_secs * 1_000_000_000);
+        let renditions = rendition_busy_secs
+            .iter()
+            .enumerate()
+            .map(|(i, &busy)| {
+                let r = RenditionStats::default();
+                LadderStats::add(&r.busy_ns, busy * 1_000_000_000);
+                (format!("r{i}"), Arc::new(r))
+            })
+            .collect();
+        LadderReport {
+            started: std::time::Instant::now(),
+            stats: Arc::new(stats),
+            renditions,
+        }
+    }
+
+    #[test]
+    fn speed_is_source_time_over_the_busiest_stage() {
+        // The 720p rendition (5 s of work) is the bottleneck, not the decoder (2 s).
+        assert_eq!(report(10, 2, &[5, 1]).speed(), 2.0);
+        assert_eq!(report(10, 4, &[]).speed(), 2.5);
+    }
+
+    #[test]
+    fn speed_is_zero_before_any_work() {
+        assert_eq!(report(0, 0, &[0]).speed(), 0.0);
     }
 }

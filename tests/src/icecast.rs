@@ -9,6 +9,37 @@ use std::time::{Duration, Instant};
 
 use crate::{Server, Value, eventually_blocking, secs, within};
 
+/// Every `StreamTitle` an ICY listener has seen so far in `data` (the response, its head
+/// included; metadata every `metaint` bytes after it), in order, a repeat of the one before
+/// left out.
+pub fn stream_titles(data: &[u8], metaint: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(data.len(), |p| p + 4);
+    loop {
+        i += metaint;
+        let Some(&len) = data.get(i) else { break };
+        let end = i + 1 + usize::from(len) * 16;
+        if end > data.len() {
+            break;
+        }
+        let text = String::from_utf8_lossy(&data[i + 1..end])
+            .trim_end_matches('\0')
+            .to_owned();
+        if let Some(t) = text
+            .strip_prefix("StreamTitle='")
+            .and_then(|t| t.split("';").next())
+            && out.last().map(String::as_str) != Some(t)
+        {
+            out.push(t.to_owned());
+        }
+        i = end;
+    }
+    out
+}
+
 /// A radio service and its source password.
 pub async fn radio(srv: &Server, name: &str, limits: Value) -> (i64, String, String) {
     let svc = crate::new_service(srv, name, "radio", limits).await;

@@ -49,6 +49,16 @@ use sqlx::{Column, Row};
 pub use reqwest::StatusCode;
 pub use serde_json::{Value, json};
 
+/// `tidecast serve`'s listening flags: every port a free one on loopback.
+pub const FREE_PORTS: [&str; 6] = [
+    "--http",
+    "127.0.0.1:0",
+    "--rtmp",
+    "127.0.0.1:0",
+    "--icecast",
+    "127.0.0.1:0",
+];
+
 /// The admin password every test server starts with.
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 
@@ -311,16 +321,8 @@ impl Server {
             .arg(store.data_dir())
             .arg("--database-url")
             .arg(&store.database_url)
-            .args([
-                "--http",
-                "127.0.0.1:0",
-                "--rtmp",
-                "127.0.0.1:0",
-                "--icecast",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-            ])
+            .args(FREE_PORTS)
+            .args(["--log-format", "json"])
             .args(&opts.args)
             .env_remove("TIDECAST_ADMIN_PASSWORD")
             .env("TIDECAST_LOG", "info")
@@ -491,6 +493,18 @@ impl Server {
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call("PUT", path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call("PATCH", path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call("DELETE", path, Some(token), None).await
     }
 
     /// Logs in and returns the token; panics on failure.

@@ -41,6 +41,29 @@ impl Default for Publish {
     }
 }
 
+impl Publish {
+    /// `seconds` of the test picture, a keyframe every second, with B-frames.
+    pub fn secs(seconds: u32) -> Self {
+        Self {
+            seconds,
+            ..Self::default()
+        }
+    }
+
+    /// A keyframe every `gop_secs` seconds.
+    pub fn gop(self, gop_secs: u32) -> Self {
+        Self { gop_secs, ..self }
+    }
+
+    /// H.264 without B-frames (every picture's composition time is its decode time).
+    pub fn no_bframes(self) -> Self {
+        Self {
+            bframes: false,
+            ..self
+        }
+    }
+}
+
 /// ffmpeg publishing a 320x240 30 fps test picture with a 440 Hz tone, in real time.
 pub fn ffmpeg_publish(srv: &Server, key: &str, p: Publish) -> Proc {
     publish_picture(srv, key, p, "testsrc=size=320x240:rate=30", "400k")
@@ -366,9 +389,15 @@ pub async fn decode_window(
 ) -> (bool, String) {
     let path = download(srv, stream, playlist, dir).await;
     std::fs::write(&path, format!("{playlist}#EXT-X-ENDLIST\n")).unwrap();
+    ffmpeg_decode(&path, level)
+}
+
+/// Decodes `path` whole with the ffmpeg CLI at log `level`; returns whether ffmpeg succeeded
+/// and what it printed.
+pub fn ffmpeg_decode(path: &Path, level: &str) -> (bool, String) {
     let out = Command::new("ffmpeg")
         .args(["-v", level, "-i"])
-        .arg(&path)
+        .arg(path)
         .args(["-f", "null", "-"])
         .output()
         .unwrap();
@@ -376,6 +405,16 @@ pub async fn decode_window(
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Ends the downloaded playlist at `path` with `#EXT-X-ENDLIST` (so ffmpeg reads it through
+/// and stops) and checks that ffmpeg decodes it whole without a single warning.
+pub fn assert_window_decodes_cleanly(path: &Path) {
+    let mut vod = std::fs::read_to_string(path).unwrap();
+    vod.push_str("#EXT-X-ENDLIST\n");
+    std::fs::write(path, vod).unwrap();
+    let (ok, printed) = ffmpeg_decode(path, "warning");
+    assert!(ok && printed.is_empty(), "{printed}");
 }
 
 /// Polls `stream`'s playlist until it lists a discontinuity with at least `after` segments

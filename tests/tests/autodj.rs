@@ -143,23 +143,21 @@ both_backends! {
         assert_eq!(requestable["items"][0]["title"], "Station ID", "{requestable}");
         autodj(&srv, &owner, id, "stop").await;
         let jid = j["items"][0]["id"].as_i64().unwrap();
-        let (status, moved) = srv.call("PATCH", &format!("/api/v1/services/{id}/media/{jid}"), Some(&owner),
-            Some(json!({"folder": "archive", "title": "Old ID", "artist": "Tidecast"}))).await;
+        let (status, moved) = srv.patch(&format!("/api/v1/services/{id}/media/{jid}"), &owner, json!({"folder": "archive", "title": "Old ID", "artist": "Tidecast"})).await;
         assert_eq!(status, StatusCode::OK, "{moved}");
         assert_eq!((moved["folder"].as_str(), moved["title"].as_str()), (Some("archive"), Some("Old ID")));
         for bad in [json!({"folder": "../up"}), json!({"title": ""}), json!({"title": "a\nb"}), json!({"size_bytes": 1})] {
-            let (status, _) = srv.call("PATCH", &format!("/api/v1/services/{id}/media/{jid}"), Some(&owner), Some(bad)).await;
+            let (status, _) = srv.patch(&format!("/api/v1/services/{id}/media/{jid}"), &owner, bad).await;
             assert!(status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST, "{status}");
         }
-        let (status, _) = srv.call("PATCH", &format!("/api/v1/services/{other}/media/{jid}"), Some(&stranger),
-            Some(json!({"title": "Mine now"}))).await;
+        let (status, _) = srv.patch(&format!("/api/v1/services/{other}/media/{jid}"), &stranger, json!({"title": "Mine now"})).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
 
         // Listing, delete (the file goes too).
         let (_, list) = srv.get(&format!("/api/v1/services/{id}/media"), &owner).await;
         assert_eq!(list["total"], 6);
         let sid = song["id"].as_i64().unwrap();
-        let (status, _) = srv.call("DELETE", &format!("/api/v1/services/{id}/media/{sid}"), Some(&owner), None).await;
+        let (status, _) = srv.delete(&format!("/api/v1/services/{id}/media/{sid}"), &owner).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert_eq!(library_files(&store).len(), files_before.len(), "the song's file is gone, the jingle's came");
         let (status, _) = srv.get(&format!("/api/v1/services/{id}/media/{sid}"), &owner).await;
@@ -207,11 +205,10 @@ async fn station(
         .await;
     assert_eq!(status, StatusCode::CREATED, "{p}");
     let (status, s) = srv
-        .call(
-            "PUT",
+        .put(
             &format!("/api/v1/services/{id}/autodj"),
-            Some(&owner),
-            Some(json!({"crossfade_s": crossfade})),
+            &owner,
+            json!({"crossfade_s": crossfade}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{s}");
@@ -243,28 +240,7 @@ fn icy_titles(icecast: &str, mount: &str, secs: u64) -> Vec<String> {
         .trim()
         .parse()
         .unwrap();
-    let mut out: Vec<String> = Vec::new();
-    let mut i = head_end;
-    loop {
-        i += metaint;
-        let Some(&len) = data.get(i) else { break };
-        let end = i + 1 + usize::from(len) * 16;
-        if end > data.len() {
-            break;
-        }
-        let text = String::from_utf8_lossy(&data[i + 1..end])
-            .trim_end_matches('\0')
-            .to_owned();
-        if let Some(t) = text
-            .strip_prefix("StreamTitle='")
-            .and_then(|t| t.split("';").next())
-            && out.last().map(String::as_str) != Some(t)
-        {
-            out.push(t.to_owned());
-        }
-        i = end;
-    }
-    out
+    stream_titles(&data, metaint)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -534,11 +510,10 @@ async fn autodj_comes_back_after_a_restart_and_follows_the_plan() {
     let (status, _) = autodj(&srv, &owner, id, "skip").await;
     assert_eq!(status, StatusCode::CONFLICT);
     let (status, err) = srv
-        .call(
-            "PUT",
+        .put(
             &format!("/api/v1/services/{id}/autodj"),
-            Some(&owner),
-            Some(json!({"bitrate_kbps": 999})),
+            &owner,
+            json!({"bitrate_kbps": 999}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
@@ -629,14 +604,11 @@ async fn listeners_request_songs_within_limits() {
         .await;
     let pl = &lists["items"][0];
     let (status, body) = srv
-        .call(
-            "PUT",
+        .put(
             &format!("/api/v1/services/{id}/playlists/{}", pl["id"]),
-            Some(&owner),
-            Some(
-                json!({"name": "Rotation", "order": "sequential", "media": pl["media"],
+            &owner,
+            json!({"name": "Rotation", "order": "sequential", "media": pl["media"],
                 "allow_requests": true}),
-            ),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -753,11 +725,10 @@ async fn dead_air_inside_a_track_is_found_and_skipped() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, s) = srv
-        .call(
-            "PUT",
+        .put(
             &format!("/api/v1/services/{id}/autodj"),
-            Some(&owner),
-            Some(json!({"dead_air_s": 3, "crossfade_s": 0})),
+            &owner,
+            json!({"dead_air_s": 3, "crossfade_s": 0}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{s}");
@@ -917,11 +888,10 @@ async fn autodj_feeds_the_extra_mounts_and_the_station_hls() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{m}");
     let (status, t) = srv
-        .call(
-            "PUT",
+        .put(
             &format!("/api/v1/services/{id}/transcode"),
-            Some(&owner),
-            Some(json!({})),
+            &owner,
+            json!({}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{t}");

@@ -19,28 +19,20 @@ fn tidecast(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `tidecast <verb>` on the store's data folder and database, with `<file_flag> <file>`.
+fn on_store(verb: &str, store: &Store, file_flag: &str, file: &Path) -> Output {
+    let data = store.data_dir();
+    let (data, file) = (data.to_str().unwrap(), file.to_str().unwrap());
+    let url = store.database_url.as_str();
+    tidecast(&[verb, "--data", data, "--database-url", url, file_flag, file])
+}
+
 fn backup(store: &Store, to: &Path) -> Output {
-    tidecast(&[
-        "backup",
-        "--data",
-        store.data_dir().to_str().unwrap(),
-        "--database-url",
-        &store.database_url,
-        "--to",
-        to.to_str().unwrap(),
-    ])
+    on_store("backup", store, "--to", to)
 }
 
 fn restore(store: &Store, from: &Path) -> Output {
-    tidecast(&[
-        "restore",
-        "--data",
-        store.data_dir().to_str().unwrap(),
-        "--database-url",
-        &store.database_url,
-        "--from",
-        from.to_str().unwrap(),
-    ])
+    on_store("restore", store, "--from", from)
 }
 
 fn text(o: &Output) -> String {

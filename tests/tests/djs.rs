@@ -46,7 +46,7 @@ both_backends! {
         let dj_id = dj["id"].as_i64().unwrap();
         let (_, list) = srv.get(&path, &admin).await;
         assert_eq!(list["total"], 1);
-        let (status, p) = srv.call("PATCH", &format!("{path}/{dj_id}"), Some(&owner), Some(json!({"priority": 20}))).await;
+        let (status, p) = srv.patch(&format!("{path}/{dj_id}"), &owner, json!({"priority": 20})).await;
         assert_eq!((status, p["priority"].as_i64()), (StatusCode::OK, Some(20)));
 
         let before = store.snapshot().await;
@@ -68,7 +68,7 @@ both_backends! {
         srv.create_user(&admin, "stranger", "customer", json!({})).await;
         let stranger = srv.login("stranger", "stranger-password").await;
         assert_eq!(srv.get(&path, &stranger).await.0, StatusCode::NOT_FOUND);
-        assert_eq!(srv.call("DELETE", &format!("{path}/{dj_id}"), Some(&stranger), None).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(srv.delete(&format!("{path}/{dj_id}"), &stranger).await.0, StatusCode::NOT_FOUND);
         let video = srv.create_service(&admin, srv.get("/api/v1/me", &owner).await.1["id"].as_i64().unwrap(), "TV", "video").await;
         let (status, _) = srv.post(&format!("/api/v1/services/{}/djs", video["id"]), &owner, json!({"username": "bob", "password": "whatever-pw", "priority": 10})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -76,7 +76,7 @@ both_backends! {
         assert_eq!(before["djs"].as_array().map(Vec::len), Some(1), "{before}");
         assert_eq!(before["djs"], after["djs"], "a refused request changed the DJs");
 
-        assert_eq!(srv.call("DELETE", &format!("{path}/{dj_id}"), Some(&owner), None).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(srv.delete(&format!("{path}/{dj_id}"), &owner).await.0, StatusCode::NO_CONTENT);
         assert_eq!(srv.get(&path, &owner).await.1["total"], 0);
     }
 

@@ -83,12 +83,7 @@ async fn the_archive_plays_back_and_survives_a_crash() {
     let (id, slug, key) = video(&srv, "Archive", json!({"dvr_minutes": 10})).await;
     let dvr = format!("/api/v1/services/{id}/dvr");
     let (status, e) = srv
-        .call(
-            "PUT",
-            &dvr,
-            Some(&admin),
-            Some(json!({"enabled": true, "window_minutes": 11})),
-        )
+        .put(&dvr, &admin, json!({"enabled": true, "window_minutes": 11}))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     // More bad settings: a zero window, unknown fields, a plan without DVR, a radio station.
@@ -116,30 +111,22 @@ async fn the_archive_plays_back_and_survives_a_crash() {
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
     ] {
-        let (status, e) = srv
-            .call("PUT", &path, Some(&admin), Some(body.clone()))
-            .await;
+        let (status, e) = srv.put(&path, &admin, body.clone()).await;
         assert!(
             status == want || status == StatusCode::BAD_REQUEST,
             "{path} {body} → {status} {e}"
         );
     }
     let (status, v) = srv
-        .call(
-            "PUT",
-            &dvr,
-            Some(&admin),
-            Some(json!({"enabled": true, "window_minutes": 5})),
-        )
+        .put(&dvr, &admin, json!({"enabled": true, "window_minutes": 5}))
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["enabled"], true);
     let (status, _) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(&admin),
-            Some(json!({"hls": {"segment_seconds": 2}})),
+            &admin,
+            json!({"hls": {"segment_seconds": 2}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -147,15 +134,7 @@ async fn the_archive_plays_back_and_survives_a_crash() {
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing recorded yet");
 
     let t0 = unix_ms();
-    let mut publisher = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 13,
-            gop_secs: 1,
-            bframes: false,
-        },
-    );
+    let mut publisher = ffmpeg_publish(&srv, &key, Publish::secs(13).no_bframes());
     publisher.wait().unwrap();
     let t1 = unix_ms();
     let playlist = ended_window(&srv, &slug).await;
@@ -255,15 +234,7 @@ async fn the_archive_plays_back_and_survives_a_crash() {
     );
 
     // A second session is appended after a break.
-    let mut again = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 5,
-            gop_secs: 1,
-            bframes: false,
-        },
-    );
+    let mut again = ffmpeg_publish(&srv, &key, Publish::secs(5).no_bframes());
     again.wait().unwrap();
     let p = eventually(
         within(secs(10)),
@@ -310,20 +281,18 @@ async fn the_archive_plays_back_and_survives_a_crash() {
 /// Sets a service's DVR as the admin; it must be accepted.
 async fn enable_dvr(srv: &Server, admin: &str, id: i64, minutes: u32) {
     let (status, v) = srv
-        .call(
-            "PUT",
+        .put(
             &format!("/api/v1/services/{id}/dvr"),
-            Some(admin),
-            Some(json!({"enabled": true, "window_minutes": minutes})),
+            admin,
+            json!({"enabled": true, "window_minutes": minutes}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let (status, v) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(admin),
-            Some(json!({"hls": {"segment_seconds": 2}})),
+            admin,
+            json!({"hls": {"segment_seconds": 2}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -358,14 +327,13 @@ async fn a_transcoded_service_records_every_rendition_within_its_disk_quota() {
     )
     .await;
     let (status, v) = srv
-        .call(
-            "PUT",
+        .put(
             &format!("/api/v1/services/{id}/transcode"),
-            Some(&admin),
-            Some(json!({"renditions": [
+            &admin,
+            json!({"renditions": [
                 {"name": "source"},
                 {"name": "180p", "width": 320, "height": 180, "video_kbps": 200, "audio_kbps": 64},
-            ]})),
+            ]}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -373,15 +341,7 @@ async fn a_transcoded_service_records_every_rendition_within_its_disk_quota() {
 
     // About 1.4 MB of source and rendition for a 1 MB quota.
     let t0 = unix_ms();
-    let mut publisher = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 18,
-            gop_secs: 1,
-            bframes: false,
-        },
-    );
+    let mut publisher = ffmpeg_publish(&srv, &key, Publish::secs(18).no_bframes());
     publisher.wait().unwrap();
     let t1 = unix_ms();
     let rendition = |r: &str| format!("/hls/{slug}/{r}/dvr.m3u8");
@@ -565,15 +525,7 @@ async fn a_span_of_the_archive_exports_to_an_mp4_in_the_library() {
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list, json!({"items": [], "total": 0}));
 
-    let mut publisher = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 16,
-            gop_secs: 1,
-            bframes: true,
-        },
-    );
+    let mut publisher = ffmpeg_publish(&srv, &key, Publish::secs(16));
     publisher.wait().unwrap();
     let segs = dated(&ended_window(&srv, &slug).await);
     assert!(segs.len() >= 6, "{segs:?}");
@@ -733,15 +685,7 @@ async fn a_full_disk_stops_the_archive_not_the_live_stream() {
     let (id, slug, key) = video(&srv, "Fulldisk", json!({"dvr_minutes": 10})).await;
     enable_dvr(&srv, &admin, id, 10).await;
     // About 50 kB a second: the 512 kB disk is full after some 10 s.
-    let mut publisher = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 24,
-            gop_secs: 1,
-            bframes: false,
-        },
-    );
+    let mut publisher = ffmpeg_publish(&srv, &key, Publish::secs(24).no_bframes());
     assert!(
         srv.wait_log("DVR: cannot write", Duration::from_secs(22)),
         "the disk never filled up\n{}",
@@ -813,15 +757,7 @@ async fn hls_js_seeks_two_minutes_back_in_the_dvr_window_and_returns_to_live() {
     let admin = srv.admin_token().await;
     let (id, slug, key) = video(&srv, "Seekbar", json!({"dvr_minutes": 10})).await;
     enable_dvr(&srv, &admin, id, 5).await;
-    let _pub = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 240,
-            gop_secs: 1,
-            bframes: true,
-        },
-    );
+    let _pub = ffmpeg_publish(&srv, &key, Publish::secs(240));
     // Two minutes and a bit in the window before the viewer arrives.
     let wait = within(secs(200)).every(secs(2)).logs(&srv);
     eventually(wait, "135 s in the DVR window", async || {

@@ -207,16 +207,9 @@ async fn bad_config_fails_clearly() {
     for (args, expect) in cases {
         let out = std::process::Command::new(binary())
             .arg("serve")
-            .args([
-                "--data",
-                &store.data_dir().display().to_string(),
-                "--http",
-                "127.0.0.1:0",
-                "--rtmp",
-                "127.0.0.1:0",
-                "--icecast",
-                "127.0.0.1:0",
-            ])
+            .arg("--data")
+            .arg(store.data_dir())
+            .args(FREE_PORTS)
             .args(&args)
             .output()
             .unwrap();

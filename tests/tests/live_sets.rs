@@ -104,9 +104,7 @@ async fn live_sets_are_recorded_into_the_library() {
             StatusCode::NOT_FOUND,
         ),
     ] {
-        let (status, e) = srv
-            .call("PUT", &path, Some(token), Some(body.clone()))
-            .await;
+        let (status, e) = srv.put(&path, token, body.clone()).await;
         assert!(
             status == want
                 || (want == StatusCode::UNPROCESSABLE_ENTITY && status == StatusCode::BAD_REQUEST),
@@ -116,12 +114,7 @@ async fn live_sets_are_recorded_into_the_library() {
     let (_, v) = srv.get(&settings, &owner).await;
     assert_eq!(v["record_sets"], false);
     let (status, v) = srv
-        .call(
-            "PUT",
-            &settings,
-            Some(&owner),
-            Some(json!({"record_sets": true})),
-        )
+        .put(&settings, &owner, json!({"record_sets": true}))
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["record_sets"], true);

@@ -11,35 +11,6 @@ use std::time::{Duration, Instant};
 use tidecast_tests::icecast::*;
 use tidecast_tests::*;
 
-/// Every `StreamTitle` an ICY listener has seen so far, in order.
-fn titles(data: &[u8], metaint: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut i = data
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(data.len(), |p| p + 4);
-    loop {
-        i += metaint;
-        let Some(&len) = data.get(i) else { break };
-        let end = i + 1 + usize::from(len) * 16;
-        if end > data.len() {
-            break;
-        }
-        let text = String::from_utf8_lossy(&data[i + 1..end])
-            .trim_end_matches('\0')
-            .to_owned();
-        if let Some(t) = text
-            .strip_prefix("StreamTitle='")
-            .and_then(|t| t.split("';").next())
-            && out.last() != Some(&t.to_owned())
-        {
-            out.push(t.to_owned());
-        }
-        i = end;
-    }
-    out
-}
-
 both_backends! {
     async fn mount_api(b: Backend) {
         let store = Store::new(b).await;
@@ -65,14 +36,14 @@ both_backends! {
             let (status, resp) = srv.post(&path, &owner, body.clone()).await;
             assert_eq!(status, expect, "{body} → {resp}");
         }
-        let (status, _) = srv.call("PATCH", &format!("/api/v1/services/{id}"), Some(&owner), Some(json!({"fallback": format!("/{other_slug}")}))).await;
+        let (status, _) = srv.patch(&format!("/api/v1/services/{id}"), &owner, json!({"fallback": format!("/{other_slug}")})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(before, store.snapshot().await, "a refused mount request changed the database");
         // Another tenant's service: 404.
         assert_eq!(srv.post(&format!("/api/v1/services/{other_id}/mounts"), &owner, json!({"path": "/x1", "format": "mp3", "bitrate_kbps": 64})).await.0, StatusCode::NOT_FOUND);
 
         // The primary falls back to the extra mount; the list shows both.
-        let (status, svc) = srv.call("PATCH", &format!("/api/v1/services/{id}"), Some(&owner), Some(json!({"fallback": "/main-aac"}))).await;
+        let (status, svc) = srv.patch(&format!("/api/v1/services/{id}"), &owner, json!({"fallback": "/main-aac"})).await;
         assert_eq!((status, svc["fallback"].as_str()), (StatusCode::OK, Some("main-aac")), "{svc}");
         let (_, list) = srv.get(&path, &owner).await;
         assert_eq!(list["total"], 2);
@@ -80,7 +51,7 @@ both_backends! {
         assert_eq!(list["items"][0]["fallback"], "main-aac");
         // Deleting the extra mount clears the fallback that named it.
         let mid = m["id"].as_i64().unwrap();
-        assert_eq!(srv.call("DELETE", &format!("{path}/{mid}"), Some(&owner), None).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(srv.delete(&format!("{path}/{mid}"), &owner).await.0, StatusCode::NO_CONTENT);
         assert!(srv.get(&format!("/api/v1/services/{id}"), &owner).await.1.get("fallback").is_none());
     }
 
@@ -91,7 +62,7 @@ both_backends! {
         let owner = srv.login("Show-owner", "Show-owner-password").await;
         let (status, _) = srv.post(&format!("/api/v1/services/{id}/mounts"), &owner, json!({"path": "/show-backup", "format": "mp3", "bitrate_kbps": 128})).await;
         assert_eq!(status, StatusCode::CREATED);
-        srv.call("PATCH", &format!("/api/v1/services/{id}"), Some(&owner), Some(json!({"fallback": "show-backup"}))).await;
+        srv.patch(&format!("/api/v1/services/{id}"), &owner, json!({"fallback": "show-backup"})).await;
 
         let _backup = ffmpeg_tone(&srv, "show-backup", "source", &pw, false, 60, "Backup", 330);
         wait_live(&srv, "show-backup");
@@ -135,7 +106,7 @@ both_backends! {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         assert!(!reader.join().unwrap(), "the listener was disconnected");
 
-        let seen = titles(&data.lock().unwrap(), 16_000);
+        let seen = stream_titles(&data.lock().unwrap(), 16_000);
         let backup_main_backup = seen.iter().position(|t| t == "Backup Song")
             .and_then(|a| seen[a..].iter().position(|t| t == "Main Song").map(|b| a + b))
             .and_then(|b| seen[b..].iter().position(|t| t == "Backup Song"));

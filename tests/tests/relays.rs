@@ -127,9 +127,7 @@ async fn a_channel_relays_an_rtmp_stream_and_reconnects() {
             "only rtsp",
         ),
     ] {
-        let (got, err) = srv
-            .call("PUT", &path, Some(&owner), Some(body.clone()))
-            .await;
+        let (got, err) = srv.put(&path, &owner, body.clone()).await;
         assert_eq!(got.as_u16(), status, "{body}: {err}");
         assert!(
             err["error"]["message"].as_str().unwrap().contains(says),
@@ -142,15 +140,11 @@ async fn a_channel_relays_an_rtmp_stream_and_reconnects() {
     let nosy = srv.login("nosy", "nosy-password").await;
     let url = format!("rtmp://127.0.0.1:{}/live/origin", nginx.rtmp);
     assert_eq!(
-        srv.call("PUT", &path, Some(&nosy), Some(json!({"url": url})))
-            .await
-            .0,
+        srv.put(&path, &nosy, json!({"url": url})).await.0,
         StatusCode::NOT_FOUND
     );
 
-    let (status, r) = srv
-        .call("PUT", &path, Some(&owner), Some(json!({"url": url})))
-        .await;
+    let (status, r) = srv.put(&path, &owner, json!({"url": url})).await;
     assert_eq!(status, StatusCode::OK, "{r}");
     assert_eq!(r["mode"], "always");
     // The stream name may be a key: masked for anyone but the owner.
@@ -185,10 +179,7 @@ async fn a_channel_relays_an_rtmp_stream_and_reconnects() {
     decodes(&srv, &slug, &dir.path().join("b"), 426).await;
 
     // Stopped: the stream ends (its playlist gets ENDLIST after the grace period).
-    assert_eq!(
-        srv.call("DELETE", &path, Some(&owner), None).await.0,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(srv.delete(&path, &owner).await.0, StatusCode::NO_CONTENT);
     assert_eq!(srv.get(&path, &owner).await.1, Value::Null);
     wait_off_air(&srv, &owner, id, Duration::from_secs(10)).await;
 }
@@ -205,12 +196,7 @@ async fn a_channel_relays_an_ip_camera_over_tcp_and_udp() {
     // The camera's password: the owner sees it, the admin does not, nor does the log.
     let url = cam.url().replace("rtsp://", "rtsp://viewer:cam-secret-99@");
     let (status, r) = srv
-        .call(
-            "PUT",
-            &path,
-            Some(&owner),
-            Some(json!({"url": url, "transport": "tcp"})),
-        )
+        .put(&path, &owner, json!({"url": url, "transport": "tcp"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{r}");
     assert_eq!(r["url"], url);
@@ -231,12 +217,7 @@ async fn a_channel_relays_an_ip_camera_over_tcp_and_udp() {
 
     // Over UDP: RTP from the camera.
     let (status, r) = srv
-        .call(
-            "PUT",
-            &path,
-            Some(&owner),
-            Some(json!({"url": cam.url(), "transport": "udp"})),
-        )
+        .put(&path, &owner, json!({"url": cam.url(), "transport": "udp"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{r}");
     assert_eq!(r["transport"], "udp");
@@ -293,12 +274,7 @@ async fn a_channel_relays_an_hls_stream_on_demand() {
     let path = format!("/api/v1/services/{id}/relay");
     let url = format!("http://127.0.0.1:{}/live.m3u8", nginx.http);
     let (status, r) = srv
-        .call(
-            "PUT",
-            &path,
-            Some(&owner),
-            Some(json!({"url": url, "mode": "on_demand"})),
-        )
+        .put(&path, &owner, json!({"url": url, "mode": "on_demand"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{r}");
     // Nobody watches: it waits, and pulls nothing.
@@ -367,43 +343,29 @@ async fn a_station_relays_a_remote_icecast_mount() {
     let url = format!("http://127.0.0.1:{}/remote.mp3", ice.port);
 
     // The plan decides; a radio station takes only audio streams.
-    srv.call(
-        "PATCH",
+    srv.patch(
         &format!("/api/v1/services/{id}"),
-        Some(&admin),
-        Some(json!({"limits": {"relay": false}})),
+        &admin,
+        json!({"limits": {"relay": false}}),
     )
     .await;
     assert_eq!(
-        srv.call("PUT", &path, Some(&owner), Some(json!({"url": url})))
-            .await
-            .0,
+        srv.put(&path, &owner, json!({"url": url})).await.0,
         StatusCode::FORBIDDEN
     );
-    srv.call(
-        "PATCH",
+    srv.patch(
         &format!("/api/v1/services/{id}"),
-        Some(&admin),
-        Some(json!({"limits": {"relay": true}})),
+        &admin,
+        json!({"limits": {"relay": true}}),
     )
     .await;
     let (status, err) = srv
-        .call(
-            "PUT",
-            &path,
-            Some(&owner),
-            Some(json!({"url": "rtsp://127.0.0.1/cam"})),
-        )
+        .put(&path, &owner, json!({"url": "rtsp://127.0.0.1/cam"}))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
 
     let (status, r) = srv
-        .call(
-            "PUT",
-            &path,
-            Some(&owner),
-            Some(json!({"url": url, "mode": "on_demand"})),
-        )
+        .put(&path, &owner, json!({"url": url, "mode": "on_demand"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{r}");
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -424,12 +386,7 @@ async fn a_station_relays_a_remote_icecast_mount() {
 
     // Always on: it stays; the remote restarts, the relay comes back.
     let (status, _) = srv
-        .call(
-            "PUT",
-            &path,
-            Some(&owner),
-            Some(json!({"url": url, "mode": "always"})),
-        )
+        .put(&path, &owner, json!({"url": url, "mode": "always"}))
         .await;
     assert_eq!(status, StatusCode::OK);
     relay_state(&srv, &owner, id, "live", Duration::from_secs(15)).await;
@@ -449,11 +406,10 @@ async fn a_station_relays_a_remote_icecast_mount() {
     );
 
     // The plan stops allowing relays: it stops within a few seconds, and says why.
-    srv.call(
-        "PATCH",
+    srv.patch(
         &format!("/api/v1/services/{id}"),
-        Some(&admin),
-        Some(json!({"limits": {"relay": false}})),
+        &admin,
+        json!({"limits": {"relay": false}}),
     )
     .await;
     let off = relay_state(&srv, &owner, id, "disabled", Duration::from_secs(5)).await;

@@ -6,7 +6,6 @@
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
-use std::process::Command;
 use std::time::Duration;
 
 use tidecast_tests::rtmp::*;
@@ -34,15 +33,7 @@ async fn bframes_to_hls_that_decodes_cleanly() {
     let store = Store::new(Backend::Sqlite).await;
     let srv = Server::start(&store).await;
     let (_, slug, key) = video(&srv, "Cam", json!({})).await;
-    let _pub = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 30,
-            gop_secs: 1,
-            bframes: true,
-        },
-    );
+    let _pub = ffmpeg_publish(&srv, &key, Publish::secs(30));
     let playlist = wait_playlist(&srv, &slug, 4, Duration::from_secs(20)).await;
 
     // The playlist: a live sliding window with dates on every segment.
@@ -133,20 +124,7 @@ async fn bframes_to_hls_that_decodes_cleanly() {
         );
     }
     // The whole window plays through ffmpeg's HLS demuxer without a single warning.
-    let mut vod = std::fs::read_to_string(&local).unwrap();
-    vod.push_str("#EXT-X-ENDLIST\n");
-    std::fs::write(&local, vod).unwrap();
-    let out = Command::new("ffmpeg")
-        .args(["-v", "warning", "-i"])
-        .arg(&local)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_window_decodes_cleanly(&local);
     // Video timestamps run on without a gap or a step back across segment boundaries: decode
     // times step by one frame (RTMP carries milliseconds, so 33 or 34 ms at 30 fps).
     let mut all = Vec::new();
@@ -239,15 +217,7 @@ async fn reconnect_continues_numbering_after_a_discontinuity() {
     let store = Store::new(Backend::Sqlite).await;
     let srv = Server::start(&store).await;
     let (_, slug, key) = video(&srv, "Relay", json!({})).await;
-    let mut first = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 6,
-            gop_secs: 1,
-            bframes: false,
-        },
-    );
+    let mut first = ffmpeg_publish(&srv, &key, Publish::secs(6).no_bframes());
     let before = wait_playlist(&srv, &slug, 2, Duration::from_secs(20)).await;
     let _ = first.0.wait();
     assert!(
@@ -268,15 +238,7 @@ async fn reconnect_continues_numbering_after_a_discontinuity() {
         .unwrap()
         .parse()
         .unwrap();
-    let _second = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 20,
-            gop_secs: 1,
-            bframes: false,
-        },
-    );
+    let _second = ffmpeg_publish(&srv, &key, Publish::secs(20).no_bframes());
     let wait = within(secs(20)).every(Duration::from_millis(300));
     let after = eventually(wait, "a discontinuity after the reconnect", async || {
         let p = wait_playlist(&srv, &slug, 1, secs(20)).await;
@@ -320,7 +282,7 @@ both_backends! {
         let (id, slug, key) = video(&srv, "Studio", json!({})).await;
         // A wrong key and an absurdly long one: refused, with a log line (not the key).
         for bad in ["not-the-key".to_owned(), "k".repeat(10_000)] {
-            let mut p = ffmpeg_publish(&srv, &bad, Publish { seconds: 3, gop_secs: 1, bframes: false });
+            let mut p = ffmpeg_publish(&srv, &bad, Publish::secs(3).no_bframes());
             let status = p.0.wait().unwrap();
             assert!(!status.success(), "ffmpeg published with a wrong key");
             let _ = read_stderr(&mut p);
@@ -328,9 +290,9 @@ both_backends! {
         assert!(srv.wait_log("publish refused", Duration::from_secs(2)), "{}", srv.logs());
         assert!(!srv.logs().contains("not-the-key"), "a stream key was logged");
         // The right key publishes; a second publisher on it meanwhile is refused.
-        let _live = ffmpeg_publish(&srv, &key, Publish { seconds: 20, gop_secs: 1, bframes: false });
+        let _live = ffmpeg_publish(&srv, &key, Publish::secs(20).no_bframes());
         wait_playlist(&srv, &slug, 1, Duration::from_secs(20)).await;
-        let mut second = ffmpeg_publish(&srv, &key, Publish { seconds: 3, gop_secs: 1, bframes: false });
+        let mut second = ffmpeg_publish(&srv, &key, Publish::secs(3).no_bframes());
         assert!(!second.0.wait().unwrap().success(), "a second publisher got on a live key");
         assert!(srv.wait_log("already being published", Duration::from_secs(2)), "{}", srv.logs());
         // Suspending the service drops the publisher at once.
@@ -341,7 +303,7 @@ both_backends! {
         // Its viewers are refused at once too: the playlist is gone.
         let (status, _, _) = srv.fetch(&format!("/hls/{slug}/index.m3u8"), &[]).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let mut again = ffmpeg_publish(&srv, &key, Publish { seconds: 3, gop_secs: 1, bframes: false });
+        let mut again = ffmpeg_publish(&srv, &key, Publish::secs(3).no_bframes());
         assert!(!again.0.wait().unwrap().success(), "a suspended service's key published");
     }
 }
@@ -351,15 +313,7 @@ async fn viewers_are_counted_and_the_source_is_described() {
     let store = Store::new(Backend::Sqlite).await;
     let srv = Server::start(&store).await;
     let (id, slug, key) = video(&srv, "Lobby", json!({"max_listeners": 3})).await;
-    let _pub = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 40,
-            gop_secs: 1,
-            bframes: false,
-        },
-    );
+    let _pub = ffmpeg_publish(&srv, &key, Publish::secs(40).no_bframes());
     let playlist = wait_playlist(&srv, &slug, 2, Duration::from_secs(20)).await;
     let admin = srv.admin_token().await;
 
@@ -473,15 +427,7 @@ async fn malformed_rtmp_is_closed_and_others_keep_flowing() {
     let store = Store::new(Backend::Sqlite).await;
     let srv = Server::start(&store).await;
     let (_, slug, key) = video(&srv, "Steady", json!({})).await;
-    let _good = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 40,
-            gop_secs: 1,
-            bframes: false,
-        },
-    );
+    let _good = ffmpeg_publish(&srv, &key, Publish::secs(40).no_bframes());
     let before = wait_playlist(&srv, &slug, 2, Duration::from_secs(20)).await;
     let seq_before: u64 = tag(&before, "#EXT-X-MEDIA-SEQUENCE")
         .unwrap()
@@ -589,11 +535,10 @@ async fn segment_lengths_follow_settings_and_keyframes() {
     // A 4 s target, and a playlist that ends 1 s after the publisher leaves.
     let (id, slug, key) = video(&srv, "Tuned", json!({})).await;
     let (status, svc) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(&admin),
-            Some(json!({"hls": {"segment_seconds": 4, "end_after_seconds": 1}})),
+            &admin,
+            json!({"hls": {"segment_seconds": 4, "end_after_seconds": 1}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{svc}");
@@ -607,12 +552,7 @@ async fn segment_lengths_follow_settings_and_keyframes() {
         json!({"hls": {"format": "mp4"}}),
     ] {
         let (status, body) = srv
-            .call(
-                "PATCH",
-                &format!("/api/v1/services/{id}"),
-                Some(&admin),
-                Some(bad),
-            )
+            .patch(&format!("/api/v1/services/{id}"), &admin, bad)
             .await;
         assert!(
             status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST,
@@ -621,33 +561,16 @@ async fn segment_lengths_follow_settings_and_keyframes() {
     }
     let (radio_id, _, _) = icecast::radio(&srv, "NoHls", json!({})).await;
     let (status, _) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{radio_id}"),
-            Some(&admin),
-            Some(json!({"hls": {"segment_seconds": 4}})),
+            &admin,
+            json!({"hls": {"segment_seconds": 4}}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
-    let _slow = ffmpeg_publish(
-        &srv,
-        &slow_key,
-        Publish {
-            seconds: 40,
-            gop_secs: 10,
-            bframes: false,
-        },
-    );
-    let mut tuned = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 14,
-            gop_secs: 1,
-            bframes: false,
-        },
-    );
+    let _slow = ffmpeg_publish(&srv, &slow_key, Publish::secs(40).gop(10).no_bframes());
+    let mut tuned = ffmpeg_publish(&srv, &key, Publish::secs(14).no_bframes());
     let p = wait_playlist(&srv, &slug, 2, Duration::from_secs(20)).await;
     assert_eq!(tag(&p, "#EXT-X-TARGETDURATION"), Some("4"), "{p}");
     assert!(
@@ -679,24 +602,15 @@ async fn fmp4_segments_decode_cleanly() {
     let admin = srv.admin_token().await;
     let (id, slug, key) = video(&srv, "Cmaf", json!({})).await;
     let (status, svc) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(&admin),
-            Some(json!({"hls": {"format": "fmp4"}})),
+            &admin,
+            json!({"hls": {"format": "fmp4"}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{svc}");
     assert_eq!(svc["hls"]["format"], "fmp4");
-    let _pub = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 30,
-            gop_secs: 1,
-            bframes: true,
-        },
-    );
+    let _pub = ffmpeg_publish(&srv, &key, Publish::secs(30));
     let playlist = wait_playlist(&srv, &slug, 4, Duration::from_secs(20)).await;
     assert!(playlist.contains("#EXT-X-VERSION:7\n"), "{playlist}");
     assert_eq!(playlist.matches("#EXT-X-MAP:URI=").count(), 1, "{playlist}");
@@ -705,20 +619,7 @@ async fn fmp4_segments_decode_cleanly() {
 
     let dir = store.dir.path().join("cmaf");
     let local = download(&srv, &slug, &playlist, &dir).await;
-    let mut vod = std::fs::read_to_string(&local).unwrap();
-    vod.push_str("#EXT-X-ENDLIST\n");
-    std::fs::write(&local, vod).unwrap();
-    let out = Command::new("ffmpeg")
-        .args(["-v", "warning", "-i"])
-        .arg(&local)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_window_decodes_cleanly(&local);
     // Init + segments concatenated are one playable file: both tracks, continuous video
     // decode times, composition offsets kept, durations as listed.
     let init_uri = playlist
@@ -790,33 +691,23 @@ async fn low_latency_parts_and_blocking_reload() {
     let (id, slug, key) = video(&srv, "LowLat", json!({})).await;
     // LL-HLS parts are CMAF fragments: refused on TS.
     let (status, _) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(&admin),
-            Some(json!({"hls": {"low_latency": true}})),
+            &admin,
+            json!({"hls": {"low_latency": true}}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, svc) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(&admin),
-            Some(json!({"hls": {"format": "fmp4", "low_latency": true}})),
+            &admin,
+            json!({"hls": {"format": "fmp4", "low_latency": true}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{svc}");
     assert_eq!(svc["hls"]["low_latency"], true);
-    let _pub = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 40,
-            gop_secs: 1,
-            bframes: true,
-        },
-    );
+    let _pub = ffmpeg_publish(&srv, &key, Publish::secs(40));
     let p = wait_playlist(&srv, &slug, 3, Duration::from_secs(20)).await;
     assert!(
         p.contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.000\n"),
@@ -919,7 +810,7 @@ async fn low_latency_parts_and_blocking_reload() {
     let p = wait_playlist(&srv, &slug, 4, Duration::from_secs(10)).await;
     let dir = store.dir.path().join("ll");
     let local = download(&srv, &slug, &p, &dir).await;
-    let mut vod: String = std::fs::read_to_string(&local)
+    let vod: String = std::fs::read_to_string(&local)
         .unwrap()
         .lines()
         .filter(|l| {
@@ -929,19 +820,8 @@ async fn low_latency_parts_and_blocking_reload() {
         })
         .map(|l| format!("{l}\n"))
         .collect();
-    vod.push_str("#EXT-X-ENDLIST\n");
     std::fs::write(&local, vod).unwrap();
-    let out = Command::new("ffmpeg")
-        .args(["-v", "warning", "-i"])
-        .arg(&local)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_window_decodes_cleanly(&local);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -952,32 +832,15 @@ async fn hls_js_plays_ts_and_low_latency_fmp4_in_chromium() {
     let (_, ts_slug, ts_key) = video(&srv, "BrowserTs", json!({})).await;
     let (id, ll_slug, ll_key) = video(&srv, "BrowserLl", json!({})).await;
     let (status, _) = srv
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/v1/services/{id}"),
-            Some(&admin),
-            Some(json!({"hls": {"format": "fmp4", "low_latency": true}})),
+            &admin,
+            json!({"hls": {"format": "fmp4", "low_latency": true}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let _a = ffmpeg_publish(
-        &srv,
-        &ts_key,
-        Publish {
-            seconds: 60,
-            gop_secs: 1,
-            bframes: true,
-        },
-    );
-    let _b = ffmpeg_publish(
-        &srv,
-        &ll_key,
-        Publish {
-            seconds: 60,
-            gop_secs: 1,
-            bframes: true,
-        },
-    );
+    let _a = ffmpeg_publish(&srv, &ts_key, Publish::secs(60));
+    let _b = ffmpeg_publish(&srv, &ll_key, Publish::secs(60));
     wait_playlist(&srv, &ts_slug, 3, Duration::from_secs(20)).await;
     wait_playlist(&srv, &ll_slug, 3, Duration::from_secs(20)).await;
     // `video.currentTime` advances by 3 s of playback in each, with no fatal hls.js error.

@@ -68,12 +68,12 @@ both_backends! {
         let id = svc["id"].as_i64().unwrap();
         let path = format!("/api/v1/services/{id}");
 
-        let (status, p) = srv.call("PATCH", &path, Some(&admin), Some(json!({"kind": "radio", "limits": {"max_listeners": 7, "transcode": true}}))).await;
+        let (status, p) = srv.patch(&path, &admin, json!({"kind": "radio", "limits": {"max_listeners": 7, "transcode": true}})).await;
         assert_eq!(status, StatusCode::OK, "{p}");
         assert_eq!(p["limits"]["max_listeners"], 7);
         assert_eq!(p["limits"]["transcode"], true);
         assert_eq!(p["limits"]["max_bitrate_kbps"], 320, "unnamed limits keep their values");
-        let (status, p) = srv.call("PATCH", &path, Some(&admin), Some(json!({"slug": "rock-fm"}))).await;
+        let (status, p) = srv.patch(&path, &admin, json!({"slug": "rock-fm"})).await;
         assert_eq!((status, p["slug"].as_str()), (StatusCode::OK, Some("rock-fm")));
         assert_eq!(p["publish"]["icecast"]["mount"], "/rock-fm");
 
@@ -88,9 +88,9 @@ both_backends! {
         assert_ne!(r["publish"]["icecast"]["password"], svc["publish"]["icecast"]["password"]);
         assert_eq!(srv.get(&path, &admin).await.1["publish"], r["publish"], "rotation is stored");
 
-        assert_eq!(srv.call("DELETE", &path, Some(&admin), None).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(srv.delete(&path, &admin).await.0, StatusCode::NO_CONTENT);
         assert_eq!(srv.get(&path, &admin).await.0, StatusCode::NOT_FOUND);
-        assert_eq!(srv.call("DELETE", &path, Some(&admin), None).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(srv.delete(&path, &admin).await.0, StatusCode::NOT_FOUND);
         // The owner stays, and the slug is free again.
         assert_eq!(srv.get(&format!("/api/v1/users/{owner}"), &admin).await.0, StatusCode::OK);
         let (status, _) = srv.post("/api/v1/services", &admin, json!({"owner": owner, "name": "Rock", "kind": "radio", "slug": "rock-fm"})).await;
@@ -134,16 +134,16 @@ both_backends! {
 
         // Changing limits is checked too, counting the service's own current share out.
         let s1_path = format!("/api/v1/services/{}", s1.1["id"]);
-        let (status, _) = srv.call("PATCH", &s1_path, Some(&res), Some(json!({"limits": {"max_listeners": 101}}))).await;
+        let (status, _) = srv.patch(&s1_path, &res, json!({"limits": {"max_listeners": 101}})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        let (status, _) = srv.call("PATCH", &s1_path, Some(&res), Some(json!({"limits": {"max_listeners": 100, "max_bitrate_kbps": 128}}))).await;
+        let (status, _) = srv.patch(&s1_path, &res, json!({"limits": {"max_listeners": 100, "max_bitrate_kbps": 128}})).await;
         assert_eq!(status, StatusCode::OK);
         // Unlimited (no plan): the admin lifts the plan, the reseller may grow.
-        srv.call("PATCH", &format!("/api/v1/users/{}", srv.get("/api/v1/me", &res).await.1["id"]), Some(&admin), Some(json!({"plan": null}))).await;
-        let (status, _) = srv.call("PATCH", &s1_path, Some(&res), Some(json!({"limits": {"max_listeners": 5000}}))).await;
+        srv.patch(&format!("/api/v1/users/{}", srv.get("/api/v1/me", &res).await.1["id"]), &admin, json!({"plan": null})).await;
+        let (status, _) = srv.patch(&s1_path, &res, json!({"limits": {"max_listeners": 5000}})).await;
         assert_eq!(status, StatusCode::OK);
         // The admin is not bound by a reseller's plan, and can change plans.
-        let (status, p) = srv.call("PATCH", &format!("/api/v1/reseller-plans/{plan_id}"), Some(&admin), Some(json!({"max_services": null, "name": "Starter+"}))).await;
+        let (status, p) = srv.patch(&format!("/api/v1/reseller-plans/{plan_id}"), &admin, json!({"max_services": null, "name": "Starter+"})).await;
         assert_eq!((status, p["max_services"].clone(), p["max_customers"].clone()), (StatusCode::OK, Value::Null, json!(2)));
     }
 }
@@ -179,7 +179,7 @@ both_backends! {
         srv.get(&format!("/api/v1/services/{id}"), &admin).await;
         assert_eq!(srv.logs().matches("the stored transcoding ladder cannot be read").count(), 1, "{}", srv.logs());
         // Setting it again clears the problem.
-        let (status, _) = srv.call("PUT", &format!("/api/v1/services/{id}/transcode"), Some(&admin), Some(json!({}))).await;
+        let (status, _) = srv.put(&format!("/api/v1/services/{id}/transcode"), &admin, json!({})).await;
         assert_eq!(status, StatusCode::OK);
         let (_, stats) = srv.get(&format!("/api/v1/services/{id}/stats"), &admin).await;
         assert_eq!(stats["problems"], json!([]), "{stats}");

@@ -84,9 +84,7 @@ async fn a_station_restreams_to_a_remote_icecast_and_reconnects() {
             "only rtmp targets",
         ),
     ] {
-        let (status, err) = srv
-            .call("POST", &path, Some(&owner), Some(body.clone()))
-            .await;
+        let (status, err) = srv.post(&path, &owner, body.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
         assert!(
             err["error"]["message"].as_str().unwrap().contains(says),
@@ -104,11 +102,10 @@ async fn a_station_restreams_to_a_remote_icecast_and_reconnects() {
         )
         .await;
     let (status, err) = srv
-        .call(
-            "POST",
+        .post(
             &format!("/api/v1/services/{}/targets", video["id"]),
-            Some(&owner),
-            Some(json!({"kind": "icecast", "url": url})),
+            &owner,
+            json!({"kind": "icecast", "url": url}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
@@ -116,12 +113,7 @@ async fn a_station_restreams_to_a_remote_icecast_and_reconnects() {
 
     // The target waits for something on air, then sends it.
     let (status, t) = srv
-        .call(
-            "POST",
-            &path,
-            Some(&owner),
-            Some(json!({"kind": "icecast", "url": url})),
-        )
+        .post(&path, &owner, json!({"kind": "icecast", "url": url}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{t}");
     assert_eq!(
@@ -187,15 +179,11 @@ async fn a_station_restreams_to_a_remote_icecast_and_reconnects() {
     assert_eq!(srv.get(&path, &nosy).await.0, StatusCode::NOT_FOUND);
     let tid = list[0]["id"].as_i64().unwrap();
     assert_eq!(
-        srv.call("DELETE", &format!("{path}/{tid}"), Some(&nosy), None)
-            .await
-            .0,
+        srv.delete(&format!("{path}/{tid}"), &nosy).await.0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        srv.call("DELETE", &format!("{path}/{tid}"), Some(&owner), None)
-            .await
-            .0,
+        srv.delete(&format!("{path}/{tid}"), &owner).await.0,
         StatusCode::NO_CONTENT
     );
     eventually(
@@ -303,9 +291,7 @@ async fn a_channel_restreams_to_rtmp_and_reconnects() {
             "video service",
         ),
     ] {
-        let (status, err) = srv
-            .call("POST", &path, Some(&owner), Some(body.clone()))
-            .await;
+        let (status, err) = srv.post(&path, &owner, body.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
         assert!(
             err["error"]["message"].as_str().unwrap().contains(says),
@@ -315,40 +301,32 @@ async fn a_channel_restreams_to_rtmp_and_reconnects() {
     // The plan decides which kinds a service may use.
     let svc_path = format!("/api/v1/services/{id}");
     let (status, svc) = srv
-        .call(
-            "PATCH",
+        .patch(
             &svc_path,
-            Some(&admin),
-            Some(json!({"limits": {"restream": ["icecast"]}})),
+            &admin,
+            json!({"limits": {"restream": ["icecast"]}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{svc}");
     assert_eq!(svc["limits"]["restream"], json!(["icecast"]));
     let (status, err) = srv
-        .call(
-            "POST",
+        .post(
             &path,
-            Some(&owner),
-            Some(json!({"kind": "rtmp", "url": url, "key": remote_key})),
+            &owner,
+            json!({"kind": "rtmp", "url": url, "key": remote_key}),
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
-    srv.call(
-        "PATCH",
-        &svc_path,
-        Some(&admin),
-        Some(json!({"limits": {"restream": ["rtmp"]}})),
-    )
-    .await;
+    srv.patch(&svc_path, &admin, json!({"limits": {"restream": ["rtmp"]}}))
+        .await;
     assert_eq!(srv.get(&path, &owner).await.1, json!([]));
 
     // The key rides in the URL's last segment just as well; only the owner sees it.
     let (status, t) = srv
-        .call(
-            "POST",
+        .post(
             &path,
-            Some(&owner),
-            Some(json!({"kind": "rtmp", "url": format!("{url}/{remote_key}")})),
+            &owner,
+            json!({"kind": "rtmp", "url": format!("{url}/{remote_key}")}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{t}");
@@ -359,14 +337,7 @@ async fn a_channel_restreams_to_rtmp_and_reconnects() {
     target(&srv, &owner, &path, "waiting", Duration::from_secs(5)).await;
 
     // The channel goes live: "YouTube" gets it as it was sent (no re-encode: same size).
-    let _publisher = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 300,
-            ..Publish::default()
-        },
-    );
+    let _publisher = ffmpeg_publish(&srv, &key, Publish::secs(300));
     target(&srv, &owner, &path, "live", Duration::from_secs(20)).await;
     let remote = format!("rtmp://127.0.0.1:{}/live/{remote_key}", nginx.rtmp);
     assert_eq!(rtmp_codecs(&remote, 320), ["aac", "h264"]);
@@ -387,11 +358,10 @@ async fn a_channel_restreams_to_rtmp_and_reconnects() {
 
     // The plan stops allowing RTMP targets: the target stops, and says why; allowed again,
     // it runs again.
-    srv.call(
-        "PATCH",
+    srv.patch(
         &svc_path,
-        Some(&admin),
-        Some(json!({"limits": {"restream": ["icecast"]}})),
+        &admin,
+        json!({"limits": {"restream": ["icecast"]}}),
     )
     .await;
     let off = target(&srv, &owner, &path, "disabled", Duration::from_secs(15)).await;
@@ -399,22 +369,15 @@ async fn a_channel_restreams_to_rtmp_and_reconnects() {
         off["last_error"].as_str().unwrap().contains("plan"),
         "{off}"
     );
-    srv.call(
-        "PATCH",
-        &svc_path,
-        Some(&admin),
-        Some(json!({"limits": {"restream": ["rtmp"]}})),
-    )
-    .await;
+    srv.patch(&svc_path, &admin, json!({"limits": {"restream": ["rtmp"]}}))
+        .await;
     target(&srv, &owner, &path, "live", Duration::from_secs(30)).await;
     let (_, list) = srv.get(&path, &owner).await;
 
     // Removed: the remote's stream ends.
     let tid = list[0]["id"].as_i64().unwrap();
     assert_eq!(
-        srv.call("DELETE", &format!("{path}/{tid}"), Some(&owner), None)
-            .await
-            .0,
+        srv.delete(&format!("{path}/{tid}"), &owner).await.0,
         StatusCode::NO_CONTENT
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -439,12 +402,7 @@ async fn a_station_restreams_to_shoutcast() {
         ice.shoutcast_port
     );
     let (status, t) = srv
-        .call(
-            "POST",
-            &path,
-            Some(&owner),
-            Some(json!({"kind": "shoutcast", "url": url})),
-        )
+        .post(&path, &owner, json!({"kind": "shoutcast", "url": url}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{t}");
     assert_eq!(
@@ -462,12 +420,7 @@ async fn a_station_restreams_to_shoutcast() {
 
     // A wrong password: said in the target's state, retried.
     let (_, t2) = srv
-        .call(
-            "POST",
-            &path,
-            Some(&owner),
-            Some(json!({"kind": "shoutcast", "url": format!("shoutcast://:wrong@127.0.0.1:{}", ice.shoutcast_port)})),
-        )
+        .post(&path, &owner, json!({"kind": "shoutcast", "url": format!("shoutcast://:wrong@127.0.0.1:{}", ice.shoutcast_port)}))
         .await;
     let t = eventually(within(secs(15)), "the target to retry", async || {
         let (_, list) = srv.get(&path, &owner).await;
@@ -503,39 +456,24 @@ async fn a_chosen_rendition_is_restreamed() {
         .login("LadderOut-owner", "LadderOut-owner-password")
         .await;
     let (status, ladder) = srv
-        .call(
-            "PUT",
+        .put(
             &format!("/api/v1/services/{id}/transcode"),
-            Some(&owner),
-            Some(json!({"renditions": [
+            &owner,
+            json!({"renditions": [
                 {"name": "source"},
                 {"name": "240p", "height": 240, "video_kbps": 300, "audio_kbps": 64},
-            ]})),
+            ]}),
         )
         .await;
     assert!(status.is_success(), "{ladder}");
     let path = format!("/api/v1/services/{id}/targets");
     let (status, t) = srv
-        .call(
-            "POST",
-            &path,
-            Some(&owner),
-            Some(json!({"kind": "rtmp", "url": format!("rtmp://127.0.0.1:{}/live", nginx.rtmp), "key": "low", "rendition": "240p"})),
-        )
+        .post(&path, &owner, json!({"kind": "rtmp", "url": format!("rtmp://127.0.0.1:{}/live", nginx.rtmp), "key": "low", "rendition": "240p"}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{t}");
     assert_eq!(t["rendition"], "240p");
     // A 480p source; the target sends the 240p rung the ladder makes of it.
-    let _publisher = ffmpeg_publish_sized(
-        &srv,
-        &key,
-        Publish {
-            seconds: 300,
-            ..Publish::default()
-        },
-        "854x480",
-        "1200k",
-    );
+    let _publisher = ffmpeg_publish_sized(&srv, &key, Publish::secs(300), "854x480", "1200k");
     target(&srv, &owner, &path, "live", Duration::from_secs(40)).await;
     let remote = format!("rtmp://127.0.0.1:{}/live/low", nginx.rtmp);
     assert_eq!(rtmp_codecs(&remote, 426), ["aac", "h264"]);
@@ -588,14 +526,11 @@ async fn on_background(
     assert!(status.is_success(), "{up}");
     let media = tidecast_tests::media::item_ids(&up)[0].clone();
     let (status, t) = srv
-        .call(
-            "POST",
+        .post(
             &format!("/api/v1/services/{id}/targets"),
-            Some(owner),
-            Some(
-                json!({"kind": "rtmp", "url": format!("rtmp://127.0.0.1:{}/live", nginx.rtmp),
+            owner,
+            json!({"kind": "rtmp", "url": format!("rtmp://127.0.0.1:{}/live", nginx.rtmp),
                 "key": key, "video": {"width": 640, "height": 360, "fps": 25, "media": media}}),
-            ),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{t}");
@@ -615,21 +550,19 @@ async fn a_station_goes_to_a_video_platform_as_video() {
     let path = format!("/api/v1/services/{id}/targets");
     let url = format!("rtmp://127.0.0.1:{}/live", nginx.rtmp);
     let (status, err) = srv
-        .call(
-            "POST",
+        .post(
             &path,
-            Some(&owner),
-            Some(json!({"kind": "rtmp", "url": url, "key": "fm", "video": {"width": 641}})),
+            &owner,
+            json!({"kind": "rtmp", "url": url, "key": "fm", "video": {"width": 641}}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
     let (status, t) = srv
-        .call(
-            "POST",
+        .post(
             &path,
-            Some(&owner),
-            Some(json!({"kind": "rtmp", "url": url, "key": "fm",
-                "video": {"width": 640, "height": 360, "fps": 25, "video_kbps": 600}})),
+            &owner,
+            json!({"kind": "rtmp", "url": url, "key": "fm",
+                "video": {"width": 640, "height": 360, "fps": 25, "video_kbps": 600}}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{t}");
@@ -739,11 +672,10 @@ async fn a_station_goes_to_a_video_platform_as_video() {
 
     // Another customer's media cannot be used.
     let (status, err) = srv
-        .call(
-            "POST",
+        .post(
             &path,
-            Some(&owner),
-            Some(json!({"kind": "rtmp", "url": url, "key": "x", "video": {"media": 999_999}})),
+            &owner,
+            json!({"kind": "rtmp", "url": url, "key": "x", "video": {"media": 999_999}}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
@@ -772,32 +704,15 @@ async fn a_channel_restreams_over_rtmps_with_the_certificate_checked() {
     let owner = srv.login("SecureTV-owner", "SecureTV-owner-password").await;
     let path = format!("/api/v1/services/{id}/targets");
     let (status, t) = srv
-        .call(
-            "POST",
-            &path,
-            Some(&owner),
-            Some(json!({"kind": "rtmp", "url": format!("rtmps://localhost:{rtmps}/live"), "key": "secure"})),
-        )
+        .post(&path, &owner, json!({"kind": "rtmp", "url": format!("rtmps://localhost:{rtmps}/live"), "key": "secure"}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{t}");
     // The same server by address: its certificate is for `localhost`, so this one fails.
     let (status, t2) = srv
-        .call(
-            "POST",
-            &path,
-            Some(&owner),
-            Some(json!({"kind": "rtmp", "url": format!("rtmps://127.0.0.1:{rtmps}/live"), "key": "wrong-name"})),
-        )
+        .post(&path, &owner, json!({"kind": "rtmp", "url": format!("rtmps://127.0.0.1:{rtmps}/live"), "key": "wrong-name"}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{t2}");
-    let _publisher = ffmpeg_publish(
-        &srv,
-        &key,
-        Publish {
-            seconds: 120,
-            ..Publish::default()
-        },
-    );
+    let _publisher = ffmpeg_publish(&srv, &key, Publish::secs(120));
     let wait = within(secs(30)).every(Duration::from_millis(300));
     let what = "the right name live and the wrong one retrying";
     let bad = eventually(wait, what, async || {
@@ -836,14 +751,11 @@ both_backends! {
         let tv_targets = format!("/api/v1/services/{tv_id}/targets");
         let fm_targets = format!("/api/v1/services/{fm_id}/targets");
         let relay = format!("/api/v1/services/{tv_id}/relay");
-        let (s, _) = srv.call("POST", &tv_targets, Some(&owner_tv),
-            Some(json!({"kind": "rtmp", "url": "rtmps://127.0.0.1:9/live2", "key": "kept-key"}))).await;
+        let (s, _) = srv.post(&tv_targets, &owner_tv, json!({"kind": "rtmp", "url": "rtmps://127.0.0.1:9/live2", "key": "kept-key"})).await;
         assert_eq!(s, StatusCode::CREATED);
-        let (s, _) = srv.call("POST", &fm_targets, Some(&owner_fm),
-            Some(json!({"kind": "shoutcast", "url": "shoutcast://:pw@127.0.0.1:9/2"}))).await;
+        let (s, _) = srv.post(&fm_targets, &owner_fm, json!({"kind": "shoutcast", "url": "shoutcast://:pw@127.0.0.1:9/2"})).await;
         assert_eq!(s, StatusCode::CREATED);
-        let (s, r) = srv.call("PUT", &relay, Some(&owner_tv),
-            Some(json!({"url": "rtsp://cam:pw@127.0.0.1:9/stream", "mode": "on_demand", "transport": "udp"}))).await;
+        let (s, r) = srv.put(&relay, &owner_tv, json!({"url": "rtsp://cam:pw@127.0.0.1:9/stream", "mode": "on_demand", "transport": "udp"})).await;
         assert_eq!(s, StatusCode::OK, "{r}");
         let before = (srv.get(&tv_targets, &owner_tv).await.1, srv.get(&fm_targets, &owner_fm).await.1,
             srv.get(&relay, &owner_tv).await.1);
@@ -867,7 +779,7 @@ both_backends! {
         assert_eq!(tv_list[0]["state"], "waiting", "{tv_list}");
         // Deleting the service removes both (its rows go with it).
         let admin = srv.admin_token().await;
-        assert_eq!(srv.call("DELETE", &format!("/api/v1/services/{tv_id}"), Some(&admin), None).await.0,
+        assert_eq!(srv.delete(&format!("/api/v1/services/{tv_id}"), &admin).await.0,
             StatusCode::NO_CONTENT);
         assert_eq!(srv.get(&relay, &admin).await.0, StatusCode::NOT_FOUND);
     }

@@ -28,7 +28,7 @@ both_backends! {
         let k1 = k1["id"].as_i64().unwrap();
         let (_, plan) = srv.post("/api/v1/reseller-plans", &admin, json!({"name": "p2"})).await;
         let p2 = plan["id"].as_i64().unwrap();
-        srv.call("PATCH", &format!("/api/v1/users/{r2}"), Some(&admin), Some(json!({"plan": p2}))).await;
+        srv.patch(&format!("/api/v1/users/{r2}"), &admin, json!({"plan": p2})).await;
 
         // (actor, services it must not see, users it must not see)
         let actors = [
@@ -68,7 +68,7 @@ both_backends! {
             }
             // Someone else's API key and reseller plan.
             if *who != "cust1" {
-                let (status, _) = srv.call("DELETE", &format!("/api/v1/api-keys/{k1}"), Some(token), None).await;
+                let (status, _) = srv.delete(&format!("/api/v1/api-keys/{k1}"), token).await;
                 assert_eq!(status, StatusCode::NOT_FOUND, "{who} revoked cust1's key");
             }
             if *who != "reseller2" {

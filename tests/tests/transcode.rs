@@ -57,12 +57,7 @@ fn video_kbps(dir: &std::path::Path, playlist: &str) -> f64 {
 /// Sets a service's ladder as the admin; it must be accepted.
 async fn put_ladder(srv: &Server, admin: &str, id: i64, body: Value) -> Value {
     let (status, view) = srv
-        .call(
-            "PUT",
-            &format!("/api/v1/services/{id}/transcode"),
-            Some(admin),
-            Some(body),
-        )
+        .put(&format!("/api/v1/services/{id}/transcode"), admin, body)
         .await;
     assert_eq!(status, StatusCode::OK, "{view}");
     view
@@ -94,17 +89,7 @@ async fn ladder_renditions_decode_align_and_are_listed_in_a_master_playlist() {
     assert_eq!(ladder["enabled"], true);
 
     // A 480p source: the 720p rung is above it and is skipped.
-    let _pub = ffmpeg_publish_sized(
-        &srv,
-        &key,
-        Publish {
-            seconds: 40,
-            gop_secs: 2,
-            bframes: true,
-        },
-        "854x480",
-        "1200k",
-    );
+    let _pub = ffmpeg_publish_sized(&srv, &key, Publish::secs(40).gop(2), "854x480", "1200k");
     let r360 = wait_playlist(&srv, &format!("{slug}/360p"), 6, Duration::from_secs(40)).await;
 
     // The master playlist: the source first, then the rungs highest first, each with its
@@ -324,17 +309,7 @@ async fn hls_js_switches_down_the_ladder_when_bandwidth_drops() {
         ]}),
     )
     .await;
-    let _pub = ffmpeg_publish_sized(
-        &srv,
-        &key,
-        Publish {
-            seconds: 90,
-            gop_secs: 2,
-            bframes: true,
-        },
-        "854x480",
-        "1500k",
-    );
+    let _pub = ffmpeg_publish_sized(&srv, &key, Publish::secs(90).gop(2), "854x480", "1500k");
     wait_playlist(&srv, &format!("{slug}/180p"), 3, Duration::from_secs(30)).await;
     // hls.js climbs to 480p on the loopback, then the page's network is capped at
     // 700 kbit/s: it must step down to 180p and keep playing.
@@ -448,12 +423,7 @@ async fn a_rung_just_over_the_announced_bitrate_runs_capped_and_taller_rungs_are
     .await;
     let transcode = || async {
         let (status, view) = srv
-            .call(
-                "GET",
-                &format!("/api/v1/services/{id}/transcode"),
-                Some(&admin),
-                None,
-            )
+            .get(&format!("/api/v1/services/{id}/transcode"), &admin)
             .await;
         assert_eq!(status, StatusCode::OK, "{view}");
         view
@@ -467,11 +437,7 @@ async fn a_rung_just_over_the_announced_bitrate_runs_capped_and_taller_rungs_are
     let publisher = ffmpeg_publish_sized(
         &srv,
         &key,
-        Publish {
-            seconds: 40,
-            gop_secs: 2,
-            bframes: false,
-        },
+        Publish::secs(40).gop(2).no_bframes(),
         "1280x720",
         "2000k",
     );
@@ -856,12 +822,7 @@ async fn transcode_settings_are_checked_against_the_plan(backend: Backend) {
             let srv = &srv;
             let admin = admin.clone();
             async move {
-                srv.call(
-                    "PUT",
-                    &format!("/api/v1/services/{id}/transcode"),
-                    Some(&admin),
-                    Some(body),
-                )
+                srv.put(&format!("/api/v1/services/{id}/transcode"), &admin, body)
                 .await
             }
         };
@@ -930,23 +891,13 @@ async fn transcode_settings_are_checked_against_the_plan(backend: Backend) {
             .await;
         let token = srv.login("someone-else", "someone-else-password").await;
         let (status, _) = srv
-            .call(
-                "PUT",
-                &format!("/api/v1/services/{id}/transcode"),
-                Some(&token),
-                Some(json!({})),
-            )
+            .put(&format!("/api/v1/services/{id}/transcode"), &token, json!({}))
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
 
         // Off again.
         let (status, off) = srv
-            .call(
-                "DELETE",
-                &format!("/api/v1/services/{id}/transcode"),
-                Some(&admin),
-                None,
-            )
+            .delete(&format!("/api/v1/services/{id}/transcode"), &admin)
             .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(off["enabled"], false);
@@ -982,11 +933,10 @@ async fn a_watermark_from_the_library_is_drawn_on_the_renditions() {
     let photo = up["items"][1]["id"].as_i64().unwrap();
     let rung = json!([{"name": "360p", "height": 360, "video_kbps": 600}]);
     let (status, err) = srv
-        .call(
-            "PUT",
+        .put(
             &format!("/api/v1/services/{id}/transcode"),
-            Some(&admin),
-            Some(json!({"renditions": rung, "watermark": {"media": photo}})),
+            &admin,
+            json!({"renditions": rung, "watermark": {"media": photo}}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
@@ -1004,12 +954,7 @@ async fn a_watermark_from_the_library_is_drawn_on_the_renditions() {
     .await;
     // In use as a watermark: the picture cannot be deleted from under the ladder.
     let (status, _) = srv
-        .call(
-            "DELETE",
-            &format!("/api/v1/services/{id}/media/{logo}"),
-            Some(&admin),
-            None,
-        )
+        .delete(&format!("/api/v1/services/{id}/media/{logo}"), &admin)
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
 

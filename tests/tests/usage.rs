@@ -9,17 +9,6 @@ use std::time::Duration;
 use tidecast_tests::icecast::{ffmpeg_tone, raw_get, wait_live};
 use tidecast_tests::*;
 
-async fn sql(store: &Store, q: &str) {
-    sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&store.database_url)
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(q.to_owned()))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-}
-
 async fn wait_status(srv: &Server, token: &str, id: i64, want: &str) -> Value {
     let became = poll(within(secs(20)), async || {
         let (_, s) = srv.get(&format!("/api/v1/services/{id}"), token).await;
@@ -110,14 +99,14 @@ both_backends! {
             assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {e}");
         }
         for limits in [json!({"transfer_gb": -1}), json!({"transfer_gb": "lots"}), json!({"transfer_action": "delete"})] {
-            let (status, e) = srv.call("PATCH", &format!("/api/v1/services/{}", ids[1]), Some(&admin), Some(json!({"limits": limits}))).await;
+            let (status, e) = srv.patch(&format!("/api/v1/services/{}", ids[1]), &admin, json!({"limits": limits})).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{limits}: {e}");
         }
 
         // A new month: the suspension the limit made is lifted (with a new allowance).
-        let (status, _) = srv.call("PATCH", &format!("/api/v1/services/{}", ids[0]), Some(&admin), Some(json!({"limits": {"transfer_gb": 10}}))).await;
+        let (status, _) = srv.patch(&format!("/api/v1/services/{}", ids[0]), &admin, json!({"limits": {"transfer_gb": 10}})).await;
         assert_eq!(status, StatusCode::OK);
-        sql(&store, &format!("UPDATE services SET transfer_suspended = '2000-01' WHERE id = {}", ids[0])).await;
+        store.execute(&format!("UPDATE services SET transfer_suspended = '2000-01' WHERE id = {}", ids[0])).await;
         wait_status(&srv, &admin, ids[0], "active").await;
         drop(sources);
     }

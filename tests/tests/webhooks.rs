@@ -181,9 +181,7 @@ async fn webhooks_are_signed_retried_and_checked() {
             "at least one",
         ),
     ] {
-        let (status, err) = srv
-            .call("PUT", &path, Some(&owner), Some(body.clone()))
-            .await;
+        let (status, err) = srv.put(&path, &owner, body.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
         let msg = err["error"]["message"].as_str().unwrap();
         assert!(msg.contains(says), "{body}: {msg}");
@@ -193,12 +191,7 @@ async fn webhooks_are_signed_retried_and_checked() {
     // A receiver that fails its first request (the test event), then answers.
     let rx = receiver(1, false).await;
     let (status, hook) = srv
-        .call(
-            "PUT",
-            &path,
-            Some(&owner),
-            Some(json!({"url": rx.url, "secret": SECRET})),
-        )
+        .put(&path, &owner, json!({"url": rx.url, "secret": SECRET}))
         .await;
     assert_eq!(status, StatusCode::OK, "{hook}");
     assert_eq!(
@@ -271,11 +264,10 @@ async fn webhooks_are_signed_retried_and_checked() {
 
     // A receiver whose first answer is a 500: the event comes again 5 s later, same id.
     let flaky = receiver(1, false).await;
-    srv.call(
-        "PUT",
+    srv.put(
         &path,
-        Some(&owner),
-        Some(json!({"url": flaky.url, "secret": SECRET, "events": ["source_up"]})),
+        &owner,
+        json!({"url": flaky.url, "secret": SECRET, "events": ["source_up"]}),
     )
     .await;
     let _src2 = ffmpeg_source(&srv, &mount, "source", &pw, false, 60);
@@ -302,8 +294,7 @@ async fn webhooks_are_signed_retried_and_checked() {
 
     // A receiver that never answers: the attempt ends after 10 s, and says so.
     let hang = receiver(0, true).await;
-    srv.call("PUT", &path, Some(&owner), Some(json!({"url": hang.url})))
-        .await;
+    srv.put(&path, &owner, json!({"url": hang.url})).await;
     let started = Instant::now();
     let (_, test) = srv
         .call("POST", &format!("{path}/test"), Some(&owner), None)
@@ -319,17 +310,8 @@ async fn webhooks_are_signed_retried_and_checked() {
     srv.create_user(&admin, "nosy", "customer", json!({})).await;
     let nosy = srv.login("nosy", "nosy-password").await;
     assert_eq!(srv.get(&path, &nosy).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(
-        srv.call("DELETE", &path, Some(&nosy), None).await.0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        srv.call("DELETE", &path, Some(&owner), None).await.0,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(srv.delete(&path, &nosy).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(srv.delete(&path, &owner).await.0, StatusCode::NO_CONTENT);
     assert_eq!(srv.get(&path, &owner).await, (StatusCode::OK, Value::Null));
-    assert_eq!(
-        srv.call("DELETE", &path, Some(&owner), None).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(srv.delete(&path, &owner).await.0, StatusCode::NOT_FOUND);
 }

@@ -25,14 +25,7 @@ pub struct Feed {
     chunk: usize,
 }
 
-impl std::fmt::Debug for Feed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Feed")
-            .field("mount", &self.mount)
-            .field("codec", &self.codec)
-            .finish_non_exhaustive()
-    }
-}
+tidecast_engine::debug_fields!(Feed { mount, codec, .. });
 
 /// Why a feed could not start (its mount stays without the transcoder).
 #[derive(Debug, thiserror::Error)]

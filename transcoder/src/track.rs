@@ -23,14 +23,7 @@ pub struct FileTrack {
     decoded: ff::frame::Audio,
 }
 
-impl std::fmt::Debug for FileTrack {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileTrack")
-            .field("stream", &self.stream)
-            .field("rate", &self.rate)
-            .finish_non_exhaustive()
-    }
-}
+tidecast_engine::debug_fields!(FileTrack { stream, rate, .. });
 
 /// What a resampler was built for: a decoder may change format mid-file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,12 +8,13 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::app::AppState;
 use crate::domain::requests::{self as domain, RequestInput};
+use crate::http::hls::{ANY_ORIGIN, set_fixed};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, List, Page};
@@ -39,10 +40,7 @@ pub struct RequestedView {
 /// Station websites call these from their own origin.
 fn public(resp: impl IntoResponse) -> Response {
     let mut resp = resp.into_response();
-    resp.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    set_fixed(resp.headers_mut(), &[ANY_ORIGIN]);
     resp
 }
 

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tidecast_engine::mount::MountStatus;
@@ -17,6 +17,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::PathId;
 use crate::app::AppState;
 use crate::domain::access::visible_service;
+use crate::http::hls::{ANY_ORIGIN, set_fixed};
 use crate::time::{rfc3339, unix};
 
 #[derive(Debug, Serialize)]
@@ -162,25 +163,12 @@ fn transcode_stats(
     report: &tidecast_engine::transcode::LadderReport,
 ) -> TranscodeStats {
     use std::sync::atomic::Ordering::Relaxed;
-    let secs = report.started.elapsed().as_secs_f64().max(0.001);
+    let secs = report.running_secs();
     let st = &report.stats;
-    let media_secs = st.media_time.load(Relaxed) as f64 / 90_000.0;
-    let busiest = report
-        .renditions
-        .iter()
-        .map(|(_, r)| r.busy_ns.load(Relaxed))
-        .chain([st.busy_ns.load(Relaxed)])
-        .max()
-        .unwrap_or(0) as f64
-        / 1e9;
     let round = |x: f64| (x * 100.0).round() / 100.0;
     TranscodeStats {
-        input_fps: round(st.frames_in.load(Relaxed) as f64 / secs),
-        speed: if busiest > 0.0 {
-            round(media_secs / busiest)
-        } else {
-            0.0
-        },
+        input_fps: round(report.input_fps()),
+        speed: round(report.speed()),
         dropped_input_frames: st.dropped_in.load(Relaxed),
         restarts: st.restarts.load(Relaxed),
         renditions: report
@@ -411,16 +399,9 @@ pub async fn nowplaying(
     match public(&state, &headers, &slug).await {
         Ok(view) => {
             let mut resp = Json(view).into_response();
-            let h = resp.headers_mut();
             // Station websites on other origins poll this.
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            );
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=5"),
-            );
+            let cache = (header::CACHE_CONTROL, "public, max-age=5");
+            set_fixed(resp.headers_mut(), &[ANY_ORIGIN, cache]);
             resp
         }
         Err(e) => e.into_response(),
@@ -562,15 +543,8 @@ pub async fn public_cover(
         .and_then(|m| m.cover_path)
         .ok_or_else(|| ApiError::not_found("cover art"))?;
     let mut resp = super::media::cover_file(&state, &path).await?;
-    let h = resp.headers_mut();
     // The URL names the track, so the picture behind it never changes.
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    let cache = (header::CACHE_CONTROL, "public, max-age=3600");
+    set_fixed(resp.headers_mut(), &[cache, ANY_ORIGIN]);
     Ok(resp)
 }

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow};
 
-use super::{Db, now};
+use super::{Db, Listing, now};
 use crate::model::Stored;
 use crate::schedule::Slot;
 
@@ -63,16 +63,13 @@ impl Dj {
     }
 }
 
-impl std::fmt::Debug for Dj {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dj")
-            .field("id", &self.id)
-            .field("service_id", &self.service_id)
-            .field("username", &self.username)
-            .field("priority", &self.priority)
-            .finish_non_exhaustive()
-    }
-}
+tidecast_engine::debug_fields!(Dj {
+    id,
+    service_id,
+    username,
+    priority,
+    ..
+});
 
 /// Slots as the column stores them.
 fn slots_json(slots: &[Slot]) -> sqlx::Result<String> {
@@ -133,13 +130,8 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
 }
 
 pub async fn by_id(db: &Db, service_id: i64, id: i64) -> sqlx::Result<Option<Dj>> {
-    sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM djs WHERE id = $1 AND service_id = $2"
-    ))
-    .bind(id)
-    .bind(service_id)
-    .fetch_optional(db.pool())
-    .await
+    let select = sql!("SELECT {COLUMNS} FROM djs WHERE id = $1 AND service_id = $2");
+    super::row(db.pool(), select, &[id, service_id]).await
 }
 
 /// A DJ by login name (any case) on the service with this slug.
@@ -162,28 +154,16 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<Dj>, i64)> {
-    let items = sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM djs WHERE service_id = $1 ORDER BY priority DESC, id LIMIT $2 OFFSET $3"
-    ))
-    .bind(service_id)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db.pool())
-    .await?;
-    let total = sqlx::query_scalar("SELECT COUNT(*) FROM djs WHERE service_id = $1")
-        .bind(service_id)
-        .fetch_one(db.pool())
-        .await?;
-    Ok((items, total))
+    let listing = Listing {
+        columns: COLUMNS,
+        from: "djs",
+        filter: "service_id = $1",
+        order: "priority DESC, id",
+    };
+    super::page(db, &listing, &[service_id], limit, offset).await
 }
 
-pub async fn delete<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
-    exec: E,
-    id: i64,
-) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM djs WHERE id = $1")
-        .bind(id)
-        .execute(exec)
-        .await?;
+pub async fn delete<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<()> {
+    super::delete_where(exec, "djs", &[("id", id)]).await?;
     Ok(())
 }

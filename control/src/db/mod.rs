@@ -35,8 +35,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, FromRow};
 
 /// Which database a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,4 +233,107 @@ where
         .execute(exec)
         .await?;
     Ok(())
+}
+
+/// SQL text assembled by [`sql!`].
+type Sql = AssertSqlSafe<String>;
+
+/// A row type the modules here decode with [`FromRow`].
+pub(crate) trait Decoded: for<'r> FromRow<'r, AnyRow> + Send + Unpin {}
+impl<T: for<'r> FromRow<'r, AnyRow> + Send + Unpin> Decoded for T {}
+
+/// `select` (this crate's SQL, see [`sql!`]) with its `$1`, `$2`, … bound to `args` in order,
+/// ready to fetch: the reads of the modules here that take only ids start from it.
+pub(crate) fn select<'q, T: Decoded>(
+    select: Sql,
+    args: &[i64],
+) -> sqlx::query::QueryAs<'q, Any, T, <Any as sqlx::Database>::Arguments> {
+    args.iter().fold(sqlx::query_as(select), |q, &a| q.bind(a))
+}
+
+/// The row `select` finds with `args`, if any (a read by a unique key).
+pub(crate) async fn row<'e, T: Decoded>(
+    exec: impl Executor<'e, Database = Any>,
+    select: Sql,
+    args: &[i64],
+) -> sqlx::Result<Option<T>> {
+    self::select(select, args).fetch_optional(exec).await
+}
+
+/// A listing the API pages through: `SELECT {columns} FROM {from} WHERE {filter} ORDER BY
+/// {order}`, each of them this crate's constant SQL; the filter's `$1`, `$2`, … are the
+/// arguments [`page`] is given.
+pub(crate) struct Listing<'a> {
+    pub columns: &'a str,
+    pub from: &'a str,
+    pub filter: &'a str,
+    pub order: &'a str,
+}
+
+/// One page of a listing (`limit` rows after the first `offset`) and how many rows the whole
+/// listing has.
+pub(crate) async fn page<T: Decoded>(
+    db: &Db,
+    listing: &Listing<'_>,
+    args: &[i64],
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<T>, i64)> {
+    let Listing {
+        columns,
+        from,
+        filter,
+        order,
+    } = listing;
+    // The page's limit and offset are bound after the filter's own arguments.
+    let (l, o) = (args.len() + 1, args.len() + 2);
+    let select =
+        sql!("SELECT {columns} FROM {from} WHERE {filter} ORDER BY {order} LIMIT ${l} OFFSET ${o}");
+    let items = self::select(select, &[args, &[limit, offset]].concat())
+        .fetch_all(db.pool())
+        .await?;
+    let count = sql!("SELECT COUNT(*) FROM {from} WHERE {filter}");
+    let (total,): (i64,) = self::select(count, args).fetch_one(db.pool()).await?;
+    Ok((items, total))
+}
+
+/// Sets one column of the row of `table` with this id (`table` and `column` are the caller's
+/// constants).
+pub(crate) async fn set_column<'e, 'q, E, V>(
+    exec: E,
+    table: &'static str,
+    column: &'static str,
+    id: i64,
+    value: V,
+) -> sqlx::Result<()>
+where
+    E: Executor<'e, Database = Any>,
+    V: 'q + Send + sqlx::Encode<'q, Any> + sqlx::Type<Any>,
+{
+    sqlx::query(sql!("UPDATE {table} SET {column} = $2 WHERE id = $1"))
+        .bind(id)
+        .bind(value)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the rows of `table` where every `(column, value)` of `key` holds (the columns are
+/// the caller's constants); whether there was any.
+pub(crate) async fn delete_where<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    table: &'static str,
+    key: &[(&'static str, i64)],
+) -> sqlx::Result<bool> {
+    let filter = key
+        .iter()
+        .enumerate()
+        .map(|(i, (column, _))| format!("{column} = ${}", i + 1))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let mut q = sqlx::query(sql!("DELETE FROM {table} WHERE {filter}"));
+    for &(_, value) in key {
+        q = q.bind(value);
+    }
+    Ok(q.execute(exec).await?.rows_affected() > 0)
 }

@@ -57,13 +57,8 @@ pub async fn insert<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
 }
 
 pub async fn by_id(db: &Db, service_id: i64, id: i64) -> sqlx::Result<Option<MountRow>> {
-    sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM mounts WHERE id = $1 AND service_id = $2"
-    ))
-    .bind(id)
-    .bind(service_id)
-    .fetch_optional(db.pool())
-    .await
+    let select = sql!("SELECT {COLUMNS} FROM mounts WHERE id = $1 AND service_id = $2");
+    super::row(db.pool(), select, &[id, service_id]).await
 }
 
 pub async fn by_name(db: &Db, name: &str) -> sqlx::Result<Option<MountRow>> {
@@ -74,12 +69,10 @@ pub async fn by_name(db: &Db, name: &str) -> sqlx::Result<Option<MountRow>> {
 }
 
 pub async fn for_service(db: &Db, service_id: i64) -> sqlx::Result<Vec<MountRow>> {
-    sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM mounts WHERE service_id = $1 ORDER BY id"
-    ))
-    .bind(service_id)
-    .fetch_all(db.pool())
-    .await
+    let select = sql!("SELECT {COLUMNS} FROM mounts WHERE service_id = $1 ORDER BY id");
+    super::select(select, &[service_id])
+        .fetch_all(db.pool())
+        .await
 }
 
 pub async fn update<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
@@ -128,10 +121,7 @@ pub async fn clear_fallbacks_to<'e, E: Executor<'e, Database = Any>>(
 }
 
 pub async fn delete(db: &Db, id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM mounts WHERE id = $1")
-        .bind(id)
-        .execute(db.pool())
-        .await?;
+    super::delete_where(db.pool(), "mounts", &[("id", id)]).await?;
     Ok(())
 }
 

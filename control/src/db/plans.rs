@@ -2,7 +2,7 @@
 
 use sqlx::{Any, Executor, FromRow};
 
-use super::{Db, now};
+use super::{Db, Listing, now};
 
 /// A row of `reseller_plans`; `None` is unlimited.
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -54,10 +54,12 @@ pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     id: i64,
 ) -> sqlx::Result<Option<Plan>> {
-    sqlx::query_as(sql!("SELECT {COLUMNS} FROM reseller_plans WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(exec)
-        .await
+    super::row(
+        exec,
+        sql!("SELECT {COLUMNS} FROM reseller_plans WHERE id = $1"),
+        &[id],
+    )
+    .await
 }
 
 /// All plans, or only the one with `only` as id.
@@ -67,21 +69,13 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<Plan>, i64)> {
-    let only = only.unwrap_or(-1);
-    let items = sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM reseller_plans WHERE ($1 = -1 OR id = $1) ORDER BY id LIMIT $2 OFFSET $3"
-    ))
-    .bind(only)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db.pool())
-    .await?;
-    let total =
-        sqlx::query_scalar("SELECT COUNT(*) FROM reseller_plans WHERE ($1 = -1 OR id = $1)")
-            .bind(only)
-            .fetch_one(db.pool())
-            .await?;
-    Ok((items, total))
+    let listing = Listing {
+        columns: COLUMNS,
+        from: "reseller_plans",
+        filter: "($1 = -1 OR id = $1)",
+        order: "id",
+    };
+    super::page(db, &listing, &[only.unwrap_or(-1)], limit, offset).await
 }
 
 /// Replaces a plan's name and limits.
@@ -117,13 +111,7 @@ pub async fn users_on<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
         .await
 }
 
-pub async fn delete<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
-    exec: E,
-    id: i64,
-) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM reseller_plans WHERE id = $1")
-        .bind(id)
-        .execute(exec)
-        .await?;
+pub async fn delete<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<()> {
+    super::delete_where(exec, "reseller_plans", &[("id", id)]).await?;
     Ok(())
 }

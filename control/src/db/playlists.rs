@@ -200,22 +200,15 @@ async fn set_items(
 }
 
 pub async fn by_id(db: &Db, service_id: i64, id: i64) -> sqlx::Result<Option<PlaylistRow>> {
-    sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM playlists WHERE id = $1 AND service_id = $2"
-    ))
-    .bind(id)
-    .bind(service_id)
-    .fetch_optional(db.pool())
-    .await
+    let select = sql!("SELECT {COLUMNS} FROM playlists WHERE id = $1 AND service_id = $2");
+    super::row(db.pool(), select, &[id, service_id]).await
 }
 
 pub async fn for_service(db: &Db, service_id: i64) -> sqlx::Result<Vec<PlaylistRow>> {
-    sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM playlists WHERE service_id = $1 ORDER BY id"
-    ))
-    .bind(service_id)
-    .fetch_all(db.pool())
-    .await
+    let select = sql!("SELECT {COLUMNS} FROM playlists WHERE service_id = $1 ORDER BY id");
+    super::select(select, &[service_id])
+        .fetch_all(db.pool())
+        .await
 }
 
 /// A playlist's tracks in order (media ids).
@@ -233,12 +226,7 @@ pub async fn delete<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     service_id: i64,
     id: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM playlists WHERE id = $1 AND service_id = $2")
-        .bind(id)
-        .bind(service_id)
-        .execute(exec)
-        .await?;
-    Ok(done.rows_affected() > 0)
+    super::delete_where(exec, "playlists", &[("id", id), ("service_id", service_id)]).await
 }
 
 /// A track AutoDJ played.

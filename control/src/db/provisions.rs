@@ -51,12 +51,7 @@ pub async fn set_user<'e, E: Executor<'e, Database = Any>>(
     id: i64,
     user: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE provisions SET user_id = $2 WHERE id = $1")
-        .bind(id)
-        .bind(user)
-        .execute(exec)
-        .await?;
-    Ok(())
+    super::set_column(exec, "provisions", "user_id", id, user).await
 }
 
 pub async fn set_service<'e, E: Executor<'e, Database = Any>>(
@@ -64,19 +59,11 @@ pub async fn set_service<'e, E: Executor<'e, Database = Any>>(
     id: i64,
     service: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE provisions SET service_id = $2 WHERE id = $1")
-        .bind(id)
-        .bind(service)
-        .execute(exec)
-        .await?;
-    Ok(())
+    super::set_column(exec, "provisions", "service_id", id, service).await
 }
 
 /// Forgets a call that failed, so a corrected retry with the same id can run.
 pub async fn forget<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM provisions WHERE id = $1")
-        .bind(id)
-        .execute(exec)
-        .await?;
+    super::delete_where(exec, "provisions", &[("id", id)]).await?;
     Ok(())
 }

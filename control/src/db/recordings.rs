@@ -52,23 +52,17 @@ pub async fn insert(
 }
 
 pub async fn by_id(db: &Db, service_id: i64, id: i64) -> sqlx::Result<Option<Recording>> {
-    sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM recordings WHERE service_id = $1 AND id = $2"
-    ))
-    .bind(service_id)
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await
+    let select = sql!("SELECT {COLUMNS} FROM recordings WHERE service_id = $1 AND id = $2");
+    super::row(db.pool(), select, &[service_id, id]).await
 }
 
 /// A service's recordings, newest first.
 pub async fn list(db: &Db, service_id: i64) -> sqlx::Result<Vec<Recording>> {
-    sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM recordings WHERE service_id = $1 ORDER BY id DESC LIMIT 500"
-    ))
-    .bind(service_id)
-    .fetch_all(db.pool())
-    .await
+    let select =
+        sql!("SELECT {COLUMNS} FROM recordings WHERE service_id = $1 ORDER BY id DESC LIMIT 500");
+    super::select(select, &[service_id])
+        .fetch_all(db.pool())
+        .await
 }
 
 /// Recordings a stop of the server interrupted, oldest first.

@@ -45,33 +45,24 @@ impl<'r> FromRow<'r, AnyRow> for Relay {
     }
 }
 
-impl std::fmt::Debug for Relay {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Relay")
-            .field("id", &self.id)
-            .field("service_id", &self.service_id)
-            .field("mode", &self.mode)
-            .finish_non_exhaustive()
-    }
-}
+tidecast_engine::debug_fields!(Relay {
+    id,
+    service_id,
+    mode,
+    ..
+});
 
 const COLUMNS: &str = "id, service_id, url, mode, rtsp_transport, created_at, updated_at";
 
 pub async fn of_service(db: &Db, service_id: i64) -> sqlx::Result<Option<Relay>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM relays WHERE service_id = $1"
-    )))
-    .bind(service_id)
-    .fetch_optional(db.pool())
-    .await
+    let select = sql!("SELECT {COLUMNS} FROM relays WHERE service_id = $1");
+    super::row(db.pool(), select, &[service_id]).await
 }
 
 pub async fn all(db: &Db) -> sqlx::Result<Vec<Relay>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM relays ORDER BY id"
-    )))
-    .fetch_all(db.pool())
-    .await
+    super::select(sql!("SELECT {COLUMNS} FROM relays ORDER BY id"), &[])
+        .fetch_all(db.pool())
+        .await
 }
 
 /// Sets the service's relay (replacing one it had).
@@ -109,9 +100,5 @@ pub async fn set(
 }
 
 pub async fn delete(db: &Db, service_id: i64) -> sqlx::Result<bool> {
-    let r = sqlx::query("DELETE FROM relays WHERE service_id = $1")
-        .bind(service_id)
-        .execute(db.pool())
-        .await?;
-    Ok(r.rows_affected() > 0)
+    super::delete_where(db.pool(), "relays", &[("service_id", service_id)]).await
 }

@@ -46,16 +46,13 @@ pub struct Service {
     pub transfer_suspended: Option<String>,
 }
 
-impl std::fmt::Debug for Service {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service")
-            .field("id", &self.id)
-            .field("slug", &self.slug)
-            .field("kind", &self.kind)
-            .field("status", &self.status)
-            .finish_non_exhaustive()
-    }
-}
+tidecast_engine::debug_fields!(Service {
+    id,
+    slug,
+    kind,
+    status,
+    ..
+});
 
 impl Service {
     pub fn is_suspended(&self) -> bool {
@@ -224,10 +221,12 @@ pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     id: i64,
 ) -> sqlx::Result<Option<Service>> {
-    sqlx::query_as(sql!("SELECT {COLUMNS} FROM services s WHERE s.id = $1"))
-        .bind(id)
-        .fetch_optional(exec)
-        .await
+    super::row(
+        exec,
+        sql!("SELECT {COLUMNS} FROM services s WHERE s.id = $1"),
+        &[id],
+    )
+    .await
 }
 
 pub async fn by_slug(db: &Db, slug: &str) -> sqlx::Result<Option<Service>> {
@@ -272,22 +271,13 @@ pub async fn list(
     };
     // `owner` narrows any scope further (?owner=ID); -1 means "no narrowing".
     let owner = owner.unwrap_or(-1);
-    let cond = format!("{filter} AND ($2 = -1 OR s.owner_id = $2)");
-    let items = sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM services s {join} WHERE {cond} ORDER BY s.id LIMIT $3 OFFSET $4"
-    ))
-    .bind(arg)
-    .bind(owner)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db.pool())
-    .await?;
-    let total = sqlx::query_scalar(sql!("SELECT COUNT(*) FROM services s {join} WHERE {cond}"))
-        .bind(arg)
-        .bind(owner)
-        .fetch_one(db.pool())
-        .await?;
-    Ok((items, total))
+    let listing = super::Listing {
+        columns: COLUMNS,
+        from: &format!("services s {join}"),
+        filter: &format!("{filter} AND ($2 = -1 OR s.owner_id = $2)"),
+        order: "s.id",
+    };
+    super::page(db, &listing, &[arg, owner], limit, offset).await
 }
 
 /// How much of its plan a reseller's customers use, leaving out one service (the one being
@@ -398,12 +388,7 @@ pub async fn set_transfer_suspended<'e, E: Executor<'e, Database = Any>>(
     id: i64,
     month: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE services SET transfer_suspended = $2 WHERE id = $1")
-        .bind(id)
-        .bind(month)
-        .execute(exec)
-        .await?;
-    Ok(())
+    super::set_column(exec, "services", "transfer_suspended", id, month).await
 }
 
 /// Saves a station's AutoDJ settings.
@@ -509,10 +494,7 @@ pub async fn set_credentials<'e, E: Executor<'e, Database = Any>>(
 }
 
 pub async fn delete<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM services WHERE id = $1")
-        .bind(id)
-        .execute(exec)
-        .await?;
+    super::delete_where(exec, "services", &[("id", id)]).await?;
     Ok(())
 }
 
@@ -523,10 +505,5 @@ pub async fn set_fallback<'e, E: Executor<'e, Database = Any>>(
     id: i64,
     fallback: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE services SET fallback = $2 WHERE id = $1")
-        .bind(id)
-        .bind(fallback)
-        .execute(exec)
-        .await?;
-    Ok(())
+    super::set_column(exec, "services", "fallback", id, fallback).await
 }

@@ -44,11 +44,7 @@ pub async fn withdraw<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     exec: E,
     id: i64,
 ) -> sqlx::Result<bool> {
-    let r = sqlx::query("DELETE FROM announcements WHERE id = $1")
-        .bind(id)
-        .execute(exec)
-        .await?;
-    Ok(r.rows_affected() > 0)
+    super::delete_where(exec, "announcements", &[("id", id)]).await
 }
 
 /// Every stored setting as (key, JSON text).

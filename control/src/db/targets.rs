@@ -27,17 +27,14 @@ pub struct Target {
     pub video: Stored<StoredVideo>,
 }
 
-impl std::fmt::Debug for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Target")
-            .field("id", &self.id)
-            .field("service_id", &self.service_id)
-            .field("kind", &self.kind)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .finish_non_exhaustive()
-    }
-}
+tidecast_engine::debug_fields!(Target {
+    id,
+    service_id,
+    kind,
+    host,
+    port,
+    ..
+});
 
 #[derive(FromRow)]
 struct Row {
@@ -122,27 +119,22 @@ pub async fn insert(db: &Db, service_id: i64, t: &NewTarget<'_>) -> sqlx::Result
 }
 
 pub async fn of_service(db: &Db, service_id: i64) -> sqlx::Result<Vec<Target>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM publish_targets WHERE service_id = $1 ORDER BY id"
-    )))
-    .bind(service_id)
-    .fetch_all(db.pool())
-    .await
+    let select = sql!("SELECT {COLUMNS} FROM publish_targets WHERE service_id = $1 ORDER BY id");
+    super::select(select, &[service_id])
+        .fetch_all(db.pool())
+        .await
 }
 
 pub async fn all(db: &Db) -> sqlx::Result<Vec<Target>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM publish_targets ORDER BY id"
-    )))
+    super::select(
+        sql!("SELECT {COLUMNS} FROM publish_targets ORDER BY id"),
+        &[],
+    )
     .fetch_all(db.pool())
     .await
 }
 
 pub async fn delete(db: &Db, service_id: i64, id: i64) -> sqlx::Result<bool> {
-    let r = sqlx::query("DELETE FROM publish_targets WHERE id = $1 AND service_id = $2")
-        .bind(id)
-        .bind(service_id)
-        .execute(db.pool())
-        .await?;
-    Ok(r.rows_affected() > 0)
+    let key = [("id", id), ("service_id", service_id)];
+    super::delete_where(db.pool(), "publish_targets", &key).await
 }

@@ -114,27 +114,22 @@ pub async fn list_api_keys(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<ApiKey>, i64)> {
-    let user = user_id.unwrap_or(-1);
-    let items = sqlx::query_as(sql!(
-        "SELECT {KEY_COLUMNS} FROM api_keys WHERE ($1 = -1 OR user_id = $1) ORDER BY id LIMIT $2 OFFSET $3"
-    ))
-    .bind(user)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db.pool())
-    .await?;
-    let total = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE ($1 = -1 OR user_id = $1)")
-        .bind(user)
-        .fetch_one(db.pool())
-        .await?;
-    Ok((items, total))
+    let listing = super::Listing {
+        columns: KEY_COLUMNS,
+        from: "api_keys",
+        filter: "($1 = -1 OR user_id = $1)",
+        order: "id",
+    };
+    super::page(db, &listing, &[user_id.unwrap_or(-1)], limit, offset).await
 }
 
 pub async fn api_key_by_id(db: &Db, id: i64) -> sqlx::Result<Option<ApiKey>> {
-    sqlx::query_as(sql!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await
+    super::row(
+        db.pool(),
+        sql!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"),
+        &[id],
+    )
+    .await
 }
 
 pub async fn revoke_api_key<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(

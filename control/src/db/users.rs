@@ -50,15 +50,12 @@ pub struct User {
     suspended_by: Option<String>,
 }
 
-impl std::fmt::Debug for User {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User")
-            .field("id", &self.id)
-            .field("username", &self.username)
-            .field("role", &self.role)
-            .finish_non_exhaustive()
-    }
-}
+tidecast_engine::debug_fields!(User {
+    id,
+    username,
+    role,
+    ..
+});
 
 impl User {
     pub fn role(&self) -> Role {
@@ -220,19 +217,13 @@ pub async fn list(
         UserScope::ResellerTree(id) => ("id = $1 OR reseller_id = $1", id),
         UserScope::Only(id) => ("id = $1", id),
     };
-    let items = sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM users WHERE {filter} ORDER BY id LIMIT $2 OFFSET $3"
-    ))
-    .bind(arg)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db.pool())
-    .await?;
-    let total = sqlx::query_scalar(sql!("SELECT COUNT(*) FROM users WHERE {filter}"))
-        .bind(arg)
-        .fetch_one(db.pool())
-        .await?;
-    Ok((items, total))
+    let listing = super::Listing {
+        columns: COLUMNS,
+        from: "users",
+        filter,
+        order: "id",
+    };
+    super::page(db, &listing, &[arg], limit, offset).await
 }
 
 pub async fn count_customers<'e, E: Executor<'e, Database = Any>>(
@@ -299,9 +290,6 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
 }
 
 pub async fn delete<'e, E: Executor<'e, Database = Any>>(exec: E, id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM users WHERE id = $1")
-        .bind(id)
-        .execute(exec)
-        .await?;
+    super::delete_where(exec, "users", &[("id", id)]).await?;
     Ok(())
 }

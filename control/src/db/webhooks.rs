@@ -28,12 +28,8 @@ impl Webhook {
 const COLUMNS: &str = "service_id, url, secret, events, delivered, failed, last_event, last_status, last_error, last_at";
 
 pub async fn get(db: &Db, service_id: i64) -> sqlx::Result<Option<Webhook>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM webhooks WHERE service_id = $1"
-    )))
-    .bind(service_id)
-    .fetch_optional(db.pool())
-    .await
+    let select = sql!("SELECT {COLUMNS} FROM webhooks WHERE service_id = $1");
+    super::row(db.pool(), select, &[service_id]).await
 }
 
 /// Creates or replaces the service's webhook (its delivery record starts again).
@@ -65,11 +61,7 @@ pub async fn delete<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     exec: E,
     service_id: i64,
 ) -> sqlx::Result<bool> {
-    let r = sqlx::query("DELETE FROM webhooks WHERE service_id = $1")
-        .bind(service_id)
-        .execute(exec)
-        .await?;
-    Ok(r.rows_affected() > 0)
+    super::delete_where(exec, "webhooks", &[("service_id", service_id)]).await
 }
 
 /// How a delivery attempt went: `status` is delivered, retrying or failed.

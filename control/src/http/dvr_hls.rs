@@ -17,7 +17,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tidecast_engine::dvr::playlist::{Slice, master_playlist};
@@ -27,6 +27,7 @@ use tidecast_engine::hls::uri::DVR_PLAYLIST;
 use crate::app::AppState;
 use crate::db::services::{self, Service};
 use crate::domain::dvr::{existing, renditions};
+use crate::http::hls::{ANY_ORIGIN, IMMUTABLE, set_encoding, set_fixed, wants_gzip};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,10 +51,7 @@ fn refused(status: StatusCode, text: &str) -> Refused {
 
 fn plain(status: StatusCode, text: &str) -> Response {
     let mut res = (status, format!("{text}\n")).into_response();
-    res.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    set_fixed(res.headers_mut(), &[ANY_ORIGIN]);
     res
 }
 
@@ -191,15 +189,13 @@ fn slice_of(archive: &Archive, slice: Slice) -> Response {
 
 fn playlist_response(text: impl Into<Body>) -> Response {
     let mut res = text.into().into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/vnd.apple.mpegurl"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=1"));
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
+    set_fixed(
+        res.headers_mut(),
+        &[
+            (header::CONTENT_TYPE, "application/vnd.apple.mpegurl"),
+            (header::CACHE_CONTROL, "max-age=1"),
+            ANY_ORIGIN,
+        ],
     );
     res
 }
@@ -253,21 +249,14 @@ fn whole(archive: &Archive, headers: &HeaderMap) -> Response {
     let Some(window) = archive.window_playlist(crate::http::hls::gzip) else {
         return nothing_recorded();
     };
-    let wants_gzip = headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(crate::http::hls::accepts_gzip);
+    let wants_gzip = wants_gzip(headers);
     let body = if wants_gzip {
         window.encoded.clone()
     } else {
         window.plain.clone()
     };
     let mut res = playlist_response(body);
-    let h = res.headers_mut();
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if wants_gzip {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
+    set_encoding(res.headers_mut(), wants_gzip);
     res
 }
 
@@ -318,16 +307,8 @@ async fn serve_file(archive: &Archive, file: &str) -> Response {
                 "video/mp4"
             };
             let mut res = Body::from(bytes).into_response();
-            let h = res.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=31536000, immutable"),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            );
+            let fixed = [(header::CONTENT_TYPE, content_type), IMMUTABLE, ANY_ORIGIN];
+            set_fixed(res.headers_mut(), &fixed);
             res
         }
         // Trimmed out of the window since the playlist was read.

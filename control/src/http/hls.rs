@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
@@ -39,32 +39,61 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+/// A response header with a fixed value. The HTTP side's handlers (HLS, DVR, the web UI's
+/// assets, the public stats) set theirs through [`set_fixed`], with the shared ones below.
+pub(crate) type Fixed = (HeaderName, &'static str);
+
+/// Any site may read the response: players and station pages are embedded on customers'
+/// own sites.
+pub(crate) const ANY_ORIGIN: Fixed = (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+
+/// What the URL names never changes (segments, versioned assets), so it is cached forever.
+pub(crate) const IMMUTABLE: Fixed = (header::CACHE_CONTROL, "public, max-age=31536000, immutable");
+
+/// Caches may keep the response but must ask again before each use.
+pub(crate) const NO_CACHE: Fixed = (header::CACHE_CONTROL, "no-cache");
+
+/// Sets each header on `h`, replacing what was there.
+pub(crate) fn set_fixed(h: &mut HeaderMap, headers: &[Fixed]) {
+    for (name, value) in headers {
+        h.insert(name.clone(), HeaderValue::from_static(value));
+    }
+}
+
+/// Whether the request's `Accept-Encoding` takes gzip.
+pub(crate) fn wants_gzip(req: &HeaderMap) -> bool {
+    req.get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(accepts_gzip)
+}
+
+/// Marks a response whose encoding follows the request's `Accept-Encoding`.
+pub(crate) fn set_encoding(h: &mut HeaderMap, gzip: bool) {
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+}
+
 fn cors(h: &mut HeaderMap) {
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
+    let expose = (
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Content-Length, Content-Range, ETag"),
+        "Content-Length, Content-Range, ETag",
     );
+    set_fixed(h, &[ANY_ORIGIN, expose]);
 }
 
 async fn preflight() -> Response {
     let mut res = StatusCode::NO_CONTENT.into_response();
     let h = res.headers_mut();
     cors(h);
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, HEAD, OPTIONS"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Range, If-None-Match"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
+    set_fixed(
+        h,
+        &[
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD, OPTIONS"),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, "Range, If-None-Match"),
+            (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+        ],
     );
     res
 }
@@ -72,8 +101,7 @@ async fn preflight() -> Response {
 fn not_found(what: &str) -> Response {
     let mut res = (StatusCode::NOT_FOUND, format!("{what}\n")).into_response();
     cors(res.headers_mut());
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    set_fixed(res.headers_mut(), &[NO_CACHE]);
     res
 }
 
@@ -266,10 +294,7 @@ async fn serve_from(
             gz = gzip(&plain);
             etag = format!("{}-{t}\"", etag.trim_end_matches('"'));
         }
-        let wants_gzip = req_headers
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(accepts_gzip);
+        let wants_gzip = wants_gzip(&req_headers);
         // Each encoding is its own representation, with its own validator.
         let etag = if wants_gzip {
             format!("{}-gz\"", etag.trim_end_matches('"'))
@@ -284,12 +309,7 @@ async fn serve_from(
             &etag,
             false,
         );
-        res.headers_mut()
-            .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-        if wants_gzip {
-            res.headers_mut()
-                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        }
+        set_encoding(res.headers_mut(), wants_gzip);
         if counts {
             let key = ViewerKey {
                 ip: remote.ip(),
@@ -315,8 +335,7 @@ async fn serve_from(
                 )
                     .into_response();
                 cors(res.headers_mut());
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+                set_fixed(res.headers_mut(), &[(header::RETRY_AFTER, "10")]);
                 return res;
             }
             // Counted once the viewer is let in (a refusal sends nothing of the stream).
@@ -438,7 +457,7 @@ async fn wait_for(stream: &LiveStream, msn: u64, part: Option<u32>, limit: Durat
 }
 
 /// Whether an `Accept-Encoding` value allows gzip (`gzip`, `gzip;q=0.5`, not `gzip;q=0`).
-pub(crate) fn accepts_gzip(value: &str) -> bool {
+fn accepts_gzip(value: &str) -> bool {
     value.split(',').any(|item| {
         let mut parts = item.split(';').map(str::trim);
         let coding = parts.next().unwrap_or("");

@@ -267,27 +267,18 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Response 
             continue;
         };
         let st = &report.stats;
-        let secs = report.started.elapsed().as_secs_f64().max(0.001);
-        let media = st.media_time.load(Relaxed) as f64 / 90_000.0;
-        let busiest = report
-            .renditions
-            .iter()
-            .map(|(_, r)| r.busy_ns.load(Relaxed))
-            .chain([st.busy_ns.load(Relaxed)])
-            .max()
-            .unwrap_or(0) as f64
-            / 1e9;
+        let secs = report.running_secs();
         m.gauge(
             "tidecast_transcoder_input_fps",
             "Pictures the ladder decodes per second, since it started",
             &labels,
-            st.frames_in.load(Relaxed) as f64 / secs,
+            report.input_fps(),
         );
         m.gauge(
             "tidecast_transcoder_speed",
             "Source seconds per second of the busiest stage's work (above 1 keeps up)",
             &labels,
-            if busiest > 0.0 { media / busiest } else { 0.0 },
+            report.speed(),
         );
         m.counter(
             "tidecast_transcoder_dropped_input_frames_total",

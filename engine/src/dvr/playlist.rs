@@ -361,53 +361,31 @@ mod tests {
             start,
             end: Some(start + 2),
         };
-        let text = a.slice_playlist(finished, T0 + 60_000).expect("slice");
-        assert_eq!(
-            text,
-            format!(
-                "#EXTM3U\n\
-                 #EXT-X-VERSION:7\n\
-                 #EXT-X-TARGETDURATION:2\n\
-                 #EXT-X-MEDIA-SEQUENCE:1\n\
-                 #EXT-X-INDEPENDENT-SEGMENTS\n\
-                 #EXT-X-MAP:URI=\"dvr/init-0.mp4\"\n\
-                 #EXT-X-PROGRAM-DATE-TIME:2026-11-24T00:00:02.000Z\n\
-                 #EXTINF:2.000,\n\
-                 dvr/1-{t2}.m4s\n\
-                 #EXT-X-DISCONTINUITY\n\
-                 #EXT-X-MAP:URI=\"dvr/init-2.mp4\"\n\
-                 #EXT-X-PROGRAM-DATE-TIME:2026-11-24T00:00:04.000Z\n\
-                 #EXTINF:2.000,\n\
-                 dvr/2-{t4}.m4s\n\
-                 #EXT-X-ENDLIST\n",
-                t2 = T0 + 2000,
-                t4 = T0 + 4000,
-            )
+        // The two segments overlapping it, across the format change between them.
+        let segments = format!(
+            "#EXTM3U\n\
+             #EXT-X-VERSION:7\n\
+             #EXT-X-TARGETDURATION:2\n\
+             #EXT-X-MEDIA-SEQUENCE:1\n\
+             #EXT-X-INDEPENDENT-SEGMENTS\n\
+             #EXT-X-MAP:URI=\"dvr/init-0.mp4\"\n\
+             #EXT-X-PROGRAM-DATE-TIME:2026-11-24T00:00:02.000Z\n\
+             #EXTINF:2.000,\n\
+             dvr/1-{t2}.m4s\n\
+             #EXT-X-DISCONTINUITY\n\
+             #EXT-X-MAP:URI=\"dvr/init-2.mp4\"\n\
+             #EXT-X-PROGRAM-DATE-TIME:2026-11-24T00:00:04.000Z\n\
+             #EXTINF:2.000,\n\
+             dvr/2-{t4}.m4s\n",
+            t2 = T0 + 2000,
+            t4 = T0 + 4000,
         );
+        let text = a.slice_playlist(finished, T0 + 60_000).expect("slice");
+        assert_eq!(text, format!("{segments}#EXT-X-ENDLIST\n"));
         // Open (no end, still recording): the same segments from the start on, not ended.
         let open = Slice { start, end: None };
         let text = a.slice_playlist(open, T0 + 60_000).expect("slice");
-        assert_eq!(
-            text,
-            format!(
-                "#EXTM3U\n\
-                 #EXT-X-VERSION:7\n\
-                 #EXT-X-TARGETDURATION:2\n\
-                 #EXT-X-MEDIA-SEQUENCE:1\n\
-                 #EXT-X-INDEPENDENT-SEGMENTS\n\
-                 #EXT-X-MAP:URI=\"dvr/init-0.mp4\"\n\
-                 #EXT-X-PROGRAM-DATE-TIME:2026-11-24T00:00:02.000Z\n\
-                 #EXTINF:2.000,\n\
-                 dvr/1-{t2}.m4s\n\
-                 #EXT-X-DISCONTINUITY\n\
-                 #EXT-X-MAP:URI=\"dvr/init-2.mp4\"\n\
-                 #EXT-X-PROGRAM-DATE-TIME:2026-11-24T00:00:04.000Z\n\
-                 #EXTINF:2.000,\n\
-                 dvr/2-{t4}.m4s\n",
-                t2 = T0 + 2000,
-                t4 = T0 + 4000,
-            )
-        );
+        assert_eq!(text, segments);
         // An end still ahead does not end it either.
         let ahead = Slice {
             start,

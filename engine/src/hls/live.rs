@@ -115,6 +115,18 @@ struct State {
     info: Option<StreamInfo>,
 }
 
+impl State {
+    /// Keeps a new fMP4 init segment as the next version (the oldest beyond `INITS_KEPT`
+    /// go: no listed segment or part refers to them any more).
+    fn add_init(&mut self, init: Bytes) {
+        let version = self.inits.back().map_or(0, |(v, _)| v + 1);
+        self.inits.push_back((version, init));
+        while self.inits.len() > INITS_KEPT {
+            self.inits.pop_front();
+        }
+    }
+}
+
 /// One rendition's line in a master playlist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variant {
@@ -401,24 +413,25 @@ impl LiveStream {
         self.push_if(None, seg);
     }
 
+    /// The state for a write by `claim`'s writer (any writer with `None`); `None` for a
+    /// writer of an earlier claim (a restarted ladder's old thread), refused under the same
+    /// lock the write takes, so no re-claim can slip in between.
+    fn lock_claimed(&self, claim: Option<u64>) -> Option<MutexGuard<'_, State>> {
+        let st = self.lock();
+        claim.is_none_or(|c| c == st.generation).then_some(st)
+    }
+
     fn push_if(&self, claim: Option<u64>, seg: SegmentOut) -> bool {
-        let mut st = self.lock();
-        // A writer of an earlier claim (a restarted ladder's old thread) is refused under
-        // the same lock the write takes, so no re-claim can slip in between.
-        if claim.is_some_and(|c| c != st.generation) {
+        let Some(mut st) = self.lock_claimed(claim) else {
             return false;
-        }
+        };
         let seq = st.next_seq;
         st.next_seq += 1;
         // Only ever grows, as the spec requires of a live playlist.
         st.target = playlist::target_duration([seg.duration], st.target);
         let new_init = seg.init.clone();
         if let Some(init) = seg.init {
-            let version = st.inits.back().map_or(0, |(v, _)| v + 1);
-            st.inits.push_back((version, init));
-            while st.inits.len() > INITS_KEPT {
-                st.inits.pop_front();
-            }
+            st.add_init(init);
         }
         let init = st.inits.back().map(|(v, _)| *v);
         if let Some(recorder) = &st.recorder {
@@ -467,18 +480,11 @@ impl LiveStream {
     }
 
     fn push_part_if(&self, claim: Option<u64>, part: PartOut) -> bool {
-        let mut st = self.lock();
-        // A writer of an earlier claim (a restarted ladder's old thread) is refused under
-        // the same lock the write takes, so no re-claim can slip in between.
-        if claim.is_some_and(|c| c != st.generation) {
+        let Some(mut st) = self.lock_claimed(claim) else {
             return false;
-        }
+        };
         if let Some(init) = part.init {
-            let version = st.inits.back().map_or(0, |(v, _)| v + 1);
-            st.inits.push_back((version, init));
-            while st.inits.len() > INITS_KEPT {
-                st.inits.pop_front();
-            }
+            st.add_init(init);
         }
         let msn = st.next_seq;
         let index = st.parts.iter().filter(|p| p.msn == msn).count() as u32;

@@ -16,6 +16,16 @@ pub struct Tag {
 }
 
 impl Tag {
+    /// A tag at time 0 with these bytes (tests build their streams from these).
+    #[cfg(test)]
+    pub(crate) fn test(video: bool, data: &'static [u8]) -> Self {
+        Self {
+            video,
+            ts: 0,
+            data: Bytes::from_static(data),
+        }
+    }
+
     /// A video keyframe (a target starts and resumes on one).
     pub fn is_keyframe(&self) -> bool {
         self.video && self.data.first().is_some_and(|b| b >> 4 == 1) && !self.is_header()
@@ -162,21 +172,13 @@ pub fn mp3_header(frame: &[u8]) -> Option<(u32, u8, u32)> {
 mod tests {
     use super::*;
 
-    fn tag(video: bool, data: &'static [u8]) -> Tag {
-        Tag {
-            video,
-            ts: 0,
-            data: Bytes::from_static(data),
-        }
-    }
-
     #[test]
     fn keyframes_and_headers_are_told_apart() {
-        assert!(tag(true, &[0x17, 1, 0, 0, 0]).is_keyframe());
-        assert!(!tag(true, &[0x17, 0, 0, 0, 0]).is_keyframe());
-        assert!(tag(false, &[0xAF, 0, 0x12]).is_header());
-        assert!(!tag(false, &[0x2F, 0, 0x12]).is_header());
-        assert!(!tag(true, &[]).is_header());
+        assert!(Tag::test(true, &[0x17, 1, 0, 0, 0]).is_keyframe());
+        assert!(!Tag::test(true, &[0x17, 0, 0, 0, 0]).is_keyframe());
+        assert!(Tag::test(false, &[0xAF, 0, 0x12]).is_header());
+        assert!(!Tag::test(false, &[0x2F, 0, 0x12]).is_header());
+        assert!(!Tag::test(true, &[]).is_header());
     }
 
     #[test]

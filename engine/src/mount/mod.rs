@@ -658,37 +658,26 @@ mod tests {
         }
     }
 
+    /// Attaches live source `n` (any stream, the test limits) at `priority`.
+    fn live(m: &Mount, n: u64, priority: u8, label: &str) -> Result<(), AttachError> {
+        let info = StreamInfo::default();
+        m.attach_source(SourceId::test(n), priority, label, info, limits())
+    }
+
+    /// Attaches soft source `n` (AutoDJ: it fades out before a live source takes over).
+    fn soft(m: &Mount, n: u64) -> Result<(), AttachError> {
+        let info = StreamInfo::default();
+        m.attach_soft_source(SourceId::test(n), 0, "AutoDJ", info, limits())
+    }
+
     #[test]
     fn priorities_and_handover() {
         let m = Mount::new("jazz", ServiceId(1), limits());
-        m.attach_source(
-            SourceId::test(1),
-            10,
-            "dj low",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("first source");
+        live(&m, 1, 10, "dj low").expect("first source");
         assert!(m.publish(SourceId::test(1), Bytes::from_static(b"low")));
         // Equal priority is refused; higher takes over and the lower waits on standby.
-        assert!(
-            m.attach_source(
-                SourceId::test(2),
-                10,
-                "dj same",
-                StreamInfo::default(),
-                limits()
-            )
-            .is_err()
-        );
-        m.attach_source(
-            SourceId::test(3),
-            60,
-            "dj high",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("higher takes over");
+        assert!(live(&m, 2, 10, "dj same").is_err());
+        live(&m, 3, 60, "dj high").expect("higher takes over");
         assert!(!m.publish(SourceId::test(1), Bytes::from_static(b"dropped")));
         assert!(m.publish(SourceId::test(3), Bytes::from_static(b"high")));
         // High leaves: low resumes at once.
@@ -701,24 +690,10 @@ mod tests {
     #[test]
     fn a_soft_source_fades_out_before_a_live_one_takes_over() {
         let m = Mount::new("radio", ServiceId(1), limits());
-        m.attach_soft_source(
-            SourceId::test(1),
-            0,
-            "AutoDJ",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("autodj");
+        soft(&m, 1).expect("autodj");
         let (_, mut rx) = m.follow();
         assert!(m.publish(SourceId::test(1), Bytes::from_static(b"music")));
-        m.attach_source(
-            SourceId::test(2),
-            50,
-            "source",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("live");
+        live(&m, 2, 50, "source").expect("live");
         // The live source waits: its audio is kept, AutoDJ still plays (its fade).
         assert!(m.is_on_air(SourceId::test(1)) && m.takeover_pending(SourceId::test(1)));
         assert!(m.publish(SourceId::test(2), Bytes::from_static(b"hello")));
@@ -739,23 +714,9 @@ mod tests {
     #[test]
     fn a_title_sent_while_waiting_to_take_over_is_kept() {
         let m = Mount::new("radio", ServiceId(1), limits());
-        m.attach_soft_source(
-            SourceId::test(1),
-            0,
-            "AutoDJ",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("autodj");
+        soft(&m, 1).expect("autodj");
         m.set_title("AutoDJ song");
-        m.attach_source(
-            SourceId::test(2),
-            50,
-            "source",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("live");
+        live(&m, 2, 50, "source").expect("live");
         m.set_title("Live show");
         m.hand_over(SourceId::test(1));
         assert_eq!(&*m.title().0, "Live show");
@@ -764,22 +725,8 @@ mod tests {
     #[test]
     fn a_soft_source_that_never_hands_over_is_taken_over_after_the_wait() {
         let m = Mount::new("radio", ServiceId(1), limits());
-        m.attach_soft_source(
-            SourceId::test(1),
-            0,
-            "AutoDJ",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("autodj");
-        m.attach_source(
-            SourceId::test(2),
-            50,
-            "source",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("live");
+        soft(&m, 1).expect("autodj");
+        live(&m, 2, 50, "source").expect("live");
         assert!(m.publish(SourceId::test(2), Bytes::from_static(b"early")));
         std::thread::sleep(SOFT_HANDOVER + Duration::from_millis(50));
         let (_, mut rx) = m.follow();
@@ -792,22 +739,8 @@ mod tests {
         );
         // And a soft source leaving while one waits puts the waiting one on air.
         let m = Mount::new("radio2", ServiceId(1), limits());
-        m.attach_soft_source(
-            SourceId::test(1),
-            0,
-            "AutoDJ",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("autodj");
-        m.attach_source(
-            SourceId::test(2),
-            50,
-            "source",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("live");
+        soft(&m, 1).expect("autodj");
+        live(&m, 2, 50, "source").expect("live");
         m.detach_source(SourceId::test(1));
         assert!(m.is_on_air(SourceId::test(2)));
     }
@@ -815,14 +748,7 @@ mod tests {
     #[test]
     fn burst_and_ring() {
         let m = Mount::new("jazz", ServiceId(1), limits());
-        m.attach_source(
-            SourceId::test(1),
-            50,
-            "source",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("source");
+        live(&m, 1, 50, "source").expect("source");
         for i in 0..40u8 {
             m.publish(SourceId::test(1), Bytes::from(vec![i; 4096]));
         }
@@ -843,14 +769,7 @@ mod tests {
     #[test]
     fn header_pages_reach_each_listener_once() {
         let m = Mount::new("ogg", ServiceId(1), limits());
-        m.attach_source(
-            SourceId::test(1),
-            50,
-            "source",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("source");
+        live(&m, 1, 50, "source").expect("source");
         let mut early = m.subscribe().expect("joins");
         let h1 = Bytes::from_static(b"OggS-bos");
         // Large header pages (cover art in the comments) past the burst size.
@@ -886,22 +805,8 @@ mod tests {
     #[test]
     fn standby_source_takes_over_with_its_headers() {
         let m = Mount::new("ogg", ServiceId(1), limits());
-        m.attach_source(
-            SourceId::test(1),
-            10,
-            "low",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("low");
-        m.attach_source(
-            SourceId::test(2),
-            60,
-            "high",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("high");
+        live(&m, 1, 10, "low").expect("low");
+        live(&m, 2, 60, "high").expect("high");
         let mut rx = m.subscribe().expect("joins").rx;
         // The standby source's headers are recorded, not sent.
         let h = Bytes::from_static(b"OggS-low-bos");
@@ -919,44 +824,18 @@ mod tests {
         let mounts = Mounts::default();
         let m = mounts.get_or_create("jazz", ServiceId(1), limits());
         mounts.remove_if_idle(&m);
-        assert_eq!(
-            m.attach_source(
-                SourceId::test(1),
-                50,
-                "late",
-                StreamInfo::default(),
-                limits()
-            ),
-            Err(AttachError::Closed)
-        );
+        assert_eq!(live(&m, 1, 50, "late"), Err(AttachError::Closed));
         assert_eq!(m.subscribe().err(), Some(JoinError::Closed));
         let fresh = mounts.get_or_create("jazz", ServiceId(1), limits());
         assert!(!Arc::ptr_eq(&m, &fresh));
-        assert!(
-            fresh
-                .attach_source(
-                    SourceId::test(1),
-                    50,
-                    "late",
-                    StreamInfo::default(),
-                    limits()
-                )
-                .is_ok()
-        );
+        assert!(live(&fresh, 1, 50, "late").is_ok());
     }
 
     #[test]
     fn full_and_no_source() {
         let m = Mount::new("jazz", ServiceId(1), limits());
         assert_eq!(m.subscribe().err(), Some(JoinError::NoSource));
-        m.attach_source(
-            SourceId::test(1),
-            50,
-            "source",
-            StreamInfo::default(),
-            limits(),
-        )
-        .expect("source");
+        live(&m, 1, 50, "source").expect("source");
         let _a = m.subscribe().expect("1");
         let _b = m.subscribe().expect("2");
         assert_eq!(m.subscribe().err(), Some(JoinError::Full(2)));

@@ -193,14 +193,7 @@ pub struct Response {
     pub peer: SocketAddr,
 }
 
-impl std::fmt::Debug for Response {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Response")
-            .field("head", &self.head)
-            .field("peer", &self.peer)
-            .finish_non_exhaustive()
-    }
-}
+crate::debug_fields!(Response { head, peer, .. });
 
 /// `GET url` (following redirects), up to the response head.
 pub async fn open(

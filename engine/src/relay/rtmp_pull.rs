@@ -29,13 +29,7 @@ impl std::fmt::Debug for RtmpSource {
 impl RtmpSource {
     /// The URL without the stream name (it may be a key).
     pub fn display(&self) -> String {
-        format!(
-            "rtmp{}://{}:{}/{}",
-            if self.tls { "s" } else { "" },
-            self.host,
-            self.port,
-            self.app
-        )
+        crate::rtmp::client::server_url(self.tls, &self.host, self.port, &self.app)
     }
 }
 

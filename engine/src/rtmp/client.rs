@@ -149,6 +149,13 @@ pub async fn until(
     }
 }
 
+/// An RTMP server's address as logs and lists show it, `rtmp[s]://host:port/app`: never the
+/// stream name after it (a pull's may be a key, a push's is one).
+pub fn server_url(tls: bool, host: &str, port: u16, app: &str) -> String {
+    let s = if tls { "s" } else { "" };
+    format!("rtmp{s}://{host}:{port}/{app}")
+}
+
 /// A client session connected to an application: both halves of the connection and the
 /// session, ready to publish or play.
 pub struct Connected {

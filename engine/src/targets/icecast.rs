@@ -36,17 +36,13 @@ pub struct IcecastTarget {
     pub password: String,
 }
 
-impl std::fmt::Debug for IcecastTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IcecastTarget")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("mount", &self.mount)
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
+crate::debug_fields!(IcecastTarget {
+    host,
+    port,
+    mount,
+    user,
+    password: redacted
+});
 
 /// Where a mount goes: the protocol's login and title update.
 #[derive(Debug, Clone)]

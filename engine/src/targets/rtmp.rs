@@ -35,28 +35,18 @@ pub struct RtmpTarget {
     pub tls: bool,
 }
 
-impl std::fmt::Debug for RtmpTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RtmpTarget")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("app", &self.app)
-            .field("key", &"<redacted>")
-            .field("tls", &self.tls)
-            .finish()
-    }
-}
+crate::debug_fields!(RtmpTarget {
+    host,
+    port,
+    app,
+    key: redacted,
+    tls
+});
 
 impl RtmpTarget {
     /// The address without the key, for logs and lists.
     pub fn display(&self) -> String {
-        format!(
-            "rtmp{}://{}:{}/{}",
-            if self.tls { "s" } else { "" },
-            self.host,
-            self.port,
-            self.app
-        )
+        crate::rtmp::client::server_url(self.tls, &self.host, self.port, &self.app)
     }
 }
 

@@ -23,16 +23,12 @@ pub struct ShoutcastTarget {
     pub password: String,
 }
 
-impl std::fmt::Debug for ShoutcastTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShoutcastTarget")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("stream_id", &self.stream_id)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
+crate::debug_fields!(ShoutcastTarget {
+    host,
+    port,
+    stream_id,
+    password: redacted
+});
 
 impl ShoutcastTarget {
     pub fn display(&self) -> String {

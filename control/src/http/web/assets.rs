@@ -3,38 +3,33 @@
 //! version (a page cached before an upgrade) gets the current file, not a 404.
 
 use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::http::hls::{ANY_ORIGIN, IMMUTABLE, NO_CACHE, set_encoding, set_fixed, wants_gzip};
 
 pub async fn serve(Path((version, name)): Path<(String, String)>, headers: HeaderMap) -> Response {
     let Some(asset) = tidecast_player::asset(&name) else {
         return (StatusCode::NOT_FOUND, "no such file").into_response();
     };
-    let gzip = headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(crate::http::hls::accepts_gzip);
+    let gzip = wants_gzip(&headers);
     let cache = if version == tidecast_player::VERSION {
-        "public, max-age=31536000, immutable"
+        IMMUTABLE
     } else {
-        "no-cache"
+        NO_CACHE
     };
     let mut resp = if gzip { asset.gzip } else { asset.body }.into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     // Players embedded on other sites load these from here.
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
+    set_fixed(
+        h,
+        &[
+            (header::CONTENT_TYPE, asset.content_type),
+            cache,
+            ANY_ORIGIN,
+        ],
     );
-    if gzip {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
+    set_encoding(h, gzip);
     resp
 }
 

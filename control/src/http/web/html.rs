@@ -6,6 +6,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
 
+use crate::http::hls::{NO_CACHE, set_fixed};
+
 /// Text for HTML element content and quoted attributes.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -95,17 +97,17 @@ impl Page<'_> {
         if let Ok(v) = HeaderValue::from_str(&csp) {
             h.insert(header::CONTENT_SECURITY_POLICY, v);
         }
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        h.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        h.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        let referrer = (header::REFERRER_POLICY, "strict-origin-when-cross-origin");
+        set_fixed(
+            h,
+            &[
+                NO_CACHE,
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                referrer,
+            ],
         );
         if let Framing::Deny = self.framing {
-            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            set_fixed(h, &[(header::X_FRAME_OPTIONS, "DENY")]);
         }
         resp
     }
