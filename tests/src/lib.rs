@@ -25,6 +25,14 @@ pub mod wait;
 
 pub use wait::{Wait, eventually, eventually_blocking, poll, poll_blocking, secs, within};
 
+/// A fresh store on `backend`, a server on it and the admin's token: how most tests begin.
+pub async fn started(backend: Backend) -> (Store, Server, String) {
+    let store = Store::new(backend).await;
+    let srv = Server::start(&store).await;
+    let admin = srv.admin_token().await;
+    (store, srv, admin)
+}
+
 /// Creates a customer `<name>-owner` and a service of `kind` for it (as the admin);
 /// returns the service as the API answered.
 pub async fn new_service(srv: &Server, name: &str, kind: &str, limits: Value) -> Value {

@@ -55,9 +55,7 @@ both_backends! {
     }
 
     async fn api_keys(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (_store, srv, admin) = started(b).await;
         srv.create_user(&admin, "alice", "customer", json!({})).await;
         srv.create_user(&admin, "bob", "customer", json!({})).await;
         let alice = srv.login("alice", "alice-password").await;
@@ -105,9 +103,7 @@ both_backends! {
     }
 
     async fn password_change_ends_other_logins(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (_store, srv, admin) = started(b).await;
         let id = srv.create_user(&admin, "carol", "customer", json!({})).await;
         let laptop = srv.login("carol", "carol-password").await;
         let phone = srv.login("carol", "carol-password").await;
@@ -127,9 +123,7 @@ both_backends! {
     }
 
     async fn three_roles(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (_store, srv, admin) = started(b).await;
         let res_id = srv.create_user(&admin, "resl", "reseller", json!({})).await;
         let reseller = srv.login("resl", "resl-password").await;
 

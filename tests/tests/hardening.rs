@@ -13,6 +13,7 @@ use tidecast_tests::icecast::{Proc, ffmpeg_source, radio, wait_live};
 use tidecast_tests::rtmp::{Publish, ffmpeg_publish, segments_of, video, wait_playlist};
 use tidecast_tests::{
     ADMIN_PASSWORD, Backend, Options, Server, StatusCode, Store, Value, both_backends, json, secs,
+    started,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -57,9 +58,7 @@ async fn answered<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
 
 both_backends! {
     async fn stalled_bodies_block_nobody(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (_store, srv, admin) = started(b).await;
         let (_, slug, _) = radio(&srv, "stalls", json!({})).await;
         let theirs = tidecast_tests::new_service(&srv, "theirs", "radio", json!({})).await;
         let mine = tidecast_tests::new_service(&srv, "mine", "radio", json!({})).await;

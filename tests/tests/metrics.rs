@@ -8,9 +8,7 @@ use tidecast_tests::*;
 
 both_backends! {
     async fn http_requests_and_the_database_pool_are_measured(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (_store, srv, admin) = started(b).await;
         let cust = srv.create_user(&admin, "measured", "customer", json!({})).await;
         let svc = srv.create_service(&admin, cust, "Measured FM", "radio").await;
         let id = svc["id"].as_i64().unwrap();

@@ -29,9 +29,7 @@ fn assert_unchanged(before: &Value, after: &Value, case: &str) {
 
 both_backends! {
     async fn provisioning_is_idempotent_and_all_or_nothing(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (store, srv, admin) = started(b).await;
         let (_, key) = srv.post("/api/v1/api-keys", &admin, json!({"name": "WHMCS"})).await;
         let key = key["key"].as_str().unwrap().to_owned();
         let order = json!({
@@ -89,9 +87,7 @@ both_backends! {
     }
 
     async fn whole_accounts_suspend_and_sources_stop(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (store, srv, admin) = started(b).await;
         let res = srv.create_user(&admin, "resl", "reseller", json!({})).await;
         let reseller = srv.login("resl", "resl-password").await;
         let c1 = srv.create_user(&reseller, "cone", "customer", json!({})).await;

@@ -78,9 +78,7 @@ both_backends! {
 
 both_backends! {
     async fn suspended_reseller_changes_nothing_until_an_admin_lifts_it(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (store, srv, admin) = started(b).await;
         let res = srv.create_user(&admin, "resl", "reseller", json!({})).await;
         let reseller = srv.login("resl", "resl-password").await;
         let cust = srv.create_user(&reseller, "rcust", "customer", json!({})).await;
@@ -147,9 +145,7 @@ both_backends! {
     }
 
     async fn stolen_tokens_cannot_keep_or_take_the_account(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (_store, srv, admin) = started(b).await;
         let id = srv.create_user(&admin, "alice", "customer", json!({})).await;
         let laptop = srv.login("alice", "alice-password").await;
         let phone = srv.login("alice", "alice-password").await;
@@ -196,9 +192,7 @@ both_backends! {
     }
 
     async fn names_cannot_hide_direction_overrides(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (store, srv, admin) = started(b).await;
         let owner = srv.create_user(&admin, "bidi", "customer", json!({})).await;
         let svc = srv.create_service(&admin, owner, "Plain FM", "radio").await;
         let sid = svc["id"].as_i64().unwrap();

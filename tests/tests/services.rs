@@ -7,9 +7,7 @@ use tidecast_tests::*;
 
 both_backends! {
     async fn create_radio_and_video(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (_store, srv, admin) = started(b).await;
         let owner = srv.create_user(&admin, "owner", "customer", json!({})).await;
         let icecast_port: u16 = srv.icecast.rsplit(':').next().unwrap().parse().unwrap();
         let rtmp_port: u16 = srv.rtmp.rsplit(':').next().unwrap().parse().unwrap();
@@ -60,9 +58,7 @@ both_backends! {
     }
 
     async fn patch_suspend_rotate_delete(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (_store, srv, admin) = started(b).await;
         let owner = srv.create_user(&admin, "owner", "customer", json!({})).await;
         let svc = srv.create_service(&admin, owner, "Rock", "radio").await;
         let id = svc["id"].as_i64().unwrap();
@@ -98,9 +94,7 @@ both_backends! {
     }
 
     async fn reseller_plan_limits(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (_store, srv, admin) = started(b).await;
         let (status, plan) = srv.post("/api/v1/reseller-plans", &admin, json!({"name": "Starter",
             "max_customers": 2, "max_services": 2, "max_listeners": 150, "max_disk_mb": 3000})).await;
         assert_eq!(status, StatusCode::CREATED, "{plan}");
@@ -150,9 +144,7 @@ both_backends! {
 
 both_backends! {
     async fn a_stored_setting_that_does_not_decode_is_reported_not_read_as_off(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (store, srv, admin) = started(b).await;
         let owner = srv.create_user(&admin, "owner", "customer", json!({})).await;
         let tv = srv.create_service(&admin, owner, "Broken TV", "video").await;
         let id = tv["id"].as_i64().unwrap();

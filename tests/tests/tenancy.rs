@@ -7,9 +7,7 @@ use tidecast_tests::*;
 
 both_backends! {
     async fn nobody_touches_another_tenant(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (store, srv, admin) = started(b).await;
         // Two resellers with a customer each, plus a customer of the admin's own.
         let r1 = srv.create_user(&admin, "reseller1", "reseller", json!({})).await;
         let r2 = srv.create_user(&admin, "reseller2", "reseller", json!({})).await;

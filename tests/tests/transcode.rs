@@ -815,9 +815,7 @@ async fn a_station_source_the_transcoder_cannot_frame_is_still_served_as_it_is()
 both_backends! {
 async fn transcode_settings_are_checked_against_the_plan(backend: Backend) {
     {
-        let store = Store::new(backend).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (_store, srv, admin) = started(backend).await;
         let put = |id: i64, body: Value| {
             let srv = &srv;
             let admin = admin.clone();

@@ -31,9 +31,7 @@ async fn wait_status(srv: &Server, token: &str, id: i64, want: &str) -> Value {
 
 both_backends! {
     async fn transfer_past_the_limit_reports_or_suspends_until_next_month(b: Backend) {
-        let store = Store::new(b).await;
-        let srv = Server::start(&store).await;
-        let admin = srv.admin_token().await;
+        let (store, srv, admin) = started(b).await;
         let cust = srv.create_user(&admin, "metered", "customer", json!({})).await;
         let other = srv.create_user(&admin, "othercust", "customer", json!({})).await;
         // 20 KB a month: two seconds of one listener are past it.

@@ -94,9 +94,7 @@ async fn text(srv: &Server, path: &str) -> (StatusCode, String) {
 
 both_backends! {
 async fn an_uploaded_video_plays_on_demand_in_every_rung_that_fits_it(b: Backend) {
-    let store = Store::new(b).await;
-    let srv = Server::start(&store).await;
-    let admin = srv.admin_token().await;
+    let (store, srv, admin) = started(b).await;
     let (id, _, _) = video(&srv, "Vodtv", json!({"transcode": true})).await;
     let owner = srv.login("Vodtv-owner", "Vodtv-owner-password").await;
     // The service's ladder is the VOD ladder; 720p is above the 360p clip and left out.

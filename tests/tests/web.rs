@@ -217,26 +217,19 @@ async fn players_and_pages_send_the_right_headers() {
             .contains("frame-ancestors 'none'")
     );
     // Unknown stations and videos not ready are plain 404s.
-    assert_eq!(
-        srv.fetch("/player/no-such-station", &[]).await.0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        srv.fetch("/embed/no-such-station", &[]).await.0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        srv.fetch("/player/vod/999", &[]).await.0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        srv.fetch("/player/vod/abc", &[]).await.0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        srv.fetch("/assets/x/nothing.js", &[]).await.0,
-        StatusCode::NOT_FOUND
-    );
+    for path in [
+        "/player/no-such-station",
+        "/embed/no-such-station",
+        "/player/vod/999",
+        "/player/vod/abc",
+        "/assets/x/nothing.js",
+    ] {
+        assert_eq!(
+            srv.fetch(path, &[]).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
     // The public cover art is only that of what plays now.
     let (status, _) = srv
         .call(

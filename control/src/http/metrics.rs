@@ -389,30 +389,8 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Response 
 /// The process's own resources (Prometheus's standard `process_*` names where they exist)
 /// and the database's reachability.
 fn expose_process(m: &mut Exposition, state: &AppState) {
-    let r = crate::process::Resources::read();
-    let figures = [
-        (
-            "process_resident_memory_bytes",
-            "Resident memory",
-            r.resident_bytes,
-        ),
-        (
-            "process_open_fds",
-            "Open file descriptors (sockets included)",
-            r.open_fds,
-        ),
-        (
-            "process_max_fds",
-            "The soft limit on open file descriptors",
-            r.max_fds,
-        ),
-        ("process_threads", "Operating-system threads", r.threads),
-        ("tidecast_runtime_tasks", "Async tasks alive", r.tasks),
-    ];
-    for (name, help, value) in figures {
-        if let Some(v) = value {
-            m.gauge(name, help, &[], v as f64);
-        }
+    for f in crate::process::figures() {
+        m.gauge(f.name, f.help, &[], f.value as f64);
     }
     m.gauge(
         "tidecast_database_up",
