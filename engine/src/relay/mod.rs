@@ -15,12 +15,12 @@
 //! no redirect of its own).
 
 mod error;
-mod hls_pull;
+pub(crate) mod hls_pull;
 pub mod http;
 mod icecast_pull;
 pub mod rtmp_pull;
 mod rtsp_proxy;
-mod ts;
+pub(crate) mod ts;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
