@@ -97,7 +97,19 @@ pub fn url(data: &[u8]) {
     };
     if let Ok(source) = Source::parse(text, false) {
         assert!(no_credentials(&source.display()), "{}", source.display());
-        let _ = source.host_port();
+        // The host checked is the one written: the authority is the host (bracketed or
+        // not) and at most a port after it.
+        let (host, _) = source.host_port();
+        let rest = text.split_once("://").map_or("", |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or("");
+        let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let bracketed = format!("[{host}]");
+        assert!(
+            [host, bracketed.as_str()].iter().any(|h| {
+                hostport == *h || hostport.strip_prefix(h).is_some_and(|p| p.starts_with(':'))
+            }),
+            "{text:?} connects to {host:?}"
+        );
     }
     if let Ok(u) = HttpUrl::parse(text) {
         assert!(u.path.starts_with('/'), "path {:?}", u.path);

@@ -19,7 +19,7 @@ pub enum UrlError {
     NotUrl,
     /// What FFmpeg (and others) would read differently, so the host checked might not be
     /// the host connected to.
-    #[error("the address is ambiguous (?, # or \\ before the path, or two @)")]
+    #[error("the address is ambiguous (?, # or \\ before the path, two @, or text after [host])")]
     Ambiguous,
     #[error("an unclosed [ in the host")]
     UnclosedBracket,

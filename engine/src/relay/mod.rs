@@ -107,6 +107,10 @@ pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, UrlError> {
     };
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
         let (h, after) = v6.split_once(']').ok_or(UrlError::UnclosedBracket)?;
+        // `[::1]evil.example` names no port; another reader may take another host from it.
+        if !after.is_empty() && !after.starts_with(':') {
+            return Err(UrlError::Ambiguous);
+        }
         (h.to_owned(), after.strip_prefix(':'))
     } else {
         match hostport.rsplit_once(':') {
@@ -613,6 +617,8 @@ mod tests {
             "rtsp://10.0.0.1:80?@allowed.example/x",
             "rtsp://a@b@allowed.example/x",
             "rtsp://10.0.0.1#@allowed.example/x",
+            "rtsp://[::1]allowed.example/x",
+            "http://[::1]allowed.example:80/live.m3u8",
         ] {
             assert!(Source::parse(bad, true).is_err(), "{bad}");
         }
