@@ -53,25 +53,40 @@ fn pieces(data: &[u8]) -> Option<std::slice::Chunks<'_, u8>> {
 mod tests {
     use std::path::Path;
 
-    /// Every input that once crashed a target (`fuzz/regressions/<target>/*`) runs through
-    /// its harness again: the fix holds and the harness's invariants hold.
-    #[test]
-    fn fuzz_regressions_replay() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
+    /// Runs every file under `fuzz/<folder>/<target>/` through its target's harness.
+    fn replay(folder: &str) -> usize {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fuzz")
+            .join(folder);
         let mut replayed = 0;
-        for dir in std::fs::read_dir(&root).expect("fuzz/regressions") {
+        for dir in std::fs::read_dir(&root).expect("a folder of inputs by target") {
             let dir = dir.expect("a directory entry").path();
             let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
             let run = super::target(name)
-                .unwrap_or_else(|| panic!("fuzz/regressions/{name}: no such target"));
-            for file in std::fs::read_dir(&dir).expect("a target's regressions") {
+                .unwrap_or_else(|| panic!("fuzz/{folder}/{name}: no such target"));
+            for file in std::fs::read_dir(&dir).expect("a target's inputs") {
                 let file = file.expect("a directory entry").path();
-                let data = std::fs::read(&file).expect("a regression input");
-                eprintln!("replaying {}", file.display());
+                let data = std::fs::read(&file).expect("an input");
                 run(&data);
                 replayed += 1;
             }
         }
-        assert!(replayed >= 2, "only {replayed} regression inputs found");
+        replayed
+    }
+
+    /// Every input that once crashed a target (`fuzz/regressions/<target>/*`) runs through
+    /// its harness again: the fix holds and the harness's invariants hold.
+    #[test]
+    fn fuzz_regressions_replay() {
+        let replayed = replay("regressions");
+        assert!(replayed >= 4, "only {replayed} regression inputs found");
+    }
+
+    /// The seeds (real inputs) hold every harness's invariants, and the RTMP session
+    /// harness's real client gets its publish accepted.
+    #[test]
+    fn fuzz_seeds_hold() {
+        assert!(replay("seeds") >= super::TARGETS.len());
+        super::rtmp::rtmp_session(&[1, 0, 0]);
     }
 }

@@ -21,10 +21,10 @@ const CHUNK_SIZE: u32 = 4096;
 pub fn rtmp_session(data: &[u8]) {
     let mut config = ServerSessionConfig::new();
     config.chunk_size = CHUNK_SIZE;
-    let Ok((mut server, _)) = ServerSession::new(config) else {
+    let Ok((mut server, initial)) = ServerSession::new(config) else {
         return;
     };
-    if data.first().is_some_and(|b| b & 1 == 1) && publish(&mut server).is_none() {
+    if data.first().is_some_and(|b| b & 1 == 1) && publish(&mut server, initial).is_none() {
         panic!("a real client's connect and publish were not accepted");
     }
     let Some(pieces) = super::pieces(data) else {
@@ -62,11 +62,17 @@ fn accept_all(server: &mut ServerSession, results: Vec<ServerSessionResult>) -> 
     Some(out)
 }
 
-/// Runs rml_rtmp's client against `server` in memory up to an accepted publish.
-fn publish(server: &mut ServerSession) -> Option<()> {
+/// Runs rml_rtmp's client against `server` (whose first packets are `greeting`) in memory
+/// up to an accepted publish.
+fn publish(server: &mut ServerSession, greeting: Vec<ServerSessionResult>) -> Option<()> {
     let (mut client, initial) = ClientSession::new(ClientSessionConfig::new()).ok()?;
     let mut to_server = Vec::new();
     let mut events = collect(initial, &mut to_server);
+    let to_client = accept_all(server, greeting)?;
+    events.extend(collect(
+        client.handle_input(&to_client).ok()?,
+        &mut to_server,
+    ));
     events.extend(collect(
         vec![client.request_connection("live".into()).ok()?],
         &mut to_server,
