@@ -25,6 +25,8 @@ pub enum UrlError {
     UnclosedBracket,
     #[error("no host")]
     NoHost,
+    #[error("{0:?} is not a host name or an address (an IPv6 address goes in [brackets])")]
+    BadHost(String),
     #[error("{0:?} is not a port")]
     BadPort(String),
     #[error("spaces or control characters in the URL")]

@@ -121,6 +121,12 @@ pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, UrlError> {
     if host.is_empty() {
         return Err(UrlError::NoHost);
     }
+    // Brackets only around an address, colons only inside them: `!::1]:80` or `a:b:80`
+    // would be read as another host by the next reader (found by fuzz/relay_url).
+    let bracketed = hostport.starts_with('[');
+    if host.contains(['[', ']']) || (!bracketed && host.contains(':')) {
+        return Err(UrlError::BadHost(host));
+    }
     let port = port
         .map(|p| {
             p.parse::<u16>()
@@ -619,6 +625,9 @@ mod tests {
             "rtsp://10.0.0.1#@allowed.example/x",
             "rtsp://[::1]allowed.example/x",
             "http://[::1]allowed.example:80/live.m3u8",
+            "http://!::1]:8080/stream.mp3",
+            "http://fe80::1:8080/stream.mp3",
+            "http://[[::1]:8080/stream.mp3",
         ] {
             assert!(Source::parse(bad, true).is_err(), "{bad}");
         }
