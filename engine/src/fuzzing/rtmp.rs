@@ -19,6 +19,7 @@ const CHUNK_SIZE: u32 = 4096;
 /// fuzzer starts from a publishing session). Checks that nothing panics or hangs (a chunk
 /// size of 0 must not loop forever).
 pub fn rtmp_session(data: &[u8]) {
+    tolerate_contained_panic();
     let mut config = ServerSessionConfig::new();
     config.chunk_size = CHUNK_SIZE;
     let Ok((mut server, initial)) = ServerSession::new(config) else {
@@ -31,13 +32,35 @@ pub fn rtmp_session(data: &[u8]) {
         return;
     };
     for piece in pieces {
-        let Ok(results) = server.handle_input(piece) else {
+        // As the RTMP port feeds it (a panic inside rml_rtmp is contained there).
+        let Ok(results) = crate::rtmp::conn::read(&mut server, piece) else {
             return;
         };
         if accept_all(&mut server, results).is_none() {
             return;
         }
     }
+}
+
+/// libFuzzer's panic hook aborts on any panic, caught or not; the one rml_rtmp panic the
+/// RTMP port contains (`crate::rtmp::feed`: `drain(..3)` on a short AMF0 command) is let
+/// through to that containment, so the target goes on finding the others.
+fn tolerate_contained_panic() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let next = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let text = info.to_string();
+            let contained = (0..3).any(|n| {
+                text.contains(&format!(
+                    "range end index 3 out of range for slice of length {n}"
+                ))
+            });
+            if !contained {
+                next(info);
+            }
+        }));
+    });
 }
 
 /// Accepts every request the results raise (and those their answers raise); the bytes the
