@@ -406,10 +406,11 @@ mod tests {
     /// than three values, on which rml_rtmp panics. The port reads it as an error.
     #[test]
     fn a_short_amf0_command_is_an_error_not_a_panic() {
-        let input = [
-            0x00, 0x00, 0xff, 0xff, 0x00, 0xff, 0x00, 0x00, 0x00, 0x11, 0xff, 0xfd, 0x00, 0x00,
-            0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x40, 0x00, 0x33, 0x21, 0x3d,
-        ];
+        let input = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../fuzz/regressions/rtmp_session/short-amf0-command.bin"),
+        )
+        .expect("the regression input");
         let (mut session, _) = ServerSession::new(ServerSessionConfig::new()).expect("a session");
         // A byte at a time, as the fuzzer fed it (the harness's step byte, 0, first).
         let why = input[1..]
