@@ -4,73 +4,85 @@ use crate::icecast::ogg::{HeaderTracker, PageReader};
 use crate::icecast::request::{MAX_HEAD, parse_head};
 use crate::icecast::webm::{ClusterReader, Unit};
 
-/// WebM (EBML) framing of a source's body, pushed in pieces; every ready unit is taken
-/// after each piece. Checks that no unit is empty and that the units' bytes plus
-/// `pending()` never exceed the bytes pushed: the reader may drop bytes but never invents
-/// or duplicates them.
-pub fn webm_framing(data: &[u8]) {
+/// Pushes the input (after its first byte) into `reader` in pieces of that byte's value and
+/// takes every ready item after each piece with `next` (its length; `None`: none ready;
+/// `Err`: refused, which ends the stream). Checks that the items plus `pending` never exceed
+/// the bytes pushed: a reader may drop bytes but never invents or duplicates them.
+fn framing<R>(
+    data: &[u8],
+    mut reader: R,
+    push: impl Fn(&mut R, &[u8]),
+    mut next: impl FnMut(&mut R) -> Result<Option<usize>, ()>,
+    pending: impl Fn(&R) -> usize,
+) {
     let Some(pieces) = super::pieces(data) else {
         return;
     };
-    let mut reader = ClusterReader::default();
     let (mut pushed, mut returned) = (0usize, 0usize);
     for piece in pieces {
-        reader.push(piece);
+        push(&mut reader, piece);
         pushed += piece.len();
         loop {
-            match reader.next_unit() {
-                Ok(Some(Unit::Header(b) | Unit::Cluster(b) | Unit::Other(b))) => {
-                    assert!(!b.is_empty(), "an empty unit");
-                    returned += b.len();
-                }
+            match next(&mut reader) {
+                Ok(Some(len)) => returned += len,
                 Ok(None) => break,
-                Err(_) => return,
+                Err(()) => return,
             }
-            let pending = reader.pending();
+            let held = pending(&reader);
             assert!(
-                returned + pending <= pushed,
-                "units {returned} + pending {pending} > pushed {pushed}"
+                returned + held <= pushed,
+                "items {returned} + pending {held} > pushed {pushed}"
             );
         }
     }
 }
 
-/// Ogg page framing of a source's body, pushed in pieces; each page is shown to a
-/// `HeaderTracker`. Checks that every page has at least its 27-byte header, that pages plus
-/// `pending()` never exceed the bytes pushed, and that the tracker's header pages never
-/// exceed the bytes returned.
-pub fn ogg_framing(data: &[u8]) {
-    let Some(pieces) = super::pieces(data) else {
-        return;
-    };
-    let mut reader = PageReader::default();
-    let mut tracker = HeaderTracker::default();
-    let (mut pushed, mut returned) = (0usize, 0usize);
-    for piece in pieces {
-        reader.push(piece);
-        pushed += piece.len();
-        loop {
-            match reader.next_page() {
-                Ok(Some(page)) => {
-                    assert!(page.data.len() >= 27, "a page of {} bytes", page.data.len());
-                    returned += page.data.len();
-                    let _kind = tracker.observe(&page);
-                    let headers: usize = tracker.headers().iter().map(|h| h.len()).sum();
-                    assert!(
-                        headers <= returned,
-                        "headers {headers} > returned {returned}"
-                    );
-                }
-                Ok(None) => break,
-                Err(_) => return,
+/// WebM (EBML) framing of a source's body through `ClusterReader`. Checks [`framing`]'s
+/// bound and that no unit is empty.
+pub fn webm_framing(data: &[u8]) {
+    framing(
+        data,
+        ClusterReader::default(),
+        ClusterReader::push,
+        |r| match r.next_unit() {
+            Ok(Some(Unit::Header(b) | Unit::Cluster(b) | Unit::Other(b))) => {
+                assert!(!b.is_empty(), "an empty unit");
+                Ok(Some(b.len()))
             }
-            let pending = reader.pending();
-            assert!(
-                returned + pending <= pushed,
-                "pages {returned} + pending {pending} > pushed {pushed}"
-            );
-        }
-    }
+            Ok(None) => Ok(None),
+            Err(_) => Err(()),
+        },
+        ClusterReader::pending,
+    );
+}
+
+/// Ogg page framing of a source's body through `PageReader`, each page shown to a
+/// `HeaderTracker`. Checks [`framing`]'s bound, that every page has at least its 27-byte
+/// header, and that the tracker's header pages never exceed the bytes returned.
+pub fn ogg_framing(data: &[u8]) {
+    let mut tracker = HeaderTracker::default();
+    let mut returned = 0usize;
+    framing(
+        data,
+        PageReader::default(),
+        PageReader::push,
+        |r| match r.next_page() {
+            Ok(Some(page)) => {
+                assert!(page.data.len() >= 27, "a page of {} bytes", page.data.len());
+                returned += page.data.len();
+                let _kind = tracker.observe(&page);
+                let headers: usize = tracker.headers().iter().map(|h| h.len()).sum();
+                assert!(
+                    headers <= returned,
+                    "headers {headers} > returned {returned}"
+                );
+                Ok(Some(page.data.len()))
+            }
+            Ok(None) => Ok(None),
+            Err(_) => Err(()),
+        },
+        PageReader::pending,
+    );
 }
 
 /// A request head on the Icecast port (a source's `PUT`/`SOURCE`, a listener's `GET`, the
