@@ -75,3 +75,9 @@ else
     echo "==> cargo-nextest not found; using cargo test"
     cargo test --locked --workspace "$@"
 fi
+# Fuzzing smoke after the tests: every fuzz target for TIDECAST_FUZZ_SECONDS (20 s) each,
+# every input that once crashed one replayed; a crash fails the run (scripts/fuzz.sh,
+# fuzz/README.md). Only on a full run; TIDECAST_FUZZ_SECONDS=0 skips it.
+if [ "$#" -eq 0 ] && [ "${TIDECAST_FUZZ_SECONDS:-20}" != 0 ]; then
+    scripts/fuzz.sh
+fi

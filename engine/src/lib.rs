@@ -22,6 +22,9 @@ pub mod demand;
 pub mod dial;
 pub mod dvr;
 pub mod events;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hls;
 pub mod icecast;
 pub mod ids;

@@ -246,3 +246,106 @@ async fn an_rtmp_push_becomes_a_live_hls_window() {
         )
     );
 }
+
+/// A publisher whose video sequence header has an empty parameter set (the inputs that made
+/// h264-reader panic, `fuzz/regressions/flv_tags/`) is dropped: its connection is closed and
+/// its stream goes off air and its key is free again; then a good publisher goes on air and
+/// its HLS window fills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_sequence_header_drops_only_its_publisher() {
+    let srv = Running::start().await;
+    let sources = || srv.engine.registry().count(SERVICE, SessionRole::Source);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/flv_tags");
+    for name in ["empty-pps-avcc.bin", "empty-sps-refnal.bin"] {
+        let body = std::fs::read(dir.join(name)).unwrap();
+        let mut bad = publish(srv.rtmp, STREAM_KEY).await.unwrap();
+        bad.tag(true, 0, Bytes::from(body)).await;
+        let mut buf = vec![0u8; 4096];
+        let closed = tokio::time::timeout(WAIT, async {
+            while matches!(bad.sock.read(&mut buf).await, Ok(n) if n > 0) {}
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "{name}: the server kept the connection open"
+        );
+        eventually(
+            &format!("{name}: the publisher's session ends"),
+            WAIT,
+            || async { (sources() == 0).then_some(()) },
+        )
+        .await;
+    }
+
+    let mut good = publish(srv.rtmp, STREAM_KEY).await.unwrap();
+    good.tag(true, 0, build::avc_header(&fx::avc_record()))
+        .await;
+    for pic in fx::pictures(0, 75, 25) {
+        let cts = i32::try_from((pic.pts - pic.dts) / 90).unwrap();
+        good.tag(
+            true,
+            pic.dts / 90,
+            build::avc_picture(pic.key, cts, &pic.avcc),
+        )
+        .await;
+    }
+    let stream = eventually("the good publisher is on air", WAIT, || async {
+        srv.engine.hls().get(STREAM)
+    })
+    .await;
+    eventually("its playlist lists a segment", WAIT, || async {
+        let text = String::from_utf8(stream.playlist().to_vec()).unwrap();
+        (!segments(&text).is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(sources(), 1);
+    // Each dropped publisher went off air the way a leaving one does (a panic in the
+    // connection's task left its stream on air for the control plane).
+    let label = Some(LABEL.to_owned());
+    assert_eq!(
+        srv.events.on_air(STREAM),
+        [label.clone(), None, label.clone(), None, label]
+    );
+    drop(good);
+    srv.stop().await;
+}
+
+/// A publisher that sends an AMF0 command of fewer than three values (rml_rtmp panics on
+/// it; found by fuzz/rtmp_session) is dropped and goes off air as a leaving one does; the
+/// next publisher goes on air.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_amf0_command_drops_only_its_publisher() {
+    let srv = Running::start().await;
+    let sources = || srv.engine.registry().count(SERVICE, SessionRole::Source);
+    let mut bad = publish(srv.rtmp, STREAM_KEY).await.unwrap();
+    bad.tag(true, 0, build::avc_header(&fx::avc_record())).await;
+    // A whole chunk (format 0, chunk stream 3): an AMF0 command message (type 20) on
+    // stream 0 whose body is one AMF0 string, "x".
+    let chunk = [3, 0, 0, 0, 0, 0, 4, 20, 0, 0, 0, 0, 2, 0, 1, b'x'];
+    bad.sock.write_all(&chunk).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let closed = tokio::time::timeout(WAIT, async {
+        while matches!(bad.sock.read(&mut buf).await, Ok(n) if n > 0) {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the server kept the connection open");
+    eventually("the publisher's session ends", WAIT, || async {
+        (sources() == 0).then_some(())
+    })
+    .await;
+    let label = Some(LABEL.to_owned());
+    eventually("the stream goes off air", WAIT, || async {
+        (srv.events.on_air(STREAM) == [label.clone(), None]).then_some(())
+    })
+    .await;
+
+    let mut good = publish(srv.rtmp, STREAM_KEY).await.unwrap();
+    good.tag(true, 0, build::avc_header(&fx::avc_record()))
+        .await;
+    eventually("the next publisher is on air", WAIT, || async {
+        (sources() == 1).then_some(())
+    })
+    .await;
+    drop(good);
+    srv.stop().await;
+}

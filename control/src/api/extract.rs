@@ -96,6 +96,14 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::invalid(e.to_string()),
+        // serde_json calls some shape errors syntax: an enum given an array ("expected
+        // value"), a struct given a longer array ("trailing characters"). Well-formed JSON
+        // is a 422 whatever the shape.
+        serde_json::error::Category::Syntax
+            if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() =>
+        {
+            ApiError::invalid(e.to_string())
+        }
         serde_json::error::Category::Eof if bytes.iter().all(u8::is_ascii_whitespace) => {
             ApiError::bad_request(
                 "invalid_json",

@@ -170,11 +170,12 @@ pub fn document(ops: &[Op]) -> Value {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| {
-                let schema = if matches!(name, "id" | "rid" | "pid" | "mid" | "dj" | "tid") {
-                    json!({"type": "integer", "minimum": 1, "examples": [1]})
-                } else {
-                    json!({"type": "string", "minLength": 1})
-                };
+                let schema =
+                    if matches!(name, "id" | "rid" | "pid" | "mid" | "dj" | "tid" | "mount") {
+                        json!({"type": "integer", "minimum": 1, "examples": [1]})
+                    } else {
+                        json!({"type": "string", "minLength": 1})
+                    };
                 json!({"name": name, "in": "path", "required": true, "schema": schema})
             })
             .collect();

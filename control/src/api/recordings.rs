@@ -57,11 +57,14 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
+    page: super::extract::Page,
 ) -> ApiResult<Json<super::extract::List<View>>> {
     let (s, _) = visible_service(&state, &caller, id).await?;
     let rows = recordings::list(&state.db, s.id).await?;
-    let items: Vec<View> = rows.iter().map(view).collect();
-    let total = items.len() as i64;
+    let total = rows.len() as i64;
+    let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
+    let take = usize::try_from(page.limit).unwrap_or(0);
+    let items: Vec<View> = rows.iter().skip(skip).take(take).map(view).collect();
     Ok(Json(super::extract::List { items, total }))
 }
 

@@ -134,6 +134,8 @@ pub async fn one(
         }
     };
     let range = Range::parse(&q, DEFAULT_SPAN)?;
+    // Only the listeners report uses it, but a step that is not a number is refused for all.
+    let step = int_param(&q, "step")?;
     let scope = scope(service.id, &range);
     let (header, rows, json): (&[&str], Vec<Vec<String>>, serde_json::Value) = match name.as_str() {
         "summary" => {
@@ -249,7 +251,7 @@ pub async fn one(
             )
         }
         "listeners" => {
-            let view = series(&state, service.id, range.clone(), int_param(&q, "step")?).await?;
+            let view = series(&state, service.id, range.clone(), step).await?;
             let rows = view
                 .points
                 .iter()

@@ -291,4 +291,22 @@ mod tests {
         assert!(AvcConfig::parse(&empty_sps).is_err());
         assert!(AvcConfig::parse(&Bytes::from_static(&[1, 2, 3])).is_err());
     }
+
+    #[test]
+    fn refuses_the_fuzz_regressions_as_a_publisher_sends_them() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/flv_tags");
+        for name in ["empty-pps-avcc.bin", "empty-sps-refnal.bin"] {
+            let body = std::fs::read(dir.join(name)).expect("a regression input");
+            let tag = crate::media::flv::parse_video(&Bytes::from(body)).expect("an FLV tag");
+            let crate::media::flv::VideoTag::AvcSequenceHeader(record) = tag else {
+                panic!("{name}: not a sequence header: {tag:?}");
+            };
+            assert_eq!(
+                AvcConfig::parse(&record),
+                Err(BadAvc("an empty parameter set".into())),
+                "{name}"
+            );
+        }
+    }
 }

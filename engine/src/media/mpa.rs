@@ -179,7 +179,7 @@ impl Cutter {
 
 /// The largest ID3 tag a source may send (cover art included): a claimed size above this
 /// is not waited for, so a source cannot make the server hold back its audio.
-const MAX_ID3: usize = 1024 * 1024;
+pub(crate) const MAX_ID3: usize = 1024 * 1024;
 
 /// The length of an ID3v2 tag at the start of `b` (header, syncsafe size, footer).
 fn id3_len(b: &[u8]) -> Option<usize> {

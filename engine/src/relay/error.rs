@@ -19,12 +19,14 @@ pub enum UrlError {
     NotUrl,
     /// What FFmpeg (and others) would read differently, so the host checked might not be
     /// the host connected to.
-    #[error("the address is ambiguous (?, # or \\ before the path, or two @)")]
+    #[error("the address is ambiguous (?, # or \\ before the path, two @, or text after [host])")]
     Ambiguous,
     #[error("an unclosed [ in the host")]
     UnclosedBracket,
     #[error("no host")]
     NoHost,
+    #[error("{0:?} is not a host name or an address (an IPv6 address goes in [brackets])")]
+    BadHost(String),
     #[error("{0:?} is not a port")]
     BadPort(String),
     #[error("spaces or control characters in the URL")]

@@ -19,16 +19,16 @@ const MAX_PLAYLIST: usize = 1 << 20;
 const MAX_SEGMENT: usize = 64 << 20;
 
 #[derive(Debug, Default, PartialEq)]
-struct Media {
-    target: f64,
+pub(crate) struct Media {
+    pub(crate) target: f64,
     sequence: u64,
-    segments: Vec<String>,
+    pub(crate) segments: Vec<String>,
     ended: bool,
     fmp4: bool,
 }
 
 /// The variant with the highest `BANDWIDTH` of a master playlist (`None`: a media playlist).
-fn best_variant(text: &str) -> Option<String> {
+pub(crate) fn best_variant(text: &str) -> Option<String> {
     let mut best: Option<(u64, String)> = None;
     let mut lines = text.lines().map(str::trim);
     while let Some(line) = lines.next() {
@@ -50,7 +50,7 @@ fn best_variant(text: &str) -> Option<String> {
     best.map(|(_, uri)| uri)
 }
 
-fn media(text: &str) -> Result<Media, RelayError> {
+pub(crate) fn media(text: &str) -> Result<Media, RelayError> {
     if !text.trim_start().starts_with("#EXTM3U") {
         return Err(RelayError::NotPlaylist);
     }

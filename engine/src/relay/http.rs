@@ -67,7 +67,7 @@ pub struct HttpUrl {
     /// Path and query, starting with `/`.
     pub path: String,
     /// `user:password`, if the URL carries credentials.
-    auth: Option<String>,
+    pub(crate) auth: Option<String>,
 }
 
 impl std::fmt::Debug for HttpUrl {
@@ -284,12 +284,12 @@ async fn open_once(
     }
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// An HTTP/1.x head, or Shoutcast's `ICY 200 OK` (read as HTTP/1.0).
-fn parse_head(raw: &[u8]) -> Result<Head, HttpError> {
+pub(crate) fn parse_head(raw: &[u8]) -> Result<Head, HttpError> {
     let owned;
     let raw = if raw.starts_with(b"ICY ") {
         owned = [b"HTTP/1.0 ".as_slice(), &raw[4..]].concat();
@@ -364,7 +364,7 @@ pub async fn fetch(dialer: &dyn Dialer, url: &HttpUrl, max: usize) -> Result<Byt
 }
 
 /// A chunked body (read to its end) as its data.
-fn dechunk(mut raw: &[u8]) -> Result<Bytes, HttpError> {
+pub(crate) fn dechunk(mut raw: &[u8]) -> Result<Bytes, HttpError> {
     let bad = || HttpError::BadChunks;
     let mut out = BytesMut::with_capacity(raw.len());
     loop {

@@ -15,12 +15,12 @@
 //! no redirect of its own).
 
 mod error;
-mod hls_pull;
+pub(crate) mod hls_pull;
 pub mod http;
 mod icecast_pull;
 pub mod rtmp_pull;
 mod rtsp_proxy;
-mod ts;
+pub(crate) mod ts;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -107,6 +107,10 @@ pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, UrlError> {
     };
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
         let (h, after) = v6.split_once(']').ok_or(UrlError::UnclosedBracket)?;
+        // `[::1]evil.example` names no port; another reader may take another host from it.
+        if !after.is_empty() && !after.starts_with(':') {
+            return Err(UrlError::Ambiguous);
+        }
         (h.to_owned(), after.strip_prefix(':'))
     } else {
         match hostport.rsplit_once(':') {
@@ -116,6 +120,12 @@ pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, UrlError> {
     };
     if host.is_empty() {
         return Err(UrlError::NoHost);
+    }
+    // Brackets only around an address, colons only inside them: `!::1]:80` or `a:b:80`
+    // would be read as another host by the next reader (found by fuzz/relay_url).
+    let bracketed = hostport.starts_with('[');
+    if host.contains(['[', ']']) || (!bracketed && host.contains(':')) {
+        return Err(UrlError::BadHost(host));
     }
     let port = port
         .map(|p| {
@@ -613,6 +623,11 @@ mod tests {
             "rtsp://10.0.0.1:80?@allowed.example/x",
             "rtsp://a@b@allowed.example/x",
             "rtsp://10.0.0.1#@allowed.example/x",
+            "rtsp://[::1]allowed.example/x",
+            "http://[::1]allowed.example:80/live.m3u8",
+            "http://!::1]:8080/stream.mp3",
+            "http://fe80::1:8080/stream.mp3",
+            "http://[[::1]:8080/stream.mp3",
         ] {
             assert!(Source::parse(bad, true).is_err(), "{bad}");
         }

@@ -109,9 +109,7 @@ pub async fn run(
             Ok(Err(e)) => return Err(ClientError::Lost(e).into()),
             Err(_) => return Err(RelayError::RemoteSilent(IDLE_TIMEOUT)),
         };
-        let results = session
-            .handle_input(&buf[..n])
-            .map_err(ClientError::Unreadable)?;
+        let results = crate::rtmp::client::read(&mut session, &buf[..n])?;
         pending = flush(&mut w, results).await?;
     }
 }

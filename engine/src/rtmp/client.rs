@@ -31,6 +31,8 @@ pub enum ClientError {
     Closed,
     #[error("the remote spoke RTMP we cannot read: {0}")]
     Unreadable(#[source] ClientSessionError),
+    #[error("the remote spoke RTMP we cannot read: {0}")]
+    Malformed(#[from] super::Malformed),
     /// The session could not make a request or packet (`what`: the session, connect,
     /// publish, play, a media packet).
     #[error("RTMP {what}: {source}")]
@@ -61,6 +63,14 @@ impl ClientError {
     pub fn request(what: &'static str) -> impl FnOnce(ClientSessionError) -> Self {
         move |source| Self::Request { what, source }
     }
+}
+
+/// The remote's bytes through the session (see [`super::feed`] for why it is guarded).
+pub fn read(
+    session: &mut ClientSession,
+    bytes: &[u8],
+) -> Result<Vec<ClientSessionResult>, ClientError> {
+    super::feed(|| session.handle_input(bytes))?.map_err(ClientError::Unreadable)
 }
 
 /// The client side of the RTMP handshake; returns the bytes that came after it.
@@ -136,9 +146,7 @@ pub async fn until(
         if n == 0 {
             return Err(ClientError::Closed);
         }
-        let results = session
-            .handle_input(&buf[..n])
-            .map_err(ClientError::Unreadable)?;
+        let results = read(session, &buf[..n])?;
         let mut events = flush(w, results).await?.into_iter();
         while let Some(event) = events.next() {
             if done(&event)? {
@@ -194,9 +202,7 @@ pub async fn connect_app(
     let (mut session, first) =
         ClientSession::new(config).map_err(ClientError::request("session"))?;
     flush(&mut w, first).await?;
-    let results = session
-        .handle_input(&rest)
-        .map_err(ClientError::Unreadable)?;
+    let results = read(&mut session, &rest)?;
     flush(&mut w, results).await?;
     let connect = session
         .request_connection(app.to_owned())

@@ -89,7 +89,7 @@ impl Conn {
             Err(e) => return format!("RTMP session could not start: {e}"),
         };
         let mut work = initial;
-        match session.handle_input(&remaining) {
+        match read(&mut session, &remaining) {
             Ok(r) => work.extend(r),
             Err(e) => return self.protocol_error(e),
         }
@@ -130,7 +130,7 @@ impl Conn {
                     return self.protocol_error("over 64 KB sent before publishing");
                 }
             }
-            match session.handle_input(&buf[..n]) {
+            match read(&mut session, &buf[..n]) {
                 Ok(r) => work.extend(r),
                 Err(e) => return self.protocol_error(e),
             }
@@ -355,6 +355,19 @@ impl Conn {
 }
 
 /// Runs the server side of the handshake; returns the bytes that came after it.
+/// A client's bytes through the session; what it could not read (or panicked on, see
+/// [`super::feed`]) as a message for the log.
+pub(crate) fn read(
+    session: &mut ServerSession,
+    bytes: &[u8],
+) -> Result<Vec<ServerSessionResult>, String> {
+    match super::feed(|| session.handle_input(bytes)) {
+        Ok(Ok(results)) => Ok(results),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 async fn handshake(sock: &mut TcpStream, buf: &mut [u8]) -> Result<Vec<u8>, Ended> {
     let mut hs = Handshake::new(PeerType::Server);
     loop {
@@ -382,5 +395,28 @@ async fn handshake(sock: &mut TcpStream, buf: &mut [u8]) -> Result<Vec<u8>, Ende
             }
             Err(e) => return Err(format!("bad handshake: {e:?}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 25 bytes after the handshake (found by fuzz/rtmp_session): an AMF0 command of fewer
+    /// than three values, on which rml_rtmp panics. The port reads it as an error.
+    #[test]
+    fn a_short_amf0_command_is_an_error_not_a_panic() {
+        let input = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../fuzz/regressions/rtmp_session/short-amf0-command.bin"),
+        )
+        .expect("the regression input");
+        let (mut session, _) = ServerSession::new(ServerSessionConfig::new()).expect("a session");
+        // A byte at a time, as the fuzzer fed it (the harness's step byte, 0, first).
+        let why = input[1..]
+            .iter()
+            .find_map(|b| read(&mut session, std::slice::from_ref(b)).err())
+            .expect("refused");
+        assert!(why.contains("malformed RTMP message"), "{why}");
     }
 }

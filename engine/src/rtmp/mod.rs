@@ -21,6 +21,21 @@ use crate::conn_cap::ConnCap;
 use crate::ingest::Ingest;
 use crate::login_guard::LoginGuard;
 
+/// Input rml_rtmp panicked on instead of refusing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a malformed RTMP message (an AMF0 command of fewer than three values)")]
+pub struct Malformed;
+
+/// Feeds bytes to an rml_rtmp session. rml_rtmp 0.8 panics on an AMF0 command of fewer
+/// than three values (`drain(..3)` in `messages/types/amf0_command.rs`, found by
+/// fuzz/rtmp_session, 25 bytes after the handshake); every feed goes through here, so such
+/// input ends its connection as an error, through the code that takes a publisher off air
+/// or reports a relay's failure, instead of unwinding out of the connection's task. The
+/// session is never used again after `Err`.
+pub(crate) fn feed<T>(feed: impl FnOnce() -> T) -> Result<T, Malformed> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(feed)).map_err(|_| Malformed)
+}
+
 /// What the RTMP port uses of the engine: admission of stream keys, the guard against key
 /// guessing, and the way into a stream every source kind shares.
 #[derive(Clone)]

@@ -186,9 +186,7 @@ async fn push(
             n = r.read(&mut buf) => match n {
                 Ok(0) => return Err(ClientError::Closed),
                 Ok(n) => {
-                    let results = session
-                        .handle_input(&buf[..n])
-                        .map_err(ClientError::Unreadable)?;
+                    let results = crate::rtmp::client::read(&mut session, &buf[..n])?;
                     for e in flush(&mut w, results).await? {
                         if let ClientSessionEvent::UnhandleableOnStatusCode { code } = e {
                             return Err(ClientError::Stopped(code));
