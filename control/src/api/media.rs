@@ -441,8 +441,14 @@ pub async fn signed_url(
     let ttl = match url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "ttl") {
         None => None,
         Some((_, v)) => Some(
-            v.parse::<i64>()
-                .map_err(|_| ApiError::invalid(format!("ttl {v:?}: a number of seconds")))?,
+            // Malformed like any other integer query parameter (`extract::Page`): 400;
+            // a number out of range is the domain's 422.
+            v.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("ttl={v:?} must be a number of seconds"),
+                )
+            })?,
         ),
     };
     let link = media::signed_link(&state, &caller, id, mid, ttl).await?;
