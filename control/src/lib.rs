@@ -16,7 +16,8 @@
 //!   operation and a typed [`domain::Error`];
 //! - `db` reads and writes rows, decoded once into the typed values of `model`;
 //! - below them: `model` (the typed service model), `auth` (passwords, tokens), `autodj`
-//!   (track picking), `media` (files), `stats`, `webhooks`, `outbound`, `config`, `time`.
+//!   (track picking), `media` (files), `stats`, `webhooks`, `outbound`, `config`, `time`,
+//!   `headers` (fixed HTTP response headers), `process` (the process's own figures).
 
 pub mod admission;
 pub mod api;
@@ -29,6 +30,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod headers;
 pub mod http;
 pub mod jobs;
 pub mod logsafe;

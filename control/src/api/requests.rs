@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::app::AppState;
 use crate::domain::requests::{self as domain, RequestInput};
-use crate::http::hls::{ANY_ORIGIN, set_fixed};
+use crate::headers::{ANY_ORIGIN, set_fixed};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, List, Page};

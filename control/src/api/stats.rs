@@ -17,7 +17,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::PathId;
 use crate::app::AppState;
 use crate::domain::access::visible_service;
-use crate::http::hls::{ANY_ORIGIN, set_fixed};
+use crate::headers::{ANY_ORIGIN, set_fixed};
 use crate::time::{rfc3339, unix};
 
 #[derive(Debug, Serialize)]

@@ -115,8 +115,9 @@ pub async fn requeue_interrupted(db: &Db) -> sqlx::Result<u64> {
     Ok(done.rows_affected())
 }
 
-/// The server's secret for `purpose`, made (256 random bits) and stored at the first call.
-pub async fn server_secret(db: &Db, purpose: &str) -> sqlx::Result<String> {
+/// The server's secret for `purpose`: `fresh` is stored at the first call (the caller makes
+/// it, e.g. 256 random bits), and the stored one is returned ever after.
+pub async fn server_secret(db: &Db, purpose: &str, fresh: &str) -> sqlx::Result<String> {
     // Two servers on one database (or two first requests) may both try: the first insert
     // wins and both read the same secret back.
     sqlx::query(
@@ -124,7 +125,7 @@ pub async fn server_secret(db: &Db, purpose: &str) -> sqlx::Result<String> {
          ON CONFLICT (purpose) DO NOTHING",
     )
     .bind(purpose)
-    .bind(crate::auth::secret::random_b64(32))
+    .bind(fresh)
     .bind(super::now())
     .execute(db.pool())
     .await?;

@@ -27,7 +27,7 @@ use tidecast_engine::hls::uri::DVR_PLAYLIST;
 use crate::app::AppState;
 use crate::db::services::{self, Service};
 use crate::domain::dvr::{existing, renditions};
-use crate::http::hls::{ANY_ORIGIN, IMMUTABLE, set_encoding, set_fixed, wants_gzip};
+use crate::headers::{ANY_ORIGIN, IMMUTABLE, set_encoding, set_fixed, wants_gzip};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
@@ -24,6 +24,7 @@ use tidecast_engine::hls::uri::{DVR_PLAYLIST, LiveItem, LiveName, MEDIA_PLAYLIST
 use tidecast_engine::hls::viewers::ViewerKey;
 
 use crate::app::AppState;
+use crate::headers::{ANY_ORIGIN, NO_CACHE, set_encoding, set_fixed, wants_gzip};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,42 +38,6 @@ pub fn router() -> Router<AppState> {
                 .head(serve_rendition)
                 .options(preflight),
         )
-}
-
-/// A response header with a fixed value. The HTTP side's handlers (HLS, DVR, the web UI's
-/// assets, the public stats) set theirs through [`set_fixed`], with the shared ones below.
-pub(crate) type Fixed = (HeaderName, &'static str);
-
-/// Any site may read the response: players and station pages are embedded on customers'
-/// own sites.
-pub(crate) const ANY_ORIGIN: Fixed = (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
-
-/// What the URL names never changes (segments, versioned assets), so it is cached forever.
-pub(crate) const IMMUTABLE: Fixed = (header::CACHE_CONTROL, "public, max-age=31536000, immutable");
-
-/// Caches may keep the response but must ask again before each use.
-pub(crate) const NO_CACHE: Fixed = (header::CACHE_CONTROL, "no-cache");
-
-/// Sets each header on `h`, replacing what was there.
-pub(crate) fn set_fixed(h: &mut HeaderMap, headers: &[Fixed]) {
-    for (name, value) in headers {
-        h.insert(name.clone(), HeaderValue::from_static(value));
-    }
-}
-
-/// Whether the request's `Accept-Encoding` takes gzip.
-pub(crate) fn wants_gzip(req: &HeaderMap) -> bool {
-    req.get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(accepts_gzip)
-}
-
-/// Marks a response whose encoding follows the request's `Accept-Encoding`.
-pub(crate) fn set_encoding(h: &mut HeaderMap, gzip: bool) {
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if gzip {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
 }
 
 fn cors(h: &mut HeaderMap) {
@@ -456,18 +421,6 @@ async fn wait_for(stream: &LiveStream, msn: u64, part: Option<u32>, limit: Durat
     }
 }
 
-/// Whether an `Accept-Encoding` value allows gzip (`gzip`, `gzip;q=0.5`, not `gzip;q=0`).
-fn accepts_gzip(value: &str) -> bool {
-    value.split(',').any(|item| {
-        let mut parts = item.split(';').map(str::trim);
-        let coding = parts.next().unwrap_or("");
-        let q = parts
-            .find_map(|p| p.strip_prefix("q="))
-            .map_or(1.0, |q| q.trim().parse::<f32>().unwrap_or(0.0));
-        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
-    })
-}
-
 /// Playlists compress to about half; done once per playlist version (see
 /// `LiveStream::playlist_encoded`), never per request.
 pub(crate) fn gzip(data: &[u8]) -> Bytes {
@@ -507,15 +460,6 @@ fn byte_range(spec: &str, len: usize) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::byte_range;
-
-    #[test]
-    fn gzip_negotiation() {
-        use super::accepts_gzip;
-        assert!(accepts_gzip("gzip, deflate, br"));
-        assert!(accepts_gzip("br;q=1.0, gzip;q=0.5"));
-        assert!(!accepts_gzip("gzip;q=0"));
-        assert!(!accepts_gzip("identity"));
-    }
 
     #[test]
     fn ranges() {

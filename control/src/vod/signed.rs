@@ -32,7 +32,12 @@ impl Keys {
     pub async fn get(&self, db: &Db) -> sqlx::Result<&Key> {
         self.0
             .get_or_try_init(|| async {
-                let secret = crate::db::vod::server_secret(db, PURPOSE).await?;
+                let secret = crate::db::vod::server_secret(
+                    db,
+                    PURPOSE,
+                    &crate::auth::secret::random_b64(32),
+                )
+                .await?;
                 Ok(Key(secret.into_bytes()))
             })
             .await

@@ -6,7 +6,7 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::http::hls::{ANY_ORIGIN, IMMUTABLE, NO_CACHE, set_encoding, set_fixed, wants_gzip};
+use crate::headers::{ANY_ORIGIN, IMMUTABLE, NO_CACHE, set_encoding, set_fixed, wants_gzip};
 
 pub async fn serve(Path((version, name)): Path<(String, String)>, headers: HeaderMap) -> Response {
     let Some(asset) = tidecast_player::asset(&name) else {

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
 
-use crate::http::hls::{NO_CACHE, set_fixed};
+use crate::headers::{NO_CACHE, set_fixed};
 
 /// Text for HTML element content and quoted attributes.
 pub fn escape(text: &str) -> String {
