@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 require_cargo
+# libFuzzer (libfuzzer-sys) is C++, built by the system's compiler.
+apt_ensure g++
 
 CARGO_FUZZ_VERSION=0.13.2
 if [ "$(cargo fuzz --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then

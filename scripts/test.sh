@@ -39,8 +39,11 @@ command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm
 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 require_cargo
 
+# PostgreSQL's server binaries are needed even with your own server: the fault test runs a
+# private PostgreSQL and stops it (tests/src/pg.rs). util-linux: mount (a small tmpfs that
+# fills up), prlimit and runuser for the fault and hardening tests.
+apt_ensure postgresql util-linux
 if [ -z "${TIDECAST_TEST_POSTGRES:-}" ]; then
-    apt_ensure postgresql
     # Debian's package creates a cluster; start it unless it runs (containers have no systemd).
     read -r pg_ver pg_cluster pg_port pg_status _ < <(pg_lsclusters --no-header | head -n 1)
     if [ "$pg_status" != "online" ]; then
